@@ -1,0 +1,475 @@
+//! The authorization endpoint (RFC 6749 §4.1.1, OpenID Connect Core 1.0 §3.1.2)
+//! as a state machine.
+//!
+//! ```text
+//!  params ──parse──▶ Received ──with_client(Client?)──▶ Validated ──decide(session, consent, now)──▶ Decision
+//!    │                  │                                   │                                      ├─ Login
+//!    ▼                  ▼                                   ▼                                      ├─ Consent
+//!  ErrorPage         ErrorPage                        Redirect(error)                              ├─ Redirect(error)  (prompt=none)
+//!                                                                                                  └─ Issue ──issue_code──▶ code + Redirect
+//! ```
+//!
+//! Until the client and its redirect_uri are known to match a registration,
+//! every error is an [`AuthzError::ErrorPage`]: the adapter shows it and never
+//! redirects (RFC 6749 §4.1.2.1, RFC 9700 §4.1). After that, errors are
+//! returned to the client's redirect_uri with `error`, `error_description`
+//! and `state`.
+
+use crate::config::Settings;
+use crate::error::{ErrorCode, OAuthError};
+use crate::model::{Client, ClientType, CodeRecord, Consent, LoginSession, ResponseType};
+use crate::params::{Params, append_params};
+use crate::pkce::{PkceMethod, is_valid_pkce_string};
+use crate::rand::{Random, token};
+use crate::scope::{Scope, ScopeInfo, standard_scope};
+use crate::secret::AuthorizationCode;
+use crate::time::UnixTime;
+
+/// Where a response travels back to the client (OAuth 2.0 Multiple Response
+/// Type Encoding Practices §2.1, OAuth 2.0 Form Post Response Mode).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ResponseMode {
+    /// Parameters in the redirect URI's query.
+    Query,
+    /// Parameters in the redirect URI's fragment.
+    Fragment,
+    /// An auto-submitting HTML form that POSTs the parameters.
+    FormPost,
+}
+
+/// A response to send back to the client's redirect_uri.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuthorizationResponse {
+    /// The registered redirect_uri.
+    pub redirect_uri: String,
+    /// How to deliver the parameters.
+    pub mode: ResponseMode,
+    /// The response parameters, in order.
+    pub params: Vec<(String, String)>,
+}
+
+impl AuthorizationResponse {
+    /// The URL to redirect to, for the query and fragment modes.
+    pub fn location(&self) -> String {
+        let pairs: Vec<(&str, &str)> = self.params.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        append_params(&self.redirect_uri, &pairs, self.mode == ResponseMode::Fragment)
+    }
+}
+
+/// Why an authorization request cannot go on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AuthzError {
+    /// The client or redirect_uri cannot be trusted: show an error page, never redirect.
+    ErrorPage(OAuthError),
+    /// Return the error to the client's redirect_uri.
+    Redirect(AuthorizationResponse),
+}
+
+impl AuthzError {
+    /// The error carried, for logs and tests.
+    pub fn oauth(&self) -> OAuthError {
+        match self {
+            AuthzError::ErrorPage(e) => e.clone(),
+            AuthzError::Redirect(r) => {
+                let get = |n: &str| r.params.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone()).unwrap_or_default();
+                let code = crate::ErrorCode::ALL.iter().copied().find(|c| c.as_str() == get("error"));
+                OAuthError::new(code.unwrap_or(ErrorCode::ServerError), get("error_description"))
+            }
+        }
+    }
+}
+
+/// The `prompt` parameter (OpenID Connect Core 1.0 §3.1.2.1).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Prompt {
+    /// `none`: no user interaction is allowed.
+    pub none: bool,
+    /// `login`: the user must authenticate again.
+    pub login: bool,
+    /// `consent`: the user must be asked for consent.
+    pub consent: bool,
+    /// `select_account`: the user may pick an account.
+    pub select_account: bool,
+}
+
+impl Prompt {
+    fn parse(s: Option<&str>) -> Result<Prompt, String> {
+        let mut p = Prompt::default();
+        for word in s.unwrap_or("").split(' ').filter(|w| !w.is_empty()) {
+            match word {
+                "none" => p.none = true,
+                "login" => p.login = true,
+                "consent" => p.consent = true,
+                "select_account" => p.select_account = true,
+                other => return Err(format!("unknown prompt value '{other}'")),
+            }
+        }
+        if p.none && (p.login || p.consent || p.select_account) {
+            return Err("prompt=none cannot be combined with other values (OIDC Core §3.1.2.1)".into());
+        }
+        Ok(p)
+    }
+}
+
+/// A request parsed from its parameters, before its client is known.
+#[derive(Clone, Debug)]
+pub struct Received {
+    params: Params,
+    client_id: String,
+}
+
+/// Parses the parameters of an authorization request (GET query or POST form,
+/// OIDC Core §3.1.2.1). Unknown parameters are kept and ignored.
+pub fn parse<I, K, V>(pairs: I) -> Result<Received, AuthzError>
+where
+    I: IntoIterator<Item = (K, V)>,
+    K: Into<String>,
+    V: Into<String>,
+{
+    let params = Params::from_pairs(pairs).map_err(AuthzError::ErrorPage)?;
+    let Some(client_id) = params.get("client_id").map(str::to_owned) else {
+        return Err(AuthzError::ErrorPage(OAuthError::invalid_request("the client_id parameter is missing")));
+    };
+    Ok(Received { params, client_id })
+}
+
+impl Received {
+    /// The client_id the request names; the adapter fetches this client.
+    pub fn client_id(&self) -> &str {
+        &self.client_id
+    }
+
+    /// Checks the request against its client (`None` when no such client
+    /// exists). `issuer` is the realm's issuer, returned as `iss` (RFC 9207).
+    pub fn with_client(self, client: Option<&Client>, issuer: &str) -> Result<Validated, AuthzError> {
+        let p = &self.params;
+        let Some(client) = client else {
+            return Err(AuthzError::ErrorPage(OAuthError::invalid_client(format!(
+                "unknown client_id '{}'",
+                self.client_id
+            ))));
+        };
+        if !client.enabled {
+            return Err(AuthzError::ErrorPage(OAuthError::new(
+                ErrorCode::UnauthorizedClient,
+                "this client is disabled",
+            )));
+        }
+        // OIDC Core §3.1.2.1: redirect_uri is REQUIRED and must exactly match a registered value.
+        let Some(redirect_uri) = p.get("redirect_uri") else {
+            return Err(AuthzError::ErrorPage(OAuthError::invalid_request("the redirect_uri parameter is missing")));
+        };
+        if !client.has_redirect_uri(redirect_uri) {
+            return Err(AuthzError::ErrorPage(OAuthError::invalid_request(
+                "redirect_uri is not registered for this client",
+            )));
+        }
+        let redirect_uri = redirect_uri.to_owned();
+        let state = p.get("state").map(str::to_owned);
+
+        // From here on, errors go back to the (now trusted) redirect_uri.
+        let response_type = p.get("response_type").map(str::parse::<ResponseType>);
+        let mode_param = p.get("response_mode");
+        let default_mode = match response_type {
+            Some(Ok(ResponseType::Code)) | None | Some(Err(_)) => ResponseMode::Query,
+            Some(Ok(_)) => ResponseMode::Fragment,
+        };
+        let mode = match mode_param {
+            None => default_mode,
+            Some("query") => ResponseMode::Query,
+            Some("fragment") => ResponseMode::Fragment,
+            Some("form_post") => ResponseMode::FormPost,
+            Some(_) => default_mode,
+        };
+        let fail = |code: ErrorCode, desc: String| {
+            let mut params =
+                vec![("error".to_owned(), code.as_str().to_owned()), ("error_description".to_owned(), desc)];
+            if let Some(s) = &state {
+                params.push(("state".to_owned(), s.clone()));
+            }
+            params.push(("iss".to_owned(), issuer.to_owned()));
+            AuthzError::Redirect(AuthorizationResponse { redirect_uri: redirect_uri.clone(), mode, params })
+        };
+
+        if let Some(m) = mode_param
+            && !matches!(m, "query" | "fragment" | "form_post")
+        {
+            return Err(fail(ErrorCode::InvalidRequest, format!("unsupported response_mode '{m}'")));
+        }
+        let response_type = match response_type {
+            None => return Err(fail(ErrorCode::InvalidRequest, "the response_type parameter is missing".into())),
+            Some(Err(e)) => return Err(fail(ErrorCode::UnsupportedResponseType, e)),
+            Some(Ok(rt)) => rt,
+        };
+        if response_type != ResponseType::Code {
+            return Err(fail(
+                ErrorCode::UnsupportedResponseType,
+                format!("response_type '{}' is not supported by this provider", response_type.as_str()),
+            ));
+        }
+        if !client.allows_response_type(response_type) {
+            return Err(fail(
+                ErrorCode::UnauthorizedClient,
+                format!("this client may not use response_type '{}'", response_type.as_str()),
+            ));
+        }
+        // OIDC Core §6 and §7.2.1: request objects and registration are not supported yet.
+        if p.get("request").is_some() {
+            return Err(fail(ErrorCode::RequestNotSupported, "request objects are not supported".into()));
+        }
+        if p.get("request_uri").is_some() {
+            return Err(fail(ErrorCode::RequestUriNotSupported, "request_uri is not supported".into()));
+        }
+        if p.get("registration").is_some() {
+            return Err(fail(
+                ErrorCode::RegistrationNotSupported,
+                "the registration parameter is not supported".into(),
+            ));
+        }
+        let requested = match Scope::parse(p.get("scope").unwrap_or("")) {
+            Ok(s) => s,
+            Err(e) => return Err(fail(ErrorCode::InvalidScope, e)),
+        };
+        if requested.is_empty() {
+            return Err(fail(ErrorCode::InvalidScope, "the scope parameter is missing".into()));
+        }
+        // RFC 6749 §3.3: scopes the client may not have are left out; scopes
+        // nobody defined are ignored.
+        let scope = requested.filter(|s| (s == "openid" || standard_scope(s).is_some()) && client.allows_scope(s));
+        if scope.is_empty() {
+            return Err(fail(
+                ErrorCode::InvalidScope,
+                "none of the requested scopes is allowed for this client".into(),
+            ));
+        }
+        let prompt = match Prompt::parse(p.get("prompt")) {
+            Ok(pr) => pr,
+            Err(e) => return Err(fail(ErrorCode::InvalidRequest, e)),
+        };
+        let max_age = match p.get("max_age").map(str::parse::<i64>) {
+            None => None,
+            Some(Ok(n)) if n >= 0 => Some(n),
+            Some(_) => return Err(fail(ErrorCode::InvalidRequest, "max_age must be a non-negative integer".into())),
+        };
+        // PKCE (RFC 7636 §4.3, §4.4.1); required for public clients (RFC 8252 §8.1, RFC 9700 §2.1.1).
+        let code_challenge = p.get("code_challenge").map(str::to_owned);
+        let code_challenge_method = match (p.get("code_challenge_method"), &code_challenge) {
+            (Some(_), None) => {
+                return Err(fail(
+                    ErrorCode::InvalidRequest,
+                    "code_challenge_method was sent without code_challenge".into(),
+                ));
+            }
+            (m, Some(c)) => {
+                if !is_valid_pkce_string(c) {
+                    return Err(fail(ErrorCode::InvalidRequest, "code_challenge is malformed (RFC 7636 §4.2)".into()));
+                }
+                match m.unwrap_or("plain").parse::<PkceMethod>() {
+                    Ok(m) => Some(m),
+                    Err(e) => return Err(fail(e.code, e.description)),
+                }
+            }
+            (None, None) => None,
+        };
+        if client.client_type == ClientType::Public && code_challenge.is_none() {
+            return Err(fail(ErrorCode::InvalidRequest, "PKCE (code_challenge) is required for public clients".into()));
+        }
+        Ok(Validated {
+            issuer: issuer.to_owned(),
+            client_id: client.client_id.clone(),
+            redirect_uri,
+            response_type,
+            mode,
+            scope,
+            state,
+            nonce: p.get("nonce").map(str::to_owned),
+            prompt,
+            max_age,
+            code_challenge,
+            code_challenge_method,
+            login_hint: p.get("login_hint").map(str::to_owned),
+            ui_locales: p.get("ui_locales").map(str::to_owned),
+            params: self.params,
+        })
+    }
+}
+
+/// A request checked against its client: the redirect_uri is trusted.
+#[derive(Clone, Debug)]
+pub struct Validated {
+    issuer: String,
+    /// The client.
+    pub client_id: String,
+    /// The registered redirect_uri the response goes to.
+    pub redirect_uri: String,
+    /// The response type.
+    pub response_type: ResponseType,
+    /// How the response is delivered.
+    pub mode: ResponseMode,
+    /// The scope to grant: the requested scopes the client may have.
+    pub scope: Scope,
+    /// `state`, returned unchanged.
+    pub state: Option<String>,
+    /// `nonce`, put in the id_token.
+    pub nonce: Option<String>,
+    /// `prompt`.
+    pub prompt: Prompt,
+    /// `max_age` in seconds.
+    pub max_age: Option<i64>,
+    /// PKCE challenge.
+    pub code_challenge: Option<String>,
+    /// PKCE method.
+    pub code_challenge_method: Option<PkceMethod>,
+    /// `login_hint`, to prefill the username.
+    pub login_hint: Option<String>,
+    /// `ui_locales`.
+    pub ui_locales: Option<String>,
+    params: Params,
+}
+
+/// What the authorization endpoint does next.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Decision {
+    /// The user must log in (no session, `prompt=login`, or `max_age` exceeded).
+    Login,
+    /// The user must be asked for consent to these scopes.
+    Consent,
+    /// Issue the response now.
+    Issue,
+    /// Answer with an error (`prompt=none` and interaction was needed).
+    Error(AuthzError),
+}
+
+impl Validated {
+    /// An error response for this request, to the client's redirect_uri.
+    pub fn error(&self, code: ErrorCode, description: impl Into<String>) -> AuthzError {
+        let mut params =
+            vec![("error".to_owned(), code.as_str().to_owned()), ("error_description".to_owned(), description.into())];
+        if let Some(s) = &self.state {
+            params.push(("state".to_owned(), s.clone()));
+        }
+        params.push(("iss".to_owned(), self.issuer.clone()));
+        AuthzError::Redirect(AuthorizationResponse { redirect_uri: self.redirect_uri.clone(), mode: self.mode, params })
+    }
+
+    /// The request's parameters, to carry through the login and consent forms.
+    pub fn params(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.params.iter()
+    }
+
+    /// The request's parameters for resuming after a login: `prompt=login` is
+    /// satisfied by the login that just happened, so it is removed.
+    pub fn params_after_login(&self) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = Vec::new();
+        for (k, v) in self.params.iter() {
+            if k == "prompt" {
+                let rest: Vec<&str> = v.split(' ').filter(|w| !w.is_empty() && *w != "login").collect();
+                if !rest.is_empty() {
+                    out.push((k.to_owned(), rest.join(" ")));
+                }
+            } else {
+                out.push((k.to_owned(), v.to_owned()));
+            }
+        }
+        out.sort();
+        out
+    }
+
+    /// Decides the next step from the login session (with whether its user
+    /// is active) and the consent on record.
+    pub fn decide(
+        &self,
+        client: &Client,
+        session: Option<&LoginSession>,
+        user_active: bool,
+        consent: Option<&Consent>,
+        now: UnixTime,
+    ) -> Decision {
+        let fresh_enough = |s: &LoginSession| self.max_age.is_none_or(|m| now.secs() - s.auth_time.secs() <= m);
+        let logged_in = session.is_some_and(|s| user_active && fresh_enough(s));
+        if !logged_in || self.prompt.login || self.prompt.select_account {
+            if self.prompt.none {
+                return Decision::Error(self.error(ErrorCode::LoginRequired, "the user is not logged in"));
+            }
+            return Decision::Login;
+        }
+        if self.prompt.consent || self.needs_consent(client, consent, now) {
+            if self.prompt.none {
+                return Decision::Error(self.error(ErrorCode::ConsentRequired, "the user has not consented"));
+            }
+            return Decision::Consent;
+        }
+        Decision::Issue
+    }
+
+    /// django-oidc-provider's rule: a confidential client that does not
+    /// require consent skips it; a client that reuses consent skips it while
+    /// an unexpired consent covers the requested scope.
+    fn needs_consent(&self, client: &Client, consent: Option<&Consent>, now: UnixTime) -> bool {
+        if !client.require_consent && client.client_type == ClientType::Confidential {
+            return false;
+        }
+        !(client.reuse_consent && consent.is_some_and(|c| c.covers(&self.scope, now)))
+    }
+
+    /// The scopes to show on the consent page, with names and descriptions.
+    pub fn scope_infos(&self) -> Vec<ScopeInfo> {
+        self.scope.iter().filter_map(standard_scope).filter(|s| s.scope != "openid").cloned().collect()
+    }
+
+    /// The consent to record when the user allows (for a client that reuses consent).
+    pub fn consent(&self, realm: &str, user_id: &str, now: UnixTime, settings: &Settings) -> Consent {
+        Consent {
+            realm: realm.to_owned(),
+            user_id: user_id.to_owned(),
+            client_id: self.client_id.clone(),
+            scope: self.scope.clone(),
+            given_at: now,
+            expires_at: now.plus(settings.consent_lifetime),
+        }
+    }
+
+    /// The user declined: `access_denied` (RFC 6749 §4.1.2.1).
+    pub fn declined(&self) -> AuthzError {
+        self.error(ErrorCode::AccessDenied, "the user declined the request")
+    }
+
+    /// Issues an authorization code for the session's user (RFC 6749 §4.1.2):
+    /// the code to send, the record to store, and the response.
+    pub fn issue_code(
+        &self,
+        realm: &str,
+        session: &LoginSession,
+        now: UnixTime,
+        settings: &Settings,
+        rng: &dyn Random,
+    ) -> (AuthorizationCode, CodeRecord, AuthorizationResponse) {
+        let code = AuthorizationCode::new(token(rng, 32));
+        let record = CodeRecord {
+            digest: code.digest(),
+            realm: realm.to_owned(),
+            client_id: self.client_id.clone(),
+            user_id: session.user_id.clone(),
+            redirect_uri: self.redirect_uri.clone(),
+            scope: self.scope.clone(),
+            nonce: self.nonce.clone(),
+            code_challenge: self.code_challenge.clone(),
+            code_challenge_method: self.code_challenge_method,
+            auth_time: session.auth_time,
+            session_id: Some(session.id.clone()),
+            expires_at: now.plus(settings.code_lifetime),
+            grant_id: token(rng, 16),
+        };
+        let mut params = vec![("code".to_owned(), code.secret().to_owned())];
+        if let Some(s) = &self.state {
+            params.push(("state".to_owned(), s.clone()));
+        }
+        // RFC 9207 §2: the issuer identifies the responding authorization server.
+        params.push(("iss".to_owned(), self.issuer.clone()));
+        let response = AuthorizationResponse { redirect_uri: self.redirect_uri.clone(), mode: self.mode, params };
+        (code, record, response)
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests;

@@ -1,0 +1,70 @@
+//! The ID Token (OpenID Connect Core 1.0 §2, §3.1.3.6).
+
+use serde_json::{Map, Value, json};
+
+use crate::error::OAuthError;
+use crate::jose::{KeySet, half_hash, sign_hs256};
+use crate::model::{Client, JwtAlg};
+use crate::time::UnixTime;
+
+/// The inputs of an id_token.
+#[derive(Debug)]
+pub struct IdTokenInput<'a> {
+    /// `iss`: the realm's issuer URL.
+    pub issuer: &'a str,
+    /// `sub`: the user's subject identifier.
+    pub subject: &'a str,
+    /// The client (`aud`, `azp`, signing algorithm).
+    pub client: &'a Client,
+    /// `auth_time`.
+    pub auth_time: UnixTime,
+    /// `nonce` from the authorization request.
+    pub nonce: Option<&'a str>,
+    /// The access token issued with it, for `at_hash`.
+    pub access_token: Option<&'a str>,
+    /// `sid`: the login session.
+    pub session_id: Option<&'a str>,
+    /// Now (`iat`).
+    pub now: UnixTime,
+    /// Lifetime in seconds (`exp` = `iat` + lifetime).
+    pub lifetime: i64,
+}
+
+/// Builds the id_token's claims.
+pub fn claims(input: &IdTokenInput<'_>) -> Map<String, Value> {
+    let mut c = Map::new();
+    c.insert("iss".into(), json!(input.issuer));
+    c.insert("sub".into(), json!(input.subject));
+    c.insert("aud".into(), json!(input.client.client_id));
+    c.insert("exp".into(), json!(input.now.plus(input.lifetime).secs()));
+    c.insert("iat".into(), json!(input.now.secs()));
+    c.insert("auth_time".into(), json!(input.auth_time.secs()));
+    if let Some(n) = input.nonce {
+        c.insert("nonce".into(), json!(n));
+    }
+    if let Some(at) = input.access_token {
+        c.insert("at_hash".into(), json!(half_hash(at)));
+    }
+    if let Some(sid) = input.session_id {
+        c.insert("sid".into(), json!(sid));
+    }
+    c
+}
+
+/// Signs id_token claims with the client's algorithm: RS256 with the realm's
+/// active key, or HS256 keyed by the client secret (OIDC Core §10.1).
+pub fn sign(claims: &Map<String, Value>, client: &Client, keys: &KeySet) -> Result<String, OAuthError> {
+    match client.jwt_alg {
+        JwtAlg::Rs256 => {
+            let key = keys.active().ok_or_else(|| OAuthError::server_error("the realm has no active signing key"))?;
+            Ok(key.sign(claims))
+        }
+        JwtAlg::Hs256 => {
+            let secret = client
+                .client_secret
+                .as_ref()
+                .ok_or_else(|| OAuthError::server_error("HS256 needs a client secret, and this client has none"))?;
+            Ok(sign_hs256(claims, secret.secret().as_bytes()))
+        }
+    }
+}

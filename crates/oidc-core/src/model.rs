@@ -1,0 +1,525 @@
+//! Domain types: realms, clients, users, keys, and the grants the flows create.
+//!
+//! Everything is scoped to a realm: an independent issuer with its own keys,
+//! clients, users, consents and tokens.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::pkce::PkceMethod;
+use crate::scope::Scope;
+use crate::secret::{ClientSecret, Digest};
+use crate::time::UnixTime;
+
+/// A realm: one issuer at `{base_url}/realms/{name}`.
+#[derive(Clone)]
+pub struct Realm {
+    /// The realm's name, used in its URLs.
+    pub name: String,
+    /// A random key of the realm for CSRF tokens and other MACs.
+    pub secret_key: Vec<u8>,
+    /// When the realm was created.
+    pub created_at: UnixTime,
+}
+
+impl fmt::Debug for Realm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Realm")
+            .field("name", &self.name)
+            .field("secret_key", &"[redacted]")
+            .field("created_at", &self.created_at)
+            .finish()
+    }
+}
+
+/// The client types of RFC 6749 §2.1.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClientType {
+    /// Able to keep its credentials confidential.
+    Confidential,
+    /// Unable to keep credentials (native or browser apps); authenticates with no secret.
+    Public,
+}
+
+impl ClientType {
+    /// `confidential` or `public`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClientType::Confidential => "confidential",
+            ClientType::Public => "public",
+        }
+    }
+}
+
+impl FromStr for ClientType {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "confidential" => Ok(ClientType::Confidential),
+            "public" => Ok(ClientType::Public),
+            _ => Err(format!("unknown client type '{s}' (expected confidential or public)")),
+        }
+    }
+}
+
+/// The algorithm a client's id_tokens are signed with (the seed's `jwt_alg`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JwtAlg {
+    /// RSASSA-PKCS1-v1_5 with SHA-256, signed with the realm's RSA key (RFC 7518 §3.3).
+    Rs256,
+    /// HMAC with SHA-256 keyed by the client secret (RFC 7518 §3.2, OIDC Core §10.1).
+    Hs256,
+}
+
+impl JwtAlg {
+    /// The JWA name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JwtAlg::Rs256 => "RS256",
+            JwtAlg::Hs256 => "HS256",
+        }
+    }
+}
+
+impl FromStr for JwtAlg {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "RS256" => Ok(JwtAlg::Rs256),
+            "HS256" => Ok(JwtAlg::Hs256),
+            _ => Err(format!("unsupported signing algorithm '{s}' (expected RS256 or HS256)")),
+        }
+    }
+}
+
+/// A `response_type` value (OAuth 2.0 Multiple Response Type Encoding Practices §5,
+/// OpenID Connect Core 1.0 §3). The order of the space-separated words does not matter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ResponseType {
+    /// `code`: authorization code flow.
+    Code,
+    /// `id_token`: implicit flow without an access token.
+    IdToken,
+    /// `id_token token`: implicit flow.
+    IdTokenToken,
+    /// `code id_token`: hybrid flow.
+    CodeIdToken,
+    /// `code token`: hybrid flow.
+    CodeToken,
+    /// `code id_token token`: hybrid flow.
+    CodeIdTokenToken,
+}
+
+impl ResponseType {
+    /// Every response type, in canonical spelling order.
+    pub const ALL: [ResponseType; 6] = [
+        ResponseType::Code,
+        ResponseType::IdToken,
+        ResponseType::IdTokenToken,
+        ResponseType::CodeIdToken,
+        ResponseType::CodeToken,
+        ResponseType::CodeIdTokenToken,
+    ];
+
+    /// The canonical spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResponseType::Code => "code",
+            ResponseType::IdToken => "id_token",
+            ResponseType::IdTokenToken => "id_token token",
+            ResponseType::CodeIdToken => "code id_token",
+            ResponseType::CodeToken => "code token",
+            ResponseType::CodeIdTokenToken => "code id_token token",
+        }
+    }
+}
+
+impl FromStr for ResponseType {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let mut words: Vec<&str> = s.split(' ').filter(|w| !w.is_empty()).collect();
+        words.sort_unstable();
+        let before = words.len();
+        words.dedup();
+        if words.len() != before {
+            return Err(format!("response_type '{s}' repeats a value"));
+        }
+        match words.as_slice() {
+            ["code"] => Ok(ResponseType::Code),
+            ["id_token"] => Ok(ResponseType::IdToken),
+            ["id_token", "token"] => Ok(ResponseType::IdTokenToken),
+            ["code", "id_token"] => Ok(ResponseType::CodeIdToken),
+            ["code", "token"] => Ok(ResponseType::CodeToken),
+            ["code", "id_token", "token"] => Ok(ResponseType::CodeIdTokenToken),
+            _ => Err(format!("unsupported response_type '{s}'")),
+        }
+    }
+}
+
+/// A relying party registered in a realm, with every property of
+/// django-oidc-provider's `Client` model.
+#[derive(Clone, Debug)]
+pub struct Client {
+    /// The realm the client belongs to.
+    pub realm: String,
+    /// The client identifier (RFC 6749 §2.2).
+    pub client_id: String,
+    /// Human-readable name shown on the consent page.
+    pub name: String,
+    /// Confidential or public (RFC 6749 §2.1).
+    pub client_type: ClientType,
+    /// The secret of a confidential client; `None` for a public client.
+    pub client_secret: Option<ClientSecret>,
+    /// The response types the client may use.
+    pub response_types: Vec<ResponseType>,
+    /// The id_token signing algorithm.
+    pub jwt_alg: JwtAlg,
+    /// When the client was registered.
+    pub date_created: UnixTime,
+    /// Registered redirect URIs, compared exactly (RFC 6749 §3.1.2, RFC 9700 §4.1.3).
+    pub redirect_uris: Vec<String>,
+    /// Registered post-logout redirect URIs (RP-Initiated Logout 1.0 §3).
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Whether the user must be asked for consent (see [`crate::authorize`]).
+    pub require_consent: bool,
+    /// Whether a consent once given is remembered until it expires.
+    pub reuse_consent: bool,
+    /// The client's web site.
+    pub website_url: Option<String>,
+    /// The client's terms or privacy policy.
+    pub terms_url: Option<String>,
+    /// A contact e-mail address.
+    pub contact_email: Option<String>,
+    /// A logo URL shown on the consent page.
+    pub logo: Option<String>,
+    /// The scopes the client may request; empty means every scope the realm knows.
+    pub allowed_scopes: Vec<String>,
+    /// Disabled clients cannot obtain codes or tokens.
+    pub enabled: bool,
+}
+
+impl Client {
+    /// Whether `uri` is one of the registered redirect URIs, by exact string
+    /// comparison (RFC 6749 §3.1.2.3, OpenID Connect Core 1.0 §3.1.2.1).
+    pub fn has_redirect_uri(&self, uri: &str) -> bool {
+        self.redirect_uris.iter().any(|r| r == uri)
+    }
+
+    /// Whether the client may use `rt`.
+    pub fn allows_response_type(&self, rt: ResponseType) -> bool {
+        self.response_types.contains(&rt)
+    }
+
+    /// Whether the client may request `scope`.
+    pub fn allows_scope(&self, scope: &str) -> bool {
+        self.allowed_scopes.is_empty() || self.allowed_scopes.iter().any(|s| s == scope)
+    }
+}
+
+/// A postal address (OpenID Connect Core 1.0 §5.1.1).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Address {
+    /// Full mailing address.
+    pub formatted: Option<String>,
+    /// Street address.
+    pub street_address: Option<String>,
+    /// City or locality.
+    pub locality: Option<String>,
+    /// State, province or region.
+    pub region: Option<String>,
+    /// Zip or postal code.
+    pub postal_code: Option<String>,
+    /// Country name.
+    pub country: Option<String>,
+}
+
+impl Address {
+    /// Whether every field is empty.
+    pub fn is_empty(&self) -> bool {
+        [&self.formatted, &self.street_address, &self.locality, &self.region, &self.postal_code, &self.country]
+            .iter()
+            .all(|f| f.as_deref().is_none_or(str::is_empty))
+    }
+}
+
+/// The standard claims of OpenID Connect Core 1.0 §5.1 that a user record holds.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StandardClaims {
+    /// `name`.
+    pub name: Option<String>,
+    /// `given_name`.
+    pub given_name: Option<String>,
+    /// `family_name`.
+    pub family_name: Option<String>,
+    /// `middle_name`.
+    pub middle_name: Option<String>,
+    /// `nickname`.
+    pub nickname: Option<String>,
+    /// `preferred_username`; when empty, the username is used.
+    pub preferred_username: Option<String>,
+    /// `profile` URL.
+    pub profile: Option<String>,
+    /// `picture` URL.
+    pub picture: Option<String>,
+    /// `website` URL.
+    pub website: Option<String>,
+    /// `gender`.
+    pub gender: Option<String>,
+    /// `birthdate` (YYYY-MM-DD).
+    pub birthdate: Option<String>,
+    /// `zoneinfo`.
+    pub zoneinfo: Option<String>,
+    /// `locale`.
+    pub locale: Option<String>,
+    /// `email`.
+    pub email: Option<String>,
+    /// `email_verified`.
+    pub email_verified: bool,
+    /// `phone_number`.
+    pub phone_number: Option<String>,
+    /// `phone_number_verified`.
+    pub phone_number_verified: bool,
+    /// `address`.
+    pub address: Address,
+}
+
+/// A stored password hash (PHC string, or a Django `pbkdf2_sha256$...` string).
+#[derive(Clone, PartialEq, Eq)]
+pub struct PasswordHash(pub String);
+
+impl fmt::Debug for PasswordHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PasswordHash([redacted])")
+    }
+}
+
+/// An end-user of a realm.
+#[derive(Clone, Debug)]
+pub struct User {
+    /// Stable, never reassigned identifier: the public `sub` (OIDC Core §2).
+    pub id: String,
+    /// The realm.
+    pub realm: String,
+    /// The login name, unique in the realm.
+    pub username: String,
+    /// The password hash; `None` when the user cannot log in with a password.
+    pub password_hash: Option<PasswordHash>,
+    /// Inactive users cannot log in nor use their tokens.
+    pub active: bool,
+    /// Profile, email, phone and address claims.
+    pub claims: StandardClaims,
+    /// When the user was created.
+    pub created_at: UnixTime,
+    /// When the user's claims last changed (`updated_at`).
+    pub updated_at: UnixTime,
+}
+
+/// The lifecycle of a signing key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyState {
+    /// Signs new tokens and is published.
+    Active,
+    /// No longer signs, still published so that tokens it signed verify.
+    Retired,
+    /// Neither signs nor is published.
+    Revoked,
+}
+
+impl KeyState {
+    /// `active`, `retired` or `revoked`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyState::Active => "active",
+            KeyState::Retired => "retired",
+            KeyState::Revoked => "revoked",
+        }
+    }
+}
+
+impl FromStr for KeyState {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "active" => Ok(KeyState::Active),
+            "retired" => Ok(KeyState::Retired),
+            "revoked" => Ok(KeyState::Revoked),
+            _ => Err(format!("unknown key state '{s}'")),
+        }
+    }
+}
+
+/// A server signing key as stored: PKCS#8 DER of the private key.
+#[derive(Clone)]
+pub struct KeyRecord {
+    /// The key id published in JWKS and JWS headers.
+    pub kid: String,
+    /// The realm.
+    pub realm: String,
+    /// The JWA algorithm (`RS256`).
+    pub alg: String,
+    /// PKCS#8 DER of the private key.
+    pub private_pkcs8: Vec<u8>,
+    /// Active, retired or revoked.
+    pub state: KeyState,
+    /// When the key was created.
+    pub created_at: UnixTime,
+}
+
+impl fmt::Debug for KeyRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeyRecord")
+            .field("kid", &self.kid)
+            .field("realm", &self.realm)
+            .field("alg", &self.alg)
+            .field("private_pkcs8", &"[redacted]")
+            .field("state", &self.state)
+            .field("created_at", &self.created_at)
+            .finish()
+    }
+}
+
+/// An issued authorization code, stored under the digest of its value.
+#[derive(Clone, Debug)]
+pub struct CodeRecord {
+    /// SHA-256 of the code.
+    pub digest: Digest,
+    /// The realm.
+    pub realm: String,
+    /// The client the code was issued to.
+    pub client_id: String,
+    /// The user who authorized.
+    pub user_id: String,
+    /// The redirect_uri of the authorization request (RFC 6749 §4.1.3).
+    pub redirect_uri: String,
+    /// Granted scope.
+    pub scope: Scope,
+    /// The request's nonce, returned in the id_token (OIDC Core §3.1.2.1).
+    pub nonce: Option<String>,
+    /// PKCE challenge (RFC 7636 §4.3).
+    pub code_challenge: Option<String>,
+    /// PKCE method.
+    pub code_challenge_method: Option<PkceMethod>,
+    /// When the user authenticated.
+    pub auth_time: UnixTime,
+    /// The public id of the login session.
+    pub session_id: Option<String>,
+    /// When the code expires.
+    pub expires_at: UnixTime,
+    /// The grant this code starts; tokens issued from it carry the same id.
+    pub grant_id: String,
+}
+
+/// A stored access token.
+#[derive(Clone, Debug)]
+pub struct AccessTokenRecord {
+    /// SHA-256 of the token.
+    pub digest: Digest,
+    /// The realm.
+    pub realm: String,
+    /// The client it was issued to.
+    pub client_id: String,
+    /// The user it was issued for.
+    pub user_id: String,
+    /// Granted scope.
+    pub scope: Scope,
+    /// Expiry.
+    pub expires_at: UnixTime,
+    /// The grant it belongs to.
+    pub grant_id: String,
+}
+
+/// A stored refresh token.
+#[derive(Clone, Debug)]
+pub struct RefreshTokenRecord {
+    /// SHA-256 of the token.
+    pub digest: Digest,
+    /// The realm.
+    pub realm: String,
+    /// The client it was issued to.
+    pub client_id: String,
+    /// The user it was issued for.
+    pub user_id: String,
+    /// Granted scope; a refresh may narrow it (RFC 6749 §6).
+    pub scope: Scope,
+    /// Expiry.
+    pub expires_at: UnixTime,
+    /// The grant it belongs to.
+    pub grant_id: String,
+    /// When the user authenticated, carried into refreshed id_tokens.
+    pub auth_time: UnixTime,
+    /// The login session's public id.
+    pub session_id: Option<String>,
+}
+
+/// A login session at the provider, found by the digest of its cookie.
+#[derive(Clone, Debug)]
+pub struct LoginSession {
+    /// SHA-256 of the cookie value.
+    pub digest: Digest,
+    /// Public session id (`sid`).
+    pub id: String,
+    /// The realm.
+    pub realm: String,
+    /// The user.
+    pub user_id: String,
+    /// When the user authenticated (`auth_time`).
+    pub auth_time: UnixTime,
+    /// Expiry.
+    pub expires_at: UnixTime,
+}
+
+/// A user's consent to a client for some scopes (the seed's `UserConsent`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Consent {
+    /// The realm.
+    pub realm: String,
+    /// The user.
+    pub user_id: String,
+    /// The client.
+    pub client_id: String,
+    /// The scopes consented to.
+    pub scope: Scope,
+    /// When consent was given.
+    pub given_at: UnixTime,
+    /// When it expires.
+    pub expires_at: UnixTime,
+}
+
+impl Consent {
+    /// Whether this consent covers `requested` at `now`.
+    pub fn covers(&self, requested: &Scope, now: UnixTime) -> bool {
+        self.expires_at > now && requested.iter().all(|s| self.scope.contains(s))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn response_type_order_does_not_matter_oauth_multiple_response_types_5() {
+        assert_eq!("token id_token code".parse(), Ok(ResponseType::CodeIdTokenToken));
+        assert_eq!("code".parse(), Ok(ResponseType::Code));
+        assert!("token".parse::<ResponseType>().is_err());
+        assert!("code code".parse::<ResponseType>().is_err());
+        for rt in ResponseType::ALL {
+            assert_eq!(rt.as_str().parse(), Ok(rt));
+        }
+    }
+
+    #[test]
+    fn consent_covers_subset_until_expiry() {
+        let c = Consent {
+            realm: "r".into(),
+            user_id: "u".into(),
+            client_id: "c".into(),
+            scope: Scope::parse("openid email").unwrap(),
+            given_at: UnixTime(0),
+            expires_at: UnixTime(100),
+        };
+        assert!(c.covers(&Scope::parse("openid").unwrap(), UnixTime(99)));
+        assert!(!c.covers(&Scope::parse("openid").unwrap(), UnixTime(100)));
+        assert!(!c.covers(&Scope::parse("openid profile").unwrap(), UnixTime(1)));
+    }
+}

@@ -1,0 +1,166 @@
+//! Repository traits: the storage the flows need, small and role-based.
+//!
+//! Flows never call these; adapters fetch what a flow asks for and store what
+//! it returns. `oidc-store` implements every trait over SeaORM; tests can
+//! implement them in memory.
+
+use async_trait::async_trait;
+
+use crate::model::{
+    AccessTokenRecord, Client, CodeRecord, Consent, KeyRecord, KeyState, LoginSession, PasswordHash, Realm,
+    RefreshTokenRecord, User,
+};
+use crate::secret::Digest;
+use crate::time::UnixTime;
+
+/// A storage failure.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RepoError {
+    /// A row with the same unique key exists (for example a client_id or username).
+    #[error("already exists: {0}")]
+    Conflict(String),
+    /// The row to change does not exist.
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// The backend failed.
+    #[error("storage failed: {0}")]
+    Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// Shorthand for repository results.
+pub type RepoResult<T> = Result<T, RepoError>;
+
+/// Realms.
+#[async_trait]
+pub trait RealmRepo: Send + Sync {
+    /// The realm named `name`.
+    async fn realm(&self, name: &str) -> RepoResult<Option<Realm>>;
+    /// Creates a realm; `Conflict` if it exists.
+    async fn create_realm(&self, realm: &Realm) -> RepoResult<()>;
+    /// Every realm's name.
+    async fn realm_names(&self) -> RepoResult<Vec<String>>;
+}
+
+/// Server signing keys.
+#[async_trait]
+pub trait KeyRepo: Send + Sync {
+    /// Every key of `realm`, in any state.
+    async fn keys(&self, realm: &str) -> RepoResult<Vec<KeyRecord>>;
+    /// Stores a new key.
+    async fn add_key(&self, key: &KeyRecord) -> RepoResult<()>;
+    /// Changes a key's state; `NotFound` if there is no such key.
+    async fn set_key_state(&self, realm: &str, kid: &str, state: KeyState) -> RepoResult<()>;
+}
+
+/// Relying parties.
+#[async_trait]
+pub trait ClientRepo: Send + Sync {
+    /// The client `client_id` of `realm`.
+    async fn client(&self, realm: &str, client_id: &str) -> RepoResult<Option<Client>>;
+    /// Every client of `realm`, by client_id.
+    async fn clients(&self, realm: &str) -> RepoResult<Vec<Client>>;
+    /// Stores a new client; `Conflict` if the client_id is taken.
+    async fn create_client(&self, client: &Client) -> RepoResult<()>;
+    /// Replaces a client; `NotFound` if absent.
+    async fn update_client(&self, client: &Client) -> RepoResult<()>;
+    /// Deletes a client with its codes, tokens and consents; `NotFound` if absent.
+    async fn delete_client(&self, realm: &str, client_id: &str) -> RepoResult<()>;
+}
+
+/// End-users.
+#[async_trait]
+pub trait UserRepo: Send + Sync {
+    /// The user with `username` in `realm`.
+    async fn user_by_username(&self, realm: &str, username: &str) -> RepoResult<Option<User>>;
+    /// The user with id (`sub`) `id` in `realm`.
+    async fn user(&self, realm: &str, id: &str) -> RepoResult<Option<User>>;
+    /// Every user of `realm`, by username.
+    async fn users(&self, realm: &str) -> RepoResult<Vec<User>>;
+    /// Stores a new user; `Conflict` if the username is taken.
+    async fn create_user(&self, user: &User) -> RepoResult<()>;
+    /// Replaces a user's password hash.
+    async fn set_password_hash(&self, realm: &str, id: &str, hash: &PasswordHash) -> RepoResult<()>;
+    /// Deletes a user with sessions, codes, tokens and consents; `NotFound` if absent.
+    async fn delete_user(&self, realm: &str, id: &str) -> RepoResult<()>;
+}
+
+/// Login sessions at the provider.
+#[async_trait]
+pub trait SessionRepo: Send + Sync {
+    /// Stores a new session.
+    async fn create_session(&self, session: &LoginSession) -> RepoResult<()>;
+    /// The unexpired session whose cookie has digest `digest`.
+    async fn session(&self, realm: &str, digest: &Digest, now: UnixTime) -> RepoResult<Option<LoginSession>>;
+    /// Ends a session.
+    async fn delete_session(&self, realm: &str, digest: &Digest) -> RepoResult<()>;
+}
+
+/// Consents (the seed's `UserConsent`).
+#[async_trait]
+pub trait ConsentRepo: Send + Sync {
+    /// The consent of `user_id` to `client_id`, expired or not.
+    async fn consent(&self, realm: &str, user_id: &str, client_id: &str) -> RepoResult<Option<Consent>>;
+    /// Creates or replaces the consent of its user to its client.
+    async fn save_consent(&self, consent: &Consent) -> RepoResult<()>;
+    /// The consents a user has given: the apps they authorized.
+    async fn consents_of_user(&self, realm: &str, user_id: &str) -> RepoResult<Vec<Consent>>;
+    /// Withdraws a consent.
+    async fn delete_consent(&self, realm: &str, user_id: &str, client_id: &str) -> RepoResult<()>;
+}
+
+/// What redeeming an authorization code found.
+#[derive(Debug)]
+pub enum Redeemed {
+    /// No code with that digest.
+    Unknown,
+    /// The code, redeemed now for the first time.
+    First(CodeRecord),
+    /// The code was redeemed before: a replay (RFC 6749 §4.1.2).
+    Replayed(CodeRecord),
+}
+
+/// Authorization codes.
+#[async_trait]
+pub trait CodeRepo: Send + Sync {
+    /// Stores a new code.
+    async fn save_code(&self, code: &CodeRecord) -> RepoResult<()>;
+    /// Marks the code used and returns it, atomically: of concurrent calls
+    /// for one code exactly one sees [`Redeemed::First`].
+    async fn redeem_code(&self, realm: &str, digest: &Digest) -> RepoResult<Redeemed>;
+}
+
+/// What rotating a refresh token found.
+#[derive(Debug)]
+pub enum Rotated {
+    /// No refresh token with that digest.
+    Unknown,
+    /// The token, used now for the first time; it no longer works.
+    First(RefreshTokenRecord),
+    /// The token was used before: a replay.
+    Replayed(RefreshTokenRecord),
+}
+
+/// Access and refresh tokens.
+#[async_trait]
+pub trait TokenRepo: Send + Sync {
+    /// Stores the tokens of one token response together.
+    async fn save_tokens(&self, access: &AccessTokenRecord, refresh: Option<&RefreshTokenRecord>) -> RepoResult<()>;
+    /// The access token with digest `digest`, if stored (expired or not).
+    async fn access_token(&self, realm: &str, digest: &Digest) -> RepoResult<Option<AccessTokenRecord>>;
+    /// Marks a refresh token used and returns it, atomically.
+    async fn use_refresh_token(&self, realm: &str, digest: &Digest) -> RepoResult<Rotated>;
+    /// Revokes every token of a grant (after a code or refresh token replay).
+    async fn revoke_grant(&self, realm: &str, grant_id: &str) -> RepoResult<()>;
+}
+
+/// Every repository: what an adapter holds as one object.
+pub trait Repositories:
+    RealmRepo + KeyRepo + ClientRepo + UserRepo + SessionRepo + ConsentRepo + CodeRepo + TokenRepo
+{
+}
+
+impl<T> Repositories for T where
+    T: RealmRepo + KeyRepo + ClientRepo + UserRepo + SessionRepo + ConsentRepo + CodeRepo + TokenRepo
+{
+}

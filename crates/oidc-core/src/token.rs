@@ -1,0 +1,399 @@
+//! The token endpoint (RFC 6749 §3.2, §4.1.3, §6; OpenID Connect Core 1.0 §3.1.3)
+//! as a state machine.
+//!
+//! ```text
+//!  form + Authorization ──parse──▶ TokenRequest ──authenticate(Client?)──▶ Authenticated
+//!     Authenticated ──redeem(Redeemed)──────▶ Grant ──issue──▶ Issued (tokens + records to store)
+//!     Authenticated ──refresh(Rotated)──────▶ Grant ──issue──▶ Issued
+//!                     └─ Replay(grant_id): the caller revokes the grant's tokens
+//! ```
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+
+use crate::config::Settings;
+use crate::error::{ErrorCode, OAuthError};
+use crate::idtoken::{self, IdTokenInput};
+use crate::jose::KeySet;
+use crate::model::{AccessTokenRecord, Client, ClientType, RefreshTokenRecord, User};
+use crate::params::{Params, form_urldecode};
+use crate::pkce;
+use crate::rand::{Random, token};
+use crate::repo::{Redeemed, Rotated};
+use crate::scope::Scope;
+use crate::secret::{AccessToken, RefreshToken};
+use crate::time::UnixTime;
+
+/// How the client presented its credentials (RFC 6749 §2.3.1).
+#[derive(Debug)]
+pub enum ClientCredentials {
+    /// HTTP Basic (`client_secret_basic`).
+    Basic {
+        /// The client id.
+        client_id: String,
+        /// The secret, if not empty.
+        secret: Option<crate::secret::ClientSecret>,
+    },
+    /// Form body (`client_secret_post`), or a public client's bare client_id (`none`).
+    Post {
+        /// The client id.
+        client_id: String,
+        /// The secret, if sent.
+        secret: Option<crate::secret::ClientSecret>,
+    },
+}
+
+impl ClientCredentials {
+    /// The client id presented.
+    pub fn client_id(&self) -> &str {
+        match self {
+            ClientCredentials::Basic { client_id, .. } | ClientCredentials::Post { client_id, .. } => client_id,
+        }
+    }
+
+    fn secret(&self) -> Option<&crate::secret::ClientSecret> {
+        match self {
+            ClientCredentials::Basic { secret, .. } | ClientCredentials::Post { secret, .. } => secret.as_ref(),
+        }
+    }
+}
+
+/// The grant of a token request.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum GrantRequest {
+    /// `authorization_code` (RFC 6749 §4.1.3).
+    AuthorizationCode {
+        /// The code.
+        code: crate::secret::AuthorizationCode,
+        /// The redirect_uri, which must equal the authorization request's.
+        redirect_uri: Option<String>,
+        /// PKCE verifier (RFC 7636 §4.5).
+        code_verifier: Option<crate::secret::CodeVerifier>,
+    },
+    /// `refresh_token` (RFC 6749 §6).
+    RefreshToken {
+        /// The refresh token.
+        refresh_token: RefreshToken,
+        /// A narrower scope, if asked for.
+        scope: Option<Scope>,
+    },
+}
+
+/// A parsed token request.
+#[derive(Debug)]
+pub struct TokenRequest {
+    /// The client's credentials.
+    pub credentials: ClientCredentials,
+    /// The grant.
+    pub grant: GrantRequest,
+}
+
+/// Parses a token request from its form body and `Authorization` header.
+pub fn parse(mut params: Params, authorization: Option<&str>) -> Result<TokenRequest, OAuthError> {
+    let credentials = match authorization {
+        Some(h) => {
+            let (scheme, value) = h.split_once(' ').unwrap_or((h, ""));
+            if !scheme.eq_ignore_ascii_case("basic") {
+                return Err(OAuthError::invalid_client("unsupported Authorization scheme (use Basic)"));
+            }
+            if params.get("client_secret").is_some() {
+                return Err(OAuthError::invalid_request(
+                    "the client authenticated in more than one way (RFC 6749 §2.3)",
+                ));
+            }
+            let decoded = STANDARD
+                .decode(value.trim())
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok())
+                .ok_or_else(|| OAuthError::invalid_client("malformed Basic credentials"))?;
+            let (id, secret) =
+                decoded.split_once(':').ok_or_else(|| OAuthError::invalid_client("malformed Basic credentials"))?;
+            // RFC 6749 §2.3.1: both are form-urlencoded before Basic encoding.
+            let id = form_urldecode(id).ok_or_else(|| OAuthError::invalid_client("malformed Basic credentials"))?;
+            let secret =
+                form_urldecode(secret).ok_or_else(|| OAuthError::invalid_client("malformed Basic credentials"))?;
+            if let Some(body_id) = params.get("client_id")
+                && body_id != id
+            {
+                return Err(OAuthError::invalid_request("client_id in the body differs from the Basic credentials"));
+            }
+            let secret = (!secret.is_empty()).then(|| crate::secret::ClientSecret::new(secret));
+            ClientCredentials::Basic { client_id: id, secret }
+        }
+        None => {
+            let client_id =
+                params.take("client_id").ok_or_else(|| OAuthError::invalid_client("no client authentication"))?;
+            let secret = params.take("client_secret").map(crate::secret::ClientSecret::new);
+            ClientCredentials::Post { client_id, secret }
+        }
+    };
+    let grant = match params.get("grant_type") {
+        None => return Err(OAuthError::invalid_request("the grant_type parameter is missing")),
+        Some("authorization_code") => GrantRequest::AuthorizationCode {
+            code: crate::secret::AuthorizationCode::new(
+                params.take("code").ok_or_else(|| OAuthError::invalid_request("the code parameter is missing"))?,
+            ),
+            redirect_uri: params.take("redirect_uri"),
+            code_verifier: params.take("code_verifier").map(crate::secret::CodeVerifier::new),
+        },
+        Some("refresh_token") => GrantRequest::RefreshToken {
+            refresh_token: RefreshToken::new(
+                params
+                    .take("refresh_token")
+                    .ok_or_else(|| OAuthError::invalid_request("the refresh_token parameter is missing"))?,
+            ),
+            scope: params
+                .get("scope")
+                .map(Scope::parse)
+                .transpose()
+                .map_err(|e| OAuthError::new(ErrorCode::InvalidScope, e))?,
+        },
+        Some(other) => {
+            return Err(OAuthError::new(
+                ErrorCode::UnsupportedGrantType,
+                format!("grant_type '{other}' is not supported"),
+            ));
+        }
+    };
+    Ok(TokenRequest { credentials, grant })
+}
+
+/// Authenticates the client (RFC 6749 §2.3, §3.2.1): a confidential client
+/// must present its secret; a public client presents none. Any failure is
+/// `invalid_client`, answered with 401 by the adapter (RFC 6749 §5.2).
+pub fn authenticate(creds: &ClientCredentials, client: Option<&Client>) -> Result<(), OAuthError> {
+    let Some(client) = client else {
+        return Err(OAuthError::invalid_client("client authentication failed"));
+    };
+    if !client.enabled {
+        return Err(OAuthError::invalid_client("this client is disabled"));
+    }
+    match (client.client_type, creds.secret(), client.client_secret.as_ref()) {
+        (ClientType::Confidential, Some(given), Some(stored)) if stored.ct_eq(given.secret()) => Ok(()),
+        (ClientType::Confidential, None, _) => {
+            Err(OAuthError::invalid_client("this client must authenticate with its secret"))
+        }
+        (ClientType::Confidential, _, _) => Err(OAuthError::invalid_client("client authentication failed")),
+        (ClientType::Public, None, _) => Ok(()),
+        (ClientType::Public, Some(_), _) => Err(OAuthError::invalid_client("a public client has no secret to send")),
+    }
+}
+
+/// A grant that may be turned into tokens.
+#[derive(Debug, Clone)]
+pub struct Grant {
+    /// The user.
+    pub user_id: String,
+    /// The scope to issue.
+    pub scope: Scope,
+    /// The nonce to put in the id_token (code grant only, OIDC Core §3.1.3.6).
+    pub nonce: Option<String>,
+    /// When the user authenticated.
+    pub auth_time: UnixTime,
+    /// The login session's public id.
+    pub session_id: Option<String>,
+    /// The grant family.
+    pub grant_id: String,
+}
+
+/// Why a code or refresh token was refused.
+#[derive(Debug, PartialEq, Eq)]
+pub enum GrantFailure {
+    /// Answer with this error.
+    Refused(OAuthError),
+    /// A replay: revoke every token of `grant_id`, then answer `invalid_grant`
+    /// (RFC 6749 §4.1.2, §10.4; RFC 9700 §4.14.2).
+    Replay {
+        /// The grant to revoke.
+        grant_id: String,
+        /// The error to answer.
+        error: OAuthError,
+    },
+}
+
+/// Checks a redeemed authorization code (RFC 6749 §4.1.3, RFC 7636 §4.6).
+pub fn check_code(
+    redeemed: Redeemed,
+    client: &Client,
+    redirect_uri: Option<&str>,
+    code_verifier: Option<&crate::secret::CodeVerifier>,
+    now: UnixTime,
+) -> Result<Grant, GrantFailure> {
+    let refuse = |d: &str| Err(GrantFailure::Refused(OAuthError::invalid_grant(d)));
+    let rec = match redeemed {
+        Redeemed::Unknown => return refuse("the authorization code is invalid"),
+        Redeemed::Replayed(rec) => {
+            return Err(GrantFailure::Replay {
+                grant_id: rec.grant_id,
+                error: OAuthError::invalid_grant("the authorization code was already used; its tokens are revoked"),
+            });
+        }
+        Redeemed::First(rec) => rec,
+    };
+    if rec.client_id != client.client_id {
+        return refuse("the authorization code was issued to another client");
+    }
+    if rec.expires_at <= now {
+        return refuse("the authorization code has expired");
+    }
+    if redirect_uri != Some(rec.redirect_uri.as_str()) {
+        return refuse("redirect_uri does not match the authorization request (RFC 6749 §4.1.3)");
+    }
+    match (&rec.code_challenge, rec.code_challenge_method, code_verifier) {
+        (Some(challenge), Some(method), Some(v)) => {
+            pkce::verify(method, challenge, v.secret()).map_err(GrantFailure::Refused)?;
+        }
+        (Some(_), _, None) => return refuse("code_verifier is required (RFC 7636 §4.5)"),
+        // RFC 9700 §2.1.1: a verifier without a challenge is a downgrade attempt.
+        (None, _, Some(_)) => return refuse("code_verifier was sent but no code_challenge was (RFC 9700 §2.1.1)"),
+        (None, _, None) => {}
+        (Some(_), None, Some(_)) => return refuse("the code's PKCE method is unknown"),
+    }
+    Ok(Grant {
+        user_id: rec.user_id,
+        scope: rec.scope,
+        nonce: rec.nonce,
+        auth_time: rec.auth_time,
+        session_id: rec.session_id,
+        grant_id: rec.grant_id,
+    })
+}
+
+/// Checks a used refresh token (RFC 6749 §6): rotation makes a second use a
+/// replay; a narrower scope may be asked for, never a wider one.
+pub fn check_refresh(
+    rotated: Rotated,
+    client: &Client,
+    scope: Option<&Scope>,
+    now: UnixTime,
+) -> Result<Grant, GrantFailure> {
+    let refuse = |c: ErrorCode, d: &str| Err(GrantFailure::Refused(OAuthError::new(c, d)));
+    let rec = match rotated {
+        Rotated::Unknown => return refuse(ErrorCode::InvalidGrant, "the refresh token is invalid"),
+        Rotated::Replayed(rec) => {
+            return Err(GrantFailure::Replay {
+                grant_id: rec.grant_id,
+                error: OAuthError::invalid_grant("the refresh token was already used; its grant is revoked"),
+            });
+        }
+        Rotated::First(rec) => rec,
+    };
+    if rec.client_id != client.client_id {
+        return refuse(ErrorCode::InvalidGrant, "the refresh token was issued to another client");
+    }
+    if rec.expires_at <= now {
+        return refuse(ErrorCode::InvalidGrant, "the refresh token has expired");
+    }
+    let scope = match scope {
+        None => rec.scope.clone(),
+        Some(s) if s.is_subset_of(&rec.scope) => s.clone(),
+        Some(_) => {
+            return refuse(ErrorCode::InvalidScope, "the requested scope exceeds the original grant (RFC 6749 §6)");
+        }
+    };
+    Ok(Grant {
+        user_id: rec.user_id,
+        scope,
+        nonce: None,
+        auth_time: rec.auth_time,
+        session_id: rec.session_id,
+        grant_id: rec.grant_id,
+    })
+}
+
+/// Tokens issued for a grant, with the records to store.
+#[derive(Debug)]
+pub struct Issued {
+    /// The access token.
+    pub access_token: AccessToken,
+    /// Its stored record.
+    pub access_record: AccessTokenRecord,
+    /// The refresh token.
+    pub refresh_token: RefreshToken,
+    /// Its stored record.
+    pub refresh_record: RefreshTokenRecord,
+    /// The signed id_token, when `openid` was granted.
+    pub id_token: Option<String>,
+    /// `expires_in` of the access token.
+    pub expires_in: i64,
+    /// The granted scope.
+    pub scope: Scope,
+}
+
+/// Context for issuing tokens.
+#[derive(Debug)]
+pub struct IssueContext<'a> {
+    /// The realm.
+    pub realm: &'a str,
+    /// The realm's issuer.
+    pub issuer: &'a str,
+    /// The client.
+    pub client: &'a Client,
+    /// The user, who must be active.
+    pub user: &'a User,
+    /// The realm's keys.
+    pub keys: &'a KeySet,
+    /// Lifetimes.
+    pub settings: &'a Settings,
+    /// Now.
+    pub now: UnixTime,
+}
+
+/// Issues an access token, a refresh token and, for `openid`, an id_token
+/// (OIDC Core §3.1.3.3).
+pub fn issue(ctx: &IssueContext<'_>, grant: Grant, rng: &dyn Random) -> Result<Issued, OAuthError> {
+    if !ctx.user.active || ctx.user.id != grant.user_id {
+        return Err(OAuthError::invalid_grant("the user of this grant is no longer active"));
+    }
+    let access_token = AccessToken::new(token(rng, 32));
+    let refresh_token = RefreshToken::new(token(rng, 32));
+    let id_token = if grant.scope.contains("openid") {
+        let claims = idtoken::claims(&IdTokenInput {
+            issuer: ctx.issuer,
+            subject: &ctx.user.id,
+            client: ctx.client,
+            auth_time: grant.auth_time,
+            nonce: grant.nonce.as_deref(),
+            access_token: Some(access_token.secret()),
+            session_id: grant.session_id.as_deref(),
+            now: ctx.now,
+            lifetime: ctx.settings.id_token_lifetime,
+        });
+        Some(idtoken::sign(&claims, ctx.client, ctx.keys)?)
+    } else {
+        None
+    };
+    let access_record = AccessTokenRecord {
+        digest: access_token.digest(),
+        realm: ctx.realm.to_owned(),
+        client_id: ctx.client.client_id.clone(),
+        user_id: grant.user_id.clone(),
+        scope: grant.scope.clone(),
+        expires_at: ctx.now.plus(ctx.settings.access_token_lifetime),
+        grant_id: grant.grant_id.clone(),
+    };
+    let refresh_record = RefreshTokenRecord {
+        digest: refresh_token.digest(),
+        realm: ctx.realm.to_owned(),
+        client_id: ctx.client.client_id.clone(),
+        user_id: grant.user_id,
+        scope: grant.scope.clone(),
+        expires_at: ctx.now.plus(ctx.settings.refresh_token_lifetime),
+        grant_id: grant.grant_id,
+        auth_time: grant.auth_time,
+        session_id: grant.session_id,
+    };
+    Ok(Issued {
+        access_token,
+        access_record,
+        refresh_token,
+        refresh_record,
+        id_token,
+        expires_in: ctx.settings.access_token_lifetime,
+        scope: grant.scope,
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,227 @@
+//! Tests of the token endpoint's states and errors (RFC 6749 §2.3, §4.1.3, §5.2, §6; RFC 7636 §4.6).
+
+use super::*;
+use crate::authorize::tests::client;
+use crate::jose::tests::record;
+use crate::model::{ClientType, CodeRecord, KeyState, StandardClaims};
+use crate::pkce::PkceMethod;
+use crate::rand::TestRandom;
+use crate::secret::{AuthorizationCode, CodeVerifier, Digest};
+
+const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+
+fn params(pairs: &[(&str, &str)]) -> Params {
+    Params::from_pairs(pairs.iter().map(|(k, v)| (*k, *v))).unwrap()
+}
+
+fn code_record(challenge: bool) -> CodeRecord {
+    CodeRecord {
+        digest: Digest::of("code"),
+        realm: "r".into(),
+        client_id: "rp".into(),
+        user_id: "u1".into(),
+        redirect_uri: "https://rp.example/cb".into(),
+        scope: Scope::parse("openid email").unwrap(),
+        nonce: Some("n".into()),
+        code_challenge: challenge.then(|| CHALLENGE.into()),
+        code_challenge_method: challenge.then_some(PkceMethod::S256),
+        auth_time: UnixTime(900),
+        session_id: Some("sid".into()),
+        expires_at: UnixTime(1600),
+        grant_id: "g1".into(),
+    }
+}
+
+fn user() -> User {
+    User {
+        id: "u1".into(),
+        realm: "r".into(),
+        username: "alice".into(),
+        password_hash: None,
+        active: true,
+        claims: StandardClaims::default(),
+        created_at: UnixTime(0),
+        updated_at: UnixTime(0),
+    }
+}
+
+#[test]
+fn parse_basic_and_post_credentials_rfc6749_2_3_1() {
+    // "rp:s3 cret" with the secret form-encoded as RFC 6749 §2.3.1 requires.
+    let basic = format!("Basic {}", STANDARD.encode("rp:s3+cret"));
+    let r = parse(params(&[("grant_type", "authorization_code"), ("code", "c")]), Some(&basic)).unwrap();
+    let ClientCredentials::Basic { client_id, secret } = &r.credentials else { panic!("expected Basic") };
+    assert_eq!(client_id, "rp");
+    assert_eq!(secret.as_ref().unwrap().secret(), "s3 cret");
+    let r =
+        parse(params(&[("grant_type", "refresh_token"), ("refresh_token", "t"), ("client_id", "rp")]), None).unwrap();
+    assert!(matches!(r.credentials, ClientCredentials::Post { .. }));
+    assert!(matches!(r.grant, GrantRequest::RefreshToken { .. }));
+}
+
+#[test]
+fn parse_errors_rfc6749_5_2() {
+    let basic = format!("Basic {}", STANDARD.encode("rp:s"));
+    let cases: Vec<(Vec<(&str, &str)>, Option<&str>, ErrorCode)> = vec![
+        (vec![("code", "c"), ("client_id", "rp")], None, ErrorCode::InvalidRequest),
+        (vec![("grant_type", "password"), ("client_id", "rp")], None, ErrorCode::UnsupportedGrantType),
+        (vec![("grant_type", "authorization_code"), ("client_id", "rp")], None, ErrorCode::InvalidRequest),
+        (vec![("grant_type", "authorization_code"), ("code", "c")], None, ErrorCode::InvalidClient),
+        (
+            vec![("grant_type", "authorization_code"), ("code", "c"), ("client_secret", "s")],
+            Some(&basic),
+            ErrorCode::InvalidRequest,
+        ),
+        (vec![("grant_type", "authorization_code"), ("code", "c")], Some("Basic !!!"), ErrorCode::InvalidClient),
+        (vec![("grant_type", "authorization_code"), ("code", "c")], Some("Bearer x"), ErrorCode::InvalidClient),
+        (vec![("grant_type", "refresh_token"), ("client_id", "rp")], None, ErrorCode::InvalidRequest),
+    ];
+    for (p, auth, want) in cases {
+        assert_eq!(parse(params(&p), auth).unwrap_err().code, want, "{p:?} {auth:?}");
+    }
+}
+
+#[test]
+fn authenticate_clients_rfc6749_2_3() {
+    let conf = client(ClientType::Confidential);
+    let public = client(ClientType::Public);
+    let creds = |secret: Option<&str>| ClientCredentials::Post {
+        client_id: "rp".into(),
+        secret: secret.map(|s| crate::secret::ClientSecret::new(s.into())),
+    };
+    assert!(authenticate(&creds(Some("s3cret")), Some(&conf)).is_ok());
+    assert_eq!(authenticate(&creds(Some("wrong")), Some(&conf)).unwrap_err().code, ErrorCode::InvalidClient);
+    assert_eq!(authenticate(&creds(None), Some(&conf)).unwrap_err().code, ErrorCode::InvalidClient);
+    assert_eq!(authenticate(&creds(Some("s3cret")), None).unwrap_err().code, ErrorCode::InvalidClient);
+    assert!(authenticate(&creds(None), Some(&public)).is_ok());
+    assert_eq!(authenticate(&creds(Some("x")), Some(&public)).unwrap_err().code, ErrorCode::InvalidClient);
+    let mut disabled = conf.clone();
+    disabled.enabled = false;
+    assert_eq!(authenticate(&creds(Some("s3cret")), Some(&disabled)).unwrap_err().code, ErrorCode::InvalidClient);
+}
+
+fn refused(r: Result<Grant, GrantFailure>) -> String {
+    match r {
+        Ok(_) => "ok".into(),
+        Err(GrantFailure::Refused(e)) => e.code.to_string(),
+        Err(GrantFailure::Replay { grant_id, error }) => format!("replay:{grant_id}:{}", error.code),
+    }
+}
+
+#[test]
+fn code_checks_rfc6749_4_1_3_and_rfc7636_4_6() {
+    let c = client(ClientType::Confidential);
+    let cb = Some("https://rp.example/cb");
+    let v = |s: &str| Some(CodeVerifier::new(s.into()));
+    let now = UnixTime(1000);
+    let cases: Vec<(Redeemed, Option<&str>, Option<CodeVerifier>, UnixTime, &str)> = vec![
+        (Redeemed::First(code_record(true)), cb, v(VERIFIER), now, "ok"),
+        (Redeemed::Unknown, cb, v(VERIFIER), now, "invalid_grant"),
+        (Redeemed::Replayed(code_record(true)), cb, v(VERIFIER), now, "replay:g1:invalid_grant"),
+        (Redeemed::First(code_record(true)), cb, v(VERIFIER), UnixTime(1600), "invalid_grant"),
+        (Redeemed::First(code_record(true)), Some("https://rp.example/other"), v(VERIFIER), now, "invalid_grant"),
+        (Redeemed::First(code_record(true)), None, v(VERIFIER), now, "invalid_grant"),
+        (Redeemed::First(code_record(true)), cb, None, now, "invalid_grant"),
+        (Redeemed::First(code_record(true)), cb, v(&"a".repeat(43)), now, "invalid_grant"),
+        (Redeemed::First(code_record(false)), cb, v(VERIFIER), now, "invalid_grant"),
+        (Redeemed::First(code_record(false)), cb, None, now, "ok"),
+    ];
+    for (redeemed, redirect, verifier, at, want) in cases {
+        let got = refused(check_code(redeemed, &c, redirect, verifier.as_ref(), at));
+        assert_eq!(got, want, "{redirect:?} at {at}");
+    }
+    let mut other = c.clone();
+    other.client_id = "other".into();
+    assert_eq!(refused(check_code(Redeemed::First(code_record(false)), &other, cb, None, now)), "invalid_grant");
+}
+
+fn refresh_record() -> RefreshTokenRecord {
+    RefreshTokenRecord {
+        digest: Digest::of("rt"),
+        realm: "r".into(),
+        client_id: "rp".into(),
+        user_id: "u1".into(),
+        scope: Scope::parse("openid email").unwrap(),
+        expires_at: UnixTime(5000),
+        grant_id: "g1".into(),
+        auth_time: UnixTime(900),
+        session_id: None,
+    }
+}
+
+#[test]
+fn refresh_checks_rotation_and_narrowing_rfc6749_6() {
+    let c = client(ClientType::Confidential);
+    let now = UnixTime(1000);
+    let narrow = Scope::parse("openid").unwrap();
+    let wide = Scope::parse("openid profile").unwrap();
+    assert_eq!(refused(check_refresh(Rotated::First(refresh_record()), &c, None, now)), "ok");
+    let g = check_refresh(Rotated::First(refresh_record()), &c, Some(&narrow), now).unwrap();
+    assert_eq!(g.scope.to_string(), "openid");
+    assert_eq!(refused(check_refresh(Rotated::First(refresh_record()), &c, Some(&wide), now)), "invalid_scope");
+    assert_eq!(refused(check_refresh(Rotated::Replayed(refresh_record()), &c, None, now)), "replay:g1:invalid_grant");
+    assert_eq!(refused(check_refresh(Rotated::Unknown, &c, None, now)), "invalid_grant");
+    assert_eq!(refused(check_refresh(Rotated::First(refresh_record()), &c, None, UnixTime(5000))), "invalid_grant");
+}
+
+#[test]
+fn issue_signs_id_token_with_at_hash_and_nonce_oidc_core_3_1_3_6() {
+    let c = client(ClientType::Confidential);
+    let keys = KeySet::from_records(&[record("k1", KeyState::Active, 1)]).unwrap();
+    let settings = Settings::default();
+    let u = user();
+    let ctx = IssueContext {
+        realm: "r",
+        issuer: "https://op.example/realms/r",
+        client: &c,
+        user: &u,
+        keys: &keys,
+        settings: &settings,
+        now: UnixTime(1000),
+    };
+    let grant = check_code(
+        Redeemed::First(code_record(true)),
+        &c,
+        Some("https://rp.example/cb"),
+        Some(&CodeVerifier::new(VERIFIER.into())),
+        UnixTime(1000),
+    )
+    .unwrap();
+    let rng = TestRandom::default();
+    let issued = issue(&ctx, grant, &rng).unwrap();
+    assert_eq!(issued.expires_in, 3600);
+    assert_eq!(issued.access_record.digest, issued.access_token.digest());
+    assert_eq!(issued.refresh_record.grant_id, "g1");
+    let jws = issued.id_token.unwrap();
+    let v = crate::jose::verify(&jws, &["RS256"], keys.verify_keys()).unwrap();
+    let cl = &v.claims;
+    assert_eq!(cl["iss"], "https://op.example/realms/r");
+    assert_eq!(cl["sub"], "u1");
+    assert_eq!(cl["aud"], "rp");
+    assert_eq!(cl["nonce"], "n");
+    assert_eq!(cl["auth_time"], 900);
+    assert_eq!(cl["iat"], 1000);
+    assert_eq!(cl["exp"], 1600);
+    assert_eq!(cl["at_hash"], crate::jose::half_hash(issued.access_token.secret()).as_str());
+    // HS256 clients get an id_token keyed by their secret (OIDC Core §10.1).
+    let mut hs = c.clone();
+    hs.jwt_alg = crate::model::JwtAlg::Hs256;
+    let ctx = IssueContext { client: &hs, ..ctx };
+    let grant =
+        check_code(Redeemed::First(code_record(false)), &hs, Some("https://rp.example/cb"), None, UnixTime(1000))
+            .unwrap();
+    let jws = issue(&ctx, grant, &rng).unwrap().id_token.unwrap();
+    assert!(crate::jose::verify(&jws, &["HS256"], &[crate::jose::VerifyKey::Hmac(b"s3cret".to_vec())]).is_ok());
+    // No openid scope, no id_token; an inactive user gets nothing.
+    let mut grant =
+        check_code(Redeemed::First(code_record(false)), &hs, Some("https://rp.example/cb"), None, UnixTime(1000))
+            .unwrap();
+    grant.scope = Scope::parse("email").unwrap();
+    assert!(issue(&ctx, grant.clone(), &rng).unwrap().id_token.is_none());
+    let mut inactive = user();
+    inactive.active = false;
+    let ctx = IssueContext { user: &inactive, ..ctx };
+    assert_eq!(issue(&ctx, grant, &rng).unwrap_err().code, ErrorCode::InvalidGrant);
+    let _ = AuthorizationCode::new("unused".into());
+}
