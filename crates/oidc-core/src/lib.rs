@@ -26,6 +26,7 @@ pub mod config;
 pub mod error;
 pub mod idtoken;
 pub mod jose;
+pub mod manage;
 pub mod model;
 pub mod params;
 pub mod password;

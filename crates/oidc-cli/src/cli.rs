@@ -1,0 +1,219 @@
+//! Command-line interface (clap derive). Doc comments are the help text.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// An OpenID Connect provider: run the server, and manage realms, keys, clients and users.
+#[derive(Debug, Parser)]
+#[command(name = "oidc", version, propagate_version = true)]
+pub struct Cli {
+    /// Configuration file (TOML). Flags and environment variables override it.
+    #[arg(long, short = 'c', global = true, env = "OIDC_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Database URL: `sqlite://path.sqlite` (default `sqlite://oidc.sqlite`) or `postgres://...`.
+    #[arg(long, global = true, env = "OIDC_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// The realm to act on (default `main`).
+    #[arg(long, global = true, env = "OIDC_REALM")]
+    pub realm: Option<String>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server. On first start it migrates the database and creates the realm and a signing key.
+    Serve(ServeArgs),
+    /// Apply database migrations.
+    Migrate,
+    /// Manage realms.
+    #[command(subcommand)]
+    Realm(RealmCommand),
+    /// Manage the realm's signing keys.
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// Manage clients (relying parties).
+    #[command(subcommand)]
+    Client(ClientCommand),
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+/// Options of `serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (default 127.0.0.1:8080).
+    #[arg(long, env = "OIDC_LISTEN")]
+    pub listen: Option<String>,
+    /// Public base URL (default `http://{listen}`); issuers are `{base_url}/realms/{realm}`.
+    #[arg(long, env = "OIDC_BASE_URL")]
+    pub base_url: Option<String>,
+    /// Directory whose templates override the built-in ones, by file name.
+    #[arg(long, env = "OIDC_TEMPLATES_DIR")]
+    pub templates_dir: Option<PathBuf>,
+    /// Seed a demo user and a demo client, and print a URL that walks through login and consent.
+    #[arg(long)]
+    pub demo: bool,
+    /// Do not write an access-log line per request.
+    #[arg(long, env = "OIDC_QUIET")]
+    pub quiet: bool,
+}
+
+/// Realm commands.
+#[derive(Debug, Subcommand)]
+pub enum RealmCommand {
+    /// Create a realm with a new signing key.
+    Create {
+        /// The realm's name (letters, digits, `-`, `_`).
+        name: String,
+    },
+    /// List realms.
+    List,
+}
+
+/// Key commands.
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Create a new RSA-2048 RS256 signing key; it becomes the active key (the seed's creatersakey).
+    Create,
+    /// List keys with their state.
+    List,
+}
+
+/// Client properties shared by create and update.
+#[derive(Debug, Args, Default)]
+pub struct ClientOpts {
+    /// Human-readable name.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// `confidential` (default) or `public`.
+    #[arg(long = "type")]
+    pub client_type: Option<String>,
+    /// A redirect URI; repeat for several. On update, replaces the list.
+    #[arg(long = "redirect-uri")]
+    pub redirect_uris: Vec<String>,
+    /// A post-logout redirect URI; repeat for several. On update, replaces the list.
+    #[arg(long = "post-logout-redirect-uri")]
+    pub post_logout_redirect_uris: Vec<String>,
+    /// An allowed response type (default `code`); repeat for several.
+    #[arg(long = "response-type")]
+    pub response_types: Vec<String>,
+    /// id_token signing algorithm: `RS256` (default) or `HS256`.
+    #[arg(long)]
+    pub jwt_alg: Option<String>,
+    /// Ask the user for consent (`true`/`false`, default true).
+    #[arg(long)]
+    pub require_consent: Option<bool>,
+    /// Remember consent until it expires (`true`/`false`, default true).
+    #[arg(long)]
+    pub reuse_consent: Option<bool>,
+    /// An allowed scope; repeat for several (default: all).
+    #[arg(long = "scope")]
+    pub scopes: Vec<String>,
+    /// Website URL.
+    #[arg(long)]
+    pub website_url: Option<String>,
+    /// Terms / privacy policy URL.
+    #[arg(long)]
+    pub terms_url: Option<String>,
+    /// Contact e-mail.
+    #[arg(long)]
+    pub contact_email: Option<String>,
+    /// Logo URL.
+    #[arg(long)]
+    pub logo: Option<String>,
+    /// Enable or disable the client.
+    #[arg(long)]
+    pub enabled: Option<bool>,
+}
+
+/// Client commands.
+#[derive(Debug, Subcommand)]
+pub enum ClientCommand {
+    /// Register a client. client_id and secret are generated unless given; the secret is printed once.
+    Create {
+        /// Use this client_id instead of a generated one.
+        #[arg(long)]
+        client_id: Option<String>,
+        /// Read the client secret from standard input instead of generating one.
+        #[arg(long)]
+        secret_stdin: bool,
+        #[command(flatten)]
+        opts: ClientOpts,
+    },
+    /// List clients.
+    List,
+    /// Show one client (without its secret).
+    Show {
+        /// The client_id.
+        client_id: String,
+    },
+    /// Change a client's properties.
+    Update {
+        /// The client_id.
+        client_id: String,
+        /// Generate a new secret and print it once.
+        #[arg(long)]
+        rotate_secret: bool,
+        #[command(flatten)]
+        opts: ClientOpts,
+    },
+    /// Delete a client with its tokens and consents.
+    Delete {
+        /// The client_id.
+        client_id: String,
+    },
+}
+
+/// User commands.
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user; the password is prompted for (or read from stdin with --password-stdin).
+    Create {
+        /// Login name.
+        username: String,
+        /// Read the password from standard input (one line).
+        #[arg(long)]
+        password_stdin: bool,
+        /// Create the user without a password (cannot log in until one is set).
+        #[arg(long, conflicts_with = "password_stdin")]
+        no_password: bool,
+        /// E-mail address.
+        #[arg(long)]
+        email: Option<String>,
+        /// Mark the e-mail address verified.
+        #[arg(long)]
+        email_verified: bool,
+        /// Full name.
+        #[arg(long)]
+        name: Option<String>,
+        /// Given name.
+        #[arg(long)]
+        given_name: Option<String>,
+        /// Family name.
+        #[arg(long)]
+        family_name: Option<String>,
+        /// Phone number.
+        #[arg(long)]
+        phone_number: Option<String>,
+    },
+    /// Set a user's password (prompted, or from stdin with --password-stdin).
+    SetPassword {
+        /// Login name.
+        username: String,
+        /// Read the password from standard input (one line).
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List users.
+    List,
+    /// Delete a user with their sessions, tokens and consents.
+    Delete {
+        /// Login name.
+        username: String,
+    },
+}

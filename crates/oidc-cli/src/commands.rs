@@ -1,0 +1,478 @@
+//! The commands.
+
+use std::io::{BufRead as _, IsTerminal as _};
+use std::sync::Arc;
+
+use anyhow::{Context as _, anyhow, bail};
+use oidc_core::manage::{self, ClientSpec};
+use oidc_core::model::{Client, ClientType, JwtAlg, ResponseType, StandardClaims};
+use oidc_core::rand::OsRandom;
+use oidc_core::repo::Repositories;
+use oidc_core::secret::{ClientSecret, Password};
+use oidc_core::time::Clock as _;
+use oidc_store::Store;
+
+use crate::cli::{Cli, ClientCommand, ClientOpts, Command, KeyCommand, RealmCommand, ServeArgs, UserCommand};
+use crate::config::{DEFAULT_DATABASE_URL, DEFAULT_LISTEN, DEFAULT_REALM, FileConfig};
+use crate::server::{self, ServerOptions, SystemClock};
+
+/// Runs a parsed command line.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let file = match &cli.config {
+        Some(path) => FileConfig::read(path)?,
+        None => FileConfig::default(),
+    };
+    let database_url = cli.database_url.clone().or(file.database_url.clone()).unwrap_or(DEFAULT_DATABASE_URL.into());
+    let realm = cli.realm.clone().or(file.realm.clone()).unwrap_or(DEFAULT_REALM.into());
+    if !valid_realm(&realm) {
+        bail!("invalid realm name '{realm}': use 1 to 64 letters, digits, '-' or '_'");
+    }
+    let store = Store::connect(&database_url)
+        .await
+        .with_context(|| format!("cannot open the database {}", redact_url(&database_url)))?;
+    match cli.command {
+        Command::Migrate => {
+            store.migrate().await.context("migration failed")?;
+            println!("Database is up to date.");
+            Ok(())
+        }
+        Command::Serve(args) => serve(store, &file, &realm, args).await,
+        other => {
+            store.migrate().await.context("migration failed")?;
+            let store: Arc<dyn Repositories> = Arc::new(store);
+            match other {
+                Command::Realm(c) => realm_cmd(store.as_ref(), c).await,
+                Command::Key(c) => key_cmd(store.as_ref(), &realm, c).await,
+                Command::Client(c) => {
+                    require_realm(store.as_ref(), &realm).await?;
+                    client_cmd(store.as_ref(), &realm, c).await
+                }
+                Command::User(c) => {
+                    require_realm(store.as_ref(), &realm).await?;
+                    user_cmd(store.as_ref(), &realm, c).await
+                }
+                Command::Migrate | Command::Serve(_) => Ok(()),
+            }
+        }
+    }
+}
+
+fn valid_realm(name: &str) -> bool {
+    !name.is_empty() && name.len() <= 64 && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'))
+}
+
+/// The database URL without its password, for messages.
+fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let userinfo = &url[s + 3..at];
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{}{user}:***{}", &url[..s + 3], &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+async fn require_realm(store: &dyn Repositories, realm: &str) -> anyhow::Result<()> {
+    if store.realm(realm).await?.is_none() {
+        bail!("realm '{realm}' does not exist; run `oidc serve` once, or `oidc realm create {realm}`");
+    }
+    Ok(())
+}
+
+async fn serve(store: Store, file: &FileConfig, realm: &str, args: ServeArgs) -> anyhow::Result<()> {
+    store.migrate().await.context("migration failed")?;
+    let store: Arc<dyn Repositories> = Arc::new(store);
+    let boot = server::bootstrap(store.as_ref(), realm).await?;
+    if boot.realm_created {
+        println!("Created realm '{realm}'.");
+    }
+    if let Some(kid) = &boot.key_created {
+        println!("Created RS256 signing key {kid}.");
+    }
+    let demo = if args.demo { Some(()) } else { None };
+    let listen = args.listen.clone().or(file.listen.clone()).unwrap_or(DEFAULT_LISTEN.into());
+    let opts = ServerOptions {
+        listen,
+        base_url: args.base_url.clone().or(file.base_url.clone()),
+        settings: file.settings()?,
+        templates_dir: args.templates_dir.clone().or(file.templates_dir.clone()),
+        demo_client_id: demo.map(|()| DEMO_CLIENT.to_owned()),
+        log_requests: !args.quiet && file.log_requests.unwrap_or(true),
+    };
+    let mut handle = server::spawn(opts, store.clone()).await?;
+    let issuer = format!("{}/realms/{realm}", handle.base_url);
+    println!("Listening on http://{}", handle.addr);
+    println!("Issuer:    {issuer}");
+    println!("Discovery: {issuer}/.well-known/openid-configuration");
+    if args.demo {
+        let password = seed_demo(store.as_ref(), realm, &handle.base_url).await?;
+        println!();
+        println!("Demo: open {issuer}/demo in a browser and sign in as user 'demo' with password '{password}'.");
+        println!("      The page runs the code flow with PKCE and shows the decoded id_token and userinfo.");
+    } else if boot.realm_created {
+        println!();
+        println!("Next: register a client with `oidc client create --name App --redirect-uri https://app.example/cb`");
+        println!("      and a user with `oidc user create alice --email alice@example.com`,");
+        println!("      or restart with `--demo` to try a login in the browser.");
+    }
+    let shutdown = handle.take_shutdown();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        eprintln!("Shutting down.");
+        if let Some(tx) = shutdown {
+            let _ = tx.send(());
+        }
+    });
+    handle.wait().await
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// The demo client's id.
+pub(crate) const DEMO_CLIENT: &str = "demo-rp";
+
+/// Creates (or refreshes) the demo user and the demo public client; returns the demo password.
+async fn seed_demo(store: &dyn Repositories, realm: &str, base_url: &str) -> anyhow::Result<String> {
+    let rng = OsRandom::new();
+    let now = SystemClock.now();
+    let password = oidc_core::rand::token(&rng, 9);
+    let hash = oidc_core::password::hash(&Password::new(password.clone()), &rng);
+    match store.user_by_username(realm, "demo").await? {
+        Some(u) => store.set_password_hash(realm, &u.id, &hash).await?,
+        None => {
+            let claims = StandardClaims {
+                name: Some("Demo User".into()),
+                given_name: Some("Demo".into()),
+                family_name: Some("User".into()),
+                email: Some("demo@example.com".into()),
+                email_verified: true,
+                phone_number: Some("+1 555 0100".into()),
+                ..StandardClaims::default()
+            };
+            let mut user = manage::new_user(realm, "demo", claims, now, &rng).map_err(|e| anyhow!(e))?;
+            user.password_hash = Some(hash);
+            store.create_user(&user).await?;
+        }
+    }
+    let redirect = format!("{base_url}/realms/{realm}/demo");
+    let spec = ClientSpec {
+        client_id: Some(DEMO_CLIENT.into()),
+        client_secret: None,
+        name: "Demo relying party".into(),
+        client_type: ClientType::Public,
+        response_types: vec![ResponseType::Code],
+        jwt_alg: JwtAlg::Rs256,
+        redirect_uris: vec![redirect.clone()],
+        post_logout_redirect_uris: vec![redirect],
+        require_consent: true,
+        reuse_consent: true,
+        website_url: None,
+        terms_url: None,
+        contact_email: None,
+        logo: None,
+        allowed_scopes: vec![],
+        enabled: true,
+    };
+    let (client, _) = manage::new_client(realm, spec, now, &rng).map_err(|e| anyhow!(e))?;
+    if store.client(realm, DEMO_CLIENT).await?.is_some() {
+        store.update_client(&client).await?;
+    } else {
+        store.create_client(&client).await?;
+    }
+    Ok(password)
+}
+
+async fn realm_cmd(store: &dyn Repositories, c: RealmCommand) -> anyhow::Result<()> {
+    match c {
+        RealmCommand::Create { name } => {
+            if !valid_realm(&name) {
+                bail!("invalid realm name '{name}': use 1 to 64 letters, digits, '-' or '_'");
+            }
+            if store.realm(&name).await?.is_some() {
+                bail!("realm '{name}' already exists");
+            }
+            let b = server::bootstrap(store, &name).await?;
+            println!("Created realm '{name}' with signing key {}.", b.key_created.unwrap_or_default());
+        }
+        RealmCommand::List => {
+            for name in store.realm_names().await? {
+                println!("{name}");
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn key_cmd(store: &dyn Repositories, realm: &str, c: KeyCommand) -> anyhow::Result<()> {
+    require_realm(store, realm).await?;
+    match c {
+        KeyCommand::Create => {
+            let key = crate::keys::generate_rs256(realm, SystemClock.now(), &OsRandom::new())?;
+            store.add_key(&key).await?;
+            println!(
+                "Created RS256 key {} in realm '{realm}'; it signs new tokens after the server restarts.",
+                key.kid
+            );
+        }
+        KeyCommand::List => {
+            println!("{:<20} {:<6} {:<8} created_at", "kid", "alg", "state");
+            for k in store.keys(realm).await? {
+                println!("{:<20} {:<6} {:<8} {}", k.kid, k.alg, k.state.as_str(), k.created_at);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn parse_list<T: std::str::FromStr<Err = String>>(values: &[String]) -> anyhow::Result<Vec<T>> {
+    values.iter().map(|v| v.parse::<T>().map_err(|e| anyhow!(e))).collect()
+}
+
+fn spec_from(opts: &ClientOpts, base: Option<&Client>) -> anyhow::Result<ClientSpec> {
+    let client_type = match &opts.client_type {
+        Some(t) => t.parse::<ClientType>().map_err(|e| anyhow!(e))?,
+        None => base.map_or(ClientType::Confidential, |c| c.client_type),
+    };
+    let jwt_alg = match &opts.jwt_alg {
+        Some(a) => a.parse::<JwtAlg>().map_err(|e| anyhow!(e))?,
+        None => base.map_or(JwtAlg::Rs256, |c| c.jwt_alg),
+    };
+    let response_types = if opts.response_types.is_empty() {
+        base.map_or(vec![ResponseType::Code], |c| c.response_types.clone())
+    } else {
+        parse_list(&opts.response_types)?
+    };
+    let pick = |new: &Vec<String>, old: Option<&Vec<String>>| {
+        if new.is_empty() { old.cloned().unwrap_or_default() } else { new.clone() }
+    };
+    let opt = |new: &Option<String>, old: Option<&Option<String>>| new.clone().or_else(|| old.cloned().flatten());
+    Ok(ClientSpec {
+        client_id: base.map(|c| c.client_id.clone()),
+        client_secret: base.and_then(|c| c.client_secret.clone()),
+        name: opts.name.clone().or(base.map(|c| c.name.clone())).ok_or_else(|| anyhow!("--name is required"))?,
+        client_type,
+        response_types,
+        jwt_alg,
+        redirect_uris: pick(&opts.redirect_uris, base.map(|c| &c.redirect_uris)),
+        post_logout_redirect_uris: pick(&opts.post_logout_redirect_uris, base.map(|c| &c.post_logout_redirect_uris)),
+        require_consent: opts.require_consent.or(base.map(|c| c.require_consent)).unwrap_or(true),
+        reuse_consent: opts.reuse_consent.or(base.map(|c| c.reuse_consent)).unwrap_or(true),
+        website_url: opt(&opts.website_url, base.map(|c| &c.website_url)),
+        terms_url: opt(&opts.terms_url, base.map(|c| &c.terms_url)),
+        contact_email: opt(&opts.contact_email, base.map(|c| &c.contact_email)),
+        logo: opt(&opts.logo, base.map(|c| &c.logo)),
+        allowed_scopes: pick(&opts.scopes, base.map(|c| &c.allowed_scopes)),
+        enabled: opts.enabled.or(base.map(|c| c.enabled)).unwrap_or(true),
+    })
+}
+
+fn print_client(c: &Client) {
+    println!("client_id:      {}", c.client_id);
+    println!("name:           {}", c.name);
+    println!("type:           {}", c.client_type.as_str());
+    println!("response_types: {}", c.response_types.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", "));
+    println!("jwt_alg:        {}", c.jwt_alg.as_str());
+    println!("redirect_uris:  {}", c.redirect_uris.join(" "));
+    if !c.post_logout_redirect_uris.is_empty() {
+        println!("post_logout:    {}", c.post_logout_redirect_uris.join(" "));
+    }
+    println!("require_consent: {}  reuse_consent: {}  enabled: {}", c.require_consent, c.reuse_consent, c.enabled);
+    if !c.allowed_scopes.is_empty() {
+        println!("scopes:         {}", c.allowed_scopes.join(" "));
+    }
+    for (k, v) in [
+        ("website_url", &c.website_url),
+        ("terms_url", &c.terms_url),
+        ("contact_email", &c.contact_email),
+        ("logo", &c.logo),
+    ] {
+        if let Some(v) = v {
+            println!("{k:<15} {v}");
+        }
+    }
+    println!("date_created:   {}", c.date_created);
+}
+
+async fn client_cmd(store: &dyn Repositories, realm: &str, c: ClientCommand) -> anyhow::Result<()> {
+    let rng = OsRandom::new();
+    let now = SystemClock.now();
+    match c {
+        ClientCommand::Create { client_id, secret_stdin, opts } => {
+            let mut spec = spec_from(&opts, None)?;
+            spec.client_id = client_id;
+            if secret_stdin {
+                spec.client_secret = Some(ClientSecret::new(read_line_stdin("client secret")?));
+            }
+            let (client, secret) = manage::new_client(realm, spec, now, &rng).map_err(|e| anyhow!(e))?;
+            store.create_client(&client).await.map_err(|e| match e {
+                oidc_core::repo::RepoError::Conflict(_) => {
+                    anyhow!("client_id '{}' is already registered", client.client_id)
+                }
+                e => e.into(),
+            })?;
+            print_client(&client);
+            if let Some(s) = secret.filter(|_| !secret_stdin) {
+                println!("client_secret:  {}", s.secret());
+                println!("(The secret is shown only now. Store it safely.)");
+            }
+        }
+        ClientCommand::List => {
+            println!("{:<24} {:<13} name", "client_id", "type");
+            for c in store.clients(realm).await? {
+                println!("{:<24} {:<13} {}", c.client_id, c.client_type.as_str(), c.name);
+            }
+        }
+        ClientCommand::Show { client_id } => {
+            let c = store.client(realm, &client_id).await?.ok_or_else(|| anyhow!("no client '{client_id}'"))?;
+            print_client(&c);
+        }
+        ClientCommand::Update { client_id, rotate_secret, opts } => {
+            let old = store.client(realm, &client_id).await?.ok_or_else(|| anyhow!("no client '{client_id}'"))?;
+            let mut spec = spec_from(&opts, Some(&old))?;
+            let becomes_confidential = spec.client_type == ClientType::Confidential && spec.client_secret.is_none();
+            if rotate_secret || becomes_confidential {
+                spec.client_secret = None;
+            }
+            if spec.client_type == ClientType::Public {
+                spec.client_secret = None;
+            }
+            let show_secret = spec.client_type == ClientType::Confidential && spec.client_secret.is_none();
+            let (mut client, secret) = manage::new_client(realm, spec, now, &rng).map_err(|e| anyhow!(e))?;
+            client.date_created = old.date_created;
+            store.update_client(&client).await?;
+            print_client(&client);
+            if let Some(s) = secret.filter(|_| show_secret) {
+                println!("client_secret:  {}", s.secret());
+                println!("(The new secret is shown only now. Store it safely.)");
+            }
+        }
+        ClientCommand::Delete { client_id } => {
+            store.delete_client(realm, &client_id).await.map_err(|e| match e {
+                oidc_core::repo::RepoError::NotFound(_) => anyhow!("no client '{client_id}'"),
+                e => e.into(),
+            })?;
+            println!("Deleted client '{client_id}'.");
+        }
+    }
+    Ok(())
+}
+
+/// Reads one line from standard input (trailing newline removed).
+fn read_line_stdin(what: &str) -> anyhow::Result<String> {
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line).with_context(|| format!("cannot read the {what} from stdin"))?;
+    let line = line.trim_end_matches(['\r', '\n']).to_owned();
+    if line.is_empty() {
+        bail!("the {what} read from stdin is empty");
+    }
+    Ok(line)
+}
+
+/// The new password: from stdin, or prompted twice on the terminal without echo.
+fn read_password(from_stdin: bool) -> anyhow::Result<Password> {
+    if from_stdin {
+        return Ok(Password::new(read_line_stdin("password")?));
+    }
+    if !std::io::stdin().is_terminal() {
+        bail!("no terminal to prompt for the password; pass --password-stdin and pipe it in");
+    }
+    let first = rpassword::prompt_password("New password: ").context("cannot read the password")?;
+    let second = rpassword::prompt_password("Repeat password: ").context("cannot read the password")?;
+    if first != second {
+        bail!("the passwords do not match");
+    }
+    if first.is_empty() {
+        bail!("the password is empty");
+    }
+    Ok(Password::new(first))
+}
+
+async fn user_cmd(store: &dyn Repositories, realm: &str, c: UserCommand) -> anyhow::Result<()> {
+    let rng = OsRandom::new();
+    match c {
+        UserCommand::Create {
+            username,
+            password_stdin,
+            no_password,
+            email,
+            email_verified,
+            name,
+            given_name,
+            family_name,
+            phone_number,
+        } => {
+            let claims = StandardClaims {
+                name,
+                given_name,
+                family_name,
+                email,
+                email_verified,
+                phone_number,
+                ..StandardClaims::default()
+            };
+            let mut user =
+                manage::new_user(realm, &username, claims, SystemClock.now(), &rng).map_err(|e| anyhow!(e))?;
+            if !no_password {
+                user.password_hash = Some(oidc_core::password::hash(&read_password(password_stdin)?, &rng));
+            }
+            store.create_user(&user).await.map_err(|e| match e {
+                oidc_core::repo::RepoError::Conflict(_) => anyhow!("user '{username}' already exists"),
+                e => e.into(),
+            })?;
+            println!("Created user '{}' (sub {}).", user.username, user.id);
+        }
+        UserCommand::SetPassword { username, password_stdin } => {
+            let user =
+                store.user_by_username(realm, &username).await?.ok_or_else(|| anyhow!("no user '{username}'"))?;
+            let hash = oidc_core::password::hash(&read_password(password_stdin)?, &rng);
+            store.set_password_hash(realm, &user.id, &hash).await?;
+            println!("Password of '{username}' changed.");
+        }
+        UserCommand::List => {
+            println!("{:<24} {:<24} {:<7} email", "username", "sub", "active");
+            for u in store.users(realm).await? {
+                println!("{:<24} {:<24} {:<7} {}", u.username, u.id, u.active, u.claims.email.unwrap_or_default());
+            }
+        }
+        UserCommand::Delete { username } => {
+            let user =
+                store.user_by_username(realm, &username).await?.ok_or_else(|| anyhow!("no user '{username}'"))?;
+            store.delete_user(realm, &user.id).await?;
+            println!("Deleted user '{username}'.");
+        }
+    }
+
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_passwords_are_redacted() {
+        assert_eq!(redact_url("postgres://u:secret@h:5432/db"), "postgres://u:***@h:5432/db");
+        assert_eq!(redact_url("sqlite://oidc.sqlite"), "sqlite://oidc.sqlite");
+    }
+}

@@ -1,0 +1,135 @@
+//! Starting the server: bootstrap the realm, build the application, listen.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use oidc_core::config::Settings;
+use oidc_core::model::Realm;
+use oidc_core::rand::{OsRandom, Random};
+use oidc_core::repo::{RepoError, Repositories};
+use oidc_core::time::{Clock, UnixTime};
+use oidc_http::{App, AppConfig, Templates};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+/// The system clock.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> UnixTime {
+        let secs = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+        UnixTime(secs)
+    }
+}
+
+/// What bootstrapping created.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Bootstrapped {
+    /// The realm was created now.
+    pub realm_created: bool,
+    /// A signing key was created now (kid).
+    pub key_created: Option<String>,
+}
+
+/// Makes sure `realm` exists and has an active signing key.
+pub async fn bootstrap(repos: &dyn Repositories, realm: &str) -> anyhow::Result<Bootstrapped> {
+    let rng = OsRandom::new();
+    let now = SystemClock.now();
+    let mut out = Bootstrapped::default();
+    if repos.realm(realm).await?.is_none() {
+        let mut secret_key = vec![0u8; 32];
+        rng.fill(&mut secret_key);
+        match repos.create_realm(&Realm { name: realm.to_owned(), secret_key, created_at: now }).await {
+            Ok(()) => out.realm_created = true,
+            // Another instance created it at the same moment.
+            Err(RepoError::Conflict(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let keys = repos.keys(realm).await?;
+    if !keys.iter().any(|k| k.state == oidc_core::model::KeyState::Active) {
+        let key = crate::keys::generate_rs256(realm, now, &rng)?;
+        repos.add_key(&key).await?;
+        out.key_created = Some(key.kid);
+    }
+    Ok(out)
+}
+
+/// How to run the server.
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    /// Address to bind (port 0 for a free port).
+    pub listen: String,
+    /// Public base URL; `None` derives `http://{bound address}`.
+    pub base_url: Option<String>,
+    /// Protocol lifetimes.
+    pub settings: Settings,
+    /// Template override directory.
+    pub templates_dir: Option<PathBuf>,
+    /// The demo client's id, when the demo is on.
+    pub demo_client_id: Option<String>,
+    /// Access log.
+    pub log_requests: bool,
+}
+
+/// A running server.
+#[derive(Debug)]
+pub struct ServerHandle {
+    /// The bound address.
+    pub addr: SocketAddr,
+    /// The public base URL.
+    pub base_url: String,
+    /// The application (to invalidate caches after management changes).
+    pub app: Arc<App>,
+    shutdown: Option<oneshot::Sender<()>>,
+    join: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl ServerHandle {
+    /// Stops accepting, lets open requests finish, and waits.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        (&mut self.join).await.context("the server task failed")?.context("the server failed")
+    }
+
+    /// Waits until the server stops (after a shutdown signal).
+    pub async fn wait(mut self) -> anyhow::Result<()> {
+        (&mut self.join).await.context("the server task failed")?.context("the server failed")
+    }
+
+    /// Takes the shutdown trigger, to fire from elsewhere (a signal handler).
+    pub fn take_shutdown(&mut self) -> Option<oneshot::Sender<()>> {
+        self.shutdown.take()
+    }
+}
+
+/// Binds and starts the server over `repos` in the background.
+pub async fn spawn(opts: ServerOptions, repos: Arc<dyn Repositories>) -> anyhow::Result<ServerHandle> {
+    let listener =
+        TcpListener::bind(&opts.listen).await.with_context(|| format!("cannot listen on {}", opts.listen))?;
+    let addr = listener.local_addr()?;
+    let base_url = opts.base_url.clone().unwrap_or_else(|| format!("http://{addr}")).trim_end_matches('/').to_owned();
+    if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
+        anyhow::bail!("base_url must start with http:// or https://, got '{base_url}'");
+    }
+    let templates = Templates::load(opts.templates_dir.as_deref()).context("cannot load the templates")?;
+    let config = AppConfig {
+        base_url: base_url.clone(),
+        settings: opts.settings.clone(),
+        demo_client_id: opts.demo_client_id.clone(),
+        log_requests: opts.log_requests,
+    };
+    let app = Arc::new(App::new(repos, config, templates, Arc::new(SystemClock), Arc::new(OsRandom::new())));
+    let (tx, rx) = oneshot::channel::<()>();
+    let join = tokio::spawn(oidc_http::serve(listener, app.clone(), async move {
+        let _ = rx.await;
+    }));
+    Ok(ServerHandle { addr, base_url, app, shutdown: Some(tx), join })
+}

@@ -1,0 +1,162 @@
+//! The application state shared by every request: repositories, settings,
+//! templates, and the per-realm cache of parsed keys and precomputed documents.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use bytes::Bytes;
+use oidc_core::config::Settings;
+use oidc_core::jose::KeySet;
+use oidc_core::model::Realm;
+use oidc_core::rand::Random;
+use oidc_core::repo::{RepoError, Repositories};
+use oidc_core::scope::{STANDARD_SCOPES, standard_claims};
+use oidc_core::time::Clock;
+use serde_json::json;
+
+use crate::templates::Templates;
+
+/// Configuration of the HTTP adapter.
+#[derive(Clone, Debug)]
+pub struct AppConfig {
+    /// The public base URL, without a trailing slash (e.g. `https://login.example.com`).
+    pub base_url: String,
+    /// Protocol lifetimes.
+    pub settings: Settings,
+    /// The client_id of the built-in demo relying party, if the demo is on.
+    pub demo_client_id: Option<String>,
+    /// Whether to write one access-log line per request to standard error.
+    pub log_requests: bool,
+}
+
+impl AppConfig {
+    /// Whether cookies get the `Secure` attribute: when the base URL is https.
+    pub(crate) fn secure_cookies(&self) -> bool {
+        self.base_url.starts_with("https://")
+    }
+
+    /// The path part of the base URL (empty when served at the root).
+    pub(crate) fn base_url_path(&self) -> &str {
+        let rest = self.base_url.split_once("://").map_or(self.base_url.as_str(), |(_, r)| r);
+        rest.find('/').map_or("", |i| &rest[i..])
+    }
+
+    /// The issuer of `realm`: `{base_url}/realms/{realm}`.
+    pub(crate) fn issuer(&self, realm: &str) -> String {
+        format!("{}/realms/{realm}", self.base_url)
+    }
+}
+
+/// What the server keeps in memory for one realm.
+#[derive(Debug)]
+pub struct RealmState {
+    /// The realm.
+    pub realm: Realm,
+    /// Its issuer URL.
+    pub issuer: String,
+    /// Its keys, parsed once.
+    pub keys: KeySet,
+    /// The discovery document, serialized once.
+    pub(crate) discovery: Bytes,
+    /// The JWKS document, serialized once.
+    pub(crate) jwks: Bytes,
+}
+
+/// Failure to load a realm.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum LoadError {
+    #[error(transparent)]
+    Repo(#[from] RepoError),
+    #[error("the realm's keys are unusable: {0}")]
+    Keys(#[from] oidc_core::jose::JoseError),
+}
+
+/// The state shared by all requests.
+pub struct App {
+    pub(crate) repos: Arc<dyn Repositories>,
+    pub(crate) config: AppConfig,
+    pub(crate) templates: Templates,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) rng: Arc<dyn Random>,
+    realms: RwLock<HashMap<String, Arc<RealmState>>>,
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App").field("config", &self.config).finish_non_exhaustive()
+    }
+}
+
+impl App {
+    /// A new application over `repos`.
+    pub fn new(
+        repos: Arc<dyn Repositories>,
+        config: AppConfig,
+        templates: Templates,
+        clock: Arc<dyn Clock>,
+        rng: Arc<dyn Random>,
+    ) -> App {
+        App { repos, config, templates, clock, rng, realms: RwLock::new(HashMap::new()) }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &AppConfig {
+        &self.config
+    }
+
+    /// The realm `name`, loaded once and then served from memory.
+    pub(crate) async fn realm(&self, name: &str) -> Result<Option<Arc<RealmState>>, LoadError> {
+        if let Some(r) = self.realms.read().unwrap_or_else(std::sync::PoisonError::into_inner).get(name) {
+            return Ok(Some(r.clone()));
+        }
+        let Some(realm) = self.repos.realm(name).await? else {
+            return Ok(None);
+        };
+        let keys = KeySet::from_records(&self.repos.keys(name).await?)?;
+        let state = Arc::new(self.build_state(realm, keys));
+        self.realms.write().unwrap_or_else(std::sync::PoisonError::into_inner).insert(name.to_owned(), state.clone());
+        Ok(Some(state))
+    }
+
+    /// Forgets the cached state of `name` (after its keys changed), so the next request reloads it.
+    pub fn invalidate_realm(&self, name: &str) {
+        self.realms.write().unwrap_or_else(std::sync::PoisonError::into_inner).remove(name);
+    }
+
+    fn build_state(&self, realm: Realm, keys: KeySet) -> RealmState {
+        let issuer = self.config.issuer(&realm.name);
+        let oidc = format!("{issuer}/protocol/openid-connect");
+        let scopes: Vec<&str> = STANDARD_SCOPES.iter().map(|s| s.scope).collect();
+        // OpenID Connect Discovery 1.0 §3: only what is implemented is advertised.
+        let discovery = json!({
+            "issuer": issuer,
+            "authorization_endpoint": format!("{oidc}/auth"),
+            "token_endpoint": format!("{oidc}/token"),
+            "userinfo_endpoint": format!("{oidc}/userinfo"),
+            "jwks_uri": format!("{oidc}/certs"),
+            "end_session_endpoint": format!("{oidc}/logout"),
+            "scopes_supported": scopes,
+            "response_types_supported": ["code"],
+            "response_modes_supported": ["query", "fragment", "form_post"],
+            "grant_types_supported": ["authorization_code", "refresh_token"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": ["RS256", "HS256"],
+            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+            "code_challenge_methods_supported": ["plain", "S256"],
+            "claims_supported": standard_claims(),
+            "claim_types_supported": ["normal"],
+            "claims_parameter_supported": false,
+            "request_parameter_supported": false,
+            "request_uri_parameter_supported": false,
+            "authorization_response_iss_parameter_supported": true,
+            "ui_locales_supported": ["en"],
+        });
+        RealmState {
+            discovery: Bytes::from(discovery.to_string()),
+            jwks: Bytes::from(keys.jwks_json().to_owned()),
+            issuer,
+            keys,
+            realm,
+        }
+    }
+}

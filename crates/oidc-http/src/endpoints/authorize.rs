@@ -1,0 +1,430 @@
+//! The authorization endpoint and its login and consent forms (OIDC Core §3.1.2).
+
+use hyper::body::Incoming;
+use hyper::header::COOKIE;
+use hyper::{HeaderMap, Method, Request, StatusCode};
+use minijinja::{Value, context};
+use oidc_core::OAuthError;
+use oidc_core::authorize::{self, AuthorizationResponse, AuthzError, Decision, ResponseMode, Validated};
+use oidc_core::model::{Client, LoginSession};
+use oidc_core::params::form_urlencode;
+use oidc_core::password::{self, Verified};
+use oidc_core::rand::token;
+use oidc_core::secret::{Digest, Password, SessionToken, ct_eq};
+
+use super::{error_page, page, storage_failed};
+use crate::app::{App, RealmState};
+use crate::cookies;
+use crate::request::{self, header};
+use crate::response::{self, Resp};
+
+/// The cookies' path: the realm's URLs.
+fn realm_path(app: &App, realm: &RealmState) -> String {
+    format!("{}/realms/{}/", app.config.base_url_path(), realm.realm.name)
+}
+
+/// The absolute URL of the realm's `rest`.
+fn realm_url(app: &App, realm: &RealmState, rest: &str) -> String {
+    format!("{}/realms/{}/{rest}", app.config.base_url, realm.realm.name)
+}
+
+/// `GET` or `POST /realms/{realm}/protocol/openid-connect/auth`.
+pub(crate) async fn authorize(app: &App, realm: &RealmState, req: Request<Incoming>) -> Resp {
+    let (parts, body) = req.into_parts();
+    let pairs = if parts.method == Method::POST {
+        // OIDC Core §3.1.2.1: POST uses form serialization.
+        match request::read_form(&parts.headers, body).await {
+            Ok(p) => p,
+            Err(e) => {
+                return error_page(app, realm, StatusCode::BAD_REQUEST, &OAuthError::invalid_request(e.to_string()));
+            }
+        }
+    } else {
+        request::pairs(parts.uri.query().unwrap_or("").as_bytes())
+    };
+    let (client, validated) = match validate(app, realm, pairs).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    resume(app, realm, &parts.headers, &client, &validated, false).await
+}
+
+/// Parses and validates an authorization request against its client.
+async fn validate(app: &App, realm: &RealmState, pairs: Vec<(String, String)>) -> Result<(Client, Validated), Resp> {
+    let received = authorize::parse(pairs).map_err(|e| authz_error(app, realm, &e, false))?;
+    let client = match app.repos.client(&realm.realm.name, received.client_id()).await {
+        Ok(c) => c,
+        Err(e) => return Err(storage_failed(app, realm, &e)),
+    };
+    let validated =
+        received.with_client(client.as_ref(), &realm.issuer).map_err(|e| authz_error(app, realm, &e, false))?;
+    // with_client succeeds only with a client.
+    match client {
+        Some(c) => Ok((c, validated)),
+        None => Err(error_page(app, realm, StatusCode::BAD_REQUEST, &OAuthError::invalid_client("unknown client"))),
+    }
+}
+
+/// Runs the state machine from the current session: login, consent, or issue.
+async fn resume(
+    app: &App,
+    realm: &RealmState,
+    headers: &HeaderMap,
+    client: &Client,
+    v: &Validated,
+    after_post: bool,
+) -> Resp {
+    let now = app.clock.now();
+    let name = &realm.realm.name;
+    let session = match current_session(app, realm, headers).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let user = match &session {
+        Some(s) => match app.repos.user(name, &s.user_id).await {
+            Ok(u) => u,
+            Err(e) => return storage_failed(app, realm, &e),
+        },
+        None => None,
+    };
+    let user_active = user.as_ref().is_some_and(|u| u.active);
+    let consent = match (&session, client.reuse_consent) {
+        (Some(s), true) => match app.repos.consent(name, &s.user_id, &client.client_id).await {
+            Ok(c) => c,
+            Err(e) => return storage_failed(app, realm, &e),
+        },
+        _ => None,
+    };
+    match v.decide(client, session.as_ref(), user_active, consent.as_ref(), now) {
+        Decision::Login => login_page(app, realm, headers, client, v, None, StatusCode::OK),
+        Decision::Consent => {
+            let (Some(_), Some(user)) = (&session, &user) else {
+                return login_page(app, realm, headers, client, v, None, StatusCode::OK);
+            };
+            consent_page(app, realm, headers, client, v, &user.username)
+        }
+        Decision::Error(e) => authz_error(app, realm, &e, after_post),
+        Decision::Issue => match session {
+            Some(s) => issue(app, realm, v, &s, after_post).await,
+            None => login_page(app, realm, headers, client, v, None, StatusCode::OK),
+        },
+    }
+}
+
+/// Issues the code and sends the response to the client.
+async fn issue(app: &App, realm: &RealmState, v: &Validated, session: &LoginSession, after_post: bool) -> Resp {
+    let (_code, record, response) =
+        v.issue_code(&realm.realm.name, session, app.clock.now(), &app.config.settings, app.rng.as_ref());
+    if let Err(e) = app.repos.save_code(&record).await {
+        return storage_failed(app, realm, &e);
+    }
+    send(app, &response, after_post)
+}
+
+/// Delivers an authorization response by its response mode.
+fn send(app: &App, r: &AuthorizationResponse, after_post: bool) -> Resp {
+    match r.mode {
+        ResponseMode::Query | ResponseMode::Fragment => response::redirect(&r.location(), after_post),
+        ResponseMode::FormPost => {
+            // OAuth 2.0 Form Post Response Mode §2: an auto-submitting form; the script runs by nonce.
+            let nonce = token(app.rng.as_ref(), 16);
+            let params: Vec<[String; 2]> = r.params.iter().map(|(k, v)| [k.clone(), v.clone()]).collect();
+            match app.templates.render(
+                "form_post.html",
+                context! { redirect_uri => r.redirect_uri.clone(), params => params, nonce => nonce.clone() },
+            ) {
+                Ok(body) => {
+                    let mut resp = response::with_body(StatusCode::OK, "text/html; charset=utf-8", body);
+                    let csp = format!(
+                        "default-src 'none'; script-src 'nonce-{nonce}'; form-action {}; base-uri 'none'; frame-ancestors 'none'",
+                        origin_of(&r.redirect_uri)
+                    );
+                    response::html_headers(&mut resp, Some(&csp));
+                    resp
+                }
+                Err(e) => {
+                    eprintln!("error: rendering form_post.html: {e}");
+                    response::plain(StatusCode::INTERNAL_SERVER_ERROR, "the response could not be rendered\n")
+                }
+            }
+        }
+    }
+}
+
+/// The scheme, host and port of a URL, for a CSP source expression.
+fn origin_of(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return "'none'".into();
+    };
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    format!("{scheme}://{host}")
+}
+
+/// Renders an authorization error: a page, or a redirect to the trusted redirect_uri.
+fn authz_error(app: &App, realm: &RealmState, e: &AuthzError, after_post: bool) -> Resp {
+    match e {
+        AuthzError::ErrorPage(err) => error_page(app, realm, StatusCode::BAD_REQUEST, err),
+        AuthzError::Redirect(r) => send(app, r, after_post),
+    }
+}
+
+/// The unexpired login session named by the session cookie.
+async fn current_session(app: &App, realm: &RealmState, headers: &HeaderMap) -> Result<Option<LoginSession>, Resp> {
+    let Some(value) = cookies::get(header(headers, COOKIE), cookies::SESSION) else {
+        return Ok(None);
+    };
+    app.repos
+        .session(&realm.realm.name, &Digest::of(value), app.clock.now())
+        .await
+        .map_err(|e| storage_failed(app, realm, &e))
+}
+
+/// The CSRF token of the forms: HMAC of the browser's CSRF cookie under the realm key.
+fn csrf_token(realm: &RealmState, cookie: &str) -> String {
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &realm.realm.secret_key);
+    let tag = ring::hmac::sign(&key, format!("csrf:{cookie}").as_bytes());
+    oidc_core::jose::b64(tag.as_ref())
+}
+
+/// The browser's CSRF cookie, or a new one to set.
+fn csrf_cookie(app: &App, headers: &HeaderMap) -> (String, bool) {
+    match cookies::get(header(headers, COOKIE), cookies::CSRF) {
+        Some(v) if v.len() >= 22 => (v.to_owned(), false),
+        _ => (token(app.rng.as_ref(), 24), true),
+    }
+}
+
+/// Checks the form's CSRF token against the cookie, in constant time.
+fn csrf_ok(realm: &RealmState, headers: &HeaderMap, form: &[(String, String)]) -> bool {
+    let Some(cookie) = cookies::get(header(headers, COOKIE), cookies::CSRF) else {
+        return false;
+    };
+    let sent = field(form, "csrf_token").unwrap_or("");
+    ct_eq(csrf_token(realm, cookie).as_bytes(), sent.as_bytes())
+}
+
+fn field<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+}
+
+/// The request, as the query string the forms carry back.
+fn authz_query(v: &Validated) -> String {
+    v.params_after_login()
+        .iter()
+        .map(|(k, val)| format!("{}={}", form_urlencode(k), form_urlencode(val)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+fn login_page(
+    app: &App,
+    realm: &RealmState,
+    headers: &HeaderMap,
+    client: &Client,
+    v: &Validated,
+    error: Option<&str>,
+    status: StatusCode,
+) -> Resp {
+    let (cookie, new) = csrf_cookie(app, headers);
+    let mut r = page(
+        app,
+        realm,
+        status,
+        "login.html",
+        context! {
+            action => realm_url(app, realm, "login-actions/authenticate"),
+            csrf_token => csrf_token(realm, &cookie),
+            authz => authz_query(v),
+            client_name => client.name.clone(),
+            username => v.login_hint.clone().unwrap_or_default(),
+            error => error,
+            ui_locales => v.ui_locales.clone(),
+        },
+    );
+    if new {
+        let path = realm_path(app, realm);
+        response::set_cookie(&mut r, &cookies::set(cookies::CSRF, &cookie, &path, app.config.secure_cookies(), None));
+    }
+    r
+}
+
+fn consent_page(
+    app: &App,
+    realm: &RealmState,
+    headers: &HeaderMap,
+    client: &Client,
+    v: &Validated,
+    username: &str,
+) -> Resp {
+    let (cookie, new) = csrf_cookie(app, headers);
+    let authz = authz_query(v);
+    // The seed's template receives the hidden inputs as markup; the value is escaped here.
+    let hidden = format!("<input type=\"hidden\" name=\"authz\" value=\"{}\">", html_escape(&authz));
+    let scopes: Vec<Value> = v
+        .scope_infos()
+        .iter()
+        .map(|s| context! { scope => s.scope, name => s.name, description => s.description })
+        .collect();
+    let params: std::collections::BTreeMap<String, String> =
+        v.params().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
+    let mut r = page(
+        app,
+        realm,
+        StatusCode::OK,
+        "authorize.html",
+        context! {
+            action => realm_url(app, realm, "login-actions/consent"),
+            csrf_token => csrf_token(realm, &cookie),
+            hidden_inputs => Value::from_safe_string(hidden),
+            client => context! {
+                name => client.name.clone(), client_id => client.client_id.clone(), logo => client.logo.clone(),
+                website_url => client.website_url.clone(), terms_url => client.terms_url.clone(),
+            },
+            scopes => scopes,
+            params => params,
+            username => username,
+        },
+    );
+    if new {
+        let path = realm_path(app, realm);
+        response::set_cookie(&mut r, &cookies::set(cookies::CSRF, &cookie, &path, app.config.secure_cookies(), None));
+    }
+    r
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('"', "&quot;").replace('<', "&lt;").replace('>', "&gt;").replace('\'', "&#39;")
+}
+
+fn forbidden(app: &App, realm: &RealmState) -> Resp {
+    error_page(
+        app,
+        realm,
+        StatusCode::FORBIDDEN,
+        &OAuthError::invalid_request(
+            "the form expired or was not sent from this site; start again from the application",
+        ),
+    )
+}
+
+/// `POST /realms/{realm}/login-actions/authenticate`: checks the password,
+/// starts a session and resumes the authorization request.
+pub(crate) async fn login(app: &App, realm: &RealmState, req: Request<Incoming>) -> Resp {
+    let (parts, body) = req.into_parts();
+    if parts.method != Method::POST {
+        return error_page(
+            app,
+            realm,
+            StatusCode::METHOD_NOT_ALLOWED,
+            &OAuthError::invalid_request("sign in from your application"),
+        );
+    }
+    let form = match request::read_form(&parts.headers, body).await {
+        Ok(f) => f,
+        Err(e) => return error_page(app, realm, StatusCode::BAD_REQUEST, &OAuthError::invalid_request(e.to_string())),
+    };
+    if !csrf_ok(realm, &parts.headers, &form) {
+        return forbidden(app, realm);
+    }
+    let authz = field(&form, "authz").unwrap_or("");
+    let (client, v) = match validate(app, realm, request::pairs(authz.as_bytes())).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let username = field(&form, "username").unwrap_or("").trim();
+    let password = Password::new(field(&form, "password").unwrap_or("").to_owned());
+    let name = &realm.realm.name;
+    let user = match app.repos.user_by_username(name, username).await {
+        Ok(u) => u,
+        Err(e) => return storage_failed(app, realm, &e),
+    };
+    let verified = match user.as_ref().and_then(|u| u.password_hash.as_ref()) {
+        Some(hash) => password::verify(&password, hash),
+        None => {
+            // Spend the same time as a real check so that unknown usernames are not revealed.
+            password::verify(&password, &dummy_hash());
+            Verified::No
+        }
+    };
+    let user = match (user, verified) {
+        (Some(u), Verified::Yes | Verified::YesRehash) if u.active => u,
+        _ => {
+            let mut v2 = v.clone();
+            v2.login_hint = Some(username.to_owned());
+            return login_page(
+                app,
+                realm,
+                &parts.headers,
+                &client,
+                &v2,
+                Some("Invalid username or password."),
+                StatusCode::OK,
+            );
+        }
+    };
+    if verified == Verified::YesRehash {
+        let new_hash = password::hash(&password, app.rng.as_ref());
+        if let Err(e) = app.repos.set_password_hash(name, &user.id, &new_hash).await {
+            eprintln!("warning: could not upgrade a password hash: {e}");
+        }
+    }
+    let now = app.clock.now();
+    let cookie = SessionToken::new(token(app.rng.as_ref(), 32));
+    let session = LoginSession {
+        digest: cookie.digest(),
+        id: token(app.rng.as_ref(), 16),
+        realm: name.clone(),
+        user_id: user.id.clone(),
+        auth_time: now,
+        expires_at: now.plus(app.config.settings.session_lifetime),
+    };
+    if let Err(e) = app.repos.create_session(&session).await {
+        return storage_failed(app, realm, &e);
+    }
+    let location = format!("{}?{}", realm_url(app, realm, "protocol/openid-connect/auth"), authz_query(&v));
+    let mut r = response::redirect(&location, true);
+    let path = realm_path(app, realm);
+    response::set_cookie(
+        &mut r,
+        &cookies::set(cookies::SESSION, cookie.secret(), &path, app.config.secure_cookies(), None),
+    );
+    r
+}
+
+/// `POST /realms/{realm}/login-actions/consent`: the user allowed or declined.
+pub(crate) async fn consent(app: &App, realm: &RealmState, req: Request<Incoming>) -> Resp {
+    let (parts, body) = req.into_parts();
+    let form = match request::read_form(&parts.headers, body).await {
+        Ok(f) => f,
+        Err(e) => return error_page(app, realm, StatusCode::BAD_REQUEST, &OAuthError::invalid_request(e.to_string())),
+    };
+    if !csrf_ok(realm, &parts.headers, &form) {
+        return forbidden(app, realm);
+    }
+    let (client, v) = match validate(app, realm, request::pairs(field(&form, "authz").unwrap_or("").as_bytes())).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let session = match current_session(app, realm, &parts.headers).await {
+        Ok(Some(s)) => s,
+        Ok(None) => return login_page(app, realm, &parts.headers, &client, &v, None, StatusCode::OK),
+        Err(r) => return r,
+    };
+    if field(&form, "allow").is_none() {
+        return authz_error(app, realm, &v.declined(), true);
+    }
+    if client.reuse_consent {
+        let consent = v.consent(&realm.realm.name, &session.user_id, app.clock.now(), &app.config.settings);
+        if let Err(e) = app.repos.save_consent(&consent).await {
+            return storage_failed(app, realm, &e);
+        }
+    }
+    issue(app, realm, &v, &session, true).await
+}
+
+/// An Argon2id hash of nothing in particular, to verify against when the user does not exist.
+fn dummy_hash() -> oidc_core::model::PasswordHash {
+    static HASH: std::sync::OnceLock<oidc_core::model::PasswordHash> = std::sync::OnceLock::new();
+    HASH.get_or_init(|| password::hash(&Password::new("not a password".into()), &oidc_core::rand::OsRandom::new()))
+        .clone()
+}

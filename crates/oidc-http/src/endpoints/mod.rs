@@ -1,0 +1,103 @@
+//! The endpoints: one function per [`Endpoint`], dispatched from [`handle`].
+
+mod authorize;
+mod misc;
+mod token;
+mod userinfo;
+
+use hyper::body::Incoming;
+use hyper::{Method, Request, StatusCode};
+use minijinja::context;
+use oidc_core::OAuthError;
+
+use crate::app::{App, RealmState};
+use crate::response::{self, Resp};
+use crate::router::Endpoint;
+
+/// Answers one request.
+pub(crate) async fn handle(app: &App, req: Request<Incoming>) -> Resp {
+    let path = req.uri().path();
+    // When the base URL has a path (a reverse proxy's prefix), routes live under it.
+    let prefix = app.config.base_url_path();
+    let endpoint = match path.strip_prefix(prefix) {
+        Some(rest) if prefix.is_empty() || rest.starts_with('/') => Endpoint::parse(rest),
+        _ => Endpoint::NotFound,
+    };
+    if req.method() == Method::OPTIONS && matches!(endpoint, Endpoint::Token(_) | Endpoint::UserInfo(_)) {
+        // CORS preflight for browser-based clients (the token and userinfo endpoints take no cookies).
+        let mut r = response::with_body(StatusCode::NO_CONTENT, "text/plain", "");
+        response::cors(&mut r);
+        return r;
+    }
+    if endpoint == Endpoint::NotFound {
+        return response::plain(StatusCode::NOT_FOUND, "not found\n");
+    }
+    if !endpoint.allows(req.method()) {
+        return response::plain(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
+    }
+    let realm_name = match &endpoint {
+        Endpoint::Static(file) => return misc::static_file(app, file),
+        Endpoint::Health => return misc::health(app).await,
+        Endpoint::NotFound => return response::plain(StatusCode::NOT_FOUND, "not found\n"),
+        Endpoint::Discovery(r)
+        | Endpoint::Authorize(r)
+        | Endpoint::Token(r)
+        | Endpoint::UserInfo(r)
+        | Endpoint::Jwks(r)
+        | Endpoint::Logout(r)
+        | Endpoint::Login(r)
+        | Endpoint::Consent(r)
+        | Endpoint::Demo(r) => r.clone(),
+    };
+    let realm = match app.realm(&realm_name).await {
+        Ok(Some(r)) => r,
+        Ok(None) => return response::plain(StatusCode::NOT_FOUND, "no such realm\n"),
+        Err(e) => {
+            eprintln!("error: loading realm '{realm_name}': {e}");
+            return response::plain(StatusCode::INTERNAL_SERVER_ERROR, "the realm could not be loaded\n");
+        }
+    };
+    match endpoint {
+        Endpoint::Discovery(_) => misc::discovery(&realm),
+        Endpoint::Jwks(_) => misc::jwks(&realm),
+        Endpoint::Authorize(_) => authorize::authorize(app, &realm, req).await,
+        Endpoint::Login(_) => authorize::login(app, &realm, req).await,
+        Endpoint::Consent(_) => authorize::consent(app, &realm, req).await,
+        Endpoint::Token(_) => token::token(app, &realm, req).await,
+        Endpoint::UserInfo(_) => userinfo::userinfo(app, &realm, req).await,
+        Endpoint::Logout(_) => misc::logout(app, &realm, req).await,
+        Endpoint::Demo(_) => misc::demo(app, &realm),
+        Endpoint::Static(_) | Endpoint::Health | Endpoint::NotFound => {
+            response::plain(StatusCode::NOT_FOUND, "not found\n")
+        }
+    }
+}
+
+/// Renders the error page (the seed's error.html): never a redirect.
+pub(crate) fn error_page(app: &App, realm: &RealmState, status: StatusCode, e: &OAuthError) -> Resp {
+    page(app, realm, status, "error.html", context! { error => e.code.as_str(), description => e.description.clone() })
+}
+
+/// Renders an HTML page with the common context (realm, static_url).
+pub(crate) fn page(app: &App, realm: &RealmState, status: StatusCode, name: &str, ctx: minijinja::Value) -> Resp {
+    let common =
+        context! { realm => realm.realm.name.clone(), static_url => format!("{}/static", app.config.base_url_path()) };
+    match app.templates.render(name, context! { ..common, ..ctx }) {
+        Ok(body) => response::html(status, body),
+        Err(e) => {
+            eprintln!("error: rendering {name}: {e}");
+            response::plain(StatusCode::INTERNAL_SERVER_ERROR, "the page could not be rendered\n")
+        }
+    }
+}
+
+/// A storage failure: logged, answered as a server error page.
+pub(crate) fn storage_failed(app: &App, realm: &RealmState, e: &oidc_core::repo::RepoError) -> Resp {
+    eprintln!("error: storage: {e}");
+    error_page(
+        app,
+        realm,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        &OAuthError::server_error("the request could not be completed, please try again"),
+    )
+}

@@ -1,0 +1,64 @@
+//! The UserInfo endpoint (OIDC Core §5.3) as an RFC 6750 protected resource.
+
+use hyper::body::Incoming;
+use hyper::header::AUTHORIZATION;
+use hyper::{Method, Request, StatusCode};
+use oidc_core::{ErrorCode, OAuthError, userinfo};
+use serde_json::Value;
+
+use crate::app::{App, RealmState};
+use crate::request::{self, header};
+use crate::response::{self, ApiError as _, BearerError, Resp};
+
+/// `GET` or `POST /realms/{realm}/protocol/openid-connect/userinfo`.
+pub(crate) async fn userinfo(app: &App, realm: &RealmState, req: Request<Incoming>) -> Resp {
+    let (parts, body) = req.into_parts();
+    let query = request::pairs(parts.uri.query().unwrap_or("").as_bytes());
+    let query_token = query.iter().find(|(k, _)| k == "access_token").map(|(_, v)| v.clone());
+    // RFC 6750 §2.2: a form body may carry the token.
+    let form_token = if parts.method == Method::POST && request::is_form(&parts.headers) {
+        match request::read_form(&parts.headers, body).await {
+            Ok(f) => f.into_iter().find(|(k, _)| k == "access_token").map(|(_, v)| v),
+            Err(e) => {
+                return BearerError(Some(&OAuthError::invalid_request(e.to_string())), &realm.realm.name).to_response();
+            }
+        }
+    } else {
+        None
+    };
+    let token = match userinfo::bearer_token(
+        header(&parts.headers, AUTHORIZATION),
+        form_token.as_deref(),
+        query_token.as_deref(),
+    ) {
+        Ok(Some(t)) => t,
+        Ok(None) => return BearerError(None, &realm.realm.name).to_response(),
+        Err(e) => return BearerError(Some(&e), &realm.realm.name).to_response(),
+    };
+    let name = &realm.realm.name;
+    let fail = |e: OAuthError| BearerError(Some(&e), name).to_response();
+    let record = match app.repos.access_token(name, &token.digest()).await {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: storage: {e}");
+            return fail(OAuthError::server_error("the request could not be completed"));
+        }
+    };
+    // OIDC Core §5.3: the token must come from an OpenID Connect request.
+    let record = match userinfo::check_access_token(record, &["openid"], app.clock.now()) {
+        Ok(r) => r,
+        Err(e) => return fail(e),
+    };
+    let user = match app.repos.user(name, &record.user_id).await {
+        Ok(Some(u)) if u.active => u,
+        Ok(_) => return fail(OAuthError::new(ErrorCode::InvalidToken, "the user of this token is not active")),
+        Err(e) => {
+            eprintln!("error: storage: {e}");
+            return fail(OAuthError::server_error("the request could not be completed"));
+        }
+    };
+    let claims = userinfo::claims(&user, &user.id, &record.scope);
+    let mut r = response::json_no_store(StatusCode::OK, Value::Object(claims).to_string());
+    response::cors(&mut r);
+    r
+}

@@ -1,0 +1,59 @@
+//! Reading requests: bounded bodies, query strings and forms.
+
+use bytes::Bytes;
+use http_body_util::{BodyExt as _, Limited};
+use hyper::body::Incoming;
+use hyper::header::{CONTENT_TYPE, HeaderMap};
+
+/// The largest request body accepted (forms and JSON are small).
+pub(crate) const MAX_BODY: usize = 64 * 1024;
+
+/// Why a body could not be read.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum BodyError {
+    /// Larger than [`MAX_BODY`].
+    #[error("the request body is too large")]
+    TooLarge,
+    /// The connection failed while reading.
+    #[error("the request body could not be read")]
+    Io,
+    /// Not `application/x-www-form-urlencoded`.
+    #[error("the request body must be application/x-www-form-urlencoded")]
+    NotForm,
+}
+
+/// Reads the whole body, at most [`MAX_BODY`] bytes.
+pub(crate) async fn read_body(body: Incoming) -> Result<Bytes, BodyError> {
+    match Limited::new(body, MAX_BODY).collect().await {
+        Ok(c) => Ok(c.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(BodyError::TooLarge),
+        Err(_) => Err(BodyError::Io),
+    }
+}
+
+/// Decodes a query string or form body into pairs.
+pub(crate) fn pairs(raw: &[u8]) -> Vec<(String, String)> {
+    form_urlencoded::parse(raw).map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
+}
+
+/// Whether the request says its body is a form.
+pub(crate) fn is_form(headers: &HeaderMap) -> bool {
+    headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"))
+}
+
+/// Reads a form body, refusing other content types.
+pub(crate) async fn read_form(headers: &HeaderMap, body: Incoming) -> Result<Vec<(String, String)>, BodyError> {
+    if !is_form(headers) {
+        return Err(BodyError::NotForm);
+    }
+    Ok(pairs(&read_body(body).await?))
+}
+
+/// A header's value as text.
+pub(crate) fn header<'a>(headers: &'a HeaderMap, name: hyper::header::HeaderName) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}

@@ -1,0 +1,98 @@
+//! Paths to endpoints: the request line parsed into a typed [`Endpoint`].
+//!
+//! The layout follows Keycloak's, so relying parties configured for Keycloak
+//! work unchanged: `/realms/{realm}/protocol/openid-connect/{auth,token,userinfo,certs,logout}`.
+
+use hyper::Method;
+
+/// An endpoint of the provider.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Endpoint {
+    /// `GET /realms/{realm}/.well-known/openid-configuration` (Discovery 1.0 §4).
+    Discovery(String),
+    /// `/realms/{realm}/protocol/openid-connect/auth` (OIDC Core §3.1.2).
+    Authorize(String),
+    /// `/realms/{realm}/protocol/openid-connect/token` (RFC 6749 §3.2).
+    Token(String),
+    /// `/realms/{realm}/protocol/openid-connect/userinfo` (OIDC Core §5.3).
+    UserInfo(String),
+    /// `/realms/{realm}/protocol/openid-connect/certs` (RFC 7517 §5).
+    Jwks(String),
+    /// `/realms/{realm}/protocol/openid-connect/logout`.
+    Logout(String),
+    /// `/realms/{realm}/login-actions/authenticate`: the login form.
+    Login(String),
+    /// `/realms/{realm}/login-actions/consent`: the consent form.
+    Consent(String),
+    /// `/realms/{realm}/demo`: the built-in demo relying party.
+    Demo(String),
+    /// `/static/{file}`.
+    Static(String),
+    /// `/health`.
+    Health,
+    /// Anything else.
+    NotFound,
+}
+
+impl Endpoint {
+    /// Parses a request path.
+    pub(crate) fn parse(path: &str) -> Endpoint {
+        let mut parts = path.trim_start_matches('/').split('/');
+        match (parts.next(), parts.next(), parts.next(), parts.next(), parts.next(), parts.next()) {
+            (Some("realms"), Some(realm), Some(a), b, c, None) if valid_realm(realm) => {
+                let r = realm.to_owned();
+                match (a, b, c) {
+                    (".well-known", Some("openid-configuration"), None) => Endpoint::Discovery(r),
+                    ("protocol", Some("openid-connect"), Some("auth")) => Endpoint::Authorize(r),
+                    ("protocol", Some("openid-connect"), Some("token")) => Endpoint::Token(r),
+                    ("protocol", Some("openid-connect"), Some("userinfo")) => Endpoint::UserInfo(r),
+                    ("protocol", Some("openid-connect"), Some("certs")) => Endpoint::Jwks(r),
+                    ("protocol", Some("openid-connect"), Some("logout")) => Endpoint::Logout(r),
+                    ("login-actions", Some("authenticate"), None) => Endpoint::Login(r),
+                    ("login-actions", Some("consent"), None) => Endpoint::Consent(r),
+                    ("demo", None, None) => Endpoint::Demo(r),
+                    _ => Endpoint::NotFound,
+                }
+            }
+            (Some("static"), Some(file), None, None, None, None) => Endpoint::Static(file.to_owned()),
+            (Some("health"), None, None, None, None, None) => Endpoint::Health,
+            _ => Endpoint::NotFound,
+        }
+    }
+
+    /// The methods the endpoint answers.
+    pub(crate) fn allows(&self, m: &Method) -> bool {
+        match self {
+            Endpoint::Authorize(_) | Endpoint::UserInfo(_) | Endpoint::Logout(_) | Endpoint::Login(_) => {
+                m == Method::GET || m == Method::POST
+            }
+            Endpoint::Token(_) | Endpoint::Consent(_) => m == Method::POST,
+            _ => m == Method::GET || m == Method::HEAD,
+        }
+    }
+}
+
+/// Realm names are short and URL-safe.
+pub(crate) fn valid_realm(name: &str) -> bool {
+    !name.is_empty() && name.len() <= 64 && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keycloak_layout() {
+        assert_eq!(
+            Endpoint::parse("/realms/main/.well-known/openid-configuration"),
+            Endpoint::Discovery("main".into())
+        );
+        assert_eq!(Endpoint::parse("/realms/main/protocol/openid-connect/auth"), Endpoint::Authorize("main".into()));
+        assert_eq!(Endpoint::parse("/realms/main/protocol/openid-connect/token"), Endpoint::Token("main".into()));
+        assert_eq!(Endpoint::parse("/realms/main/protocol/openid-connect/certs"), Endpoint::Jwks("main".into()));
+        assert_eq!(Endpoint::parse("/realms/main/login-actions/consent"), Endpoint::Consent("main".into()));
+        assert_eq!(Endpoint::parse("/realms/../protocol/openid-connect/auth"), Endpoint::NotFound);
+        assert_eq!(Endpoint::parse("/realms/main/protocol/openid-connect/auth/x"), Endpoint::NotFound);
+        assert_eq!(Endpoint::parse("/health"), Endpoint::Health);
+    }
+}

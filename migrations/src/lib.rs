@@ -1,0 +1,19 @@
+//! SeaORM migrations of the provider's schema, for SQLite and PostgreSQL.
+//!
+//! Every table is scoped by realm. Codes, tokens and sessions are stored only
+//! as SHA-256 digests of their values. Times are Unix seconds.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261124_000001_create_tables;
+
+/// Lists the migrations in order.
+#[derive(Debug)]
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261124_000001_create_tables::Migration)]
+    }
+}

@@ -1,0 +1,42 @@
+//! Discovery (OpenID Connect Discovery 1.0 §3, §4) and JWKS (RFC 7517 §5).
+
+use crate::harness::{Env, browser};
+
+#[tokio::test]
+async fn discovery_lists_what_is_implemented_and_jwks_has_public_keys_only() {
+    let env = Env::start().await;
+    let http = browser();
+    let r = http.get(format!("{}/.well-known/openid-configuration", env.issuer())).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["access-control-allow-origin"], "*");
+    let d: serde_json::Value = r.json().await.unwrap();
+    // Discovery 1.0 §4.3: the issuer equals the URL it was fetched from, minus the well-known suffix.
+    assert_eq!(d["issuer"], env.issuer());
+    assert_eq!(d["authorization_endpoint"], env.endpoint("auth"));
+    assert_eq!(d["token_endpoint"], env.endpoint("token"));
+    assert_eq!(d["userinfo_endpoint"], env.endpoint("userinfo"));
+    assert_eq!(d["jwks_uri"], env.endpoint("certs"));
+    assert_eq!(d["response_types_supported"], serde_json::json!(["code"]));
+    assert_eq!(d["code_challenge_methods_supported"], serde_json::json!(["plain", "S256"]));
+    assert_eq!(d["request_parameter_supported"], false);
+    for claim in ["sub", "email", "address", "phone_number"] {
+        assert!(d["claims_supported"].as_array().unwrap().iter().any(|c| c == claim), "{claim}");
+    }
+    let r = http.get(env.endpoint("certs")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let jwks: serde_json::Value = r.json().await.unwrap();
+    let keys = jwks["keys"].as_array().unwrap();
+    assert_eq!(keys.len(), 1);
+    assert_eq!(keys[0]["kty"], "RSA");
+    assert_eq!(keys[0]["alg"], "RS256");
+    assert_eq!(keys[0]["use"], "sig");
+    for private in ["d", "p", "q", "dp", "dq", "qi"] {
+        assert!(keys[0].get(private).is_none(), "private member {private} published");
+    }
+    // Unknown realms and paths are 404s.
+    let r =
+        http.get(format!("{}/realms/nope/.well-known/openid-configuration", env.server.base_url)).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+    let r = http.get(format!("{}/health", env.server.base_url)).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+}

@@ -1,0 +1,242 @@
+//! Starting a server and acting as a browser and a relying party.
+
+use std::sync::Arc;
+
+use oidc_cli::server::{self, ServerHandle, ServerOptions};
+use oidc_core::manage::{self, ClientSpec};
+use oidc_core::model::{ClientType, JwtAlg, ResponseType, StandardClaims};
+use oidc_core::rand::OsRandom;
+use oidc_core::repo::Repositories;
+use oidc_core::secret::Password;
+use oidc_core::time::{Clock as _, UnixTime};
+use oidc_store::Store;
+
+pub(crate) const REALM: &str = "main";
+pub(crate) const CALLBACK: &str = "http://127.0.0.1:9/cb";
+
+/// A running server with its store.
+pub(crate) struct Env {
+    pub(crate) server: ServerHandle,
+    pub(crate) store: Arc<dyn Repositories>,
+}
+
+impl Env {
+    /// Starts a server over a fresh in-memory SQLite database.
+    pub(crate) async fn start() -> Env {
+        Env::start_with(oidc_core::config::Settings::default()).await
+    }
+
+    /// Starts a server with the given lifetimes.
+    pub(crate) async fn start_with(settings: oidc_core::config::Settings) -> Env {
+        let store = Store::connect("sqlite::memory:").await.expect("open the database");
+        store.migrate().await.expect("migrate");
+        let store: Arc<dyn Repositories> = Arc::new(store);
+        server::bootstrap(store.as_ref(), REALM).await.expect("bootstrap");
+        let opts = ServerOptions {
+            listen: "127.0.0.1:0".into(),
+            base_url: None,
+            settings,
+            templates_dir: None,
+            demo_client_id: None,
+            log_requests: false,
+        };
+        let server = server::spawn(opts, store.clone()).await.expect("start the server");
+        Env { server, store }
+    }
+
+    pub(crate) fn issuer(&self) -> String {
+        format!("{}/realms/{REALM}", self.server.base_url)
+    }
+
+    pub(crate) fn endpoint(&self, name: &str) -> String {
+        format!("{}/protocol/openid-connect/{name}", self.issuer())
+    }
+
+    /// Registers a client; returns its id and secret.
+    pub(crate) async fn client(
+        &self,
+        kind: ClientType,
+        alg: JwtAlg,
+        edit: impl FnOnce(&mut ClientSpec),
+    ) -> (String, Option<String>) {
+        let mut spec = ClientSpec {
+            client_id: None,
+            client_secret: None,
+            name: "Test RP".into(),
+            client_type: kind,
+            response_types: vec![ResponseType::Code],
+            jwt_alg: alg,
+            redirect_uris: vec![CALLBACK.into()],
+            post_logout_redirect_uris: vec!["http://127.0.0.1:9/bye".into()],
+            require_consent: true,
+            reuse_consent: true,
+            website_url: None,
+            terms_url: None,
+            contact_email: None,
+            logo: None,
+            allowed_scopes: vec![],
+            enabled: true,
+        };
+        edit(&mut spec);
+        let (c, secret) = manage::new_client(REALM, spec, now(), &OsRandom::new()).expect("valid client");
+        self.store.create_client(&c).await.expect("store the client");
+        (c.client_id, secret.map(|s| s.secret().to_owned()))
+    }
+
+    /// Creates user `username` with `password`, an e-mail and a name; returns the `sub`.
+    pub(crate) async fn user(&self, username: &str, password: &str) -> String {
+        let claims = StandardClaims {
+            name: Some("Alice Liddell".into()),
+            given_name: Some("Alice".into()),
+            email: Some(format!("{username}@example.com")),
+            email_verified: true,
+            ..StandardClaims::default()
+        };
+        let rng = OsRandom::new();
+        let mut u = manage::new_user(REALM, username, claims, now(), &rng).expect("valid user");
+        u.password_hash = Some(oidc_core::password::hash(&Password::new(password.into()), &rng));
+        self.store.create_user(&u).await.expect("store the user");
+        u.id
+    }
+}
+
+pub(crate) fn now() -> UnixTime {
+    server::SystemClock.now()
+}
+
+/// A browser: cookies kept, redirects not followed (the tests look at each).
+pub(crate) fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("http client")
+}
+
+/// Undoes the HTML escaping of an attribute value.
+fn unescape(s: &str) -> String {
+    s.replace("&quot;", "\"")
+        .replace("&#x27;", "'")
+        .replace("&#39;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&#x2f;", "/")
+        .replace("&amp;", "&")
+}
+
+/// The value of the input named `name` in `html`.
+pub(crate) fn input(html: &str, name: &str) -> Option<String> {
+    let at = html.find(&format!("name=\"{name}\""))?;
+    let tag_start = html[..at].rfind('<')?;
+    let tag_end = at + html[at..].find('>')?;
+    let tag = &html[tag_start..tag_end];
+    let v = tag.find("value=\"")? + 7;
+    let end = tag[v..].find('"')?;
+    Some(unescape(&tag[v..v + end]))
+}
+
+/// The action of the form with id `id`.
+pub(crate) fn form_action(html: &str, id: &str) -> String {
+    let at = html.find(&format!("id=\"{id}\"")).unwrap_or_else(|| panic!("no form #{id} in {html}"));
+    let tag_start = html[..at].rfind('<').expect("tag");
+    let tag = &html[tag_start..at + html[at..].find('>').expect("tag end")];
+    let a = tag.find("action=\"").expect("action") + 8;
+    unescape(&tag[a..a + tag[a..].find('"').expect("quote")])
+}
+
+pub(crate) fn location(r: &reqwest::Response) -> String {
+    r.headers().get("location").unwrap_or_else(|| panic!("no Location in {r:?}")).to_str().expect("ascii").to_owned()
+}
+
+/// The query parameter `name` of `url`.
+pub(crate) fn query_param(url: &str, name: &str) -> Option<String> {
+    let q = url.split_once('?')?.1;
+    let q = q.split('#').next().unwrap_or("");
+    form_urlencoded_pairs(q).into_iter().find(|(k, _)| k == name).map(|(_, v)| v)
+}
+
+fn form_urlencoded_pairs(q: &str) -> Vec<(String, String)> {
+    q.split('&')
+        .filter_map(|kv| {
+            let (k, v) = kv.split_once('=')?;
+            Some((oidc_core::params::form_urldecode(k)?, oidc_core::params::form_urldecode(v)?))
+        })
+        .collect()
+}
+
+/// Submits the login form shown by `login_page` and returns the response (a redirect).
+pub(crate) async fn submit_login(
+    http: &reqwest::Client,
+    login_page: &str,
+    username: &str,
+    password: &str,
+) -> reqwest::Response {
+    let action = form_action(login_page, "login-form");
+    let csrf = input(login_page, "csrf_token").expect("csrf_token");
+    let authz = input(login_page, "authz").expect("authz");
+    http.post(action)
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("authz", authz.as_str()),
+            ("username", username),
+            ("password", password),
+        ])
+        .send()
+        .await
+        .expect("post login")
+}
+
+/// Submits the consent form, allowing or declining.
+pub(crate) async fn submit_consent(http: &reqwest::Client, consent_page: &str, allow: bool) -> reqwest::Response {
+    let action = form_action(consent_page, "consent-form");
+    let csrf = input(consent_page, "csrf_token").expect("csrf_token");
+    let authz = input(consent_page, "authz").expect("authz");
+    let button = if allow { ("allow", "Authorize") } else { ("decline", "Decline") };
+    http.post(action)
+        .form(&[("csrf_token", csrf.as_str()), ("authz", authz.as_str()), button])
+        .send()
+        .await
+        .expect("post consent")
+}
+
+/// Follows a browser through login and consent from `auth_url`; returns the
+/// final redirect to the client.
+pub(crate) async fn authorize(http: &reqwest::Client, auth_url: &str, username: &str, password: &str) -> String {
+    let r = http.get(auth_url).send().await.expect("get auth");
+    if r.status() == 302 {
+        // Already logged in, consent on record.
+        return location(&r);
+    }
+    assert_eq!(r.status(), 200, "login page");
+    let page = r.text().await.expect("body");
+    let r = submit_login(http, &page, username, password).await;
+    assert_eq!(r.status(), 303, "login accepted");
+    let r = http.get(location(&r)).send().await.expect("resume");
+    if r.status() == 302 {
+        return location(&r);
+    }
+    assert_eq!(r.status(), 200, "consent page");
+    let page = r.text().await.expect("body");
+    assert!(page.contains("Request for Permission"), "{page}");
+    let r = submit_consent(http, &page, true).await;
+    assert_eq!(r.status(), 303);
+    location(&r)
+}
+
+/// The openidconnect crate's HTTP client over reqwest, without redirects.
+pub(crate) async fn rp_http(req: openidconnect::HttpRequest) -> Result<openidconnect::HttpResponse, reqwest::Error> {
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build()?;
+    let (parts, body) = req.into_parts();
+    let resp = http.request(parts.method, parts.uri.to_string()).headers(parts.headers).body(body).send().await?;
+    let mut out = http::Response::builder().status(resp.status());
+    for (k, v) in resp.headers() {
+        out = out.header(k, v);
+    }
+    let bytes = resp.bytes().await?.to_vec();
+    Ok(out.body(bytes).expect("valid response"))
+}
+
+/// Percent-encodes a query value.
+pub(crate) fn enc(s: &str) -> String {
+    oidc_core::params::form_urlencode(s)
+}
