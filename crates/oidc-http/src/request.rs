@@ -54,6 +54,6 @@ pub(crate) async fn read_form(headers: &HeaderMap, body: Incoming) -> Result<Vec
 }
 
 /// A header's value as text.
-pub(crate) fn header<'a>(headers: &'a HeaderMap, name: hyper::header::HeaderName) -> Option<&'a str> {
+pub(crate) fn header(headers: &HeaderMap, name: hyper::header::HeaderName) -> Option<&str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }

@@ -1,6 +1,8 @@
 //! End-to-end tests: one binary of modules; each test starts the real server
 //! on a free port (SQLite in memory) and acts as a relying party over HTTP.
 
+#![allow(clippy::unwrap_used)]
+
 mod harness;
 
 mod code_flow;

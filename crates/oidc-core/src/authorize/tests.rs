@@ -1,4 +1,5 @@
 //! Tests of the authorization endpoint's states and errors (OIDC Core §3.1.2, RFC 6749 §4.1, RFC 7636).
+#![allow(clippy::type_complexity)]
 
 use super::*;
 use crate::model::{ClientType, JwtAlg};

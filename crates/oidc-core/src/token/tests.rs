@@ -1,4 +1,5 @@
 //! Tests of the token endpoint's states and errors (RFC 6749 §2.3, §4.1.3, §5.2, §6; RFC 7636 §4.6).
+#![allow(clippy::type_complexity)]
 
 use super::*;
 use crate::authorize::tests::client;
