@@ -1,0 +1,159 @@
+//! The `oidc` binary: first start, management commands, and clear errors with
+//! a non-zero exit on bad input.
+
+use std::io::{BufRead as _, BufReader, Write as _};
+use std::process::{Command, Stdio};
+
+fn oidc(db: &std::path::Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_oidc"));
+    c.arg("--database-url").arg(format!("sqlite://{}", db.display()));
+    c.env_remove("OIDC_CONFIG").env_remove("OIDC_REALM").env_remove("OIDC_DATABASE_URL");
+    c
+}
+
+fn temp_db(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("oidc-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join("db.sqlite")
+}
+
+fn run(mut c: Command, stdin: Option<&str>) -> (bool, String, String) {
+    c.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    let mut input = child.stdin.take().unwrap();
+    if let Some(s) = stdin {
+        input.write_all(s.as_bytes()).unwrap();
+    }
+    drop(input);
+    let out = child.wait_with_output().unwrap();
+    (out.status.success(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+}
+
+#[test]
+fn first_start_creates_realm_and_key_then_serves_discovery() {
+    let db = temp_db("serve");
+    let mut child = oidc(&db)
+        .args(["serve", "--listen", "127.0.0.1:0", "--quiet"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    let addr = loop {
+        let line = lines.next().expect("the server printed where it listens").unwrap();
+        seen.push(line.clone());
+        if let Some(a) = line.strip_prefix("Listening on http://") {
+            break a.to_owned();
+        }
+    };
+    assert!(seen.iter().any(|l| l == "Created realm 'main'."), "{seen:?}");
+    assert!(seen.iter().any(|l| l.starts_with("Created RS256 signing key")), "{seen:?}");
+    // A plain HTTP/1.1 GET of the discovery document.
+    let mut s = std::net::TcpStream::connect(&addr).unwrap();
+    write!(
+        s,
+        "GET /realms/main/.well-known/openid-configuration HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut body = String::new();
+    std::io::Read::read_to_string(&mut s, &mut body).unwrap();
+    assert!(body.starts_with("HTTP/1.1 200"), "{body}");
+    assert!(body.contains(&format!("\"issuer\":\"http://{addr}/realms/main\"")), "{body}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // The key persisted: listing it works and no second key was made.
+    let (ok, out, _) = run(
+        {
+            let mut c = oidc(&db);
+            c.args(["key", "list"]);
+            c
+        },
+        None,
+    );
+    assert!(ok);
+    assert_eq!(out.lines().filter(|l| l.contains("RS256")).count(), 1, "{out}");
+}
+
+#[test]
+fn management_commands_and_their_errors() {
+    let db = temp_db("manage");
+    let cmd = |args: &[&str]| {
+        let mut c = oidc(&db);
+        c.args(args);
+        c
+    };
+    // No realm yet: a clear error.
+    let (ok, _, err) = run(cmd(&["client", "list"]), None);
+    assert!(!ok);
+    assert!(err.contains("realm 'main' does not exist"), "{err}");
+    assert!(run(cmd(&["realm", "create", "main"]), None).0);
+    let (ok, _, err) = run(cmd(&["realm", "create", "main"]), None);
+    assert!(!ok && err.contains("already exists"), "{err}");
+
+    // Clients: generated id and secret, printed once; validation errors.
+    let (ok, out, err) =
+        run(cmd(&["client", "create", "--name", "Web", "--redirect-uri", "https://app.example/cb"]), None);
+    assert!(ok, "{err}");
+    let id = out.lines().find_map(|l| l.strip_prefix("client_id:")).unwrap().trim().to_owned();
+    let secret = out.lines().find_map(|l| l.strip_prefix("client_secret:")).unwrap().trim().to_owned();
+    assert_eq!(id.len(), 22);
+    assert_eq!(secret.len(), 43);
+    let (ok, out, _) = run(cmd(&["client", "show", &id]), None);
+    assert!(ok && !out.contains(&secret), "show never prints the secret");
+    let (ok, _, err) = run(cmd(&["client", "create", "--name", "X", "--redirect-uri", "http://app.example/cb"]), None);
+    assert!(!ok && err.contains("https"), "{err}");
+    let (ok, _, err) = run(cmd(&["client", "create", "--redirect-uri", "https://a/cb"]), None);
+    assert!(!ok && err.contains("--name"), "{err}");
+    let (ok, _, err) = run(
+        cmd(&[
+            "client",
+            "create",
+            "--name",
+            "P",
+            "--type",
+            "public",
+            "--jwt-alg",
+            "HS256",
+            "--redirect-uri",
+            "https://a/cb",
+        ]),
+        None,
+    );
+    assert!(!ok && err.contains("HS256"), "{err}");
+    let (ok, out, _) = run(
+        cmd(&["client", "create", "--name", "Native", "--type", "public", "--redirect-uri", "com.example.app:/cb"]),
+        None,
+    );
+    assert!(ok && !out.contains("client_secret"), "a public client has no secret");
+    let (ok, out, _) = run(cmd(&["client", "update", &id, "--rotate-secret"]), None);
+    let new_secret = out.lines().find_map(|l| l.strip_prefix("client_secret:")).unwrap().trim().to_owned();
+    assert!(ok && new_secret != secret);
+    assert!(run(cmd(&["client", "delete", &id]), None).0);
+    let (ok, _, err) = run(cmd(&["client", "delete", &id]), None);
+    assert!(!ok && err.contains("no client"), "{err}");
+
+    // Users: the password comes from stdin, never from arguments.
+    let (ok, out, err) =
+        run(cmd(&["user", "create", "alice", "--password-stdin", "--email", "alice@example.com"]), Some("s3cret-pw\n"));
+    assert!(ok, "{err}");
+    assert!(out.contains("Created user 'alice'"));
+    let (ok, _, err) = run(cmd(&["user", "create", "alice", "--no-password"]), None);
+    assert!(!ok && err.contains("already exists"), "{err}");
+    let (ok, _, err) = run(cmd(&["user", "set-password", "alice"]), None);
+    assert!(!ok && err.contains("--password-stdin"), "no terminal: {err}");
+    let (ok, _, err) = run(cmd(&["user", "create", "bob", "--password-stdin"]), Some(""));
+    assert!(!ok && err.contains("empty"), "{err}");
+    let (ok, out, _) = run(cmd(&["user", "list"]), None);
+    assert!(ok && out.contains("alice@example.com") && !out.contains("bob"));
+
+    // Unknown commands, bad realm names and bad configuration files fail clearly.
+    assert!(!run(cmd(&["frobnicate"]), None).0);
+    let (ok, _, err) = run(cmd(&["--realm", "no spaces", "user", "list"]), None);
+    assert!(!ok && err.contains("invalid realm name"), "{err}");
+    let conf = db.with_file_name("bad.toml");
+    std::fs::write(&conf, "listen = 5\n").unwrap();
+    let (ok, _, err) = run(cmd(&["--config", conf.to_str().unwrap(), "user", "list"]), None);
+    assert!(!ok && err.contains("invalid configuration"), "{err}");
+}
