@@ -153,3 +153,36 @@ async fn public_client_with_hs256_is_refused_but_confidential_hs256_verifies_oid
         tokens.id_token().unwrap().claims(&verifier, &nonce).expect("HS256 id_token keyed by the client secret");
     assert_eq!(claims.subject().as_str(), sub);
 }
+
+#[tokio::test]
+async fn post_authorization_request_and_form_post_response_mode_oidc_core_3_1_2_1() {
+    let env = Env::start().await;
+    let (client_id, _) = env.client(ClientType::Confidential, JwtAlg::Rs256, |s| s.require_consent = false).await;
+    env.user("erin", "pw-erin-123").await;
+    let http = browser();
+    // OIDC Core §3.1.2.1: the request may be POSTed as a form.
+    let form = [
+        ("client_id", client_id.as_str()),
+        ("redirect_uri", CALLBACK),
+        ("response_type", "code"),
+        ("scope", "openid"),
+        ("state", "p1"),
+        ("response_mode", "form_post"),
+        ("unknown_parameter", "is ignored"),
+    ];
+    let r = http.post(env.endpoint("auth")).form(&form).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let page = r.text().await.unwrap();
+    let r = harness::submit_login(&http, &page, "erin", "pw-erin-123").await;
+    assert_eq!(r.status(), 303);
+    // Resumed as GET with the same parameters; the response is an auto-submitting form.
+    let r = http.get(harness::location(&r)).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let csp = r.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    assert!(csp.contains("script-src 'nonce-") && csp.contains("form-action http://127.0.0.1:9"), "{csp}");
+    let html = r.text().await.unwrap();
+    assert_eq!(harness::form_action(&html, "form-post"), CALLBACK);
+    assert!(harness::input(&html, "code").is_some_and(|c| c.len() >= 43));
+    assert_eq!(harness::input(&html, "state").as_deref(), Some("p1"));
+    assert_eq!(harness::input(&html, "iss"), Some(env.issuer()));
+}
