@@ -176,24 +176,9 @@ async fn seed_demo(store: &dyn Repositories, realm: &str, base_url: &str) -> any
         }
     }
     let redirect = format!("{base_url}/realms/{realm}/demo");
-    let spec = ClientSpec {
-        client_id: Some(DEMO_CLIENT.into()),
-        client_secret: None,
-        name: "Demo relying party".into(),
-        client_type: ClientType::Public,
-        response_types: vec![ResponseType::Code],
-        jwt_alg: JwtAlg::Rs256,
-        redirect_uris: vec![redirect.clone()],
-        post_logout_redirect_uris: vec![redirect],
-        require_consent: true,
-        reuse_consent: true,
-        website_url: None,
-        terms_url: None,
-        contact_email: None,
-        logo: None,
-        allowed_scopes: vec![],
-        enabled: true,
-    };
+    let mut spec = ClientSpec::new("Demo relying party", ClientType::Public, vec![redirect.clone()]);
+    spec.client_id = Some(DEMO_CLIENT.into());
+    spec.post_logout_redirect_uris = vec![redirect];
     let (client, _) = manage::new_client(realm, spec, now, &rng).map_err(|e| anyhow!(e))?;
     if store.client(realm, DEMO_CLIENT).await?.is_some() {
         store.update_client(&client).await?;

@@ -1,5 +1,6 @@
 //! The `oidc` binary: first start, management commands, and clear errors with
 //! a non-zero exit on bad input.
+#![allow(clippy::unwrap_used)]
 
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::process::{Command, Stdio};

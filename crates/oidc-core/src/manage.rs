@@ -43,6 +43,32 @@ pub struct ClientSpec {
     pub enabled: bool,
 }
 
+impl ClientSpec {
+    /// A spec with the defaults of a new registration: code flow, RS256,
+    /// consent required and reused, enabled, every scope allowed, generated
+    /// client_id and secret.
+    pub fn new(name: impl Into<String>, client_type: ClientType, redirect_uris: Vec<String>) -> ClientSpec {
+        ClientSpec {
+            client_id: None,
+            client_secret: None,
+            name: name.into(),
+            client_type,
+            response_types: vec![ResponseType::Code],
+            jwt_alg: JwtAlg::Rs256,
+            redirect_uris,
+            post_logout_redirect_uris: vec![],
+            require_consent: true,
+            reuse_consent: true,
+            website_url: None,
+            terms_url: None,
+            contact_email: None,
+            logo: None,
+            allowed_scopes: vec![],
+            enabled: true,
+        }
+    }
+}
+
 /// Checks a redirect URI: absolute, without a fragment (RFC 6749 §3.1.2),
 /// https, or http only on a loopback host, or a private-use scheme for
 /// native apps (RFC 8252 §7.1, §7.3, §8.4).
@@ -184,24 +210,7 @@ mod tests {
     use crate::rand::TestRandom;
 
     fn spec(kind: ClientType) -> ClientSpec {
-        ClientSpec {
-            client_id: None,
-            client_secret: None,
-            name: "App".into(),
-            client_type: kind,
-            response_types: vec![ResponseType::Code],
-            jwt_alg: JwtAlg::Rs256,
-            redirect_uris: vec!["https://app.example/cb".into()],
-            post_logout_redirect_uris: vec![],
-            require_consent: true,
-            reuse_consent: true,
-            website_url: None,
-            terms_url: None,
-            contact_email: None,
-            logo: None,
-            allowed_scopes: vec![],
-            enabled: true,
-        }
+        ClientSpec::new("App", kind, vec!["https://app.example/cb".into()])
     }
 
     #[test]

@@ -57,3 +57,16 @@ pub(crate) async fn read_form(headers: &HeaderMap, body: Incoming) -> Result<Vec
 pub(crate) fn header(headers: &HeaderMap, name: hyper::header::HeaderName) -> Option<&str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
+
+/// The parameters of a request that may come as a GET query or a POST form
+/// (the authorization and logout endpoints, OIDC Core §3.1.2.1).
+pub(crate) async fn query_or_form(
+    parts: &hyper::http::request::Parts,
+    body: Incoming,
+) -> Result<Vec<(String, String)>, BodyError> {
+    if parts.method == hyper::Method::POST {
+        read_form(&parts.headers, body).await
+    } else {
+        Ok(pairs(parts.uri.query().unwrap_or("").as_bytes()))
+    }
+}

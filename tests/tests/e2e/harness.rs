@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use oidc_cli::server::{self, ServerHandle, ServerOptions};
 use oidc_core::manage::{self, ClientSpec};
-use oidc_core::model::{ClientType, JwtAlg, ResponseType, StandardClaims};
+use oidc_core::model::{ClientType, JwtAlg, StandardClaims};
 use oidc_core::rand::OsRandom;
 use oidc_core::repo::Repositories;
 use oidc_core::secret::Password;
@@ -59,24 +59,9 @@ impl Env {
         alg: JwtAlg,
         edit: impl FnOnce(&mut ClientSpec),
     ) -> (String, Option<String>) {
-        let mut spec = ClientSpec {
-            client_id: None,
-            client_secret: None,
-            name: "Test RP".into(),
-            client_type: kind,
-            response_types: vec![ResponseType::Code],
-            jwt_alg: alg,
-            redirect_uris: vec![CALLBACK.into()],
-            post_logout_redirect_uris: vec!["http://127.0.0.1:9/bye".into()],
-            require_consent: true,
-            reuse_consent: true,
-            website_url: None,
-            terms_url: None,
-            contact_email: None,
-            logo: None,
-            allowed_scopes: vec![],
-            enabled: true,
-        };
+        let mut spec = ClientSpec::new("Test RP", kind, vec![CALLBACK.into()]);
+        spec.jwt_alg = alg;
+        spec.post_logout_redirect_uris = vec!["http://127.0.0.1:9/bye".into()];
         edit(&mut spec);
         let (c, secret) = manage::new_client(REALM, spec, now(), &OsRandom::new()).expect("valid client");
         self.store.create_client(&c).await.expect("store the client");

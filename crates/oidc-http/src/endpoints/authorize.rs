@@ -31,16 +31,10 @@ fn realm_url(app: &App, realm: &RealmState, rest: &str) -> String {
 /// `GET` or `POST /realms/{realm}/protocol/openid-connect/auth`.
 pub(crate) async fn authorize(app: &App, realm: &RealmState, req: Request<Incoming>) -> Resp {
     let (parts, body) = req.into_parts();
-    let pairs = if parts.method == Method::POST {
-        // OIDC Core §3.1.2.1: POST uses form serialization.
-        match request::read_form(&parts.headers, body).await {
-            Ok(p) => p,
-            Err(e) => {
-                return error_page(app, realm, StatusCode::BAD_REQUEST, &OAuthError::invalid_request(e.to_string()));
-            }
-        }
-    } else {
-        request::pairs(parts.uri.query().unwrap_or("").as_bytes())
+    // OIDC Core §3.1.2.1: GET with a query, or POST with a form.
+    let pairs = match request::query_or_form(&parts, body).await {
+        Ok(p) => p,
+        Err(e) => return error_page(app, realm, StatusCode::BAD_REQUEST, &OAuthError::invalid_request(e.to_string())),
     };
     let (client, validated) = match validate(app, realm, pairs).await {
         Ok(v) => v,

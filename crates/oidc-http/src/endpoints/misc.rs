@@ -34,15 +34,10 @@ pub(crate) fn jwks(realm: &RealmState) -> Resp {
 /// with `state` (RP-Initiated Logout 1.0 §2, §3).
 pub(crate) async fn logout(app: &App, realm: &RealmState, req: Request<Incoming>) -> Resp {
     let (parts, body) = req.into_parts();
-    let pairs = if parts.method == Method::POST {
-        match request::read_form(&parts.headers, body).await {
-            Ok(p) => p,
-            Err(e) => {
-                return error_page(app, realm, StatusCode::BAD_REQUEST, &OAuthError::invalid_request(e.to_string()));
-            }
-        }
-    } else {
-        request::pairs(parts.uri.query().unwrap_or("").as_bytes())
+    // OIDC Core §3.1.2.1: GET with a query, or POST with a form.
+    let pairs = match request::query_or_form(&parts, body).await {
+        Ok(p) => p,
+        Err(e) => return error_page(app, realm, StatusCode::BAD_REQUEST, &OAuthError::invalid_request(e.to_string())),
     };
     let params = match oidc_core::params::Params::from_pairs(pairs) {
         Ok(p) => p,
