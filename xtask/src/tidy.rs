@@ -1,0 +1,44 @@
+//! Tidy checks run as tests: every Rust file opens with a `//!` doc comment,
+//! and none ignores a test or leaves a stub.
+
+use std::path::{Path, PathBuf};
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            if p.file_name().is_some_and(|n| n == "target") {
+                continue;
+            }
+            rust_files(&p, out);
+        } else if p.extension().is_some_and(|x| x == "rs") {
+            out.push(p);
+        }
+    }
+}
+
+#[test]
+fn every_file_has_a_module_doc_and_no_stubs_or_ignored_tests() {
+    let root = crate::root();
+    let mut files = Vec::new();
+    for d in ["crates", "migrations", "tests", "xtask"] {
+        rust_files(&root.join(d), &mut files);
+    }
+    assert!(files.len() > 20, "found only {} files under {}", files.len(), root.display());
+    let forbidden =
+        [concat!("#[", "ignore"), concat!("todo", "!("), concat!("unimplemented", "!("), concat!("#[", "should_panic")];
+    let mut problems = Vec::new();
+    for f in &files {
+        let text = std::fs::read_to_string(f).unwrap_or_default();
+        if !text.starts_with("//!") {
+            problems.push(format!("{}: does not start with a //! doc comment", f.display()));
+        }
+        for bad in forbidden {
+            if text.contains(bad) {
+                problems.push(format!("{}: contains {bad}", f.display()));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
