@@ -17,3 +17,6 @@ impl MigratorTrait for Migrator {
         vec![Box::new(m20261124_000001_create_tables::Migration)]
     }
 }
+
+#[cfg(test)]
+mod tests;

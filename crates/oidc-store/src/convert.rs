@@ -1,58 +1,435 @@
-//! Conversions between rows and `oidc-core`'s types. A stored value that does
-//! not parse is a backend error, never a panic.
+//! Conversions between entity rows and `oidc-core`'s types, and from `DbErr`
+//! to `RepoError`.
+//!
+//! Writing never fails. Reading parses every enum, list and scope column;
+//! a stored value that does not parse is a [`Corrupt`] error, which becomes
+//! `RepoError::Backend`, never a panic.
 
-use oidc_core::repo::RepoError;
+use std::fmt::Display;
+use std::str::FromStr;
+
+use oidc_core::model::{
+    AccessTokenRecord, Address, Client, CodeRecord, Consent, KeyRecord, LoginSession, PasswordHash, Realm,
+    RefreshTokenRecord, StandardClaims, User,
+};
+use oidc_core::repo::{RepoError, RepoResult};
 use oidc_core::scope::Scope;
-use sea_orm::{DbErr, QueryResult, SqlErr, TryGetable};
+use oidc_core::secret::{ClientSecret, Digest};
+use oidc_core::time::UnixTime;
+use sea_orm::{DbErr, SqlErr};
 
-/// A corrupt stored value.
+use crate::entity::{
+    access_tokens, auth_codes, clients, consents, login_sessions, realms, refresh_tokens, signing_keys, users,
+};
+
+/// A stored value that does not parse.
 #[derive(Debug, thiserror::Error)]
-#[error("corrupt value in column {column}: {reason}")]
+#[error("corrupt value in {table}.{column}: {reason}")]
 pub(crate) struct Corrupt {
+    table: &'static str,
     column: &'static str,
     reason: String,
 }
 
-pub(crate) fn corrupt(column: &'static str, reason: impl Into<String>) -> RepoError {
-    RepoError::Backend(Box::new(Corrupt { column, reason: reason.into() }))
+impl Corrupt {
+    fn new(table: &'static str, column: &'static str, reason: impl Display) -> Corrupt {
+        Corrupt { table, column, reason: reason.to_string() }
+    }
 }
 
-/// Maps a database error: unique violations become `Conflict`.
-pub(crate) fn db(e: DbErr) -> RepoError {
+impl From<Corrupt> for RepoError {
+    fn from(e: Corrupt) -> RepoError {
+        RepoError::Backend(Box::new(e))
+    }
+}
+
+/// Maps a database error: a unique violation is `Conflict`, anything else `Backend`.
+pub(crate) fn db_err(e: DbErr) -> RepoError {
     match e.sql_err() {
         Some(SqlErr::UniqueConstraintViolation(m)) => RepoError::Conflict(m),
         _ => RepoError::Backend(Box::new(e)),
     }
 }
 
-/// Reads column `col`.
-pub(crate) fn get<T: TryGetable>(row: &QueryResult, col: &'static str) -> Result<T, RepoError> {
-    row.try_get::<T>("", col).map_err(db)
+/// `.repo()` turns a SeaORM result into a repository result with [`db_err`].
+pub(crate) trait OrRepo<T> {
+    /// The result with its error mapped by [`db_err`].
+    fn repo(self) -> RepoResult<T>;
 }
 
-/// Reads a JSON list of strings.
-pub(crate) fn get_list(row: &QueryResult, col: &'static str) -> Result<Vec<String>, RepoError> {
-    let text: String = get(row, col)?;
-    serde_json::from_str(&text).map_err(|e| corrupt(col, e.to_string()))
+impl<T> OrRepo<T> for Result<T, DbErr> {
+    fn repo(self) -> RepoResult<T> {
+        self.map_err(db_err)
+    }
 }
 
-/// Writes a JSON list of strings.
-pub(crate) fn list<S: AsRef<str>>(items: &[S]) -> String {
+/// A JSON array of strings.
+fn to_json_list<S: AsRef<str>>(items: &[S]) -> String {
     serde_json::Value::Array(items.iter().map(|s| serde_json::Value::String(s.as_ref().to_owned())).collect())
         .to_string()
 }
 
-/// Reads a scope column.
-pub(crate) fn get_scope(row: &QueryResult, col: &'static str) -> Result<Scope, RepoError> {
-    let text: String = get(row, col)?;
-    Scope::parse(&text).map_err(|e| corrupt(col, e))
+/// Parses a JSON array of strings.
+fn json_list(table: &'static str, column: &'static str, text: &str) -> Result<Vec<String>, Corrupt> {
+    serde_json::from_str(text).map_err(|e| Corrupt::new(table, column, e))
 }
 
-/// Reads a column and parses it with `FromStr`.
-pub(crate) fn get_parsed<T: std::str::FromStr>(row: &QueryResult, col: &'static str) -> Result<T, RepoError>
+/// Parses a column with `FromStr`.
+fn parsed<T: FromStr>(table: &'static str, column: &'static str, text: &str) -> Result<T, Corrupt>
 where
-    T::Err: std::fmt::Display,
+    T::Err: Display,
 {
-    let text: String = get(row, col)?;
-    text.parse::<T>().map_err(|e| corrupt(col, e.to_string()))
+    text.parse().map_err(|e| Corrupt::new(table, column, e))
+}
+
+/// Parses a space-delimited scope.
+fn scope(table: &'static str, column: &'static str, text: &str) -> Result<Scope, Corrupt> {
+    Scope::parse(text).map_err(|e| Corrupt::new(table, column, e))
+}
+
+impl From<&Realm> for realms::Model {
+    fn from(r: &Realm) -> Self {
+        realms::Model { name: r.name.clone(), secret_key: r.secret_key.clone(), created_at: r.created_at.secs() }
+    }
+}
+
+impl From<realms::Model> for Realm {
+    fn from(m: realms::Model) -> Self {
+        Realm { name: m.name, secret_key: m.secret_key, created_at: UnixTime(m.created_at) }
+    }
+}
+
+impl From<&KeyRecord> for signing_keys::Model {
+    fn from(k: &KeyRecord) -> Self {
+        signing_keys::Model {
+            realm: k.realm.clone(),
+            kid: k.kid.clone(),
+            alg: k.alg.clone(),
+            private_pkcs8: k.private_pkcs8.clone(),
+            state: k.state.as_str().to_owned(),
+            created_at: k.created_at.secs(),
+        }
+    }
+}
+
+impl TryFrom<signing_keys::Model> for KeyRecord {
+    type Error = RepoError;
+
+    fn try_from(m: signing_keys::Model) -> RepoResult<Self> {
+        Ok(KeyRecord {
+            state: parsed("signing_keys", "state", &m.state)?,
+            kid: m.kid,
+            realm: m.realm,
+            alg: m.alg,
+            private_pkcs8: m.private_pkcs8,
+            created_at: UnixTime(m.created_at),
+        })
+    }
+}
+
+impl From<&Client> for clients::Model {
+    fn from(c: &Client) -> Self {
+        let response_types: Vec<&str> = c.response_types.iter().map(|r| r.as_str()).collect();
+        clients::Model {
+            realm: c.realm.clone(),
+            client_id: c.client_id.clone(),
+            name: c.name.clone(),
+            client_type: c.client_type.as_str().to_owned(),
+            client_secret: c.client_secret.as_ref().map(|s| s.secret().to_owned()),
+            response_types: to_json_list(&response_types),
+            jwt_alg: c.jwt_alg.as_str().to_owned(),
+            date_created: c.date_created.secs(),
+            redirect_uris: to_json_list(&c.redirect_uris),
+            post_logout_redirect_uris: to_json_list(&c.post_logout_redirect_uris),
+            require_consent: c.require_consent,
+            reuse_consent: c.reuse_consent,
+            website_url: c.website_url.clone(),
+            terms_url: c.terms_url.clone(),
+            contact_email: c.contact_email.clone(),
+            logo: c.logo.clone(),
+            allowed_scopes: to_json_list(&c.allowed_scopes),
+            enabled: c.enabled,
+        }
+    }
+}
+
+impl TryFrom<clients::Model> for Client {
+    type Error = RepoError;
+
+    fn try_from(m: clients::Model) -> RepoResult<Self> {
+        const T: &str = "clients";
+        let response_types = json_list(T, "response_types", &m.response_types)?
+            .iter()
+            .map(|r| parsed(T, "response_types", r))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Client {
+            client_type: parsed(T, "client_type", &m.client_type)?,
+            response_types,
+            jwt_alg: parsed(T, "jwt_alg", &m.jwt_alg)?,
+            redirect_uris: json_list(T, "redirect_uris", &m.redirect_uris)?,
+            post_logout_redirect_uris: json_list(T, "post_logout_redirect_uris", &m.post_logout_redirect_uris)?,
+            allowed_scopes: json_list(T, "allowed_scopes", &m.allowed_scopes)?,
+            realm: m.realm,
+            client_id: m.client_id,
+            name: m.name,
+            client_secret: m.client_secret.map(ClientSecret::new),
+            date_created: UnixTime(m.date_created),
+            require_consent: m.require_consent,
+            reuse_consent: m.reuse_consent,
+            website_url: m.website_url,
+            terms_url: m.terms_url,
+            contact_email: m.contact_email,
+            logo: m.logo,
+            enabled: m.enabled,
+        })
+    }
+}
+
+impl From<&User> for users::Model {
+    fn from(u: &User) -> Self {
+        let c = u.claims.clone();
+        let a = c.address;
+        users::Model {
+            realm: u.realm.clone(),
+            id: u.id.clone(),
+            username: u.username.clone(),
+            password_hash: u.password_hash.as_ref().map(|h| h.0.clone()),
+            active: u.active,
+            name: c.name,
+            given_name: c.given_name,
+            family_name: c.family_name,
+            middle_name: c.middle_name,
+            nickname: c.nickname,
+            preferred_username: c.preferred_username,
+            profile: c.profile,
+            picture: c.picture,
+            website: c.website,
+            gender: c.gender,
+            birthdate: c.birthdate,
+            zoneinfo: c.zoneinfo,
+            locale: c.locale,
+            email: c.email,
+            email_verified: c.email_verified,
+            phone_number: c.phone_number,
+            phone_number_verified: c.phone_number_verified,
+            address_formatted: a.formatted,
+            address_street_address: a.street_address,
+            address_locality: a.locality,
+            address_region: a.region,
+            address_postal_code: a.postal_code,
+            address_country: a.country,
+            created_at: u.created_at.secs(),
+            updated_at: u.updated_at.secs(),
+        }
+    }
+}
+
+impl From<users::Model> for User {
+    fn from(m: users::Model) -> Self {
+        User {
+            id: m.id,
+            realm: m.realm,
+            username: m.username,
+            password_hash: m.password_hash.map(PasswordHash),
+            active: m.active,
+            claims: StandardClaims {
+                name: m.name,
+                given_name: m.given_name,
+                family_name: m.family_name,
+                middle_name: m.middle_name,
+                nickname: m.nickname,
+                preferred_username: m.preferred_username,
+                profile: m.profile,
+                picture: m.picture,
+                website: m.website,
+                gender: m.gender,
+                birthdate: m.birthdate,
+                zoneinfo: m.zoneinfo,
+                locale: m.locale,
+                email: m.email,
+                email_verified: m.email_verified,
+                phone_number: m.phone_number,
+                phone_number_verified: m.phone_number_verified,
+                address: Address {
+                    formatted: m.address_formatted,
+                    street_address: m.address_street_address,
+                    locality: m.address_locality,
+                    region: m.address_region,
+                    postal_code: m.address_postal_code,
+                    country: m.address_country,
+                },
+            },
+            created_at: UnixTime(m.created_at),
+            updated_at: UnixTime(m.updated_at),
+        }
+    }
+}
+
+impl From<&LoginSession> for login_sessions::Model {
+    fn from(s: &LoginSession) -> Self {
+        login_sessions::Model {
+            digest: s.digest.0.clone(),
+            id: s.id.clone(),
+            realm: s.realm.clone(),
+            user_id: s.user_id.clone(),
+            auth_time: s.auth_time.secs(),
+            expires_at: s.expires_at.secs(),
+        }
+    }
+}
+
+impl From<login_sessions::Model> for LoginSession {
+    fn from(m: login_sessions::Model) -> Self {
+        LoginSession {
+            digest: Digest(m.digest),
+            id: m.id,
+            realm: m.realm,
+            user_id: m.user_id,
+            auth_time: UnixTime(m.auth_time),
+            expires_at: UnixTime(m.expires_at),
+        }
+    }
+}
+
+impl From<&Consent> for consents::Model {
+    fn from(c: &Consent) -> Self {
+        consents::Model {
+            realm: c.realm.clone(),
+            user_id: c.user_id.clone(),
+            client_id: c.client_id.clone(),
+            scope: c.scope.to_string(),
+            given_at: c.given_at.secs(),
+            expires_at: c.expires_at.secs(),
+        }
+    }
+}
+
+impl TryFrom<consents::Model> for Consent {
+    type Error = RepoError;
+
+    fn try_from(m: consents::Model) -> RepoResult<Self> {
+        Ok(Consent {
+            scope: scope("consents", "scope", &m.scope)?,
+            realm: m.realm,
+            user_id: m.user_id,
+            client_id: m.client_id,
+            given_at: UnixTime(m.given_at),
+            expires_at: UnixTime(m.expires_at),
+        })
+    }
+}
+
+/// A new, unused code row.
+impl From<&CodeRecord> for auth_codes::Model {
+    fn from(c: &CodeRecord) -> Self {
+        auth_codes::Model {
+            digest: c.digest.0.clone(),
+            realm: c.realm.clone(),
+            client_id: c.client_id.clone(),
+            user_id: c.user_id.clone(),
+            redirect_uri: c.redirect_uri.clone(),
+            scope: c.scope.to_string(),
+            nonce: c.nonce.clone(),
+            code_challenge: c.code_challenge.clone(),
+            code_challenge_method: c.code_challenge_method.map(|m| m.as_str().to_owned()),
+            auth_time: c.auth_time.secs(),
+            session_id: c.session_id.clone(),
+            expires_at: c.expires_at.secs(),
+            grant_id: c.grant_id.clone(),
+            used: false,
+        }
+    }
+}
+
+impl TryFrom<auth_codes::Model> for CodeRecord {
+    type Error = RepoError;
+
+    fn try_from(m: auth_codes::Model) -> RepoResult<Self> {
+        const T: &str = "auth_codes";
+        Ok(CodeRecord {
+            scope: scope(T, "scope", &m.scope)?,
+            code_challenge_method: m
+                .code_challenge_method
+                .as_deref()
+                .map(|s| parsed(T, "code_challenge_method", s))
+                .transpose()?,
+            digest: Digest(m.digest),
+            realm: m.realm,
+            client_id: m.client_id,
+            user_id: m.user_id,
+            redirect_uri: m.redirect_uri,
+            nonce: m.nonce,
+            code_challenge: m.code_challenge,
+            auth_time: UnixTime(m.auth_time),
+            session_id: m.session_id,
+            expires_at: UnixTime(m.expires_at),
+            grant_id: m.grant_id,
+        })
+    }
+}
+
+impl From<&AccessTokenRecord> for access_tokens::Model {
+    fn from(a: &AccessTokenRecord) -> Self {
+        access_tokens::Model {
+            digest: a.digest.0.clone(),
+            realm: a.realm.clone(),
+            client_id: a.client_id.clone(),
+            user_id: a.user_id.clone(),
+            scope: a.scope.to_string(),
+            expires_at: a.expires_at.secs(),
+            grant_id: a.grant_id.clone(),
+        }
+    }
+}
+
+impl TryFrom<access_tokens::Model> for AccessTokenRecord {
+    type Error = RepoError;
+
+    fn try_from(m: access_tokens::Model) -> RepoResult<Self> {
+        Ok(AccessTokenRecord {
+            scope: scope("access_tokens", "scope", &m.scope)?,
+            digest: Digest(m.digest),
+            realm: m.realm,
+            client_id: m.client_id,
+            user_id: m.user_id,
+            expires_at: UnixTime(m.expires_at),
+            grant_id: m.grant_id,
+        })
+    }
+}
+
+/// A new, unused refresh token row.
+impl From<&RefreshTokenRecord> for refresh_tokens::Model {
+    fn from(r: &RefreshTokenRecord) -> Self {
+        refresh_tokens::Model {
+            digest: r.digest.0.clone(),
+            realm: r.realm.clone(),
+            client_id: r.client_id.clone(),
+            user_id: r.user_id.clone(),
+            scope: r.scope.to_string(),
+            expires_at: r.expires_at.secs(),
+            grant_id: r.grant_id.clone(),
+            auth_time: r.auth_time.secs(),
+            session_id: r.session_id.clone(),
+            used: false,
+        }
+    }
+}
+
+impl TryFrom<refresh_tokens::Model> for RefreshTokenRecord {
+    type Error = RepoError;
+
+    fn try_from(m: refresh_tokens::Model) -> RepoResult<Self> {
+        Ok(RefreshTokenRecord {
+            scope: scope("refresh_tokens", "scope", &m.scope)?,
+            digest: Digest(m.digest),
+            realm: m.realm,
+            client_id: m.client_id,
+            user_id: m.user_id,
+            expires_at: UnixTime(m.expires_at),
+            grant_id: m.grant_id,
+            auth_time: UnixTime(m.auth_time),
+            session_id: m.session_id,
+        })
+    }
 }

@@ -1,95 +1,127 @@
 //! `oidc-core`'s repository traits over SeaORM: SQLite (the embedded default,
 //! in WAL mode) and PostgreSQL (production).
 //!
-//! Every trait method is one SQL statement, or one short transaction where
-//! several rows must change together. Codes, tokens and sessions are stored
-//! as digests only. Redeeming a code or a refresh token is a single
-//! conditional `UPDATE ... RETURNING`, so that of concurrent redemptions
-//! exactly one succeeds.
+//! [`Store`] holds the connection pool and implements every trait of
+//! `oidc_core::repo`. Each trait method is one SQL statement, or one short
+//! transaction where several rows must change together. Codes, tokens and
+//! sessions are stored as digests only. Redeeming a code or a refresh token
+//! is a single conditional `UPDATE ... WHERE used = false RETURNING ...`, so
+//! that of concurrent redemptions exactly one succeeds.
 //!
-//! This crate knows nothing of HTTP.
+//! The entities are private: callers see only `oidc-core`'s types. This crate
+//! knows nothing of HTTP.
 
 mod convert;
+mod entity;
 mod repos;
 
 use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait as _};
-use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend, DbErr, Statement, Value};
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
 
-/// A storage error of this crate.
+/// How long an SQLite connection waits for another one's write lock.
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// Connections to an SQLite file: WAL lets readers run beside the one writer.
+const SQLITE_POOL_SIZE: u32 = 4;
+/// A pooled connection idle this long is pinged before use.
+const PING_IF_IDLE_FOR: Duration = Duration::from_secs(30);
+/// Connections to PostgreSQL.
+const POSTGRES_POOL_SIZE: u32 = 16;
+
+/// A failure to open, migrate or reach the database.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum StoreError {
     /// The database failed.
     #[error(transparent)]
     Db(#[from] DbErr),
-    /// The database URL is not one this crate supports.
-    #[error("unsupported database URL (use sqlite://... or postgres://...)")]
+    /// The database URL names neither SQLite nor PostgreSQL.
+    #[error("unsupported database URL (use sqlite://PATH, sqlite::memory: or postgres://...)")]
     UnsupportedUrl,
 }
 
-/// The SeaORM-backed store; implements every repository trait of `oidc-core`.
+/// The SeaORM-backed store: implements every repository trait of `oidc-core`.
+///
+/// Cloning is cheap and shares the connection pool.
 #[derive(Debug, Clone)]
 pub struct Store {
     db: DatabaseConnection,
 }
 
 impl Store {
-    /// Connects to `url`: `sqlite://path` (created if missing; WAL mode),
-    /// `sqlite::memory:`, or `postgres://...`.
+    /// Opens a pool on `url`.
+    ///
+    /// - `sqlite://PATH` (or `sqlite:PATH`): the file is created if missing
+    ///   (`?mode=rwc` is added unless the URL has a `mode`), in WAL mode with
+    ///   `synchronous=NORMAL` and a 5 s busy timeout.
+    /// - `sqlite::memory:`: one connection that is never recycled, since the
+    ///   database lives only as long as its connections.
+    /// - `postgres://...` or `postgresql://...`.
+    ///
+    /// The schema is not touched; call [`Store::migrate`].
     pub async fn connect(url: &str) -> Result<Store, StoreError> {
-        let (url, is_sqlite, memory) = if url.starts_with("sqlite:") {
-            let memory = url.contains(":memory:") || url.contains("mode=memory");
-            let url = if memory || url.contains("mode=") {
-                url.to_owned()
-            } else if url.contains('?') {
-                format!("{url}&mode=rwc")
-            } else {
-                format!("{url}?mode=rwc")
-            };
-            (url, true, memory)
+        let mut opts = if url.starts_with("sqlite:") {
+            sqlite_options(url)
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            (url.to_owned(), false, false)
+            let mut opts = ConnectOptions::new(url);
+            opts.max_connections(POSTGRES_POOL_SIZE).min_connections(1);
+            opts
         } else {
             return Err(StoreError::UnsupportedUrl);
         };
-        let mut opts = ConnectOptions::new(url);
-        opts.sqlx_logging(false).connect_timeout(Duration::from_secs(10)).acquire_timeout(Duration::from_secs(10));
-        if is_sqlite {
-            // One connection keeps an in-memory database whole; a file gets a small pool
-            // (WAL: readers do not block the writer).
-            opts.max_connections(if memory { 1 } else { 8 }).min_connections(1);
-            opts.map_sqlx_sqlite_opts(|o| {
-                o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
-                    .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
-                    .busy_timeout(Duration::from_secs(5))
-                    .foreign_keys(true)
-            });
-        } else {
-            opts.max_connections(16).min_connections(1);
-        }
+        // Statements are not logged: they would go out at info level, one per query.
+        opts.sqlx_logging(false);
+        // sqlx pings a pooled connection on every checkout by default: one extra round
+        // trip per statement. Only a connection idle for a while may have gone stale.
+        opts.test_before_acquire_if_idle_for(PING_IF_IDLE_FOR);
         let db = Database::connect(opts).await?;
         Ok(Store { db })
     }
 
-    /// Applies pending migrations.
+    /// Applies every pending migration of the `migration` crate.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         Migrator::up(&self.db, None).await?;
         Ok(())
     }
 
-    /// The underlying connection.
+    /// The underlying connection pool.
     pub fn connection(&self) -> &DatabaseConnection {
         &self.db
     }
+}
 
-    fn backend(&self) -> DbBackend {
-        self.db.get_database_backend()
+/// The pool options for an SQLite URL.
+fn sqlite_options(url: &str) -> ConnectOptions {
+    let query = url.split_once('?').map_or("", |(_, q)| q);
+    let params = || query.split('&');
+    let memory = url.contains(":memory:") || params().any(|p| p == "mode=memory");
+    let url = if memory || params().any(|p| p.starts_with("mode=")) {
+        url.to_owned()
+    } else if url.contains('?') {
+        format!("{url}&mode=rwc")
+    } else {
+        format!("{url}?mode=rwc")
+    };
+    let mut opts = ConnectOptions::new(url);
+    if memory {
+        // sqlx opens `sqlite::memory:` as a named shared-cache database, so a larger
+        // pool would share it, but under shared-cache table locks, and with
+        // `cache=private` each connection would get a database of its own. One
+        // connection that is never closed keeps one database for the life of the store.
+        opts.max_connections(1).min_connections(1).idle_timeout(None).max_lifetime(None);
+        opts.map_sqlx_sqlite_opts(|o| o.busy_timeout(SQLITE_BUSY_TIMEOUT));
+    } else {
+        // sqlx 0.9 no longer sets a journal mode, so a new file would stay in rollback mode.
+        opts.max_connections(SQLITE_POOL_SIZE).min_connections(1);
+        opts.map_sqlx_sqlite_opts(|o| {
+            o.journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(SQLITE_BUSY_TIMEOUT)
+        });
     }
-
-    fn stmt(&self, sql: &str, values: Vec<Value>) -> Statement {
-        Statement::from_sql_and_values(self.backend(), sql, values)
-    }
+    opts
 }
 
 #[cfg(test)]

@@ -1,130 +1,311 @@
-//! Store tests, run on SQLite (in memory) and on PostgreSQL (a fresh database
-//! per test on the server named by `OIDC_TEST_POSTGRES_URL`, by default
-//! `postgres://postgres@127.0.0.1:5432/postgres`).
+//! Store tests, written once and run on SQLite and on PostgreSQL.
+//!
+//! Each test gets a fresh database: `sqlite::memory:`, a temporary SQLite
+//! file (for the WAL and concurrency tests), or a new database named
+//! `oidc_test_<pid>_<n>` on the PostgreSQL server of `OIDC_TEST_POSTGRES_URL`
+//! (default `postgres://postgres@127.0.0.1:5432/postgres`), dropped afterwards
+//! even when the test fails.
 
+use std::future::Future;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use oidc_core::model::*;
+use migration::{Migrator, MigratorTrait as _};
+use oidc_core::model::{
+    AccessTokenRecord, Address, Client, ClientType, CodeRecord, Consent, JwtAlg, KeyRecord, KeyState, LoginSession,
+    PasswordHash, Realm, RefreshTokenRecord, ResponseType, StandardClaims, User,
+};
 use oidc_core::pkce::PkceMethod;
-use oidc_core::repo::*;
+use oidc_core::repo::{
+    ClientRepo as _, CodeRepo as _, ConsentRepo as _, KeyRepo as _, RealmRepo as _, Redeemed, RepoError, Rotated,
+    SessionRepo as _, TokenRepo as _, UserRepo as _,
+};
 use oidc_core::scope::Scope;
 use oidc_core::secret::{ClientSecret, Digest};
 use oidc_core::time::UnixTime;
-use sea_orm::ConnectionTrait as _;
+use sea_orm::{ConnectionTrait as _, Database, DatabaseConnection, DbBackend, EntityTrait as _, Statement};
 
-use crate::Store;
+use crate::entity::{
+    access_tokens, auth_codes, clients, consents, login_sessions, realms, refresh_tokens, signing_keys, users,
+};
+use crate::{Store, StoreError};
 
-fn pg_server_url() -> String {
+// ---------------------------------------------------------------------------
+// Databases.
+
+/// Where a test runs.
+#[derive(Clone, Copy, Debug)]
+enum Backend {
+    /// `sqlite::memory:`.
+    SqliteMemory,
+    /// A new file in the temporary directory.
+    SqliteFile,
+    /// A new database on the PostgreSQL server.
+    Postgres,
+}
+
+/// Makes database and file names unique within this process.
+static SEQ: AtomicU32 = AtomicU32::new(0);
+
+fn postgres_server_url() -> String {
     std::env::var("OIDC_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
-/// A fresh, migrated database on PostgreSQL; dropped by [`PgDb::drop_db`].
-struct PgDb {
-    admin: Store,
-    name: String,
+/// `url` with its database name replaced by `db`, keeping any query string.
+fn with_database(url: &str, db: &str) -> String {
+    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let server = match base[scheme_end..].find('/') {
+        Some(i) => &base[..scheme_end + i],
+        None => base,
+    };
+    match query {
+        Some(q) => format!("{server}/{db}?{q}"),
+        None => format!("{server}/{db}"),
+    }
+}
+
+/// What to remove when a test is over.
+enum Cleanup {
+    Nothing,
+    Files(Vec<PathBuf>),
+    DropDatabase { admin: DatabaseConnection, name: String },
+}
+
+/// A fresh database and the store opened on its URL.
+struct TestDb {
     store: Store,
+    cleanup: Cleanup,
 }
 
-impl PgDb {
-    async fn new() -> PgDb {
-        static N: AtomicU32 = AtomicU32::new(0);
-        let name = format!("oidc_test_{}_{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed));
-        let server = pg_server_url();
-        let admin = Store::connect(&server).await.expect("PostgreSQL must be reachable at OIDC_TEST_POSTGRES_URL");
-        admin.connection().execute_unprepared(&format!("CREATE DATABASE {name}")).await.expect("create database");
-        let base = server.rsplit_once('/').map_or(server.as_str(), |(b, _)| b);
-        let store = Store::connect(&format!("{base}/{name}")).await.expect("connect to the test database");
-        store.migrate().await.expect("migrate");
-        PgDb { admin, name, store }
+impl TestDb {
+    /// Creates an empty database on `backend` and connects a [`Store`] to its URL.
+    async fn open(backend: Backend) -> TestDb {
+        let n = SEQ.fetch_add(1, Ordering::Relaxed);
+        let (url, cleanup) = match backend {
+            Backend::SqliteMemory => ("sqlite::memory:".to_owned(), Cleanup::Nothing),
+            Backend::SqliteFile => {
+                let path = std::env::temp_dir().join(format!("oidc_store_test_{}_{n}.sqlite", std::process::id()));
+                let files =
+                    ["", "-wal", "-shm"].iter().map(|s| PathBuf::from(format!("{}{s}", path.display()))).collect();
+                (format!("sqlite://{}", path.display()), Cleanup::Files(files))
+            }
+            Backend::Postgres => {
+                let server = postgres_server_url();
+                let admin = Database::connect(server.as_str()).await.unwrap_or_else(|e| {
+                    panic!("PostgreSQL must be reachable at {server} (set OIDC_TEST_POSTGRES_URL): {e}")
+                });
+                let name = format!("oidc_test_{}_{n}", std::process::id());
+                admin
+                    .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+                    .await
+                    .expect("create the test database");
+                (with_database(&server, &name), Cleanup::DropDatabase { admin, name })
+            }
+        };
+        let store = Store::connect(&url).await.unwrap_or_else(|e| panic!("connect to {url}: {e}"));
+        TestDb { store, cleanup }
     }
 
-    async fn drop_db(self) {
-        self.store.connection().clone().close().await.expect("close");
-        self.admin
-            .connection()
-            .execute_unprepared(&format!("DROP DATABASE {} WITH (FORCE)", self.name))
-            .await
-            .expect("drop");
+    /// Closes the store and removes the database.
+    async fn close(self) {
+        let _ = self.store.db.close().await;
+        match self.cleanup {
+            Cleanup::Nothing => {}
+            Cleanup::Files(files) => {
+                for f in files {
+                    let _ = std::fs::remove_file(f);
+                }
+            }
+            Cleanup::DropDatabase { admin, name } => {
+                admin
+                    .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                    .await
+                    .expect("drop the test database");
+                let _ = admin.close().await;
+            }
+        }
     }
 }
 
-async fn sqlite() -> Store {
-    let s = Store::connect("sqlite::memory:").await.expect("sqlite");
-    s.migrate().await.expect("migrate");
-    s
+/// Runs `check` on a fresh database of `backend`, migrated if `migrate`, and
+/// removes the database afterwards whether or not `check` panicked.
+async fn run_with<F, Fut>(backend: Backend, migrate: bool, check: F)
+where
+    F: FnOnce(Store) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let db = TestDb::open(backend).await;
+    if migrate {
+        db.store.migrate().await.expect("migrate");
+    }
+    let outcome = tokio::spawn(check(db.store.clone())).await;
+    db.close().await;
+    if let Err(e) = outcome {
+        match e.try_into_panic() {
+            Ok(panic) => std::panic::resume_unwind(panic),
+            Err(e) => panic!("test task failed: {e}"),
+        }
+    }
 }
 
-/// Runs `check` against SQLite, then PostgreSQL.
-macro_rules! on_both {
-    ($name:ident, $check:ident) => {
-        mod $name {
+/// Runs `check` on a fresh, migrated database of `backend`.
+async fn run<F, Fut>(backend: Backend, check: F)
+where
+    F: FnOnce(Store) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    run_with(backend, true, check).await;
+}
+
+/// Declares a module named after `check` with one test per backend
+/// (`sqlite`, `postgres`, and `sqlite_file` when asked for).
+macro_rules! on_backends {
+    ($check:ident) => {
+        mod $check {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
-                super::$check(super::sqlite().await).await;
+                super::run(super::Backend::SqliteMemory, super::$check).await;
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
-                let db = super::PgDb::new().await;
-                super::$check(db.store.clone()).await;
-                db.drop_db().await;
+                super::run(super::Backend::Postgres, super::$check).await;
+            }
+        }
+    };
+    ($check:ident, with_sqlite_file) => {
+        mod $check {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::run(super::Backend::SqliteMemory, super::$check).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite_file() {
+                super::run(super::Backend::SqliteFile, super::$check).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::run(super::Backend::Postgres, super::$check).await;
             }
         }
     };
 }
 
-fn client(id: &str) -> Client {
-    Client {
+// ---------------------------------------------------------------------------
+// Fixtures.
+
+fn realm(name: &str) -> Realm {
+    Realm { name: name.into(), secret_key: vec![0, 1, 2, 255], created_at: UnixTime(5) }
+}
+
+fn key(kid: &str, created_at: i64) -> KeyRecord {
+    KeyRecord {
+        kid: kid.into(),
         realm: "r".into(),
+        alg: "RS256".into(),
+        private_pkcs8: vec![0x30, 0x82, 0, 255, 7],
+        state: KeyState::Active,
+        created_at: UnixTime(created_at),
+    }
+}
+
+fn client(realm: &str, id: &str) -> Client {
+    Client {
+        realm: realm.into(),
         client_id: id.into(),
         name: "App".into(),
         client_type: ClientType::Confidential,
         client_secret: Some(ClientSecret::new("secret-secret-secret".into())),
-        response_types: vec![ResponseType::Code, ResponseType::CodeIdToken],
+        response_types: vec![ResponseType::Code, ResponseType::CodeIdTokenToken],
         jwt_alg: JwtAlg::Rs256,
         date_created: UnixTime(10),
-        redirect_uris: vec!["https://a/cb".into(), "https://a/cb2".into()],
-        post_logout_redirect_uris: vec![],
+        redirect_uris: vec!["https://a.example/cb".into(), "https://a.example/cb?x=\"1\"".into()],
+        post_logout_redirect_uris: vec!["https://a.example/bye".into()],
         require_consent: true,
         reuse_consent: false,
-        website_url: Some("https://a".into()),
+        website_url: Some("https://a.example".into()),
         terms_url: None,
-        contact_email: Some("ops@a".into()),
+        contact_email: Some("ops@a.example".into()),
         logo: None,
         allowed_scopes: vec!["openid".into(), "email".into()],
         enabled: true,
     }
 }
 
-fn user(id: &str, username: &str) -> User {
+fn user(realm: &str, id: &str, username: &str) -> User {
     User {
         id: id.into(),
-        realm: "r".into(),
+        realm: realm.into(),
         username: username.into(),
-        password_hash: Some(PasswordHash("$argon2id$x".into())),
+        password_hash: Some(PasswordHash("$argon2id$v=19$x".into())),
         active: true,
         claims: StandardClaims {
-            name: Some("Alice".into()),
-            email: Some("a@x".into()),
+            name: Some("Alice Liddell".into()),
+            given_name: Some("Alice".into()),
+            family_name: Some("Liddell".into()),
+            middle_name: None,
+            nickname: Some("al".into()),
+            preferred_username: Some("alice".into()),
+            profile: Some("https://a.example/alice".into()),
+            picture: None,
+            website: Some("https://alice.example".into()),
+            gender: Some("female".into()),
+            birthdate: Some("1852-05-04".into()),
+            zoneinfo: Some("Europe/London".into()),
+            locale: Some("en-GB".into()),
+            email: Some("alice@a.example".into()),
             email_verified: true,
-            address: Address { locality: Some("Paris".into()), ..Address::default() },
-            ..StandardClaims::default()
+            phone_number: Some("+44 1865 000000".into()),
+            phone_number_verified: false,
+            address: Address {
+                formatted: Some("Christ Church, Oxford".into()),
+                street_address: Some("St Aldates".into()),
+                locality: Some("Oxford".into()),
+                region: None,
+                postal_code: Some("OX1 1DP".into()),
+                country: Some("UK".into()),
+            },
         },
         created_at: UnixTime(1),
         updated_at: UnixTime(2),
     }
 }
 
-fn code(digest: &str, grant: &str) -> CodeRecord {
+fn session(digest: &str, user_id: &str, expires_at: i64) -> LoginSession {
+    LoginSession {
+        digest: Digest(digest.into()),
+        id: format!("sid-{digest}"),
+        realm: "r".into(),
+        user_id: user_id.into(),
+        auth_time: UnixTime(100),
+        expires_at: UnixTime(expires_at),
+    }
+}
+
+fn consent(user_id: &str, client_id: &str, scope: &str) -> Consent {
+    Consent {
+        realm: "r".into(),
+        user_id: user_id.into(),
+        client_id: client_id.into(),
+        scope: Scope::parse(scope).expect("scope"),
+        given_at: UnixTime(1),
+        expires_at: UnixTime(2),
+    }
+}
+
+fn code(digest: &str, client_id: &str, user_id: &str, grant: &str) -> CodeRecord {
     CodeRecord {
         digest: Digest(digest.into()),
         realm: "r".into(),
-        client_id: "c1".into(),
-        user_id: "u1".into(),
-        redirect_uri: "https://a/cb".into(),
-        scope: Scope::parse("openid email").unwrap(),
-        nonce: Some("n".into()),
+        client_id: client_id.into(),
+        user_id: user_id.into(),
+        redirect_uri: "https://a.example/cb".into(),
+        scope: Scope::parse("openid email").expect("scope"),
+        nonce: Some("n-0S6_WzA2Mj".into()),
         code_challenge: Some("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".into()),
         code_challenge_method: Some(PkceMethod::S256),
         auth_time: UnixTime(100),
@@ -134,225 +315,577 @@ fn code(digest: &str, grant: &str) -> CodeRecord {
     }
 }
 
-fn tokens(n: &str, grant: &str) -> (AccessTokenRecord, RefreshTokenRecord) {
-    (
-        AccessTokenRecord {
-            digest: Digest(format!("at-{n}")),
-            realm: "r".into(),
-            client_id: "c1".into(),
-            user_id: "u1".into(),
-            scope: Scope::parse("openid").unwrap(),
-            expires_at: UnixTime(5000),
-            grant_id: grant.into(),
-        },
-        RefreshTokenRecord {
-            digest: Digest(format!("rt-{n}")),
-            realm: "r".into(),
-            client_id: "c1".into(),
-            user_id: "u1".into(),
-            scope: Scope::parse("openid").unwrap(),
-            expires_at: UnixTime(9000),
-            grant_id: grant.into(),
-            auth_time: UnixTime(100),
-            session_id: None,
-        },
-    )
-}
-
-async fn realm_and_keys(s: Store) {
-    assert!(s.realm("r").await.unwrap().is_none());
-    s.create_realm(&Realm { name: "r".into(), secret_key: vec![1, 2, 3], created_at: UnixTime(5) }).await.unwrap();
-    let r = s.realm("r").await.unwrap().unwrap();
-    assert_eq!((r.secret_key, r.created_at), (vec![1, 2, 3], UnixTime(5)));
-    let dup = s.create_realm(&Realm { name: "r".into(), secret_key: vec![], created_at: UnixTime(5) }).await;
-    assert!(matches!(dup, Err(RepoError::Conflict(_))));
-    assert_eq!(s.realm_names().await.unwrap(), ["r"]);
-    let key = KeyRecord {
-        kid: "k1".into(),
+fn access(digest: &str, client_id: &str, user_id: &str, grant: &str) -> AccessTokenRecord {
+    AccessTokenRecord {
+        digest: Digest(digest.into()),
         realm: "r".into(),
-        alg: "RS256".into(),
-        private_pkcs8: vec![9; 40],
-        state: KeyState::Active,
-        created_at: UnixTime(6),
-    };
-    s.add_key(&key).await.unwrap();
-    s.set_key_state("r", "k1", KeyState::Retired).await.unwrap();
-    let keys = s.keys("r").await.unwrap();
-    assert_eq!(keys.len(), 1);
-    assert_eq!((keys[0].state, keys[0].private_pkcs8.len()), (KeyState::Retired, 40));
-    assert!(matches!(s.set_key_state("r", "nope", KeyState::Revoked).await, Err(RepoError::NotFound(_))));
+        client_id: client_id.into(),
+        user_id: user_id.into(),
+        scope: Scope::parse("openid profile").expect("scope"),
+        expires_at: UnixTime(5000),
+        grant_id: grant.into(),
+    }
 }
-on_both!(realms_and_keys_roundtrip, realm_and_keys);
 
-async fn clients(s: Store) {
-    let c = client("c1");
-    s.create_client(&c).await.unwrap();
-    assert!(matches!(s.create_client(&c).await, Err(RepoError::Conflict(_))), "duplicate client_id");
-    let got = s.client("r", "c1").await.unwrap().unwrap();
-    assert_eq!(got.redirect_uris, c.redirect_uris);
-    assert_eq!(got.response_types, c.response_types);
-    assert_eq!(got.client_secret.unwrap().secret(), "secret-secret-secret");
-    assert_eq!(got.allowed_scopes, c.allowed_scopes);
-    assert_eq!((got.require_consent, got.reuse_consent, got.enabled), (true, false, true));
-    assert!(s.client("other-realm", "c1").await.unwrap().is_none(), "clients are scoped by realm");
-    let mut changed = c.clone();
+fn refresh(digest: &str, client_id: &str, user_id: &str, grant: &str) -> RefreshTokenRecord {
+    RefreshTokenRecord {
+        digest: Digest(digest.into()),
+        realm: "r".into(),
+        client_id: client_id.into(),
+        user_id: user_id.into(),
+        scope: Scope::parse("openid offline_access").expect("scope"),
+        expires_at: UnixTime(9000),
+        grant_id: grant.into(),
+        auth_time: UnixTime(100),
+        session_id: Some("sid".into()),
+    }
+}
+
+/// The `Debug` text of a record: every field, secrets redacted.
+fn dbg(v: &impl std::fmt::Debug) -> String {
+    format!("{v:?}")
+}
+
+fn is_conflict<T>(r: Result<T, RepoError>) -> bool {
+    matches!(r, Err(RepoError::Conflict(_)))
+}
+
+fn is_not_found<T>(r: Result<T, RepoError>) -> bool {
+    matches!(r, Err(RepoError::NotFound(_)))
+}
+
+fn is_backend<T>(r: Result<T, RepoError>) -> bool {
+    matches!(r, Err(RepoError::Backend(_)))
+}
+
+// ---------------------------------------------------------------------------
+// Schema.
+
+/// Every table exists after the migrations, with the columns the entities read.
+async fn migrations_create_every_table_on_an_empty_database(s: Store) {
+    let db = s.connection();
+    assert!(!Migrator::get_pending_migrations(db).await.expect("pending").is_empty(), "the database starts empty");
+    s.migrate().await.expect("migrate an empty database");
+    assert!(Migrator::get_pending_migrations(db).await.expect("pending").is_empty(), "every migration applied");
+    s.migrate().await.expect("migrating again is a no-op");
+    // Selecting every entity column fails if a table or column is missing.
+    assert!(realms::Entity::find().all(db).await.expect("realms").is_empty());
+    assert!(signing_keys::Entity::find().all(db).await.expect("signing_keys").is_empty());
+    assert!(clients::Entity::find().all(db).await.expect("clients").is_empty());
+    assert!(users::Entity::find().all(db).await.expect("users").is_empty());
+    assert!(login_sessions::Entity::find().all(db).await.expect("login_sessions").is_empty());
+    assert!(consents::Entity::find().all(db).await.expect("consents").is_empty());
+    assert!(auth_codes::Entity::find().all(db).await.expect("auth_codes").is_empty());
+    assert!(access_tokens::Entity::find().all(db).await.expect("access_tokens").is_empty());
+    assert!(refresh_tokens::Entity::find().all(db).await.expect("refresh_tokens").is_empty());
+}
+
+mod migrations_create_every_table_on_an_empty_database {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        super::run_with(super::Backend::SqliteMemory, false, super::migrations_create_every_table_on_an_empty_database)
+            .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite_file() {
+        super::run_with(super::Backend::SqliteFile, false, super::migrations_create_every_table_on_an_empty_database)
+            .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        super::run_with(super::Backend::Postgres, false, super::migrations_create_every_table_on_an_empty_database)
+            .await;
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Connecting.
+
+#[tokio::test]
+async fn sqlite_file_url_without_mode_is_created_in_wal_mode() {
+    let path = std::env::temp_dir().join(format!("oidc_store_wal_{}.sqlite", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    let store = Store::connect(&format!("sqlite://{}", path.display())).await.expect("a missing file is created");
+    store.migrate().await.expect("migrate");
+    let row = store
+        .connection()
+        .query_one_raw(Statement::from_string(DbBackend::Sqlite, "PRAGMA journal_mode"))
+        .await
+        .expect("pragma")
+        .expect("a row");
+    assert_eq!(row.try_get_by_index::<String>(0).expect("text"), "wal");
+    let row = store
+        .connection()
+        .query_one_raw(Statement::from_string(DbBackend::Sqlite, "PRAGMA synchronous"))
+        .await
+        .expect("pragma")
+        .expect("a row");
+    assert_eq!(row.try_get_by_index::<i64>(0).expect("integer"), 1, "synchronous = NORMAL");
+    let _ = store.db.close().await;
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+}
+
+#[tokio::test]
+async fn sqlite_memory_is_one_database_for_the_whole_pool() {
+    let store = Store::connect("sqlite::memory:").await.expect("connect");
+    store.migrate().await.expect("migrate");
+    // Many tasks at once: each would see an empty database if they used different ones.
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let s = store.clone();
+            tokio::spawn(async move { s.create_realm(&realm(&format!("r{i}"))).await })
+        })
+        .collect();
+    for t in tasks {
+        t.await.expect("join").expect("create realm");
+    }
+    assert_eq!(store.realm_names().await.expect("names").len(), 8);
+    let other = Store::connect("sqlite::memory:").await.expect("connect");
+    other.migrate().await.expect("migrate");
+    assert!(other.realm_names().await.expect("names").is_empty(), "each store has its own memory database");
+}
+
+#[tokio::test]
+async fn unsupported_url_is_an_error() {
+    assert!(matches!(Store::connect("mysql://localhost/x").await, Err(StoreError::UnsupportedUrl)));
+}
+
+#[test]
+fn with_database_replaces_only_the_database_name() {
+    assert_eq!(with_database("postgres://u@h:5432/postgres", "t"), "postgres://u@h:5432/t");
+    assert_eq!(with_database("postgres://u@h/postgres?sslmode=disable", "t"), "postgres://u@h/t?sslmode=disable");
+    assert_eq!(with_database("postgres://u@h", "t"), "postgres://u@h/t");
+}
+
+// ---------------------------------------------------------------------------
+// Realms and keys.
+
+/// Realms round-trip; a duplicate name is `Conflict`; names come sorted.
+async fn realms_roundtrip_and_conflict(s: Store) {
+    assert!(s.realm("r").await.expect("realm").is_none());
+    s.create_realm(&realm("r")).await.expect("create");
+    s.create_realm(&realm("a")).await.expect("create");
+    let r = s.realm("r").await.expect("realm").expect("stored");
+    assert_eq!((r.name.as_str(), r.secret_key, r.created_at), ("r", vec![0, 1, 2, 255], UnixTime(5)));
+    assert!(is_conflict(s.create_realm(&realm("r")).await), "duplicate realm");
+    assert_eq!(s.realm_names().await.expect("names"), ["a", "r"]);
+}
+on_backends!(realms_roundtrip_and_conflict);
+
+/// Keys round-trip in creation order; state changes; a missing kid is `NotFound`.
+async fn keys_roundtrip_state_and_not_found(s: Store) {
+    s.add_key(&key("k2", 7)).await.expect("add");
+    s.add_key(&key("k1", 6)).await.expect("add");
+    assert!(is_conflict(s.add_key(&key("k1", 9)).await), "duplicate kid");
+    s.set_key_state("r", "k1", KeyState::Retired).await.expect("set state");
+    let keys = s.keys("r").await.expect("keys");
+    let got: Vec<_> = keys.iter().map(|k| (k.kid.as_str(), k.state, k.created_at.secs())).collect();
+    assert_eq!(got, [("k1", KeyState::Retired, 6), ("k2", KeyState::Active, 7)]);
+    assert_eq!((keys[0].alg.as_str(), keys[0].private_pkcs8.as_slice()), ("RS256", &[0x30, 0x82, 0, 255, 7][..]));
+    assert!(s.keys("other").await.expect("keys").is_empty(), "keys are scoped by realm");
+    assert!(is_not_found(s.set_key_state("r", "nope", KeyState::Revoked).await));
+    assert!(is_not_found(s.set_key_state("other", "k1", KeyState::Revoked).await), "scoped by realm");
+}
+on_backends!(keys_roundtrip_state_and_not_found);
+
+// ---------------------------------------------------------------------------
+// Clients.
+
+/// A client round-trips every field; clients are listed by client_id.
+async fn clients_roundtrip_every_field(s: Store) {
+    let c = client("r", "c1");
+    s.create_client(&c).await.expect("create");
+    let got = s.client("r", "c1").await.expect("client").expect("stored");
+    assert_eq!(dbg(&got), dbg(&c));
+    assert_eq!(got.client_secret.as_ref().map(ClientSecret::secret), Some("secret-secret-secret"));
+    let mut public = client("r", "c0");
+    public.client_type = ClientType::Public;
+    public.client_secret = None;
+    public.response_types = vec![ResponseType::IdToken];
+    public.jwt_alg = JwtAlg::Hs256;
+    public.redirect_uris = vec![];
+    public.allowed_scopes = vec![];
+    public.enabled = false;
+    s.create_client(&public).await.expect("create");
+    let got = s.client("r", "c0").await.expect("client").expect("stored");
+    assert_eq!(dbg(&got), dbg(&public));
+    let ids: Vec<String> = s.clients("r").await.expect("clients").into_iter().map(|c| c.client_id).collect();
+    assert_eq!(ids, ["c0", "c1"]);
+    assert!(s.client("other", "c1").await.expect("client").is_none(), "clients are scoped by realm");
+}
+on_backends!(clients_roundtrip_every_field);
+
+/// A duplicate client_id is `Conflict` in its realm, and allowed in another.
+async fn clients_duplicate_client_id_is_conflict(s: Store) {
+    s.create_client(&client("r", "c1")).await.expect("create");
+    assert!(is_conflict(s.create_client(&client("r", "c1")).await), "duplicate client_id");
+    s.create_client(&client("r2", "c1")).await.expect("the same client_id in another realm");
+}
+on_backends!(clients_duplicate_client_id_is_conflict);
+
+/// `update_client` replaces every field; a missing client is `NotFound`.
+async fn clients_update_replaces_and_missing_is_not_found(s: Store) {
+    s.create_client(&client("r", "c1")).await.expect("create");
+    let mut changed = client("r", "c1");
     changed.name = "Renamed".into();
     changed.client_type = ClientType::Public;
     changed.client_secret = None;
-    s.update_client(&changed).await.unwrap();
-    let got = s.client("r", "c1").await.unwrap().unwrap();
-    assert_eq!(
-        (got.name.as_str(), got.client_type, got.client_secret.is_none()),
-        ("Renamed", ClientType::Public, true)
-    );
-    assert!(matches!(s.update_client(&client("zz")).await, Err(RepoError::NotFound(_))));
-    s.create_client(&client("c0")).await.unwrap();
-    let ids: Vec<String> = s.clients("r").await.unwrap().into_iter().map(|c| c.client_id).collect();
-    assert_eq!(ids, ["c0", "c1"]);
-    // Deleting a client removes its tokens too.
-    let (at, rt) = tokens("1", "g1");
-    s.save_tokens(&at, Some(&rt)).await.unwrap();
-    s.delete_client("r", "c1").await.unwrap();
-    assert!(s.access_token("r", &at.digest).await.unwrap().is_none());
-    assert!(matches!(s.delete_client("r", "c1").await, Err(RepoError::NotFound(_))));
+    changed.redirect_uris = vec!["https://b.example/cb".into()];
+    changed.require_consent = false;
+    changed.terms_url = Some("https://b.example/terms".into());
+    s.update_client(&changed).await.expect("update");
+    assert_eq!(dbg(&s.client("r", "c1").await.expect("client").expect("stored")), dbg(&changed));
+    assert!(is_not_found(s.update_client(&client("r", "zz")).await));
+    assert!(is_not_found(s.update_client(&client("r2", "c1")).await), "scoped by realm");
 }
-on_both!(clients_roundtrip_conflict_and_cascade, clients);
+on_backends!(clients_update_replaces_and_missing_is_not_found);
 
-async fn users(s: Store) {
-    s.create_user(&user("u1", "alice")).await.unwrap();
-    assert!(matches!(s.create_user(&user("u2", "alice")).await, Err(RepoError::Conflict(_))), "duplicate username");
-    let u = s.user_by_username("r", "alice").await.unwrap().unwrap();
-    assert_eq!(u.id, "u1");
-    assert_eq!(u.claims.address.locality.as_deref(), Some("Paris"));
-    assert!(u.claims.email_verified);
-    assert_eq!(u.updated_at, UnixTime(2));
-    s.set_password_hash("r", "u1", &PasswordHash("new".into())).await.unwrap();
-    assert_eq!(s.user("r", "u1").await.unwrap().unwrap().password_hash, Some(PasswordHash("new".into())));
-    assert_eq!(s.users("r").await.unwrap().len(), 1);
-    let session = LoginSession {
-        digest: Digest("sd".into()),
-        id: "sid".into(),
-        realm: "r".into(),
-        user_id: "u1".into(),
-        auth_time: UnixTime(100),
-        expires_at: UnixTime(200),
-    };
-    s.create_session(&session).await.unwrap();
-    assert!(s.session("r", &session.digest, UnixTime(150)).await.unwrap().is_some());
-    assert!(
-        s.session("r", &session.digest, UnixTime(200)).await.unwrap().is_none(),
-        "expired sessions are not returned"
-    );
-    s.delete_user("r", "u1").await.unwrap();
-    assert!(s.session("r", &session.digest, UnixTime(150)).await.unwrap().is_none(), "sessions go with the user");
-    assert!(matches!(s.delete_user("r", "u1").await, Err(RepoError::NotFound(_))));
+/// `delete_client` removes the client's codes, tokens and consents, and
+/// nothing of other clients; deleting a missing client is `NotFound`.
+async fn clients_delete_removes_codes_tokens_and_consents(s: Store) {
+    s.create_client(&client("r", "c1")).await.expect("create");
+    s.create_client(&client("r", "c2")).await.expect("create");
+    s.save_code(&code("code1", "c1", "u1", "g1")).await.expect("code");
+    s.save_tokens(&access("at1", "c1", "u1", "g1"), Some(&refresh("rt1", "c1", "u1", "g1"))).await.expect("tokens");
+    s.save_consent(&consent("u1", "c1", "openid")).await.expect("consent");
+    s.save_code(&code("code2", "c2", "u1", "g2")).await.expect("code");
+    s.save_tokens(&access("at2", "c2", "u1", "g2"), Some(&refresh("rt2", "c2", "u1", "g2"))).await.expect("tokens");
+    s.save_consent(&consent("u1", "c2", "openid")).await.expect("consent");
+
+    s.delete_client("r", "c1").await.expect("delete");
+    assert!(s.client("r", "c1").await.expect("client").is_none());
+    assert!(matches!(s.redeem_code("r", &Digest("code1".into())).await.expect("redeem"), Redeemed::Unknown));
+    assert!(s.access_token("r", &Digest("at1".into())).await.expect("token").is_none());
+    assert!(matches!(s.use_refresh_token("r", &Digest("rt1".into())).await.expect("use"), Rotated::Unknown));
+    assert!(s.consent("r", "u1", "c1").await.expect("consent").is_none());
+
+    assert!(s.client("r", "c2").await.expect("client").is_some(), "the other client stays");
+    assert!(s.access_token("r", &Digest("at2".into())).await.expect("token").is_some());
+    assert!(s.consent("r", "u1", "c2").await.expect("consent").is_some());
+    assert!(matches!(s.redeem_code("r", &Digest("code2".into())).await.expect("redeem"), Redeemed::First(_)));
+
+    assert!(is_not_found(s.delete_client("r", "c1").await), "deleting a missing client");
 }
-on_both!(users_and_sessions, users);
+on_backends!(clients_delete_removes_codes_tokens_and_consents);
 
-async fn consents(s: Store) {
-    let mut c = Consent {
-        realm: "r".into(),
-        user_id: "u1".into(),
-        client_id: "c1".into(),
-        scope: Scope::parse("openid").unwrap(),
-        given_at: UnixTime(1),
-        expires_at: UnixTime(2),
-    };
-    s.save_consent(&c).await.unwrap();
-    c.scope = Scope::parse("openid email").unwrap();
-    c.expires_at = UnixTime(99);
-    s.save_consent(&c).await.unwrap();
-    assert_eq!(s.consent("r", "u1", "c1").await.unwrap(), Some(c.clone()), "upsert replaces");
-    assert_eq!(s.consents_of_user("r", "u1").await.unwrap(), vec![c]);
-    s.delete_consent("r", "u1", "c1").await.unwrap();
-    assert!(s.consent("r", "u1", "c1").await.unwrap().is_none());
-}
-on_both!(consents_upsert_and_list, consents);
-
-async fn codes(s: Store) {
-    s.save_code(&code("d1", "g1")).await.unwrap();
-    match s.redeem_code("r", &Digest("d1".into())).await.unwrap() {
-        Redeemed::First(c) => {
-            assert_eq!(c.code_challenge_method, Some(PkceMethod::S256));
-            assert_eq!(c.scope.to_string(), "openid email");
-            assert_eq!(c.nonce.as_deref(), Some("n"));
-        }
-        other => panic!("expected first redemption, got {other:?}"),
+/// A stored value `oidc-core` cannot parse is a `Backend` error, not a panic.
+async fn corrupt_stored_values_are_backend_errors(s: Store) {
+    s.create_client(&client("r", "c1")).await.expect("create");
+    s.create_client(&client("r", "c2")).await.expect("create");
+    s.add_key(&key("k1", 1)).await.expect("add key");
+    s.save_code(&code("code1", "c1", "u1", "g1")).await.expect("code");
+    let db = s.connection();
+    for sql in [
+        "UPDATE clients SET client_type = 'bogus' WHERE client_id = 'c1'",
+        "UPDATE clients SET response_types = 'not json' WHERE client_id = 'c2'",
+        "UPDATE signing_keys SET state = 'lost'",
+        "UPDATE auth_codes SET code_challenge_method = 'S512'",
+    ] {
+        db.execute_unprepared(sql).await.expect(sql);
     }
-    assert!(matches!(s.redeem_code("r", &Digest("d1".into())).await.unwrap(), Redeemed::Replayed(_)));
-    assert!(matches!(s.redeem_code("r", &Digest("nope".into())).await.unwrap(), Redeemed::Unknown));
-    assert!(matches!(s.redeem_code("other", &Digest("d1".into())).await.unwrap(), Redeemed::Unknown));
+    assert!(is_backend(s.client("r", "c1").await), "unknown client_type");
+    assert!(is_backend(s.client("r", "c2").await), "response_types is not JSON");
+    assert!(is_backend(s.clients("r").await), "a corrupt row fails the list");
+    assert!(is_backend(s.keys("r").await), "unknown key state");
+    assert!(is_backend(s.redeem_code("r", &Digest("code1".into())).await), "unknown PKCE method");
+    let e = s.client("r", "c1").await.expect_err("corrupt");
+    assert!(e.to_string().contains("clients.client_type"), "the error names the column: {e}");
 }
-on_both!(codes_redeem_once, codes);
+on_backends!(corrupt_stored_values_are_backend_errors);
 
-async fn concurrent_redeem(s: Store) {
-    s.save_code(&code("race", "g1")).await.unwrap();
+// ---------------------------------------------------------------------------
+// Users and sessions.
+
+/// A user round-trips every claim; found by id and by username; listed by username.
+async fn users_roundtrip_every_claim(s: Store) {
+    let u = user("r", "u1", "alice");
+    s.create_user(&u).await.expect("create");
+    let mut bare = user("r", "u0", "bob");
+    bare.password_hash = None;
+    bare.active = false;
+    bare.claims = StandardClaims::default();
+    s.create_user(&bare).await.expect("create");
+    let got = s.user("r", "u1").await.expect("user").expect("stored");
+    assert_eq!(dbg(&got), dbg(&u));
+    assert_eq!(got.claims, u.claims);
+    assert_eq!(got.password_hash, u.password_hash);
+    let got = s.user_by_username("r", "bob").await.expect("user").expect("stored");
+    assert_eq!(dbg(&got), dbg(&bare));
+    assert_eq!(got.claims, StandardClaims::default());
+    let names: Vec<String> = s.users("r").await.expect("users").into_iter().map(|u| u.username).collect();
+    assert_eq!(names, ["alice", "bob"]);
+    assert!(s.user("other", "u1").await.expect("user").is_none(), "users are scoped by realm");
+    assert!(s.user_by_username("r", "carol").await.expect("user").is_none());
+}
+on_backends!(users_roundtrip_every_claim);
+
+/// A duplicate username or id is `Conflict` in its realm, and allowed in another.
+async fn users_duplicate_username_is_conflict(s: Store) {
+    s.create_user(&user("r", "u1", "alice")).await.expect("create");
+    assert!(is_conflict(s.create_user(&user("r", "u2", "alice")).await), "duplicate username");
+    assert!(is_conflict(s.create_user(&user("r", "u1", "alice2")).await), "duplicate id");
+    s.create_user(&user("r2", "u1", "alice")).await.expect("the same username in another realm");
+}
+on_backends!(users_duplicate_username_is_conflict);
+
+/// `set_password_hash` replaces the hash; a missing user is `NotFound`.
+async fn users_set_password_hash(s: Store) {
+    s.create_user(&user("r", "u1", "alice")).await.expect("create");
+    s.set_password_hash("r", "u1", &PasswordHash("new-hash".into())).await.expect("set");
+    let got = s.user("r", "u1").await.expect("user").expect("stored");
+    assert_eq!(got.password_hash, Some(PasswordHash("new-hash".into())));
+    assert_eq!(got.claims, user("r", "u1", "alice").claims, "the claims are untouched");
+    assert!(is_not_found(s.set_password_hash("r", "nope", &PasswordHash("x".into())).await));
+}
+on_backends!(users_set_password_hash);
+
+/// `delete_user` removes the user's sessions, codes, tokens and consents,
+/// and nothing of other users; deleting a missing user is `NotFound`.
+async fn users_delete_removes_sessions_codes_tokens_and_consents(s: Store) {
+    s.create_user(&user("r", "u1", "alice")).await.expect("create");
+    s.create_user(&user("r", "u2", "bob")).await.expect("create");
+    for u in ["u1", "u2"] {
+        s.create_session(&session(&format!("s-{u}"), u, 1000)).await.expect("session");
+        s.save_code(&code(&format!("code-{u}"), "c1", u, &format!("g-{u}"))).await.expect("code");
+        let (at, rt) = (access(&format!("at-{u}"), "c1", u, "g"), refresh(&format!("rt-{u}"), "c1", u, "g"));
+        s.save_tokens(&at, Some(&rt)).await.expect("tokens");
+        s.save_consent(&consent(u, "c1", "openid")).await.expect("consent");
+    }
+    s.delete_user("r", "u1").await.expect("delete");
+    let now = UnixTime(500);
+    assert!(s.user("r", "u1").await.expect("user").is_none());
+    assert!(s.session("r", &Digest("s-u1".into()), now).await.expect("session").is_none());
+    assert!(matches!(s.redeem_code("r", &Digest("code-u1".into())).await.expect("redeem"), Redeemed::Unknown));
+    assert!(s.access_token("r", &Digest("at-u1".into())).await.expect("token").is_none());
+    assert!(matches!(s.use_refresh_token("r", &Digest("rt-u1".into())).await.expect("use"), Rotated::Unknown));
+    assert!(s.consents_of_user("r", "u1").await.expect("consents").is_empty());
+
+    assert!(s.session("r", &Digest("s-u2".into()), now).await.expect("session").is_some(), "other users stay");
+    assert!(s.access_token("r", &Digest("at-u2".into())).await.expect("token").is_some());
+    assert_eq!(s.consents_of_user("r", "u2").await.expect("consents").len(), 1);
+
+    assert!(is_not_found(s.delete_user("r", "u1").await), "deleting a missing user");
+}
+on_backends!(users_delete_removes_sessions_codes_tokens_and_consents);
+
+/// A session is returned only before it expires and in its realm;
+/// deleting it (twice) succeeds.
+async fn sessions_expired_are_not_returned(s: Store) {
+    let x = session("sd", "u1", 200);
+    s.create_session(&x).await.expect("create");
+    assert!(is_conflict(s.create_session(&x).await), "duplicate digest");
+    let got = s.session("r", &x.digest, UnixTime(199)).await.expect("session").expect("unexpired");
+    assert_eq!(dbg(&got), dbg(&x));
+    assert!(s.session("r", &x.digest, UnixTime(200)).await.expect("session").is_none(), "expired at expires_at");
+    assert!(s.session("r", &x.digest, UnixTime(10_000)).await.expect("session").is_none(), "long expired");
+    assert!(s.session("other", &x.digest, UnixTime(150)).await.expect("session").is_none(), "scoped by realm");
+    assert!(s.session("r", &Digest("nope".into()), UnixTime(150)).await.expect("session").is_none());
+    s.delete_session("other", &x.digest).await.expect("deleting in another realm is a no-op");
+    assert!(s.session("r", &x.digest, UnixTime(150)).await.expect("session").is_some());
+    s.delete_session("r", &x.digest).await.expect("delete");
+    assert!(s.session("r", &x.digest, UnixTime(150)).await.expect("session").is_none());
+    s.delete_session("r", &x.digest).await.expect("logging out twice succeeds");
+}
+on_backends!(sessions_expired_are_not_returned);
+
+// ---------------------------------------------------------------------------
+// Consents.
+
+/// Saving a consent twice replaces it; consents are listed by client; withdrawal removes one.
+async fn consents_save_is_an_upsert(s: Store) {
+    let mut c = consent("u1", "c1", "openid");
+    s.save_consent(&c).await.expect("save");
+    c.scope = Scope::parse("openid email").expect("scope");
+    c.given_at = UnixTime(50);
+    c.expires_at = UnixTime(99);
+    s.save_consent(&c).await.expect("save again");
+    assert_eq!(s.consent("r", "u1", "c1").await.expect("consent"), Some(c.clone()), "the upsert replaced it");
+    let c0 = consent("u1", "c0", "openid profile");
+    s.save_consent(&c0).await.expect("save");
+    s.save_consent(&consent("u2", "c1", "openid")).await.expect("save");
+    assert_eq!(s.consents_of_user("r", "u1").await.expect("consents"), vec![c0, c.clone()]);
+    assert!(s.consent("other", "u1", "c1").await.expect("consent").is_none(), "scoped by realm");
+    s.delete_consent("r", "u1", "c1").await.expect("withdraw");
+    assert!(s.consent("r", "u1", "c1").await.expect("consent").is_none());
+    assert_eq!(s.consents_of_user("r", "u1").await.expect("consents").len(), 1);
+    assert!(s.consent("r", "u2", "c1").await.expect("consent").is_some(), "other users' consents stay");
+    s.delete_consent("r", "u1", "c1").await.expect("withdrawing twice succeeds");
+}
+on_backends!(consents_save_is_an_upsert);
+
+// ---------------------------------------------------------------------------
+// Codes.
+
+/// The first redemption returns every field; later ones are replays;
+/// an unknown digest or another realm is `Unknown`.
+async fn codes_redeem_first_replayed_unknown(s: Store) {
+    let c = code("d1", "c1", "u1", "g1");
+    s.save_code(&c).await.expect("save");
+    assert!(is_conflict(s.save_code(&c).await), "duplicate digest");
+    let mut plain = code("d2", "c1", "u1", "g2");
+    plain.nonce = None;
+    plain.code_challenge = None;
+    plain.code_challenge_method = None;
+    plain.session_id = None;
+    s.save_code(&plain).await.expect("save");
+    match s.redeem_code("r", &c.digest).await.expect("redeem") {
+        Redeemed::First(got) => assert_eq!(dbg(&got), dbg(&c)),
+        other => panic!("expected the first redemption, got {other:?}"),
+    }
+    match s.redeem_code("r", &c.digest).await.expect("redeem") {
+        Redeemed::Replayed(got) => assert_eq!(got.grant_id, "g1", "a replay names the grant to revoke"),
+        other => panic!("expected a replay, got {other:?}"),
+    }
+    assert!(matches!(s.redeem_code("r", &c.digest).await.expect("redeem"), Redeemed::Replayed(_)));
+    match s.redeem_code("r", &plain.digest).await.expect("redeem") {
+        Redeemed::First(got) => assert_eq!(dbg(&got), dbg(&plain)),
+        other => panic!("expected the first redemption, got {other:?}"),
+    }
+    assert!(matches!(s.redeem_code("r", &Digest("nope".into())).await.expect("redeem"), Redeemed::Unknown));
+    s.save_code(&code("d3", "c1", "u1", "g3")).await.expect("save");
+    assert!(
+        matches!(s.redeem_code("other", &Digest("d3".into())).await.expect("redeem"), Redeemed::Unknown),
+        "codes are scoped by realm"
+    );
+    assert!(
+        matches!(s.redeem_code("r", &Digest("d3".into())).await.expect("redeem"), Redeemed::First(_)),
+        "a redemption in another realm does not spend the code"
+    );
+}
+on_backends!(codes_redeem_first_replayed_unknown);
+
+/// Of 16 concurrent redemptions of one code exactly one is `First`; the rest are replays.
+async fn codes_concurrent_redemptions_have_one_winner(s: Store) {
+    let s = Arc::new(s);
+    for round in 0..3 {
+        let digest = Digest(format!("race-{round}"));
+        s.save_code(&code(&digest.0, "c1", "u1", "g1")).await.expect("save");
+        let tasks: Vec<_> = (0..16)
+            .map(|_| {
+                let (s, d) = (s.clone(), digest.clone());
+                tokio::spawn(async move { s.redeem_code("r", &d).await })
+            })
+            .collect();
+        let (mut first, mut replayed) = (0, 0);
+        for t in tasks {
+            match t.await.expect("join").expect("redeem") {
+                Redeemed::First(_) => first += 1,
+                Redeemed::Replayed(_) => replayed += 1,
+                Redeemed::Unknown => panic!("the code exists"),
+            }
+        }
+        assert_eq!((first, replayed), (1, 15), "exactly one of 16 concurrent redemptions wins (round {round})");
+    }
+}
+on_backends!(codes_concurrent_redemptions_have_one_winner, with_sqlite_file);
+
+// ---------------------------------------------------------------------------
+// Tokens.
+
+/// Tokens round-trip; a refresh token rotates once, then is a replay;
+/// an unknown digest is `Unknown`.
+async fn tokens_roundtrip_and_refresh_rotation(s: Store) {
+    let (at, rt) = (access("at1", "c1", "u1", "g1"), refresh("rt1", "c1", "u1", "g1"));
+    s.save_tokens(&at, Some(&rt)).await.expect("save");
+    let got = s.access_token("r", &at.digest).await.expect("token").expect("stored");
+    assert_eq!(dbg(&got), dbg(&at));
+    assert!(s.access_token("other", &at.digest).await.expect("token").is_none(), "scoped by realm");
+    match s.use_refresh_token("r", &rt.digest).await.expect("use") {
+        Rotated::First(got) => assert_eq!(dbg(&got), dbg(&rt)),
+        other => panic!("expected the first use, got {other:?}"),
+    }
+    match s.use_refresh_token("r", &rt.digest).await.expect("use") {
+        Rotated::Replayed(got) => assert_eq!(got.grant_id, "g1"),
+        other => panic!("expected a replay, got {other:?}"),
+    }
+    assert!(matches!(s.use_refresh_token("r", &Digest("x".into())).await.expect("use"), Rotated::Unknown));
+    // The rotation's new pair, without a refresh token this time.
+    let at2 = access("at2", "c1", "u1", "g1");
+    s.save_tokens(&at2, None).await.expect("save an access token alone");
+    assert!(s.access_token("r", &at2.digest).await.expect("token").is_some());
+    let mut rt3 = refresh("rt3", "c1", "u1", "g1");
+    rt3.session_id = None;
+    s.save_tokens(&access("at3", "c1", "u1", "g1"), Some(&rt3)).await.expect("save");
+    match s.use_refresh_token("other", &rt3.digest).await.expect("use") {
+        Rotated::Unknown => {}
+        other => panic!("refresh tokens are scoped by realm, got {other:?}"),
+    }
+    match s.use_refresh_token("r", &rt3.digest).await.expect("use") {
+        Rotated::First(got) => assert_eq!(dbg(&got), dbg(&rt3)),
+        other => panic!("expected the first use, got {other:?}"),
+    }
+}
+on_backends!(tokens_roundtrip_and_refresh_rotation);
+
+/// Of 16 concurrent uses of one refresh token exactly one is `First`.
+async fn tokens_concurrent_refresh_has_one_winner(s: Store) {
+    s.save_tokens(&access("at", "c1", "u1", "g1"), Some(&refresh("rt", "c1", "u1", "g1"))).await.expect("save");
     let s = Arc::new(s);
     let tasks: Vec<_> = (0..16)
         .map(|_| {
             let s = s.clone();
-            tokio::spawn(async move { s.redeem_code("r", &Digest("race".into())).await.unwrap() })
+            tokio::spawn(async move { s.use_refresh_token("r", &Digest("rt".into())).await })
         })
         .collect();
     let mut first = 0;
     for t in tasks {
-        if matches!(t.await.unwrap(), Redeemed::First(_)) {
+        if let Rotated::First(_) = t.await.expect("join").expect("use") {
             first += 1;
         }
     }
-    assert_eq!(first, 1, "exactly one of 16 concurrent redemptions wins");
+    assert_eq!(first, 1, "exactly one of 16 concurrent refreshes wins");
 }
-on_both!(codes_concurrent_redemption_has_one_winner, concurrent_redeem);
+on_backends!(tokens_concurrent_refresh_has_one_winner, with_sqlite_file);
 
-async fn refresh_and_revoke(s: Store) {
-    let (at, rt) = tokens("1", "g1");
-    s.save_tokens(&at, Some(&rt)).await.unwrap();
-    let got = s.access_token("r", &at.digest).await.unwrap().unwrap();
-    assert_eq!((got.grant_id.as_str(), got.expires_at), ("g1", UnixTime(5000)));
-    assert!(matches!(s.use_refresh_token("r", &rt.digest).await.unwrap(), Rotated::First(_)));
-    assert!(matches!(s.use_refresh_token("r", &rt.digest).await.unwrap(), Rotated::Replayed(_)));
-    assert!(matches!(s.use_refresh_token("r", &Digest("x".into())).await.unwrap(), Rotated::Unknown));
-    let (at2, rt2) = tokens("2", "g1");
-    let (at3, _) = tokens("3", "g2");
-    s.save_tokens(&at2, Some(&rt2)).await.unwrap();
-    s.save_tokens(&at3, None).await.unwrap();
-    s.save_code(&code("cg", "g1")).await.unwrap();
-    s.revoke_grant("r", "g1").await.unwrap();
-    assert!(s.access_token("r", &at2.digest).await.unwrap().is_none(), "access tokens of the grant are gone");
+/// `save_tokens` writes both tokens or neither.
+async fn tokens_save_is_all_or_nothing(s: Store) {
+    s.save_tokens(&access("at1", "c1", "u1", "g1"), Some(&refresh("rt1", "c1", "u1", "g1"))).await.expect("save");
+    let r = s.save_tokens(&access("at2", "c1", "u1", "g2"), Some(&refresh("rt1", "c1", "u1", "g2"))).await;
+    assert!(is_conflict(r), "the refresh token's digest is taken");
+    assert!(s.access_token("r", &Digest("at2".into())).await.expect("token").is_none(), "the access token rolled back");
+    assert!(is_conflict(s.save_tokens(&access("at1", "c1", "u1", "g3"), None).await), "duplicate access token");
+    let r = s.save_tokens(&access("at1", "c1", "u1", "g4"), Some(&refresh("rt4", "c1", "u1", "g4"))).await;
+    assert!(is_conflict(r), "the access token's digest is taken");
     assert!(
-        matches!(s.use_refresh_token("r", &rt2.digest).await.unwrap(), Rotated::Replayed(_)),
-        "refresh tokens are spent"
+        matches!(s.use_refresh_token("r", &Digest("rt4".into())).await.expect("use"), Rotated::Unknown),
+        "the refresh token was not written"
     );
-    assert!(
-        matches!(s.redeem_code("r", &Digest("cg".into())).await.unwrap(), Redeemed::Replayed(_)),
-        "codes are spent"
-    );
-    assert!(s.access_token("r", &at3.digest).await.unwrap().is_some(), "other grants are untouched");
-    // A failed insert inside save_tokens leaves nothing half-written.
-    let (at4, _) = tokens("4", "g3");
-    let dup_refresh = tokens("2", "g3").1;
-    assert!(s.save_tokens(&at4, Some(&dup_refresh)).await.is_err());
-    assert!(s.access_token("r", &at4.digest).await.unwrap().is_none(), "the transaction rolled back");
 }
-on_both!(tokens_rotation_and_grant_revocation, refresh_and_revoke);
+on_backends!(tokens_save_is_all_or_nothing);
 
-#[tokio::test]
-async fn migrations_run_on_an_empty_database_and_are_idempotent() {
-    let s = Store::connect("sqlite::memory:").await.unwrap();
-    s.migrate().await.unwrap();
-    s.migrate().await.unwrap();
-    let dir = std::env::temp_dir().join(format!("oidc-store-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = Store::connect(&format!("sqlite://{}/db.sqlite", dir.display())).await.unwrap();
-    file.migrate().await.unwrap();
-    let mode = file
-        .connection()
-        .query_one_raw(sea_orm::Statement::from_string(sea_orm::DbBackend::Sqlite, "PRAGMA journal_mode"))
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(mode.try_get_by_index::<String>(0).unwrap(), "wal");
-    drop(file);
-    std::fs::remove_dir_all(&dir).unwrap();
-    assert!(matches!(Store::connect("mysql://x").await, Err(crate::StoreError::UnsupportedUrl)));
+/// `revoke_grant` removes the grant's access and refresh tokens and spends
+/// its codes, leaving other grants and realms alone.
+async fn tokens_revoke_grant_removes_its_tokens(s: Store) {
+    s.save_tokens(&access("at1", "c1", "u1", "g1"), Some(&refresh("rt1", "c1", "u1", "g1"))).await.expect("save");
+    s.save_tokens(&access("at2", "c1", "u1", "g1"), Some(&refresh("rt2", "c1", "u1", "g1"))).await.expect("save");
+    s.save_tokens(&access("at3", "c1", "u1", "g2"), Some(&refresh("rt3", "c1", "u1", "g2"))).await.expect("save");
+    s.save_code(&code("code1", "c1", "u1", "g1")).await.expect("code");
+    let mut elsewhere = access("at4", "c1", "u1", "g1");
+    elsewhere.realm = "r2".into();
+    s.save_tokens(&elsewhere, None).await.expect("save");
+
+    s.revoke_grant("r", "g1").await.expect("revoke");
+    for d in ["at1", "at2"] {
+        assert!(s.access_token("r", &Digest(d.into())).await.expect("token").is_none(), "{d} is revoked");
+    }
+    for d in ["rt1", "rt2"] {
+        assert!(
+            matches!(s.use_refresh_token("r", &Digest(d.into())).await.expect("use"), Rotated::Unknown),
+            "{d} is revoked"
+        );
+    }
+    assert!(
+        matches!(s.redeem_code("r", &Digest("code1".into())).await.expect("redeem"), Redeemed::Replayed(_)),
+        "the grant's code is spent"
+    );
+    assert!(s.access_token("r", &Digest("at3".into())).await.expect("token").is_some(), "other grants stay");
+    assert!(matches!(s.use_refresh_token("r", &Digest("rt3".into())).await.expect("use"), Rotated::First(_)));
+    assert!(s.access_token("r2", &Digest("at4".into())).await.expect("token").is_some(), "other realms stay");
+    s.revoke_grant("r", "g1").await.expect("revoking twice succeeds");
+    s.revoke_grant("r", "nope").await.expect("revoking an unknown grant succeeds");
 }
+on_backends!(tokens_revoke_grant_removes_its_tokens);

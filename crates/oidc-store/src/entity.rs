@@ -1,0 +1,272 @@
+//! SeaORM entities: one module per table of the `migration` crate.
+//!
+//! They are private to this crate; `convert` turns them into `oidc-core`'s
+//! types and back. Times are Unix seconds, lists are JSON text, and codes,
+//! tokens and sessions are keyed by the digest of their value.
+
+/// `realms`: one row per issuer.
+pub(crate) mod realms {
+    use sea_orm::entity::prelude::*;
+
+    /// A realm row.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "realms")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub name: String,
+        pub secret_key: Vec<u8>,
+        pub created_at: i64,
+    }
+
+    /// No relations are declared; every query filters by realm explicitly.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// `signing_keys`: a realm's private keys, by kid.
+pub(crate) mod signing_keys {
+    use sea_orm::entity::prelude::*;
+
+    /// A signing key row.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "signing_keys")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub realm: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub kid: String,
+        pub alg: String,
+        pub private_pkcs8: Vec<u8>,
+        pub state: String,
+        pub created_at: i64,
+    }
+
+    /// No relations are declared.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// `clients`: relying parties.
+pub(crate) mod clients {
+    use sea_orm::entity::prelude::*;
+
+    /// A client row; `response_types`, the URI lists and `allowed_scopes` are JSON arrays.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "clients")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub realm: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub client_id: String,
+        pub name: String,
+        pub client_type: String,
+        pub client_secret: Option<String>,
+        pub response_types: String,
+        pub jwt_alg: String,
+        pub date_created: i64,
+        pub redirect_uris: String,
+        pub post_logout_redirect_uris: String,
+        pub require_consent: bool,
+        pub reuse_consent: bool,
+        pub website_url: Option<String>,
+        pub terms_url: Option<String>,
+        pub contact_email: Option<String>,
+        pub logo: Option<String>,
+        pub allowed_scopes: String,
+        pub enabled: bool,
+    }
+
+    /// No relations are declared.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// `users`: end-users with their standard claims, the address flattened.
+pub(crate) mod users {
+    use sea_orm::entity::prelude::*;
+
+    /// A user row.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "users")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub realm: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub username: String,
+        pub password_hash: Option<String>,
+        pub active: bool,
+        pub name: Option<String>,
+        pub given_name: Option<String>,
+        pub family_name: Option<String>,
+        pub middle_name: Option<String>,
+        pub nickname: Option<String>,
+        pub preferred_username: Option<String>,
+        pub profile: Option<String>,
+        pub picture: Option<String>,
+        pub website: Option<String>,
+        pub gender: Option<String>,
+        pub birthdate: Option<String>,
+        pub zoneinfo: Option<String>,
+        pub locale: Option<String>,
+        pub email: Option<String>,
+        pub email_verified: bool,
+        pub phone_number: Option<String>,
+        pub phone_number_verified: bool,
+        pub address_formatted: Option<String>,
+        pub address_street_address: Option<String>,
+        pub address_locality: Option<String>,
+        pub address_region: Option<String>,
+        pub address_postal_code: Option<String>,
+        pub address_country: Option<String>,
+        pub created_at: i64,
+        pub updated_at: i64,
+    }
+
+    /// No relations are declared.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// `login_sessions`: sessions at the provider, keyed by the cookie's digest.
+pub(crate) mod login_sessions {
+    use sea_orm::entity::prelude::*;
+
+    /// A login session row.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "login_sessions")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub digest: String,
+        pub id: String,
+        pub realm: String,
+        pub user_id: String,
+        pub auth_time: i64,
+        pub expires_at: i64,
+    }
+
+    /// No relations are declared.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// `consents`: one row per user and client.
+pub(crate) mod consents {
+    use sea_orm::entity::prelude::*;
+
+    /// A consent row; `scope` is space-delimited.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "consents")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub realm: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub user_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub client_id: String,
+        pub scope: String,
+        pub given_at: i64,
+        pub expires_at: i64,
+    }
+
+    /// No relations are declared.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// `auth_codes`: authorization codes, keyed by digest; `used` once redeemed.
+pub(crate) mod auth_codes {
+    use sea_orm::entity::prelude::*;
+
+    /// An authorization code row.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "auth_codes")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub digest: String,
+        pub realm: String,
+        pub client_id: String,
+        pub user_id: String,
+        pub redirect_uri: String,
+        pub scope: String,
+        pub nonce: Option<String>,
+        pub code_challenge: Option<String>,
+        pub code_challenge_method: Option<String>,
+        pub auth_time: i64,
+        pub session_id: Option<String>,
+        pub expires_at: i64,
+        pub grant_id: String,
+        pub used: bool,
+    }
+
+    /// No relations are declared.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// `access_tokens`: opaque access tokens, keyed by digest.
+pub(crate) mod access_tokens {
+    use sea_orm::entity::prelude::*;
+
+    /// An access token row.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "access_tokens")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub digest: String,
+        pub realm: String,
+        pub client_id: String,
+        pub user_id: String,
+        pub scope: String,
+        pub expires_at: i64,
+        pub grant_id: String,
+    }
+
+    /// No relations are declared.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// `refresh_tokens`: refresh tokens, keyed by digest; `used` once rotated.
+pub(crate) mod refresh_tokens {
+    use sea_orm::entity::prelude::*;
+
+    /// A refresh token row.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "refresh_tokens")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub digest: String,
+        pub realm: String,
+        pub client_id: String,
+        pub user_id: String,
+        pub scope: String,
+        pub expires_at: i64,
+        pub grant_id: String,
+        pub auth_time: i64,
+        pub session_id: Option<String>,
+        pub used: bool,
+    }
+
+    /// No relations are declared.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
