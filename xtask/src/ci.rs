@@ -1,36 +1,51 @@
-//! `cargo xtask ci`: what CI runs, in order, failing fast.
+//! `cargo xtask ci`: what CI runs, in order, stopping at the first failure.
+//!
+//! 1. `cargo fmt --all -- --check`
+//! 2. `cargo clippy --workspace --all-targets -- -D warnings`
+//! 3. the tests: `cargo nextest run --workspace` plus `cargo test --workspace --doc`
+//!    (nextest does not run doc tests), or `cargo test --workspace` without nextest
+//! 4. `cargo deny --offline check licenses bans sources`, when cargo-deny is installed
 
-use std::process::Command;
+use std::process::Stdio;
 
 use anyhow::{Context as _, bail};
 
-fn step(name: &str, program: &str, args: &[&str]) -> anyhow::Result<()> {
-    println!("==> {name}: {program} {}", args.join(" "));
-    let status = Command::new(program)
-        .args(args)
-        .current_dir(crate::root())
-        .status()
-        .with_context(|| format!("cannot run {program}"))?;
-    if !status.success() {
-        bail!("step '{name}' failed ({status})");
-    }
-    Ok(())
-}
-
-fn has_cargo_subcommand(name: &str) -> bool {
-    Command::new("cargo").args([name, "--version"]).output().is_ok_and(|o| o.status.success())
-}
+use crate::cargo;
 
 /// Runs the CI steps.
 pub(crate) fn run() -> anyhow::Result<()> {
-    step("format", "cargo", &["fmt", "--all", "--", "--check"])?;
-    step("clippy", "cargo", &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])?;
-    step("tests", "cargo", &["test", "--workspace"])?;
-    if has_cargo_subcommand("deny") {
-        step("licenses, bans, sources", "cargo", &["deny", "--offline", "check", "licenses", "bans", "sources"])?;
+    step("format", &["fmt", "--all", "--", "--check"])?;
+    step("clippy", &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])?;
+    if has_subcommand("nextest") {
+        step("tests (nextest)", &["nextest", "run", "--workspace"])?;
+        step("doc tests (nextest skips them)", &["test", "--workspace", "--doc"])?;
     } else {
-        println!("==> cargo-deny is not installed: licenses/bans/sources not checked (.ci/run installs it)");
+        println!("==> cargo-nextest is not installed: running the tests with cargo test");
+        step("tests", &["test", "--workspace"])?;
+    }
+    if has_subcommand("deny") {
+        step("licenses, bans, sources", &["deny", "--offline", "check", "licenses", "bans", "sources"])?;
+    } else {
+        println!(
+            "==> SKIPPED licenses, bans, sources: `cargo deny` is not installed here \
+             (`cargo install --locked cargo-deny`; .ci/run installs it)"
+        );
     }
     println!("==> ci passed");
     Ok(())
+}
+
+/// Prints a header, runs `cargo ARGS`, and fails with the step's name if it fails.
+fn step(name: &str, args: &[&str]) -> anyhow::Result<()> {
+    println!("==> {name}: cargo {}", args.join(" "));
+    let status = cargo().args(args).status().with_context(|| format!("step '{name}': cannot run cargo"))?;
+    if !status.success() {
+        bail!("step '{name}' failed ({status}): cargo {}", args.join(" "));
+    }
+    Ok(())
+}
+
+/// Whether `cargo NAME --version` works, i.e. the `cargo-NAME` plugin is installed.
+fn has_subcommand(name: &str) -> bool {
+    cargo().args([name, "--version"]).stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success())
 }

@@ -1,8 +1,11 @@
 //! `cargo xtask`: the project's development tasks.
 //!
-//! - `cargo xtask ci`: format check, clippy with warnings denied, every test, cargo-deny.
+//! - `cargo xtask ci`: format check, clippy with warnings denied, every test (doc tests
+//!   included), and cargo-deny's license, ban and source checks when it is installed.
 //! - `cargo xtask bench [--seconds N] [--concurrency 1,8,32]`: full code flows per second
 //!   against the release binary on a fresh SQLite file.
+//!
+//! The tidy checks (`tidy.rs`) are tests: `cargo test -p xtask`.
 
 mod bench;
 mod ci;
@@ -31,4 +34,24 @@ fn main() -> std::process::ExitCode {
 /// The workspace root.
 pub(crate) fn root() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().map_or_else(|| ".".into(), std::path::Path::to_path_buf)
+}
+
+/// A `cargo` command at the workspace root, in the environment a shell would give it.
+///
+/// `cargo run` hands xtask the variables of a build (`CARGO_PKG_*`, `CARGO_MANIFEST_DIR`, ...).
+/// Some build scripts watch them (`rerun-if-env-changed`), so passing them on would make every
+/// nested build recompile those crates and everything above them, and the next plain build again.
+pub(crate) fn cargo() -> std::process::Command {
+    let mut c = std::process::Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    c.current_dir(root());
+    for (key, _) in std::env::vars_os() {
+        let Some(key) = key.to_str() else { continue };
+        let set_by_cargo_run =
+            ["CARGO_PKG_", "CARGO_MANIFEST_", "CARGO_CRATE_", "CARGO_BIN_"].iter().any(|p| key.starts_with(p))
+                || matches!(key, "CARGO_PRIMARY_PACKAGE" | "OUT_DIR");
+        if set_by_cargo_run {
+            c.env_remove(key);
+        }
+    }
+    c
 }
