@@ -99,9 +99,15 @@ pub struct ClientOpts {
     /// A post-logout redirect URI; repeat for several. On update, replaces the list.
     #[arg(long = "post-logout-redirect-uri")]
     pub post_logout_redirect_uris: Vec<String>,
-    /// An allowed response type (default `code`); repeat for several.
+    /// An allowed response type (default `code`); repeat for several: `code`,
+    /// `id_token`, `id_token token`, `code id_token`, `code token`, `code id_token token`.
     #[arg(long = "response-type")]
     pub response_types: Vec<String>,
+    /// An allowed grant type at the token endpoint (default `authorization_code`
+    /// and `refresh_token` when a code response type is allowed); repeat for
+    /// several: `authorization_code`, `refresh_token`, `password`, `client_credentials`.
+    #[arg(long = "grant-type")]
+    pub grant_types: Vec<String>,
     /// id_token signing algorithm: `RS256` (default) or `HS256`.
     #[arg(long)]
     pub jwt_alg: Option<String>,

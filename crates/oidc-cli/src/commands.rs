@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use anyhow::{Context as _, anyhow, bail};
 use oidc_core::manage::{self, ClientSpec};
-use oidc_core::model::{Client, ClientType, JwtAlg, ResponseType, StandardClaims};
+use oidc_core::model::{Client, ClientType, GrantType, JwtAlg, ResponseType, StandardClaims};
 use oidc_core::rand::OsRandom;
 use oidc_core::repo::Repositories;
 use oidc_core::secret::{ClientSecret, Password};
@@ -248,6 +248,15 @@ fn spec_from(opts: &ClientOpts, base: Option<&Client>) -> anyhow::Result<ClientS
     } else {
         parse_list(&opts.response_types)?
     };
+    let grant_types = if !opts.grant_types.is_empty() {
+        parse_list(&opts.grant_types)?
+    } else if let Some(c) = base.filter(|_| opts.response_types.is_empty()) {
+        c.grant_types.clone()
+    } else if response_types.iter().any(|r| r.has_code()) {
+        vec![GrantType::AuthorizationCode, GrantType::RefreshToken]
+    } else {
+        vec![]
+    };
     let pick = |new: &Vec<String>, old: Option<&Vec<String>>| {
         if new.is_empty() { old.cloned().unwrap_or_default() } else { new.clone() }
     };
@@ -258,6 +267,7 @@ fn spec_from(opts: &ClientOpts, base: Option<&Client>) -> anyhow::Result<ClientS
         name: opts.name.clone().or(base.map(|c| c.name.clone())).ok_or_else(|| anyhow!("--name is required"))?,
         client_type,
         response_types,
+        grant_types,
         jwt_alg,
         redirect_uris: pick(&opts.redirect_uris, base.map(|c| &c.redirect_uris)),
         post_logout_redirect_uris: pick(&opts.post_logout_redirect_uris, base.map(|c| &c.post_logout_redirect_uris)),
@@ -277,6 +287,7 @@ fn print_client(c: &Client) {
     println!("name:           {}", c.name);
     println!("type:           {}", c.client_type.as_str());
     println!("response_types: {}", c.response_types.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", "));
+    println!("grant_types:    {}", c.grant_types.iter().map(|g| g.as_str()).collect::<Vec<_>>().join(", "));
     println!("jwt_alg:        {}", c.jwt_alg.as_str());
     println!("redirect_uris:  {}", c.redirect_uris.join(" "));
     if !c.post_logout_redirect_uris.is_empty() {

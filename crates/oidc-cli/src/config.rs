@@ -15,12 +15,23 @@
 //! refresh_token = 2592000
 //! consent_days = 90    # OIDC_SKIP_CONSENT_EXPIRE
 //! session = 36000
+//!
+//! [grants]
+//! password = false                # OIDC_GRANT_TYPE_PASSWORD_ENABLE
+//! idtoken_include_claims = false  # OIDC_IDTOKEN_INCLUDE_CLAIMS
+//!
+//! [brute_force]        # failed password checks (login form and password grant)
+//! max_failures_per_user = 5
+//! max_failures_per_address = 20
+//! window = 900         # seconds without failures after which counts reset
+//! lockout = 60         # first lockout in seconds, doubling per further failure
+//! max_lockout = 3600
 //! ```
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, bail};
-use oidc_core::config::Settings;
+use oidc_core::config::{Settings, ThrottlePolicy};
 use serde::Deserialize;
 
 /// The configuration file's contents; every key is optional.
@@ -42,6 +53,38 @@ pub struct FileConfig {
     /// Lifetimes.
     #[serde(default)]
     pub lifetimes: Lifetimes,
+    /// Grant switches.
+    #[serde(default)]
+    pub grants: Grants,
+    /// Brute-force protection.
+    #[serde(default)]
+    pub brute_force: BruteForce,
+}
+
+/// Grant switches in the configuration file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Grants {
+    /// Accept the resource owner password credentials grant.
+    pub password: Option<bool>,
+    /// Put the scope's claims in every id_token.
+    pub idtoken_include_claims: Option<bool>,
+}
+
+/// Brute-force protection in the configuration file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BruteForce {
+    /// Failures per username before a lockout.
+    pub max_failures_per_user: Option<i64>,
+    /// Failures per client address before a lockout.
+    pub max_failures_per_address: Option<i64>,
+    /// Seconds without failures after which counts reset.
+    pub window: Option<i64>,
+    /// The first lockout in seconds.
+    pub lockout: Option<i64>,
+    /// The longest lockout in seconds.
+    pub max_lockout: Option<i64>,
 }
 
 /// Lifetimes in the configuration file.
@@ -73,6 +116,7 @@ impl FileConfig {
     pub fn settings(&self) -> anyhow::Result<Settings> {
         let d = Settings::default();
         let l = &self.lifetimes;
+        let b = &self.brute_force;
         let s = Settings {
             code_lifetime: l.code.unwrap_or(d.code_lifetime),
             access_token_lifetime: l.access_token.unwrap_or(d.access_token_lifetime),
@@ -80,17 +124,31 @@ impl FileConfig {
             refresh_token_lifetime: l.refresh_token.unwrap_or(d.refresh_token_lifetime),
             consent_lifetime: l.consent_days.map_or(d.consent_lifetime, |days| days.saturating_mul(86_400)),
             session_lifetime: l.session.unwrap_or(d.session_lifetime),
+            idtoken_include_claims: self.grants.idtoken_include_claims.unwrap_or(d.idtoken_include_claims),
+            password_grant_enabled: self.grants.password.unwrap_or(d.password_grant_enabled),
+            throttle: ThrottlePolicy {
+                max_failures_per_user: b.max_failures_per_user.unwrap_or(d.throttle.max_failures_per_user),
+                max_failures_per_address: b.max_failures_per_address.unwrap_or(d.throttle.max_failures_per_address),
+                window: b.window.unwrap_or(d.throttle.window),
+                lockout: b.lockout.unwrap_or(d.throttle.lockout),
+                max_lockout: b.max_lockout.unwrap_or(d.throttle.max_lockout),
+            },
         };
         for (name, v) in [
-            ("code", s.code_lifetime),
-            ("access_token", s.access_token_lifetime),
-            ("id_token", s.id_token_lifetime),
-            ("refresh_token", s.refresh_token_lifetime),
-            ("consent_days", s.consent_lifetime),
-            ("session", s.session_lifetime),
+            ("lifetimes.code", s.code_lifetime),
+            ("lifetimes.access_token", s.access_token_lifetime),
+            ("lifetimes.id_token", s.id_token_lifetime),
+            ("lifetimes.refresh_token", s.refresh_token_lifetime),
+            ("lifetimes.consent_days", s.consent_lifetime),
+            ("lifetimes.session", s.session_lifetime),
+            ("brute_force.max_failures_per_user", s.throttle.max_failures_per_user),
+            ("brute_force.max_failures_per_address", s.throttle.max_failures_per_address),
+            ("brute_force.window", s.throttle.window),
+            ("brute_force.lockout", s.throttle.lockout),
+            ("brute_force.max_lockout", s.throttle.max_lockout),
         ] {
             if v <= 0 {
-                bail!("lifetimes.{name} must be positive, got {v}");
+                bail!("{name} must be positive, got {v}");
             }
         }
         Ok(s)

@@ -17,12 +17,14 @@
 
 use crate::config::Settings;
 use crate::error::{ErrorCode, OAuthError};
-use crate::model::{Client, ClientType, CodeRecord, Consent, LoginSession, ResponseType};
+use crate::idtoken::{self, IdTokenInput};
+use crate::jose::KeySet;
+use crate::model::{AccessTokenRecord, Client, ClientType, CodeRecord, Consent, LoginSession, ResponseType, User};
 use crate::params::{Params, append_params};
 use crate::pkce::{PkceMethod, is_valid_pkce_string};
 use crate::rand::{Random, token};
 use crate::scope::{Scope, ScopeInfo, standard_scope};
-use crate::secret::AuthorizationCode;
+use crate::secret::{AccessToken, AuthorizationCode};
 use crate::time::UnixTime;
 
 /// Where a response travels back to the client (OAuth 2.0 Multiple Response
@@ -170,16 +172,27 @@ impl Received {
         // From here on, errors go back to the (now trusted) redirect_uri.
         let response_type = p.get("response_type").map(str::parse::<ResponseType>);
         let mode_param = p.get("response_mode");
+        // OAuth 2.0 Multiple Response Type Encoding Practices §5: the default
+        // mode is query for `code` and fragment for every type returning tokens.
         let default_mode = match response_type {
-            Some(Ok(ResponseType::Code)) | None | Some(Err(_)) => ResponseMode::Query,
+            Some(Ok(ResponseType::Code)) | None => ResponseMode::Query,
             Some(Ok(_)) => ResponseMode::Fragment,
+            // An unsupported type that asks for tokens (such as OAuth's bare `token`) is
+            // answered as a token response would be.
+            Some(Err(_)) => {
+                let raw = p.get("response_type").unwrap_or("");
+                if raw.split(' ').any(|w| w == "token" || w == "id_token") {
+                    ResponseMode::Fragment
+                } else {
+                    ResponseMode::Query
+                }
+            }
         };
         let mode = match mode_param {
-            None => default_mode,
-            Some("query") => ResponseMode::Query,
+            Some("query") if default_mode == ResponseMode::Query => ResponseMode::Query,
             Some("fragment") => ResponseMode::Fragment,
             Some("form_post") => ResponseMode::FormPost,
-            Some(_) => default_mode,
+            _ => default_mode,
         };
         let fail = |code: ErrorCode, desc: String| {
             let mut params =
@@ -201,10 +214,12 @@ impl Received {
             Some(Err(e)) => return Err(fail(ErrorCode::UnsupportedResponseType, e)),
             Some(Ok(rt)) => rt,
         };
-        if response_type != ResponseType::Code {
+        // Multiple Response Type Encoding Practices §2.1 and §5, RFC 9700 §4.3.2:
+        // tokens never travel in a query string.
+        if mode_param == Some("query") && response_type != ResponseType::Code {
             return Err(fail(
-                ErrorCode::UnsupportedResponseType,
-                format!("response_type '{}' is not supported by this provider", response_type.as_str()),
+                ErrorCode::InvalidRequest,
+                format!("response_mode=query cannot carry the tokens of response_type '{}'", response_type.as_str()),
             ));
         }
         if !client.allows_response_type(response_type) {
@@ -226,6 +241,14 @@ impl Received {
                 "the registration parameter is not supported".into(),
             ));
         }
+        // OIDC Core §3.2.2.1 and §3.3.2.11 (with errata): an id_token from the
+        // authorization endpoint needs a nonce, against replay.
+        if response_type.has_id_token() && p.get("nonce").is_none() {
+            return Err(fail(
+                ErrorCode::InvalidRequest,
+                format!("nonce is required for response_type '{}' (OIDC Core §3.2.2.1)", response_type.as_str()),
+            ));
+        }
         let requested = match Scope::parse(p.get("scope").unwrap_or("")) {
             Ok(s) => s,
             Err(e) => return Err(fail(ErrorCode::InvalidScope, e)),
@@ -242,10 +265,22 @@ impl Received {
                 "none of the requested scopes is allowed for this client".into(),
             ));
         }
+        // OIDC Core §3.1.2.1: an id_token is only issued to OpenID Connect requests.
+        if response_type.has_id_token() && !scope.contains("openid") {
+            return Err(fail(
+                ErrorCode::InvalidScope,
+                format!("response_type '{}' needs the openid scope", response_type.as_str()),
+            ));
+        }
         let prompt = match Prompt::parse(p.get("prompt")) {
             Ok(pr) => pr,
             Err(e) => return Err(fail(ErrorCode::InvalidRequest, e)),
         };
+        if let Some(d) = p.get("display")
+            && !matches!(d, "page" | "popup" | "touch" | "wap")
+        {
+            return Err(fail(ErrorCode::InvalidRequest, format!("unknown display value '{d}' (OIDC Core §3.1.2.1)")));
+        }
         let max_age = match p.get("max_age").map(str::parse::<i64>) {
             None => None,
             Some(Ok(n)) if n >= 0 => Some(n),
@@ -271,7 +306,7 @@ impl Received {
             }
             (None, None) => None,
         };
-        if client.client_type == ClientType::Public && code_challenge.is_none() {
+        if response_type.has_code() && client.client_type == ClientType::Public && code_challenge.is_none() {
             return Err(fail(ErrorCode::InvalidRequest, "PKCE (code_challenge) is required for public clients".into()));
         }
         Ok(Validated {
@@ -289,6 +324,13 @@ impl Received {
             code_challenge_method,
             login_hint: p.get("login_hint").map(str::to_owned),
             ui_locales: p.get("ui_locales").map(str::to_owned),
+            id_token_hint: p.get("id_token_hint").map(str::to_owned),
+            acr_values: p
+                .get("acr_values")
+                .map(|a| a.split(' ').filter(|w| !w.is_empty()).map(str::to_owned).collect()),
+            display: p.get("display").map(str::to_owned),
+            claims_locales: p.get("claims_locales").map(str::to_owned),
+            claims: p.get("claims").map(str::to_owned),
             params: self.params,
         })
     }
@@ -322,8 +364,18 @@ pub struct Validated {
     pub code_challenge_method: Option<PkceMethod>,
     /// `login_hint`, to prefill the username.
     pub login_hint: Option<String>,
-    /// `ui_locales`.
+    /// `ui_locales`, passed to the templates (OIDC Core §3.1.2.1).
     pub ui_locales: Option<String>,
+    /// `id_token_hint`: a previously issued id_token naming the expected user.
+    pub id_token_hint: Option<String>,
+    /// `acr_values`, in order of preference.
+    pub acr_values: Option<Vec<String>>,
+    /// `display` (page, popup, touch, wap), passed to the templates.
+    pub display: Option<String>,
+    /// `claims_locales`, passed to claim sources.
+    pub claims_locales: Option<String>,
+    /// The raw `claims` parameter (OIDC Core §5.5).
+    pub claims: Option<String>,
     params: Params,
 }
 
@@ -376,20 +428,27 @@ impl Validated {
     }
 
     /// Decides the next step from the login session (with whether its user
-    /// is active) and the consent on record.
+    /// is active) and the consent on record. `hint_matches` is false when an
+    /// `id_token_hint` names another user than the session's (OIDC Core §3.1.2.2).
     pub fn decide(
         &self,
         client: &Client,
         session: Option<&LoginSession>,
         user_active: bool,
         consent: Option<&Consent>,
+        hint_matches: bool,
         now: UnixTime,
     ) -> Decision {
         let fresh_enough = |s: &LoginSession| self.max_age.is_none_or(|m| now.secs() - s.auth_time.secs() <= m);
-        let logged_in = session.is_some_and(|s| user_active && fresh_enough(s));
+        let logged_in = session.is_some_and(|s| user_active && fresh_enough(s)) && hint_matches;
         if !logged_in || self.prompt.login || self.prompt.select_account {
             if self.prompt.none {
-                return Decision::Error(self.error(ErrorCode::LoginRequired, "the user is not logged in"));
+                let why = if hint_matches {
+                    "the user is not logged in"
+                } else {
+                    "the user of id_token_hint is not logged in"
+                };
+                return Decision::Error(self.error(ErrorCode::LoginRequired, why));
             }
             return Decision::Login;
         }
@@ -434,41 +493,155 @@ impl Validated {
         self.error(ErrorCode::AccessDenied, "the user declined the request")
     }
 
-    /// Issues an authorization code for the session's user (RFC 6749 §4.1.2):
-    /// the code to send, the record to store, and the response.
-    pub fn issue_code(
-        &self,
-        realm: &str,
-        session: &LoginSession,
-        now: UnixTime,
-        settings: &Settings,
-        rng: &dyn Random,
-    ) -> (AuthorizationCode, CodeRecord, AuthorizationResponse) {
-        let code = AuthorizationCode::new(token(rng, 32));
-        let record = CodeRecord {
-            digest: code.digest(),
-            realm: realm.to_owned(),
-            client_id: self.client_id.clone(),
-            user_id: session.user_id.clone(),
-            redirect_uri: self.redirect_uri.clone(),
-            scope: self.scope.clone(),
-            nonce: self.nonce.clone(),
-            code_challenge: self.code_challenge.clone(),
-            code_challenge_method: self.code_challenge_method,
-            auth_time: session.auth_time,
-            session_id: Some(session.id.clone()),
-            expires_at: now.plus(settings.code_lifetime),
-            grant_id: token(rng, 16),
-        };
-        let mut params = vec![("code".to_owned(), code.secret().to_owned())];
+    /// Issues the response of the request's `response_type` for the
+    /// session's user: a code (RFC 6749 §4.1.2), an access token (RFC 6749
+    /// §4.2.2, never a refresh token) and an id_token (OIDC Core §3.2.2.5,
+    /// §3.3.2.5), with the records to store.
+    pub fn issue(&self, input: &IssueInput<'_>, rng: &dyn Random) -> Result<AuthzIssued, AuthzError> {
+        let IssueInput { realm, client, user, subject, session, keys, settings, now } = *input;
+        if !user.active || user.id != session.user_id {
+            return Err(self.error(ErrorCode::LoginRequired, "the user is no longer active"));
+        }
+        let rt = self.response_type;
+        let grant_id = token(rng, 16);
+        let mut params: Vec<(String, String)> = Vec::new();
+        let mut code_record = None;
+        let mut code_value = None;
+        if rt.has_code() {
+            let code = AuthorizationCode::new(token(rng, 32));
+            code_record = Some(CodeRecord {
+                digest: code.digest(),
+                realm: realm.to_owned(),
+                client_id: self.client_id.clone(),
+                user_id: session.user_id.clone(),
+                redirect_uri: self.redirect_uri.clone(),
+                scope: self.scope.clone(),
+                nonce: self.nonce.clone(),
+                code_challenge: self.code_challenge.clone(),
+                code_challenge_method: self.code_challenge_method,
+                auth_time: session.auth_time,
+                session_id: Some(session.id.clone()),
+                expires_at: now.plus(settings.code_lifetime),
+                grant_id: grant_id.clone(),
+            });
+            params.push(("code".to_owned(), code.secret().to_owned()));
+            code_value = Some(code);
+        }
+        let mut access_record = None;
+        let mut access_value = None;
+        if rt.has_token() {
+            let at = AccessToken::new(token(rng, 32));
+            access_record = Some(AccessTokenRecord {
+                digest: at.digest(),
+                realm: realm.to_owned(),
+                client_id: self.client_id.clone(),
+                user_id: Some(session.user_id.clone()),
+                scope: self.scope.clone(),
+                expires_at: now.plus(settings.access_token_lifetime),
+                grant_id: grant_id.clone(),
+            });
+            params.push(("access_token".to_owned(), at.secret().to_owned()));
+            params.push(("token_type".to_owned(), "Bearer".to_owned()));
+            params.push(("expires_in".to_owned(), settings.access_token_lifetime.to_string()));
+            access_value = Some(at);
+        }
+        if rt.has_id_token() {
+            // OIDC Core §5.4: without an access token, the scope's claims go in the id_token.
+            let extra = (!rt.has_token() || settings.idtoken_include_claims)
+                .then(|| crate::userinfo::claims(user, subject, &self.scope));
+            let claims = idtoken::claims(&IdTokenInput {
+                issuer: &self.issuer,
+                subject,
+                client,
+                auth_time: session.auth_time,
+                nonce: self.nonce.as_deref(),
+                access_token: access_value.as_ref().map(|a| a.secret()),
+                code: code_value.as_ref().map(|c| c.secret()),
+                session_id: Some(&session.id),
+                acr: self.acr(),
+                amr: &["pwd"],
+                extra: extra.as_ref(),
+                now,
+                lifetime: settings.id_token_lifetime,
+            });
+            let jwt = idtoken::sign(&claims, client, keys).map_err(|e| self.error(e.code, e.description))?;
+            params.push(("id_token".to_owned(), jwt));
+        }
         if let Some(s) = &self.state {
             params.push(("state".to_owned(), s.clone()));
         }
         // RFC 9207 §2: the issuer identifies the responding authorization server.
         params.push(("iss".to_owned(), self.issuer.clone()));
         let response = AuthorizationResponse { redirect_uri: self.redirect_uri.clone(), mode: self.mode, params };
-        (code, record, response)
+        Ok(AuthzIssued { code: code_record, access_token: access_record, response })
     }
+
+    /// The subject named by `id_token_hint`, which must be an id_token this
+    /// realm issued to this client; its expiry does not matter (OIDC Core
+    /// §3.1.2.1: "the OP need not be listed as an audience ... when it is
+    /// used as an id_token_hint", and an expired token still names its user).
+    /// `Ok(None)` without a hint.
+    pub fn hint_subject(&self, keys: &KeySet, client: &Client) -> Result<Option<String>, AuthzError> {
+        let Some(hint) = &self.id_token_hint else { return Ok(None) };
+        let bad = |why: &str| self.error(ErrorCode::InvalidRequest, format!("id_token_hint {why}"));
+        let mut vkeys = keys.verify_keys().to_vec();
+        if let Some(secret) = &client.client_secret {
+            vkeys.push(crate::jose::VerifyKey::Hmac(secret.secret().as_bytes().to_vec()));
+        }
+        let verified = crate::jose::verify(hint, &["RS256", "HS256"], &vkeys)
+            .map_err(|_| bad("is not an id_token signed by this provider"))?;
+        let c = &verified.claims;
+        if c.get("iss").and_then(|i| i.as_str()) != Some(self.issuer.as_str()) {
+            return Err(bad("was issued by another provider"));
+        }
+        let aud_ok = match c.get("aud") {
+            Some(serde_json::Value::String(a)) => a == &client.client_id,
+            Some(serde_json::Value::Array(a)) => a.iter().any(|x| x.as_str() == Some(client.client_id.as_str())),
+            _ => false,
+        };
+        if !aud_ok {
+            return Err(bad("was issued to another client"));
+        }
+        c.get("sub").and_then(|s| s.as_str()).map(|s| Some(s.to_owned())).ok_or_else(|| bad("has no sub"))
+    }
+
+    /// The `acr` to put in the id_token: only when the client asked with
+    /// `acr_values` (OIDC Core §3.1.2.1); password login is level `1`.
+    fn acr(&self) -> Option<&'static str> {
+        self.acr_values.as_ref().map(|_| "1")
+    }
+}
+
+/// What [`Validated::issue`] needs besides the request.
+#[derive(Clone, Copy, Debug)]
+pub struct IssueInput<'a> {
+    /// The realm.
+    pub realm: &'a str,
+    /// The client.
+    pub client: &'a Client,
+    /// The session's user.
+    pub user: &'a User,
+    /// The user's subject identifier for this client.
+    pub subject: &'a str,
+    /// The login session.
+    pub session: &'a LoginSession,
+    /// The realm's keys.
+    pub keys: &'a KeySet,
+    /// Lifetimes and switches.
+    pub settings: &'a Settings,
+    /// Now.
+    pub now: UnixTime,
+}
+
+/// An authorization response with the records to store before sending it.
+#[derive(Debug)]
+pub struct AuthzIssued {
+    /// The code to store, for response types with `code`.
+    pub code: Option<CodeRecord>,
+    /// The access token to store, for response types with `token`.
+    pub access_token: Option<AccessTokenRecord>,
+    /// The response to deliver.
+    pub response: AuthorizationResponse,
 }
 
 #[cfg(test)]

@@ -15,6 +15,15 @@ pub struct Settings {
     pub consent_lifetime: i64,
     /// Login session lifetime in seconds (default 10 hours).
     pub session_lifetime: i64,
+    /// Whether id_tokens carry the claims of the granted scopes even when an
+    /// access token is issued with them (OIDC_IDTOKEN_INCLUDE_CLAIMS, default off).
+    pub idtoken_include_claims: bool,
+    /// Whether the resource owner password credentials grant is accepted at
+    /// all (OIDC_GRANT_TYPE_PASSWORD_ENABLE, default off); each client must
+    /// also have the `password` grant type.
+    pub password_grant_enabled: bool,
+    /// Brute-force protection of password checks (login form and password grant).
+    pub throttle: ThrottlePolicy,
 }
 
 impl Default for Settings {
@@ -26,6 +35,36 @@ impl Default for Settings {
             refresh_token_lifetime: 30 * 24 * 3600,
             consent_lifetime: 90 * 24 * 3600,
             session_lifetime: 10 * 3600,
+            idtoken_include_claims: false,
+            password_grant_enabled: false,
+            throttle: ThrottlePolicy::default(),
+        }
+    }
+}
+
+/// How failed password checks are counted and punished (see [`crate::throttle`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ThrottlePolicy {
+    /// Failures for one username before it is locked (default 5).
+    pub max_failures_per_user: i64,
+    /// Failures from one client address before it is locked (default 20).
+    pub max_failures_per_address: i64,
+    /// Failures older than this many seconds are forgotten (default 15 minutes).
+    pub window: i64,
+    /// The first lockout, in seconds; each further failure doubles it (default 60).
+    pub lockout: i64,
+    /// The longest lockout, in seconds (default 1 hour).
+    pub max_lockout: i64,
+}
+
+impl Default for ThrottlePolicy {
+    fn default() -> Self {
+        ThrottlePolicy {
+            max_failures_per_user: 5,
+            max_failures_per_address: 20,
+            window: 900,
+            lockout: 60,
+            max_lockout: 3600,
         }
     }
 }

@@ -22,8 +22,17 @@ pub struct IdTokenInput<'a> {
     pub nonce: Option<&'a str>,
     /// The access token issued with it, for `at_hash`.
     pub access_token: Option<&'a str>,
+    /// The authorization code issued with it, for `c_hash` (OIDC Core §3.3.2.11).
+    pub code: Option<&'a str>,
     /// `sid`: the login session.
     pub session_id: Option<&'a str>,
+    /// `acr`, when the client asked for one.
+    pub acr: Option<&'a str>,
+    /// `amr`: how the user authenticated (RFC 8176 values).
+    pub amr: &'a [&'a str],
+    /// Claims of the granted scopes, when they go in the id_token (OIDC Core §5.4);
+    /// they never replace the protocol claims above.
+    pub extra: Option<&'a Map<String, Value>>,
     /// Now (`iat`).
     pub now: UnixTime,
     /// Lifetime in seconds (`exp` = `iat` + lifetime).
@@ -45,8 +54,25 @@ pub fn claims(input: &IdTokenInput<'_>) -> Map<String, Value> {
     if let Some(at) = input.access_token {
         c.insert("at_hash".into(), json!(half_hash(at)));
     }
+    if let Some(code) = input.code {
+        c.insert("c_hash".into(), json!(half_hash(code)));
+    }
     if let Some(sid) = input.session_id {
         c.insert("sid".into(), json!(sid));
+    }
+    if let Some(acr) = input.acr {
+        c.insert("acr".into(), json!(acr));
+    }
+    if !input.amr.is_empty() {
+        c.insert("amr".into(), json!(input.amr));
+    }
+    // OIDC Core §2: azp is the party the token was issued to; with a single
+    // audience it equals aud and is included for clients that expect it.
+    c.insert("azp".into(), json!(input.client.client_id));
+    if let Some(extra) = input.extra {
+        for (k, v) in extra {
+            c.entry(k.clone()).or_insert_with(|| v.clone());
+        }
     }
     c
 }

@@ -35,6 +35,7 @@ pub mod rand;
 pub mod repo;
 pub mod scope;
 pub mod secret;
+pub mod throttle;
 pub mod time;
 pub mod token;
 pub mod userinfo;

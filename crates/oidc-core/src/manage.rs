@@ -1,7 +1,7 @@
 //! Management rules: creating clients and users with generated identifiers
 //! and secrets, and validating what an operator entered.
 
-use crate::model::{Client, ClientType, JwtAlg, ResponseType, StandardClaims, User};
+use crate::model::{Client, ClientType, GrantType, JwtAlg, ResponseType, StandardClaims, User};
 use crate::rand::{Random, token};
 use crate::secret::ClientSecret;
 use crate::time::UnixTime;
@@ -19,6 +19,8 @@ pub struct ClientSpec {
     pub client_type: ClientType,
     /// Allowed response types.
     pub response_types: Vec<ResponseType>,
+    /// Allowed grant types at the token endpoint.
+    pub grant_types: Vec<GrantType>,
     /// id_token algorithm.
     pub jwt_alg: JwtAlg,
     /// Redirect URIs.
@@ -54,6 +56,7 @@ impl ClientSpec {
             name: name.into(),
             client_type,
             response_types: vec![ResponseType::Code],
+            grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
             jwt_alg: JwtAlg::Rs256,
             redirect_uris,
             post_logout_redirect_uris: vec![],
@@ -134,6 +137,7 @@ pub fn new_client(
         client_type: spec.client_type,
         client_secret: secret.clone(),
         response_types: spec.response_types,
+        grant_types: spec.grant_types,
         jwt_alg: spec.jwt_alg,
         date_created: now,
         redirect_uris: spec.redirect_uris,
@@ -159,11 +163,17 @@ pub fn check_client(c: &Client) -> Result<(), String> {
     if c.name.trim().is_empty() {
         return Err("the client needs a name".into());
     }
-    if c.response_types.is_empty() {
-        return Err("the client needs at least one response type".into());
+    if c.response_types.iter().any(|rt| rt.has_code()) && !c.grant_types.contains(&GrantType::AuthorizationCode) {
+        return Err("a response type with code needs the authorization_code grant type (OIDC Registration §2)".into());
     }
-    if c.redirect_uris.is_empty() {
+    if c.response_types.is_empty() && c.grant_types.is_empty() {
+        return Err("the client needs at least one response type or grant type".into());
+    }
+    if !c.response_types.is_empty() && c.redirect_uris.is_empty() {
         return Err("the client needs at least one redirect URI".into());
+    }
+    if c.grant_types.contains(&GrantType::ClientCredentials) && c.client_type != ClientType::Confidential {
+        return Err("only confidential clients may use client_credentials (RFC 6749 §4.4)".into());
     }
     for u in c.redirect_uris.iter().chain(&c.post_logout_redirect_uris) {
         check_redirect_uri(u)?;

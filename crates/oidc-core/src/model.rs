@@ -122,6 +122,30 @@ impl ResponseType {
         ResponseType::CodeIdTokenToken,
     ];
 
+    /// Whether an authorization code is returned (code and hybrid flows).
+    pub fn has_code(self) -> bool {
+        matches!(
+            self,
+            ResponseType::Code | ResponseType::CodeIdToken | ResponseType::CodeToken | ResponseType::CodeIdTokenToken
+        )
+    }
+
+    /// Whether an id_token is returned from the authorization endpoint.
+    pub fn has_id_token(self) -> bool {
+        matches!(
+            self,
+            ResponseType::IdToken
+                | ResponseType::IdTokenToken
+                | ResponseType::CodeIdToken
+                | ResponseType::CodeIdTokenToken
+        )
+    }
+
+    /// Whether an access token is returned from the authorization endpoint.
+    pub fn has_token(self) -> bool {
+        matches!(self, ResponseType::IdTokenToken | ResponseType::CodeToken | ResponseType::CodeIdTokenToken)
+    }
+
     /// The canonical spelling.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -157,6 +181,46 @@ impl FromStr for ResponseType {
     }
 }
 
+/// A grant type the token endpoint accepts from a client (RFC 6749 §4, §6).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum GrantType {
+    /// `authorization_code` (RFC 6749 §4.1).
+    AuthorizationCode,
+    /// `refresh_token` (RFC 6749 §6).
+    RefreshToken,
+    /// `password`: resource owner password credentials (RFC 6749 §4.3); also
+    /// needs the realm's `password_grant_enabled` setting.
+    Password,
+    /// `client_credentials` (RFC 6749 §4.4), confidential clients only.
+    ClientCredentials,
+}
+
+impl GrantType {
+    /// Every grant type.
+    pub const ALL: [GrantType; 4] =
+        [GrantType::AuthorizationCode, GrantType::RefreshToken, GrantType::Password, GrantType::ClientCredentials];
+
+    /// The registered name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GrantType::AuthorizationCode => "authorization_code",
+            GrantType::RefreshToken => "refresh_token",
+            GrantType::Password => "password",
+            GrantType::ClientCredentials => "client_credentials",
+        }
+    }
+}
+
+impl FromStr for GrantType {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        GrantType::ALL.into_iter().find(|g| g.as_str() == s).ok_or_else(|| {
+            format!("unknown grant type '{s}' (expected one of: {})", GrantType::ALL.map(GrantType::as_str).join(", "))
+        })
+    }
+}
+
 /// A relying party registered in a realm, with every property of
 /// django-oidc-provider's `Client` model.
 #[derive(Clone, Debug)]
@@ -173,6 +237,8 @@ pub struct Client {
     pub client_secret: Option<ClientSecret>,
     /// The response types the client may use.
     pub response_types: Vec<ResponseType>,
+    /// The grant types the client may use at the token endpoint.
+    pub grant_types: Vec<GrantType>,
     /// The id_token signing algorithm.
     pub jwt_alg: JwtAlg,
     /// When the client was registered.
@@ -209,6 +275,11 @@ impl Client {
     /// Whether the client may use `rt`.
     pub fn allows_response_type(&self, rt: ResponseType) -> bool {
         self.response_types.contains(&rt)
+    }
+
+    /// Whether the client may use `grant` at the token endpoint.
+    pub fn allows_grant(&self, grant: GrantType) -> bool {
+        self.grant_types.contains(&grant)
     }
 
     /// Whether the client may request `scope`.
@@ -419,8 +490,9 @@ pub struct AccessTokenRecord {
     pub realm: String,
     /// The client it was issued to.
     pub client_id: String,
-    /// The user it was issued for.
-    pub user_id: String,
+    /// The user it was issued for; `None` for a client acting on its own
+    /// behalf (`client_credentials`, RFC 6749 §4.4).
+    pub user_id: Option<String>,
     /// Granted scope.
     pub scope: Scope,
     /// Expiry.
@@ -491,6 +563,23 @@ impl Consent {
     pub fn covers(&self, requested: &Scope, now: UnixTime) -> bool {
         self.expires_at > now && requested.iter().all(|s| self.scope.contains(s))
     }
+}
+
+/// A security-relevant event for the audit log (logins, consents, lockouts, ...).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditEvent {
+    /// The realm.
+    pub realm: String,
+    /// When it happened.
+    pub at: UnixTime,
+    /// What happened, e.g. `consent.given`, `consent.declined`, `login.failed`.
+    pub kind: String,
+    /// The user concerned, if any.
+    pub user_id: Option<String>,
+    /// The client concerned, if any.
+    pub client_id: Option<String>,
+    /// Details as a JSON object (never secrets).
+    pub detail: String,
 }
 
 #[cfg(test)]

@@ -7,10 +7,11 @@
 use async_trait::async_trait;
 
 use crate::model::{
-    AccessTokenRecord, Client, CodeRecord, Consent, KeyRecord, KeyState, LoginSession, PasswordHash, Realm,
+    AccessTokenRecord, AuditEvent, Client, CodeRecord, Consent, KeyRecord, KeyState, LoginSession, PasswordHash, Realm,
     RefreshTokenRecord, User,
 };
 use crate::secret::Digest;
+use crate::throttle::FailureCount;
 use crate::time::UnixTime;
 
 /// A storage failure.
@@ -154,13 +155,53 @@ pub trait TokenRepo: Send + Sync {
     async fn revoke_grant(&self, realm: &str, grant_id: &str) -> RepoResult<()>;
 }
 
+/// Failed password checks, for brute-force protection ([`crate::throttle`]).
+/// Counts are shared by every server instance using the same storage.
+#[async_trait]
+pub trait ThrottleRepo: Send + Sync {
+    /// The failures recorded for `key`.
+    async fn failures(&self, realm: &str, key: &str) -> RepoResult<Option<FailureCount>>;
+    /// Records one failure at `now` atomically, resetting the count first when
+    /// the previous failure is more than `window` seconds old; returns the new count.
+    async fn record_failure(&self, realm: &str, key: &str, now: UnixTime, window: i64) -> RepoResult<FailureCount>;
+    /// Forgets the failures of `key` (after a successful check).
+    async fn clear_failures(&self, realm: &str, key: &str) -> RepoResult<()>;
+}
+
+/// The audit log: security-relevant events, newest last.
+#[async_trait]
+pub trait AuditRepo: Send + Sync {
+    /// Appends an event.
+    async fn record_event(&self, event: &AuditEvent) -> RepoResult<()>;
+    /// The most recent `limit` events of `realm`, newest first.
+    async fn events(&self, realm: &str, limit: u64) -> RepoResult<Vec<AuditEvent>>;
+}
+
 /// Every repository: what an adapter holds as one object.
 pub trait Repositories:
-    RealmRepo + KeyRepo + ClientRepo + UserRepo + SessionRepo + ConsentRepo + CodeRepo + TokenRepo
+    RealmRepo
+    + KeyRepo
+    + ClientRepo
+    + UserRepo
+    + SessionRepo
+    + ConsentRepo
+    + CodeRepo
+    + TokenRepo
+    + ThrottleRepo
+    + AuditRepo
 {
 }
 
 impl<T> Repositories for T where
-    T: RealmRepo + KeyRepo + ClientRepo + UserRepo + SessionRepo + ConsentRepo + CodeRepo + TokenRepo
+    T: RealmRepo
+        + KeyRepo
+        + ClientRepo
+        + UserRepo
+        + SessionRepo
+        + ConsentRepo
+        + CodeRepo
+        + TokenRepo
+        + ThrottleRepo
+        + AuditRepo
 {
 }

@@ -15,7 +15,7 @@ use crate::config::Settings;
 use crate::error::{ErrorCode, OAuthError};
 use crate::idtoken::{self, IdTokenInput};
 use crate::jose::KeySet;
-use crate::model::{AccessTokenRecord, Client, ClientType, RefreshTokenRecord, User};
+use crate::model::{AccessTokenRecord, Client, ClientType, GrantType, RefreshTokenRecord, User};
 use crate::params::{Params, form_urldecode};
 use crate::pkce;
 use crate::rand::{Random, token};
@@ -78,6 +78,32 @@ pub enum GrantRequest {
         /// A narrower scope, if asked for.
         scope: Option<Scope>,
     },
+    /// `password` (RFC 6749 §4.3.2).
+    Password {
+        /// The resource owner's username.
+        username: String,
+        /// The password.
+        password: crate::secret::Password,
+        /// The requested scope.
+        scope: Option<Scope>,
+    },
+    /// `client_credentials` (RFC 6749 §4.4.2).
+    ClientCredentials {
+        /// The requested scope.
+        scope: Option<Scope>,
+    },
+}
+
+impl GrantRequest {
+    /// The grant type of the request.
+    pub fn grant_type(&self) -> GrantType {
+        match self {
+            GrantRequest::AuthorizationCode { .. } => GrantType::AuthorizationCode,
+            GrantRequest::RefreshToken { .. } => GrantType::RefreshToken,
+            GrantRequest::Password { .. } => GrantType::Password,
+            GrantRequest::ClientCredentials { .. } => GrantType::ClientCredentials,
+        }
+    }
 }
 
 /// A parsed token request.
@@ -143,12 +169,20 @@ pub fn parse(mut params: Params, authorization: Option<&str>) -> Result<TokenReq
                     .take("refresh_token")
                     .ok_or_else(|| OAuthError::invalid_request("the refresh_token parameter is missing"))?,
             ),
-            scope: params
-                .get("scope")
-                .map(Scope::parse)
-                .transpose()
-                .map_err(|e| OAuthError::new(ErrorCode::InvalidScope, e))?,
+            scope: scope_param(&params)?,
         },
+        Some("password") => GrantRequest::Password {
+            username: params
+                .take("username")
+                .ok_or_else(|| OAuthError::invalid_request("the username parameter is missing"))?,
+            password: crate::secret::Password::new(
+                params
+                    .take("password")
+                    .ok_or_else(|| OAuthError::invalid_request("the password parameter is missing"))?,
+            ),
+            scope: scope_param(&params)?,
+        },
+        Some("client_credentials") => GrantRequest::ClientCredentials { scope: scope_param(&params)? },
         Some(other) => {
             return Err(OAuthError::new(
                 ErrorCode::UnsupportedGrantType,
@@ -157,6 +191,96 @@ pub fn parse(mut params: Params, authorization: Option<&str>) -> Result<TokenReq
         }
     };
     Ok(TokenRequest { credentials, grant })
+}
+
+fn scope_param(params: &Params) -> Result<Option<Scope>, OAuthError> {
+    params.get("scope").map(Scope::parse).transpose().map_err(|e| OAuthError::new(ErrorCode::InvalidScope, e))
+}
+
+/// Checks that an authenticated client may use the request's grant type
+/// (RFC 6749 §5.2 `unauthorized_client`): it must be registered for it;
+/// `client_credentials` is for confidential clients only (RFC 6749 §4.4);
+/// `password` also needs the realm's switch (RFC 9700 §2.4 discourages it).
+pub fn check_grant_type(grant: &GrantRequest, client: &Client, settings: &Settings) -> Result<(), OAuthError> {
+    let gt = grant.grant_type();
+    if gt == GrantType::Password && !settings.password_grant_enabled {
+        return Err(OAuthError::new(
+            ErrorCode::UnsupportedGrantType,
+            "the password grant is disabled on this server (RFC 9700 §2.4)",
+        ));
+    }
+    if gt == GrantType::ClientCredentials && client.client_type != ClientType::Confidential {
+        return Err(OAuthError::new(
+            ErrorCode::UnauthorizedClient,
+            "client_credentials is only for confidential clients (RFC 6749 §4.4)",
+        ));
+    }
+    if !client.allows_grant(gt) {
+        return Err(OAuthError::new(
+            ErrorCode::UnauthorizedClient,
+            format!("this client may not use the {} grant", gt.as_str()),
+        ));
+    }
+    Ok(())
+}
+
+/// The scope granted to a password or client_credentials request: the
+/// requested scopes the client may have and the realm knows (`known`); with
+/// no scope requested, `default` (RFC 6749 §3.3). Asking only for scopes that
+/// cannot be granted is `invalid_scope`.
+pub fn grantable_scope(
+    requested: Option<&Scope>,
+    client: &Client,
+    known: impl Fn(&str) -> bool,
+    default: &Scope,
+) -> Result<Scope, OAuthError> {
+    let Some(req) = requested else {
+        return Ok(default.filter(|s| client.allows_scope(s)));
+    };
+    let scope = req.filter(|s| known(s) && client.allows_scope(s));
+    if scope.is_empty() && !req.is_empty() {
+        return Err(OAuthError::new(
+            ErrorCode::InvalidScope,
+            "none of the requested scopes is allowed for this client",
+        ));
+    }
+    Ok(scope)
+}
+
+/// A password grant whose password verified (RFC 6749 §4.3.2): a new grant
+/// family for `user_id`, authenticated `now`.
+pub fn password_grant(user_id: &str, scope: Scope, now: UnixTime, rng: &dyn Random) -> Grant {
+    Grant {
+        user_id: user_id.to_owned(),
+        scope,
+        nonce: None,
+        auth_time: now,
+        session_id: None,
+        grant_id: token(rng, 16),
+    }
+}
+
+/// An access token for a client acting on its own behalf (RFC 6749 §4.4.3):
+/// no refresh token and no id_token, as there is no end-user.
+pub fn issue_client_credentials(
+    realm: &str,
+    client: &Client,
+    scope: Scope,
+    settings: &Settings,
+    now: UnixTime,
+    rng: &dyn Random,
+) -> (AccessToken, AccessTokenRecord) {
+    let access_token = AccessToken::new(token(rng, 32));
+    let record = AccessTokenRecord {
+        digest: access_token.digest(),
+        realm: realm.to_owned(),
+        client_id: client.client_id.clone(),
+        user_id: None,
+        scope,
+        expires_at: now.plus(settings.access_token_lifetime),
+        grant_id: token(rng, 16),
+    };
+    (access_token, record)
 }
 
 /// Authenticates the client (RFC 6749 §2.3, §3.2.1): a confidential client
@@ -309,10 +433,9 @@ pub struct Issued {
     pub access_token: AccessToken,
     /// Its stored record.
     pub access_record: AccessTokenRecord,
-    /// The refresh token.
-    pub refresh_token: RefreshToken,
-    /// Its stored record.
-    pub refresh_record: RefreshTokenRecord,
+    /// The refresh token with its stored record, when the client may use the
+    /// refresh_token grant.
+    pub refresh: Option<(RefreshToken, RefreshTokenRecord)>,
     /// The signed id_token, when `openid` was granted.
     pub id_token: Option<String>,
     /// `expires_in` of the access token.
@@ -347,7 +470,6 @@ pub fn issue(ctx: &IssueContext<'_>, grant: Grant, rng: &dyn Random) -> Result<I
         return Err(OAuthError::invalid_grant("the user of this grant is no longer active"));
     }
     let access_token = AccessToken::new(token(rng, 32));
-    let refresh_token = RefreshToken::new(token(rng, 32));
     let id_token = if grant.scope.contains("openid") {
         let claims = idtoken::claims(&IdTokenInput {
             issuer: ctx.issuer,
@@ -356,7 +478,11 @@ pub fn issue(ctx: &IssueContext<'_>, grant: Grant, rng: &dyn Random) -> Result<I
             auth_time: grant.auth_time,
             nonce: grant.nonce.as_deref(),
             access_token: Some(access_token.secret()),
+            code: None,
             session_id: grant.session_id.as_deref(),
+            acr: None,
+            amr: &["pwd"],
+            extra: None,
             now: ctx.now,
             lifetime: ctx.settings.id_token_lifetime,
         });
@@ -368,27 +494,30 @@ pub fn issue(ctx: &IssueContext<'_>, grant: Grant, rng: &dyn Random) -> Result<I
         digest: access_token.digest(),
         realm: ctx.realm.to_owned(),
         client_id: ctx.client.client_id.clone(),
-        user_id: grant.user_id.clone(),
+        user_id: Some(grant.user_id.clone()),
         scope: grant.scope.clone(),
         expires_at: ctx.now.plus(ctx.settings.access_token_lifetime),
         grant_id: grant.grant_id.clone(),
     };
-    let refresh_record = RefreshTokenRecord {
-        digest: refresh_token.digest(),
-        realm: ctx.realm.to_owned(),
-        client_id: ctx.client.client_id.clone(),
-        user_id: grant.user_id,
-        scope: grant.scope.clone(),
-        expires_at: ctx.now.plus(ctx.settings.refresh_token_lifetime),
-        grant_id: grant.grant_id,
-        auth_time: grant.auth_time,
-        session_id: grant.session_id,
-    };
+    let refresh = ctx.client.allows_grant(GrantType::RefreshToken).then(|| {
+        let refresh_token = RefreshToken::new(token(rng, 32));
+        let record = RefreshTokenRecord {
+            digest: refresh_token.digest(),
+            realm: ctx.realm.to_owned(),
+            client_id: ctx.client.client_id.clone(),
+            user_id: grant.user_id.clone(),
+            scope: grant.scope.clone(),
+            expires_at: ctx.now.plus(ctx.settings.refresh_token_lifetime),
+            grant_id: grant.grant_id.clone(),
+            auth_time: grant.auth_time,
+            session_id: grant.session_id.clone(),
+        };
+        (refresh_token, record)
+    });
     Ok(Issued {
         access_token,
         access_record,
-        refresh_token,
-        refresh_record,
+        refresh,
         id_token,
         expires_in: ctx.settings.access_token_lifetime,
         scope: grant.scope,

@@ -7,7 +7,7 @@ use std::sync::{Arc, RwLock};
 use bytes::Bytes;
 use oidc_core::config::Settings;
 use oidc_core::jose::KeySet;
-use oidc_core::model::Realm;
+use oidc_core::model::{Realm, ResponseType};
 use oidc_core::rand::Random;
 use oidc_core::repo::{RepoError, Repositories};
 use oidc_core::scope::{STANDARD_SCOPES, standard_claims};
@@ -127,6 +127,17 @@ impl App {
         let issuer = self.config.issuer(&realm.name);
         let oidc = format!("{issuer}/protocol/openid-connect");
         let scopes: Vec<&str> = STANDARD_SCOPES.iter().map(|s| s.scope).collect();
+        let response_types: Vec<&str> = ResponseType::ALL.iter().map(|r| r.as_str()).collect();
+        let mut grant_types = vec!["authorization_code", "implicit", "refresh_token", "client_credentials"];
+        if self.config.settings.password_grant_enabled {
+            grant_types.push("password");
+        }
+        let mut claims = standard_claims();
+        for c in ["azp", "c_hash", "sid", "acr", "amr"] {
+            if !claims.contains(&c) {
+                claims.push(c);
+            }
+        }
         // OpenID Connect Discovery 1.0 §3: only what is implemented is advertised.
         let discovery = json!({
             "issuer": issuer,
@@ -136,14 +147,16 @@ impl App {
             "jwks_uri": format!("{oidc}/certs"),
             "end_session_endpoint": format!("{oidc}/logout"),
             "scopes_supported": scopes,
-            "response_types_supported": ["code"],
+            "response_types_supported": response_types,
             "response_modes_supported": ["query", "fragment", "form_post"],
-            "grant_types_supported": ["authorization_code", "refresh_token"],
+            "grant_types_supported": grant_types,
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": ["RS256", "HS256"],
             "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
             "code_challenge_methods_supported": ["plain", "S256"],
-            "claims_supported": standard_claims(),
+            "claims_supported": claims,
+            "acr_values_supported": ["1"],
+            "display_values_supported": ["page", "popup", "touch", "wap"],
             "claim_types_supported": ["normal"],
             "claims_parameter_supported": false,
             "request_parameter_supported": false,

@@ -13,6 +13,7 @@
 mod app;
 mod cookies;
 mod endpoints;
+mod guard;
 mod request;
 mod response;
 mod router;
@@ -20,5 +21,6 @@ mod server;
 mod templates;
 
 pub use app::{App, AppConfig, RealmState};
+pub use guard::PeerAddr;
 pub use server::serve;
 pub use templates::{TemplateError, Templates};

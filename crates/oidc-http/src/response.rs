@@ -76,6 +76,13 @@ pub(crate) fn set_cookie(r: &mut Resp, cookie: &str) {
     }
 }
 
+/// Sets a header whose value is known to be valid ASCII.
+pub(crate) fn set_header(r: &mut Resp, name: &'static str, value: &str) {
+    if let Ok(v) = HeaderValue::from_str(value) {
+        r.headers_mut().insert(header::HeaderName::from_static(name), v);
+    }
+}
+
 /// Adds permissive CORS headers for endpoints that browsers call with no cookies.
 pub(crate) fn cors(r: &mut Resp) {
     let h = r.headers_mut();

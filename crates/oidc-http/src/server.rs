@@ -24,7 +24,7 @@ pub async fn serve(listener: TcpListener, app: Arc<App>, shutdown: impl Future<O
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                let (stream, _peer) = match accepted {
+                let (stream, peer) = match accepted {
                     Ok(s) => s,
                     Err(e) => {
                         // Out of file descriptors and the like: wait briefly instead of spinning.
@@ -35,8 +35,10 @@ pub async fn serve(listener: TcpListener, app: Arc<App>, shutdown: impl Future<O
                 };
                 let _ = stream.set_nodelay(true);
                 let app = app.clone();
-                let service = service_fn(move |req: Request<Incoming>| {
+                let peer = crate::guard::PeerAddr(peer.ip());
+                let service = service_fn(move |mut req: Request<Incoming>| {
                     let app = app.clone();
+                    req.extensions_mut().insert(peer);
                     async move { Ok::<_, Infallible>(handle_logged(&app, req).await) }
                 });
                 let conn = http1::Builder::new()

@@ -9,7 +9,7 @@ use std::fmt::Display;
 use std::str::FromStr;
 
 use oidc_core::model::{
-    AccessTokenRecord, Address, Client, CodeRecord, Consent, KeyRecord, LoginSession, PasswordHash, Realm,
+    AccessTokenRecord, Address, AuditEvent, Client, CodeRecord, Consent, KeyRecord, LoginSession, PasswordHash, Realm,
     RefreshTokenRecord, StandardClaims, User,
 };
 use oidc_core::repo::{RepoError, RepoResult};
@@ -18,8 +18,11 @@ use oidc_core::secret::{ClientSecret, Digest};
 use oidc_core::time::UnixTime;
 use sea_orm::{DbErr, SqlErr};
 
+use oidc_core::throttle::FailureCount;
+
 use crate::entity::{
-    access_tokens, auth_codes, clients, consents, login_sessions, realms, refresh_tokens, signing_keys, users,
+    access_tokens, audit_events, auth_codes, clients, consents, login_failures, login_sessions, realms, refresh_tokens,
+    signing_keys, users,
 };
 
 /// A stored value that does not parse.
@@ -137,6 +140,7 @@ impl From<&Client> for clients::Model {
             client_type: c.client_type.as_str().to_owned(),
             client_secret: c.client_secret.as_ref().map(|s| s.secret().to_owned()),
             response_types: to_json_list(&response_types),
+            grant_types: to_json_list(&c.grant_types.iter().map(|g| g.as_str()).collect::<Vec<_>>()),
             jwt_alg: c.jwt_alg.as_str().to_owned(),
             date_created: c.date_created.secs(),
             redirect_uris: to_json_list(&c.redirect_uris),
@@ -162,9 +166,14 @@ impl TryFrom<clients::Model> for Client {
             .iter()
             .map(|r| parsed(T, "response_types", r))
             .collect::<Result<Vec<_>, _>>()?;
+        let grant_types = json_list(T, "grant_types", &m.grant_types)?
+            .iter()
+            .map(|g| parsed(T, "grant_types", g))
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Client {
             client_type: parsed(T, "client_type", &m.client_type)?,
             response_types,
+            grant_types,
             jwt_alg: parsed(T, "jwt_alg", &m.jwt_alg)?,
             redirect_uris: json_list(T, "redirect_uris", &m.redirect_uris)?,
             post_logout_redirect_uris: json_list(T, "post_logout_redirect_uris", &m.post_logout_redirect_uris)?,
@@ -374,7 +383,8 @@ impl From<&AccessTokenRecord> for access_tokens::Model {
             digest: a.digest.0.clone(),
             realm: a.realm.clone(),
             client_id: a.client_id.clone(),
-            user_id: a.user_id.clone(),
+            // A client_credentials token has no user: stored as the empty string.
+            user_id: a.user_id.clone().unwrap_or_default(),
             scope: a.scope.to_string(),
             expires_at: a.expires_at.secs(),
             grant_id: a.grant_id.clone(),
@@ -391,7 +401,7 @@ impl TryFrom<access_tokens::Model> for AccessTokenRecord {
             digest: Digest(m.digest),
             realm: m.realm,
             client_id: m.client_id,
-            user_id: m.user_id,
+            user_id: (!m.user_id.is_empty()).then_some(m.user_id),
             expires_at: UnixTime(m.expires_at),
             grant_id: m.grant_id,
         })
@@ -431,5 +441,39 @@ impl TryFrom<refresh_tokens::Model> for RefreshTokenRecord {
             auth_time: UnixTime(m.auth_time),
             session_id: m.session_id,
         })
+    }
+}
+
+impl From<&AuditEvent> for audit_events::ActiveModel {
+    fn from(e: &AuditEvent) -> Self {
+        use sea_orm::ActiveValue::{NotSet, Set};
+        audit_events::ActiveModel {
+            id: NotSet,
+            realm: Set(e.realm.clone()),
+            at: Set(e.at.secs()),
+            kind: Set(e.kind.clone()),
+            user_id: Set(e.user_id.clone()),
+            client_id: Set(e.client_id.clone()),
+            detail: Set(e.detail.clone()),
+        }
+    }
+}
+
+impl From<audit_events::Model> for AuditEvent {
+    fn from(m: audit_events::Model) -> Self {
+        AuditEvent {
+            realm: m.realm,
+            at: UnixTime(m.at),
+            kind: m.kind,
+            user_id: m.user_id,
+            client_id: m.client_id,
+            detail: m.detail,
+        }
+    }
+}
+
+impl From<login_failures::Model> for FailureCount {
+    fn from(m: login_failures::Model) -> Self {
+        FailureCount { count: m.count, last_failure: UnixTime(m.last_failure) }
     }
 }

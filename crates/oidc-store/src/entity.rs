@@ -66,6 +66,7 @@ pub(crate) mod clients {
         pub client_type: String,
         pub client_secret: Option<String>,
         pub response_types: String,
+        pub grant_types: String,
         pub jwt_alg: String,
         pub date_created: i64,
         pub redirect_uris: String,
@@ -262,6 +263,54 @@ pub(crate) mod refresh_tokens {
         pub auth_time: i64,
         pub session_id: Option<String>,
         pub used: bool,
+    }
+
+    /// No relations are declared.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// `login_failures`: failed password checks per key, for brute-force protection.
+pub(crate) mod login_failures {
+    use sea_orm::entity::prelude::*;
+
+    /// A failure counter row.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "login_failures")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub realm: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub key: String,
+        pub count: i64,
+        pub last_failure: i64,
+    }
+
+    /// No relations are declared.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// `audit_events`: the audit log.
+pub(crate) mod audit_events {
+    use sea_orm::entity::prelude::*;
+
+    /// An audit event row.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "audit_events")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub realm: String,
+        pub at: i64,
+        pub kind: String,
+        pub user_id: Option<String>,
+        pub client_id: Option<String>,
+        pub detail: String,
     }
 
     /// No relations are declared.

@@ -8,14 +8,15 @@
 
 use async_trait::async_trait;
 use oidc_core::model::{
-    AccessTokenRecord, Client, CodeRecord, Consent, KeyRecord, KeyState, LoginSession, PasswordHash, Realm,
+    AccessTokenRecord, AuditEvent, Client, CodeRecord, Consent, KeyRecord, KeyState, LoginSession, PasswordHash, Realm,
     RefreshTokenRecord, User,
 };
 use oidc_core::repo::{
-    ClientRepo, CodeRepo, ConsentRepo, KeyRepo, RealmRepo, Redeemed, RepoError, RepoResult, Rotated, SessionRepo,
-    TokenRepo, UserRepo,
+    AuditRepo, ClientRepo, CodeRepo, ConsentRepo, KeyRepo, RealmRepo, Redeemed, RepoError, RepoResult, Rotated,
+    SessionRepo, ThrottleRepo, TokenRepo, UserRepo,
 };
 use oidc_core::secret::Digest;
+use oidc_core::throttle::FailureCount;
 use oidc_core::time::UnixTime;
 use sea_orm::sea_query::{CommonTableExpression, Expr, OnConflict, WithClause};
 use sea_orm::{
@@ -26,7 +27,8 @@ use sea_orm::{
 use crate::Store;
 use crate::convert::OrRepo as _;
 use crate::entity::{
-    access_tokens, auth_codes, clients, consents, login_sessions, realms, refresh_tokens, signing_keys, users,
+    access_tokens, audit_events, auth_codes, clients, consents, login_failures, login_sessions, realms, refresh_tokens,
+    signing_keys, users,
 };
 
 /// Inserts one row, without `RETURNING`.
@@ -460,5 +462,74 @@ impl TokenRepo for Store {
             .await
             .repo()?;
         txn.commit().await.repo()
+    }
+}
+
+#[async_trait]
+impl ThrottleRepo for Store {
+    async fn failures(&self, realm: &str, key: &str) -> RepoResult<Option<FailureCount>> {
+        let row = login_failures::Entity::find_by_id((realm.to_owned(), key.to_owned())).one(&self.db).await.repo()?;
+        Ok(row.map(FailureCount::from))
+    }
+
+    /// One upsert, so concurrent failures on any number of instances all count:
+    /// `INSERT ... ON CONFLICT DO UPDATE SET count = CASE ... END RETURNING`.
+    async fn record_failure(&self, realm: &str, key: &str, now: UnixTime, window: i64) -> RepoResult<FailureCount> {
+        let backend = self.db.get_database_backend();
+        let sql = match backend {
+            DbBackend::Postgres => {
+                "INSERT INTO login_failures (realm, key, count, last_failure) VALUES ($1, $2, 1, $3) \
+                 ON CONFLICT (realm, key) DO UPDATE SET \
+                 count = CASE WHEN login_failures.last_failure < $4 THEN 1 ELSE login_failures.count + 1 END, \
+                 last_failure = $3 RETURNING count, last_failure"
+            }
+            _ => {
+                "INSERT INTO login_failures (realm, key, count, last_failure) VALUES (?1, ?2, 1, ?3) \
+                 ON CONFLICT (realm, key) DO UPDATE SET \
+                 count = CASE WHEN login_failures.last_failure < ?4 THEN 1 ELSE login_failures.count + 1 END, \
+                 last_failure = ?3 RETURNING count, last_failure"
+            }
+        };
+        let stmt = sea_orm::Statement::from_sql_and_values(
+            backend,
+            sql,
+            [realm.into(), key.into(), now.secs().into(), now.secs().saturating_sub(window).into()],
+        );
+        let row = self
+            .db
+            .query_one_raw(stmt)
+            .await
+            .repo()?
+            .ok_or_else(|| RepoError::Backend("the failure counter upsert returned no row".into()))?;
+        let count: i64 = row.try_get("", "count").repo()?;
+        let last: i64 = row.try_get("", "last_failure").repo()?;
+        Ok(FailureCount { count, last_failure: UnixTime(last) })
+    }
+
+    async fn clear_failures(&self, realm: &str, key: &str) -> RepoResult<()> {
+        login_failures::Entity::delete_by_id((realm.to_owned(), key.to_owned())).exec(&self.db).await.repo()?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl AuditRepo for Store {
+    async fn record_event(&self, event: &AuditEvent) -> RepoResult<()> {
+        audit_events::Entity::insert(audit_events::ActiveModel::from(event))
+            .exec_without_returning(&self.db)
+            .await
+            .repo()?;
+        Ok(())
+    }
+
+    async fn events(&self, realm: &str, limit: u64) -> RepoResult<Vec<AuditEvent>> {
+        let rows = audit_events::Entity::find()
+            .filter(audit_events::Column::Realm.eq(realm))
+            .order_by_desc(audit_events::Column::Id)
+            .limit(limit)
+            .all(&self.db)
+            .await
+            .repo()?;
+        Ok(rows.into_iter().map(AuditEvent::from).collect())
     }
 }

@@ -13,16 +13,17 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use migration::{Migrator, MigratorTrait as _};
 use oidc_core::model::{
-    AccessTokenRecord, Address, Client, ClientType, CodeRecord, Consent, JwtAlg, KeyRecord, KeyState, LoginSession,
-    PasswordHash, Realm, RefreshTokenRecord, ResponseType, StandardClaims, User,
+    AccessTokenRecord, Address, AuditEvent, Client, ClientType, CodeRecord, Consent, GrantType, JwtAlg, KeyRecord,
+    KeyState, LoginSession, PasswordHash, Realm, RefreshTokenRecord, ResponseType, StandardClaims, User,
 };
 use oidc_core::pkce::PkceMethod;
 use oidc_core::repo::{
-    ClientRepo as _, CodeRepo as _, ConsentRepo as _, KeyRepo as _, RealmRepo as _, Redeemed, RepoError, Rotated,
-    SessionRepo as _, TokenRepo as _, UserRepo as _,
+    AuditRepo as _, ClientRepo as _, CodeRepo as _, ConsentRepo as _, KeyRepo as _, RealmRepo as _, Redeemed,
+    RepoError, Rotated, SessionRepo as _, ThrottleRepo as _, TokenRepo as _, UserRepo as _,
 };
 use oidc_core::scope::Scope;
 use oidc_core::secret::{ClientSecret, Digest};
+use oidc_core::throttle::FailureCount;
 use oidc_core::time::UnixTime;
 use sea_orm::{ConnectionTrait as _, Database, DatabaseConnection, DbBackend, EntityTrait as _, Statement};
 
@@ -221,6 +222,7 @@ fn client(realm: &str, id: &str) -> Client {
         client_type: ClientType::Confidential,
         client_secret: Some(ClientSecret::new("secret-secret-secret".into())),
         response_types: vec![ResponseType::Code, ResponseType::CodeIdTokenToken],
+        grant_types: vec![GrantType::AuthorizationCode, GrantType::ClientCredentials],
         jwt_alg: JwtAlg::Rs256,
         date_created: UnixTime(10),
         redirect_uris: vec!["https://a.example/cb".into(), "https://a.example/cb?x=\"1\"".into()],
@@ -320,7 +322,7 @@ fn access(digest: &str, client_id: &str, user_id: &str, grant: &str) -> AccessTo
         digest: Digest(digest.into()),
         realm: "r".into(),
         client_id: client_id.into(),
-        user_id: user_id.into(),
+        user_id: (!user_id.is_empty()).then(|| user_id.into()),
         scope: Scope::parse("openid profile").expect("scope"),
         expires_at: UnixTime(5000),
         grant_id: grant.into(),
@@ -889,3 +891,64 @@ async fn tokens_revoke_grant_removes_its_tokens(s: Store) {
     s.revoke_grant("r", "nope").await.expect("revoking an unknown grant succeeds");
 }
 on_backends!(tokens_revoke_grant_removes_its_tokens);
+
+async fn client_credentials_tokens_have_no_user(s: Store) {
+    s.save_tokens(&access("cc1", "c1", "", "g9"), None).await.expect("save");
+    let got = s.access_token("r", &Digest("cc1".into())).await.expect("read").expect("found");
+    assert_eq!(got.user_id, None);
+    assert_eq!(got.client_id, "c1");
+}
+on_backends!(client_credentials_tokens_have_no_user);
+
+async fn failures_count_reset_after_the_window_and_clear(s: Store) {
+    assert_eq!(s.failures("r", "user:alice").await.expect("read"), None);
+    for (i, t) in [100, 110, 120].into_iter().enumerate() {
+        let c = s.record_failure("r", "user:alice", UnixTime(t), 900).await.expect("record");
+        assert_eq!(c, FailureCount { count: i as i64 + 1, last_failure: UnixTime(t) });
+    }
+    assert_eq!(s.failures("r", "user:alice").await.expect("read").map(|c| c.count), Some(3));
+    assert_eq!(s.failures("r2", "user:alice").await.expect("read"), None, "counts are per realm");
+    // More than the window after the last failure, the count starts again.
+    let c = s.record_failure("r", "user:alice", UnixTime(1021), 900).await.expect("record");
+    assert_eq!(c.count, 1);
+    s.clear_failures("r", "user:alice").await.expect("clear");
+    assert_eq!(s.failures("r", "user:alice").await.expect("read"), None);
+    s.clear_failures("r", "user:nobody").await.expect("clearing nothing succeeds");
+}
+on_backends!(failures_count_reset_after_the_window_and_clear);
+
+async fn failures_concurrent_records_all_count(s: Store) {
+    let mut tasks = Vec::new();
+    for _ in 0..16 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move { s.record_failure("r", "addr:10.0.0.1", UnixTime(50), 900).await }));
+    }
+    for t in tasks {
+        t.await.expect("join").expect("record");
+    }
+    assert_eq!(s.failures("r", "addr:10.0.0.1").await.expect("read").map(|c| c.count), Some(16));
+}
+on_backends!(failures_concurrent_records_all_count, with_sqlite_file);
+
+async fn audit_events_newest_first_per_realm(s: Store) {
+    for (i, kind) in ["consent.given", "consent.declined", "login.failed"].into_iter().enumerate() {
+        let e = AuditEvent {
+            realm: "r".into(),
+            at: UnixTime(i as i64),
+            kind: kind.into(),
+            user_id: Some("u1".into()),
+            client_id: (i < 2).then(|| "c1".into()),
+            detail: "{\"scope\":\"openid\"}".into(),
+        };
+        s.record_event(&e).await.expect("record");
+    }
+    let mut other = s.events("r", 10).await.expect("events")[0].clone();
+    other.realm = "r2".into();
+    s.record_event(&other).await.expect("record");
+    let got = s.events("r", 2).await.expect("events");
+    assert_eq!(got.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(), ["login.failed", "consent.declined"]);
+    assert_eq!(got[1].client_id.as_deref(), Some("c1"));
+    assert_eq!(got[0].client_id, None);
+    assert_eq!(s.events("r2", 10).await.expect("events").len(), 1);
+}
+on_backends!(audit_events_newest_first_per_realm);

@@ -16,7 +16,18 @@ async fn discovery_lists_what_is_implemented_and_jwks_has_public_keys_only() {
     assert_eq!(d["token_endpoint"], env.endpoint("token"));
     assert_eq!(d["userinfo_endpoint"], env.endpoint("userinfo"));
     assert_eq!(d["jwks_uri"], env.endpoint("certs"));
-    assert_eq!(d["response_types_supported"], serde_json::json!(["code"]));
+    assert_eq!(
+        d["response_types_supported"],
+        serde_json::json!(["code", "id_token", "id_token token", "code id_token", "code token", "code id_token token"])
+    );
+    assert_eq!(
+        d["grant_types_supported"],
+        serde_json::json!(["authorization_code", "implicit", "refresh_token", "client_credentials"]),
+        "password is listed only when switched on"
+    );
+    for claim in ["c_hash", "at_hash", "sid", "amr", "acr"] {
+        assert!(d["claims_supported"].as_array().unwrap().iter().any(|c| c == claim), "{claim}");
+    }
     assert_eq!(d["code_challenge_methods_supported"], serde_json::json!(["plain", "S256"]));
     assert_eq!(d["request_parameter_supported"], false);
     for claim in ["sub", "email", "address", "phone_number"] {

@@ -75,7 +75,7 @@ async fn errors_after_the_redirect_uri_is_trusted_redirect_with_state_oidc_core_
         ),
         (
             format!(
-                "{}?client_id={client_id}&redirect_uri={}&response_type=token&scope=openid&state=xyz",
+                "{}?client_id={client_id}&redirect_uri={}&response_type=code%20device&scope=openid&state=xyz",
                 env.endpoint("auth"),
                 enc(CALLBACK)
             ),

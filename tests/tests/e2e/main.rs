@@ -8,3 +8,4 @@ mod harness;
 mod code_flow;
 mod discovery;
 mod errors;
+mod flows;

@@ -17,6 +17,7 @@ pub(crate) fn client(kind: ClientType) -> Client {
         client_type: kind,
         client_secret: (kind == ClientType::Confidential).then(|| ClientSecret::new("s3cret".into())),
         response_types: vec![ResponseType::Code],
+        grant_types: vec![crate::model::GrantType::AuthorizationCode, crate::model::GrantType::RefreshToken],
         jwt_alg: JwtAlg::Rs256,
         date_created: UnixTime(0),
         redirect_uris: vec!["https://rp.example/cb".into(), "http://127.0.0.1:8080/cb".into()],
@@ -110,7 +111,8 @@ fn errors_after_the_redirect_uri_is_trusted_redirect_with_state_oidc_core_3_1_2_
     let cases: Vec<(Vec<(&'static str, &'static str)>, &str)> = vec![
         (with(&[], &["response_type"]), "redirect:invalid_request:st"),
         (with(&[("response_type", "token")], &[]), "redirect:unsupported_response_type:st"),
-        (with(&[("response_type", "code id_token")], &[]), "redirect:unsupported_response_type:st"),
+        (with(&[("response_type", "code id_token")], &[]), "redirect:unauthorized_client:st"),
+        (with(&[("response_type", "token")], &[]), "redirect:unsupported_response_type:st"),
         (with(&[], &["scope"]), "redirect:invalid_scope:st"),
         (with(&[("scope", "unknown-scope")], &[]), "redirect:invalid_scope:st"),
         (with(&[("prompt", "none login")], &[]), "redirect:invalid_request:st"),
@@ -169,30 +171,30 @@ fn decide_login_consent_issue_oidc_core_3_1_2_3_and_3_1_2_4() {
     let v = run(base(), Some(&c)).unwrap();
     let s = session(1000);
     let now = UnixTime(1100);
-    assert_eq!(v.decide(&c, None, false, None, now), Decision::Login);
-    assert_eq!(v.decide(&c, Some(&s), false, None, now), Decision::Login, "inactive user");
-    assert_eq!(v.decide(&c, Some(&s), true, None, now), Decision::Consent);
+    assert_eq!(v.decide(&c, None, false, None, true, now), Decision::Login);
+    assert_eq!(v.decide(&c, Some(&s), false, None, true, now), Decision::Login, "inactive user");
+    assert_eq!(v.decide(&c, Some(&s), true, None, true, now), Decision::Consent);
     let consent = v.consent("r", "u1", UnixTime(1050), &Settings::default());
-    assert_eq!(v.decide(&c, Some(&s), true, Some(&consent), now), Decision::Issue, "reuse_consent");
+    assert_eq!(v.decide(&c, Some(&s), true, Some(&consent), true, now), Decision::Issue, "reuse_consent");
     // Consent expiry (OIDC_SKIP_CONSENT_EXPIRE).
     let later = UnixTime(1050 + Settings::default().consent_lifetime);
-    assert_eq!(v.decide(&c, Some(&s), true, Some(&consent), later), Decision::Consent);
+    assert_eq!(v.decide(&c, Some(&s), true, Some(&consent), true, later), Decision::Consent);
     // Consent for fewer scopes is asked again.
     let mut narrow = consent.clone();
     narrow.scope = Scope::parse("openid").unwrap();
-    assert_eq!(v.decide(&c, Some(&s), true, Some(&narrow), now), Decision::Consent);
+    assert_eq!(v.decide(&c, Some(&s), true, Some(&narrow), true, now), Decision::Consent);
     // A client that does not reuse consent always asks.
     let mut no_reuse = c.clone();
     no_reuse.reuse_consent = false;
-    assert_eq!(v.decide(&no_reuse, Some(&s), true, Some(&consent), now), Decision::Consent);
+    assert_eq!(v.decide(&no_reuse, Some(&s), true, Some(&consent), true, now), Decision::Consent);
     // A confidential client that does not require consent skips it; a public one never does.
     let mut skip = c.clone();
     skip.require_consent = false;
-    assert_eq!(v.decide(&skip, Some(&s), true, None, now), Decision::Issue);
+    assert_eq!(v.decide(&skip, Some(&s), true, None, true, now), Decision::Issue);
     let mut public = client(ClientType::Public);
     public.require_consent = false;
     public.reuse_consent = false;
-    assert_eq!(v.decide(&public, Some(&s), true, None, now), Decision::Consent);
+    assert_eq!(v.decide(&public, Some(&s), true, None, true, now), Decision::Consent);
 }
 
 #[test]
@@ -205,34 +207,249 @@ fn prompt_and_max_age_oidc_core_3_1_2_1() {
         Decision::Error(e) => e.oauth().code,
         other => panic!("expected an error, got {other:?}"),
     };
-    assert_eq!(err(v.decide(&c, None, false, None, now)), ErrorCode::LoginRequired);
-    assert_eq!(err(v.decide(&c, Some(&s), true, None, now)), ErrorCode::ConsentRequired);
+    assert_eq!(err(v.decide(&c, None, false, None, true, now)), ErrorCode::LoginRequired);
+    assert_eq!(err(v.decide(&c, Some(&s), true, None, true, now)), ErrorCode::ConsentRequired);
     let v = run(with(&[("prompt", "login")], &[]), Some(&c)).unwrap();
-    assert_eq!(v.decide(&c, Some(&s), true, None, now), Decision::Login);
+    assert_eq!(v.decide(&c, Some(&s), true, None, true, now), Decision::Login);
     assert!(v.params_after_login().iter().all(|(k, _)| k != "prompt"));
     let v = run(with(&[("prompt", "consent")], &[]), Some(&c)).unwrap();
     let consent = v.consent("r", "u1", now, &Settings::default());
-    assert_eq!(v.decide(&c, Some(&s), true, Some(&consent), now), Decision::Consent);
+    assert_eq!(v.decide(&c, Some(&s), true, Some(&consent), true, now), Decision::Consent);
     let v = run(with(&[("max_age", "60")], &[]), Some(&c)).unwrap();
-    assert_eq!(v.decide(&c, Some(&s), true, Some(&consent), now), Decision::Login, "auth_time too old");
-    assert_eq!(v.decide(&c, Some(&s), true, Some(&consent), UnixTime(1060)), Decision::Issue);
+    assert_eq!(v.decide(&c, Some(&s), true, Some(&consent), true, now), Decision::Login, "auth_time too old");
+    assert_eq!(v.decide(&c, Some(&s), true, Some(&consent), true, UnixTime(1060)), Decision::Issue);
+}
+
+pub(crate) fn user() -> User {
+    User {
+        id: "u1".into(),
+        realm: "r".into(),
+        username: "alice".into(),
+        password_hash: None,
+        active: true,
+        claims: crate::model::StandardClaims {
+            email: Some("alice@example.com".into()),
+            email_verified: true,
+            ..Default::default()
+        },
+        created_at: UnixTime(0),
+        updated_at: UnixTime(0),
+    }
+}
+
+fn keys() -> KeySet {
+    KeySet::from_records(&[crate::jose::tests::record("k1", crate::model::KeyState::Active, 1)]).unwrap()
+}
+
+fn issue_with(v: &Validated, c: &Client) -> AuthzIssued {
+    let (u, k, s, settings) = (user(), keys(), session(1000), Settings::default());
+    let input = IssueInput {
+        realm: "r",
+        client: c,
+        user: &u,
+        subject: "u1",
+        session: &s,
+        keys: &k,
+        settings: &settings,
+        now: UnixTime(1100),
+    };
+    v.issue(&input, &TestRandom::default()).unwrap()
+}
+
+fn param<'a>(r: &'a AuthorizationResponse, name: &str) -> Option<&'a str> {
+    r.params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+}
+
+fn id_token_claims(r: &AuthorizationResponse) -> serde_json::Map<String, serde_json::Value> {
+    let jws = param(r, "id_token").expect("an id_token");
+    crate::jose::verify(jws, &["RS256"], keys().verify_keys()).unwrap().claims
 }
 
 #[test]
 fn issue_code_carries_state_and_binds_request_rfc6749_4_1_2() {
     let c = client(ClientType::Confidential);
     let v = run(with(&[("code_challenge", CHALLENGE), ("code_challenge_method", "S256")], &[]), Some(&c)).unwrap();
-    let rng = TestRandom::default();
-    let (code, rec, resp) = v.issue_code("r", &session(1000), UnixTime(1100), &Settings::default(), &rng);
-    assert_eq!(rec.digest, code.digest());
+    let issued = issue_with(&v, &c);
+    let rec = issued.code.unwrap();
+    assert!(issued.access_token.is_none(), "the code flow issues no token at the authorization endpoint");
+    let code = param(&issued.response, "code").unwrap();
+    assert_eq!(rec.digest, Digest::of(code));
     assert_eq!(rec.expires_at, UnixTime(1100 + 600));
     assert_eq!(rec.redirect_uri, "https://rp.example/cb");
     assert_eq!(rec.nonce.as_deref(), Some("n-0S6_WzA2Mj"));
     assert_eq!(rec.code_challenge.as_deref(), Some(CHALLENGE));
     assert_eq!(rec.auth_time, UnixTime(1000));
-    let loc = resp.location();
-    assert!(loc.starts_with(&format!("https://rp.example/cb?code={}&state=st&iss=", code.secret())), "{loc}");
-    assert!(code.secret().len() >= 43, "codes carry 256 bits");
+    let loc = issued.response.location();
+    assert!(loc.starts_with(&format!("https://rp.example/cb?code={code}&state=st&iss=")), "{loc}");
+    assert!(code.len() >= 43, "codes carry 256 bits");
+    assert!(param(&issued.response, "id_token").is_none());
     let denied = v.declined().oauth();
     assert_eq!(denied.code, ErrorCode::AccessDenied);
+}
+
+fn implicit_client(rts: &[ResponseType]) -> Client {
+    let mut c = client(ClientType::Confidential);
+    c.response_types = rts.to_vec();
+    c
+}
+
+#[test]
+fn implicit_id_token_token_in_fragment_with_at_hash_oidc_core_3_2_2_5() {
+    let c = implicit_client(&[ResponseType::IdTokenToken]);
+    let v = run(with(&[("response_type", "id_token token")], &[]), Some(&c)).unwrap();
+    assert_eq!(v.mode, ResponseMode::Fragment, "Multiple Response Types §5: fragment by default");
+    let issued = issue_with(&v, &c);
+    assert!(issued.code.is_none());
+    let at = issued.access_token.expect("an access token record");
+    let r = &issued.response;
+    let token = param(r, "access_token").unwrap();
+    assert_eq!(at.digest, Digest::of(token));
+    assert_eq!(at.user_id.as_deref(), Some("u1"));
+    assert_eq!(param(r, "token_type"), Some("Bearer"));
+    assert_eq!(param(r, "expires_in"), Some("3600"));
+    assert!(param(r, "refresh_token").is_none(), "RFC 6749 §4.2.2: no refresh token in the implicit grant");
+    assert!(r.location().starts_with("https://rp.example/cb#access_token="), "{}", r.location());
+    let cl = id_token_claims(r);
+    assert_eq!(cl["nonce"], "n-0S6_WzA2Mj");
+    assert_eq!(cl["at_hash"], crate::jose::half_hash(token).as_str());
+    assert_eq!(cl["sid"], "sid1");
+    assert_eq!(cl["amr"], serde_json::json!(["pwd"]));
+    assert!(cl.get("c_hash").is_none());
+    assert!(cl.get("email").is_none(), "claims come from userinfo when an access token is issued");
+}
+
+#[test]
+fn implicit_id_token_only_carries_scope_claims_oidc_core_5_4() {
+    let c = implicit_client(&[ResponseType::IdToken]);
+    let v = run(with(&[("response_type", "id_token")], &[]), Some(&c)).unwrap();
+    let issued = issue_with(&v, &c);
+    assert!(issued.code.is_none() && issued.access_token.is_none());
+    let cl = id_token_claims(&issued.response);
+    assert_eq!(cl["email"], "alice@example.com");
+    assert_eq!(cl["email_verified"], true);
+    assert!(cl.get("at_hash").is_none());
+    assert!(param(&issued.response, "access_token").is_none());
+}
+
+#[test]
+fn hybrid_flows_carry_c_hash_and_at_hash_oidc_core_3_3_2_11() {
+    let all = [ResponseType::CodeIdToken, ResponseType::CodeToken, ResponseType::CodeIdTokenToken];
+    let c = implicit_client(&all);
+    for rt in all {
+        let v = run(with(&[("response_type", rt.as_str())], &[]), Some(&c)).unwrap();
+        assert_eq!(v.mode, ResponseMode::Fragment);
+        let issued = issue_with(&v, &c);
+        let r = &issued.response;
+        let code = param(r, "code").expect("hybrid flows return a code");
+        let rec = issued.code.expect("a code record");
+        assert_eq!(rec.nonce.as_deref(), Some("n-0S6_WzA2Mj"), "the token endpoint's id_token repeats the nonce");
+        assert_eq!(issued.access_token.is_some(), rt.has_token(), "{rt:?}");
+        assert_eq!(rec.grant_id, issued.access_token.as_ref().map_or(rec.grant_id.clone(), |a| a.grant_id.clone()));
+        if rt.has_id_token() {
+            let cl = id_token_claims(r);
+            assert_eq!(cl["c_hash"], crate::jose::half_hash(code).as_str(), "{rt:?}");
+            match param(r, "access_token") {
+                Some(at) => assert_eq!(cl["at_hash"], crate::jose::half_hash(at).as_str()),
+                None => assert!(cl.get("at_hash").is_none()),
+            }
+        } else {
+            assert!(param(r, "id_token").is_none());
+        }
+    }
+}
+
+#[test]
+fn tokens_never_in_a_query_response_multiple_response_types_5() {
+    let c = implicit_client(&[ResponseType::IdTokenToken, ResponseType::CodeIdToken]);
+    for rt in ["id_token token", "code id_token"] {
+        let e = run(with(&[("response_type", rt), ("response_mode", "query")], &[]), Some(&c)).unwrap_err();
+        let AuthzError::Redirect(r) = e else { panic!("expected a redirect") };
+        assert_eq!(r.mode, ResponseMode::Fragment, "the error itself goes in the fragment");
+        assert_eq!(param(&r, "error"), Some("invalid_request"));
+    }
+    // form_post may carry tokens.
+    let v = run(with(&[("response_type", "id_token token"), ("response_mode", "form_post")], &[]), Some(&c)).unwrap();
+    assert_eq!(v.mode, ResponseMode::FormPost);
+}
+
+#[test]
+fn implicit_and_hybrid_need_nonce_and_openid_oidc_core_3_2_2_1() {
+    let c = implicit_client(&[ResponseType::IdTokenToken, ResponseType::CodeIdToken, ResponseType::CodeToken]);
+    assert_eq!(
+        fails(with(&[("response_type", "id_token token")], &["nonce"]), Some(&c)),
+        "redirect:invalid_request:st"
+    );
+    assert_eq!(fails(with(&[("response_type", "code id_token")], &["nonce"]), Some(&c)), "redirect:invalid_request:st");
+    // code token returns no id_token from the authorization endpoint: nonce optional (errata of §3.3.2.1).
+    assert_eq!(fails(with(&[("response_type", "code token")], &["nonce"]), Some(&c)), "ok");
+    assert_eq!(
+        fails(with(&[("response_type", "id_token token"), ("scope", "email")], &[]), Some(&c)),
+        "redirect:invalid_scope:st"
+    );
+    // A response type the client did not register.
+    assert_eq!(fails(with(&[("response_type", "id_token")], &[]), Some(&c)), "redirect:unauthorized_client:st");
+}
+
+#[test]
+fn public_clients_need_pkce_only_when_a_code_is_issued_rfc8252_8_1() {
+    let mut c = implicit_client(&[ResponseType::IdTokenToken, ResponseType::CodeIdToken]);
+    c.client_type = ClientType::Public;
+    c.client_secret = None;
+    assert_eq!(fails(with(&[("response_type", "id_token token")], &[]), Some(&c)), "ok");
+    assert_eq!(fails(with(&[("response_type", "code id_token")], &[]), Some(&c)), "redirect:invalid_request:st");
+}
+
+#[test]
+fn id_token_hint_for_another_user_means_login_required_oidc_core_3_1_2_2() {
+    let c = client(ClientType::Confidential);
+    let s = session(1000);
+    let v = run(with(&[("prompt", "none")], &[]), Some(&c)).unwrap();
+    let consent = v.consent("r", "u1", UnixTime(1000), &Settings::default());
+    assert_eq!(v.decide(&c, Some(&s), true, Some(&consent), true, UnixTime(1001)), Decision::Issue);
+    let Decision::Error(e) = v.decide(&c, Some(&s), true, Some(&consent), false, UnixTime(1001)) else {
+        panic!("expected an error")
+    };
+    assert_eq!(e.oauth().code, ErrorCode::LoginRequired);
+    let v = run(with(&[], &[]), Some(&c)).unwrap();
+    assert_eq!(v.decide(&c, Some(&s), true, Some(&consent), false, UnixTime(1001)), Decision::Login);
+}
+
+#[test]
+fn display_and_acr_values_oidc_core_3_1_2_1() {
+    let c = client(ClientType::Confidential);
+    assert_eq!(fails(with(&[("display", "popup")], &[]), Some(&c)), "ok");
+    assert_eq!(fails(with(&[("display", "hologram")], &[]), Some(&c)), "redirect:invalid_request:st");
+    let v = run(with(&[("acr_values", "1 2")], &[]), Some(&c)).unwrap();
+    assert_eq!(v.acr_values.as_deref(), Some(&["1".to_owned(), "2".to_owned()][..]));
+}
+
+#[test]
+fn id_token_hint_must_be_ours_and_for_this_client_oidc_core_3_1_2_1() {
+    let c = client(ClientType::Confidential);
+    let k = keys();
+    let mut claims = serde_json::Map::new();
+    claims.insert("iss".into(), ISS.into());
+    claims.insert("sub".into(), "u1".into());
+    claims.insert("aud".into(), "rp".into());
+    claims.insert("exp".into(), 1.into());
+    let ours = k.active().unwrap().sign(&claims);
+    let hint = |h: String| {
+        let mut p = base();
+        p.push(("id_token_hint", Box::leak(h.into_boxed_str())));
+        run(p, Some(&c)).unwrap()
+    };
+    assert_eq!(hint(ours).hint_subject(&k, &c).unwrap().as_deref(), Some("u1"), "expired hints still name the user");
+    claims.insert("aud".into(), "other".into());
+    let other_client = k.active().unwrap().sign(&claims);
+    assert_eq!(hint(other_client).hint_subject(&k, &c).unwrap_err().oauth().code, ErrorCode::InvalidRequest);
+    claims.insert("aud".into(), "rp".into());
+    claims.insert("iss".into(), "https://evil.example".into());
+    let other_iss = k.active().unwrap().sign(&claims);
+    assert!(hint(other_iss).hint_subject(&k, &c).is_err());
+    assert!(hint("not.a.jwt".into()).hint_subject(&k, &c).is_err());
+    // HS256 hints are keyed by the client secret.
+    claims.insert("iss".into(), ISS.into());
+    let hs = crate::jose::sign_hs256(&claims, b"s3cret");
+    assert_eq!(hint(hs).hint_subject(&k, &c).unwrap().as_deref(), Some("u1"));
+    assert_eq!(run(base(), Some(&c)).unwrap().hint_subject(&k, &c).unwrap(), None);
 }

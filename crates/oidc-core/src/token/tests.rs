@@ -2,9 +2,9 @@
 #![allow(clippy::type_complexity)]
 
 use super::*;
-use crate::authorize::tests::client;
+use crate::authorize::tests::{client, user};
 use crate::jose::tests::record;
-use crate::model::{ClientType, CodeRecord, KeyState, StandardClaims};
+use crate::model::{ClientType, CodeRecord, KeyState};
 use crate::pkce::PkceMethod;
 use crate::rand::TestRandom;
 use crate::secret::{AuthorizationCode, CodeVerifier, Digest};
@@ -34,18 +34,6 @@ fn code_record(challenge: bool) -> CodeRecord {
     }
 }
 
-fn user() -> User {
-    User {
-        id: "u1".into(),
-        realm: "r".into(),
-        username: "alice".into(),
-        password_hash: None,
-        active: true,
-        claims: StandardClaims::default(),
-        created_at: UnixTime(0),
-        updated_at: UnixTime(0),
-    }
-}
 
 #[test]
 fn parse_basic_and_post_credentials_rfc6749_2_3_1() {
@@ -66,7 +54,8 @@ fn parse_errors_rfc6749_5_2() {
     let basic = format!("Basic {}", STANDARD.encode("rp:s"));
     let cases: Vec<(Vec<(&str, &str)>, Option<&str>, ErrorCode)> = vec![
         (vec![("code", "c"), ("client_id", "rp")], None, ErrorCode::InvalidRequest),
-        (vec![("grant_type", "password"), ("client_id", "rp")], None, ErrorCode::UnsupportedGrantType),
+        (vec![("grant_type", "password"), ("client_id", "rp")], None, ErrorCode::InvalidRequest),
+        (vec![("grant_type", "device_code"), ("client_id", "rp")], None, ErrorCode::UnsupportedGrantType),
         (vec![("grant_type", "authorization_code"), ("client_id", "rp")], None, ErrorCode::InvalidRequest),
         (vec![("grant_type", "authorization_code"), ("code", "c")], None, ErrorCode::InvalidClient),
         (
@@ -193,7 +182,7 @@ fn issue_signs_id_token_with_at_hash_and_nonce_oidc_core_3_1_3_6() {
     let issued = issue(&ctx, grant, &rng).unwrap();
     assert_eq!(issued.expires_in, 3600);
     assert_eq!(issued.access_record.digest, issued.access_token.digest());
-    assert_eq!(issued.refresh_record.grant_id, "g1");
+    assert_eq!(issued.refresh.as_ref().unwrap().1.grant_id, "g1");
     let jws = issued.id_token.unwrap();
     let v = crate::jose::verify(&jws, &["RS256"], keys.verify_keys()).unwrap();
     let cl = &v.claims;
@@ -225,4 +214,90 @@ fn issue_signs_id_token_with_at_hash_and_nonce_oidc_core_3_1_3_6() {
     let ctx = IssueContext { user: &inactive, ..ctx };
     assert_eq!(issue(&ctx, grant, &rng).unwrap_err().code, ErrorCode::InvalidGrant);
     let _ = AuthorizationCode::new("unused".into());
+}
+
+#[test]
+fn grant_types_must_be_registered_and_password_switched_on_rfc6749_5_2() {
+    let mut conf = client(ClientType::Confidential);
+    let public = client(ClientType::Public);
+    let mut on = Settings::default();
+    let cc = GrantRequest::ClientCredentials { scope: None };
+    let pw = GrantRequest::Password {
+        username: "alice".into(),
+        password: crate::secret::Password::new("pw".into()),
+        scope: None,
+    };
+    // Not registered for the client: unauthorized_client.
+    assert_eq!(check_grant_type(&cc, &conf, &on).unwrap_err().code, ErrorCode::UnauthorizedClient);
+    conf.grant_types.push(GrantType::ClientCredentials);
+    conf.grant_types.push(GrantType::Password);
+    assert!(check_grant_type(&cc, &conf, &on).is_ok());
+    // RFC 6749 §4.4: confidential clients only.
+    let mut public_cc = public.clone();
+    public_cc.grant_types.push(GrantType::ClientCredentials);
+    assert_eq!(check_grant_type(&cc, &public_cc, &on).unwrap_err().code, ErrorCode::UnauthorizedClient);
+    // The password grant is off unless the realm switches it on (OIDC_GRANT_TYPE_PASSWORD_ENABLE).
+    assert_eq!(check_grant_type(&pw, &conf, &on).unwrap_err().code, ErrorCode::UnsupportedGrantType);
+    on.password_grant_enabled = true;
+    assert!(check_grant_type(&pw, &conf, &on).is_ok());
+    assert_eq!(check_grant_type(&pw, &public, &on).unwrap_err().code, ErrorCode::UnauthorizedClient);
+}
+
+#[test]
+fn password_and_client_credentials_parse_and_scope_rfc6749_4_3_2_and_4_4_2() {
+    let r = parse(
+        params(&[("grant_type", "password"), ("username", "alice"), ("password", "pw"), ("client_id", "rp")]),
+        None,
+    )
+    .unwrap();
+    let GrantRequest::Password { username, password, scope } = &r.grant else { panic!("expected password") };
+    assert_eq!((username.as_str(), password.secret(), scope), ("alice", "pw", &None));
+    assert!(!format!("{r:?}").contains("\"pw\""), "the password never shows in Debug");
+    let r =
+        parse(params(&[("grant_type", "client_credentials"), ("scope", "api"), ("client_id", "rp")]), None).unwrap();
+    assert!(matches!(r.grant, GrantRequest::ClientCredentials { scope: Some(_) }));
+
+    let mut c = client(ClientType::Confidential);
+    c.allowed_scopes = vec!["openid".into(), "email".into()];
+    let known = |s: &str| ["openid", "email", "profile"].contains(&s);
+    let default = Scope::parse("openid profile").unwrap();
+    let want = Scope::parse("openid email profile").unwrap();
+    assert_eq!(grantable_scope(Some(&want), &c, known, &default).unwrap().to_string(), "openid email");
+    assert_eq!(grantable_scope(None, &c, known, &default).unwrap().to_string(), "openid");
+    let none_allowed = Scope::parse("profile unknown").unwrap();
+    assert_eq!(grantable_scope(Some(&none_allowed), &c, known, &default).unwrap_err().code, ErrorCode::InvalidScope);
+}
+
+#[test]
+fn client_credentials_token_has_no_user_and_no_refresh_rfc6749_4_4_3() {
+    let c = client(ClientType::Confidential);
+    let rng = TestRandom::default();
+    let (at, rec) =
+        issue_client_credentials("r", &c, Scope::parse("api").unwrap(), &Settings::default(), UnixTime(10), &rng);
+    assert_eq!(rec.digest, at.digest());
+    assert_eq!(rec.user_id, None);
+    assert_eq!(rec.expires_at, UnixTime(3610));
+    let g = password_grant("u1", Scope::parse("openid").unwrap(), UnixTime(5), &rng);
+    assert_eq!((g.user_id.as_str(), g.auth_time, g.nonce), ("u1", UnixTime(5), None));
+}
+
+#[test]
+fn no_refresh_token_for_clients_without_the_grant() {
+    let mut c = client(ClientType::Confidential);
+    c.grant_types.retain(|g| *g != GrantType::RefreshToken);
+    let keys = KeySet::from_records(&[record("k1", KeyState::Active, 1)]).unwrap();
+    let (settings, u) = (Settings::default(), user());
+    let ctx = IssueContext {
+        realm: "r",
+        issuer: "https://op/r",
+        client: &c,
+        user: &u,
+        keys: &keys,
+        settings: &settings,
+        now: UnixTime(1),
+    };
+    let rng = TestRandom::default();
+    let issued = issue(&ctx, password_grant("u1", Scope::parse("openid").unwrap(), UnixTime(1), &rng), &rng).unwrap();
+    assert!(issued.refresh.is_none());
+    assert!(issued.id_token.is_some());
 }

@@ -5,8 +5,8 @@ use hyper::header::COOKIE;
 use hyper::{HeaderMap, Method, Request, StatusCode};
 use minijinja::{Value, context};
 use oidc_core::OAuthError;
-use oidc_core::authorize::{self, AuthorizationResponse, AuthzError, Decision, ResponseMode, Validated};
-use oidc_core::model::{Client, LoginSession};
+use oidc_core::authorize::{self, AuthorizationResponse, AuthzError, Decision, IssueInput, ResponseMode, Validated};
+use oidc_core::model::{Client, LoginSession, User};
 use oidc_core::params::form_urlencode;
 use oidc_core::password::{self, Verified};
 use oidc_core::rand::token;
@@ -15,6 +15,7 @@ use oidc_core::secret::{Digest, Password, SessionToken, ct_eq};
 use super::{error_page, page, storage_failed};
 use crate::app::{App, RealmState};
 use crate::cookies;
+use crate::guard::{self, PeerAddr};
 use crate::request::{self, header};
 use crate::response::{self, Resp};
 
@@ -82,6 +83,12 @@ async fn resume(
         None => None,
     };
     let user_active = user.as_ref().is_some_and(|u| u.active);
+    // OIDC Core §3.1.2.2: an id_token_hint must name the logged-in user.
+    let hint_matches = match v.hint_subject(&realm.keys, client) {
+        Ok(None) => true,
+        Ok(Some(sub)) => user.as_ref().is_some_and(|u| subject(u, client) == sub),
+        Err(e) => return authz_error(app, realm, &e, after_post),
+    };
     let consent = match (&session, client.reuse_consent) {
         (Some(s), true) => match app.repos.consent(name, &s.user_id, &client.client_id).await {
             Ok(c) => c,
@@ -89,7 +96,7 @@ async fn resume(
         },
         _ => None,
     };
-    match v.decide(client, session.as_ref(), user_active, consent.as_ref(), now) {
+    match v.decide(client, session.as_ref(), user_active, consent.as_ref(), hint_matches, now) {
         Decision::Login => login_page(app, realm, headers, client, v, None, StatusCode::OK),
         Decision::Consent => {
             let (Some(_), Some(user)) = (&session, &user) else {
@@ -98,21 +105,54 @@ async fn resume(
             consent_page(app, realm, headers, client, v, &user.username)
         }
         Decision::Error(e) => authz_error(app, realm, &e, after_post),
-        Decision::Issue => match session {
-            Some(s) => issue(app, realm, v, &s, after_post).await,
-            None => login_page(app, realm, headers, client, v, None, StatusCode::OK),
+        Decision::Issue => match (session, user) {
+            (Some(s), Some(u)) => issue(app, realm, v, client, &s, &u, after_post).await,
+            _ => login_page(app, realm, headers, client, v, None, StatusCode::OK),
         },
     }
 }
 
-/// Issues the code and sends the response to the client.
-async fn issue(app: &App, realm: &RealmState, v: &Validated, session: &LoginSession, after_post: bool) -> Resp {
-    let (_code, record, response) =
-        v.issue_code(&realm.realm.name, session, app.clock.now(), &app.config.settings, app.rng.as_ref());
-    if let Err(e) = app.repos.save_code(&record).await {
+/// The subject identifier of `user` for `client` (OIDC Core §8).
+fn subject(user: &User, _client: &Client) -> String {
+    user.id.clone()
+}
+
+/// Issues the response (code, tokens, id_token) and sends it to the client.
+async fn issue(
+    app: &App,
+    realm: &RealmState,
+    v: &Validated,
+    client: &Client,
+    session: &LoginSession,
+    user: &User,
+    after_post: bool,
+) -> Resp {
+    let sub = subject(user, client);
+    let input = IssueInput {
+        realm: &realm.realm.name,
+        client,
+        user,
+        subject: &sub,
+        session,
+        keys: &realm.keys,
+        settings: &app.config.settings,
+        now: app.clock.now(),
+    };
+    let issued = match v.issue(&input, app.rng.as_ref()) {
+        Ok(i) => i,
+        Err(e) => return authz_error(app, realm, &e, after_post),
+    };
+    if let Some(code) = &issued.code
+        && let Err(e) = app.repos.save_code(code).await
+    {
         return storage_failed(app, realm, &e);
     }
-    send(app, &response, after_post)
+    if let Some(at) = &issued.access_token
+        && let Err(e) = app.repos.save_tokens(at, None).await
+    {
+        return storage_failed(app, realm, &e);
+    }
+    send(app, &issued.response, after_post)
 }
 
 /// Delivers an authorization response by its response mode.
@@ -328,6 +368,25 @@ pub(crate) async fn login(app: &App, realm: &RealmState, req: Request<Incoming>)
     let username = field(&form, "username").unwrap_or("").trim();
     let password = Password::new(field(&form, "password").unwrap_or("").to_owned());
     let name = &realm.realm.name;
+    let addr = parts.extensions.get::<PeerAddr>().map(|p| p.0);
+    let retry_login = |error: String, status: StatusCode| {
+        let mut v2 = v.clone();
+        v2.login_hint = Some(username.to_owned());
+        login_page(app, realm, &parts.headers, &client, &v2, Some(&error), status)
+    };
+    // RFC 6749 §10.7: a locked username or address is refused before the password is checked.
+    match guard::check(app, name, username, addr).await {
+        Ok(Ok(())) => {}
+        Ok(Err(locked)) => {
+            let mut r = retry_login(
+                format!("Too many failed sign-in attempts. Try again in {} seconds.", locked.retry_after),
+                StatusCode::TOO_MANY_REQUESTS,
+            );
+            response::set_header(&mut r, "retry-after", &locked.retry_after.to_string());
+            return r;
+        }
+        Err(e) => return storage_failed(app, realm, &e),
+    }
     let user = match app.repos.user_by_username(name, username).await {
         Ok(u) => u,
         Err(e) => return storage_failed(app, realm, &e),
@@ -343,19 +402,15 @@ pub(crate) async fn login(app: &App, realm: &RealmState, req: Request<Incoming>)
     let user = match (user, verified) {
         (Some(u), Verified::Yes | Verified::YesRehash) if u.active => u,
         _ => {
-            let mut v2 = v.clone();
-            v2.login_hint = Some(username.to_owned());
-            return login_page(
-                app,
-                realm,
-                &parts.headers,
-                &client,
-                &v2,
-                Some("Invalid username or password."),
-                StatusCode::OK,
-            );
+            if let Err(e) = guard::failed(app, name, username, addr, &client.client_id).await {
+                return storage_failed(app, realm, &e);
+            }
+            return retry_login("Invalid username or password.".into(), StatusCode::OK);
         }
     };
+    if let Err(e) = guard::succeeded(app, name, username).await {
+        return storage_failed(app, realm, &e);
+    }
     if verified == Verified::YesRehash {
         let new_hash = password::hash(&password, app.rng.as_ref());
         if let Err(e) = app.repos.set_password_hash(name, &user.id, &new_hash).await {
@@ -404,20 +459,40 @@ pub(crate) async fn consent(app: &App, realm: &RealmState, req: Request<Incoming
         Ok(None) => return login_page(app, realm, &parts.headers, &client, &v, None, StatusCode::OK),
         Err(r) => return r,
     };
+    let name = &realm.realm.name;
+    let event = |kind: &'static str| {
+        guard::audit(
+            app,
+            name,
+            kind,
+            Some(&session.user_id),
+            Some(&client.client_id),
+            serde_json::json!({ "scope": v.scope.to_string() }),
+        )
+    };
     if field(&form, "allow").is_none() {
+        // The seed's user_decline_consent signal.
+        event("consent.declined").await;
         return authz_error(app, realm, &v.declined(), true);
     }
     if client.reuse_consent {
-        let consent = v.consent(&realm.realm.name, &session.user_id, app.clock.now(), &app.config.settings);
+        let consent = v.consent(name, &session.user_id, app.clock.now(), &app.config.settings);
         if let Err(e) = app.repos.save_consent(&consent).await {
             return storage_failed(app, realm, &e);
         }
     }
-    issue(app, realm, &v, &session, true).await
+    // The seed's user_accept_consent signal.
+    event("consent.given").await;
+    let user = match app.repos.user(name, &session.user_id).await {
+        Ok(Some(u)) => u,
+        Ok(None) => return login_page(app, realm, &parts.headers, &client, &v, None, StatusCode::OK),
+        Err(e) => return storage_failed(app, realm, &e),
+    };
+    issue(app, realm, &v, &client, &session, &user, true).await
 }
 
 /// An Argon2id hash of nothing in particular, to verify against when the user does not exist.
-fn dummy_hash() -> oidc_core::model::PasswordHash {
+pub(super) fn dummy_hash() -> oidc_core::model::PasswordHash {
     static HASH: std::sync::OnceLock<oidc_core::model::PasswordHash> = std::sync::OnceLock::new();
     HASH.get_or_init(|| password::hash(&Password::new("not a password".into()), &oidc_core::rand::OsRandom::new()))
         .clone()

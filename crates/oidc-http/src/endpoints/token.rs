@@ -4,23 +4,46 @@ use hyper::body::Incoming;
 use hyper::header::AUTHORIZATION;
 use hyper::{Request, StatusCode};
 use oidc_core::OAuthError;
+use oidc_core::model::Client;
 use oidc_core::params::Params;
-use oidc_core::token::{self, GrantFailure, GrantRequest, IssueContext};
+use oidc_core::password::{self, Verified};
+use oidc_core::scope::{Scope, standard_scope};
+use oidc_core::secret::Password;
+use oidc_core::token::{self, Grant, GrantFailure, GrantRequest, IssueContext};
 use serde_json::{Map, Value, json};
 
+use std::net::IpAddr;
+
 use crate::app::{App, RealmState};
+use crate::guard::{self, PeerAddr};
 use crate::request::{self, header};
 use crate::response::{self, ApiError as _, Resp, TokenError};
 
 /// `POST /realms/{realm}/protocol/openid-connect/token`.
 pub(crate) async fn token(app: &App, realm: &RealmState, req: Request<Incoming>) -> Resp {
-    match run(app, realm, req).await {
+    let addr = req.extensions().get::<PeerAddr>().map(|p| p.0);
+    match run(app, realm, req, addr).await {
         Ok(body) => {
             let mut r = response::json_no_store(StatusCode::OK, body);
             response::cors(&mut r);
             r
         }
-        Err(e) => TokenError(&e, &realm.realm.name).to_response(),
+        Err(Failure(e, retry_after)) => {
+            let mut r = TokenError(&e, &realm.realm.name).to_response();
+            if let Some(secs) = retry_after {
+                response::set_header(&mut r, "retry-after", &secs.to_string());
+            }
+            r
+        }
+    }
+}
+
+/// A token error, with the seconds a locked-out client should wait.
+struct Failure(OAuthError, Option<i64>);
+
+impl From<OAuthError> for Failure {
+    fn from(e: OAuthError) -> Failure {
+        Failure(e, None)
     }
 }
 
@@ -29,7 +52,7 @@ fn storage(e: &oidc_core::repo::RepoError) -> OAuthError {
     OAuthError::server_error("the request could not be completed, please try again")
 }
 
-async fn run(app: &App, realm: &RealmState, req: Request<Incoming>) -> Result<String, OAuthError> {
+async fn run(app: &App, realm: &RealmState, req: Request<Incoming>, addr: Option<IpAddr>) -> Result<String, Failure> {
     let (parts, body) = req.into_parts();
     let form =
         request::read_form(&parts.headers, body).await.map_err(|e| OAuthError::invalid_request(e.to_string()))?;
@@ -39,8 +62,9 @@ async fn run(app: &App, realm: &RealmState, req: Request<Incoming>) -> Result<St
     let client = app.repos.client(name, tr.credentials.client_id()).await.map_err(|e| storage(&e))?;
     token::authenticate(&tr.credentials, client.as_ref())?;
     let Some(client) = client else {
-        return Err(OAuthError::invalid_client("client authentication failed"));
+        return Err(OAuthError::invalid_client("client authentication failed").into());
     };
+    token::check_grant_type(&tr.grant, &client, &app.config.settings)?;
     let now = app.clock.now();
     let outcome = match &tr.grant {
         GrantRequest::AuthorizationCode { code, redirect_uri, code_verifier } => {
@@ -51,15 +75,33 @@ async fn run(app: &App, realm: &RealmState, req: Request<Incoming>) -> Result<St
             let rotated = app.repos.use_refresh_token(name, &refresh_token.digest()).await.map_err(|e| storage(&e))?;
             token::check_refresh(rotated, &client, scope.as_ref(), now)
         }
-        _ => return Err(OAuthError::new(oidc_core::ErrorCode::UnsupportedGrantType, "unsupported grant_type")),
+        GrantRequest::Password { username, password, scope } => {
+            Ok(password_grant(app, realm, &client, username, password, scope.as_ref(), addr).await?)
+        }
+        GrantRequest::ClientCredentials { scope } => {
+            let scope = token::grantable_scope(scope.as_ref(), &client, known_scope, &Scope::default())?;
+            let (at, record) =
+                token::issue_client_credentials(name, &client, scope, &app.config.settings, now, app.rng.as_ref());
+            app.repos.save_tokens(&record, None).await.map_err(|e| storage(&e))?;
+            // RFC 6749 §4.4.3: no refresh token.
+            let mut body = Map::new();
+            body.insert("access_token".into(), json!(at.secret()));
+            body.insert("token_type".into(), json!("Bearer"));
+            body.insert("expires_in".into(), json!(app.config.settings.access_token_lifetime));
+            body.insert("scope".into(), json!(record.scope.to_string()));
+            return Ok(Value::Object(body).to_string());
+        }
+        _ => {
+            return Err(OAuthError::new(oidc_core::ErrorCode::UnsupportedGrantType, "unsupported grant_type").into());
+        }
     };
     let grant = match outcome {
         Ok(g) => g,
-        Err(GrantFailure::Refused(e)) => return Err(e),
+        Err(GrantFailure::Refused(e)) => return Err(e.into()),
         Err(GrantFailure::Replay { grant_id, error }) => {
             // RFC 6749 §4.1.2 / RFC 9700 §4.14.2: revoke what the grant issued.
             app.repos.revoke_grant(name, &grant_id).await.map_err(|e| storage(&e))?;
-            return Err(error);
+            return Err(error.into());
         }
     };
     let user = app
@@ -78,16 +120,73 @@ async fn run(app: &App, realm: &RealmState, req: Request<Incoming>) -> Result<St
         now,
     };
     let issued = token::issue(&ctx, grant, app.rng.as_ref())?;
-    app.repos.save_tokens(&issued.access_record, Some(&issued.refresh_record)).await.map_err(|e| storage(&e))?;
+    app.repos
+        .save_tokens(&issued.access_record, issued.refresh.as_ref().map(|r| &r.1))
+        .await
+        .map_err(|e| storage(&e))?;
     // RFC 6749 §5.1, OIDC Core §3.1.3.3.
     let mut body = Map::new();
     body.insert("access_token".into(), json!(issued.access_token.secret()));
     body.insert("token_type".into(), json!("Bearer"));
     body.insert("expires_in".into(), json!(issued.expires_in));
-    body.insert("refresh_token".into(), json!(issued.refresh_token.secret()));
+    if let Some((rt, _)) = &issued.refresh {
+        body.insert("refresh_token".into(), json!(rt.secret()));
+    }
     if let Some(id) = &issued.id_token {
         body.insert("id_token".into(), json!(id));
     }
     body.insert("scope".into(), json!(issued.scope.to_string()));
     Ok(Value::Object(body).to_string())
+}
+
+/// Whether the realm defines `scope`.
+fn known_scope(scope: &str) -> bool {
+    standard_scope(scope).is_some()
+}
+
+/// The resource owner password credentials grant (RFC 6749 §4.3.2), behind
+/// the brute-force protection of RFC 6749 §10.7: a locked username or address
+/// is refused before the password is checked, with `Retry-After`.
+async fn password_grant(
+    app: &App,
+    realm: &RealmState,
+    client: &Client,
+    username: &str,
+    password: &Password,
+    scope: Option<&Scope>,
+    addr: Option<IpAddr>,
+) -> Result<Grant, Failure> {
+    let name = &realm.realm.name;
+    let scope = token::grantable_scope(scope, client, known_scope, &Scope::parse("openid").unwrap_or_default())?;
+    if let Err(locked) = guard::check(app, name, username, addr).await.map_err(|e| storage(&e))? {
+        return Err(Failure(
+            OAuthError::invalid_grant(format!(
+                "too many failed attempts for this account or address; try again in {} seconds",
+                locked.retry_after
+            )),
+            Some(locked.retry_after),
+        ));
+    }
+    let user = app.repos.user_by_username(name, username).await.map_err(|e| storage(&e))?;
+    let hash = user.as_ref().filter(|u| u.active).and_then(|u| u.password_hash.clone());
+    // Argon2 is CPU-bound: off the async workers.
+    let pw = Password::new(password.secret().to_owned());
+    let verified = tokio::task::spawn_blocking(move || match hash {
+        Some(h) => password::verify(&pw, &h),
+        None => {
+            password::verify(&pw, &super::authorize::dummy_hash());
+            Verified::No
+        }
+    })
+    .await
+    .map_err(|_| OAuthError::server_error("the password check failed"))?;
+    let user = match (user, verified) {
+        (Some(u), Verified::Yes | Verified::YesRehash) if u.active => u,
+        _ => {
+            guard::failed(app, name, username, addr, &client.client_id).await.map_err(|e| storage(&e))?;
+            return Err(OAuthError::invalid_grant("the username or password is wrong").into());
+        }
+    };
+    guard::succeeded(app, name, username).await.map_err(|e| storage(&e))?;
+    Ok(token::password_grant(&user.id, scope, app.clock.now(), app.rng.as_ref()))
 }

@@ -49,7 +49,11 @@ pub(crate) async fn userinfo(app: &App, realm: &RealmState, req: Request<Incomin
         Ok(r) => r,
         Err(e) => return fail(e),
     };
-    let user = match app.repos.user(name, &record.user_id).await {
+    // A client_credentials token has no end-user to describe.
+    let Some(user_id) = record.user_id.as_deref() else {
+        return fail(OAuthError::new(ErrorCode::InvalidToken, "this access token was not issued for a user"));
+    };
+    let user = match app.repos.user(name, user_id).await {
         Ok(Some(u)) if u.active => u,
         Ok(_) => return fail(OAuthError::new(ErrorCode::InvalidToken, "the user of this token is not active")),
         Err(e) => {
