@@ -268,8 +268,12 @@ pub struct Client {
 impl Client {
     /// Whether `uri` is one of the registered redirect URIs, by exact string
     /// comparison (RFC 6749 §3.1.2.3, OpenID Connect Core 1.0 §3.1.2.1).
+    ///
+    /// The one exception is RFC 8252 §7.3: for a registered loopback IP
+    /// redirect URI (`http://127.0.0.1/...` or `http://[::1]/...`), a native
+    /// app may use any port, so the port is ignored in the comparison.
     pub fn has_redirect_uri(&self, uri: &str) -> bool {
-        self.redirect_uris.iter().any(|r| r == uri)
+        self.redirect_uris.iter().any(|r| r == uri || loopback_matches(r, uri))
     }
 
     /// Whether the client may use `rt`.
@@ -285,6 +289,41 @@ impl Client {
     /// Whether the client may request `scope`.
     pub fn allows_scope(&self, scope: &str) -> bool {
         self.allowed_scopes.is_empty() || self.allowed_scopes.iter().any(|s| s == scope)
+    }
+}
+
+/// Splits `http://127.0.0.1:port/rest` or `http://[::1]:port/rest` into the
+/// host and the rest after the port; `None` for any other URI.
+fn split_loopback(uri: &str) -> Option<(&str, &str)> {
+    let rest = uri.strip_prefix("http://")?;
+    let (host, after_host) = if let Some(r) = rest.strip_prefix("[::1]") {
+        ("[::1]", r)
+    } else if let Some(r) = rest.strip_prefix("127.0.0.1") {
+        ("127.0.0.1", r)
+    } else {
+        return None;
+    };
+    let path = match after_host.strip_prefix(':') {
+        Some(p) => {
+            let digits = p.find(|c: char| !c.is_ascii_digit()).unwrap_or(p.len());
+            if digits == 0 || digits > 5 {
+                return None;
+            }
+            &p[digits..]
+        }
+        None => after_host,
+    };
+    if !(path.is_empty() || path.starts_with(['/', '?'])) {
+        return None;
+    }
+    Some((host, path))
+}
+
+/// RFC 8252 §7.3: loopback IP redirect URIs match on everything but the port.
+fn loopback_matches(registered: &str, requested: &str) -> bool {
+    match (split_loopback(registered), split_loopback(requested)) {
+        (Some(a), Some(b)) => a == b,
+        _ => false,
     }
 }
 
@@ -595,6 +634,26 @@ mod tests {
         for rt in ResponseType::ALL {
             assert_eq!(rt.as_str().parse(), Ok(rt));
         }
+    }
+
+    #[test]
+    fn loopback_redirect_uris_match_any_port_rfc8252_7_3() {
+        let mut c = crate::authorize::tests::client(crate::model::ClientType::Public);
+        c.redirect_uris =
+            vec!["http://127.0.0.1/cb".into(), "http://[::1]:8080/cb".into(), "com.example.app:/cb".into()];
+        assert!(c.has_redirect_uri("http://127.0.0.1/cb"));
+        assert!(c.has_redirect_uri("http://127.0.0.1:51004/cb"));
+        assert!(c.has_redirect_uri("http://[::1]:1/cb"));
+        assert!(c.has_redirect_uri("http://[::1]/cb"));
+        assert!(c.has_redirect_uri("com.example.app:/cb"), "private-use scheme, exact (RFC 8252 §7.1)");
+        // Everything else must match exactly.
+        assert!(!c.has_redirect_uri("http://127.0.0.1:51004/other"));
+        assert!(!c.has_redirect_uri("http://127.0.0.1:51004/cb/x"));
+        assert!(!c.has_redirect_uri("http://127.0.0.1.evil.example/cb"));
+        assert!(!c.has_redirect_uri("http://127.0.0.1:80@evil.example/cb"));
+        assert!(!c.has_redirect_uri("https://127.0.0.1:443/cb"));
+        assert!(!c.has_redirect_uri("http://localhost:51004/cb"), "only IP literals get any port");
+        assert!(!c.has_redirect_uri("com.example.app:/cb2"));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use oidc_core::config::Settings;
@@ -60,7 +61,14 @@ pub struct RealmState {
     pub(crate) discovery: Bytes,
     /// The JWKS document, serialized once.
     pub(crate) jwks: Bytes,
+    /// When this state was loaded; it is reloaded after [`REALM_REFRESH`].
+    loaded: Instant,
 }
+
+/// How long a realm's keys and documents are served from memory before they
+/// are read again, so that `oidc key rotate` and the like take effect on a
+/// running server (and on every instance) without a restart.
+pub(crate) const REALM_REFRESH: Duration = Duration::from_secs(30);
 
 /// Failure to load a realm.
 #[derive(Debug, thiserror::Error)]
@@ -106,7 +114,9 @@ impl App {
 
     /// The realm `name`, loaded once and then served from memory.
     pub(crate) async fn realm(&self, name: &str) -> Result<Option<Arc<RealmState>>, LoadError> {
-        if let Some(r) = self.realms.read().unwrap_or_else(std::sync::PoisonError::into_inner).get(name) {
+        if let Some(r) = self.realms.read().unwrap_or_else(std::sync::PoisonError::into_inner).get(name)
+            && r.loaded.elapsed() < REALM_REFRESH
+        {
             return Ok(Some(r.clone()));
         }
         let Some(realm) = self.repos.realm(name).await? else {
@@ -170,6 +180,7 @@ impl App {
             issuer,
             keys,
             realm,
+            loaded: Instant::now(),
         }
     }
 }

@@ -408,3 +408,57 @@ async fn consent_given_and_declined_are_audit_events() {
     assert_eq!(events[1].client_id.as_deref(), Some(client_id.as_str()));
     assert!(events[1].detail.contains("openid email"));
 }
+
+#[tokio::test]
+async fn native_apps_loopback_any_port_and_private_use_scheme_with_pkce_rfc8252() {
+    let env = Env::start().await;
+    let (client_id, _) = env
+        .client(ClientType::Public, JwtAlg::Rs256, |s| {
+            s.redirect_uris = vec!["http://127.0.0.1/callback".into(), "com.example.app:/oauth2redirect".into()];
+        })
+        .await;
+    env.user("alice", "wonderland-42").await;
+    let http = browser();
+    let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+    let challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+    for redirect in ["http://127.0.0.1:51234/callback", "com.example.app:/oauth2redirect"] {
+        let url = format!(
+            "{}?client_id={client_id}&redirect_uri={}&response_type=code&scope=openid&state=s&code_challenge={challenge}&code_challenge_method=S256",
+            env.endpoint("auth"),
+            enc(redirect)
+        );
+        let back = authorize(&http, &url, "alice", "wonderland-42").await;
+        assert!(back.starts_with(&format!("{redirect}?code=")), "{back}");
+        let code = harness::query_param(&back, "code").unwrap();
+        let (status, body, _) = token_request(
+            &env,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", redirect),
+                ("client_id", &client_id),
+                ("code_verifier", verifier),
+            ],
+            None,
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+    }
+    // Another path on the loopback host is not registered: an error page, no redirect.
+    let url = format!(
+        "{}?client_id={client_id}&redirect_uri={}&response_type=code&scope=openid&code_challenge={challenge}&code_challenge_method=S256",
+        env.endpoint("auth"),
+        enc("http://127.0.0.1:51234/elsewhere")
+    );
+    let r = http.get(&url).send().await.unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r.headers().get("location").is_none());
+    // RFC 8252 §8.1: a public client without PKCE is refused.
+    let url = format!(
+        "{}?client_id={client_id}&redirect_uri={}&response_type=code&scope=openid&state=s",
+        env.endpoint("auth"),
+        enc("http://127.0.0.1:6000/callback")
+    );
+    let loc = location(&http.get(&url).send().await.unwrap());
+    assert!(loc.starts_with("http://127.0.0.1:6000/callback?error=invalid_request"), "{loc}");
+}

@@ -34,7 +34,6 @@ fn code_record(challenge: bool) -> CodeRecord {
     }
 }
 
-
 #[test]
 fn parse_basic_and_post_credentials_rfc6749_2_3_1() {
     // "rp:s3 cret" with the secret form-encoded as RFC 6749 §2.3.1 requires.
