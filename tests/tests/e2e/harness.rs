@@ -26,8 +26,18 @@ impl Env {
         Env::start_with(oidc_core::config::Settings::default()).await
     }
 
-    /// Starts a server with the given lifetimes.
+    /// Starts a server with the given settings.
     pub(crate) async fn start_with(settings: oidc_core::config::Settings) -> Env {
+        Env::spawn(settings, None).await
+    }
+
+    /// Starts a server with the demo relying party on, as client `client_id`
+    /// (which the test creates).
+    pub(crate) async fn start_with_demo(client_id: &str) -> Env {
+        Env::spawn(oidc_core::config::Settings::default(), Some(client_id.to_owned())).await
+    }
+
+    async fn spawn(settings: oidc_core::config::Settings, demo_client_id: Option<String>) -> Env {
         let store = Store::connect("sqlite::memory:").await.expect("open the database");
         store.migrate().await.expect("migrate");
         let store: Arc<dyn Repositories> = Arc::new(store);
@@ -37,7 +47,7 @@ impl Env {
             base_url: None,
             settings,
             templates_dir: None,
-            demo_client_id: None,
+            demo_client_id,
             log_requests: false,
         };
         let server = server::spawn(opts, store.clone()).await.expect("start the server");
