@@ -106,7 +106,8 @@ pub trait ConsentRepo: Send + Sync {
     async fn save_consent(&self, consent: &Consent) -> RepoResult<()>;
     /// The consents a user has given: the apps they authorized.
     async fn consents_of_user(&self, realm: &str, user_id: &str) -> RepoResult<Vec<Consent>>;
-    /// Withdraws a consent.
+    /// Withdraws a consent and revokes the access and refresh tokens the
+    /// client holds for the user, together.
     async fn delete_consent(&self, realm: &str, user_id: &str, client_id: &str) -> RepoResult<()>;
 }
 

@@ -43,7 +43,7 @@ pub(crate) async fn failed(
     realm: &str,
     username: &str,
     addr: Option<IpAddr>,
-    client_id: &str,
+    client_id: Option<&str>,
 ) -> Result<(), RepoError> {
     let policy = &app.config.settings.throttle;
     let now = app.clock.now();
@@ -57,7 +57,7 @@ pub(crate) async fn failed(
     if let Some(a) = addr {
         detail.insert("address".into(), Value::from(a.to_string()));
     }
-    audit(app, realm, "login.failed", None, Some(client_id), Value::Object(detail)).await;
+    audit(app, realm, "login.failed", None, client_id, Value::Object(detail)).await;
     Ok(())
 }
 

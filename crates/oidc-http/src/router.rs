@@ -26,6 +26,8 @@ pub(crate) enum Endpoint {
     Consent(String),
     /// `/realms/{realm}/demo`: the built-in demo relying party.
     Demo(String),
+    /// `/realms/{realm}/account`: the applications the user authorized.
+    Account(String),
     /// `/static/{file}`.
     Static(String),
     /// `/health`.
@@ -51,6 +53,7 @@ impl Endpoint {
                     ("login-actions", Some("authenticate"), None) => Endpoint::Login(r),
                     ("login-actions", Some("consent"), None) => Endpoint::Consent(r),
                     ("demo", None, None) => Endpoint::Demo(r),
+                    ("account", None, None) => Endpoint::Account(r),
                     _ => Endpoint::NotFound,
                 }
             }
@@ -63,9 +66,11 @@ impl Endpoint {
     /// The methods the endpoint answers.
     pub(crate) fn allows(&self, m: &Method) -> bool {
         match self {
-            Endpoint::Authorize(_) | Endpoint::UserInfo(_) | Endpoint::Logout(_) | Endpoint::Login(_) => {
-                m == Method::GET || m == Method::POST
-            }
+            Endpoint::Authorize(_)
+            | Endpoint::UserInfo(_)
+            | Endpoint::Logout(_)
+            | Endpoint::Login(_)
+            | Endpoint::Account(_) => m == Method::GET || m == Method::POST,
             Endpoint::Token(_) | Endpoint::Consent(_) => m == Method::POST,
             _ => m == Method::GET || m == Method::HEAD,
         }

@@ -14,6 +14,7 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("logged_out.html", include_str!("../../../templates/logged_out.html")),
     ("form_post.html", include_str!("../../../templates/form_post.html")),
     ("demo.html", include_str!("../../../templates/demo.html")),
+    ("account.html", include_str!("../../../templates/account.html")),
 ];
 
 const STATIC: &[(&str, &str, &str)] = &[

@@ -336,16 +336,32 @@ impl ConsentRepo for Store {
         Ok(rows.into_iter().map(Consent::try_from).collect::<Result<_, _>>()?)
     }
 
-    /// Idempotent: withdrawing a consent that does not exist succeeds.
+    /// Idempotent: withdrawing a consent that does not exist succeeds. The
+    /// consent and the client's tokens for the user go in one transaction.
     async fn delete_consent(&self, realm: &str, user_id: &str, client_id: &str) -> RepoResult<()> {
+        let txn = self.db.begin().await.repo()?;
         consents::Entity::delete_many()
             .filter(consents::Column::Realm.eq(realm))
             .filter(consents::Column::UserId.eq(user_id))
             .filter(consents::Column::ClientId.eq(client_id))
-            .exec(&self.db)
+            .exec(&txn)
             .await
             .repo()?;
-        Ok(())
+        access_tokens::Entity::delete_many()
+            .filter(access_tokens::Column::Realm.eq(realm))
+            .filter(access_tokens::Column::UserId.eq(user_id))
+            .filter(access_tokens::Column::ClientId.eq(client_id))
+            .exec(&txn)
+            .await
+            .repo()?;
+        refresh_tokens::Entity::delete_many()
+            .filter(refresh_tokens::Column::Realm.eq(realm))
+            .filter(refresh_tokens::Column::UserId.eq(user_id))
+            .filter(refresh_tokens::Column::ClientId.eq(client_id))
+            .exec(&txn)
+            .await
+            .repo()?;
+        txn.commit().await.repo()
     }
 }
 

@@ -952,3 +952,17 @@ async fn audit_events_newest_first_per_realm(s: Store) {
     assert_eq!(s.events("r2", 10).await.expect("events").len(), 1);
 }
 on_backends!(audit_events_newest_first_per_realm);
+
+async fn withdrawing_consent_revokes_the_clients_tokens_for_the_user(s: Store) {
+    s.save_consent(&consent("u1", "c1", "openid")).await.expect("consent");
+    s.save_tokens(&access("at1", "c1", "u1", "g1"), Some(&refresh("rt1", "c1", "u1", "g1"))).await.expect("save");
+    s.save_tokens(&access("at2", "c2", "u1", "g2"), Some(&refresh("rt2", "c2", "u1", "g2"))).await.expect("save");
+    s.save_tokens(&access("at3", "c1", "u2", "g3"), None).await.expect("save");
+    s.delete_consent("r", "u1", "c1").await.expect("withdraw");
+    assert!(s.consent("r", "u1", "c1").await.expect("read").is_none());
+    assert!(s.access_token("r", &Digest("at1".into())).await.expect("read").is_none(), "revoked");
+    assert!(matches!(s.use_refresh_token("r", &Digest("rt1".into())).await.expect("use"), Rotated::Unknown));
+    assert!(s.access_token("r", &Digest("at2".into())).await.expect("read").is_some(), "other clients keep theirs");
+    assert!(s.access_token("r", &Digest("at3".into())).await.expect("read").is_some(), "other users keep theirs");
+}
+on_backends!(withdrawing_consent_revokes_the_clients_tokens_for_the_user);

@@ -202,16 +202,18 @@ pub(crate) async fn authorize(http: &reqwest::Client, auth_url: &str, username: 
         // Already logged in, consent on record.
         return location(&r);
     }
-    assert_eq!(r.status(), 200, "login page");
-    let page = r.text().await.expect("body");
-    let r = submit_login(http, &page, username, password).await;
-    assert_eq!(r.status(), 303, "login accepted");
-    let r = http.get(location(&r)).send().await.expect("resume");
-    if r.status() == 302 {
-        return location(&r);
+    assert_eq!(r.status(), 200, "login or consent page");
+    let mut page = r.text().await.expect("body");
+    if page.contains("id=\"login-form\"") {
+        let r = submit_login(http, &page, username, password).await;
+        assert_eq!(r.status(), 303, "login accepted");
+        let r = http.get(location(&r)).send().await.expect("resume");
+        if r.status() == 302 {
+            return location(&r);
+        }
+        assert_eq!(r.status(), 200, "consent page");
+        page = r.text().await.expect("body");
     }
-    assert_eq!(r.status(), 200, "consent page");
-    let page = r.text().await.expect("body");
     assert!(page.contains("Request for Permission"), "{page}");
     let r = submit_consent(http, &page, true).await;
     assert_eq!(r.status(), 303);

@@ -5,6 +5,7 @@
 
 mod harness;
 
+mod account;
 mod browser;
 mod code_flow;
 mod discovery;

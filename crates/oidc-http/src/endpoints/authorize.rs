@@ -20,12 +20,12 @@ use crate::request::{self, header};
 use crate::response::{self, Resp};
 
 /// The cookies' path: the realm's URLs.
-fn realm_path(app: &App, realm: &RealmState) -> String {
+pub(super) fn realm_path(app: &App, realm: &RealmState) -> String {
     format!("{}/realms/{}/", app.config.base_url_path(), realm.realm.name)
 }
 
 /// The absolute URL of the realm's `rest`.
-fn realm_url(app: &App, realm: &RealmState, rest: &str) -> String {
+pub(super) fn realm_url(app: &App, realm: &RealmState, rest: &str) -> String {
     format!("{}/realms/{}/{rest}", app.config.base_url, realm.realm.name)
 }
 
@@ -203,7 +203,11 @@ fn authz_error(app: &App, realm: &RealmState, e: &AuthzError, after_post: bool) 
 }
 
 /// The unexpired login session named by the session cookie.
-async fn current_session(app: &App, realm: &RealmState, headers: &HeaderMap) -> Result<Option<LoginSession>, Resp> {
+pub(super) async fn current_session(
+    app: &App,
+    realm: &RealmState,
+    headers: &HeaderMap,
+) -> Result<Option<LoginSession>, Resp> {
     let Some(value) = cookies::get(header(headers, COOKIE), cookies::SESSION) else {
         return Ok(None);
     };
@@ -214,14 +218,14 @@ async fn current_session(app: &App, realm: &RealmState, headers: &HeaderMap) -> 
 }
 
 /// The CSRF token of the forms: HMAC of the browser's CSRF cookie under the realm key.
-fn csrf_token(realm: &RealmState, cookie: &str) -> String {
+pub(super) fn csrf_token(realm: &RealmState, cookie: &str) -> String {
     let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &realm.realm.secret_key);
     let tag = ring::hmac::sign(&key, format!("csrf:{cookie}").as_bytes());
     oidc_core::jose::b64(tag.as_ref())
 }
 
 /// The browser's CSRF cookie, or a new one to set.
-fn csrf_cookie(app: &App, headers: &HeaderMap) -> (String, bool) {
+pub(super) fn csrf_cookie(app: &App, headers: &HeaderMap) -> (String, bool) {
     match cookies::get(header(headers, COOKIE), cookies::CSRF) {
         Some(v) if v.len() >= 22 => (v.to_owned(), false),
         _ => (token(app.rng.as_ref(), 24), true),
@@ -229,7 +233,7 @@ fn csrf_cookie(app: &App, headers: &HeaderMap) -> (String, bool) {
 }
 
 /// Checks the form's CSRF token against the cookie, in constant time.
-fn csrf_ok(realm: &RealmState, headers: &HeaderMap, form: &[(String, String)]) -> bool {
+pub(super) fn csrf_ok(realm: &RealmState, headers: &HeaderMap, form: &[(String, String)]) -> bool {
     let Some(cookie) = cookies::get(header(headers, COOKIE), cookies::CSRF) else {
         return false;
     };
@@ -237,7 +241,7 @@ fn csrf_ok(realm: &RealmState, headers: &HeaderMap, form: &[(String, String)]) -
     ct_eq(csrf_token(realm, cookie).as_bytes(), sent.as_bytes())
 }
 
-fn field<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
+pub(super) fn field<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
     form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
 }
 
@@ -259,6 +263,39 @@ fn login_page(
     error: Option<&str>,
     status: StatusCode,
 ) -> Resp {
+    let form = LoginForm {
+        authz: authz_query(v),
+        client_name: Some(client.name.clone()),
+        username: v.login_hint.clone().unwrap_or_default(),
+        ui_locales: v.ui_locales.clone(),
+        display: v.display.clone(),
+    };
+    render_login(app, realm, headers, &form, error, status)
+}
+
+/// What the login form shows and carries.
+pub(super) struct LoginForm {
+    /// The authorization request to resume, as a query string; empty for the account page.
+    pub(super) authz: String,
+    /// The application the user signs in to.
+    pub(super) client_name: Option<String>,
+    /// The username to prefill.
+    pub(super) username: String,
+    /// `ui_locales` of the request (OIDC Core §3.1.2.1).
+    pub(super) ui_locales: Option<String>,
+    /// `display` of the request.
+    pub(super) display: Option<String>,
+}
+
+/// Renders the login form, setting the CSRF cookie when the browser has none.
+pub(super) fn render_login(
+    app: &App,
+    realm: &RealmState,
+    headers: &HeaderMap,
+    form: &LoginForm,
+    error: Option<&str>,
+    status: StatusCode,
+) -> Resp {
     let (cookie, new) = csrf_cookie(app, headers);
     let mut r = page(
         app,
@@ -268,11 +305,12 @@ fn login_page(
         context! {
             action => realm_url(app, realm, "login-actions/authenticate"),
             csrf_token => csrf_token(realm, &cookie),
-            authz => authz_query(v),
-            client_name => client.name.clone(),
-            username => v.login_hint.clone().unwrap_or_default(),
+            authz => form.authz.clone(),
+            client_name => form.client_name.clone(),
+            username => form.username.clone(),
             error => error,
-            ui_locales => v.ui_locales.clone(),
+            ui_locales => form.ui_locales.clone(),
+            display => form.display.clone(),
         },
     );
     if new {
@@ -330,7 +368,7 @@ fn html_escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('"', "&quot;").replace('<', "&lt;").replace('>', "&gt;").replace('\'', "&#39;")
 }
 
-fn forbidden(app: &App, realm: &RealmState) -> Resp {
+pub(super) fn forbidden(app: &App, realm: &RealmState) -> Resp {
     error_page(
         app,
         realm,
@@ -361,18 +399,35 @@ pub(crate) async fn login(app: &App, realm: &RealmState, req: Request<Incoming>)
         return forbidden(app, realm);
     }
     let authz = field(&form, "authz").unwrap_or("");
-    let (client, v) = match validate(app, realm, request::pairs(authz.as_bytes())).await {
-        Ok(x) => x,
-        Err(r) => return r,
+    // An empty authz is a sign-in to the account page; otherwise the authorization request resumes.
+    let target = if authz.is_empty() {
+        None
+    } else {
+        match validate(app, realm, request::pairs(authz.as_bytes())).await {
+            Ok(x) => Some(x),
+            Err(r) => return r,
+        }
     };
     let username = field(&form, "username").unwrap_or("").trim();
     let password = Password::new(field(&form, "password").unwrap_or("").to_owned());
     let name = &realm.realm.name;
     let addr = parts.extensions.get::<PeerAddr>().map(|p| p.0);
-    let retry_login = |error: String, status: StatusCode| {
-        let mut v2 = v.clone();
-        v2.login_hint = Some(username.to_owned());
-        login_page(app, realm, &parts.headers, &client, &v2, Some(&error), status)
+    let retry_login = |error: String, status: StatusCode| match &target {
+        Some((client, v)) => {
+            let mut v2 = v.clone();
+            v2.login_hint = Some(username.to_owned());
+            login_page(app, realm, &parts.headers, client, &v2, Some(&error), status)
+        }
+        None => {
+            let form = LoginForm {
+                authz: String::new(),
+                client_name: None,
+                username: username.to_owned(),
+                ui_locales: None,
+                display: None,
+            };
+            render_login(app, realm, &parts.headers, &form, Some(&error), status)
+        }
     };
     // RFC 6749 §10.7: a locked username or address is refused before the password is checked.
     match guard::check(app, name, username, addr).await {
@@ -391,18 +446,12 @@ pub(crate) async fn login(app: &App, realm: &RealmState, req: Request<Incoming>)
         Ok(u) => u,
         Err(e) => return storage_failed(app, realm, &e),
     };
-    let verified = match user.as_ref().and_then(|u| u.password_hash.as_ref()) {
-        Some(hash) => password::verify(&password, hash),
-        None => {
-            // Spend the same time as a real check so that unknown usernames are not revealed.
-            password::verify(&password, &dummy_hash());
-            Verified::No
-        }
-    };
+    let verified = check_password(&password, user.as_ref()).await;
     let user = match (user, verified) {
         (Some(u), Verified::Yes | Verified::YesRehash) if u.active => u,
         _ => {
-            if let Err(e) = guard::failed(app, name, username, addr, &client.client_id).await {
+            let client_id = target.as_ref().map(|(c, _)| c.client_id.as_str());
+            if let Err(e) = guard::failed(app, name, username, addr, client_id).await {
                 return storage_failed(app, realm, &e);
             }
             return retry_login("Invalid username or password.".into(), StatusCode::OK);
@@ -430,7 +479,10 @@ pub(crate) async fn login(app: &App, realm: &RealmState, req: Request<Incoming>)
     if let Err(e) = app.repos.create_session(&session).await {
         return storage_failed(app, realm, &e);
     }
-    let location = format!("{}?{}", realm_url(app, realm, "protocol/openid-connect/auth"), authz_query(&v));
+    let location = match &target {
+        Some((_, v)) => format!("{}?{}", realm_url(app, realm, "protocol/openid-connect/auth"), authz_query(v)),
+        None => realm_url(app, realm, "account"),
+    };
     let mut r = response::redirect(&location, true);
     let path = realm_path(app, realm);
     response::set_cookie(
@@ -491,8 +543,25 @@ pub(crate) async fn consent(app: &App, realm: &RealmState, req: Request<Incoming
     issue(app, realm, &v, &client, &session, &user, true).await
 }
 
+/// Verifies `password` against the user's hash off the async workers (Argon2
+/// is CPU-bound). Without a user, a dummy hash is checked so that unknown
+/// usernames take as long as known ones.
+pub(super) async fn check_password(password: &Password, user: Option<&User>) -> Verified {
+    let hash = user.filter(|u| u.active).and_then(|u| u.password_hash.clone());
+    let pw = Password::new(password.secret().to_owned());
+    tokio::task::spawn_blocking(move || match hash {
+        Some(h) => password::verify(&pw, &h),
+        None => {
+            password::verify(&pw, &dummy_hash());
+            Verified::No
+        }
+    })
+    .await
+    .unwrap_or(Verified::No)
+}
+
 /// An Argon2id hash of nothing in particular, to verify against when the user does not exist.
-pub(super) fn dummy_hash() -> oidc_core::model::PasswordHash {
+fn dummy_hash() -> oidc_core::model::PasswordHash {
     static HASH: std::sync::OnceLock<oidc_core::model::PasswordHash> = std::sync::OnceLock::new();
     HASH.get_or_init(|| password::hash(&Password::new("not a password".into()), &oidc_core::rand::OsRandom::new()))
         .clone()

@@ -1,5 +1,6 @@
 //! The endpoints: one function per [`Endpoint`], dispatched from [`handle`].
 
+mod account;
 mod authorize;
 mod misc;
 mod token;
@@ -47,7 +48,8 @@ pub(crate) async fn handle(app: &App, req: Request<Incoming>) -> Resp {
         | Endpoint::Logout(r)
         | Endpoint::Login(r)
         | Endpoint::Consent(r)
-        | Endpoint::Demo(r) => r.clone(),
+        | Endpoint::Demo(r)
+        | Endpoint::Account(r) => r.clone(),
     };
     let realm = match app.realm(&realm_name).await {
         Ok(Some(r)) => r,
@@ -67,6 +69,7 @@ pub(crate) async fn handle(app: &App, req: Request<Incoming>) -> Resp {
         Endpoint::UserInfo(_) => userinfo::userinfo(app, &realm, req).await,
         Endpoint::Logout(_) => misc::logout(app, &realm, req).await,
         Endpoint::Demo(_) => misc::demo(app, &realm),
+        Endpoint::Account(_) => account::account(app, &realm, req).await,
         Endpoint::Static(_) | Endpoint::Health | Endpoint::NotFound => {
             response::plain(StatusCode::NOT_FOUND, "not found\n")
         }

@@ -6,7 +6,7 @@ use hyper::{Request, StatusCode};
 use oidc_core::OAuthError;
 use oidc_core::model::Client;
 use oidc_core::params::Params;
-use oidc_core::password::{self, Verified};
+use oidc_core::password::Verified;
 use oidc_core::scope::{Scope, standard_scope};
 use oidc_core::secret::Password;
 use oidc_core::token::{self, Grant, GrantFailure, GrantRequest, IssueContext};
@@ -168,22 +168,11 @@ async fn password_grant(
         ));
     }
     let user = app.repos.user_by_username(name, username).await.map_err(|e| storage(&e))?;
-    let hash = user.as_ref().filter(|u| u.active).and_then(|u| u.password_hash.clone());
-    // Argon2 is CPU-bound: off the async workers.
-    let pw = Password::new(password.secret().to_owned());
-    let verified = tokio::task::spawn_blocking(move || match hash {
-        Some(h) => password::verify(&pw, &h),
-        None => {
-            password::verify(&pw, &super::authorize::dummy_hash());
-            Verified::No
-        }
-    })
-    .await
-    .map_err(|_| OAuthError::server_error("the password check failed"))?;
+    let verified = super::authorize::check_password(password, user.as_ref()).await;
     let user = match (user, verified) {
         (Some(u), Verified::Yes | Verified::YesRehash) if u.active => u,
         _ => {
-            guard::failed(app, name, username, addr, &client.client_id).await.map_err(|e| storage(&e))?;
+            guard::failed(app, name, username, addr, Some(client.client_id.as_str())).await.map_err(|e| storage(&e))?;
             return Err(OAuthError::invalid_grant("the username or password is wrong").into());
         }
     };

@@ -1,0 +1,140 @@
+//! `/realms/{realm}/account`: the applications a user has authorized (the
+//! seed's `UserConsent` records), with a way to withdraw each.
+
+use hyper::body::Incoming;
+use hyper::{Method, Request, StatusCode};
+use minijinja::context;
+use oidc_core::OAuthError;
+use oidc_core::scope::standard_scope;
+
+use super::authorize::{
+    LoginForm, csrf_cookie, csrf_ok, csrf_token, current_session, field, forbidden, realm_path, realm_url, render_login,
+};
+use super::{error_page, page, storage_failed};
+use crate::app::{App, RealmState};
+use crate::guard;
+use crate::response::{self, Resp};
+use crate::{cookies, request};
+
+/// `GET` shows the list; `POST` withdraws one consent.
+pub(crate) async fn account(app: &App, realm: &RealmState, req: Request<Incoming>) -> Resp {
+    let (parts, body) = req.into_parts();
+    let session = match current_session(app, realm, &parts.headers).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let Some(session) = session else {
+        let form = LoginForm {
+            authz: String::new(),
+            client_name: None,
+            username: String::new(),
+            ui_locales: None,
+            display: None,
+        };
+        return render_login(app, realm, &parts.headers, &form, None, StatusCode::OK);
+    };
+    let name = &realm.realm.name;
+    if parts.method == Method::POST {
+        let form = match request::read_form(&parts.headers, body).await {
+            Ok(f) => f,
+            Err(e) => {
+                return error_page(app, realm, StatusCode::BAD_REQUEST, &OAuthError::invalid_request(e.to_string()));
+            }
+        };
+        if !csrf_ok(realm, &parts.headers, &form) {
+            return forbidden(app, realm);
+        }
+        let Some(client_id) = field(&form, "client_id") else {
+            return error_page(
+                app,
+                realm,
+                StatusCode::BAD_REQUEST,
+                &OAuthError::invalid_request("no application named"),
+            );
+        };
+        // The consent and the application's tokens for this user go together.
+        if let Err(e) = app.repos.delete_consent(name, &session.user_id, client_id).await {
+            return storage_failed(app, realm, &e);
+        }
+        guard::audit(app, name, "consent.revoked", Some(&session.user_id), Some(client_id), serde_json::json!({}))
+            .await;
+        return response::redirect(&realm_url(app, realm, "account"), true);
+    }
+    let user = match app.repos.user(name, &session.user_id).await {
+        Ok(Some(u)) => u,
+        Ok(None) => return response::redirect(&realm_url(app, realm, "protocol/openid-connect/logout"), false),
+        Err(e) => return storage_failed(app, realm, &e),
+    };
+    let consents = match app.repos.consents_of_user(name, &user.id).await {
+        Ok(c) => c,
+        Err(e) => return storage_failed(app, realm, &e),
+    };
+    let now = app.clock.now();
+    let mut apps = Vec::new();
+    for c in &consents {
+        let client = match app.repos.client(name, &c.client_id).await {
+            Ok(cl) => cl,
+            Err(e) => return storage_failed(app, realm, &e),
+        };
+        let scopes: Vec<String> = c
+            .scope
+            .iter()
+            .filter(|s| *s != "openid")
+            .map(|s| standard_scope(s).map_or(s, |i| i.name).to_owned())
+            .collect();
+        apps.push(context! {
+            client_id => c.client_id.clone(),
+            name => client.as_ref().map_or_else(|| c.client_id.clone(), |cl| cl.name.clone()),
+            website_url => client.as_ref().and_then(|cl| cl.website_url.clone()),
+            scopes => scopes,
+            given_at => date(c.given_at.secs()),
+            expires_at => date(c.expires_at.secs()),
+            expired => c.expires_at <= now,
+        });
+    }
+    let (cookie, new) = csrf_cookie(app, &parts.headers);
+    let mut r = page(
+        app,
+        realm,
+        StatusCode::OK,
+        "account.html",
+        context! {
+            username => user.username.clone(),
+            apps => apps,
+            action => realm_url(app, realm, "account"),
+            logout => realm_url(app, realm, "protocol/openid-connect/logout"),
+            csrf_token => csrf_token(realm, &cookie),
+        },
+    );
+    if new {
+        let path = realm_path(app, realm);
+        response::set_cookie(&mut r, &cookies::set(cookies::CSRF, &cookie, &path, app.config.secure_cookies(), None));
+    }
+    r
+}
+
+/// `YYYY-MM-DD` (UTC) of a Unix time, by the days-to-civil algorithm of the
+/// proleptic Gregorian calendar.
+fn date(secs: i64) -> String {
+    let days = secs.div_euclid(86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn dates() {
+        assert_eq!(super::date(0), "1970-01-01");
+        assert_eq!(super::date(951_782_400), "2000-02-29");
+        assert_eq!(super::date(1_795_996_800), "2026-11-30");
+    }
+}
