@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use oidc_core::config::Settings;
 use oidc_core::jose::KeySet;
-use oidc_core::model::{Realm, ResponseType};
+use oidc_core::model::{Client, Realm, ResponseType};
 use oidc_core::rand::Random;
 use oidc_core::repo::{RepoError, Repositories};
 use oidc_core::scope::{STANDARD_SCOPES, standard_claims};
@@ -87,7 +87,17 @@ pub struct App {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) rng: Arc<dyn Random>,
     realms: RwLock<HashMap<String, Arc<RealmState>>>,
+    clients: RwLock<HashMap<(String, String), CachedClient>>,
+    /// Password hashing is CPU- and memory-bound (Argon2id uses 19 MiB per
+    /// check): at most one check per core runs at a time, the rest wait.
+    pub(crate) password_slots: tokio::sync::Semaphore,
 }
+
+/// A client read from storage, and when.
+type CachedClient = (Arc<Client>, Instant);
+
+/// The most clients kept in memory; beyond it the cache starts over.
+const CLIENT_CACHE_MAX: usize = 10_000;
 
 impl std::fmt::Debug for App {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -104,7 +114,18 @@ impl App {
         clock: Arc<dyn Clock>,
         rng: Arc<dyn Random>,
     ) -> App {
-        App { repos, config, templates, clock, rng, realms: RwLock::new(HashMap::new()) }
+        App {
+            repos,
+            config,
+            templates,
+            clock,
+            rng,
+            realms: RwLock::new(HashMap::new()),
+            clients: RwLock::new(HashMap::new()),
+            password_slots: tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get),
+            ),
+        }
     }
 
     /// The configuration.
@@ -126,6 +147,38 @@ impl App {
         let state = Arc::new(self.build_state(realm, keys));
         self.realms.write().unwrap_or_else(std::sync::PoisonError::into_inner).insert(name.to_owned(), state.clone());
         Ok(Some(state))
+    }
+
+    /// The client `client_id` of `realm`, served from memory for up to
+    /// [`REALM_REFRESH`] after it was read (so a change made by another
+    /// process, such as `oidc client update`, takes effect within that time).
+    /// Unknown client_ids are not cached.
+    pub(crate) async fn client(&self, realm: &str, client_id: &str) -> Result<Option<Arc<Client>>, RepoError> {
+        let key = (realm.to_owned(), client_id.to_owned());
+        if let Some((c, at)) = self.clients.read().unwrap_or_else(std::sync::PoisonError::into_inner).get(&key)
+            && at.elapsed() < REALM_REFRESH
+        {
+            return Ok(Some(c.clone()));
+        }
+        let Some(client) = self.repos.client(realm, client_id).await? else {
+            self.invalidate_client(realm, client_id);
+            return Ok(None);
+        };
+        let client = Arc::new(client);
+        let mut cache = self.clients.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if cache.len() >= CLIENT_CACHE_MAX {
+            cache.clear();
+        }
+        cache.insert(key, (client.clone(), Instant::now()));
+        Ok(Some(client))
+    }
+
+    /// Forgets the cached copy of a client (after it changed in this process).
+    pub fn invalidate_client(&self, realm: &str, client_id: &str) {
+        self.clients
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&(realm.to_owned(), client_id.to_owned()));
     }
 
     /// Forgets the cached state of `name` (after its keys changed), so the next request reloads it.

@@ -147,6 +147,13 @@ async fn demo_relying_party_signs_in_through_login_and_consent_pages_in_chromium
 
     // Back on the demo page, the script exchanges the code with PKCE (CORS fetch to the
     // token endpoint), checks the nonce, calls userinfo and shows both.
+    // The result section is hidden until the script has filled it.
+    b.c()
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("#demo-result:not([hidden])"))
+        .await
+        .unwrap();
     let claims = b.text("#demo-id-token").await;
     let claims: serde_json::Value = serde_json::from_str(&claims).unwrap_or_else(|e| panic!("{e}: {claims}"));
     assert_eq!(claims["sub"], sub.as_str());
@@ -170,6 +177,7 @@ async fn consent_declined_in_chromium_returns_access_denied_to_the_demo() {
     b.fill("#password", "builder-4242").await;
     b.click("#login-submit").await;
     b.click("#consent-decline").await;
+    b.c().wait().at_most(Duration::from_secs(10)).for_element(Locator::Css("#demo-error:not([hidden])")).await.unwrap();
     let error = b.text("#demo-error").await;
     assert!(error.starts_with("access_denied"), "{error}");
     b.close().await;

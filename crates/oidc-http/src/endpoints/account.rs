@@ -72,7 +72,7 @@ pub(crate) async fn account(app: &App, realm: &RealmState, req: Request<Incoming
     let now = app.clock.now();
     let mut apps = Vec::new();
     for c in &consents {
-        let client = match app.repos.client(name, &c.client_id).await {
+        let client = match app.client(name, &c.client_id).await {
             Ok(cl) => cl,
             Err(e) => return storage_failed(app, realm, &e),
         };

@@ -1,5 +1,7 @@
 //! The authorization endpoint and its login and consent forms (OIDC Core §3.1.2).
 
+use std::sync::Arc;
+
 use hyper::body::Incoming;
 use hyper::header::COOKIE;
 use hyper::{HeaderMap, Method, Request, StatusCode};
@@ -45,14 +47,18 @@ pub(crate) async fn authorize(app: &App, realm: &RealmState, req: Request<Incomi
 }
 
 /// Parses and validates an authorization request against its client.
-async fn validate(app: &App, realm: &RealmState, pairs: Vec<(String, String)>) -> Result<(Client, Validated), Resp> {
+async fn validate(
+    app: &App,
+    realm: &RealmState,
+    pairs: Vec<(String, String)>,
+) -> Result<(Arc<Client>, Validated), Resp> {
     let received = authorize::parse(pairs).map_err(|e| authz_error(app, realm, &e, false))?;
-    let client = match app.repos.client(&realm.realm.name, received.client_id()).await {
+    let client = match app.client(&realm.realm.name, received.client_id()).await {
         Ok(c) => c,
         Err(e) => return Err(storage_failed(app, realm, &e)),
     };
     let validated =
-        received.with_client(client.as_ref(), &realm.issuer).map_err(|e| authz_error(app, realm, &e, false))?;
+        received.with_client(client.as_deref(), &realm.issuer).map_err(|e| authz_error(app, realm, &e, false))?;
     // with_client succeeds only with a client.
     match client {
         Some(c) => Ok((c, validated)),
@@ -89,7 +95,10 @@ async fn resume(
         Ok(Some(sub)) => user.as_ref().is_some_and(|u| subject(u, client) == sub),
         Err(e) => return authz_error(app, realm, &e, after_post),
     };
-    let consent = match (&session, client.reuse_consent) {
+    // A consent on record matters only to a client that asks for consent and reuses it.
+    let consent_matters =
+        client.reuse_consent && (client.require_consent || client.client_type == oidc_core::model::ClientType::Public);
+    let consent = match (&session, consent_matters) {
         (Some(s), true) => match app.repos.consent(name, &s.user_id, &client.client_id).await {
             Ok(c) => c,
             Err(e) => return storage_failed(app, realm, &e),
@@ -446,7 +455,7 @@ pub(crate) async fn login(app: &App, realm: &RealmState, req: Request<Incoming>)
         Ok(u) => u,
         Err(e) => return storage_failed(app, realm, &e),
     };
-    let verified = check_password(&password, user.as_ref()).await;
+    let verified = check_password(app, &password, user.as_ref()).await;
     let user = match (user, verified) {
         (Some(u), Verified::Yes | Verified::YesRehash) if u.active => u,
         _ => {
@@ -546,7 +555,8 @@ pub(crate) async fn consent(app: &App, realm: &RealmState, req: Request<Incoming
 /// Verifies `password` against the user's hash off the async workers (Argon2
 /// is CPU-bound). Without a user, a dummy hash is checked so that unknown
 /// usernames take as long as known ones.
-pub(super) async fn check_password(password: &Password, user: Option<&User>) -> Verified {
+pub(super) async fn check_password(app: &App, password: &Password, user: Option<&User>) -> Verified {
+    let Ok(_slot) = app.password_slots.acquire().await else { return Verified::No };
     let hash = user.filter(|u| u.active).and_then(|u| u.password_hash.clone());
     let pw = Password::new(password.secret().to_owned());
     tokio::task::spawn_blocking(move || match hash {

@@ -55,7 +55,7 @@ pub(crate) async fn logout(app: &App, realm: &RealmState, req: Request<Incoming>
         None => None,
         Some(uri) => {
             let client = match &client_id {
-                Some(id) => app.repos.client(name, id).await.ok().flatten(),
+                Some(id) => app.client(name, id).await.ok().flatten(),
                 None => None,
             };
             match client {

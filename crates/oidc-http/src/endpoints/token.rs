@@ -59,8 +59,8 @@ async fn run(app: &App, realm: &RealmState, req: Request<Incoming>, addr: Option
     let params = Params::from_pairs(form)?;
     let tr = token::parse(params, header(&parts.headers, AUTHORIZATION))?;
     let name = &realm.realm.name;
-    let client = app.repos.client(name, tr.credentials.client_id()).await.map_err(|e| storage(&e))?;
-    token::authenticate(&tr.credentials, client.as_ref())?;
+    let client = app.client(name, tr.credentials.client_id()).await.map_err(|e| storage(&e))?;
+    token::authenticate(&tr.credentials, client.as_deref())?;
     let Some(client) = client else {
         return Err(OAuthError::invalid_client("client authentication failed").into());
     };
@@ -168,7 +168,7 @@ async fn password_grant(
         ));
     }
     let user = app.repos.user_by_username(name, username).await.map_err(|e| storage(&e))?;
-    let verified = super::authorize::check_password(password, user.as_ref()).await;
+    let verified = super::authorize::check_password(app, password, user.as_ref()).await;
     let user = match (user, verified) {
         (Some(u), Verified::Yes | Verified::YesRehash) if u.active => u,
         _ => {
