@@ -93,6 +93,14 @@ pub trait SessionRepo: Send + Sync {
     async fn create_session(&self, session: &LoginSession) -> RepoResult<()>;
     /// The unexpired session whose cookie has digest `digest`.
     async fn session(&self, realm: &str, digest: &Digest, now: UnixTime) -> RepoResult<Option<LoginSession>>;
+    /// The unexpired session with its user (`None` when the user is gone), in
+    /// one read where the storage can join.
+    async fn session_with_user(
+        &self,
+        realm: &str,
+        digest: &Digest,
+        now: UnixTime,
+    ) -> RepoResult<Option<(LoginSession, Option<User>)>>;
     /// Ends a session.
     async fn delete_session(&self, realm: &str, digest: &Digest) -> RepoResult<()>;
 }
@@ -150,6 +158,13 @@ pub trait TokenRepo: Send + Sync {
     async fn save_tokens(&self, access: &AccessTokenRecord, refresh: Option<&RefreshTokenRecord>) -> RepoResult<()>;
     /// The access token with digest `digest`, if stored (expired or not).
     async fn access_token(&self, realm: &str, digest: &Digest) -> RepoResult<Option<AccessTokenRecord>>;
+    /// The access token with its user (`None` for a token without one, or
+    /// when the user is gone), in one read where the storage can join.
+    async fn access_token_with_user(
+        &self,
+        realm: &str,
+        digest: &Digest,
+    ) -> RepoResult<Option<(AccessTokenRecord, Option<User>)>>;
     /// Marks a refresh token used and returns it, atomically.
     async fn use_refresh_token(&self, realm: &str, digest: &Digest) -> RepoResult<Rotated>;
     /// Revokes every token of a grant (after a code or refresh token replay).

@@ -287,6 +287,24 @@ impl SessionRepo for Store {
         Ok(row.map(LoginSession::from))
     }
 
+    /// `SELECT ... FROM login_sessions LEFT JOIN users`: one round trip for the authorization endpoint.
+    async fn session_with_user(
+        &self,
+        realm: &str,
+        digest: &Digest,
+        now: UnixTime,
+    ) -> RepoResult<Option<(LoginSession, Option<User>)>> {
+        let row = login_sessions::Entity::find_by_id(digest.as_str())
+            .filter(login_sessions::Column::Realm.eq(realm))
+            .filter(login_sessions::Column::ExpiresAt.gt(now.secs()))
+            .find_also_related(users::Entity)
+            .one(&self.db)
+            .await
+            .repo()?;
+        let Some((session, user)) = row else { return Ok(None) };
+        Ok(Some((LoginSession::from(session), user.map(User::from))))
+    }
+
     /// Idempotent: logging out with a session that is already gone succeeds.
     async fn delete_session(&self, realm: &str, digest: &Digest) -> RepoResult<()> {
         login_sessions::Entity::delete_many()
@@ -428,6 +446,22 @@ impl TokenRepo for Store {
             .await
             .repo()?;
         Ok(row.map(AccessTokenRecord::try_from).transpose()?)
+    }
+
+    /// `SELECT ... FROM access_tokens LEFT JOIN users`: one round trip for UserInfo.
+    async fn access_token_with_user(
+        &self,
+        realm: &str,
+        digest: &Digest,
+    ) -> RepoResult<Option<(AccessTokenRecord, Option<User>)>> {
+        let row = access_tokens::Entity::find_by_id(digest.as_str())
+            .filter(access_tokens::Column::Realm.eq(realm))
+            .find_also_related(users::Entity)
+            .one(&self.db)
+            .await
+            .repo()?;
+        let Some((token, user)) = row else { return Ok(None) };
+        Ok(Some((AccessTokenRecord::try_from(token)?, user.map(User::from))))
     }
 
     /// Like [`CodeRepo::redeem_code`]: one conditional `UPDATE ... RETURNING`.

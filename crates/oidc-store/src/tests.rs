@@ -966,3 +966,29 @@ async fn withdrawing_consent_revokes_the_clients_tokens_for_the_user(s: Store) {
     assert!(s.access_token("r", &Digest("at3".into())).await.expect("read").is_some(), "other users keep theirs");
 }
 on_backends!(withdrawing_consent_revokes_the_clients_tokens_for_the_user);
+
+async fn joins_read_the_session_or_token_with_its_user(s: Store) {
+    let alice = user("r", "u1", "alice");
+    s.create_user(&alice).await.expect("user");
+    let mut elsewhere = user("r2", "u1", "alice");
+    elsewhere.username = "alice-r2".into();
+    s.create_user(&elsewhere).await.expect("same id in another realm");
+    s.create_session(&session("s1", "u1", 500)).await.expect("session");
+    s.create_session(&session("s2", "ghost", 500)).await.expect("session of a deleted user");
+    let (sess, u) = s.session_with_user("r", &Digest("s1".into()), UnixTime(10)).await.expect("read").expect("found");
+    assert_eq!(sess.user_id, "u1");
+    assert_eq!(dbg(&u.expect("user")), dbg(&alice), "the user of the same realm");
+    let (_, u) = s.session_with_user("r", &Digest("s2".into()), UnixTime(10)).await.expect("read").expect("found");
+    assert!(u.is_none());
+    assert!(s.session_with_user("r", &Digest("s1".into()), UnixTime(500)).await.expect("read").is_none(), "expired");
+
+    s.save_tokens(&access("at1", "c1", "u1", "g1"), None).await.expect("token");
+    s.save_tokens(&access("at2", "c1", "", "g2"), None).await.expect("client_credentials token");
+    let (t, u) = s.access_token_with_user("r", &Digest("at1".into())).await.expect("read").expect("found");
+    assert_eq!(t.user_id.as_deref(), Some("u1"));
+    assert_eq!(u.expect("user").username, "alice");
+    let (t, u) = s.access_token_with_user("r", &Digest("at2".into())).await.expect("read").expect("found");
+    assert_eq!((t.user_id, u.map(|u| u.id)), (None, None));
+    assert!(s.access_token_with_user("r", &Digest("nope".into())).await.expect("read").is_none());
+}
+on_backends!(joins_read_the_session_or_token_with_its_user);

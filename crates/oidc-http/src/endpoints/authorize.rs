@@ -77,16 +77,14 @@ async fn resume(
 ) -> Resp {
     let now = app.clock.now();
     let name = &realm.realm.name;
-    let session = match current_session(app, realm, headers).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    let user = match &session {
-        Some(s) => match app.repos.user(name, &s.user_id).await {
-            Ok(u) => u,
+    // The session and its user in one read.
+    let (session, user) = match cookies::get(header(headers, COOKIE), cookies::SESSION) {
+        None => (None, None),
+        Some(value) => match app.repos.session_with_user(name, &Digest::of(value), now).await {
+            Ok(Some((s, u))) => (Some(s), u),
+            Ok(None) => (None, None),
             Err(e) => return storage_failed(app, realm, &e),
         },
-        None => None,
     };
     let user_active = user.as_ref().is_some_and(|u| u.active);
     // OIDC Core §3.1.2.2: an id_token_hint must name the logged-in user.

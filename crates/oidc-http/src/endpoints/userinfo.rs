@@ -37,8 +37,10 @@ pub(crate) async fn userinfo(app: &App, realm: &RealmState, req: Request<Incomin
     };
     let name = &realm.realm.name;
     let fail = |e: OAuthError| BearerError(Some(&e), name).to_response();
-    let record = match app.repos.access_token(name, &token.digest()).await {
-        Ok(r) => r,
+    // The token and its user in one read.
+    let (record, user) = match app.repos.access_token_with_user(name, &token.digest()).await {
+        Ok(Some((r, u))) => (Some(r), u),
+        Ok(None) => (None, None),
         Err(e) => {
             eprintln!("error: storage: {e}");
             return fail(OAuthError::server_error("the request could not be completed"));
@@ -50,16 +52,12 @@ pub(crate) async fn userinfo(app: &App, realm: &RealmState, req: Request<Incomin
         Err(e) => return fail(e),
     };
     // A client_credentials token has no end-user to describe.
-    let Some(user_id) = record.user_id.as_deref() else {
+    if record.user_id.is_none() {
         return fail(OAuthError::new(ErrorCode::InvalidToken, "this access token was not issued for a user"));
-    };
-    let user = match app.repos.user(name, user_id).await {
-        Ok(Some(u)) if u.active => u,
-        Ok(_) => return fail(OAuthError::new(ErrorCode::InvalidToken, "the user of this token is not active")),
-        Err(e) => {
-            eprintln!("error: storage: {e}");
-            return fail(OAuthError::server_error("the request could not be completed"));
-        }
+    }
+    let user = match user {
+        Some(u) if u.active => u,
+        _ => return fail(OAuthError::new(ErrorCode::InvalidToken, "the user of this token is not active")),
     };
     let claims = userinfo::claims(&user, &user.id, &record.scope);
     let mut r = response::json_no_store(StatusCode::OK, Value::Object(claims).to_string());
