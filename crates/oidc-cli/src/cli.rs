@@ -78,10 +78,38 @@ pub enum RealmCommand {
 /// Key commands.
 #[derive(Debug, Subcommand)]
 pub enum KeyCommand {
-    /// Create a new RSA-2048 RS256 signing key; it becomes the active key (the seed's creatersakey).
-    Create,
-    /// List keys with their state.
+    /// Create a new signing key; it becomes the active key of its algorithm
+    /// (the seed's creatersakey). Previous keys stay as they are.
+    Create {
+        /// RS256 (default, RSA-2048), PS256 (RSA-2048), ES256 (P-256) or EdDSA (Ed25519).
+        #[arg(long, default_value = "RS256")]
+        alg: String,
+    },
+    /// List keys with their algorithm, state and publication date.
     List,
+    /// Create a new active key of an algorithm and retire the previous active
+    /// ones: they stop signing but stay published until tokens they signed expire.
+    Rotate {
+        /// The algorithm to rotate.
+        #[arg(long, default_value = "RS256")]
+        alg: String,
+        /// How long the retired keys stay published, in seconds (default: one day).
+        #[arg(long, default_value_t = 86_400)]
+        keep_published: i64,
+    },
+    /// Retire a key: it stops signing and stays published for a while.
+    Retire {
+        /// The key id.
+        kid: String,
+        /// How long it stays published, in seconds (default: one day).
+        #[arg(long, default_value_t = 86_400)]
+        keep_published: i64,
+    },
+    /// Revoke a key: it neither signs nor is published; tokens it signed stop verifying.
+    Revoke {
+        /// The key id.
+        kid: String,
+    },
 }
 
 /// Client properties shared by create and update.

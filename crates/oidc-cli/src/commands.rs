@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use anyhow::{Context as _, anyhow, bail};
 use oidc_core::manage::{self, ClientSpec};
-use oidc_core::model::{Client, ClientType, GrantType, JwtAlg, ResponseType, StandardClaims};
+use oidc_core::model::{Client, ClientType, GrantType, JwtAlg, KeyState, ResponseType, StandardClaims};
 use oidc_core::rand::OsRandom;
 use oidc_core::repo::Repositories;
 use oidc_core::secret::{ClientSecret, Password};
@@ -211,21 +211,88 @@ async fn realm_cmd(store: &dyn Repositories, c: RealmCommand) -> anyhow::Result<
 
 async fn key_cmd(store: &dyn Repositories, realm: &str, c: KeyCommand) -> anyhow::Result<()> {
     require_realm(store, realm).await?;
+    let now = SystemClock.now();
+    let parse_alg = |a: &str| a.parse::<JwtAlg>().map_err(|e| anyhow!(e));
+    const TAKES_EFFECT: &str = "running servers use it within 30 seconds";
     match c {
-        KeyCommand::Create => {
-            let key = crate::keys::generate_rs256(realm, SystemClock.now(), &OsRandom::new())?;
+        KeyCommand::Create { alg } => {
+            let key = crate::keys::generate(realm, parse_alg(&alg)?, now, &OsRandom::new())?;
             store.add_key(&key).await?;
-            println!(
-                "Created RS256 key {} in realm '{realm}'; it signs new tokens after the server restarts.",
-                key.kid
-            );
+            println!("Created {} key {} in realm '{realm}'; {TAKES_EFFECT}.", key.alg, key.kid);
         }
         KeyCommand::List => {
-            println!("{:<20} {:<6} {:<8} created_at", "kid", "alg", "state");
+            println!("{:<18} {:<6} {:<8} {:<12} published_until", "kid", "alg", "state", "created_at");
             for k in store.keys(realm).await? {
-                println!("{:<20} {:<6} {:<8} {}", k.kid, k.alg, k.state.as_str(), k.created_at);
+                let until = k.published_until.map_or_else(String::new, |t| t.to_string());
+                println!("{:<18} {:<6} {:<8} {:<12} {until}", k.kid, k.alg, k.state.as_str(), k.created_at.to_string());
             }
         }
+        KeyCommand::Rotate { alg, keep_published } => {
+            let alg = parse_alg(&alg)?;
+            if keep_published < 0 {
+                bail!("--keep-published must not be negative");
+            }
+            let old: Vec<_> = store
+                .keys(realm)
+                .await?
+                .into_iter()
+                .filter(|k| k.state == KeyState::Active && k.alg == alg.as_str())
+                .collect();
+            let key = crate::keys::generate(realm, alg, now, &OsRandom::new())?;
+            store.add_key(&key).await?;
+            let until = now.plus(keep_published);
+            for k in &old {
+                store.set_key_state(realm, &k.kid, KeyState::Retired, Some(until)).await?;
+            }
+            println!(
+                "Created {} key {}; retired {} (published until {until}); {TAKES_EFFECT}.",
+                key.alg,
+                key.kid,
+                if old.is_empty() {
+                    "nothing".to_owned()
+                } else {
+                    old.iter().map(|k| k.kid.as_str()).collect::<Vec<_>>().join(", ")
+                },
+            );
+        }
+        KeyCommand::Retire { kid, keep_published } => {
+            if keep_published < 0 {
+                bail!("--keep-published must not be negative");
+            }
+            let key = store.keys(realm).await?.into_iter().find(|k| k.kid == kid);
+            match key {
+                None => bail!("no key '{kid}' in realm '{realm}'"),
+                Some(k) if k.state == KeyState::Revoked => bail!("key '{kid}' is revoked; it cannot be retired"),
+                Some(_) => {}
+            }
+            let until = now.plus(keep_published);
+            store.set_key_state(realm, &kid, KeyState::Retired, Some(until)).await?;
+            println!("Retired key {kid}: it no longer signs and stays published until {until}; {TAKES_EFFECT}.");
+        }
+        KeyCommand::Revoke { kid } => {
+            store.set_key_state(realm, &kid, KeyState::Revoked, None).await.map_err(|e| match e {
+                oidc_core::repo::RepoError::NotFound(_) => anyhow!("no key '{kid}' in realm '{realm}'"),
+                other => other.into(),
+            })?;
+            println!("Revoked key {kid}: it is no longer published; tokens it signed no longer verify.");
+        }
+    }
+    Ok(())
+}
+
+/// A client signing with a realm key needs an active key of its algorithm.
+async fn require_key_for(store: &dyn Repositories, realm: &str, alg: JwtAlg) -> anyhow::Result<()> {
+    if !alg.uses_realm_key() {
+        return Ok(());
+    }
+    let keys = store.keys(realm).await?;
+    if !keys.iter().any(|k| k.state == KeyState::Active && k.alg == alg.as_str()) {
+        bail!(
+            "realm '{realm}' has no active {} key to sign this client's id_tokens; create one first with \
+             `oidc key create --alg {}`",
+            alg.as_str(),
+            alg.as_str()
+        );
     }
     Ok(())
 }
@@ -321,6 +388,7 @@ async fn client_cmd(store: &dyn Repositories, realm: &str, c: ClientCommand) -> 
                 spec.client_secret = Some(ClientSecret::new(read_line_stdin("client secret")?));
             }
             let (client, secret) = manage::new_client(realm, spec, now, &rng).map_err(|e| anyhow!(e))?;
+            require_key_for(store, realm, client.jwt_alg).await?;
             store.create_client(&client).await.map_err(|e| match e {
                 oidc_core::repo::RepoError::Conflict(_) => {
                     anyhow!("client_id '{}' is already registered", client.client_id)
@@ -356,6 +424,7 @@ async fn client_cmd(store: &dyn Repositories, realm: &str, c: ClientCommand) -> 
             let show_secret = spec.client_type == ClientType::Confidential && spec.client_secret.is_none();
             let (mut client, secret) = manage::new_client(realm, spec, now, &rng).map_err(|e| anyhow!(e))?;
             client.date_created = old.date_created;
+            require_key_for(store, realm, client.jwt_alg).await?;
             store.update_client(&client).await?;
             print_client(&client);
             if let Some(s) = secret.filter(|_| show_secret) {

@@ -158,3 +158,55 @@ fn management_commands_and_their_errors() {
     let (ok, _, err) = run(cmd(&["--config", conf.to_str().unwrap(), "user", "list"]), None);
     assert!(!ok && err.contains("invalid configuration"), "{err}");
 }
+
+#[test]
+fn key_commands_create_rotate_retire_revoke() {
+    let db = temp_db("keys");
+    let cmd = |args: &[&str]| {
+        let mut c = oidc(&db);
+        c.args(args);
+        c
+    };
+    assert!(run(cmd(&["realm", "create", "main"]), None).0);
+    // A client cannot use an algorithm the realm has no key for.
+    let ec_client = ["client", "create", "--name", "EC", "--jwt-alg", "ES256", "--redirect-uri", "https://a/cb"];
+    let (ok, _, err) = run(cmd(&ec_client), None);
+    assert!(!ok && err.contains("oidc key create --alg ES256"), "{err}");
+    for alg in ["ES256", "EdDSA", "PS256"] {
+        let (ok, out, err) = run(cmd(&["key", "create", "--alg", alg]), None);
+        assert!(ok && out.contains(&format!("Created {alg} key")), "{out}{err}");
+    }
+    assert!(run(cmd(&ec_client), None).0);
+    let (ok, _, err) = run(cmd(&["key", "create", "--alg", "HS256"]), None);
+    assert!(!ok && err.contains("client's secret"), "{err}");
+    let (ok, _, err) = run(cmd(&["key", "create", "--alg", "none"]), None);
+    assert!(!ok && err.contains("unsupported signing algorithm"), "{err}");
+
+    let list = || run(cmd(&["key", "list"]), None).1;
+    let kid_of = |out: &str, alg: &str, state: &str| {
+        out.lines()
+            .find(|l| l.split_whitespace().nth(1) == Some(alg) && l.split_whitespace().nth(2) == Some(state))
+            .map(|l| l.split_whitespace().next().unwrap().to_owned())
+    };
+    let before = list();
+    let old = kid_of(&before, "RS256", "active").expect("the first RS256 key");
+    let (ok, out, err) = run(cmd(&["key", "rotate", "--alg", "RS256", "--keep-published", "600"]), None);
+    assert!(ok && out.contains(&format!("retired {old}")), "{out}{err}");
+    let after = list();
+    assert_eq!(kid_of(&after, "RS256", "retired").as_deref(), Some(old.as_str()), "{after}");
+    let new = kid_of(&after, "RS256", "active").expect("a new active RS256 key");
+    assert_ne!(new, old);
+    let line = after.lines().find(|l| l.starts_with(&old)).unwrap();
+    assert_eq!(line.split_whitespace().count(), 5, "a retired key shows until when it is published: {line}");
+
+    let ec = kid_of(&after, "ES256", "active").unwrap();
+    assert!(run(cmd(&["key", "retire", &ec]), None).0);
+    assert!(run(cmd(&["key", "revoke", &ec]), None).0);
+    assert_eq!(kid_of(&list(), "ES256", "revoked").as_deref(), Some(ec.as_str()));
+    let (ok, _, err) = run(cmd(&["key", "retire", &ec]), None);
+    assert!(!ok && err.contains("revoked"), "{err}");
+    let (ok, _, err) = run(cmd(&["key", "revoke", "nope"]), None);
+    assert!(!ok && err.contains("no key 'nope'"), "{err}");
+    let (ok, _, err) = run(cmd(&["key", "rotate", "--keep-published=-5"]), None);
+    assert!(!ok && err.contains("negative"), "{err}");
+}

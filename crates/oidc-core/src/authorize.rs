@@ -588,7 +588,7 @@ impl Validated {
         if let Some(secret) = &client.client_secret {
             vkeys.push(crate::jose::VerifyKey::Hmac(secret.secret().as_bytes().to_vec()));
         }
-        let verified = crate::jose::verify(hint, &["RS256", "HS256"], &vkeys)
+        let verified = crate::jose::verify(hint, &crate::jose::ALL_ALGS, &vkeys)
             .map_err(|_| bad("is not an id_token signed by this provider"))?;
         let c = &verified.claims;
         if c.get("iss").and_then(|i| i.as_str()) != Some(self.issuer.as_str()) {

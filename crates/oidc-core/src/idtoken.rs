@@ -52,10 +52,10 @@ pub fn claims(input: &IdTokenInput<'_>) -> Map<String, Value> {
         c.insert("nonce".into(), json!(n));
     }
     if let Some(at) = input.access_token {
-        c.insert("at_hash".into(), json!(half_hash(at)));
+        c.insert("at_hash".into(), json!(half_hash(input.client.jwt_alg, at)));
     }
     if let Some(code) = input.code {
-        c.insert("c_hash".into(), json!(half_hash(code)));
+        c.insert("c_hash".into(), json!(half_hash(input.client.jwt_alg, code)));
     }
     if let Some(sid) = input.session_id {
         c.insert("sid".into(), json!(sid));
@@ -77,20 +77,22 @@ pub fn claims(input: &IdTokenInput<'_>) -> Map<String, Value> {
     c
 }
 
-/// Signs id_token claims with the client's algorithm: RS256 with the realm's
-/// active key, or HS256 keyed by the client secret (OIDC Core §10.1).
+/// Signs id_token claims with the client's algorithm: the realm's active key
+/// of that algorithm, or HS256 keyed by the client secret (OIDC Core §10.1).
 pub fn sign(claims: &Map<String, Value>, client: &Client, keys: &KeySet) -> Result<String, OAuthError> {
     match client.jwt_alg {
-        JwtAlg::Rs256 => {
-            let key = keys.active().ok_or_else(|| OAuthError::server_error("the realm has no active signing key"))?;
-            Ok(key.sign(claims))
-        }
         JwtAlg::Hs256 => {
             let secret = client
                 .client_secret
                 .as_ref()
                 .ok_or_else(|| OAuthError::server_error("HS256 needs a client secret, and this client has none"))?;
             Ok(sign_hs256(claims, secret.secret().as_bytes()))
+        }
+        alg => {
+            let key = keys.active_for(alg).ok_or_else(|| {
+                OAuthError::server_error(format!("the realm has no active {} signing key", alg.as_str()))
+            })?;
+            Ok(key.sign(claims))
         }
     }
 }

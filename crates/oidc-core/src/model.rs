@@ -63,32 +63,51 @@ impl FromStr for ClientType {
 }
 
 /// The algorithm a client's id_tokens are signed with (the seed's `jwt_alg`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum JwtAlg {
-    /// RSASSA-PKCS1-v1_5 with SHA-256, signed with the realm's RSA key (RFC 7518 §3.3).
+    /// RSASSA-PKCS1-v1_5 with SHA-256, with a realm RSA key (RFC 7518 §3.3).
     Rs256,
+    /// RSASSA-PSS with SHA-256, with a realm RSA key (RFC 7518 §3.5).
+    Ps256,
+    /// ECDSA on P-256 with SHA-256, with a realm EC key (RFC 7518 §3.4).
+    Es256,
+    /// EdDSA with Ed25519, with a realm OKP key (RFC 8037 §3.1).
+    EdDsa,
     /// HMAC with SHA-256 keyed by the client secret (RFC 7518 §3.2, OIDC Core §10.1).
     Hs256,
 }
 
 impl JwtAlg {
+    /// Every algorithm.
+    pub const ALL: [JwtAlg; 5] = [JwtAlg::Rs256, JwtAlg::Ps256, JwtAlg::Es256, JwtAlg::EdDsa, JwtAlg::Hs256];
+
     /// The JWA name.
     pub fn as_str(self) -> &'static str {
         match self {
             JwtAlg::Rs256 => "RS256",
+            JwtAlg::Ps256 => "PS256",
+            JwtAlg::Es256 => "ES256",
+            JwtAlg::EdDsa => "EdDSA",
             JwtAlg::Hs256 => "HS256",
         }
+    }
+
+    /// Whether tokens are signed with a realm key (every algorithm but HS256).
+    pub fn uses_realm_key(self) -> bool {
+        self != JwtAlg::Hs256
     }
 }
 
 impl FromStr for JwtAlg {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "RS256" => Ok(JwtAlg::Rs256),
-            "HS256" => Ok(JwtAlg::Hs256),
-            _ => Err(format!("unsupported signing algorithm '{s}' (expected RS256 or HS256)")),
-        }
+        JwtAlg::ALL.into_iter().find(|a| a.as_str() == s).ok_or_else(|| {
+            format!(
+                "unsupported signing algorithm '{s}' (expected one of {})",
+                JwtAlg::ALL.map(JwtAlg::as_str).join(", ")
+            )
+        })
     }
 }
 
@@ -466,7 +485,7 @@ pub struct KeyRecord {
     pub kid: String,
     /// The realm.
     pub realm: String,
-    /// The JWA algorithm (`RS256`).
+    /// The JWA algorithm (`RS256`, `PS256`, `ES256`, `EdDSA`).
     pub alg: String,
     /// PKCS#8 DER of the private key.
     pub private_pkcs8: Vec<u8>,
@@ -474,6 +493,9 @@ pub struct KeyRecord {
     pub state: KeyState,
     /// When the key was created.
     pub created_at: UnixTime,
+    /// For a retired key: until when it stays published in JWKS so that the
+    /// tokens it signed still verify (`None`: until it is revoked).
+    pub published_until: Option<UnixTime>,
 }
 
 impl fmt::Debug for KeyRecord {
@@ -485,6 +507,7 @@ impl fmt::Debug for KeyRecord {
             .field("private_pkcs8", &"[redacted]")
             .field("state", &self.state)
             .field("created_at", &self.created_at)
+            .field("published_until", &self.published_until)
             .finish()
     }
 }

@@ -50,8 +50,15 @@ pub trait KeyRepo: Send + Sync {
     async fn keys(&self, realm: &str) -> RepoResult<Vec<KeyRecord>>;
     /// Stores a new key.
     async fn add_key(&self, key: &KeyRecord) -> RepoResult<()>;
-    /// Changes a key's state; `NotFound` if there is no such key.
-    async fn set_key_state(&self, realm: &str, kid: &str, state: KeyState) -> RepoResult<()>;
+    /// Changes a key's state and, for a retired key, until when it stays
+    /// published; `NotFound` if there is no such key.
+    async fn set_key_state(
+        &self,
+        realm: &str,
+        kid: &str,
+        state: KeyState,
+        published_until: Option<UnixTime>,
+    ) -> RepoResult<()>;
 }
 
 /// Relying parties.

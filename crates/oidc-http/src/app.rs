@@ -143,7 +143,7 @@ impl App {
         let Some(realm) = self.repos.realm(name).await? else {
             return Ok(None);
         };
-        let keys = KeySet::from_records(&self.repos.keys(name).await?)?;
+        let keys = KeySet::from_records(&self.repos.keys(name).await?, self.clock.now())?;
         let state = Arc::new(self.build_state(realm, keys));
         self.realms.write().unwrap_or_else(std::sync::PoisonError::into_inner).insert(name.to_owned(), state.clone());
         Ok(Some(state))
@@ -214,7 +214,7 @@ impl App {
             "response_modes_supported": ["query", "fragment", "form_post"],
             "grant_types_supported": grant_types,
             "subject_types_supported": ["public"],
-            "id_token_signing_alg_values_supported": ["RS256", "HS256"],
+            "id_token_signing_alg_values_supported": keys.algs().iter().map(|a| a.as_str()).collect::<Vec<_>>(),
             "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
             "code_challenge_methods_supported": ["plain", "S256"],
             "claims_supported": claims,

@@ -111,6 +111,7 @@ impl From<&KeyRecord> for signing_keys::Model {
             private_pkcs8: k.private_pkcs8.clone(),
             state: k.state.as_str().to_owned(),
             created_at: k.created_at.secs(),
+            published_until: k.published_until.map(UnixTime::secs),
         }
     }
 }
@@ -126,6 +127,7 @@ impl TryFrom<signing_keys::Model> for KeyRecord {
             alg: m.alg,
             private_pkcs8: m.private_pkcs8,
             created_at: UnixTime(m.created_at),
+            published_until: m.published_until.map(UnixTime),
         })
     }
 }

@@ -41,6 +41,7 @@ pub(crate) mod signing_keys {
         pub private_pkcs8: Vec<u8>,
         pub state: String,
         pub created_at: i64,
+        pub published_until: Option<i64>,
     }
 
     /// No relations are declared.

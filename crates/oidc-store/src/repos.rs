@@ -85,9 +85,16 @@ impl KeyRepo for Store {
         insert(&self.db, signing_keys::Model::from(key)).await
     }
 
-    async fn set_key_state(&self, realm: &str, kid: &str, state: KeyState) -> RepoResult<()> {
+    async fn set_key_state(
+        &self,
+        realm: &str,
+        kid: &str,
+        state: KeyState,
+        published_until: Option<UnixTime>,
+    ) -> RepoResult<()> {
         let res = signing_keys::Entity::update_many()
             .col_expr(signing_keys::Column::State, Expr::value(state.as_str()))
+            .col_expr(signing_keys::Column::PublishedUntil, Expr::value(published_until.map(UnixTime::secs)))
             .filter(signing_keys::Column::Realm.eq(realm))
             .filter(signing_keys::Column::Kid.eq(kid))
             .exec(&self.db)

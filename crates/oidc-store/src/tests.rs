@@ -211,6 +211,7 @@ fn key(kid: &str, created_at: i64) -> KeyRecord {
         private_pkcs8: vec![0x30, 0x82, 0, 255, 7],
         state: KeyState::Active,
         created_at: UnixTime(created_at),
+        published_until: None,
     }
 }
 
@@ -483,14 +484,14 @@ async fn keys_roundtrip_state_and_not_found(s: Store) {
     s.add_key(&key("k2", 7)).await.expect("add");
     s.add_key(&key("k1", 6)).await.expect("add");
     assert!(is_conflict(s.add_key(&key("k1", 9)).await), "duplicate kid");
-    s.set_key_state("r", "k1", KeyState::Retired).await.expect("set state");
+    s.set_key_state("r", "k1", KeyState::Retired, Some(UnixTime(99))).await.expect("set state");
     let keys = s.keys("r").await.expect("keys");
-    let got: Vec<_> = keys.iter().map(|k| (k.kid.as_str(), k.state, k.created_at.secs())).collect();
-    assert_eq!(got, [("k1", KeyState::Retired, 6), ("k2", KeyState::Active, 7)]);
+    let got: Vec<_> = keys.iter().map(|k| (k.kid.as_str(), k.state, k.created_at.secs(), k.published_until)).collect();
+    assert_eq!(got, [("k1", KeyState::Retired, 6, Some(UnixTime(99))), ("k2", KeyState::Active, 7, None)]);
     assert_eq!((keys[0].alg.as_str(), keys[0].private_pkcs8.as_slice()), ("RS256", &[0x30, 0x82, 0, 255, 7][..]));
     assert!(s.keys("other").await.expect("keys").is_empty(), "keys are scoped by realm");
-    assert!(is_not_found(s.set_key_state("r", "nope", KeyState::Revoked).await));
-    assert!(is_not_found(s.set_key_state("other", "k1", KeyState::Revoked).await), "scoped by realm");
+    assert!(is_not_found(s.set_key_state("r", "nope", KeyState::Revoked, None).await));
+    assert!(is_not_found(s.set_key_state("other", "k1", KeyState::Revoked, None).await), "scoped by realm");
 }
 on_backends!(keys_roundtrip_state_and_not_found);
 

@@ -11,3 +11,4 @@ mod code_flow;
 mod discovery;
 mod errors;
 mod flows;
+mod keys;

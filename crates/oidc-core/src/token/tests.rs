@@ -157,7 +157,7 @@ fn refresh_checks_rotation_and_narrowing_rfc6749_6() {
 #[test]
 fn issue_signs_id_token_with_at_hash_and_nonce_oidc_core_3_1_3_6() {
     let c = client(ClientType::Confidential);
-    let keys = KeySet::from_records(&[record("k1", KeyState::Active, 1)]).unwrap();
+    let keys = KeySet::from_records(&[record("k1", KeyState::Active, 1)], UnixTime(0)).unwrap();
     let settings = Settings::default();
     let u = user();
     let ctx = IssueContext {
@@ -192,7 +192,10 @@ fn issue_signs_id_token_with_at_hash_and_nonce_oidc_core_3_1_3_6() {
     assert_eq!(cl["auth_time"], 900);
     assert_eq!(cl["iat"], 1000);
     assert_eq!(cl["exp"], 1600);
-    assert_eq!(cl["at_hash"], crate::jose::half_hash(issued.access_token.secret()).as_str());
+    assert_eq!(
+        cl["at_hash"],
+        crate::jose::half_hash(crate::model::JwtAlg::Rs256, issued.access_token.secret()).as_str()
+    );
     // HS256 clients get an id_token keyed by their secret (OIDC Core §10.1).
     let mut hs = c.clone();
     hs.jwt_alg = crate::model::JwtAlg::Hs256;
@@ -284,7 +287,7 @@ fn client_credentials_token_has_no_user_and_no_refresh_rfc6749_4_4_3() {
 fn no_refresh_token_for_clients_without_the_grant() {
     let mut c = client(ClientType::Confidential);
     c.grant_types.retain(|g| *g != GrantType::RefreshToken);
-    let keys = KeySet::from_records(&[record("k1", KeyState::Active, 1)]).unwrap();
+    let keys = KeySet::from_records(&[record("k1", KeyState::Active, 1)], UnixTime(0)).unwrap();
     let (settings, u) = (Settings::default(), user());
     let ctx = IssueContext {
         realm: "r",

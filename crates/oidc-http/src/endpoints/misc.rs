@@ -46,7 +46,7 @@ pub(crate) async fn logout(app: &App, realm: &RealmState, req: Request<Incoming>
     let name = &realm.realm.name;
     // The client is named by client_id or by the audience of id_token_hint (verified with our keys).
     let hint_aud = params.get("id_token_hint").and_then(|t| {
-        let v = oidc_core::jose::verify(t, &["RS256"], realm.keys.verify_keys()).ok()?;
+        let v = oidc_core::jose::verify(t, &oidc_core::jose::ALL_ALGS, realm.keys.verify_keys()).ok()?;
         (v.claims.get("iss")?.as_str()? == realm.issuer).then_some(())?;
         v.claims.get("aud")?.as_str().map(str::to_owned)
     });
