@@ -136,6 +136,13 @@ pub struct ClientOpts {
     /// several: `authorization_code`, `refresh_token`, `password`, `client_credentials`.
     #[arg(long = "grant-type")]
     pub grant_types: Vec<String>,
+    /// Subject identifiers: `public` (default) or `pairwise` (OIDC Core §8).
+    #[arg(long)]
+    pub subject_type: Option<String>,
+    /// For pairwise subjects: an https URL whose host is the sector identifier
+    /// (needed when the redirect URIs are on several hosts).
+    #[arg(long)]
+    pub sector_identifier_uri: Option<String>,
     /// id_token signing algorithm: `RS256` (default) or `HS256`.
     #[arg(long)]
     pub jwt_alg: Option<String>,
@@ -234,6 +241,21 @@ pub enum UserCommand {
         /// Phone number.
         #[arg(long)]
         phone_number: Option<String>,
+        /// A custom attribute `KEY=VALUE` (VALUE is JSON when it parses as JSON,
+        /// else a string), released by custom scopes that list KEY; repeat for several.
+        #[arg(long = "attr")]
+        attrs: Vec<String>,
+    },
+    /// Set or remove custom attributes of a user.
+    SetAttr {
+        /// Login name.
+        username: String,
+        /// `KEY=VALUE` to set (VALUE as JSON when it parses, else a string); repeat for several.
+        #[arg(required_unless_present = "remove")]
+        attrs: Vec<String>,
+        /// A key to remove; repeat for several.
+        #[arg(long)]
+        remove: Vec<String>,
     },
     /// Set a user's password (prompted, or from stdin with --password-stdin).
     SetPassword {

@@ -9,6 +9,7 @@ use oidc_core::model::{Client, ClientType, GrantType, JwtAlg, KeyState, Response
 use oidc_core::rand::OsRandom;
 use oidc_core::repo::Repositories;
 use oidc_core::secret::{ClientSecret, Password};
+use oidc_core::subject::SubjectType;
 use oidc_core::time::Clock as _;
 use oidc_store::Store;
 
@@ -99,6 +100,8 @@ async fn serve(store: Store, file: &FileConfig, realm: &str, args: ServeArgs) ->
         templates_dir: args.templates_dir.clone().or(file.templates_dir.clone()),
         demo_client_id: demo.map(|()| DEMO_CLIENT.to_owned()),
         log_requests: !args.quiet && file.log_requests.unwrap_or(true),
+        scopes: file.scope_registry()?,
+        hooks: file.hooks()?,
     };
     let mut handle = server::spawn(opts, store.clone()).await?;
     let issuer = format!("{}/realms/{realm}", handle.base_url);
@@ -280,6 +283,17 @@ async fn key_cmd(store: &dyn Repositories, realm: &str, c: KeyCommand) -> anyhow
     Ok(())
 }
 
+/// Parses `KEY=VALUE`: VALUE as JSON when it parses as JSON, else as a string.
+fn parse_attr(a: &str) -> anyhow::Result<(String, serde_json::Value)> {
+    let (k, v) = a.split_once('=').ok_or_else(|| anyhow!("attribute '{a}' is not KEY=VALUE"))?;
+    let k = k.trim();
+    if k.is_empty() || k.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        bail!("attribute name '{k}' must be non-empty without spaces");
+    }
+    let v = serde_json::from_str(v).unwrap_or_else(|_| serde_json::Value::String(v.to_owned()));
+    Ok((k.to_owned(), v))
+}
+
 /// A client signing with a realm key needs an active key of its algorithm.
 async fn require_key_for(store: &dyn Repositories, realm: &str, alg: JwtAlg) -> anyhow::Result<()> {
     if !alg.uses_realm_key() {
@@ -346,6 +360,11 @@ fn spec_from(opts: &ClientOpts, base: Option<&Client>) -> anyhow::Result<ClientS
         logo: opt(&opts.logo, base.map(|c| &c.logo)),
         allowed_scopes: pick(&opts.scopes, base.map(|c| &c.allowed_scopes)),
         enabled: opts.enabled.or(base.map(|c| c.enabled)).unwrap_or(true),
+        subject_type: match &opts.subject_type {
+            Some(t) => t.parse().map_err(|e: String| anyhow!(e))?,
+            None => base.map_or(SubjectType::Public, |c| c.subject_type),
+        },
+        sector_identifier_uri: opt(&opts.sector_identifier_uri, base.map(|c| &c.sector_identifier_uri)),
     })
 }
 
@@ -356,6 +375,7 @@ fn print_client(c: &Client) {
     println!("response_types: {}", c.response_types.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", "));
     println!("grant_types:    {}", c.grant_types.iter().map(|g| g.as_str()).collect::<Vec<_>>().join(", "));
     println!("jwt_alg:        {}", c.jwt_alg.as_str());
+    println!("subject_type:   {}", c.subject_type);
     println!("redirect_uris:  {}", c.redirect_uris.join(" "));
     if !c.post_logout_redirect_uris.is_empty() {
         println!("post_logout:    {}", c.post_logout_redirect_uris.join(" "));
@@ -369,6 +389,7 @@ fn print_client(c: &Client) {
         ("terms_url", &c.terms_url),
         ("contact_email", &c.contact_email),
         ("logo", &c.logo),
+        ("sector_identifier_uri", &c.sector_identifier_uri),
     ] {
         if let Some(v) = v {
             println!("{k:<15} {v}");
@@ -486,6 +507,7 @@ async fn user_cmd(store: &dyn Repositories, realm: &str, c: UserCommand) -> anyh
             given_name,
             family_name,
             phone_number,
+            attrs,
         } => {
             let claims = StandardClaims {
                 name,
@@ -498,6 +520,10 @@ async fn user_cmd(store: &dyn Repositories, realm: &str, c: UserCommand) -> anyh
             };
             let mut user =
                 manage::new_user(realm, &username, claims, SystemClock.now(), &rng).map_err(|e| anyhow!(e))?;
+            for a in &attrs {
+                let (k, v) = parse_attr(a)?;
+                user.attributes.insert(k, v);
+            }
             if !no_password {
                 user.password_hash = Some(oidc_core::password::hash(&read_password(password_stdin)?, &rng));
             }
@@ -506,6 +532,27 @@ async fn user_cmd(store: &dyn Repositories, realm: &str, c: UserCommand) -> anyh
                 e => e.into(),
             })?;
             println!("Created user '{}' (sub {}).", user.username, user.id);
+        }
+        UserCommand::SetAttr { username, attrs, remove } => {
+            let mut user = store
+                .user_by_username(realm, &username)
+                .await?
+                .ok_or_else(|| anyhow!("no user '{username}' in realm '{realm}'"))?;
+            for a in &attrs {
+                let (k, v) = parse_attr(a)?;
+                user.attributes.insert(k, v);
+            }
+            for k in &remove {
+                if user.attributes.remove(k).is_none() {
+                    bail!("user '{username}' has no attribute '{k}'");
+                }
+            }
+            user.updated_at = SystemClock.now();
+            store.update_user(&user).await?;
+            println!(
+                "Attributes of '{username}': {}",
+                serde_json::Value::Object(user.attributes.into_iter().collect())
+            );
         }
         UserCommand::SetPassword { username, password_stdin } => {
             let user =

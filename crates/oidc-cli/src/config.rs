@@ -26,12 +26,27 @@
 //! window = 900         # seconds without failures after which counts reset
 //! lockout = 60         # first lockout in seconds, doubling per further failure
 //! max_lockout = 3600
+//!
+//! [[scopes]]           # custom scopes (OIDC_EXTRA_SCOPE_CLAIMS)
+//! name = "work"
+//! display_name = "Work information"          # info_work's name
+//! description = "Your department and badge"  # info_work's description
+//! claims = ["department", "badge"]           # scope_work: from the user's attributes
+//!
+//! [extra_claims]                 # added to every id_token
+//! tenant = "acme"
+//! [client_claims."my-client-id"] # added to one client's id_tokens
+//! role = "reader"
 //! ```
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, bail};
+use std::sync::Arc;
+
 use oidc_core::config::{Settings, ThrottlePolicy};
+use oidc_core::hooks::{Hooks, StaticClaims};
+use oidc_core::scope::{ScopeDef, ScopeRegistry};
 use serde::Deserialize;
 
 /// The configuration file's contents; every key is optional.
@@ -59,6 +74,31 @@ pub struct FileConfig {
     /// Brute-force protection.
     #[serde(default)]
     pub brute_force: BruteForce,
+    /// Custom scopes.
+    #[serde(default)]
+    pub scopes: Vec<ScopeConfig>,
+    /// Claims added to every id_token.
+    #[serde(default)]
+    pub extra_claims: toml::Table,
+    /// Claims added to the id_tokens of one client, by client_id.
+    #[serde(default)]
+    pub client_claims: std::collections::BTreeMap<String, toml::Table>,
+}
+
+/// A custom scope in the configuration file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScopeConfig {
+    /// The scope token.
+    pub name: String,
+    /// The name on the consent page (defaults to the token).
+    pub display_name: Option<String>,
+    /// The sentence on the consent page.
+    #[serde(default)]
+    pub description: String,
+    /// The claims it releases.
+    #[serde(default)]
+    pub claims: Vec<String>,
 }
 
 /// Grant switches in the configuration file.
@@ -152,6 +192,44 @@ impl FileConfig {
             }
         }
         Ok(s)
+    }
+}
+
+impl FileConfig {
+    /// The custom scopes, checked.
+    pub fn scope_registry(&self) -> anyhow::Result<ScopeRegistry> {
+        let defs = self
+            .scopes
+            .iter()
+            .map(|c| ScopeDef {
+                name: c.name.clone(),
+                display_name: c.display_name.clone().unwrap_or_else(|| c.name.clone()),
+                description: c.description.clone(),
+                claims: c.claims.clone(),
+            })
+            .collect();
+        ScopeRegistry::new(defs).map_err(|e| anyhow::anyhow!("invalid [[scopes]]: {e}"))
+    }
+
+    /// The hooks the configuration asks for: fixed id_token claims for every
+    /// client and per client.
+    pub fn hooks(&self) -> anyhow::Result<Hooks> {
+        let to_map = |t: &toml::Table, what: &str| -> anyhow::Result<serde_json::Map<String, serde_json::Value>> {
+            match serde_json::to_value(t).with_context(|| format!("invalid {what}"))? {
+                serde_json::Value::Object(m) => Ok(m),
+                _ => bail!("{what} must be a table"),
+            }
+        };
+        let mut hooks = Hooks::default();
+        if !self.extra_claims.is_empty() {
+            let claims = to_map(&self.extra_claims, "[extra_claims]")?;
+            hooks.id_token.push(Arc::new(StaticClaims { client_id: None, claims }));
+        }
+        for (client_id, table) in &self.client_claims {
+            let claims = to_map(table, &format!("[client_claims.\"{client_id}\"]"))?;
+            hooks.id_token.push(Arc::new(StaticClaims { client_id: Some(client_id.clone()), claims }));
+        }
+        Ok(hooks)
     }
 }
 

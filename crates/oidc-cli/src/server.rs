@@ -6,9 +6,11 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use oidc_core::config::Settings;
+use oidc_core::hooks::Hooks;
 use oidc_core::model::Realm;
 use oidc_core::rand::{OsRandom, Random};
 use oidc_core::repo::{RepoError, Repositories};
+use oidc_core::scope::ScopeRegistry;
 use oidc_core::time::{Clock, UnixTime};
 use oidc_http::{App, AppConfig, Templates};
 use tokio::net::TcpListener;
@@ -75,6 +77,26 @@ pub struct ServerOptions {
     pub demo_client_id: Option<String>,
     /// Access log.
     pub log_requests: bool,
+    /// The custom scopes besides the standard ones.
+    pub scopes: ScopeRegistry,
+    /// Subject generator, claim hooks, after-login hook, consent listeners.
+    pub hooks: Hooks,
+}
+
+impl ServerOptions {
+    /// Options with the defaults: no custom scopes, default hooks, no demo.
+    pub fn new(listen: impl Into<String>, settings: Settings) -> ServerOptions {
+        ServerOptions {
+            listen: listen.into(),
+            base_url: None,
+            settings,
+            templates_dir: None,
+            demo_client_id: None,
+            log_requests: false,
+            scopes: ScopeRegistry::default(),
+            hooks: Hooks::default(),
+        }
+    }
 }
 
 /// A running server.
@@ -125,8 +147,12 @@ pub async fn spawn(opts: ServerOptions, repos: Arc<dyn Repositories>) -> anyhow:
         settings: opts.settings.clone(),
         demo_client_id: opts.demo_client_id.clone(),
         log_requests: opts.log_requests,
+        scopes: opts.scopes.clone(),
     };
-    let app = Arc::new(App::new(repos, config, templates, Arc::new(SystemClock), Arc::new(OsRandom::new())));
+    let app = Arc::new(
+        App::new(repos, config, templates, Arc::new(SystemClock), Arc::new(OsRandom::new()))
+            .with_hooks(opts.hooks.clone()),
+    );
     let (tx, rx) = oneshot::channel::<()>();
     let join = tokio::spawn(oidc_http::serve(listener, app.clone(), async move {
         let _ = rx.await;

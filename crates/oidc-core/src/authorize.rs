@@ -15,15 +15,17 @@
 //! returned to the client's redirect_uri with `error`, `error_description`
 //! and `state`.
 
+use crate::claims::ClaimsRequest;
 use crate::config::Settings;
 use crate::error::{ErrorCode, OAuthError};
+use crate::hooks::Hooks;
 use crate::idtoken::{self, IdTokenInput};
 use crate::jose::KeySet;
 use crate::model::{AccessTokenRecord, Client, ClientType, CodeRecord, Consent, LoginSession, ResponseType, User};
 use crate::params::{Params, append_params};
 use crate::pkce::{PkceMethod, is_valid_pkce_string};
 use crate::rand::{Random, token};
-use crate::scope::{Scope, ScopeInfo, standard_scope};
+use crate::scope::{Scope, ScopeRegistry, ScopeView};
 use crate::secret::{AccessToken, AuthorizationCode};
 use crate::time::UnixTime;
 
@@ -143,7 +145,13 @@ impl Received {
 
     /// Checks the request against its client (`None` when no such client
     /// exists). `issuer` is the realm's issuer, returned as `iss` (RFC 9207).
-    pub fn with_client(self, client: Option<&Client>, issuer: &str) -> Result<Validated, AuthzError> {
+    /// `registry` holds the scopes the realm knows.
+    pub fn with_client(
+        self,
+        client: Option<&Client>,
+        issuer: &str,
+        registry: &ScopeRegistry,
+    ) -> Result<Validated, AuthzError> {
         let p = &self.params;
         let Some(client) = client else {
             return Err(AuthzError::ErrorPage(OAuthError::invalid_client(format!(
@@ -258,7 +266,7 @@ impl Received {
         }
         // RFC 6749 §3.3: scopes the client may not have are left out; scopes
         // nobody defined are ignored.
-        let scope = requested.filter(|s| (s == "openid" || standard_scope(s).is_some()) && client.allows_scope(s));
+        let scope = requested.filter(|s| registry.is_known(s) && client.allows_scope(s));
         if scope.is_empty() {
             return Err(fail(
                 ErrorCode::InvalidScope,
@@ -275,6 +283,11 @@ impl Received {
         let prompt = match Prompt::parse(p.get("prompt")) {
             Ok(pr) => pr,
             Err(e) => return Err(fail(ErrorCode::InvalidRequest, e)),
+        };
+        // OIDC Core §5.5: individual claims; a malformed request is invalid_request.
+        let claims_request = match p.get("claims").map(ClaimsRequest::parse).transpose() {
+            Ok(c) => c.filter(|c| !c.is_empty()),
+            Err(e) => return Err(fail(e.code, e.description)),
         };
         if let Some(d) = p.get("display")
             && !matches!(d, "page" | "popup" | "touch" | "wap")
@@ -330,7 +343,7 @@ impl Received {
                 .map(|a| a.split(' ').filter(|w| !w.is_empty()).map(str::to_owned).collect()),
             display: p.get("display").map(str::to_owned),
             claims_locales: p.get("claims_locales").map(str::to_owned),
-            claims: p.get("claims").map(str::to_owned),
+            claims: claims_request,
             params: self.params,
         })
     }
@@ -374,8 +387,8 @@ pub struct Validated {
     pub display: Option<String>,
     /// `claims_locales`, passed to claim sources.
     pub claims_locales: Option<String>,
-    /// The raw `claims` parameter (OIDC Core §5.5).
-    pub claims: Option<String>,
+    /// The `claims` parameter (OIDC Core §5.5).
+    pub claims: Option<ClaimsRequest>,
     params: Params,
 }
 
@@ -472,8 +485,8 @@ impl Validated {
     }
 
     /// The scopes to show on the consent page, with names and descriptions.
-    pub fn scope_infos(&self) -> Vec<ScopeInfo> {
-        self.scope.iter().filter_map(standard_scope).filter(|s| s.scope != "openid").cloned().collect()
+    pub fn consent_views(&self, registry: &ScopeRegistry) -> Vec<ScopeView> {
+        registry.consent_views(&self.scope)
     }
 
     /// The consent to record when the user allows (for a client that reuses consent).
@@ -498,7 +511,9 @@ impl Validated {
     /// §4.2.2, never a refresh token) and an id_token (OIDC Core §3.2.2.5,
     /// §3.3.2.5), with the records to store.
     pub fn issue(&self, input: &IssueInput<'_>, rng: &dyn Random) -> Result<AuthzIssued, AuthzError> {
-        let IssueInput { realm, client, user, subject, session, keys, settings, now } = *input;
+        let IssueInput { realm, client, user, subject, session, keys, settings, now, registry, hooks } = *input;
+        let acr = self.acr().map(str::to_owned);
+        let claims_json = self.claims.as_ref().map(ClaimsRequest::to_json);
         if !user.active || user.id != session.user_id {
             return Err(self.error(ErrorCode::LoginRequired, "the user is no longer active"));
         }
@@ -523,6 +538,8 @@ impl Validated {
                 session_id: Some(session.id.clone()),
                 expires_at: now.plus(settings.code_lifetime),
                 grant_id: grant_id.clone(),
+                acr: acr.clone(),
+                claims: claims_json.clone(),
             });
             params.push(("code".to_owned(), code.secret().to_owned()));
             code_value = Some(code);
@@ -539,6 +556,7 @@ impl Validated {
                 scope: self.scope.clone(),
                 expires_at: now.plus(settings.access_token_lifetime),
                 grant_id: grant_id.clone(),
+                claims: claims_json.clone(),
             });
             params.push(("access_token".to_owned(), at.secret().to_owned()));
             params.push(("token_type".to_owned(), "Bearer".to_owned()));
@@ -546,10 +564,16 @@ impl Validated {
             access_value = Some(at);
         }
         if rt.has_id_token() {
-            // OIDC Core §5.4: without an access token, the scope's claims go in the id_token.
-            let extra = (!rt.has_token() || settings.idtoken_include_claims)
-                .then(|| crate::userinfo::claims(user, subject, &self.scope));
-            let claims = idtoken::claims(&IdTokenInput {
+            // OIDC Core §5.4: without an access token, the scope's claims go in the id_token;
+            // §5.5: claims asked for in the id_token always do.
+            let mut names: Vec<&str> = Vec::new();
+            if !rt.has_token() || settings.idtoken_include_claims {
+                names = registry.claims_of(&self.scope);
+            }
+            let requested = self.claims.as_ref().map(ClaimsRequest::id_token_names).unwrap_or_default();
+            let names = crate::userinfo::released_extra(registry, names, &requested);
+            let extra = crate::userinfo::claims_for(user, subject, &names);
+            let mut claims = idtoken::claims(&IdTokenInput {
                 issuer: &self.issuer,
                 subject,
                 client,
@@ -558,12 +582,13 @@ impl Validated {
                 access_token: access_value.as_ref().map(|a| a.secret()),
                 code: code_value.as_ref().map(|c| c.secret()),
                 session_id: Some(&session.id),
-                acr: self.acr(),
+                acr: acr.as_deref(),
                 amr: &["pwd"],
-                extra: extra.as_ref(),
+                extra: Some(&extra),
                 now,
                 lifetime: settings.id_token_lifetime,
             });
+            hooks.process_id_token(&mut claims, user, client, &self.scope);
             let jwt = idtoken::sign(&claims, client, keys).map_err(|e| self.error(e.code, e.description))?;
             params.push(("id_token".to_owned(), jwt));
         }
@@ -605,10 +630,11 @@ impl Validated {
         c.get("sub").and_then(|s| s.as_str()).map(|s| Some(s.to_owned())).ok_or_else(|| bad("has no sub"))
     }
 
-    /// The `acr` to put in the id_token: only when the client asked with
-    /// `acr_values` (OIDC Core §3.1.2.1); password login is level `1`.
+    /// The `acr` to put in the id_token: only when the client asked, with
+    /// `acr_values` (OIDC Core §3.1.2.1) or the `claims` parameter (§5.5.1.1);
+    /// a password login is level `1`.
     fn acr(&self) -> Option<&'static str> {
-        self.acr_values.as_ref().map(|_| "1")
+        (self.acr_values.is_some() || self.claims.as_ref().is_some_and(|c| c.acr().is_some())).then_some("1")
     }
 }
 
@@ -631,6 +657,10 @@ pub struct IssueInput<'a> {
     pub settings: &'a Settings,
     /// Now.
     pub now: UnixTime,
+    /// The scopes the realm knows.
+    pub registry: &'a ScopeRegistry,
+    /// The id_token hooks.
+    pub hooks: &'a Hooks,
 }
 
 /// An authorization response with the records to store before sending it.

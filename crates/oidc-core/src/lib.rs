@@ -19,11 +19,18 @@
 //!   a state machine from a raw request to a redirect with a code.
 //! - [`token`]: the token endpoint (RFC 6749 §4.1.3, §6), client authentication
 //!   (RFC 6749 §2.3.1) and PKCE (RFC 7636).
-//! - [`userinfo`]: claims by scope (OpenID Connect Core 1.0 §5.3, §5.4).
+//! - [`userinfo`]: claims by scope (OpenID Connect Core 1.0 §5.3, §5.4), with
+//!   custom scopes ([`scope::ScopeRegistry`]) and the `claims` parameter ([`claims`]).
+//!
+//! Extension points for embedders, as traits with defaults ([`hooks`]):
+//! subject identifiers ([`subject::SubjectGenerator`], public or pairwise),
+//! UserInfo population, id_token processing, after-login and consent events.
 
 pub mod authorize;
+pub mod claims;
 pub mod config;
 pub mod error;
+pub mod hooks;
 pub mod idtoken;
 pub mod jose;
 pub mod manage;
@@ -35,6 +42,7 @@ pub mod rand;
 pub mod repo;
 pub mod scope;
 pub mod secret;
+pub mod subject;
 pub mod throttle;
 pub mod time;
 pub mod token;

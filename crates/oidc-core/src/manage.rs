@@ -4,6 +4,7 @@
 use crate::model::{Client, ClientType, GrantType, JwtAlg, ResponseType, StandardClaims, User};
 use crate::rand::{Random, token};
 use crate::secret::ClientSecret;
+use crate::subject::{SubjectType, sector_identifier};
 use crate::time::UnixTime;
 
 /// What an operator asks for when creating or updating a client.
@@ -43,6 +44,10 @@ pub struct ClientSpec {
     pub allowed_scopes: Vec<String>,
     /// Enabled.
     pub enabled: bool,
+    /// Public or pairwise subject identifiers.
+    pub subject_type: SubjectType,
+    /// The sector identifier URI of a pairwise client.
+    pub sector_identifier_uri: Option<String>,
 }
 
 impl ClientSpec {
@@ -68,6 +73,8 @@ impl ClientSpec {
             logo: None,
             allowed_scopes: vec![],
             enabled: true,
+            subject_type: SubjectType::Public,
+            sector_identifier_uri: None,
         }
     }
 }
@@ -150,6 +157,8 @@ pub fn new_client(
         logo: spec.logo,
         allowed_scopes: spec.allowed_scopes,
         enabled: spec.enabled,
+        subject_type: spec.subject_type,
+        sector_identifier_uri: spec.sector_identifier_uri,
     };
     check_client(&client)?;
     Ok((client, secret))
@@ -171,6 +180,11 @@ pub fn check_client(c: &Client) -> Result<(), String> {
     }
     if !c.response_types.is_empty() && c.redirect_uris.is_empty() {
         return Err("the client needs at least one redirect URI".into());
+    }
+    if c.subject_type == SubjectType::Pairwise {
+        sector_identifier(&c.redirect_uris, c.sector_identifier_uri.as_deref())?;
+    } else if c.sector_identifier_uri.is_some() {
+        return Err("a sector_identifier_uri is only for pairwise subjects".into());
     }
     if c.grant_types.contains(&GrantType::ClientCredentials) && c.client_type != ClientType::Confidential {
         return Err("only confidential clients may use client_credentials (RFC 6749 §4.4)".into());
@@ -211,6 +225,7 @@ pub fn new_user(
         claims,
         created_at: now,
         updated_at: now,
+        attributes: std::collections::BTreeMap::new(),
     })
 }
 

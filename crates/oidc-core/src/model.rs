@@ -282,6 +282,10 @@ pub struct Client {
     pub allowed_scopes: Vec<String>,
     /// Disabled clients cannot obtain codes or tokens.
     pub enabled: bool,
+    /// Public or pairwise subject identifiers (OIDC Core §8).
+    pub subject_type: crate::subject::SubjectType,
+    /// For pairwise subjects: the URI whose host is the sector identifier (OIDC Core §8.1).
+    pub sector_identifier_uri: Option<String>,
 }
 
 impl Client {
@@ -442,6 +446,8 @@ pub struct User {
     pub created_at: UnixTime,
     /// When the user's claims last changed (`updated_at`).
     pub updated_at: UnixTime,
+    /// Custom attributes, released by custom scopes' claims of the same name.
+    pub attributes: std::collections::BTreeMap<String, serde_json::Value>,
 }
 
 /// The lifecycle of a signing key.
@@ -541,6 +547,10 @@ pub struct CodeRecord {
     pub expires_at: UnixTime,
     /// The grant this code starts; tokens issued from it carry the same id.
     pub grant_id: String,
+    /// The `acr` granted, when the client asked for one.
+    pub acr: Option<String>,
+    /// The `claims` request parameter (OIDC Core §5.5), as compact JSON.
+    pub claims: Option<String>,
 }
 
 /// A stored access token.
@@ -561,6 +571,8 @@ pub struct AccessTokenRecord {
     pub expires_at: UnixTime,
     /// The grant it belongs to.
     pub grant_id: String,
+    /// The `claims` request parameter (OIDC Core §5.5), for UserInfo.
+    pub claims: Option<String>,
 }
 
 /// A stored refresh token.
@@ -584,6 +596,8 @@ pub struct RefreshTokenRecord {
     pub auth_time: UnixTime,
     /// The login session's public id.
     pub session_id: Option<String>,
+    /// The `claims` request parameter (OIDC Core §5.5), carried into refreshed tokens.
+    pub claims: Option<String>,
 }
 
 /// A login session at the provider, found by the digest of its cookie.

@@ -87,6 +87,9 @@ pub trait UserRepo: Send + Sync {
     async fn users(&self, realm: &str) -> RepoResult<Vec<User>>;
     /// Stores a new user; `Conflict` if the username is taken.
     async fn create_user(&self, user: &User) -> RepoResult<()>;
+    /// Replaces a user's username, state, claims and attributes (not the
+    /// password hash); `NotFound` if absent, `Conflict` if the username is taken.
+    async fn update_user(&self, user: &User) -> RepoResult<()>;
     /// Replaces a user's password hash.
     async fn set_password_hash(&self, realm: &str, id: &str, hash: &PasswordHash) -> RepoResult<()>;
     /// Deletes a user with sessions, codes, tokens and consents; `NotFound` if absent.

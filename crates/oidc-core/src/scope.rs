@@ -163,6 +163,152 @@ pub fn standard_claims() -> Vec<&'static str> {
     out
 }
 
+/// A scope defined by the operator or an embedder, beyond the standard ones
+/// (the seed's `OIDC_EXTRA_SCOPE_CLAIMS`, with its `info_<scope>` name and
+/// description and its `scope_<scope>` claims).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScopeDef {
+    /// The scope token.
+    pub name: String,
+    /// A short name for the consent page.
+    pub display_name: String,
+    /// A sentence for the consent page.
+    pub description: String,
+    /// The claims it releases: standard claim names take the standard
+    /// values; any other name is read from the user's attributes.
+    pub claims: Vec<String>,
+}
+
+/// What the consent page shows for a scope.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScopeView {
+    /// The scope token.
+    pub scope: String,
+    /// A short name.
+    pub name: String,
+    /// A sentence describing what the client gets.
+    pub description: String,
+}
+
+/// The scopes a realm knows: the standard ones of OIDC Core §5.4, always,
+/// plus custom ones. Defining custom scopes never drops the standard claims.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ScopeRegistry {
+    custom: Vec<ScopeDef>,
+}
+
+/// The claims every id_token may carry besides the scope claims.
+const PROTOCOL_CLAIMS: &[&str] =
+    &["iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "c_hash", "azp", "sid", "acr", "amr"];
+
+impl ScopeRegistry {
+    /// A registry with `custom` scopes besides the standard ones. A custom
+    /// scope may not redefine a standard one, repeat a name, or use a token
+    /// RFC 6749 §3.3 does not allow.
+    pub fn new(custom: Vec<ScopeDef>) -> Result<ScopeRegistry, String> {
+        for (i, d) in custom.iter().enumerate() {
+            let parsed = Scope::parse(&d.name)?;
+            if parsed.iter().count() != 1 || parsed.iter().next() != Some(d.name.as_str()) {
+                return Err(format!("scope name '{}' must be a single scope token (RFC 6749 §3.3)", d.name));
+            }
+            if standard_scope(&d.name).is_some() {
+                return Err(format!("scope '{}' is a standard scope and cannot be redefined", d.name));
+            }
+            if custom[..i].iter().any(|o| o.name == d.name) {
+                return Err(format!("scope '{}' is defined twice", d.name));
+            }
+            if let Some(c) =
+                d.claims.iter().find(|c| c.is_empty() || PROTOCOL_CLAIMS.contains(&c.as_str()) || *c == "sub")
+            {
+                return Err(format!("scope '{}' cannot release the claim '{c}'", d.name));
+            }
+        }
+        Ok(ScopeRegistry { custom })
+    }
+
+    /// The custom scopes.
+    pub fn custom(&self) -> &[ScopeDef] {
+        &self.custom
+    }
+
+    /// Whether `name` is a standard or custom scope.
+    pub fn is_known(&self, name: &str) -> bool {
+        standard_scope(name).is_some() || self.custom.iter().any(|d| d.name == name)
+    }
+
+    /// What the consent page shows for `scope`'s tokens (`openid` left out).
+    pub fn consent_views(&self, scope: &Scope) -> Vec<ScopeView> {
+        scope
+            .iter()
+            .filter(|s| *s != "openid")
+            .filter_map(|s| {
+                if let Some(i) = standard_scope(s) {
+                    return Some(ScopeView {
+                        scope: i.scope.into(),
+                        name: i.name.into(),
+                        description: i.description.into(),
+                    });
+                }
+                self.custom.iter().find(|d| d.name == s).map(|d| ScopeView {
+                    scope: d.name.clone(),
+                    name: d.display_name.clone(),
+                    description: d.description.clone(),
+                })
+            })
+            .collect()
+    }
+
+    /// Every scope, standard first (Discovery `scopes_supported`).
+    pub fn scopes_supported(&self) -> Vec<String> {
+        STANDARD_SCOPES.iter().map(|s| s.scope.to_owned()).chain(self.custom.iter().map(|d| d.name.clone())).collect()
+    }
+
+    /// Every claim the provider may release (Discovery `claims_supported`).
+    pub fn claims_supported(&self) -> Vec<String> {
+        let mut out: Vec<String> = PROTOCOL_CLAIMS.iter().map(|c| (*c).to_owned()).collect();
+        let all = STANDARD_SCOPES
+            .iter()
+            .flat_map(|s| s.claims.iter().copied())
+            .chain(self.custom.iter().flat_map(|d| d.claims.iter().map(String::as_str)));
+        for c in all {
+            if !out.iter().any(|o| o == c) {
+                out.push(c.to_owned());
+            }
+        }
+        out
+    }
+
+    /// Whether `claim` is a user claim some scope releases (so it may be
+    /// asked for individually, OIDC Core §5.5).
+    pub fn is_user_claim(&self, claim: &str) -> bool {
+        claim == "sub"
+            || STANDARD_SCOPES.iter().any(|s| s.claims.contains(&claim))
+            || self.custom.iter().any(|d| d.claims.iter().any(|c| c == claim))
+    }
+
+    /// The claims `scope` releases, in scope order, without duplicates.
+    pub fn claims_of(&self, scope: &Scope) -> Vec<&str> {
+        let mut out: Vec<&str> = Vec::new();
+        for s in scope.iter() {
+            let claims: Vec<&str> = match standard_scope(s) {
+                Some(i) => i.claims.to_vec(),
+                None => self
+                    .custom
+                    .iter()
+                    .find(|d| d.name == s)
+                    .map(|d| d.claims.iter().map(String::as_str).collect())
+                    .unwrap_or_default(),
+            };
+            for c in claims {
+                if !out.contains(&c) {
+                    out.push(c);
+                }
+            }
+        }
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -174,6 +320,44 @@ mod tests {
         assert!(s.contains("email"));
         assert!(Scope::parse("openid\"x").is_err());
         assert!(Scope::parse("a\\b").is_err());
+    }
+
+    fn custom(name: &str, claims: &[&str]) -> ScopeDef {
+        ScopeDef {
+            name: name.into(),
+            display_name: format!("{name} info"),
+            description: format!("Access to your {name}."),
+            claims: claims.iter().map(|c| (*c).to_owned()).collect(),
+        }
+    }
+
+    #[test]
+    fn custom_scopes_add_to_the_standard_ones_oidc_core_5_4() {
+        let r = ScopeRegistry::new(vec![custom("employee", &["employee_id", "department", "email"])]).unwrap();
+        assert!(r.is_known("employee") && r.is_known("email") && !r.is_known("nope"));
+        let s = Scope::parse("openid profile employee").unwrap();
+        let claims = r.claims_of(&s);
+        assert!(claims.contains(&"given_name") && claims.contains(&"employee_id") && claims.contains(&"email"));
+        let views = r.consent_views(&s);
+        assert_eq!(views.iter().map(|v| v.scope.as_str()).collect::<Vec<_>>(), ["profile", "employee"]);
+        assert_eq!(views[1].name, "employee info");
+        assert!(r.scopes_supported().starts_with(&["openid".to_owned()]));
+        assert!(r.scopes_supported().contains(&"employee".to_owned()));
+        let supported = r.claims_supported();
+        for c in ["department", "email", "address", "c_hash", "sub"] {
+            assert!(supported.iter().any(|x| x == c), "{c}");
+        }
+        assert!(r.is_user_claim("department") && r.is_user_claim("phone_number") && !r.is_user_claim("iss"));
+    }
+
+    #[test]
+    fn bad_custom_scopes_are_refused() {
+        assert!(ScopeRegistry::new(vec![custom("email", &["x"])]).unwrap_err().contains("standard"));
+        assert!(ScopeRegistry::new(vec![custom("a b", &["x"])]).is_err());
+        assert!(ScopeRegistry::new(vec![custom("a\"", &["x"])]).is_err());
+        assert!(ScopeRegistry::new(vec![custom("x", &["a"]), custom("x", &["b"])]).unwrap_err().contains("twice"));
+        assert!(ScopeRegistry::new(vec![custom("x", &["iss"])]).unwrap_err().contains("iss"));
+        assert!(ScopeRegistry::new(vec![custom("x", &["sub"])]).is_err());
     }
 
     #[test]

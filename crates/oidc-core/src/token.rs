@@ -13,6 +13,7 @@ use base64::engine::general_purpose::STANDARD;
 
 use crate::config::Settings;
 use crate::error::{ErrorCode, OAuthError};
+use crate::hooks::Hooks;
 use crate::idtoken::{self, IdTokenInput};
 use crate::jose::KeySet;
 use crate::model::{AccessTokenRecord, Client, ClientType, GrantType, RefreshTokenRecord, User};
@@ -20,7 +21,7 @@ use crate::params::{Params, form_urldecode};
 use crate::pkce;
 use crate::rand::{Random, token};
 use crate::repo::{Redeemed, Rotated};
-use crate::scope::Scope;
+use crate::scope::{Scope, ScopeRegistry};
 use crate::secret::{AccessToken, RefreshToken};
 use crate::time::UnixTime;
 
@@ -257,6 +258,8 @@ pub fn password_grant(user_id: &str, scope: Scope, now: UnixTime, rng: &dyn Rand
         auth_time: now,
         session_id: None,
         grant_id: token(rng, 16),
+        acr: None,
+        claims: None,
     }
 }
 
@@ -279,6 +282,7 @@ pub fn issue_client_credentials(
         scope,
         expires_at: now.plus(settings.access_token_lifetime),
         grant_id: token(rng, 16),
+        claims: None,
     };
     (access_token, record)
 }
@@ -319,6 +323,10 @@ pub struct Grant {
     pub session_id: Option<String>,
     /// The grant family.
     pub grant_id: String,
+    /// The `acr` granted at the authorization endpoint.
+    pub acr: Option<String>,
+    /// The `claims` request parameter (OIDC Core §5.5), as compact JSON.
+    pub claims: Option<String>,
 }
 
 /// Why a code or refresh token was refused.
@@ -381,6 +389,8 @@ pub fn check_code(
         auth_time: rec.auth_time,
         session_id: rec.session_id,
         grant_id: rec.grant_id,
+        acr: rec.acr,
+        claims: rec.claims,
     })
 }
 
@@ -423,6 +433,8 @@ pub fn check_refresh(
         auth_time: rec.auth_time,
         session_id: rec.session_id,
         grant_id: rec.grant_id,
+        acr: None,
+        claims: rec.claims,
     })
 }
 
@@ -455,6 +467,12 @@ pub struct IssueContext<'a> {
     pub client: &'a Client,
     /// The user, who must be active.
     pub user: &'a User,
+    /// The user's subject identifier for this client.
+    pub subject: &'a str,
+    /// The scopes the realm knows.
+    pub registry: &'a ScopeRegistry,
+    /// The id_token hooks.
+    pub hooks: &'a Hooks,
     /// The realm's keys.
     pub keys: &'a KeySet,
     /// Lifetimes.
@@ -471,21 +489,29 @@ pub fn issue(ctx: &IssueContext<'_>, grant: Grant, rng: &dyn Random) -> Result<I
     }
     let access_token = AccessToken::new(token(rng, 32));
     let id_token = if grant.scope.contains("openid") {
-        let claims = idtoken::claims(&IdTokenInput {
+        // OIDC_IDTOKEN_INCLUDE_CLAIMS puts the scope's claims in the id_token too;
+        // claims asked for in the id_token (OIDC Core §5.5) always go there.
+        let base = if ctx.settings.idtoken_include_claims { ctx.registry.claims_of(&grant.scope) } else { Vec::new() };
+        let request = grant.claims.as_deref().and_then(|c| crate::claims::ClaimsRequest::parse(c).ok());
+        let requested = request.as_ref().map(crate::claims::ClaimsRequest::id_token_names).unwrap_or_default();
+        let names = crate::userinfo::released_extra(ctx.registry, base, &requested);
+        let extra = crate::userinfo::claims_for(ctx.user, ctx.subject, &names);
+        let mut claims = idtoken::claims(&IdTokenInput {
             issuer: ctx.issuer,
-            subject: &ctx.user.id,
+            subject: ctx.subject,
             client: ctx.client,
             auth_time: grant.auth_time,
             nonce: grant.nonce.as_deref(),
             access_token: Some(access_token.secret()),
             code: None,
             session_id: grant.session_id.as_deref(),
-            acr: None,
+            acr: grant.acr.as_deref(),
             amr: &["pwd"],
-            extra: None,
+            extra: Some(&extra),
             now: ctx.now,
             lifetime: ctx.settings.id_token_lifetime,
         });
+        ctx.hooks.process_id_token(&mut claims, ctx.user, ctx.client, &grant.scope);
         Some(idtoken::sign(&claims, ctx.client, ctx.keys)?)
     } else {
         None
@@ -498,6 +524,7 @@ pub fn issue(ctx: &IssueContext<'_>, grant: Grant, rng: &dyn Random) -> Result<I
         scope: grant.scope.clone(),
         expires_at: ctx.now.plus(ctx.settings.access_token_lifetime),
         grant_id: grant.grant_id.clone(),
+        claims: grant.claims.clone(),
     };
     let refresh = ctx.client.allows_grant(GrantType::RefreshToken).then(|| {
         let refresh_token = RefreshToken::new(token(rng, 32));
@@ -511,6 +538,7 @@ pub fn issue(ctx: &IssueContext<'_>, grant: Grant, rng: &dyn Random) -> Result<I
             grant_id: grant.grant_id.clone(),
             auth_time: grant.auth_time,
             session_id: grant.session_id.clone(),
+            claims: grant.claims.clone(),
         };
         (refresh_token, record)
     });

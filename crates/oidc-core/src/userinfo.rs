@@ -5,67 +5,93 @@ use serde_json::{Map, Value, json};
 
 use crate::error::{ErrorCode, OAuthError};
 use crate::model::{AccessTokenRecord, User};
-use crate::scope::Scope;
+use crate::scope::{Scope, ScopeRegistry};
 use crate::secret::AccessToken;
 use crate::time::UnixTime;
 
-/// The claims of `user` that `scope` releases, with `sub`; empty values are
-/// left out (OIDC Core §5.3.2) and `address` is a JSON object (§5.1.1).
-pub fn claims(user: &User, subject: &str, scope: &Scope) -> Map<String, Value> {
+/// The value of the user claim `name` (OIDC Core §5.1), if the user has one:
+/// a standard claim from the user's record, any other name from the user's
+/// custom attributes. Empty values count as absent (§5.3.2); `email_verified`
+/// and `phone_number_verified` only accompany their claim; `address` is an
+/// object (§5.1.1); `preferred_username` falls back to the username.
+pub fn claim_value(user: &User, name: &str) -> Option<Value> {
+    let c = &user.claims;
+    let text = |v: &Option<String>| v.as_deref().filter(|v| !v.is_empty()).map(|v| json!(v));
+    match name {
+        "name" => text(&c.name),
+        "given_name" => text(&c.given_name),
+        "family_name" => text(&c.family_name),
+        "middle_name" => text(&c.middle_name),
+        "nickname" => text(&c.nickname),
+        "preferred_username" => text(&c.preferred_username).or_else(|| Some(json!(user.username))),
+        "profile" => text(&c.profile),
+        "picture" => text(&c.picture),
+        "website" => text(&c.website),
+        "gender" => text(&c.gender),
+        "birthdate" => text(&c.birthdate),
+        "zoneinfo" => text(&c.zoneinfo),
+        "locale" => text(&c.locale),
+        "updated_at" => Some(json!(user.updated_at.secs())),
+        "email" => text(&c.email),
+        "email_verified" => text(&c.email).map(|_| json!(c.email_verified)),
+        "phone_number" => text(&c.phone_number),
+        "phone_number_verified" => text(&c.phone_number).map(|_| json!(c.phone_number_verified)),
+        "address" => {
+            let a = &c.address;
+            let mut addr = Map::new();
+            for (k, v) in [
+                ("formatted", &a.formatted),
+                ("street_address", &a.street_address),
+                ("locality", &a.locality),
+                ("region", &a.region),
+                ("postal_code", &a.postal_code),
+                ("country", &a.country),
+            ] {
+                if let Some(v) = text(v) {
+                    addr.insert(k.into(), v);
+                }
+            }
+            (!addr.is_empty()).then_some(Value::Object(addr))
+        }
+        "sub" => None,
+        other => user.attributes.get(other).filter(|v| !v.is_null() && v.as_str() != Some("")).cloned(),
+    }
+}
+
+/// `sub` and the claims named in `names` that the user has.
+pub fn claims_for(user: &User, subject: &str, names: &[&str]) -> Map<String, Value> {
     let mut out = Map::new();
     out.insert("sub".into(), json!(subject));
-    let c = &user.claims;
-    let mut put = |name: &str, v: &Option<String>| {
-        if let Some(v) = v.as_deref().filter(|v| !v.is_empty()) {
-            out.insert(name.into(), json!(v));
+    for n in names {
+        if let Some(v) = claim_value(user, n) {
+            out.insert((*n).to_owned(), v);
         }
-    };
-    if scope.contains("profile") {
-        put("name", &c.name);
-        put("given_name", &c.given_name);
-        put("family_name", &c.family_name);
-        put("middle_name", &c.middle_name);
-        put("nickname", &c.nickname);
-        put("preferred_username", &c.preferred_username.clone().or_else(|| Some(user.username.clone())));
-        put("profile", &c.profile);
-        put("picture", &c.picture);
-        put("website", &c.website);
-        put("gender", &c.gender);
-        put("birthdate", &c.birthdate);
-        put("zoneinfo", &c.zoneinfo);
-        put("locale", &c.locale);
-        out.insert("updated_at".into(), json!(user.updated_at.secs()));
-    }
-    if scope.contains("email")
-        && let Some(email) = c.email.as_deref().filter(|e| !e.is_empty())
-    {
-        out.insert("email".into(), json!(email));
-        out.insert("email_verified".into(), json!(c.email_verified));
-    }
-    if scope.contains("phone")
-        && let Some(phone) = c.phone_number.as_deref().filter(|e| !e.is_empty())
-    {
-        out.insert("phone_number".into(), json!(phone));
-        out.insert("phone_number_verified".into(), json!(c.phone_number_verified));
-    }
-    if scope.contains("address") && !c.address.is_empty() {
-        let a = &c.address;
-        let mut addr = Map::new();
-        for (k, v) in [
-            ("formatted", &a.formatted),
-            ("street_address", &a.street_address),
-            ("locality", &a.locality),
-            ("region", &a.region),
-            ("postal_code", &a.postal_code),
-            ("country", &a.country),
-        ] {
-            if let Some(v) = v.as_deref().filter(|v| !v.is_empty()) {
-                addr.insert(k.into(), json!(v));
-            }
-        }
-        out.insert("address".into(), Value::Object(addr));
     }
     out
+}
+
+/// The claims a response releases: those of the granted `scope`, plus the
+/// ones asked for individually with the `claims` parameter (OIDC Core §5.5)
+/// among the user claims the realm knows.
+pub fn released<'a>(registry: &'a ScopeRegistry, scope: &Scope, requested: &[&'a str]) -> Vec<&'a str> {
+    released_extra(registry, registry.claims_of(scope), requested)
+}
+
+/// `names` plus the individually requested claims among the known user claims.
+pub fn released_extra<'a>(registry: &ScopeRegistry, mut names: Vec<&'a str>, requested: &[&'a str]) -> Vec<&'a str> {
+    for r in requested {
+        if registry.is_user_claim(r) && *r != "sub" && !names.contains(r) {
+            names.push(r);
+        }
+    }
+    names
+}
+
+/// The claims of `user` that the standard `scope`s release, with `sub`
+/// (OIDC Core §5.4).
+pub fn claims(user: &User, subject: &str, scope: &Scope) -> Map<String, Value> {
+    let registry = ScopeRegistry::default();
+    claims_for(user, subject, &registry.claims_of(scope))
 }
 
 /// Takes the bearer token from exactly one of the three places RFC 6750 §2
@@ -115,4 +141,46 @@ pub fn check_access_token(
         ));
     }
     Ok(rec)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn standard_and_custom_claims_by_scope_oidc_core_5_4() {
+        let mut user = crate::authorize::tests::user();
+        user.claims.phone_number = Some(String::new());
+        user.claims.address.country = Some("NL".into());
+        user.attributes.insert("department".into(), json!("R&D"));
+        user.attributes.insert("badge".into(), Value::Null);
+        let registry = ScopeRegistry::new(vec![crate::scope::ScopeDef {
+            name: "work".into(),
+            display_name: "Work".into(),
+            description: "Your department".into(),
+            claims: vec!["department".into(), "badge".into()],
+        }])
+        .unwrap();
+        let scope = Scope::parse("openid email phone address work").unwrap();
+        let c = claims_for(&user, "s", &released(&registry, &scope, &[]));
+        assert_eq!(c["sub"], "s");
+        assert_eq!(c["email"], "alice@example.com");
+        assert_eq!(c["email_verified"], true);
+        assert!(c.get("phone_number").is_none() && c.get("phone_number_verified").is_none(), "empty values omitted");
+        assert_eq!(c["address"], json!({"country": "NL"}));
+        assert_eq!(c["department"], "R&D");
+        assert!(c.get("badge").is_none(), "null attributes omitted");
+        assert!(c.get("given_name").is_none(), "profile was not granted");
+        // OIDC Core §5.5: a claim asked for individually, without its scope.
+        let c = claims_for(
+            &user,
+            "s",
+            &released(&registry, &Scope::parse("openid").unwrap(), &["preferred_username", "iss", "x"]),
+        );
+        assert_eq!(c["preferred_username"], "alice");
+        assert!(c.get("iss").is_none() && c.get("x").is_none(), "only known user claims");
+        let standard = claims(&user, "s", &Scope::parse("openid profile").unwrap());
+        assert_eq!(standard["updated_at"], 0);
+        assert!(standard.get("department").is_none());
+    }
 }

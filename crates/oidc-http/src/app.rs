@@ -7,11 +7,13 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use oidc_core::config::Settings;
+use oidc_core::hooks::Hooks;
 use oidc_core::jose::KeySet;
+use oidc_core::model::User;
 use oidc_core::model::{Client, Realm, ResponseType};
 use oidc_core::rand::Random;
 use oidc_core::repo::{RepoError, Repositories};
-use oidc_core::scope::{STANDARD_SCOPES, standard_claims};
+use oidc_core::scope::ScopeRegistry;
 use oidc_core::time::Clock;
 use serde_json::json;
 
@@ -28,6 +30,8 @@ pub struct AppConfig {
     pub demo_client_id: Option<String>,
     /// Whether to write one access-log line per request to standard error.
     pub log_requests: bool,
+    /// The scopes the realms know: the standard ones and the configured custom ones.
+    pub scopes: ScopeRegistry,
 }
 
 impl AppConfig {
@@ -91,6 +95,7 @@ pub struct App {
     /// Password hashing is CPU- and memory-bound (Argon2id uses 19 MiB per
     /// check): at most one check per core runs at a time, the rest wait.
     pub(crate) password_slots: tokio::sync::Semaphore,
+    pub(crate) hooks: Hooks,
 }
 
 /// A client read from storage, and when.
@@ -125,7 +130,22 @@ impl App {
             password_slots: tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get),
             ),
+            hooks: Hooks::default(),
         }
+    }
+
+    /// The application with `hooks` (subject generator, UserInfo and id_token
+    /// hooks, after-login hook, consent listeners) instead of the defaults.
+    #[must_use]
+    pub fn with_hooks(mut self, hooks: Hooks) -> App {
+        self.hooks = hooks;
+        self
+    }
+
+    /// The subject identifier of `user` for `client` (OIDC Core §8), salted
+    /// with the realm's secret for pairwise clients.
+    pub(crate) fn subject(&self, realm: &RealmState, user: &User, client: &Client) -> String {
+        self.hooks.subjects.subject(user, client, &realm.realm.secret_key)
     }
 
     /// The configuration.
@@ -189,18 +209,13 @@ impl App {
     fn build_state(&self, realm: Realm, keys: KeySet) -> RealmState {
         let issuer = self.config.issuer(&realm.name);
         let oidc = format!("{issuer}/protocol/openid-connect");
-        let scopes: Vec<&str> = STANDARD_SCOPES.iter().map(|s| s.scope).collect();
+        let scopes = self.config.scopes.scopes_supported();
         let response_types: Vec<&str> = ResponseType::ALL.iter().map(|r| r.as_str()).collect();
         let mut grant_types = vec!["authorization_code", "implicit", "refresh_token", "client_credentials"];
         if self.config.settings.password_grant_enabled {
             grant_types.push("password");
         }
-        let mut claims = standard_claims();
-        for c in ["azp", "c_hash", "sid", "acr", "amr"] {
-            if !claims.contains(&c) {
-                claims.push(c);
-            }
-        }
+        let claims = self.config.scopes.claims_supported();
         // OpenID Connect Discovery 1.0 §3: only what is implemented is advertised.
         let discovery = json!({
             "issuer": issuer,
@@ -213,7 +228,7 @@ impl App {
             "response_types_supported": response_types,
             "response_modes_supported": ["query", "fragment", "form_post"],
             "grant_types_supported": grant_types,
-            "subject_types_supported": ["public"],
+            "subject_types_supported": ["public", "pairwise"],
             "id_token_signing_alg_values_supported": keys.algs().iter().map(|a| a.as_str()).collect::<Vec<_>>(),
             "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
             "code_challenge_methods_supported": ["plain", "S256"],
@@ -221,7 +236,7 @@ impl App {
             "acr_values_supported": ["1"],
             "display_values_supported": ["page", "popup", "touch", "wap"],
             "claim_types_supported": ["normal"],
-            "claims_parameter_supported": false,
+            "claims_parameter_supported": true,
             "request_parameter_supported": false,
             "request_uri_parameter_supported": false,
             "authorization_response_iss_parameter_supported": true,

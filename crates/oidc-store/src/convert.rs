@@ -155,6 +155,8 @@ impl From<&Client> for clients::Model {
             logo: c.logo.clone(),
             allowed_scopes: to_json_list(&c.allowed_scopes),
             enabled: c.enabled,
+            subject_type: c.subject_type.as_str().to_owned(),
+            sector_identifier_uri: c.sector_identifier_uri.clone(),
         }
     }
 }
@@ -192,6 +194,8 @@ impl TryFrom<clients::Model> for Client {
             contact_email: m.contact_email,
             logo: m.logo,
             enabled: m.enabled,
+            subject_type: parsed(T, "subject_type", &m.subject_type)?,
+            sector_identifier_uri: m.sector_identifier_uri,
         })
     }
 }
@@ -231,13 +235,18 @@ impl From<&User> for users::Model {
             address_country: a.country,
             created_at: u.created_at.secs(),
             updated_at: u.updated_at.secs(),
+            attributes: serde_json::to_string(&u.attributes).unwrap_or_else(|_| "{}".into()),
         }
     }
 }
 
-impl From<users::Model> for User {
-    fn from(m: users::Model) -> Self {
-        User {
+impl TryFrom<users::Model> for User {
+    type Error = RepoError;
+
+    fn try_from(m: users::Model) -> RepoResult<Self> {
+        let attributes = serde_json::from_str(&m.attributes)
+            .map_err(|e| Corrupt::new("users", "attributes", format!("not a JSON object: {e}")))?;
+        Ok(User {
             id: m.id,
             realm: m.realm,
             username: m.username,
@@ -272,7 +281,8 @@ impl From<users::Model> for User {
             },
             created_at: UnixTime(m.created_at),
             updated_at: UnixTime(m.updated_at),
-        }
+            attributes,
+        })
     }
 }
 
@@ -348,6 +358,8 @@ impl From<&CodeRecord> for auth_codes::Model {
             expires_at: c.expires_at.secs(),
             grant_id: c.grant_id.clone(),
             used: false,
+            acr: c.acr.clone(),
+            claims: c.claims.clone(),
         }
     }
 }
@@ -375,6 +387,8 @@ impl TryFrom<auth_codes::Model> for CodeRecord {
             session_id: m.session_id,
             expires_at: UnixTime(m.expires_at),
             grant_id: m.grant_id,
+            acr: m.acr,
+            claims: m.claims,
         })
     }
 }
@@ -390,6 +404,7 @@ impl From<&AccessTokenRecord> for access_tokens::Model {
             scope: a.scope.to_string(),
             expires_at: a.expires_at.secs(),
             grant_id: a.grant_id.clone(),
+            claims: a.claims.clone(),
         }
     }
 }
@@ -406,6 +421,7 @@ impl TryFrom<access_tokens::Model> for AccessTokenRecord {
             user_id: (!m.user_id.is_empty()).then_some(m.user_id),
             expires_at: UnixTime(m.expires_at),
             grant_id: m.grant_id,
+            claims: m.claims,
         })
     }
 }
@@ -424,6 +440,7 @@ impl From<&RefreshTokenRecord> for refresh_tokens::Model {
             auth_time: r.auth_time.secs(),
             session_id: r.session_id.clone(),
             used: false,
+            claims: r.claims.clone(),
         }
     }
 }
@@ -442,6 +459,7 @@ impl TryFrom<refresh_tokens::Model> for RefreshTokenRecord {
             grant_id: m.grant_id,
             auth_time: UnixTime(m.auth_time),
             session_id: m.session_id,
+            claims: m.claims,
         })
     }
 }

@@ -80,6 +80,8 @@ pub(crate) mod clients {
         pub logo: Option<String>,
         pub allowed_scopes: String,
         pub enabled: bool,
+        pub subject_type: String,
+        pub sector_identifier_uri: Option<String>,
     }
 
     /// No relations are declared.
@@ -129,6 +131,7 @@ pub(crate) mod users {
         pub address_country: Option<String>,
         pub created_at: i64,
         pub updated_at: i64,
+        pub attributes: String,
     }
 
     /// No relations are declared.
@@ -224,6 +227,8 @@ pub(crate) mod auth_codes {
         pub expires_at: i64,
         pub grant_id: String,
         pub used: bool,
+        pub acr: Option<String>,
+        pub claims: Option<String>,
     }
 
     /// No relations are declared.
@@ -249,6 +254,7 @@ pub(crate) mod access_tokens {
         pub scope: String,
         pub expires_at: i64,
         pub grant_id: String,
+        pub claims: Option<String>,
     }
 
     /// The token's user, for reading both in one `LEFT JOIN`.
@@ -290,6 +296,7 @@ pub(crate) mod refresh_tokens {
         pub auth_time: i64,
         pub session_id: Option<String>,
         pub used: bool,
+        pub claims: Option<String>,
     }
 
     /// No relations are declared.

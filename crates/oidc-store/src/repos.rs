@@ -194,7 +194,7 @@ impl UserRepo for Store {
             .one(&self.db)
             .await
             .repo()?;
-        Ok(row.map(User::from))
+        Ok(row.map(User::try_from).transpose()?)
     }
 
     async fn user(&self, realm: &str, id: &str) -> RepoResult<Option<User>> {
@@ -204,7 +204,7 @@ impl UserRepo for Store {
             .one(&self.db)
             .await
             .repo()?;
-        Ok(row.map(User::from))
+        Ok(row.map(User::try_from).transpose()?)
     }
 
     async fn users(&self, realm: &str) -> RepoResult<Vec<User>> {
@@ -214,11 +214,28 @@ impl UserRepo for Store {
             .all(&self.db)
             .await
             .repo()?;
-        Ok(rows.into_iter().map(User::from).collect())
+        Ok(rows.into_iter().map(User::try_from).collect::<Result<_, _>>()?)
     }
 
     async fn create_user(&self, user: &User) -> RepoResult<()> {
         insert(&self.db, users::Model::from(user)).await
+    }
+
+    async fn update_user(&self, user: &User) -> RepoResult<()> {
+        let mut row = users::Model::from(user).into_active_model().reset_all();
+        // The key selects the row; the password hash and creation time are kept.
+        row.realm = ActiveValue::NotSet;
+        row.id = ActiveValue::NotSet;
+        row.password_hash = ActiveValue::NotSet;
+        row.created_at = ActiveValue::NotSet;
+        let res = users::Entity::update_many()
+            .set(row)
+            .filter(users::Column::Realm.eq(user.realm.as_str()))
+            .filter(users::Column::Id.eq(user.id.as_str()))
+            .exec(&self.db)
+            .await
+            .repo()?;
+        found(res.rows_affected, || format!("user '{}' in realm '{}'", user.id, user.realm))
     }
 
     async fn set_password_hash(&self, realm: &str, id: &str, hash: &PasswordHash) -> RepoResult<()> {
@@ -309,7 +326,7 @@ impl SessionRepo for Store {
             .await
             .repo()?;
         let Some((session, user)) = row else { return Ok(None) };
-        Ok(Some((LoginSession::from(session), user.map(User::from))))
+        Ok(Some((LoginSession::from(session), user.map(User::try_from).transpose()?)))
     }
 
     /// Idempotent: logging out with a session that is already gone succeeds.
@@ -468,7 +485,7 @@ impl TokenRepo for Store {
             .await
             .repo()?;
         let Some((token, user)) = row else { return Ok(None) };
-        Ok(Some((AccessTokenRecord::try_from(token)?, user.map(User::from))))
+        Ok(Some((AccessTokenRecord::try_from(token)?, user.map(User::try_from).transpose()?)))
     }
 
     /// Like [`CodeRepo::redeem_code`]: one conditional `UPDATE ... RETURNING`.

@@ -23,6 +23,7 @@ use oidc_core::repo::{
 };
 use oidc_core::scope::Scope;
 use oidc_core::secret::{ClientSecret, Digest};
+use oidc_core::subject::SubjectType;
 use oidc_core::throttle::FailureCount;
 use oidc_core::time::UnixTime;
 use sea_orm::{ConnectionTrait as _, Database, DatabaseConnection, DbBackend, EntityTrait as _, Statement};
@@ -236,6 +237,8 @@ fn client(realm: &str, id: &str) -> Client {
         logo: None,
         allowed_scopes: vec!["openid".into(), "email".into()],
         enabled: true,
+        subject_type: SubjectType::Pairwise,
+        sector_identifier_uri: Some("https://a.example/sector.json".into()),
     }
 }
 
@@ -275,6 +278,9 @@ fn user(realm: &str, id: &str, username: &str) -> User {
         },
         created_at: UnixTime(1),
         updated_at: UnixTime(2),
+        attributes: [("department".to_owned(), serde_json::json!("R&D")), ("level".to_owned(), serde_json::json!(3))]
+            .into_iter()
+            .collect(),
     }
 }
 
@@ -315,6 +321,8 @@ fn code(digest: &str, client_id: &str, user_id: &str, grant: &str) -> CodeRecord
         session_id: Some("sid".into()),
         expires_at: UnixTime(700),
         grant_id: grant.into(),
+        acr: Some("1".into()),
+        claims: Some(r#"{"userinfo":{"email":null}}"#.into()),
     }
 }
 
@@ -327,6 +335,7 @@ fn access(digest: &str, client_id: &str, user_id: &str, grant: &str) -> AccessTo
         scope: Scope::parse("openid profile").expect("scope"),
         expires_at: UnixTime(5000),
         grant_id: grant.into(),
+        claims: Some(r#"{"userinfo":{"email":null}}"#.into()),
     }
 }
 
@@ -341,6 +350,7 @@ fn refresh(digest: &str, client_id: &str, user_id: &str, grant: &str) -> Refresh
         grant_id: grant.into(),
         auth_time: UnixTime(100),
         session_id: Some("sid".into()),
+        claims: None,
     }
 }
 
@@ -993,3 +1003,27 @@ async fn joins_read_the_session_or_token_with_its_user(s: Store) {
     assert!(s.access_token_with_user("r", &Digest("nope".into())).await.expect("read").is_none());
 }
 on_backends!(joins_read_the_session_or_token_with_its_user);
+
+async fn users_update_keeps_the_password_and_round_trips_attributes(s: Store) {
+    let mut u = user("r", "u1", "alice");
+    u.password_hash = Some(PasswordHash("$argon2id$v=19$stub".into()));
+    s.create_user(&u).await.expect("create");
+    u.attributes.insert("department".into(), serde_json::json!({"name": "Ops", "floor": 2}));
+    u.claims.email = Some("new@example.com".into());
+    u.active = false;
+    u.password_hash = None;
+    s.update_user(&u).await.expect("update");
+    let got = s.user("r", "u1").await.expect("read").expect("found");
+    assert_eq!(got.attributes["department"]["floor"], 2);
+    assert_eq!(got.claims.email.as_deref(), Some("new@example.com"));
+    assert!(!got.active);
+    assert_eq!(got.password_hash, Some(PasswordHash("$argon2id$v=19$stub".into())), "update_user keeps the hash");
+    let mut ghost = user("r", "nobody", "ghost");
+    ghost.id = "nobody".into();
+    assert!(is_not_found(s.update_user(&ghost).await));
+    s.create_user(&user("r", "u2", "bob")).await.expect("create");
+    let mut clash = s.user("r", "u2").await.expect("read").expect("found");
+    clash.username = "alice".into();
+    assert!(is_conflict(s.update_user(&clash).await), "usernames stay unique");
+}
+on_backends!(users_update_keeps_the_password_and_round_trips_attributes);

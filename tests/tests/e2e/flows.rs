@@ -343,6 +343,8 @@ async fn password_grant_issues_tokens_and_locks_out_after_the_configured_failure
             templates_dir: None,
             demo_client_id: None,
             log_requests: false,
+            scopes: oidc_core::scope::ScopeRegistry::default(),
+            hooks: oidc_core::hooks::Hooks::default(),
         },
         env.store.clone(),
     )

@@ -49,6 +49,8 @@ impl Env {
             templates_dir: None,
             demo_client_id,
             log_requests: false,
+            scopes: oidc_core::scope::ScopeRegistry::default(),
+            hooks: oidc_core::hooks::Hooks::default(),
         };
         let server = server::spawn(opts, store.clone()).await.expect("start the server");
         Env { server, store }

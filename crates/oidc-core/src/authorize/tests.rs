@@ -30,6 +30,8 @@ pub(crate) fn client(kind: ClientType) -> Client {
         logo: None,
         allowed_scopes: vec![],
         enabled: true,
+        subject_type: crate::subject::SubjectType::Public,
+        sector_identifier_uri: None,
     }
 }
 
@@ -65,7 +67,7 @@ fn with(extra: &[(&'static str, &'static str)], without: &[&str]) -> Vec<(&'stat
 }
 
 fn run(params: Vec<(&'static str, &'static str)>, c: Option<&Client>) -> Result<Validated, AuthzError> {
-    parse(params)?.with_client(c, ISS)
+    parse(params)?.with_client(c, ISS, &ScopeRegistry::default())
 }
 
 /// Runs a request expected to fail and renders the outcome as `page:<code>` or
@@ -234,6 +236,7 @@ pub(crate) fn user() -> User {
         },
         created_at: UnixTime(0),
         updated_at: UnixTime(0),
+        attributes: std::collections::BTreeMap::new(),
     }
 }
 
@@ -252,6 +255,8 @@ fn issue_with(v: &Validated, c: &Client) -> AuthzIssued {
         keys: &k,
         settings: &settings,
         now: UnixTime(1100),
+        registry: &ScopeRegistry::default(),
+        hooks: &Hooks::default(),
     };
     v.issue(&input, &TestRandom::default()).unwrap()
 }
@@ -452,4 +457,74 @@ fn id_token_hint_must_be_ours_and_for_this_client_oidc_core_3_1_2_1() {
     let hs = crate::jose::sign_hs256(&claims, b"s3cret");
     assert_eq!(hint(hs).hint_subject(&k, &c).unwrap().as_deref(), Some("u1"));
     assert_eq!(run(base(), Some(&c)).unwrap().hint_subject(&k, &c).unwrap(), None);
+}
+
+#[test]
+fn custom_scopes_and_the_claims_parameter_oidc_core_5_4_and_5_5() {
+    let mut c = client(ClientType::Confidential);
+    c.response_types = vec![ResponseType::IdToken, ResponseType::Code];
+    let registry = ScopeRegistry::new(vec![crate::scope::ScopeDef {
+        name: "work".into(),
+        display_name: "Work".into(),
+        description: "Your department".into(),
+        claims: vec!["department".into()],
+    }])
+    .unwrap();
+    let run_with = |p: Vec<(&'static str, &'static str)>| parse(p).unwrap().with_client(Some(&c), ISS, &registry);
+    // Without the registry the custom scope is unknown and dropped; with it, kept.
+    let v = run(with(&[("scope", "openid work")], &[]), Some(&c)).unwrap();
+    assert_eq!(v.scope.to_string(), "openid");
+    let v = run_with(with(&[("scope", "openid work")], &[])).unwrap();
+    assert_eq!(v.scope.to_string(), "openid work");
+    assert_eq!(v.consent_views(&registry)[0].name, "Work");
+    // A malformed claims parameter is invalid_request, to the redirect_uri.
+    let e = run_with(with(&[("claims", "{nope")], &[])).unwrap_err();
+    assert!(matches!(e, AuthzError::Redirect(_)));
+    assert_eq!(e.oauth().code, ErrorCode::InvalidRequest);
+    // id_token only: scope claims, plus claims asked for individually, plus acr when asked.
+    let v = run_with(with(
+        &[
+            ("response_type", "id_token"),
+            ("scope", "openid work"),
+            (
+                "claims",
+                r#"{"id_token":{"email":{"essential":true},"acr":{"values":["1"]}},"userinfo":{"phone_number":null}}"#,
+            ),
+        ],
+        &[],
+    ))
+    .unwrap();
+    let mut u = user();
+    u.attributes.insert("department".into(), serde_json::json!("R&D"));
+    let (k, s, settings) = (keys(), session(1000), Settings::default());
+    let mut hooks = Hooks::default();
+    let mut fixed = serde_json::Map::new();
+    fixed.insert("tenant".into(), serde_json::json!("acme"));
+    hooks.id_token.push(std::sync::Arc::new(crate::hooks::StaticClaims { client_id: None, claims: fixed }));
+    let input = IssueInput {
+        realm: "r",
+        client: &c,
+        user: &u,
+        subject: "pairwise-sub",
+        session: &s,
+        keys: &k,
+        settings: &settings,
+        now: UnixTime(1100),
+        registry: &registry,
+        hooks: &hooks,
+    };
+    let issued = v.issue(&input, &TestRandom::default()).unwrap();
+    let cl = id_token_claims(&issued.response);
+    assert_eq!(cl["sub"], "pairwise-sub");
+    assert_eq!(cl["department"], "R&D");
+    assert_eq!(cl["email"], "alice@example.com", "asked for in the id_token");
+    assert!(cl.get("phone_number").is_none(), "asked for in userinfo only");
+    assert_eq!(cl["acr"], "1");
+    assert_eq!(cl["tenant"], "acme", "the id_token hooks ran");
+    // With a code, the request travels with it to the token endpoint.
+    let v = run_with(with(&[("claims", r#"{"userinfo":{"email":null}}"#)], &[])).unwrap();
+    let input = IssueInput { subject: "u1", ..input };
+    let rec = v.issue(&input, &TestRandom::default()).unwrap().code.unwrap();
+    assert_eq!(rec.claims.as_deref(), Some(r#"{"userinfo":{"email":null}}"#));
+    assert_eq!(rec.acr, None);
 }

@@ -9,6 +9,9 @@ use crate::pkce::PkceMethod;
 use crate::rand::TestRandom;
 use crate::secret::{AuthorizationCode, CodeVerifier, Digest};
 
+static REGISTRY: std::sync::LazyLock<ScopeRegistry> = std::sync::LazyLock::new(ScopeRegistry::default);
+static HOOKS: std::sync::LazyLock<Hooks> = std::sync::LazyLock::new(Hooks::default);
+
 const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 
@@ -31,6 +34,8 @@ fn code_record(challenge: bool) -> CodeRecord {
         session_id: Some("sid".into()),
         expires_at: UnixTime(1600),
         grant_id: "g1".into(),
+        acr: None,
+        claims: None,
     }
 }
 
@@ -136,6 +141,7 @@ fn refresh_record() -> RefreshTokenRecord {
         grant_id: "g1".into(),
         auth_time: UnixTime(900),
         session_id: None,
+        claims: None,
     }
 }
 
@@ -165,6 +171,9 @@ fn issue_signs_id_token_with_at_hash_and_nonce_oidc_core_3_1_3_6() {
         issuer: "https://op.example/realms/r",
         client: &c,
         user: &u,
+        subject: "u1",
+        registry: &REGISTRY,
+        hooks: &HOOKS,
         keys: &keys,
         settings: &settings,
         now: UnixTime(1000),
@@ -294,6 +303,9 @@ fn no_refresh_token_for_clients_without_the_grant() {
         issuer: "https://op/r",
         client: &c,
         user: &u,
+        subject: "u1",
+        registry: &REGISTRY,
+        hooks: &HOOKS,
         keys: &keys,
         settings: &settings,
         now: UnixTime(1),

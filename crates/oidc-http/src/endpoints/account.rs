@@ -5,7 +5,6 @@ use hyper::body::Incoming;
 use hyper::{Method, Request, StatusCode};
 use minijinja::context;
 use oidc_core::OAuthError;
-use oidc_core::scope::standard_scope;
 
 use super::authorize::{
     LoginForm, csrf_cookie, csrf_ok, csrf_token, current_session, field, forbidden, realm_path, realm_url, render_login,
@@ -76,12 +75,7 @@ pub(crate) async fn account(app: &App, realm: &RealmState, req: Request<Incoming
             Ok(cl) => cl,
             Err(e) => return storage_failed(app, realm, &e),
         };
-        let scopes: Vec<String> = c
-            .scope
-            .iter()
-            .filter(|s| *s != "openid")
-            .map(|s| standard_scope(s).map_or(s, |i| i.name).to_owned())
-            .collect();
+        let scopes: Vec<String> = app.config.scopes.consent_views(&c.scope).into_iter().map(|v| v.name).collect();
         apps.push(context! {
             client_id => c.client_id.clone(),
             name => client.as_ref().map_or_else(|| c.client_id.clone(), |cl| cl.name.clone()),

@@ -8,6 +8,7 @@ use hyper::{HeaderMap, Method, Request, StatusCode};
 use minijinja::{Value, context};
 use oidc_core::OAuthError;
 use oidc_core::authorize::{self, AuthorizationResponse, AuthzError, Decision, IssueInput, ResponseMode, Validated};
+use oidc_core::hooks::{AfterLogin, ConsentEvent};
 use oidc_core::model::{Client, LoginSession, User};
 use oidc_core::params::form_urlencode;
 use oidc_core::password::{self, Verified};
@@ -57,8 +58,9 @@ async fn validate(
         Ok(c) => c,
         Err(e) => return Err(storage_failed(app, realm, &e)),
     };
-    let validated =
-        received.with_client(client.as_deref(), &realm.issuer).map_err(|e| authz_error(app, realm, &e, false))?;
+    let validated = received
+        .with_client(client.as_deref(), &realm.issuer, &app.config.scopes)
+        .map_err(|e| authz_error(app, realm, &e, false))?;
     // with_client succeeds only with a client.
     match client {
         Some(c) => Ok((c, validated)),
@@ -90,7 +92,7 @@ async fn resume(
     // OIDC Core §3.1.2.2: an id_token_hint must name the logged-in user.
     let hint_matches = match v.hint_subject(&realm.keys, client) {
         Ok(None) => true,
-        Ok(Some(sub)) => user.as_ref().is_some_and(|u| subject(u, client) == sub),
+        Ok(Some(sub)) => user.as_ref().is_some_and(|u| app.subject(realm, u, client) == sub),
         Err(e) => return authz_error(app, realm, &e, after_post),
     };
     // A consent on record matters only to a client that asks for consent and reuses it.
@@ -119,11 +121,6 @@ async fn resume(
     }
 }
 
-/// The subject identifier of `user` for `client` (OIDC Core §8).
-fn subject(user: &User, _client: &Client) -> String {
-    user.id.clone()
-}
-
 /// Issues the response (code, tokens, id_token) and sends it to the client.
 async fn issue(
     app: &App,
@@ -134,7 +131,7 @@ async fn issue(
     user: &User,
     after_post: bool,
 ) -> Resp {
-    let sub = subject(user, client);
+    let sub = app.subject(realm, user, client);
     let input = IssueInput {
         realm: &realm.realm.name,
         client,
@@ -144,6 +141,8 @@ async fn issue(
         keys: &realm.keys,
         settings: &app.config.settings,
         now: app.clock.now(),
+        registry: &app.config.scopes,
+        hooks: &app.hooks,
     };
     let issued = match v.issue(&input, app.rng.as_ref()) {
         Ok(i) => i,
@@ -340,8 +339,8 @@ fn consent_page(
     // The seed's template receives the hidden inputs as markup; the value is escaped here.
     let hidden = format!("<input type=\"hidden\" name=\"authz\" value=\"{}\">", html_escape(&authz));
     let scopes: Vec<Value> = v
-        .scope_infos()
-        .iter()
+        .consent_views(&app.config.scopes)
+        .into_iter()
         .map(|s| context! { scope => s.scope, name => s.name, description => s.description })
         .collect();
     let params: std::collections::BTreeMap<String, String> =
@@ -486,10 +485,15 @@ pub(crate) async fn login(app: &App, realm: &RealmState, req: Request<Incoming>)
     if let Err(e) = app.repos.create_session(&session).await {
         return storage_failed(app, realm, &e);
     }
-    let location = match &target {
+    let mut location = match &target {
         Some((_, v)) => format!("{}?{}", realm_url(app, realm, "protocol/openid-connect/auth"), authz_query(v)),
         None => realm_url(app, realm, "account"),
     };
+    // The seed's OIDC_AFTER_USERLOGIN_HOOK: it may send the user elsewhere first,
+    // with the URL to come back to (the session is already established).
+    if let AfterLogin::Redirect(url) = app.hooks.after_login(&user, target.as_ref().map(|(c, _)| c.as_ref()), now) {
+        location = oidc_core::params::append_params(&url, &[("return_to", location.as_str())], false);
+    }
     let mut r = response::redirect(&location, true);
     let path = realm_path(app, realm);
     response::set_cookie(
@@ -529,9 +533,17 @@ pub(crate) async fn consent(app: &App, realm: &RealmState, req: Request<Incoming
             serde_json::json!({ "scope": v.scope.to_string() }),
         )
     };
+    let consent_event = ConsentEvent {
+        realm: name.clone(),
+        user_id: session.user_id.clone(),
+        client_id: client.client_id.clone(),
+        scope: v.scope.clone(),
+        at: app.clock.now(),
+    };
     if field(&form, "allow").is_none() {
         // The seed's user_decline_consent signal.
         event("consent.declined").await;
+        app.hooks.consent_declined(&consent_event);
         return authz_error(app, realm, &v.declined(), true);
     }
     if client.reuse_consent {
@@ -542,6 +554,7 @@ pub(crate) async fn consent(app: &App, realm: &RealmState, req: Request<Incoming
     }
     // The seed's user_accept_consent signal.
     event("consent.given").await;
+    app.hooks.consent_given(&consent_event);
     let user = match app.repos.user(name, &session.user_id).await {
         Ok(Some(u)) => u,
         Ok(None) => return login_page(app, realm, &parts.headers, &client, &v, None, StatusCode::OK),

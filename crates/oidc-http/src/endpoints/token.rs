@@ -7,7 +7,7 @@ use oidc_core::OAuthError;
 use oidc_core::model::Client;
 use oidc_core::params::Params;
 use oidc_core::password::Verified;
-use oidc_core::scope::{Scope, standard_scope};
+use oidc_core::scope::Scope;
 use oidc_core::secret::Password;
 use oidc_core::token::{self, Grant, GrantFailure, GrantRequest, IssueContext};
 use serde_json::{Map, Value, json};
@@ -79,7 +79,8 @@ async fn run(app: &App, realm: &RealmState, req: Request<Incoming>, addr: Option
             Ok(password_grant(app, realm, &client, username, password, scope.as_ref(), addr).await?)
         }
         GrantRequest::ClientCredentials { scope } => {
-            let scope = token::grantable_scope(scope.as_ref(), &client, known_scope, &Scope::default())?;
+            let scope =
+                token::grantable_scope(scope.as_ref(), &client, |s| app.config.scopes.is_known(s), &Scope::default())?;
             let (at, record) =
                 token::issue_client_credentials(name, &client, scope, &app.config.settings, now, app.rng.as_ref());
             app.repos.save_tokens(&record, None).await.map_err(|e| storage(&e))?;
@@ -110,11 +111,15 @@ async fn run(app: &App, realm: &RealmState, req: Request<Incoming>, addr: Option
         .await
         .map_err(|e| storage(&e))?
         .ok_or_else(|| OAuthError::invalid_grant("the user of this grant no longer exists"))?;
+    let sub = app.subject(realm, &user, &client);
     let ctx = IssueContext {
         realm: name,
         issuer: &realm.issuer,
         client: &client,
         user: &user,
+        subject: &sub,
+        registry: &app.config.scopes,
+        hooks: &app.hooks,
         keys: &realm.keys,
         settings: &app.config.settings,
         now,
@@ -139,11 +144,6 @@ async fn run(app: &App, realm: &RealmState, req: Request<Incoming>, addr: Option
     Ok(Value::Object(body).to_string())
 }
 
-/// Whether the realm defines `scope`.
-fn known_scope(scope: &str) -> bool {
-    standard_scope(scope).is_some()
-}
-
 /// The resource owner password credentials grant (RFC 6749 §4.3.2), behind
 /// the brute-force protection of RFC 6749 §10.7: a locked username or address
 /// is refused before the password is checked, with `Retry-After`.
@@ -157,7 +157,12 @@ async fn password_grant(
     addr: Option<IpAddr>,
 ) -> Result<Grant, Failure> {
     let name = &realm.realm.name;
-    let scope = token::grantable_scope(scope, client, known_scope, &Scope::parse("openid").unwrap_or_default())?;
+    let scope = token::grantable_scope(
+        scope,
+        client,
+        |s| app.config.scopes.is_known(s),
+        &Scope::parse("openid").unwrap_or_default(),
+    )?;
     if let Err(locked) = guard::check(app, name, username, addr).await.map_err(|e| storage(&e))? {
         return Err(Failure(
             OAuthError::invalid_grant(format!(

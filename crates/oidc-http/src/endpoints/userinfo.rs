@@ -3,6 +3,7 @@
 use hyper::body::Incoming;
 use hyper::header::AUTHORIZATION;
 use hyper::{Method, Request, StatusCode};
+use oidc_core::claims::ClaimsRequest;
 use oidc_core::{ErrorCode, OAuthError, userinfo};
 use serde_json::Value;
 
@@ -59,7 +60,20 @@ pub(crate) async fn userinfo(app: &App, realm: &RealmState, req: Request<Incomin
         Some(u) if u.active => u,
         _ => return fail(OAuthError::new(ErrorCode::InvalidToken, "the user of this token is not active")),
     };
-    let claims = userinfo::claims(&user, &user.id, &record.scope);
+    let client = match app.client(name, &record.client_id).await {
+        Ok(Some(c)) if c.enabled => c,
+        Ok(_) => return fail(OAuthError::new(ErrorCode::InvalidToken, "the client of this token is disabled or gone")),
+        Err(e) => {
+            eprintln!("error: storage: {e}");
+            return fail(OAuthError::server_error("the request could not be completed"));
+        }
+    };
+    // The scope's claims and those asked for individually (OIDC Core §5.5), then the hooks.
+    let request = record.claims.as_deref().and_then(|c| ClaimsRequest::parse(c).ok());
+    let requested = request.as_ref().map(ClaimsRequest::userinfo_names).unwrap_or_default();
+    let names = userinfo::released(&app.config.scopes, &record.scope, &requested);
+    let mut claims = userinfo::claims_for(&user, &app.subject(realm, &user, &client), &names);
+    app.hooks.process_userinfo(&mut claims, &user, &client, &record.scope);
     let mut r = response::json_no_store(StatusCode::OK, Value::Object(claims).to_string());
     response::cors(&mut r);
     r

@@ -1,0 +1,156 @@
+//! Subject identifiers (OpenID Connect Core 1.0 §8): public, the same for
+//! every client, or pairwise, different per sector so that clients cannot
+//! correlate users (§8.1). The seed's `OIDC_IDTOKEN_SUB_GENERATOR`.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::model::{Client, User};
+
+/// The `subject_type` of a client (OIDC Registration §2).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SubjectType {
+    /// The user's stable id, the same for every client.
+    #[default]
+    Public,
+    /// A value per sector identifier (OIDC Core §8.1).
+    Pairwise,
+}
+
+impl SubjectType {
+    /// `public` or `pairwise`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SubjectType::Public => "public",
+            SubjectType::Pairwise => "pairwise",
+        }
+    }
+}
+
+impl fmt::Display for SubjectType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for SubjectType {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "public" => Ok(SubjectType::Public),
+            "pairwise" => Ok(SubjectType::Pairwise),
+            _ => Err(format!("unknown subject type '{s}' (expected public or pairwise)")),
+        }
+    }
+}
+
+/// The host of an absolute http(s) URI (or any `scheme://host` URI).
+fn host_of(uri: &str) -> Option<&str> {
+    let rest = uri.split_once("://")?.1;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = if host_port.starts_with('[') {
+        host_port.split_inclusive(']').next()?
+    } else {
+        host_port.split(':').next()?
+    };
+    (!host.is_empty()).then_some(host)
+}
+
+/// The sector identifier of a pairwise client (OIDC Core §8.1): the host of
+/// its `sector_identifier_uri`, or else the one host all its redirect URIs
+/// share. Redirect URIs on several hosts need a sector_identifier_uri.
+pub fn sector_identifier(redirect_uris: &[String], sector_identifier_uri: Option<&str>) -> Result<String, String> {
+    if let Some(uri) = sector_identifier_uri {
+        if !uri.starts_with("https://") {
+            return Err("sector_identifier_uri must be an https URL (OIDC Registration §2)".into());
+        }
+        return host_of(uri).map(str::to_ascii_lowercase).ok_or_else(|| "sector_identifier_uri has no host".into());
+    }
+    let mut hosts: Vec<String> = redirect_uris.iter().filter_map(|u| host_of(u)).map(str::to_ascii_lowercase).collect();
+    hosts.dedup();
+    match hosts.as_slice() {
+        [one] => Ok(one.clone()),
+        [] => Err("a pairwise client needs redirect URIs with a host, or a sector_identifier_uri".into()),
+        _ => Err(
+            "the redirect URIs are on several hosts: a pairwise client needs a sector_identifier_uri (OIDC Core §8.1)"
+                .into(),
+        ),
+    }
+}
+
+/// `sub` = base64url(SHA-256(sector_identifier || local_id || salt)), one of
+/// the constructions of OIDC Core §8.1. The salt is secret to the provider.
+pub fn pairwise_subject(sector: &str, local_id: &str, salt: &[u8]) -> String {
+    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+    ctx.update(sector.as_bytes());
+    ctx.update(local_id.as_bytes());
+    ctx.update(salt);
+    crate::jose::b64(ctx.finish().as_ref())
+}
+
+/// Chooses the `sub` a client sees for a user (the seed's
+/// `OIDC_IDTOKEN_SUB_GENERATOR`). `salt` is the realm's secret salt.
+pub trait SubjectGenerator: Send + Sync {
+    /// The subject identifier of `user` for `client`.
+    fn subject(&self, user: &User, client: &Client, salt: &[u8]) -> String;
+}
+
+/// The default: the user's id for public clients, a pairwise value for
+/// pairwise clients.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct DefaultSubjects;
+
+impl SubjectGenerator for DefaultSubjects {
+    fn subject(&self, user: &User, client: &Client, salt: &[u8]) -> String {
+        match client.subject_type {
+            SubjectType::Public => user.id.clone(),
+            SubjectType::Pairwise => {
+                // A pairwise client was checked to have a sector when it was saved;
+                // should that fail, its client_id is the sector, never the public id.
+                let sector = sector_identifier(&client.redirect_uris, client.sector_identifier_uri.as_deref())
+                    .unwrap_or_else(|_| format!("client:{}", client.client_id));
+                pairwise_subject(&sector, &user.id, salt)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sector_identifier_is_the_uri_host_or_the_one_redirect_host_oidc_core_8_1() {
+        let uris = |u: &[&str]| u.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        assert_eq!(
+            sector_identifier(&uris(&["https://App.example/cb", "https://app.example/cb2"]), None).unwrap(),
+            "app.example"
+        );
+        assert!(sector_identifier(&uris(&["https://a.example/cb", "https://b.example/cb"]), None).is_err());
+        assert_eq!(
+            sector_identifier(
+                &uris(&["https://a.example/cb", "https://b.example/cb"]),
+                Some("https://rp.example/sector.json")
+            )
+            .unwrap(),
+            "rp.example"
+        );
+        assert!(sector_identifier(&uris(&["https://a/cb"]), Some("http://rp.example/s")).is_err(), "https only");
+        assert!(sector_identifier(&uris(&["com.example.app:/cb"]), None).is_err(), "no host");
+        assert_eq!(sector_identifier(&uris(&["http://127.0.0.1:8080/cb"]), None).unwrap(), "127.0.0.1");
+    }
+
+    #[test]
+    fn pairwise_subjects_differ_per_sector_and_salt_and_are_stable() {
+        let a = pairwise_subject("a.example", "u1", b"salt");
+        assert_eq!(a, pairwise_subject("a.example", "u1", b"salt"));
+        assert_ne!(a, pairwise_subject("b.example", "u1", b"salt"));
+        assert_ne!(a, pairwise_subject("a.example", "u2", b"salt"));
+        assert_ne!(a, pairwise_subject("a.example", "u1", b"pepper"));
+        assert_eq!(a.len(), 43, "256 bits, base64url");
+        assert_eq!("pairwise".parse::<SubjectType>(), Ok(SubjectType::Pairwise));
+        assert!("secret".parse::<SubjectType>().is_err());
+    }
+}
