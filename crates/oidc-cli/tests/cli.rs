@@ -210,3 +210,54 @@ fn key_commands_create_rotate_retire_revoke() {
     let (ok, _, err) = run(cmd(&["key", "rotate", "--keep-published=-5"]), None);
     assert!(!ok && err.contains("negative"), "{err}");
 }
+
+#[test]
+fn user_attributes_and_pairwise_clients_from_the_command_line() {
+    let db = temp_db("attrs");
+    let cmd = |args: &[&str]| {
+        let mut c = oidc(&db);
+        c.args(args);
+        c
+    };
+    assert!(run(cmd(&["realm", "create", "main"]), None).0);
+    let (ok, _, err) =
+        run(cmd(&["user", "create", "carol", "--no-password", "--attr", "department=R&D", "--attr", "level=3"]), None);
+    assert!(ok, "{err}");
+    let (ok, out, err) = run(cmd(&["user", "set-attr", "carol", "badge={\"id\":7}", "--remove", "level"]), None);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains(r#""badge":{"id":7}"#) && out.contains(r#""department":"R&D""#) && !out.contains("level"),
+        "{out}"
+    );
+    let (ok, _, err) = run(cmd(&["user", "set-attr", "carol", "novalue"]), None);
+    assert!(!ok && err.contains("KEY=VALUE"), "{err}");
+    let (ok, _, err) = run(cmd(&["user", "set-attr", "carol", "--remove", "nope"]), None);
+    assert!(!ok && err.contains("no attribute 'nope'"), "{err}");
+    let (ok, _, err) = run(cmd(&["user", "set-attr", "dave", "a=b"]), None);
+    assert!(!ok && err.contains("no user 'dave'"), "{err}");
+
+    // A pairwise client needs one redirect host or a sector_identifier_uri.
+    let two_hosts = [
+        "client",
+        "create",
+        "--name",
+        "P",
+        "--subject-type",
+        "pairwise",
+        "--redirect-uri",
+        "https://a.example/cb",
+        "--redirect-uri",
+        "https://b.example/cb",
+    ];
+    let (ok, _, err) = run(cmd(&two_hosts), None);
+    assert!(!ok && err.contains("sector_identifier_uri"), "{err}");
+    let mut with_sector = two_hosts.to_vec();
+    with_sector.extend(["--sector-identifier-uri", "https://rp.example/sectors.json"]);
+    let (ok, out, err) = run(cmd(&with_sector), None);
+    assert!(ok && out.contains("subject_type:   pairwise"), "{out}{err}");
+    let (ok, _, err) = run(
+        cmd(&["client", "create", "--name", "Q", "--subject-type", "secret", "--redirect-uri", "https://a/cb"]),
+        None,
+    );
+    assert!(!ok && err.contains("unknown subject type"), "{err}");
+}

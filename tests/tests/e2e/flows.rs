@@ -336,16 +336,7 @@ async fn password_grant_issues_tokens_and_locks_out_after_the_configured_failure
     assert!((1..=60).contains(&retry), "{retry}");
     // The count lives in the database: a second server instance on the same storage is locked too.
     let second = oidc_cli::server::spawn(
-        oidc_cli::server::ServerOptions {
-            listen: "127.0.0.1:0".into(),
-            base_url: None,
-            settings: password_settings(),
-            templates_dir: None,
-            demo_client_id: None,
-            log_requests: false,
-            scopes: oidc_core::scope::ScopeRegistry::default(),
-            hooks: oidc_core::hooks::Hooks::default(),
-        },
+        oidc_cli::server::ServerOptions::new("127.0.0.1:0", password_settings()),
         env.store.clone(),
     )
     .await

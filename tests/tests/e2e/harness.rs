@@ -38,22 +38,33 @@ impl Env {
     }
 
     async fn spawn(settings: oidc_core::config::Settings, demo_client_id: Option<String>) -> Env {
+        let store = Env::fresh_store().await;
+        let mut opts = ServerOptions::new("127.0.0.1:0", settings);
+        opts.demo_client_id = demo_client_id;
+        let server = server::spawn(opts, store.clone()).await.expect("start the server");
+        Env { server, store }
+    }
+
+    /// Starts a server with custom scopes and hooks.
+    pub(crate) async fn start_with_options(
+        scopes: oidc_core::scope::ScopeRegistry,
+        hooks: oidc_core::hooks::Hooks,
+    ) -> Env {
+        let store = Env::fresh_store().await;
+        let mut opts = ServerOptions::new("127.0.0.1:0", oidc_core::config::Settings::default());
+        opts.scopes = scopes;
+        opts.hooks = hooks;
+        let server = server::spawn(opts, store.clone()).await.expect("start the server");
+        Env { server, store }
+    }
+
+    /// A migrated in-memory database with the realm and its key.
+    async fn fresh_store() -> Arc<dyn Repositories> {
         let store = Store::connect("sqlite::memory:").await.expect("open the database");
         store.migrate().await.expect("migrate");
         let store: Arc<dyn Repositories> = Arc::new(store);
         server::bootstrap(store.as_ref(), REALM).await.expect("bootstrap");
-        let opts = ServerOptions {
-            listen: "127.0.0.1:0".into(),
-            base_url: None,
-            settings,
-            templates_dir: None,
-            demo_client_id,
-            log_requests: false,
-            scopes: oidc_core::scope::ScopeRegistry::default(),
-            hooks: oidc_core::hooks::Hooks::default(),
-        };
-        let server = server::spawn(opts, store.clone()).await.expect("start the server");
-        Env { server, store }
+        store
     }
 
     pub(crate) fn issuer(&self) -> String {

@@ -7,6 +7,7 @@ mod harness;
 
 mod account;
 mod browser;
+mod claims;
 mod code_flow;
 mod discovery;
 mod errors;
