@@ -239,3 +239,50 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite://oidc.sqlite";
 pub const DEFAULT_REALM: &str = "main";
 /// The default listen address.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> anyhow::Result<FileConfig> {
+        Ok(toml::from_str(text)?)
+    }
+
+    #[test]
+    fn scopes_claims_grants_and_brute_force_sections() {
+        let c = parse(
+            r#"
+            [grants]
+            password = true
+            [brute_force]
+            max_failures_per_user = 3
+            [[scopes]]
+            name = "work"
+            description = "Your department"
+            claims = ["department"]
+            [extra_claims]
+            tenant = "acme"
+            [client_claims."rp-1"]
+            roles = ["a", "b"]
+            "#,
+        )
+        .unwrap();
+        let s = c.settings().unwrap();
+        assert!(s.password_grant_enabled);
+        assert_eq!(s.throttle.max_failures_per_user, 3);
+        assert_eq!(s.throttle.max_failures_per_address, 20, "defaults fill the rest");
+        let r = c.scope_registry().unwrap();
+        assert!(r.is_known("work"));
+        assert_eq!(r.custom()[0].display_name, "work", "the name defaults to the token");
+        assert_eq!(c.hooks().unwrap().id_token.len(), 2);
+    }
+
+    #[test]
+    fn bad_sections_are_clear_errors() {
+        let e = parse("[[scopes]]\nname = \"email\"\n").unwrap().scope_registry().unwrap_err();
+        assert!(e.to_string().contains("standard scope"), "{e}");
+        let e = parse("[brute_force]\nlockout = 0\n").unwrap().settings().unwrap_err();
+        assert!(e.to_string().contains("brute_force.lockout"), "{e}");
+        assert!(parse("[grants]\npasword = true\n").is_err(), "unknown keys are refused");
+    }
+}

@@ -361,6 +361,8 @@ fn consent_page(
             scopes => scopes,
             params => params,
             username => username,
+            ui_locales => v.ui_locales.clone(),
+            display => v.display.clone(),
         },
     );
     if new {
