@@ -203,8 +203,10 @@ impl Received {
             _ => default_mode,
         };
         let fail = |code: ErrorCode, desc: String| {
-            let mut params =
-                vec![("error".to_owned(), code.as_str().to_owned()), ("error_description".to_owned(), desc)];
+            let mut params = vec![
+                ("error".to_owned(), code.as_str().to_owned()),
+                ("error_description".to_owned(), crate::error::description_text(&desc)),
+            ];
             if let Some(s) = &state {
                 params.push(("state".to_owned(), s.clone()));
             }
@@ -408,8 +410,10 @@ pub enum Decision {
 impl Validated {
     /// An error response for this request, to the client's redirect_uri.
     pub fn error(&self, code: ErrorCode, description: impl Into<String>) -> AuthzError {
-        let mut params =
-            vec![("error".to_owned(), code.as_str().to_owned()), ("error_description".to_owned(), description.into())];
+        let mut params = vec![
+            ("error".to_owned(), code.as_str().to_owned()),
+            ("error_description".to_owned(), crate::error::description_text(&description.into())),
+        ];
         if let Some(s) = &self.state {
             params.push(("state".to_owned(), s.clone()));
         }

@@ -99,6 +99,22 @@ impl fmt::Display for ErrorCode {
     }
 }
 
+/// `s` as an `error_description`: RFC 6749 §4.1.2.1 and §5.2 allow only
+/// `%x20-21 / %x23-5B / %x5D-7E`, so `§` becomes `Section `, quotes and
+/// backslashes become `'`, and any other character outside that set is dropped.
+pub fn description_text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '§' => out.push_str("Section "),
+            '"' | '\\' => out.push('\''),
+            ' ' | '!' | '#'..='[' | ']'..='~' => out.push(c),
+            _ => {}
+        }
+    }
+    out.replace("Section  ", "Section ")
+}
+
 /// An error answered to a client: a code and a human-readable description.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{code}: {description}")]
@@ -112,7 +128,7 @@ pub struct OAuthError {
 impl OAuthError {
     /// An error with `code` and `description`.
     pub fn new(code: ErrorCode, description: impl Into<String>) -> OAuthError {
-        OAuthError { code, description: description.into() }
+        OAuthError { code, description: description_text(&description.into()) }
     }
 
     /// `invalid_request` with a description.
@@ -133,5 +149,17 @@ impl OAuthError {
     /// `server_error` with a description.
     pub fn server_error(description: impl Into<String>) -> OAuthError {
         OAuthError::new(ErrorCode::ServerError, description)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn descriptions_use_only_the_characters_rfc6749_5_2_allows() {
+        let e = super::OAuthError::invalid_request("bad \"thing\" (RFC 6749 §3.1) — é\\n");
+        assert_eq!(e.description, "bad 'thing' (RFC 6749 Section 3.1)  'n");
+        assert!(
+            e.description.chars().all(|c| c == ' ' || c == '!' || ('#'..='[').contains(&c) || (']'..='~').contains(&c))
+        );
     }
 }
