@@ -39,6 +39,7 @@ pub mod params;
 pub mod password;
 pub mod pkce;
 pub mod rand;
+pub mod registration;
 pub mod repo;
 pub mod scope;
 pub mod secret;

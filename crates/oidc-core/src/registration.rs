@@ -1,0 +1,547 @@
+//! Dynamic client registration: OpenID Connect Dynamic Client Registration
+//! 1.0, RFC 7591 (registration) and RFC 7592 (the client configuration
+//! endpoint), with Keycloak's registration policies.
+//!
+//! ```text
+//!  JSON body ──parse_metadata──▶ Metadata ──Policies::check(requester, count)──▶ Metadata (adjusted)
+//!      Metadata ──to_spec──▶ ClientSpec ──manage::new_client──▶ Client
+//!      Client + Metadata ──response──▶ JSON (RFC 7591 §3.2.1) with the registration access token
+//! ```
+//!
+//! Unknown members are ignored and never echoed (RFC 7591 §3.1). Metadata
+//! this provider recognizes but cannot honour yet is refused with
+//! `invalid_client_metadata` rather than silently dropped, so a client never
+//! believes it got a behaviour it does not get.
+
+use serde_json::{Map, Value, json};
+
+use crate::manage::{ClientSpec, check_redirect_uri};
+use crate::model::{Client, ClientType, GrantType, JwtAlg, ResponseType};
+use crate::scope::{Scope, ScopeRegistry};
+use crate::subject::{SubjectType, sector_identifier};
+use crate::time::UnixTime;
+
+/// A refused registration (RFC 7591 §3.2.2, RFC 7592 §2).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RegistrationError {
+    /// `invalid_redirect_uri`: a redirect URI is missing or not acceptable.
+    #[error("invalid_redirect_uri: {0}")]
+    InvalidRedirectUri(String),
+    /// `invalid_client_metadata`: a metadata value is invalid or unsupported.
+    #[error("invalid_client_metadata: {0}")]
+    InvalidClientMetadata(String),
+    /// A registration policy refused the request (answered 403), naming the rule.
+    #[error("policy '{rule}' refused the request: {reason}")]
+    Policy {
+        /// The policy's name (`trusted-hosts`, `max-clients`, ...).
+        rule: &'static str,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl RegistrationError {
+    /// The RFC 7591 error code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            RegistrationError::InvalidRedirectUri(_) => "invalid_redirect_uri",
+            RegistrationError::InvalidClientMetadata(_) | RegistrationError::Policy { .. } => "invalid_client_metadata",
+        }
+    }
+
+    /// The description, in the characters `error_description` allows.
+    pub fn description(&self) -> String {
+        let text = match self {
+            RegistrationError::InvalidRedirectUri(d) | RegistrationError::InvalidClientMetadata(d) => d.clone(),
+            RegistrationError::Policy { rule, reason } => format!("policy '{rule}' refused the request: {reason}"),
+        };
+        crate::error::description_text(&text)
+    }
+}
+
+fn bad(msg: impl Into<String>) -> RegistrationError {
+    RegistrationError::InvalidClientMetadata(msg.into())
+}
+
+/// How the client authenticates at the token endpoint (RFC 7591 §2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AuthMethod {
+    /// A public client: no secret.
+    None,
+    /// HTTP Basic with the client secret.
+    ClientSecretBasic,
+    /// The client secret in the form body.
+    ClientSecretPost,
+}
+
+impl AuthMethod {
+    /// The registered name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthMethod::None => "none",
+            AuthMethod::ClientSecretBasic => "client_secret_basic",
+            AuthMethod::ClientSecretPost => "client_secret_post",
+        }
+    }
+}
+
+/// Client metadata this provider understands, parsed and checked.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Metadata {
+    /// `redirect_uris`.
+    pub redirect_uris: Vec<String>,
+    /// `response_types`.
+    pub response_types: Vec<ResponseType>,
+    /// `grant_types`, as registered (including `implicit`).
+    pub grant_types: Vec<String>,
+    /// `application_type`: `web` or `native`.
+    pub application_type: String,
+    /// `client_name`.
+    pub client_name: Option<String>,
+    /// `client_uri`.
+    pub client_uri: Option<String>,
+    /// `logo_uri`.
+    pub logo_uri: Option<String>,
+    /// `tos_uri`.
+    pub tos_uri: Option<String>,
+    /// `policy_uri`.
+    pub policy_uri: Option<String>,
+    /// `contacts`.
+    pub contacts: Vec<String>,
+    /// `token_endpoint_auth_method`.
+    pub token_endpoint_auth_method: AuthMethod,
+    /// `id_token_signed_response_alg`.
+    pub id_token_signed_response_alg: JwtAlg,
+    /// `subject_type`.
+    pub subject_type: SubjectType,
+    /// `sector_identifier_uri`.
+    pub sector_identifier_uri: Option<String>,
+    /// `post_logout_redirect_uris`.
+    pub post_logout_redirect_uris: Vec<String>,
+    /// `scope`: narrows the scopes the client may request.
+    pub scope: Option<Scope>,
+    /// `require_auth_time` (auth_time is always in id_tokens here, so it is honoured).
+    pub require_auth_time: bool,
+}
+
+fn string(obj: &Map<String, Value>, name: &str) -> Result<Option<String>, RegistrationError> {
+    match obj.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.is_empty() => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(bad(format!("{name} must be a string"))),
+    }
+}
+
+fn strings(obj: &Map<String, Value>, name: &str) -> Result<Option<Vec<String>>, RegistrationError> {
+    match obj.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Array(a)) => a
+            .iter()
+            .map(|v| v.as_str().map(str::to_owned).ok_or_else(|| bad(format!("{name} must be an array of strings"))))
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some),
+        Some(_) => Err(bad(format!("{name} must be an array of strings"))),
+    }
+}
+
+/// An https URL (or http on a loopback host) for a client's web pages.
+fn check_web_uri(name: &str, uri: &str) -> Result<(), RegistrationError> {
+    let ok = uri.starts_with("https://") || uri.starts_with("http://localhost") || uri.starts_with("http://127.0.0.1");
+    if !ok || uri.contains(char::is_whitespace) || uri.len() > 2000 {
+        return Err(bad(format!("{name} must be an https URL")));
+    }
+    Ok(())
+}
+
+/// Metadata that needs behaviour this provider does not have yet: refused,
+/// never silently dropped.
+const NOT_YET: &[&str] = &[
+    "userinfo_signed_response_alg",
+    "userinfo_encrypted_response_alg",
+    "id_token_encrypted_response_alg",
+    "request_object_signing_alg",
+    "request_object_encryption_alg",
+    "request_uris",
+    "default_max_age",
+    "default_acr_values",
+    "jwks",
+    "jwks_uri",
+];
+
+/// Parses and checks client metadata (RFC 7591 §2, OIDC Registration §2).
+/// `supported_algs` are the id_token algorithms the realm can sign with.
+pub fn parse_metadata(body: &Value, supported_algs: &[JwtAlg]) -> Result<Metadata, RegistrationError> {
+    let obj = body.as_object().ok_or_else(|| bad("the request body must be a JSON object"))?;
+    if let Some(name) = NOT_YET.iter().find(|n| obj.get(**n).is_some_and(|v| !v.is_null())) {
+        return Err(bad(format!("{name} is not supported by this provider yet")));
+    }
+    let response_types: Vec<ResponseType> = match strings(obj, "response_types")? {
+        None => vec![ResponseType::Code],
+        Some(v) => v.iter().map(|r| r.parse::<ResponseType>().map_err(bad)).collect::<Result<Vec<_>, _>>()?,
+    };
+    let grant_types = strings(obj, "grant_types")?.unwrap_or_else(|| vec!["authorization_code".into()]);
+    for g in &grant_types {
+        if !matches!(g.as_str(), "authorization_code" | "implicit" | "refresh_token" | "client_credentials") {
+            return Err(bad(format!("grant_type '{g}' cannot be registered here")));
+        }
+    }
+    // RFC 7591 §2.1: response types and grant types must agree.
+    let has = |g: &str| grant_types.iter().any(|x| x == g);
+    if response_types.iter().any(|r| r.has_code()) && !has("authorization_code") {
+        return Err(bad("response type 'code' needs the authorization_code grant type (RFC 7591 Section 2.1)"));
+    }
+    if response_types.iter().any(|r| r.has_id_token() || r.has_token()) && !has("implicit") {
+        return Err(bad("response types with id_token or token need the implicit grant type (RFC 7591 Section 2.1)"));
+    }
+    if has("authorization_code") && !response_types.iter().any(|r| r.has_code()) {
+        return Err(bad("the authorization_code grant type needs a response type with code (RFC 7591 Section 2.1)"));
+    }
+    let application_type = string(obj, "application_type")?.unwrap_or_else(|| "web".into());
+    if !matches!(application_type.as_str(), "web" | "native") {
+        return Err(bad("application_type must be web or native"));
+    }
+    let token_endpoint_auth_method = match string(obj, "token_endpoint_auth_method")?.as_deref() {
+        None | Some("client_secret_basic") => AuthMethod::ClientSecretBasic,
+        Some("client_secret_post") => AuthMethod::ClientSecretPost,
+        Some("none") => AuthMethod::None,
+        Some(other) => return Err(bad(format!("token_endpoint_auth_method '{other}' is not supported"))),
+    };
+    let alg = match string(obj, "id_token_signed_response_alg")? {
+        None => JwtAlg::Rs256,
+        Some(a) => {
+            let alg = a.parse::<JwtAlg>().map_err(bad)?;
+            if !supported_algs.contains(&alg) {
+                return Err(bad(format!("id_token_signed_response_alg {a} has no signing key in this realm")));
+            }
+            alg
+        }
+    };
+    if alg == JwtAlg::Hs256 && token_endpoint_auth_method == AuthMethod::None {
+        return Err(bad("HS256 id_tokens need a client secret; a client with auth method none has none"));
+    }
+    if has("client_credentials") && token_endpoint_auth_method == AuthMethod::None {
+        return Err(bad("client_credentials needs a confidential client (RFC 6749 Section 4.4)"));
+    }
+    let redirect_uris = strings(obj, "redirect_uris")?.unwrap_or_default();
+    let needs_redirect = has("authorization_code") || has("implicit");
+    if needs_redirect && redirect_uris.is_empty() {
+        return Err(RegistrationError::InvalidRedirectUri(
+            "redirect_uris is required for the authorization_code and implicit grant types".into(),
+        ));
+    }
+    let implicit = has("implicit");
+    for u in &redirect_uris {
+        check_redirect_uri(u).map_err(RegistrationError::InvalidRedirectUri)?;
+        // OIDC Registration §2: web clients using implicit register only https, never localhost.
+        if application_type == "web" && implicit && (!u.starts_with("https://") || u.contains("://localhost")) {
+            return Err(RegistrationError::InvalidRedirectUri(format!(
+                "web clients using the implicit grant must use https redirect URIs, not '{u}'"
+            )));
+        }
+    }
+    let post_logout_redirect_uris = strings(obj, "post_logout_redirect_uris")?.unwrap_or_default();
+    for u in &post_logout_redirect_uris {
+        check_redirect_uri(u).map_err(|e| bad(format!("post_logout_redirect_uris: {e}")))?;
+    }
+    let mut web_uris = Vec::new();
+    for name in ["client_uri", "logo_uri", "tos_uri", "policy_uri"] {
+        let v = string(obj, name)?;
+        if let Some(u) = &v {
+            check_web_uri(name, u)?;
+        }
+        web_uris.push(v);
+    }
+    let [client_uri, logo_uri, tos_uri, policy_uri]: [Option<String>; 4] =
+        web_uris.try_into().map_err(|_| bad("internal: uri list"))?;
+    let subject_type = match string(obj, "subject_type")? {
+        None => SubjectType::Public,
+        Some(s) => s.parse().map_err(bad)?,
+    };
+    let sector_identifier_uri = string(obj, "sector_identifier_uri")?;
+    if subject_type == SubjectType::Pairwise {
+        sector_identifier(&redirect_uris, sector_identifier_uri.as_deref()).map_err(bad)?;
+    }
+    let scope = match string(obj, "scope")? {
+        None => None,
+        Some(s) => Some(Scope::parse(&s).map_err(bad)?),
+    };
+    let require_auth_time = match obj.get("require_auth_time") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return Err(bad("require_auth_time must be a boolean")),
+    };
+    let client_name = string(obj, "client_name")?;
+    if client_name.as_ref().is_some_and(|n| n.len() > 200 || n.chars().any(char::is_control)) {
+        return Err(bad("client_name must be at most 200 printable characters"));
+    }
+    Ok(Metadata {
+        redirect_uris,
+        response_types,
+        grant_types,
+        application_type,
+        client_name,
+        client_uri,
+        logo_uri,
+        tos_uri,
+        policy_uri,
+        contacts: strings(obj, "contacts")?.unwrap_or_default(),
+        token_endpoint_auth_method,
+        id_token_signed_response_alg: alg,
+        subject_type,
+        sector_identifier_uri,
+        post_logout_redirect_uris,
+        scope,
+        require_auth_time,
+    })
+}
+
+impl Metadata {
+    /// The client to create or replace: the metadata mapped onto the model.
+    /// Registered clients always ask for consent unless a policy says
+    /// otherwise; a `scope` narrows the scopes they may request to known ones
+    /// (`openid` always stays).
+    pub fn to_spec(&self, registry: &ScopeRegistry) -> ClientSpec {
+        let client_type = match self.token_endpoint_auth_method {
+            AuthMethod::None => ClientType::Public,
+            _ => ClientType::Confidential,
+        };
+        let mut spec = ClientSpec::new(
+            self.client_name.clone().unwrap_or_else(|| "Registered client".into()),
+            client_type,
+            self.redirect_uris.clone(),
+        );
+        spec.response_types = self.response_types.clone();
+        spec.grant_types = self.grant_types.iter().filter_map(|g| g.parse::<GrantType>().ok()).collect();
+        spec.jwt_alg = self.id_token_signed_response_alg;
+        spec.post_logout_redirect_uris = self.post_logout_redirect_uris.clone();
+        spec.website_url = self.client_uri.clone();
+        spec.terms_url = self.tos_uri.clone().or_else(|| self.policy_uri.clone());
+        spec.logo = self.logo_uri.clone();
+        spec.contact_email = self.contacts.first().cloned();
+        spec.subject_type = self.subject_type;
+        spec.sector_identifier_uri = self.sector_identifier_uri.clone();
+        spec.require_consent = true;
+        spec.reuse_consent = true;
+        if let Some(scope) = &self.scope {
+            let mut allowed: Vec<String> = scope.iter().filter(|s| registry.is_known(s)).map(str::to_owned).collect();
+            if !allowed.iter().any(|s| s == "openid") {
+                allowed.insert(0, "openid".into());
+            }
+            spec.allowed_scopes = allowed;
+        }
+        spec
+    }
+
+    /// The metadata as it is echoed back and stored (recognized members only).
+    pub fn to_json(&self) -> Map<String, Value> {
+        let mut m = Map::new();
+        m.insert("redirect_uris".into(), json!(self.redirect_uris));
+        m.insert("response_types".into(), json!(self.response_types.iter().map(|r| r.as_str()).collect::<Vec<_>>()));
+        m.insert("grant_types".into(), json!(self.grant_types));
+        m.insert("application_type".into(), json!(self.application_type));
+        m.insert("token_endpoint_auth_method".into(), json!(self.token_endpoint_auth_method.as_str()));
+        m.insert("id_token_signed_response_alg".into(), json!(self.id_token_signed_response_alg.as_str()));
+        m.insert("subject_type".into(), json!(self.subject_type.as_str()));
+        m.insert("require_auth_time".into(), json!(self.require_auth_time));
+        for (k, v) in [
+            ("client_name", &self.client_name),
+            ("client_uri", &self.client_uri),
+            ("logo_uri", &self.logo_uri),
+            ("tos_uri", &self.tos_uri),
+            ("policy_uri", &self.policy_uri),
+            ("sector_identifier_uri", &self.sector_identifier_uri),
+        ] {
+            if let Some(v) = v {
+                m.insert(k.into(), json!(v));
+            }
+        }
+        if !self.contacts.is_empty() {
+            m.insert("contacts".into(), json!(self.contacts));
+        }
+        if !self.post_logout_redirect_uris.is_empty() {
+            m.insert("post_logout_redirect_uris".into(), json!(self.post_logout_redirect_uris));
+        }
+        if let Some(s) = &self.scope {
+            m.insert("scope".into(), json!(s.to_string()));
+        }
+        m
+    }
+
+    /// Every URI of the metadata, for the trusted-hosts policy.
+    pub fn uris(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = self.redirect_uris.iter().map(String::as_str).collect();
+        out.extend(self.post_logout_redirect_uris.iter().map(String::as_str));
+        for u in [&self.client_uri, &self.logo_uri, &self.tos_uri, &self.policy_uri, &self.sector_identifier_uri]
+            .into_iter()
+            .flatten()
+        {
+            out.push(u);
+        }
+        out
+    }
+}
+
+/// The registration response (RFC 7591 §3.2.1, RFC 7592 §3): the client's
+/// identifiers, the stored metadata, and the registration access token.
+pub fn response(
+    client: &Client,
+    metadata: &Map<String, Value>,
+    secret: Option<&str>,
+    registration_access_token: &str,
+    registration_client_uri: &str,
+) -> Map<String, Value> {
+    let mut m = metadata.clone();
+    m.insert("client_id".into(), json!(client.client_id));
+    m.insert("client_id_issued_at".into(), json!(client.date_created.secs()));
+    if let Some(s) = secret {
+        m.insert("client_secret".into(), json!(s));
+        // RFC 7591 §3.2.1: 0 means the secret does not expire.
+        m.insert("client_secret_expires_at".into(), json!(0));
+    }
+    m.insert("registration_access_token".into(), json!(registration_access_token));
+    m.insert("registration_client_uri".into(), json!(registration_client_uri));
+    m
+}
+
+/// A set of registration policies (Keycloak's client registration policies),
+/// one for anonymous requests and one for authenticated ones.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Policies {
+    /// Hosts (or `*.domain` suffixes) trusted to register and to appear in
+    /// the client's URIs; `None` turns the policy off. Empty trusts nobody.
+    pub trusted_hosts: Option<Vec<String>>,
+    /// Refuse when the realm already has this many clients.
+    pub max_clients: Option<u64>,
+    /// Registered clients always ask for consent, and updates cannot turn it off.
+    pub consent_required: bool,
+    /// New clients are created disabled until an operator enables them.
+    pub client_disabled: bool,
+    /// The scopes registered clients may request; `None` is full scope.
+    pub allowed_scopes: Option<Vec<String>>,
+    /// Whether registration access tokens rotate on every use.
+    pub rotate_registration_token: bool,
+}
+
+impl Policies {
+    /// Keycloak's defaults for anonymous registration: no trusted host (so
+    /// anonymous registration is in effect off), at most 200 clients, consent
+    /// required, only the standard scopes.
+    pub fn anonymous_default() -> Policies {
+        Policies {
+            trusted_hosts: Some(Vec::new()),
+            max_clients: Some(200),
+            consent_required: true,
+            client_disabled: false,
+            allowed_scopes: Some(
+                ["openid", "profile", "email", "phone", "address", "offline_access"].map(str::to_owned).to_vec(),
+            ),
+            rotate_registration_token: true,
+        }
+    }
+
+    /// The defaults for authenticated registration: no host or count limit.
+    pub fn authenticated_default() -> Policies {
+        Policies {
+            trusted_hosts: None,
+            max_clients: None,
+            consent_required: false,
+            client_disabled: false,
+            allowed_scopes: None,
+            rotate_registration_token: true,
+        }
+    }
+
+    fn trusted(&self, host: &str) -> bool {
+        let host = host.to_ascii_lowercase();
+        self.trusted_hosts.as_ref().is_none_or(|list| {
+            list.iter().any(|t| {
+                let t = t.to_ascii_lowercase();
+                match t.strip_prefix("*.") {
+                    Some(domain) => host.ends_with(&format!(".{domain}")) || host == domain,
+                    None => host == t,
+                }
+            })
+        })
+    }
+
+    /// Checks a registration (or an update, `existing_clients` = `None`)
+    /// against the policies. `requester` is the host or address the request
+    /// came from.
+    pub fn check(
+        &self,
+        md: &Metadata,
+        requester: &str,
+        existing_clients: Option<u64>,
+    ) -> Result<(), RegistrationError> {
+        let refuse = |rule, reason: String| Err(RegistrationError::Policy { rule, reason });
+        if let Some(list) = &self.trusted_hosts {
+            if list.is_empty() {
+                return refuse("trusted-hosts", "no host is trusted to register clients".into());
+            }
+            if !self.trusted(requester) {
+                return refuse("trusted-hosts", format!("host '{requester}' is not trusted"));
+            }
+            for u in md.uris() {
+                let host = u.split_once("://").map(|(_, r)| r.split(['/', '?', '#', ':']).next().unwrap_or(""));
+                match host {
+                    Some(h) if self.trusted(h) => {}
+                    _ => return refuse("trusted-hosts", format!("URI '{u}' is not on a trusted host")),
+                }
+            }
+        }
+        if let (Some(max), Some(count)) = (self.max_clients, existing_clients)
+            && count >= max
+        {
+            return refuse("max-clients", format!("the realm already has {count} clients (at most {max})"));
+        }
+        if let (Some(allowed), Some(scope)) = (&self.allowed_scopes, &md.scope)
+            && let Some(s) = scope.iter().find(|s| !allowed.iter().any(|a| a == s))
+        {
+            return refuse("allowed-client-scopes", format!("scope '{s}' is not allowed for registered clients"));
+        }
+        Ok(())
+    }
+
+    /// Applies the policies to the client about to be saved.
+    pub fn apply(&self, spec: &mut ClientSpec) {
+        if self.consent_required {
+            spec.require_consent = true;
+        }
+        if self.client_disabled {
+            spec.enabled = false;
+        }
+        if let Some(allowed) = &self.allowed_scopes {
+            if spec.allowed_scopes.is_empty() {
+                spec.allowed_scopes = allowed.clone();
+            } else {
+                spec.allowed_scopes.retain(|s| allowed.contains(s));
+            }
+        }
+    }
+}
+
+/// An initial access token (Keycloak): created by an operator, authorizes a
+/// limited number of registrations until it expires. Stored by digest.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InitialAccessToken {
+    /// A public id, to list and delete it.
+    pub id: String,
+    /// The realm.
+    pub realm: String,
+    /// SHA-256 of the token.
+    pub digest: crate::secret::Digest,
+    /// When it was created.
+    pub created_at: UnixTime,
+    /// When it stops working; `None`: never.
+    pub expires_at: Option<UnixTime>,
+    /// How many clients it may create.
+    pub max_uses: i64,
+    /// How many it has created.
+    pub used: i64,
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,139 @@
+//! Tests of client metadata validation (RFC 7591 §2, §3.2.2; OIDC Registration §2)
+//! and of the registration policies.
+
+use serde_json::json;
+
+use super::*;
+use crate::rand::TestRandom;
+
+const ALGS: &[JwtAlg] = &[JwtAlg::Rs256, JwtAlg::Hs256];
+
+fn parse(v: Value) -> Result<Metadata, RegistrationError> {
+    parse_metadata(&v, ALGS)
+}
+
+fn code(r: Result<Metadata, RegistrationError>) -> &'static str {
+    r.map(|_| "ok").unwrap_or_else(|e| e.code())
+}
+
+#[test]
+fn minimal_registration_gets_the_defaults_rfc7591_2() {
+    let md = parse(json!({"redirect_uris": ["https://rp.example/cb"], "client_name": "RP", "x-unknown": 1})).unwrap();
+    assert_eq!(md.response_types, [ResponseType::Code]);
+    assert_eq!(md.grant_types, ["authorization_code"]);
+    assert_eq!(md.token_endpoint_auth_method, AuthMethod::ClientSecretBasic);
+    assert_eq!(md.id_token_signed_response_alg, JwtAlg::Rs256);
+    let echoed = md.to_json();
+    assert!(echoed.get("x-unknown").is_none(), "unknown members are not echoed (RFC 7591 §3.1)");
+    assert_eq!(echoed["client_name"], "RP");
+    let spec = md.to_spec(&ScopeRegistry::default());
+    assert_eq!(spec.client_type, ClientType::Confidential);
+    assert!(spec.require_consent);
+    let (client, secret) = crate::manage::new_client("r", spec, UnixTime(5), &TestRandom::default()).unwrap();
+    let resp = response(&client, &echoed, secret.as_ref().map(|s| s.secret()), "rat", "https://op/reg/x");
+    assert_eq!(resp["client_secret_expires_at"], 0);
+    assert_eq!(resp["client_id_issued_at"], 5);
+    assert_eq!(resp["registration_access_token"], "rat");
+    assert_eq!(resp["registration_client_uri"], "https://op/reg/x");
+}
+
+#[test]
+fn redirect_uri_errors_are_invalid_redirect_uri_rfc7591_3_2_2() {
+    assert_eq!(code(parse(json!({}))), "invalid_redirect_uri", "required for the code grant");
+    assert_eq!(code(parse(json!({"redirect_uris": ["https://rp.example/cb#frag"]}))), "invalid_redirect_uri");
+    assert_eq!(code(parse(json!({"redirect_uris": ["http://rp.example/cb"]}))), "invalid_redirect_uri");
+    assert_eq!(code(parse(json!({"redirect_uris": ["javascript:alert(1)"]}))), "invalid_redirect_uri");
+    // RFC 8252: native apps may use loopback and private-use schemes.
+    let native = json!({"application_type": "native", "redirect_uris": ["http://127.0.0.1/cb", "com.example.app:/cb"],
+        "token_endpoint_auth_method": "none"});
+    assert_eq!(code(parse(native)), "ok");
+    // OIDC Registration §2: web clients using implicit only register https, not localhost.
+    let implicit =
+        |uri: &str| json!({"redirect_uris": [uri], "response_types": ["id_token"], "grant_types": ["implicit"]});
+    assert_eq!(code(parse(implicit("http://localhost/cb"))), "invalid_redirect_uri");
+    assert_eq!(code(parse(implicit("https://rp.example/cb"))), "ok");
+    // Only client_credentials: no redirect URI needed.
+    assert_eq!(code(parse(json!({"grant_types": ["client_credentials"], "response_types": []}))), "ok");
+}
+
+#[test]
+fn metadata_errors_are_invalid_client_metadata_rfc7591_2_1() {
+    let base = |extra: Value| {
+        let mut v = json!({"redirect_uris": ["https://rp.example/cb"]});
+        for (k, x) in extra.as_object().unwrap() {
+            v[k] = x.clone();
+        }
+        parse(v)
+    };
+    for bad in [
+        json!({"response_types": ["code id_token"]}),
+        json!({"response_types": ["id_token"], "grant_types": ["authorization_code"]}),
+        json!({"grant_types": ["authorization_code", "password"]}),
+        json!({"token_endpoint_auth_method": "private_key_jwt"}),
+        json!({"id_token_signed_response_alg": "ES256"}),
+        json!({"id_token_signed_response_alg": "none"}),
+        json!({"id_token_signed_response_alg": "HS256", "token_endpoint_auth_method": "none"}),
+        json!({"grant_types": ["authorization_code", "client_credentials"], "token_endpoint_auth_method": "none"}),
+        json!({"application_type": "tv"}),
+        json!({"logo_uri": "http://rp.example/logo.png"}),
+        json!({"contacts": "ops@rp.example"}),
+        json!({"subject_type": "pairwise", "redirect_uris": ["https://a.example/cb", "https://b.example/cb"]}),
+        json!({"userinfo_signed_response_alg": "RS256"}),
+        json!({"jwks_uri": "https://rp.example/jwks"}),
+        json!({"request_uris": ["https://rp.example/r"]}),
+        json!({"scope": "openid \"x"}),
+        json!({"require_auth_time": "yes"}),
+    ] {
+        assert_eq!(code(base(bad.clone())), "invalid_client_metadata", "{bad}");
+    }
+    assert!(parse(json!([1])).is_err());
+    // The description names what was wrong and uses only allowed characters.
+    let e = base(json!({"jwks_uri": "https://rp.example/jwks"})).unwrap_err();
+    assert!(e.description().contains("jwks_uri"));
+}
+
+#[test]
+fn a_scope_member_narrows_instead_of_dropping() {
+    let md = parse(json!({"redirect_uris": ["https://rp.example/cb"], "scope": "email profile unknown"})).unwrap();
+    let spec = md.to_spec(&ScopeRegistry::default());
+    assert_eq!(spec.allowed_scopes, ["openid", "email", "profile"], "openid stays, unknown scopes go");
+    let md = parse(json!({"redirect_uris": ["https://rp.example/cb"], "token_endpoint_auth_method": "none",
+        "subject_type": "pairwise", "id_token_signed_response_alg": "RS256", "require_auth_time": true}))
+    .unwrap();
+    let spec = md.to_spec(&ScopeRegistry::default());
+    assert_eq!(spec.client_type, ClientType::Public);
+    assert_eq!(spec.subject_type, SubjectType::Pairwise);
+    assert!(spec.allowed_scopes.is_empty(), "no scope member: every scope");
+}
+
+#[test]
+fn trusted_hosts_max_clients_and_allowed_scopes_policies() {
+    let md = parse(
+        json!({"redirect_uris": ["https://app.trusted.example/cb"], "logo_uri": "https://cdn.trusted.example/l.png"}),
+    )
+    .unwrap();
+    let anon = Policies::anonymous_default();
+    let rule = |r: Result<(), RegistrationError>| match r {
+        Ok(()) => "ok",
+        Err(RegistrationError::Policy { rule, .. }) => rule,
+        Err(_) => "other",
+    };
+    assert_eq!(rule(anon.check(&md, "10.0.0.1", Some(0))), "trusted-hosts", "no trusted host by default");
+    let mut p = Policies { trusted_hosts: Some(vec!["*.trusted.example".into(), "10.0.0.1".into()]), ..anon.clone() };
+    assert_eq!(rule(p.check(&md, "10.0.0.1", Some(0))), "ok");
+    assert_eq!(rule(p.check(&md, "10.0.0.2", Some(0))), "trusted-hosts", "the requester must be trusted");
+    let evil = parse(json!({"redirect_uris": ["https://evil.example/cb"]})).unwrap();
+    assert_eq!(rule(p.check(&evil, "10.0.0.1", Some(0))), "trusted-hosts", "every URI must be on a trusted host");
+    assert_eq!(rule(p.check(&md, "10.0.0.1", Some(200))), "max-clients");
+    assert_eq!(rule(p.check(&md, "10.0.0.1", None)), "ok", "updates are not counted");
+    let wide = parse(json!({"redirect_uris": ["https://app.trusted.example/cb"], "scope": "openid admin"})).unwrap();
+    assert_eq!(rule(p.check(&wide, "10.0.0.1", Some(0))), "allowed-client-scopes");
+    // apply(): consent forced, disabled when asked, scopes limited.
+    p.client_disabled = true;
+    let mut spec = md.to_spec(&ScopeRegistry::default());
+    spec.require_consent = false;
+    p.apply(&mut spec);
+    assert!(spec.require_consent && !spec.enabled);
+    assert_eq!(spec.allowed_scopes.len(), 6);
+    assert_eq!(rule(Policies::authenticated_default().check(&evil, "anywhere", Some(10_000))), "ok");
+}
