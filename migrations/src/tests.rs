@@ -8,7 +8,7 @@ use sea_orm_migration::sea_orm::Database;
 use crate::Migrator;
 
 /// Every table the migrations create.
-const TABLES: [&str; 11] = [
+const TABLES: [&str; 14] = [
     "realms",
     "signing_keys",
     "clients",
@@ -20,6 +20,9 @@ const TABLES: [&str; 11] = [
     "refresh_tokens",
     "login_failures",
     "audit_events",
+    "initial_access_tokens",
+    "client_registrations",
+    "registration_policies",
 ];
 
 #[tokio::test]

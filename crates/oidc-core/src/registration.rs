@@ -543,5 +543,113 @@ pub struct InitialAccessToken {
     pub used: i64,
 }
 
+/// How a client was registered over HTTP, and the digest of its current
+/// registration access token (RFC 7592 §3), which rotates on every use.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClientRegistration {
+    /// The realm.
+    pub realm: String,
+    /// The client.
+    pub client_id: String,
+    /// SHA-256 of the current registration access token.
+    pub token_digest: crate::secret::Digest,
+    /// The registered metadata as JSON (recognized members only).
+    pub metadata: String,
+    /// Whether it was registered without a token (anonymous policies apply to its updates).
+    pub anonymous: bool,
+    /// When it was registered.
+    pub created_at: UnixTime,
+}
+
+/// Which policy set applies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PolicyKind {
+    /// Requests without a token.
+    Anonymous,
+    /// Requests with an initial access token or a bearer token.
+    Authenticated,
+}
+
+impl PolicyKind {
+    /// `anonymous` or `authenticated`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PolicyKind::Anonymous => "anonymous",
+            PolicyKind::Authenticated => "authenticated",
+        }
+    }
+
+    /// The defaults of this kind.
+    pub fn defaults(self) -> Policies {
+        match self {
+            PolicyKind::Anonymous => Policies::anonymous_default(),
+            PolicyKind::Authenticated => Policies::authenticated_default(),
+        }
+    }
+}
+
+impl std::str::FromStr for PolicyKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "anonymous" => Ok(PolicyKind::Anonymous),
+            "authenticated" => Ok(PolicyKind::Authenticated),
+            _ => Err(format!("unknown policy set '{s}' (expected anonymous or authenticated)")),
+        }
+    }
+}
+
+impl Policies {
+    /// The policies as JSON, for storage and display.
+    pub fn to_json(&self) -> Value {
+        json!({
+            "trusted_hosts": self.trusted_hosts,
+            "max_clients": self.max_clients,
+            "consent_required": self.consent_required,
+            "client_disabled": self.client_disabled,
+            "allowed_scopes": self.allowed_scopes,
+            "rotate_registration_token": self.rotate_registration_token,
+        })
+    }
+
+    /// Reads policies written by [`Policies::to_json`]; missing members keep
+    /// the values of `defaults`.
+    pub fn from_json(v: &Value, defaults: Policies) -> Result<Policies, String> {
+        let o = v.as_object().ok_or("policies must be a JSON object")?;
+        let list = |name: &str, d: Option<Vec<String>>| -> Result<Option<Vec<String>>, String> {
+            match o.get(name) {
+                None => Ok(d),
+                Some(Value::Null) => Ok(None),
+                Some(Value::Array(a)) => a
+                    .iter()
+                    .map(|x| x.as_str().map(str::to_owned).ok_or_else(|| format!("{name} must list strings")))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map(Some),
+                Some(_) => Err(format!("{name} must be a list or null")),
+            }
+        };
+        let flag = |name: &str, d: bool| -> Result<bool, String> {
+            match o.get(name) {
+                None => Ok(d),
+                Some(Value::Bool(b)) => Ok(*b),
+                Some(_) => Err(format!("{name} must be true or false")),
+            }
+        };
+        let max_clients = match o.get("max_clients") {
+            None => defaults.max_clients,
+            Some(Value::Null) => None,
+            Some(v) => Some(v.as_u64().ok_or("max_clients must be a non-negative integer or null")?),
+        };
+        Ok(Policies {
+            trusted_hosts: list("trusted_hosts", defaults.trusted_hosts.clone())?,
+            max_clients,
+            consent_required: flag("consent_required", defaults.consent_required)?,
+            client_disabled: flag("client_disabled", defaults.client_disabled)?,
+            allowed_scopes: list("allowed_scopes", defaults.allowed_scopes.clone())?,
+            rotate_registration_token: flag("rotate_registration_token", defaults.rotate_registration_token)?,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests;

@@ -10,6 +10,7 @@ use crate::model::{
     AccessTokenRecord, AuditEvent, Client, CodeRecord, Consent, KeyRecord, KeyState, LoginSession, PasswordHash, Realm,
     RefreshTokenRecord, User,
 };
+use crate::registration::{ClientRegistration, InitialAccessToken, PolicyKind};
 use crate::secret::Digest;
 use crate::throttle::FailureCount;
 use crate::time::UnixTime;
@@ -194,6 +195,63 @@ pub trait ThrottleRepo: Send + Sync {
     async fn clear_failures(&self, realm: &str, key: &str) -> RepoResult<()>;
 }
 
+/// What registering a client with an initial access token found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Registered {
+    /// The client and its registration were stored (and a use of the token counted).
+    Created,
+    /// The initial access token is unknown, expired or used up: nothing was stored.
+    TokenRefused,
+}
+
+/// Dynamic registration: initial access tokens, registrations and policies.
+#[async_trait]
+pub trait RegistrationRepo: Send + Sync {
+    /// Stores a new initial access token.
+    async fn create_initial_token(&self, token: &InitialAccessToken) -> RepoResult<()>;
+    /// The initial access tokens of `realm`.
+    async fn initial_tokens(&self, realm: &str) -> RepoResult<Vec<InitialAccessToken>>;
+    /// Deletes an initial access token by id; `NotFound` if absent.
+    async fn delete_initial_token(&self, realm: &str, id: &str) -> RepoResult<()>;
+    /// In one transaction: counts a use of the initial access token with
+    /// `token_digest` (when given) if it is unexpired at `now` and not used
+    /// up, then stores the client and its registration. Concurrent calls
+    /// never exceed the token's count; a refusal or failure stores nothing.
+    async fn register_client(
+        &self,
+        client: &Client,
+        registration: &ClientRegistration,
+        token_digest: Option<&Digest>,
+        now: UnixTime,
+    ) -> RepoResult<Registered>;
+    /// The registration of a client.
+    async fn registration(&self, realm: &str, client_id: &str) -> RepoResult<Option<ClientRegistration>>;
+    /// Replaces the registration access token's digest if it is still
+    /// `old`: true when this call rotated it (one winner among concurrent uses).
+    async fn rotate_registration_token(
+        &self,
+        realm: &str,
+        client_id: &str,
+        old: &Digest,
+        new: &Digest,
+    ) -> RepoResult<bool>;
+    /// In one transaction: rotates the token like [`Self::rotate_registration_token`]
+    /// and, if that succeeded, replaces the client and its stored metadata.
+    async fn update_registered_client(
+        &self,
+        client: &Client,
+        metadata: &str,
+        old: &Digest,
+        new: &Digest,
+    ) -> RepoResult<bool>;
+    /// The number of clients in `realm` (for the max-clients policy).
+    async fn client_count(&self, realm: &str) -> RepoResult<u64>;
+    /// The stored policies of a kind as JSON, if any were set.
+    async fn policies(&self, realm: &str, kind: PolicyKind) -> RepoResult<Option<String>>;
+    /// Stores the policies of a kind.
+    async fn set_policies(&self, realm: &str, kind: PolicyKind, json: &str) -> RepoResult<()>;
+}
+
 /// The audit log: security-relevant events, newest last.
 #[async_trait]
 pub trait AuditRepo: Send + Sync {
@@ -215,6 +273,7 @@ pub trait Repositories:
     + TokenRepo
     + ThrottleRepo
     + AuditRepo
+    + RegistrationRepo
 {
 }
 
@@ -229,5 +288,6 @@ impl<T> Repositories for T where
         + TokenRepo
         + ThrottleRepo
         + AuditRepo
+        + RegistrationRepo
 {
 }

@@ -18,11 +18,12 @@ use oidc_core::secret::{ClientSecret, Digest};
 use oidc_core::time::UnixTime;
 use sea_orm::{DbErr, SqlErr};
 
+use oidc_core::registration::{ClientRegistration, InitialAccessToken, PolicyKind};
 use oidc_core::throttle::FailureCount;
 
 use crate::entity::{
-    access_tokens, audit_events, auth_codes, clients, consents, login_failures, login_sessions, realms, refresh_tokens,
-    signing_keys, users,
+    access_tokens, audit_events, auth_codes, client_registrations, clients, consents, initial_access_tokens,
+    login_failures, login_sessions, realms, refresh_tokens, registration_policies, signing_keys, users,
 };
 
 /// A stored value that does not parse.
@@ -495,5 +496,66 @@ impl From<audit_events::Model> for AuditEvent {
 impl From<login_failures::Model> for FailureCount {
     fn from(m: login_failures::Model) -> Self {
         FailureCount { count: m.count, last_failure: UnixTime(m.last_failure) }
+    }
+}
+
+impl From<&InitialAccessToken> for initial_access_tokens::Model {
+    fn from(t: &InitialAccessToken) -> Self {
+        initial_access_tokens::Model {
+            realm: t.realm.clone(),
+            id: t.id.clone(),
+            digest: t.digest.0.clone(),
+            created_at: t.created_at.secs(),
+            expires_at: t.expires_at.map(UnixTime::secs),
+            max_uses: t.max_uses,
+            used: t.used,
+        }
+    }
+}
+
+impl From<initial_access_tokens::Model> for InitialAccessToken {
+    fn from(m: initial_access_tokens::Model) -> Self {
+        InitialAccessToken {
+            id: m.id,
+            realm: m.realm,
+            digest: Digest(m.digest),
+            created_at: UnixTime(m.created_at),
+            expires_at: m.expires_at.map(UnixTime),
+            max_uses: m.max_uses,
+            used: m.used,
+        }
+    }
+}
+
+impl From<&ClientRegistration> for client_registrations::Model {
+    fn from(r: &ClientRegistration) -> Self {
+        client_registrations::Model {
+            realm: r.realm.clone(),
+            client_id: r.client_id.clone(),
+            token_digest: r.token_digest.0.clone(),
+            metadata: r.metadata.clone(),
+            anonymous: r.anonymous,
+            created_at: r.created_at.secs(),
+        }
+    }
+}
+
+impl From<client_registrations::Model> for ClientRegistration {
+    fn from(m: client_registrations::Model) -> Self {
+        ClientRegistration {
+            realm: m.realm,
+            client_id: m.client_id,
+            token_digest: Digest(m.token_digest),
+            metadata: m.metadata,
+            anonymous: m.anonymous,
+            created_at: UnixTime(m.created_at),
+        }
+    }
+}
+
+impl From<registration_policies::Model> for (PolicyKind, String) {
+    fn from(m: registration_policies::Model) -> Self {
+        let kind = if m.kind == "anonymous" { PolicyKind::Anonymous } else { PolicyKind::Authenticated };
+        (kind, m.config)
     }
 }

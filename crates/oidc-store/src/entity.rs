@@ -353,3 +353,76 @@ pub(crate) mod audit_events {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+/// `initial_access_tokens`: operator-issued tokens for client registration.
+pub(crate) mod initial_access_tokens {
+    use sea_orm::entity::prelude::*;
+
+    /// An initial access token row; the token is stored only as its digest.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "initial_access_tokens")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub realm: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub digest: String,
+        pub created_at: i64,
+        pub expires_at: Option<i64>,
+        pub max_uses: i64,
+        pub used: i64,
+    }
+
+    /// No relations are declared.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// `client_registrations`: how a client was registered and its registration access token.
+pub(crate) mod client_registrations {
+    use sea_orm::entity::prelude::*;
+
+    /// A registration row.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "client_registrations")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub realm: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub client_id: String,
+        pub token_digest: String,
+        pub metadata: String,
+        pub anonymous: bool,
+        pub created_at: i64,
+    }
+
+    /// No relations are declared.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// `registration_policies`: a realm's anonymous and authenticated policy sets, as JSON.
+pub(crate) mod registration_policies {
+    use sea_orm::entity::prelude::*;
+
+    /// A policy set row.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "registration_policies")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub realm: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub kind: String,
+        pub config: String,
+    }
+
+    /// No relations are declared.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

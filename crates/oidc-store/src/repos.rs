@@ -11,14 +11,15 @@ use oidc_core::model::{
     AccessTokenRecord, AuditEvent, Client, CodeRecord, Consent, KeyRecord, KeyState, LoginSession, PasswordHash, Realm,
     RefreshTokenRecord, User,
 };
+use oidc_core::registration::{ClientRegistration, InitialAccessToken, PolicyKind};
 use oidc_core::repo::{
-    AuditRepo, ClientRepo, CodeRepo, ConsentRepo, KeyRepo, RealmRepo, Redeemed, RepoError, RepoResult, Rotated,
-    SessionRepo, ThrottleRepo, TokenRepo, UserRepo,
+    AuditRepo, ClientRepo, CodeRepo, ConsentRepo, KeyRepo, RealmRepo, Redeemed, Registered, RegistrationRepo,
+    RepoError, RepoResult, Rotated, SessionRepo, ThrottleRepo, TokenRepo, UserRepo,
 };
 use oidc_core::secret::Digest;
 use oidc_core::throttle::FailureCount;
 use oidc_core::time::UnixTime;
-use sea_orm::sea_query::{CommonTableExpression, Expr, OnConflict, WithClause};
+use sea_orm::sea_query::{CommonTableExpression, Expr, ExprTrait as _, OnConflict, WithClause};
 use sea_orm::{
     ActiveModelTrait, ActiveValue, ColumnTrait as _, ConnectionTrait, DbBackend, EntityTrait, IntoActiveModel,
     QueryFilter as _, QueryOrder as _, QuerySelect as _, QueryTrait as _, TransactionTrait as _,
@@ -27,8 +28,8 @@ use sea_orm::{
 use crate::Store;
 use crate::convert::OrRepo as _;
 use crate::entity::{
-    access_tokens, audit_events, auth_codes, clients, consents, login_failures, login_sessions, realms, refresh_tokens,
-    signing_keys, users,
+    access_tokens, audit_events, auth_codes, client_registrations, clients, consents, initial_access_tokens,
+    login_failures, login_sessions, realms, refresh_tokens, registration_policies, signing_keys, users,
 };
 
 /// Inserts one row, without `RETURNING`.
@@ -178,6 +179,12 @@ impl ClientRepo for Store {
         consents::Entity::delete_many()
             .filter(consents::Column::Realm.eq(realm))
             .filter(consents::Column::ClientId.eq(client_id))
+            .exec(&txn)
+            .await
+            .repo()?;
+        client_registrations::Entity::delete_many()
+            .filter(client_registrations::Column::Realm.eq(realm))
+            .filter(client_registrations::Column::ClientId.eq(client_id))
             .exec(&txn)
             .await
             .repo()?;
@@ -605,5 +612,163 @@ impl AuditRepo for Store {
             .await
             .repo()?;
         Ok(rows.into_iter().map(AuditEvent::from).collect())
+    }
+}
+
+#[async_trait]
+impl RegistrationRepo for Store {
+    async fn create_initial_token(&self, token: &InitialAccessToken) -> RepoResult<()> {
+        insert(&self.db, initial_access_tokens::Model::from(token)).await
+    }
+
+    async fn initial_tokens(&self, realm: &str) -> RepoResult<Vec<InitialAccessToken>> {
+        let rows = initial_access_tokens::Entity::find()
+            .filter(initial_access_tokens::Column::Realm.eq(realm))
+            .order_by_asc(initial_access_tokens::Column::CreatedAt)
+            .all(&self.db)
+            .await
+            .repo()?;
+        Ok(rows.into_iter().map(InitialAccessToken::from).collect())
+    }
+
+    async fn delete_initial_token(&self, realm: &str, id: &str) -> RepoResult<()> {
+        let res = initial_access_tokens::Entity::delete_many()
+            .filter(initial_access_tokens::Column::Realm.eq(realm))
+            .filter(initial_access_tokens::Column::Id.eq(id))
+            .exec(&self.db)
+            .await
+            .repo()?;
+        found(res.rows_affected, || format!("initial access token '{id}' in realm '{realm}'"))
+    }
+
+    /// `UPDATE initial_access_tokens SET used = used + 1 WHERE ... AND used < max_uses`
+    /// decides, under the row lock, whether this registration may happen;
+    /// the client and registration rows follow in the same transaction.
+    async fn register_client(
+        &self,
+        client: &Client,
+        registration: &ClientRegistration,
+        token_digest: Option<&Digest>,
+        now: UnixTime,
+    ) -> RepoResult<Registered> {
+        let txn = self.db.begin().await.repo()?;
+        if let Some(digest) = token_digest {
+            let res = initial_access_tokens::Entity::update_many()
+                .col_expr(initial_access_tokens::Column::Used, Expr::col(initial_access_tokens::Column::Used).add(1))
+                .filter(initial_access_tokens::Column::Realm.eq(client.realm.as_str()))
+                .filter(initial_access_tokens::Column::Digest.eq(digest.as_str()))
+                .filter(
+                    Expr::col(initial_access_tokens::Column::Used)
+                        .lt(Expr::col(initial_access_tokens::Column::MaxUses)),
+                )
+                .filter(
+                    initial_access_tokens::Column::ExpiresAt
+                        .is_null()
+                        .or(initial_access_tokens::Column::ExpiresAt.gt(now.secs())),
+                )
+                .exec(&txn)
+                .await
+                .repo()?;
+            if res.rows_affected == 0 {
+                txn.rollback().await.repo()?;
+                return Ok(Registered::TokenRefused);
+            }
+        }
+        insert(&txn, clients::Model::from(client)).await?;
+        insert(&txn, client_registrations::Model::from(registration)).await?;
+        txn.commit().await.repo()?;
+        Ok(Registered::Created)
+    }
+
+    async fn registration(&self, realm: &str, client_id: &str) -> RepoResult<Option<ClientRegistration>> {
+        let row = client_registrations::Entity::find_by_id((realm.to_owned(), client_id.to_owned()))
+            .one(&self.db)
+            .await
+            .repo()?;
+        Ok(row.map(ClientRegistration::from))
+    }
+
+    async fn rotate_registration_token(
+        &self,
+        realm: &str,
+        client_id: &str,
+        old: &Digest,
+        new: &Digest,
+    ) -> RepoResult<bool> {
+        let res = client_registrations::Entity::update_many()
+            .col_expr(client_registrations::Column::TokenDigest, Expr::value(new.as_str()))
+            .filter(client_registrations::Column::Realm.eq(realm))
+            .filter(client_registrations::Column::ClientId.eq(client_id))
+            .filter(client_registrations::Column::TokenDigest.eq(old.as_str()))
+            .exec(&self.db)
+            .await
+            .repo()?;
+        Ok(res.rows_affected == 1)
+    }
+
+    async fn update_registered_client(
+        &self,
+        client: &Client,
+        metadata: &str,
+        old: &Digest,
+        new: &Digest,
+    ) -> RepoResult<bool> {
+        let txn = self.db.begin().await.repo()?;
+        let res = client_registrations::Entity::update_many()
+            .col_expr(client_registrations::Column::TokenDigest, Expr::value(new.as_str()))
+            .col_expr(client_registrations::Column::Metadata, Expr::value(metadata))
+            .filter(client_registrations::Column::Realm.eq(client.realm.as_str()))
+            .filter(client_registrations::Column::ClientId.eq(client.client_id.as_str()))
+            .filter(client_registrations::Column::TokenDigest.eq(old.as_str()))
+            .exec(&txn)
+            .await
+            .repo()?;
+        if res.rows_affected != 1 {
+            txn.rollback().await.repo()?;
+            return Ok(false);
+        }
+        let mut row = clients::Model::from(client).into_active_model().reset_all();
+        row.realm = ActiveValue::NotSet;
+        row.client_id = ActiveValue::NotSet;
+        clients::Entity::update_many()
+            .set(row)
+            .filter(clients::Column::Realm.eq(client.realm.as_str()))
+            .filter(clients::Column::ClientId.eq(client.client_id.as_str()))
+            .exec(&txn)
+            .await
+            .repo()?;
+        txn.commit().await.repo()?;
+        Ok(true)
+    }
+
+    async fn client_count(&self, realm: &str) -> RepoResult<u64> {
+        use sea_orm::PaginatorTrait as _;
+        clients::Entity::find().filter(clients::Column::Realm.eq(realm)).count(&self.db).await.repo()
+    }
+
+    async fn policies(&self, realm: &str, kind: PolicyKind) -> RepoResult<Option<String>> {
+        let row = registration_policies::Entity::find_by_id((realm.to_owned(), kind.as_str().to_owned()))
+            .one(&self.db)
+            .await
+            .repo()?;
+        Ok(row.map(|r| <(PolicyKind, String)>::from(r).1))
+    }
+
+    async fn set_policies(&self, realm: &str, kind: PolicyKind, json: &str) -> RepoResult<()> {
+        let row = registration_policies::Model {
+            realm: realm.to_owned(),
+            kind: kind.as_str().to_owned(),
+            config: json.to_owned(),
+        };
+        registration_policies::Entity::insert(row.into_active_model())
+            .on_conflict(
+                OnConflict::columns([registration_policies::Column::Realm, registration_policies::Column::Kind])
+                    .update_column(registration_policies::Column::Config)
+                    .to_owned(),
+            )
+            .exec_without_returning(&self.db)
+            .await
+            .repo()?;
+        Ok(())
     }
 }

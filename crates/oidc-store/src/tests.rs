@@ -17,9 +17,11 @@ use oidc_core::model::{
     KeyState, LoginSession, PasswordHash, Realm, RefreshTokenRecord, ResponseType, StandardClaims, User,
 };
 use oidc_core::pkce::PkceMethod;
+use oidc_core::registration::{ClientRegistration, InitialAccessToken, PolicyKind};
 use oidc_core::repo::{
     AuditRepo as _, ClientRepo as _, CodeRepo as _, ConsentRepo as _, KeyRepo as _, RealmRepo as _, Redeemed,
-    RepoError, Rotated, SessionRepo as _, ThrottleRepo as _, TokenRepo as _, UserRepo as _,
+    Registered, RegistrationRepo as _, RepoError, Rotated, SessionRepo as _, ThrottleRepo as _, TokenRepo as _,
+    UserRepo as _,
 };
 use oidc_core::scope::Scope;
 use oidc_core::secret::{ClientSecret, Digest};
@@ -1027,3 +1029,137 @@ async fn users_update_keeps_the_password_and_round_trips_attributes(s: Store) {
     assert!(is_conflict(s.update_user(&clash).await), "usernames stay unique");
 }
 on_backends!(users_update_keeps_the_password_and_round_trips_attributes);
+
+// ---------------------------------------------------------------------------
+// Dynamic registration.
+
+fn initial(id: &str, max_uses: i64, expires_at: Option<i64>) -> InitialAccessToken {
+    InitialAccessToken {
+        id: id.into(),
+        realm: "r".into(),
+        digest: Digest(format!("iat-{id}")),
+        created_at: UnixTime(1),
+        expires_at: expires_at.map(UnixTime),
+        max_uses,
+        used: 0,
+    }
+}
+
+fn registration(client_id: &str, token: &str) -> ClientRegistration {
+    ClientRegistration {
+        realm: "r".into(),
+        client_id: client_id.into(),
+        token_digest: Digest(token.into()),
+        metadata: r#"{"client_name":"App"}"#.into(),
+        anonymous: false,
+        created_at: UnixTime(10),
+    }
+}
+
+async fn initial_tokens_count_expire_and_refuse_without_leaving_rows(s: Store) {
+    s.create_initial_token(&initial("t1", 1, Some(100))).await.expect("create");
+    s.create_initial_token(&initial("t2", 5, Some(100))).await.expect("create");
+    assert_eq!(s.initial_tokens("r").await.expect("list").len(), 2);
+    let d1 = Digest("iat-t1".into());
+    let r = s.register_client(&client("r", "c1"), &registration("c1", "rat1"), Some(&d1), UnixTime(50)).await;
+    assert_eq!(r.expect("register"), Registered::Created);
+    // Used up: refused, and nothing is stored.
+    let r = s.register_client(&client("r", "c2"), &registration("c2", "rat2"), Some(&d1), UnixTime(50)).await;
+    assert_eq!(r.expect("register"), Registered::TokenRefused);
+    assert!(s.client("r", "c2").await.expect("read").is_none());
+    assert!(s.registration("r", "c2").await.expect("read").is_none());
+    // Expired, unknown, or of another realm: refused.
+    let d2 = Digest("iat-t2".into());
+    let expired = s.register_client(&client("r", "c3"), &registration("c3", "x"), Some(&d2), UnixTime(100)).await;
+    assert_eq!(expired.expect("register"), Registered::TokenRefused);
+    let unknown = s
+        .register_client(&client("r", "c4"), &registration("c4", "y"), Some(&Digest("nope".into())), UnixTime(1))
+        .await;
+    assert_eq!(unknown.expect("register"), Registered::TokenRefused);
+    let listed = s.initial_tokens("r").await.expect("list");
+    assert_eq!(listed.iter().map(|t| (t.id.as_str(), t.used)).collect::<Vec<_>>(), [("t1", 1), ("t2", 0)]);
+    // A failing insert (duplicate client_id) rolls the use back.
+    let dup = s.register_client(&client("r", "c1"), &registration("c1", "z"), Some(&d2), UnixTime(1)).await;
+    assert!(is_conflict(dup));
+    assert_eq!(s.initial_tokens("r").await.expect("list")[1].used, 0, "the use was not counted");
+    s.delete_initial_token("r", "t1").await.expect("delete");
+    assert!(is_not_found(s.delete_initial_token("r", "t1").await));
+    assert_eq!(s.client_count("r").await.expect("count"), 1);
+}
+on_backends!(initial_tokens_count_expire_and_refuse_without_leaving_rows);
+
+async fn concurrent_registrations_never_exceed_the_token_count(s: Store) {
+    s.create_initial_token(&initial("k", 3, None)).await.expect("create");
+    let mut tasks = Vec::new();
+    for i in 0..10 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            let id = format!("cc{i}");
+            s.register_client(
+                &client("r", &id),
+                &registration(&id, &format!("rat{i}")),
+                Some(&Digest("iat-k".into())),
+                UnixTime(5),
+            )
+            .await
+        }));
+    }
+    let mut created = 0;
+    for t in tasks {
+        if t.await.expect("join").expect("register") == Registered::Created {
+            created += 1;
+        }
+    }
+    assert_eq!(created, 3);
+    assert_eq!(s.client_count("r").await.expect("count"), 3, "exactly the token's count of clients");
+}
+on_backends!(concurrent_registrations_never_exceed_the_token_count, with_sqlite_file);
+
+async fn registration_tokens_rotate_once_and_updates_need_the_current_one(s: Store) {
+    s.register_client(&client("r", "c1"), &registration("c1", "rat1"), None, UnixTime(1)).await.expect("register");
+    let got = s.registration("r", "c1").await.expect("read").expect("found");
+    assert_eq!(got.token_digest, Digest("rat1".into()));
+    assert!(
+        s.rotate_registration_token("r", "c1", &Digest("rat1".into()), &Digest("rat2".into())).await.expect("rotate")
+    );
+    assert!(
+        !s.rotate_registration_token("r", "c1", &Digest("rat1".into()), &Digest("rat3".into())).await.expect("rotate"),
+        "the old token is spent"
+    );
+    let mut changed = client("r", "c1");
+    changed.name = "Renamed".into();
+    assert!(
+        !s.update_registered_client(&changed, "{}", &Digest("rat1".into()), &Digest("x".into())).await.expect("update")
+    );
+    assert_eq!(
+        s.client("r", "c1").await.expect("read").expect("found").name,
+        "App",
+        "a refused update changes nothing"
+    );
+    assert!(
+        s.update_registered_client(
+            &changed,
+            r#"{"client_name":"Renamed"}"#,
+            &Digest("rat2".into()),
+            &Digest("rat4".into())
+        )
+        .await
+        .expect("update")
+    );
+    assert_eq!(s.client("r", "c1").await.expect("read").expect("found").name, "Renamed");
+    assert_eq!(s.registration("r", "c1").await.expect("read").expect("found").metadata, r#"{"client_name":"Renamed"}"#);
+    // Deleting the client deletes its registration.
+    s.delete_client("r", "c1").await.expect("delete");
+    assert!(s.registration("r", "c1").await.expect("read").is_none());
+}
+on_backends!(registration_tokens_rotate_once_and_updates_need_the_current_one);
+
+async fn policies_are_stored_per_realm_and_kind(s: Store) {
+    assert_eq!(s.policies("r", PolicyKind::Anonymous).await.expect("read"), None);
+    s.set_policies("r", PolicyKind::Anonymous, r#"{"max_clients":5}"#).await.expect("set");
+    s.set_policies("r", PolicyKind::Anonymous, r#"{"max_clients":6}"#).await.expect("replace");
+    assert_eq!(s.policies("r", PolicyKind::Anonymous).await.expect("read").as_deref(), Some(r#"{"max_clients":6}"#));
+    assert_eq!(s.policies("r", PolicyKind::Authenticated).await.expect("read"), None);
+    assert_eq!(s.policies("r2", PolicyKind::Anonymous).await.expect("read"), None);
+}
+on_backends!(policies_are_stored_per_realm_and_kind);

@@ -137,3 +137,20 @@ fn trusted_hosts_max_clients_and_allowed_scopes_policies() {
     assert_eq!(spec.allowed_scopes.len(), 6);
     assert_eq!(rule(Policies::authenticated_default().check(&evil, "anywhere", Some(10_000))), "ok");
 }
+
+#[test]
+fn policies_round_trip_through_json_with_defaults_for_missing_members() {
+    let p = Policies {
+        trusted_hosts: Some(vec!["*.example.com".into()]),
+        max_clients: None,
+        ..Policies::anonymous_default()
+    };
+    assert_eq!(Policies::from_json(&p.to_json(), Policies::authenticated_default()).unwrap(), p);
+    let partial = Policies::from_json(&json!({"client_disabled": true}), Policies::anonymous_default()).unwrap();
+    assert!(partial.client_disabled);
+    assert_eq!(partial.max_clients, Some(200));
+    assert!(Policies::from_json(&json!({"max_clients": -1}), Policies::anonymous_default()).is_err());
+    assert!(Policies::from_json(&json!({"trusted_hosts": "x"}), Policies::anonymous_default()).is_err());
+    assert_eq!("anonymous".parse::<PolicyKind>(), Ok(PolicyKind::Anonymous));
+    assert!("other".parse::<PolicyKind>().is_err());
+}
