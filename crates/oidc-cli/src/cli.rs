@@ -41,6 +41,69 @@ pub enum Command {
     /// Manage users.
     #[command(subcommand)]
     User(UserCommand),
+    /// Manage initial access tokens for dynamic client registration.
+    #[command(subcommand, name = "initial-access-token")]
+    InitialAccessToken(InitialTokenCommand),
+    /// View and change the client registration policies.
+    #[command(subcommand, name = "registration-policy")]
+    RegistrationPolicy(PolicyCommand),
+}
+
+/// Initial access token commands.
+#[derive(Debug, Subcommand)]
+pub enum InitialTokenCommand {
+    /// Create a token; its value is printed once and stored only as a digest.
+    Create {
+        /// Seconds until it expires (0: never).
+        #[arg(long, default_value_t = 86_400)]
+        expires_in: i64,
+        /// How many clients it may register.
+        #[arg(long, default_value_t = 1)]
+        count: i64,
+    },
+    /// List tokens with their remaining uses and expiry (never their value).
+    List,
+    /// Delete a token by id.
+    Delete {
+        /// The token's id (from `list`).
+        id: String,
+    },
+}
+
+/// Registration policy commands.
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Show the anonymous and authenticated policies.
+    Show,
+    /// Change one policy set; options not given keep their values.
+    Set {
+        /// `anonymous` (requests without a token) or `authenticated`.
+        kind: String,
+        /// A trusted host, address or `*.domain` (repeat); requesters and every URI must match.
+        #[arg(long = "trusted-host")]
+        trusted_hosts: Vec<String>,
+        /// Turn the trusted-hosts policy off (anyone, any URI).
+        #[arg(long, conflicts_with = "trusted_hosts")]
+        no_trusted_hosts: bool,
+        /// Refuse when the realm has this many clients (0: no limit).
+        #[arg(long)]
+        max_clients: Option<u64>,
+        /// Registered clients always ask for consent.
+        #[arg(long)]
+        consent_required: Option<bool>,
+        /// New clients are disabled until an operator enables them.
+        #[arg(long)]
+        client_disabled: Option<bool>,
+        /// A scope registered clients may request (repeat); replaces the list.
+        #[arg(long = "allowed-scope")]
+        allowed_scopes: Vec<String>,
+        /// Allow every scope (full scope).
+        #[arg(long, conflicts_with = "allowed_scopes")]
+        full_scope: bool,
+        /// Rotate registration access tokens on every use.
+        #[arg(long)]
+        rotate_registration_token: Option<bool>,
+    },
 }
 
 /// Options of `serve`.

@@ -7,13 +7,17 @@ use anyhow::{Context as _, anyhow, bail};
 use oidc_core::manage::{self, ClientSpec};
 use oidc_core::model::{Client, ClientType, GrantType, JwtAlg, KeyState, ResponseType, StandardClaims};
 use oidc_core::rand::OsRandom;
+use oidc_core::registration::{InitialAccessToken, Policies, PolicyKind};
 use oidc_core::repo::Repositories;
 use oidc_core::secret::{ClientSecret, Password};
 use oidc_core::subject::SubjectType;
 use oidc_core::time::Clock as _;
 use oidc_store::Store;
 
-use crate::cli::{Cli, ClientCommand, ClientOpts, Command, KeyCommand, RealmCommand, ServeArgs, UserCommand};
+use crate::cli::{
+    Cli, ClientCommand, ClientOpts, Command, InitialTokenCommand, KeyCommand, PolicyCommand, RealmCommand, ServeArgs,
+    UserCommand,
+};
 use crate::config::{DEFAULT_DATABASE_URL, DEFAULT_LISTEN, DEFAULT_REALM, FileConfig};
 use crate::server::{self, ServerOptions, SystemClock};
 
@@ -51,6 +55,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 Command::User(c) => {
                     require_realm(store.as_ref(), &realm).await?;
                     user_cmd(store.as_ref(), &realm, c).await
+                }
+                Command::InitialAccessToken(c) => {
+                    require_realm(store.as_ref(), &realm).await?;
+                    initial_token_cmd(store.as_ref(), &realm, c).await
+                }
+                Command::RegistrationPolicy(c) => {
+                    require_realm(store.as_ref(), &realm).await?;
+                    policy_cmd(store.as_ref(), &realm, c).await
                 }
                 Command::Migrate | Command::Serve(_) => Ok(()),
             }
@@ -278,6 +290,109 @@ async fn key_cmd(store: &dyn Repositories, realm: &str, c: KeyCommand) -> anyhow
                 other => other.into(),
             })?;
             println!("Revoked key {kid}: it is no longer published; tokens it signed no longer verify.");
+        }
+    }
+    Ok(())
+}
+
+async fn initial_token_cmd(store: &dyn Repositories, realm: &str, c: InitialTokenCommand) -> anyhow::Result<()> {
+    let now = SystemClock.now();
+    match c {
+        InitialTokenCommand::Create { expires_in, count } => {
+            if expires_in < 0 || count < 1 {
+                bail!("--expires-in must be 0 or more and --count at least 1");
+            }
+            let rng = OsRandom::new();
+            let value = oidc_core::rand::token(&rng, 32);
+            let t = InitialAccessToken {
+                id: oidc_core::rand::token(&rng, 9),
+                realm: realm.to_owned(),
+                digest: oidc_core::secret::Digest::of(&value),
+                created_at: now,
+                expires_at: (expires_in > 0).then(|| now.plus(expires_in)),
+                max_uses: count,
+                used: 0,
+            };
+            store.create_initial_token(&t).await?;
+            println!("id:      {}", t.id);
+            println!("token:   {value}");
+            println!("(The token is shown only now. Send it as 'Authorization: Bearer <token>' to");
+            println!(" POST /realms/{realm}/clients-registrations/openid-connect; it registers {count} client(s).)");
+        }
+        InitialTokenCommand::List => {
+            println!("{:<14} {:<10} {:<12} expires_at", "id", "remaining", "created_at");
+            for t in store.initial_tokens(realm).await? {
+                let expires = t.expires_at.map_or_else(
+                    || "never".to_owned(),
+                    |e| {
+                        if e <= now { format!("{e} (expired)") } else { e.to_string() }
+                    },
+                );
+                println!("{:<14} {:<10} {:<12} {expires}", t.id, t.max_uses - t.used, t.created_at.to_string());
+            }
+        }
+        InitialTokenCommand::Delete { id } => {
+            store.delete_initial_token(realm, &id).await.map_err(|e| match e {
+                oidc_core::repo::RepoError::NotFound(_) => anyhow!("no initial access token '{id}'"),
+                other => other.into(),
+            })?;
+            println!("Deleted initial access token {id}.");
+        }
+    }
+    Ok(())
+}
+
+async fn load_policies(store: &dyn Repositories, realm: &str, kind: PolicyKind) -> anyhow::Result<Policies> {
+    Ok(match store.policies(realm, kind).await? {
+        None => kind.defaults(),
+        Some(text) => Policies::from_json(&serde_json::from_str(&text)?, kind.defaults()).map_err(|e| anyhow!(e))?,
+    })
+}
+
+async fn policy_cmd(store: &dyn Repositories, realm: &str, c: PolicyCommand) -> anyhow::Result<()> {
+    match c {
+        PolicyCommand::Show => {
+            for kind in [PolicyKind::Anonymous, PolicyKind::Authenticated] {
+                println!("{}: {}", kind.as_str(), load_policies(store, realm, kind).await?.to_json());
+            }
+        }
+        PolicyCommand::Set {
+            kind,
+            trusted_hosts,
+            no_trusted_hosts,
+            max_clients,
+            consent_required,
+            client_disabled,
+            allowed_scopes,
+            full_scope,
+            rotate_registration_token,
+        } => {
+            let kind: PolicyKind = kind.parse().map_err(|e: String| anyhow!(e))?;
+            let mut p = load_policies(store, realm, kind).await?;
+            if no_trusted_hosts {
+                p.trusted_hosts = None;
+            } else if !trusted_hosts.is_empty() {
+                p.trusted_hosts = Some(trusted_hosts);
+            }
+            if let Some(m) = max_clients {
+                p.max_clients = (m > 0).then_some(m);
+            }
+            if let Some(b) = consent_required {
+                p.consent_required = b;
+            }
+            if let Some(b) = client_disabled {
+                p.client_disabled = b;
+            }
+            if full_scope {
+                p.allowed_scopes = None;
+            } else if !allowed_scopes.is_empty() {
+                p.allowed_scopes = Some(allowed_scopes);
+            }
+            if let Some(b) = rotate_registration_token {
+                p.rotate_registration_token = b;
+            }
+            store.set_policies(realm, kind, &p.to_json().to_string()).await?;
+            println!("{}: {}", kind.as_str(), p.to_json());
         }
     }
     Ok(())

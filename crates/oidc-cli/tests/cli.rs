@@ -261,3 +261,51 @@ fn user_attributes_and_pairwise_clients_from_the_command_line() {
     );
     assert!(!ok && err.contains("unknown subject type"), "{err}");
 }
+
+#[test]
+fn initial_access_tokens_and_registration_policies_from_the_command_line() {
+    let db = temp_db("registration");
+    let cmd = |args: &[&str]| {
+        let mut c = oidc(&db);
+        c.args(args);
+        c
+    };
+    assert!(run(cmd(&["realm", "create", "main"]), None).0);
+    let (ok, out, err) = run(cmd(&["initial-access-token", "create", "--count", "3", "--expires-in", "600"]), None);
+    assert!(ok, "{err}");
+    let id = out.lines().find_map(|l| l.strip_prefix("id:")).unwrap().trim().to_owned();
+    let token = out.lines().find_map(|l| l.strip_prefix("token:")).unwrap().trim().to_owned();
+    assert_eq!(token.len(), 43);
+    let (ok, out, _) = run(cmd(&["initial-access-token", "list"]), None);
+    assert!(ok && out.contains(&id) && !out.contains(&token), "the value is never listed: {out}");
+    let line = out.lines().find(|l| l.starts_with(&id)).unwrap();
+    assert_eq!(line.split_whitespace().nth(1), Some("3"), "remaining uses: {line}");
+    let (ok, _, err) = run(cmd(&["initial-access-token", "create", "--count", "0"]), None);
+    assert!(!ok && err.contains("--count"), "{err}");
+    assert!(run(cmd(&["initial-access-token", "delete", &id]), None).0);
+    let (ok, _, err) = run(cmd(&["initial-access-token", "delete", &id]), None);
+    assert!(!ok && err.contains("no initial access token"), "{err}");
+
+    let (ok, out, _) = run(cmd(&["registration-policy", "show"]), None);
+    assert!(ok && out.contains(r#"anonymous: {"#) && out.contains(r#""trusted_hosts":[]"#), "{out}");
+    let (ok, out, err) = run(
+        cmd(&[
+            "registration-policy",
+            "set",
+            "anonymous",
+            "--trusted-host",
+            "*.example.com",
+            "--max-clients",
+            "10",
+            "--client-disabled",
+            "true",
+        ]),
+        None,
+    );
+    assert!(ok, "{err}");
+    assert!(out.contains(r#""trusted_hosts":["*.example.com"]"#) && out.contains(r#""max_clients":10"#), "{out}");
+    let (_, out, _) = run(cmd(&["registration-policy", "show"]), None);
+    assert!(out.contains(r#""client_disabled":true"#), "stored: {out}");
+    let (ok, _, err) = run(cmd(&["registration-policy", "set", "everyone"]), None);
+    assert!(!ok && err.contains("unknown policy set"), "{err}");
+}

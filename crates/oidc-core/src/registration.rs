@@ -467,13 +467,14 @@ impl Policies {
         })
     }
 
-    /// Checks a registration (or an update, `existing_clients` = `None`)
-    /// against the policies. `requester` is the host or address the request
-    /// came from.
+    /// Checks a registration against the policies. `requester` is the host or
+    /// address the request came from; for an update (authorized by its
+    /// registration access token) it is `None` and only the metadata is checked.
+    /// `existing_clients` is the realm's client count (`None` for an update).
     pub fn check(
         &self,
         md: &Metadata,
-        requester: &str,
+        requester: Option<&str>,
         existing_clients: Option<u64>,
     ) -> Result<(), RegistrationError> {
         let refuse = |rule, reason: String| Err(RegistrationError::Policy { rule, reason });
@@ -481,8 +482,10 @@ impl Policies {
             if list.is_empty() {
                 return refuse("trusted-hosts", "no host is trusted to register clients".into());
             }
-            if !self.trusted(requester) {
-                return refuse("trusted-hosts", format!("host '{requester}' is not trusted"));
+            if let Some(r) = requester
+                && !self.trusted(r)
+            {
+                return refuse("trusted-hosts", format!("host '{r}' is not trusted"));
             }
             for u in md.uris() {
                 let host = u.split_once("://").map(|(_, r)| r.split(['/', '?', '#', ':']).next().unwrap_or(""));

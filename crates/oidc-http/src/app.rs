@@ -224,6 +224,7 @@ impl App {
             "userinfo_endpoint": format!("{oidc}/userinfo"),
             "jwks_uri": format!("{oidc}/certs"),
             "end_session_endpoint": format!("{oidc}/logout"),
+            "registration_endpoint": format!("{issuer}/clients-registrations/openid-connect"),
             "scopes_supported": scopes,
             "response_types_supported": response_types,
             "response_modes_supported": ["query", "fragment", "form_post"],

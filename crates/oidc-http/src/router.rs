@@ -28,6 +28,9 @@ pub(crate) enum Endpoint {
     Demo(String),
     /// `/realms/{realm}/account`: the applications the user authorized.
     Account(String),
+    /// `/realms/{realm}/clients-registrations/openid-connect[/{client_id}]`
+    /// (RFC 7591, RFC 7592).
+    Registration(String, Option<String>),
     /// `/static/{file}`.
     Static(String),
     /// `/health`.
@@ -54,6 +57,13 @@ impl Endpoint {
                     ("login-actions", Some("consent"), None) => Endpoint::Consent(r),
                     ("demo", None, None) => Endpoint::Demo(r),
                     ("account", None, None) => Endpoint::Account(r),
+                    ("clients-registrations", Some("openid-connect"), None) => Endpoint::Registration(r, None),
+                    ("clients-registrations", Some("openid-connect"), Some(id)) => {
+                        match oidc_core::params::form_urldecode(id) {
+                            Some(id) if !id.is_empty() => Endpoint::Registration(r, Some(id)),
+                            _ => Endpoint::NotFound,
+                        }
+                    }
                     _ => Endpoint::NotFound,
                 }
             }
@@ -72,6 +82,10 @@ impl Endpoint {
             | Endpoint::Login(_)
             | Endpoint::Account(_) => m == Method::GET || m == Method::POST,
             Endpoint::Token(_) | Endpoint::Consent(_) => m == Method::POST,
+            Endpoint::Registration(_, None) => m == Method::POST || m == Method::OPTIONS,
+            Endpoint::Registration(_, Some(_)) => {
+                m == Method::GET || m == Method::PUT || m == Method::DELETE || m == Method::OPTIONS
+            }
             _ => m == Method::GET || m == Method::HEAD,
         }
     }
@@ -99,5 +113,13 @@ mod tests {
         assert_eq!(Endpoint::parse("/realms/../protocol/openid-connect/auth"), Endpoint::NotFound);
         assert_eq!(Endpoint::parse("/realms/main/protocol/openid-connect/auth/x"), Endpoint::NotFound);
         assert_eq!(Endpoint::parse("/health"), Endpoint::Health);
+        assert_eq!(
+            Endpoint::parse("/realms/main/clients-registrations/openid-connect"),
+            Endpoint::Registration("main".into(), None)
+        );
+        assert_eq!(
+            Endpoint::parse("/realms/main/clients-registrations/openid-connect/a%20b"),
+            Endpoint::Registration("main".into(), Some("a b".into()))
+        );
     }
 }

@@ -68,14 +68,7 @@ async fn custom_scope_claims_param_and_consent_page_oidc_core_5_4_and_5_5() {
     env.store.update_user(&alice).await.unwrap();
 
     // Discovery lists the custom scope and its claim, pairwise subjects and the claims parameter.
-    let d: Value = browser()
-        .get(format!("{}/.well-known/openid-configuration", env.issuer()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let d: Value = env.discovery().await;
     assert!(d["scopes_supported"].as_array().unwrap().contains(&json!("work")));
     assert!(d["claims_supported"].as_array().unwrap().contains(&json!("department")));
     assert_eq!(d["subject_types_supported"], json!(["public", "pairwise"]));

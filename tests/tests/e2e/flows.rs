@@ -272,14 +272,7 @@ async fn password_grant_is_off_by_default_rfc9700_2_4() {
     let form = [("grant_type", "password"), ("username", "alice"), ("password", "wonderland-42")];
     let (status, body, _) = token_request(&env, &form, Some((&client_id, &secret.unwrap()))).await;
     assert_eq!((status, body["error"].as_str()), (400, Some("unsupported_grant_type")));
-    let disco: serde_json::Value = browser()
-        .get(format!("{}/.well-known/openid-configuration", env.issuer()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let disco: serde_json::Value = env.discovery().await;
     assert!(!disco["grant_types_supported"].as_array().unwrap().contains(&"password".into()));
 }
 

@@ -71,6 +71,12 @@ impl Env {
         format!("{}/realms/{REALM}", self.server.base_url)
     }
 
+    /// The realm's discovery document.
+    pub(crate) async fn discovery(&self) -> serde_json::Value {
+        let url = format!("{}/.well-known/openid-configuration", self.issuer());
+        browser().get(url).send().await.expect("discovery").json().await.expect("discovery JSON")
+    }
+
     pub(crate) fn endpoint(&self, name: &str) -> String {
         format!("{}/protocol/openid-connect/{name}", self.issuer())
     }

@@ -13,3 +13,4 @@ mod discovery;
 mod errors;
 mod flows;
 mod keys;
+mod registration;

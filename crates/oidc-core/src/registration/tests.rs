@@ -118,16 +118,17 @@ fn trusted_hosts_max_clients_and_allowed_scopes_policies() {
         Err(RegistrationError::Policy { rule, .. }) => rule,
         Err(_) => "other",
     };
-    assert_eq!(rule(anon.check(&md, "10.0.0.1", Some(0))), "trusted-hosts", "no trusted host by default");
+    assert_eq!(rule(anon.check(&md, Some("10.0.0.1"), Some(0))), "trusted-hosts", "no trusted host by default");
     let mut p = Policies { trusted_hosts: Some(vec!["*.trusted.example".into(), "10.0.0.1".into()]), ..anon.clone() };
-    assert_eq!(rule(p.check(&md, "10.0.0.1", Some(0))), "ok");
-    assert_eq!(rule(p.check(&md, "10.0.0.2", Some(0))), "trusted-hosts", "the requester must be trusted");
+    assert_eq!(rule(p.check(&md, Some("10.0.0.1"), Some(0))), "ok");
+    assert_eq!(rule(p.check(&md, Some("10.0.0.2"), Some(0))), "trusted-hosts", "the requester must be trusted");
     let evil = parse(json!({"redirect_uris": ["https://evil.example/cb"]})).unwrap();
-    assert_eq!(rule(p.check(&evil, "10.0.0.1", Some(0))), "trusted-hosts", "every URI must be on a trusted host");
-    assert_eq!(rule(p.check(&md, "10.0.0.1", Some(200))), "max-clients");
-    assert_eq!(rule(p.check(&md, "10.0.0.1", None)), "ok", "updates are not counted");
+    assert_eq!(rule(p.check(&evil, Some("10.0.0.1"), Some(0))), "trusted-hosts", "every URI must be on a trusted host");
+    assert_eq!(rule(p.check(&md, Some("10.0.0.1"), Some(200))), "max-clients");
+    assert_eq!(rule(p.check(&md, None, None)), "ok", "updates are not counted, nor their requester");
+    assert_eq!(rule(p.check(&evil, None, None)), "trusted-hosts", "but their URIs are");
     let wide = parse(json!({"redirect_uris": ["https://app.trusted.example/cb"], "scope": "openid admin"})).unwrap();
-    assert_eq!(rule(p.check(&wide, "10.0.0.1", Some(0))), "allowed-client-scopes");
+    assert_eq!(rule(p.check(&wide, Some("10.0.0.1"), Some(0))), "allowed-client-scopes");
     // apply(): consent forced, disabled when asked, scopes limited.
     p.client_disabled = true;
     let mut spec = md.to_spec(&ScopeRegistry::default());
@@ -135,7 +136,7 @@ fn trusted_hosts_max_clients_and_allowed_scopes_policies() {
     p.apply(&mut spec);
     assert!(spec.require_consent && !spec.enabled);
     assert_eq!(spec.allowed_scopes.len(), 6);
-    assert_eq!(rule(Policies::authenticated_default().check(&evil, "anywhere", Some(10_000))), "ok");
+    assert_eq!(rule(Policies::authenticated_default().check(&evil, Some("anywhere"), Some(10_000))), "ok");
 }
 
 #[test]

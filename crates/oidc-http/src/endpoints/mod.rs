@@ -3,6 +3,7 @@
 mod account;
 mod authorize;
 mod misc;
+mod registration;
 mod token;
 mod userinfo;
 
@@ -24,6 +25,11 @@ pub(crate) async fn handle(app: &App, req: Request<Incoming>) -> Resp {
         Some(rest) if prefix.is_empty() || rest.starts_with('/') => Endpoint::parse(rest),
         _ => Endpoint::NotFound,
     };
+    if req.method() == Method::OPTIONS && matches!(endpoint, Endpoint::Registration(..)) {
+        let mut r = response::with_body(StatusCode::NO_CONTENT, "text/plain", "");
+        registration::cors(&mut r);
+        return r;
+    }
     if req.method() == Method::OPTIONS && matches!(endpoint, Endpoint::Token(_) | Endpoint::UserInfo(_)) {
         // CORS preflight for browser-based clients (the token and userinfo endpoints take no cookies).
         let mut r = response::with_body(StatusCode::NO_CONTENT, "text/plain", "");
@@ -49,7 +55,8 @@ pub(crate) async fn handle(app: &App, req: Request<Incoming>) -> Resp {
         | Endpoint::Login(r)
         | Endpoint::Consent(r)
         | Endpoint::Demo(r)
-        | Endpoint::Account(r) => r.clone(),
+        | Endpoint::Account(r)
+        | Endpoint::Registration(r, _) => r.clone(),
     };
     let realm = match app.realm(&realm_name).await {
         Ok(Some(r)) => r,
@@ -70,6 +77,7 @@ pub(crate) async fn handle(app: &App, req: Request<Incoming>) -> Resp {
         Endpoint::Logout(_) => misc::logout(app, &realm, req).await,
         Endpoint::Demo(_) => misc::demo(app, &realm),
         Endpoint::Account(_) => account::account(app, &realm, req).await,
+        Endpoint::Registration(_, id) => registration::registration(app, &realm, id, req).await,
         Endpoint::Static(_) | Endpoint::Health | Endpoint::NotFound => {
             response::plain(StatusCode::NOT_FOUND, "not found\n")
         }

@@ -1,0 +1,217 @@
+//! The client registration service: OIDC Dynamic Client Registration 1.0,
+//! RFC 7591 and RFC 7592, initial access tokens and registration policies.
+
+use oidc_core::registration::{InitialAccessToken, Policies, PolicyKind};
+use oidc_core::secret::Digest;
+use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata};
+use openidconnect::{
+    AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce, RedirectUrl, TokenResponse as _,
+};
+use serde_json::{Value, json};
+
+use crate::harness::{CALLBACK, Env, REALM, authorize, browser, now, query_param, rp_http};
+
+fn endpoint(env: &Env) -> String {
+    format!("{}/clients-registrations/openid-connect", env.issuer())
+}
+
+/// Creates an initial access token with `count` uses that expires after `ttl` seconds.
+async fn initial_token(env: &Env, count: i64, ttl: i64) -> String {
+    let value = format!("iat-{}", oidc_core::rand::token(&oidc_core::rand::OsRandom::new(), 16));
+    let t = InitialAccessToken {
+        id: oidc_core::rand::token(&oidc_core::rand::OsRandom::new(), 6),
+        realm: REALM.into(),
+        digest: Digest::of(&value),
+        created_at: now(),
+        expires_at: Some(now().plus(ttl)),
+        max_uses: count,
+        used: 0,
+    };
+    env.store.create_initial_token(&t).await.unwrap();
+    value
+}
+
+async fn send(req: reqwest::RequestBuilder) -> (u16, Value, reqwest::header::HeaderMap) {
+    let r = req.send().await.unwrap();
+    let status = r.status().as_u16();
+    let headers = r.headers().clone();
+    (status, r.json().await.unwrap_or(Value::Null), headers)
+}
+
+async fn register(env: &Env, token: Option<&str>, body: Value) -> (u16, Value, reqwest::header::HeaderMap) {
+    let mut req = browser().post(endpoint(env)).json(&body);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    send(req).await
+}
+
+#[tokio::test]
+async fn register_use_read_update_delete_with_a_rotating_registration_token_rfc7591_rfc7592() {
+    let env = Env::start().await;
+    let d: Value = env.discovery().await;
+    assert_eq!(d["registration_endpoint"], endpoint(&env).as_str());
+    let iat = initial_token(&env, 1, 3600).await;
+    let (status, reg, headers) = register(
+        &env,
+        Some(&iat),
+        json!({"redirect_uris": [CALLBACK], "client_name": "Dyn RP", "contacts": ["ops@rp.example"],
+               "scope": "openid email", "x-custom": "ignored"}),
+    )
+    .await;
+    assert_eq!(status, 201, "{reg}");
+    assert_eq!(headers["access-control-allow-origin"], "*");
+    let client_id = reg["client_id"].as_str().unwrap().to_owned();
+    let secret = reg["client_secret"].as_str().unwrap().to_owned();
+    assert_eq!(reg["client_secret_expires_at"], 0);
+    assert_eq!(reg["client_name"], "Dyn RP");
+    assert_eq!(reg["contacts"], json!(["ops@rp.example"]));
+    assert!(reg.get("x-custom").is_none(), "unknown metadata is not echoed (RFC 7591 §3.1)");
+    let uri = reg["registration_client_uri"].as_str().unwrap().to_owned();
+    assert_eq!(uri, format!("{}/{client_id}", endpoint(&env)));
+    let rat1 = reg["registration_access_token"].as_str().unwrap().to_owned();
+    // The token was for one client only.
+    let (status, body, h) = register(&env, Some(&iat), json!({"redirect_uris": [CALLBACK]})).await;
+    assert_eq!((status, body["error"].as_str()), (401, Some("invalid_token")));
+    assert!(h["www-authenticate"].to_str().unwrap().starts_with("Bearer"));
+
+    // The registered client runs the code flow, verified by openidconnect.
+    env.user("alice", "wonderland-42").await;
+    let meta = CoreProviderMetadata::discover_async(IssuerUrl::new(env.issuer()).unwrap(), &rp_http).await.unwrap();
+    let rp = CoreClient::from_provider_metadata(
+        meta,
+        ClientId::new(client_id.clone()),
+        Some(ClientSecret::new(secret.clone())),
+    )
+    .set_redirect_uri(RedirectUrl::new(CALLBACK.into()).unwrap());
+    let (url, _, nonce) =
+        rp.authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random).url();
+    let back = authorize(&browser(), url.as_str(), "alice", "wonderland-42").await;
+    let code = AuthorizationCode::new(query_param(&back, "code").expect("code"));
+    let tokens = rp.exchange_code(code).unwrap().request_async(&rp_http).await.unwrap();
+    tokens.id_token().unwrap().claims(&rp.id_token_verifier(), &nonce).expect("valid id_token");
+
+    // Read: the token rotates, the old one stops working (RFC 7592 §2.1).
+    let (status, read, _) = send(browser().get(&uri).bearer_auth(&rat1)).await;
+    assert_eq!(status, 200, "{read}");
+    assert_eq!(read["client_secret"], secret.as_str());
+    let rat2 = read["registration_access_token"].as_str().unwrap().to_owned();
+    assert_ne!(rat2, rat1);
+    let (status, _, _) = send(browser().get(&uri).bearer_auth(&rat1)).await;
+    assert_eq!(status, 401, "the previous registration access token is refused");
+
+    // Update (RFC 7592 §2.2): the body replaces the metadata.
+    let update = json!({"client_id": client_id, "redirect_uris": [CALLBACK, "https://rp.example/cb2"], "client_name": "Renamed"});
+    let (status, upd, _) = send(browser().put(&uri).bearer_auth(&rat2).json(&update)).await;
+    assert_eq!(status, 200, "{upd}");
+    assert_eq!(upd["client_name"], "Renamed");
+    assert_eq!(upd["redirect_uris"].as_array().unwrap().len(), 2);
+    let rat3 = upd["registration_access_token"].as_str().unwrap().to_owned();
+    let stored = env.store.client(REALM, &client_id).await.unwrap().unwrap();
+    assert_eq!(stored.name, "Renamed");
+    // Another client's id in the body, or a wrong secret, is refused.
+    let other = json!({"client_id": "someone-else", "redirect_uris": [CALLBACK]});
+    assert_eq!(send(browser().put(&uri).bearer_auth(&rat3).json(&other)).await.0, 400);
+    let wrong = json!({"client_id": client_id, "client_secret": "nope", "redirect_uris": [CALLBACK]});
+    assert_eq!(send(browser().put(&uri).bearer_auth(&rat3).json(&wrong)).await.0, 400);
+    // A token only works for its own client.
+    let other_uri = format!("{}/not-this-one", endpoint(&env));
+    assert_eq!(send(browser().get(&other_uri).bearer_auth(&rat3)).await.0, 401);
+
+    // Delete (RFC 7592 §2.3).
+    let r = browser().delete(&uri).bearer_auth(&rat3).send().await.unwrap();
+    assert_eq!(r.status(), 204);
+    assert!(env.store.client(REALM, &client_id).await.unwrap().is_none());
+    assert_eq!(send(browser().get(&uri).bearer_auth(&rat3)).await.0, 401);
+}
+
+#[tokio::test]
+async fn anonymous_registration_follows_the_policies() {
+    let env = Env::start().await;
+    let body = json!({"redirect_uris": ["http://127.0.0.1:9/cb"], "client_name": "Anon"});
+    // Keycloak's default: no trusted host, so anonymous registration is refused, naming the rule.
+    let (status, b, _) = register(&env, None, body.clone()).await;
+    assert_eq!(status, 403, "{b}");
+    assert!(b["error_description"].as_str().unwrap().contains("trusted-hosts"), "{b}");
+
+    let p = Policies {
+        trusted_hosts: Some(vec!["127.0.0.1".into()]),
+        max_clients: Some(2),
+        client_disabled: true,
+        ..Policies::anonymous_default()
+    };
+    env.store.set_policies(REALM, PolicyKind::Anonymous, &p.to_json().to_string()).await.unwrap();
+    let (status, reg, _) = register(&env, None, body.clone()).await;
+    assert_eq!(status, 201, "{reg}");
+    let client = env.store.client(REALM, reg["client_id"].as_str().unwrap()).await.unwrap().unwrap();
+    assert!(client.require_consent, "consent-required policy");
+    assert!(!client.enabled, "client-disabled policy: an operator enables it");
+    assert_eq!(client.allowed_scopes.len(), 6, "only the allowed scopes");
+    // URIs on an untrusted host, or a scope the policy does not allow, are refused.
+    let (status, b, _) = register(&env, None, json!({"redirect_uris": ["https://evil.example/cb"]})).await;
+    assert_eq!(status, 403, "{b}");
+    let (status, b, _) =
+        register(&env, None, json!({"redirect_uris": ["http://127.0.0.1:9/cb"], "scope": "openid admin"})).await;
+    assert_eq!(status, 403, "{b}");
+    assert!(b["error_description"].as_str().unwrap().contains("allowed-client-scopes"));
+    // max-clients counts every client of the realm: 1 registered now, limit 2.
+    assert_eq!(register(&env, None, body.clone()).await.0, 201);
+    let (status, b, _) = register(&env, None, body.clone()).await;
+    assert_eq!(status, 403, "{b}");
+    assert!(b["error_description"].as_str().unwrap().contains("max-clients"));
+    // An anonymous client's update obeys the same policies.
+    let rat = reg["registration_access_token"].as_str().unwrap();
+    let uri = reg["registration_client_uri"].as_str().unwrap();
+    let evil = json!({"client_id": reg["client_id"], "redirect_uris": ["https://evil.example/cb"]});
+    assert_eq!(send(browser().put(uri).bearer_auth(rat).json(&evil)).await.0, 403);
+}
+
+#[tokio::test]
+async fn invalid_metadata_and_tokens_are_refused_with_rfc7591_errors() {
+    let env = Env::start().await;
+    let iat = initial_token(&env, 10, 3600).await;
+    for (body, error) in [
+        (json!({}), "invalid_redirect_uri"),
+        (json!({"redirect_uris": ["https://rp.example/cb#x"]}), "invalid_redirect_uri"),
+        (json!({"redirect_uris": ["http://rp.example/cb"]}), "invalid_redirect_uri"),
+        (json!({"redirect_uris": [CALLBACK], "response_types": ["code id_token"]}), "invalid_client_metadata"),
+        (
+            json!({"redirect_uris": [CALLBACK], "token_endpoint_auth_method": "private_key_jwt"}),
+            "invalid_client_metadata",
+        ),
+        (json!({"redirect_uris": [CALLBACK], "id_token_signed_response_alg": "ES256"}), "invalid_client_metadata"),
+        (json!(["not", "an", "object"]), "invalid_client_metadata"),
+    ] {
+        let (status, b, _) = register(&env, Some(&iat), body.clone()).await;
+        assert_eq!((status, b["error"].as_str()), (400, Some(error)), "{body}: {b}");
+    }
+    assert_eq!(env.store.initial_tokens(REALM).await.unwrap()[0].used, 0, "refusals consume no use");
+    let r = browser().post(endpoint(&env)).bearer_auth(&iat).body("{}").send().await.unwrap();
+    assert_eq!(r.status(), 400, "not application/json");
+    let (status, _, _) = register(&env, Some("not-a-token"), json!({"redirect_uris": [CALLBACK]})).await;
+    assert_eq!(status, 401);
+    let expired = initial_token(&env, 1, -1).await;
+    assert_eq!(register(&env, Some(&expired), json!({"redirect_uris": [CALLBACK]})).await.0, 401);
+}
+
+#[tokio::test]
+async fn parallel_registrations_never_exceed_the_initial_token_count() {
+    let env = Env::start().await;
+    let iat = initial_token(&env, 3, 3600).await;
+    let before = env.store.clients(REALM).await.unwrap().len();
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let (url, iat) = (endpoint(&env), iat.clone());
+        tasks.push(tokio::spawn(async move {
+            let body = json!({"redirect_uris": [CALLBACK], "client_name": format!("P{i}")});
+            browser().post(url).bearer_auth(iat).json(&body).send().await.unwrap().status().as_u16()
+        }));
+    }
+    let mut statuses = Vec::new();
+    for t in tasks {
+        statuses.push(t.await.unwrap());
+    }
+    assert_eq!(statuses.iter().filter(|s| **s == 201).count(), 3, "{statuses:?}");
+    assert!(statuses.iter().all(|s| *s == 201 || *s == 401), "{statuses:?}");
+    assert_eq!(env.store.clients(REALM).await.unwrap().len(), before + 3);
+}
