@@ -8,6 +8,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261124_000001_create_tables;
 mod m20261124_000002_flows_and_grants;
 mod m20261124_000003_client_registration;
+mod m20261124_000004_roles;
 
 /// Lists the migrations in order.
 #[derive(Debug)]
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000001_create_tables::Migration),
             Box::new(m20261124_000002_flows_and_grants::Migration),
             Box::new(m20261124_000003_client_registration::Migration),
+            Box::new(m20261124_000004_roles::Migration),
         ]
     }
 }

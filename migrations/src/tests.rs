@@ -8,7 +8,7 @@ use sea_orm_migration::sea_orm::Database;
 use crate::Migrator;
 
 /// Every table the migrations create.
-const TABLES: [&str; 14] = [
+const TABLES: [&str; 15] = [
     "realms",
     "signing_keys",
     "clients",
@@ -23,6 +23,7 @@ const TABLES: [&str; 14] = [
     "initial_access_tokens",
     "client_registrations",
     "registration_policies",
+    "role_assignments",
 ];
 
 #[tokio::test]

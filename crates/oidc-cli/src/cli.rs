@@ -47,6 +47,44 @@ pub enum Command {
     /// View and change the client registration policies.
     #[command(subcommand, name = "registration-policy")]
     RegistrationPolicy(PolicyCommand),
+    /// Manage realm roles of users and service accounts (create-client, manage-clients, view-clients).
+    #[command(subcommand)]
+    Role(RoleCommand),
+}
+
+/// Who a role command is about.
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct RoleHolderArgs {
+    /// A user, by username.
+    #[arg(long)]
+    pub user: Option<String>,
+    /// A confidential client's service account (its client_credentials tokens), by client_id.
+    #[arg(long)]
+    pub client: Option<String>,
+}
+
+/// Role commands.
+#[derive(Debug, Subcommand)]
+pub enum RoleCommand {
+    /// Give a role.
+    Grant {
+        /// The role, e.g. create-client, manage-clients, view-clients.
+        role: String,
+        /// Who gets it.
+        #[command(flatten)]
+        holder: RoleHolderArgs,
+    },
+    /// Take a role away.
+    Revoke {
+        /// The role.
+        role: String,
+        /// Who loses it.
+        #[command(flatten)]
+        holder: RoleHolderArgs,
+    },
+    /// List every role assignment.
+    List,
 }
 
 /// Initial access token commands.

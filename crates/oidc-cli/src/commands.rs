@@ -9,14 +9,15 @@ use oidc_core::model::{Client, ClientType, GrantType, JwtAlg, KeyState, Response
 use oidc_core::rand::OsRandom;
 use oidc_core::registration::{InitialAccessToken, Policies, PolicyKind};
 use oidc_core::repo::Repositories;
+use oidc_core::repo::RoleHolder;
 use oidc_core::secret::{ClientSecret, Password};
 use oidc_core::subject::SubjectType;
 use oidc_core::time::Clock as _;
 use oidc_store::Store;
 
 use crate::cli::{
-    Cli, ClientCommand, ClientOpts, Command, InitialTokenCommand, KeyCommand, PolicyCommand, RealmCommand, ServeArgs,
-    UserCommand,
+    Cli, ClientCommand, ClientOpts, Command, InitialTokenCommand, KeyCommand, PolicyCommand, RealmCommand, RoleCommand,
+    RoleHolderArgs, ServeArgs, UserCommand,
 };
 use crate::config::{DEFAULT_DATABASE_URL, DEFAULT_LISTEN, DEFAULT_REALM, FileConfig};
 use crate::server::{self, ServerOptions, SystemClock};
@@ -63,6 +64,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 Command::RegistrationPolicy(c) => {
                     require_realm(store.as_ref(), &realm).await?;
                     policy_cmd(store.as_ref(), &realm, c).await
+                }
+                Command::Role(c) => {
+                    require_realm(store.as_ref(), &realm).await?;
+                    role_cmd(store.as_ref(), &realm, c).await
                 }
                 Command::Migrate | Command::Serve(_) => Ok(()),
             }
@@ -342,6 +347,60 @@ async fn initial_token_cmd(store: &dyn Repositories, realm: &str, c: InitialToke
     Ok(())
 }
 
+async fn role_holder(store: &dyn Repositories, realm: &str, h: RoleHolderArgs) -> anyhow::Result<(RoleHolder, String)> {
+    if let Some(username) = h.user {
+        let u = store.user_by_username(realm, &username).await?.ok_or_else(|| anyhow!("no user '{username}'"))?;
+        return Ok((RoleHolder::User(u.id), format!("user '{username}'")));
+    }
+    let id = h.client.ok_or_else(|| anyhow!("name a --user or a --client"))?;
+    let c = store.client(realm, &id).await?.ok_or_else(|| anyhow!("no client '{id}'"))?;
+    if c.client_type != ClientType::Confidential {
+        bail!("client '{id}' is public: only confidential clients have a service account");
+    }
+    Ok((RoleHolder::Client(id.clone()), format!("client '{id}'")))
+}
+
+async fn role_cmd(store: &dyn Repositories, realm: &str, c: RoleCommand) -> anyhow::Result<()> {
+    let check_role = |r: &str| {
+        if r.is_empty()
+            || r.len() > 100
+            || !r.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | ':' | '.'))
+        {
+            bail!("role '{r}' must be letters, digits, '-', '_', ':' or '.'");
+        }
+        Ok(())
+    };
+    match c {
+        RoleCommand::Grant { role, holder } => {
+            check_role(&role)?;
+            let (h, who) = role_holder(store, realm, holder).await?;
+            store.grant_role(realm, &h, &role).await?;
+            println!("Granted '{role}' to {who}.");
+        }
+        RoleCommand::Revoke { role, holder } => {
+            let (h, who) = role_holder(store, realm, holder).await?;
+            store.revoke_role(realm, &h, &role).await.map_err(|e| match e {
+                oidc_core::repo::RepoError::NotFound(_) => anyhow!("{who} does not have the role '{role}'"),
+                other => other.into(),
+            })?;
+            println!("Revoked '{role}' from {who}.");
+        }
+        RoleCommand::List => {
+            for (h, role) in store.role_assignments(realm).await? {
+                let who = match h {
+                    RoleHolder::User(id) => match store.user(realm, &id).await? {
+                        Some(u) => format!("user {}", u.username),
+                        None => format!("user id {id}"),
+                    },
+                    RoleHolder::Client(id) => format!("client {id}"),
+                };
+                println!("{role:<20} {who}");
+            }
+        }
+    }
+    Ok(())
+}
+
 async fn load_policies(store: &dyn Repositories, realm: &str, kind: PolicyKind) -> anyhow::Result<Policies> {
     Ok(match store.policies(realm, kind).await? {
         None => kind.defaults(),
@@ -439,8 +498,14 @@ fn spec_from(opts: &ClientOpts, base: Option<&Client>) -> anyhow::Result<ClientS
         Some(a) => a.parse::<JwtAlg>().map_err(|e| anyhow!(e))?,
         None => base.map_or(JwtAlg::Rs256, |c| c.jwt_alg),
     };
+    // Grant types given without authorization_code (a service account) mean no response type by default.
+    let code_grant = opts.grant_types.is_empty() || opts.grant_types.iter().any(|g| g == "authorization_code");
     let response_types = if opts.response_types.is_empty() {
-        base.map_or(vec![ResponseType::Code], |c| c.response_types.clone())
+        match base {
+            Some(c) => c.response_types.clone(),
+            None if code_grant => vec![ResponseType::Code],
+            None => vec![],
+        }
     } else {
         parse_list(&opts.response_types)?
     };

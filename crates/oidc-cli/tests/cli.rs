@@ -309,3 +309,34 @@ fn initial_access_tokens_and_registration_policies_from_the_command_line() {
     let (ok, _, err) = run(cmd(&["registration-policy", "set", "everyone"]), None);
     assert!(!ok && err.contains("unknown policy set"), "{err}");
 }
+
+#[test]
+fn role_commands() {
+    let db = temp_db("roles");
+    let cmd = |args: &[&str]| {
+        let mut c = oidc(&db);
+        c.args(args);
+        c
+    };
+    assert!(run(cmd(&["realm", "create", "main"]), None).0);
+    assert!(run(cmd(&["user", "create", "ops", "--no-password"]), None).0);
+    let (ok, out, err) = run(cmd(&["client", "create", "--name", "Svc", "--grant-type", "client_credentials"]), None);
+    assert!(ok, "{err}");
+    let id = out.lines().find_map(|l| l.strip_prefix("client_id:")).unwrap().trim().to_owned();
+    assert!(run(cmd(&["role", "grant", "create-client", "--user", "ops"]), None).0);
+    assert!(run(cmd(&["role", "grant", "manage-clients", "--client", &id]), None).0);
+    let (ok, out, _) = run(cmd(&["role", "list"]), None);
+    assert!(
+        ok && out.contains("create-client") && out.contains("user ops") && out.contains(&format!("client {id}")),
+        "{out}"
+    );
+    let (ok, _, err) = run(cmd(&["role", "grant", "create-client"]), None);
+    assert!(!ok && err.contains("--user"), "{err}");
+    let (ok, _, err) = run(cmd(&["role", "grant", "bad role", "--user", "ops"]), None);
+    assert!(!ok && err.contains("must be letters"), "{err}");
+    let (ok, _, err) = run(cmd(&["role", "grant", "x", "--user", "ghost"]), None);
+    assert!(!ok && err.contains("no user 'ghost'"), "{err}");
+    assert!(run(cmd(&["role", "revoke", "create-client", "--user", "ops"]), None).0);
+    let (ok, _, err) = run(cmd(&["role", "revoke", "create-client", "--user", "ops"]), None);
+    assert!(!ok && err.contains("does not have"), "{err}");
+}

@@ -252,6 +252,29 @@ pub trait RegistrationRepo: Send + Sync {
     async fn set_policies(&self, realm: &str, kind: PolicyKind, json: &str) -> RepoResult<()>;
 }
 
+/// Who holds a realm role: a user, or a client acting on its own behalf
+/// (a service account, with `client_credentials` tokens).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RoleHolder {
+    /// A user, by id.
+    User(String),
+    /// A client's service account, by client_id.
+    Client(String),
+}
+
+/// Realm roles (such as `create-client`, `manage-clients`, `view-clients`).
+#[async_trait]
+pub trait RoleRepo: Send + Sync {
+    /// The roles `holder` has in `realm`.
+    async fn roles(&self, realm: &str, holder: &RoleHolder) -> RepoResult<Vec<String>>;
+    /// Gives `holder` a role (idempotent).
+    async fn grant_role(&self, realm: &str, holder: &RoleHolder, role: &str) -> RepoResult<()>;
+    /// Takes a role away; `NotFound` if the holder did not have it.
+    async fn revoke_role(&self, realm: &str, holder: &RoleHolder, role: &str) -> RepoResult<()>;
+    /// Every role assignment of `realm`.
+    async fn role_assignments(&self, realm: &str) -> RepoResult<Vec<(RoleHolder, String)>>;
+}
+
 /// The audit log: security-relevant events, newest last.
 #[async_trait]
 pub trait AuditRepo: Send + Sync {
@@ -274,6 +297,7 @@ pub trait Repositories:
     + ThrottleRepo
     + AuditRepo
     + RegistrationRepo
+    + RoleRepo
 {
 }
 
@@ -289,5 +313,6 @@ impl<T> Repositories for T where
         + ThrottleRepo
         + AuditRepo
         + RegistrationRepo
+        + RoleRepo
 {
 }

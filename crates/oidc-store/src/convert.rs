@@ -12,7 +12,7 @@ use oidc_core::model::{
     AccessTokenRecord, Address, AuditEvent, Client, CodeRecord, Consent, KeyRecord, LoginSession, PasswordHash, Realm,
     RefreshTokenRecord, StandardClaims, User,
 };
-use oidc_core::repo::{RepoError, RepoResult};
+use oidc_core::repo::{RepoError, RepoResult, RoleHolder};
 use oidc_core::scope::Scope;
 use oidc_core::secret::{ClientSecret, Digest};
 use oidc_core::time::UnixTime;
@@ -23,7 +23,8 @@ use oidc_core::throttle::FailureCount;
 
 use crate::entity::{
     access_tokens, audit_events, auth_codes, client_registrations, clients, consents, initial_access_tokens,
-    login_failures, login_sessions, realms, refresh_tokens, registration_policies, signing_keys, users,
+    login_failures, login_sessions, realms, refresh_tokens, registration_policies, role_assignments, signing_keys,
+    users,
 };
 
 /// A stored value that does not parse.
@@ -557,5 +558,26 @@ impl From<registration_policies::Model> for (PolicyKind, String) {
     fn from(m: registration_policies::Model) -> Self {
         let kind = if m.kind == "anonymous" { PolicyKind::Anonymous } else { PolicyKind::Authenticated };
         (kind, m.config)
+    }
+}
+
+/// The kind and id columns of a role holder.
+pub(crate) fn holder_columns(h: &RoleHolder) -> (&'static str, &str) {
+    match h {
+        RoleHolder::User(id) => ("user", id),
+        RoleHolder::Client(id) => ("client", id),
+    }
+}
+
+impl TryFrom<role_assignments::Model> for (RoleHolder, String) {
+    type Error = RepoError;
+
+    fn try_from(m: role_assignments::Model) -> RepoResult<Self> {
+        let holder = match m.holder_kind.as_str() {
+            "user" => RoleHolder::User(m.holder_id),
+            "client" => RoleHolder::Client(m.holder_id),
+            other => return Err(Corrupt::new("role_assignments", "holder_kind", format!("'{other}'")).into()),
+        };
+        Ok((holder, m.role))
     }
 }

@@ -426,3 +426,28 @@ pub(crate) mod registration_policies {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+/// `role_assignments`: realm roles of users and of clients' service accounts.
+pub(crate) mod role_assignments {
+    use sea_orm::entity::prelude::*;
+
+    /// A role assignment row; `holder_kind` is `user` or `client`.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "role_assignments")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub realm: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub holder_kind: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub holder_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub role: String,
+    }
+
+    /// No relations are declared.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

@@ -14,7 +14,7 @@ use oidc_core::model::{
 use oidc_core::registration::{ClientRegistration, InitialAccessToken, PolicyKind};
 use oidc_core::repo::{
     AuditRepo, ClientRepo, CodeRepo, ConsentRepo, KeyRepo, RealmRepo, Redeemed, Registered, RegistrationRepo,
-    RepoError, RepoResult, Rotated, SessionRepo, ThrottleRepo, TokenRepo, UserRepo,
+    RepoError, RepoResult, RoleHolder, RoleRepo, Rotated, SessionRepo, ThrottleRepo, TokenRepo, UserRepo,
 };
 use oidc_core::secret::Digest;
 use oidc_core::throttle::FailureCount;
@@ -29,7 +29,8 @@ use crate::Store;
 use crate::convert::OrRepo as _;
 use crate::entity::{
     access_tokens, audit_events, auth_codes, client_registrations, clients, consents, initial_access_tokens,
-    login_failures, login_sessions, realms, refresh_tokens, registration_policies, signing_keys, users,
+    login_failures, login_sessions, realms, refresh_tokens, registration_policies, role_assignments, signing_keys,
+    users,
 };
 
 /// Inserts one row, without `RETURNING`.
@@ -188,6 +189,13 @@ impl ClientRepo for Store {
             .exec(&txn)
             .await
             .repo()?;
+        role_assignments::Entity::delete_many()
+            .filter(role_assignments::Column::Realm.eq(realm))
+            .filter(role_assignments::Column::HolderKind.eq("client"))
+            .filter(role_assignments::Column::HolderId.eq(client_id))
+            .exec(&txn)
+            .await
+            .repo()?;
         txn.commit().await.repo()
     }
 }
@@ -295,6 +303,13 @@ impl UserRepo for Store {
         consents::Entity::delete_many()
             .filter(consents::Column::Realm.eq(realm))
             .filter(consents::Column::UserId.eq(id))
+            .exec(&txn)
+            .await
+            .repo()?;
+        role_assignments::Entity::delete_many()
+            .filter(role_assignments::Column::Realm.eq(realm))
+            .filter(role_assignments::Column::HolderKind.eq("user"))
+            .filter(role_assignments::Column::HolderId.eq(id))
             .exec(&txn)
             .await
             .repo()?;
@@ -770,5 +785,72 @@ impl RegistrationRepo for Store {
             .await
             .repo()?;
         Ok(())
+    }
+}
+
+#[async_trait]
+impl RoleRepo for Store {
+    async fn roles(&self, realm: &str, holder: &RoleHolder) -> RepoResult<Vec<String>> {
+        let (kind, id) = crate::convert::holder_columns(holder);
+        let rows = role_assignments::Entity::find()
+            .filter(role_assignments::Column::Realm.eq(realm))
+            .filter(role_assignments::Column::HolderKind.eq(kind))
+            .filter(role_assignments::Column::HolderId.eq(id))
+            .order_by_asc(role_assignments::Column::Role)
+            .all(&self.db)
+            .await
+            .repo()?;
+        Ok(rows.into_iter().map(|r| r.role).collect())
+    }
+
+    /// Idempotent: `INSERT ... ON CONFLICT DO NOTHING`.
+    async fn grant_role(&self, realm: &str, holder: &RoleHolder, role: &str) -> RepoResult<()> {
+        let (kind, id) = crate::convert::holder_columns(holder);
+        let row = role_assignments::Model {
+            realm: realm.to_owned(),
+            holder_kind: kind.to_owned(),
+            holder_id: id.to_owned(),
+            role: role.to_owned(),
+        };
+        role_assignments::Entity::insert(row.into_active_model())
+            .on_conflict(
+                OnConflict::columns([
+                    role_assignments::Column::Realm,
+                    role_assignments::Column::HolderKind,
+                    role_assignments::Column::HolderId,
+                    role_assignments::Column::Role,
+                ])
+                .do_nothing()
+                .to_owned(),
+            )
+            .exec_without_returning(&self.db)
+            .await
+            .repo()?;
+        Ok(())
+    }
+
+    async fn revoke_role(&self, realm: &str, holder: &RoleHolder, role: &str) -> RepoResult<()> {
+        let (kind, id) = crate::convert::holder_columns(holder);
+        let res = role_assignments::Entity::delete_many()
+            .filter(role_assignments::Column::Realm.eq(realm))
+            .filter(role_assignments::Column::HolderKind.eq(kind))
+            .filter(role_assignments::Column::HolderId.eq(id))
+            .filter(role_assignments::Column::Role.eq(role))
+            .exec(&self.db)
+            .await
+            .repo()?;
+        found(res.rows_affected, || format!("role '{role}' of {kind} '{id}'"))
+    }
+
+    async fn role_assignments(&self, realm: &str) -> RepoResult<Vec<(RoleHolder, String)>> {
+        let rows = role_assignments::Entity::find()
+            .filter(role_assignments::Column::Realm.eq(realm))
+            .order_by_asc(role_assignments::Column::HolderKind)
+            .order_by_asc(role_assignments::Column::HolderId)
+            .order_by_asc(role_assignments::Column::Role)
+            .all(&self.db)
+            .await
+            .repo()?;
+        rows.into_iter().map(<(RoleHolder, String)>::try_from).collect()
     }
 }

@@ -20,8 +20,8 @@ use oidc_core::pkce::PkceMethod;
 use oidc_core::registration::{ClientRegistration, InitialAccessToken, PolicyKind};
 use oidc_core::repo::{
     AuditRepo as _, ClientRepo as _, CodeRepo as _, ConsentRepo as _, KeyRepo as _, RealmRepo as _, Redeemed,
-    Registered, RegistrationRepo as _, RepoError, Rotated, SessionRepo as _, ThrottleRepo as _, TokenRepo as _,
-    UserRepo as _,
+    Registered, RegistrationRepo as _, RepoError, RoleHolder, RoleRepo as _, Rotated, SessionRepo as _,
+    ThrottleRepo as _, TokenRepo as _, UserRepo as _,
 };
 use oidc_core::scope::Scope;
 use oidc_core::secret::{ClientSecret, Digest};
@@ -1163,3 +1163,23 @@ async fn policies_are_stored_per_realm_and_kind(s: Store) {
     assert_eq!(s.policies("r2", PolicyKind::Anonymous).await.expect("read"), None);
 }
 on_backends!(policies_are_stored_per_realm_and_kind);
+
+async fn roles_are_granted_revoked_and_go_with_their_holder(s: Store) {
+    let alice = RoleHolder::User("u1".into());
+    let svc = RoleHolder::Client("c1".into());
+    s.create_user(&user("r", "u1", "alice")).await.expect("user");
+    s.create_client(&client("r", "c1")).await.expect("client");
+    s.grant_role("r", &alice, "manage-clients").await.expect("grant");
+    s.grant_role("r", &alice, "create-client").await.expect("grant");
+    s.grant_role("r", &alice, "create-client").await.expect("granting twice is fine");
+    s.grant_role("r", &svc, "create-client").await.expect("grant");
+    assert_eq!(s.roles("r", &alice).await.expect("roles"), ["create-client", "manage-clients"]);
+    assert_eq!(s.roles("r2", &alice).await.expect("roles"), Vec::<String>::new(), "per realm");
+    assert_eq!(s.role_assignments("r").await.expect("all").len(), 3);
+    s.revoke_role("r", &alice, "manage-clients").await.expect("revoke");
+    assert!(is_not_found(s.revoke_role("r", &alice, "manage-clients").await));
+    s.delete_user("r", "u1").await.expect("delete user");
+    s.delete_client("r", "c1").await.expect("delete client");
+    assert!(s.role_assignments("r").await.expect("all").is_empty(), "roles go with their holder");
+}
+on_backends!(roles_are_granted_revoked_and_go_with_their_holder);

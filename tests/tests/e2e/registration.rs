@@ -215,3 +215,55 @@ async fn parallel_registrations_never_exceed_the_initial_token_count() {
     assert!(statuses.iter().all(|s| *s == 201 || *s == 401), "{statuses:?}");
     assert_eq!(env.store.clients(REALM).await.unwrap().len(), before + 3);
 }
+
+/// A service account: a confidential client with client_credentials, holding `roles`; returns an access token.
+async fn service_token(env: &Env, roles: &[&str]) -> String {
+    let (id, secret) = env
+        .client(oidc_core::model::ClientType::Confidential, oidc_core::model::JwtAlg::Rs256, |s| {
+            s.response_types = vec![];
+            s.grant_types = vec![oidc_core::model::GrantType::ClientCredentials];
+            s.redirect_uris = vec![];
+            s.post_logout_redirect_uris = vec![];
+        })
+        .await;
+    for r in roles {
+        env.store.grant_role(REALM, &oidc_core::repo::RoleHolder::Client(id.clone()), r).await.unwrap();
+    }
+    let (status, body, _) = send(
+        browser()
+            .post(env.endpoint("token"))
+            .basic_auth(&id, secret.as_deref())
+            .form(&[("grant_type", "client_credentials")]),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    body["access_token"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn bearer_tokens_of_role_holders_create_read_and_manage_clients() {
+    let env = Env::start().await;
+    let creator = service_token(&env, &["create-client"]).await;
+    let nobody = service_token(&env, &[]).await;
+    let viewer = service_token(&env, &["view-clients"]).await;
+    let manager = service_token(&env, &["manage-clients"]).await;
+    let body = json!({"redirect_uris": [CALLBACK], "client_name": "By role"});
+    let (status, b, _) = register(&env, Some(&nobody), body.clone()).await;
+    assert_eq!((status, b["error"].as_str()), (403, Some("insufficient_scope")), "{b}");
+    let (status, reg, _) = register(&env, Some(&creator), body).await;
+    assert_eq!(status, 201, "{reg}");
+    let uri = reg["registration_client_uri"].as_str().unwrap();
+    let rat = reg["registration_access_token"].as_str().unwrap();
+
+    // view-clients reads (and the client's own token rotates), but cannot change or delete.
+    let (status, read, _) = send(browser().get(uri).bearer_auth(&viewer)).await;
+    assert_eq!(status, 200, "{read}");
+    assert_eq!(send(browser().get(uri).bearer_auth(rat)).await.0, 401, "the registration token rotated");
+    let update = json!({"client_id": reg["client_id"], "redirect_uris": [CALLBACK], "client_name": "Managed"});
+    assert_eq!(send(browser().put(uri).bearer_auth(&viewer).json(&update)).await.0, 403);
+    assert_eq!(send(browser().get(uri).bearer_auth(&creator)).await.0, 403, "create-client alone cannot read");
+    // manage-clients changes and deletes.
+    let (status, upd, _) = send(browser().put(uri).bearer_auth(&manager).json(&update)).await;
+    assert_eq!((status, upd["client_name"].as_str()), (200, Some("Managed")), "{upd}");
+    assert_eq!(browser().delete(uri).bearer_auth(&manager).send().await.unwrap().status(), 204);
+}

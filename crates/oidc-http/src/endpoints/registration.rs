@@ -14,7 +14,7 @@ use oidc_core::rand::token;
 use oidc_core::registration::{
     self, ClientRegistration, Metadata, Policies, PolicyKind, RegistrationError, parse_metadata,
 };
-use oidc_core::repo::{Registered, RepoError};
+use oidc_core::repo::{Registered, RepoError, RoleHolder};
 use oidc_core::secret::{Digest, ct_eq};
 use serde_json::{Value, json};
 
@@ -95,6 +95,29 @@ async fn json_body(headers: &hyper::HeaderMap, body: Incoming) -> Result<Value, 
         .map_err(|e| error(StatusCode::BAD_REQUEST, "invalid_client_metadata", &format!("the body is not JSON: {e}")))
 }
 
+/// What a bearer access token of this realm may do: the roles of its user,
+/// or of its client's service account (a `client_credentials` token).
+/// `Ok(None)` when the token is not an access token of this realm.
+async fn access_token_roles(app: &App, realm: &str, presented: &str) -> Result<Option<Vec<String>>, Resp> {
+    let rec = match app.repos.access_token(realm, &Digest::of(presented)).await {
+        Ok(Some(r)) => r,
+        Ok(None) => return Ok(None),
+        Err(e) => return Err(storage(&e)),
+    };
+    if rec.expires_at <= app.clock.now() {
+        return Err(invalid_token("the access token has expired"));
+    }
+    let holder = match rec.user_id {
+        Some(u) => RoleHolder::User(u),
+        None => RoleHolder::Client(rec.client_id),
+    };
+    app.repos.roles(realm, &holder).await.map(Some).map_err(|e| storage(&e))
+}
+
+fn lacks_role(role: &str) -> Resp {
+    error(StatusCode::FORBIDDEN, "insufficient_scope", &format!("the token's holder does not have the '{role}' role"))
+}
+
 /// The realm's policies of `kind`: stored ones, or the defaults.
 pub(crate) async fn policies(app: &App, realm: &str, kind: PolicyKind) -> Result<Policies, RepoError> {
     Ok(match app.repos.policies(realm, kind).await? {
@@ -146,7 +169,19 @@ async fn register(app: &App, realm: &RealmState, req: Request<Incoming>) -> Resp
         Err(r) => return r,
     };
     let name = &realm.realm.name;
-    let kind = if iat.is_some() { PolicyKind::Authenticated } else { PolicyKind::Anonymous };
+    // A bearer token is either an access token whose holder has the create-client
+    // role, or an initial access token (counted when the client is stored).
+    let mut iat = iat;
+    if let Some(t) = &iat {
+        match access_token_roles(app, name, t).await {
+            Ok(Some(roles)) if roles.iter().any(|r| r == "create-client") => iat = None,
+            Ok(Some(_)) => return lacks_role("create-client"),
+            Ok(None) => {}
+            Err(r) => return r,
+        }
+    }
+    let authenticated = bearer(&parts.headers).ok().flatten().is_some();
+    let kind = if authenticated { PolicyKind::Authenticated } else { PolicyKind::Anonymous };
     let policy = match policies(app, name, kind).await {
         Ok(p) => p,
         Err(e) => return storage(&e),
@@ -177,7 +212,7 @@ async fn register(app: &App, realm: &RealmState, req: Request<Incoming>) -> Resp
         client_id: client.client_id.clone(),
         token_digest: Digest::of(&rat),
         metadata: Value::Object(metadata.clone()).to_string(),
-        anonymous: iat.is_none(),
+        anonymous: !authenticated,
         created_at: now,
     };
     let iat_digest = iat.as_deref().map(Digest::of);
@@ -197,7 +232,7 @@ async fn register(app: &App, realm: &RealmState, req: Request<Incoming>) -> Resp
         "client.registered",
         None,
         Some(&client.client_id),
-        json!({ "anonymous": iat.is_none(), "address": requester }),
+        json!({ "anonymous": !authenticated, "address": requester }),
     )
     .await;
     let body = registration::response(
@@ -227,10 +262,21 @@ async fn configure(app: &App, realm: &RealmState, client_id: &str, req: Request<
         Ok(None) => return invalid_token("the registration access token is not valid for this client"),
         Err(e) => return storage(&e),
     };
-    let old = Digest::of(&presented);
-    if !ct_eq(old.as_str().as_bytes(), reg.token_digest.as_str().as_bytes()) {
-        return invalid_token("the registration access token is not valid for this client");
+    // The registration access token of this client, or an access token whose holder
+    // has manage-clients (or view-clients, to read).
+    let presented_digest = Digest::of(&presented);
+    if !ct_eq(presented_digest.as_str().as_bytes(), reg.token_digest.as_str().as_bytes()) {
+        let needed =
+            if parts.method == Method::GET { ["view-clients", "manage-clients"] } else { ["manage-clients"; 2] };
+        match access_token_roles(app, name, &presented).await {
+            Ok(Some(roles)) if roles.iter().any(|r| needed.contains(&r.as_str())) => {}
+            Ok(Some(_)) => return lacks_role(needed[0]),
+            Ok(None) => return invalid_token("the registration access token is not valid for this client"),
+            Err(r) => return r,
+        }
     }
+    // The stored token rotates whichever token authorized the call.
+    let old = reg.token_digest.clone();
     let client = match app.repos.client(name, client_id).await {
         Ok(Some(c)) => c,
         Ok(None) => return invalid_token("the client no longer exists"),
@@ -241,7 +287,11 @@ async fn configure(app: &App, realm: &RealmState, client_id: &str, req: Request<
         Ok(p) => p,
         Err(e) => return storage(&e),
     };
-    let next = if policy.rotate_registration_token { token(app.rng.as_ref(), 32) } else { presented.clone() };
+    let next = if policy.rotate_registration_token || presented_digest != old {
+        token(app.rng.as_ref(), 32)
+    } else {
+        presented.clone()
+    };
     let new = Digest::of(&next);
     match parts.method {
         Method::DELETE => {
