@@ -477,6 +477,18 @@ impl Policies {
         requester: Option<&str>,
         existing_clients: Option<u64>,
     ) -> Result<(), RegistrationError> {
+        self.check_parts(&md.uris(), md.scope.as_ref(), requester, existing_clients)
+    }
+
+    /// [`Policies::check`] on the parts it looks at: every URI of the client
+    /// and the scope it asks for.
+    pub fn check_parts(
+        &self,
+        uris: &[&str],
+        scope: Option<&Scope>,
+        requester: Option<&str>,
+        existing_clients: Option<u64>,
+    ) -> Result<(), RegistrationError> {
         let refuse = |rule, reason: String| Err(RegistrationError::Policy { rule, reason });
         if let Some(list) = &self.trusted_hosts {
             if list.is_empty() {
@@ -487,7 +499,7 @@ impl Policies {
             {
                 return refuse("trusted-hosts", format!("host '{r}' is not trusted"));
             }
-            for u in md.uris() {
+            for u in uris.iter().copied() {
                 let host = u.split_once("://").map(|(_, r)| r.split(['/', '?', '#', ':']).next().unwrap_or(""));
                 match host {
                     Some(h) if self.trusted(h) => {}
@@ -500,7 +512,7 @@ impl Policies {
         {
             return refuse("max-clients", format!("the realm already has {count} clients (at most {max})"));
         }
-        if let (Some(allowed), Some(scope)) = (&self.allowed_scopes, &md.scope)
+        if let (Some(allowed), Some(scope)) = (&self.allowed_scopes, scope)
             && let Some(s) = scope.iter().find(|s| !allowed.iter().any(|a| a == s))
         {
             return refuse("allowed-client-scopes", format!("scope '{s}' is not allowed for registered clients"));
@@ -544,6 +556,154 @@ pub struct InitialAccessToken {
     pub max_uses: i64,
     /// How many it has created.
     pub used: i64,
+}
+
+/// The provider's own client representation (the `default` provider of
+/// Keycloak's registration service): every property of the client model.
+pub fn native_json(client: &Client) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("client_id".into(), json!(client.client_id));
+    m.insert("name".into(), json!(client.name));
+    m.insert("client_type".into(), json!(client.client_type.as_str()));
+    if let Some(s) = &client.client_secret {
+        m.insert("client_secret".into(), json!(s.secret()));
+    }
+    m.insert("response_types".into(), json!(client.response_types.iter().map(|r| r.as_str()).collect::<Vec<_>>()));
+    m.insert("grant_types".into(), json!(client.grant_types.iter().map(|g| g.as_str()).collect::<Vec<_>>()));
+    m.insert("jwt_alg".into(), json!(client.jwt_alg.as_str()));
+    m.insert("date_created".into(), json!(client.date_created.secs()));
+    m.insert("redirect_uris".into(), json!(client.redirect_uris));
+    m.insert("post_logout_redirect_uris".into(), json!(client.post_logout_redirect_uris));
+    m.insert("require_consent".into(), json!(client.require_consent));
+    m.insert("reuse_consent".into(), json!(client.reuse_consent));
+    m.insert("website_url".into(), json!(client.website_url));
+    m.insert("terms_url".into(), json!(client.terms_url));
+    m.insert("contact_email".into(), json!(client.contact_email));
+    m.insert("logo".into(), json!(client.logo));
+    m.insert("allowed_scopes".into(), json!(client.allowed_scopes));
+    m.insert("enabled".into(), json!(client.enabled));
+    m.insert("subject_type".into(), json!(client.subject_type.as_str()));
+    m.insert("sector_identifier_uri".into(), json!(client.sector_identifier_uri));
+    m
+}
+
+/// Reads the native representation into a client spec: members not given
+/// keep the values of `base` (the current client on update) or the defaults
+/// of a new registration; `client_id`, `client_secret` and `date_created`
+/// cannot be chosen; unknown members are ignored.
+pub fn native_spec(body: &Value, base: Option<&Client>) -> Result<ClientSpec, RegistrationError> {
+    let obj = body.as_object().ok_or_else(|| bad("the request body must be a JSON object"))?;
+    for fixed in ["client_secret", "date_created"] {
+        if obj.get(fixed).is_some_and(|v| !v.is_null()) {
+            return Err(bad(format!("{fixed} is set by the provider")));
+        }
+    }
+    let mut spec = match base {
+        Some(c) => ClientSpec {
+            client_id: Some(c.client_id.clone()),
+            client_secret: c.client_secret.clone(),
+            name: c.name.clone(),
+            client_type: c.client_type,
+            response_types: c.response_types.clone(),
+            grant_types: c.grant_types.clone(),
+            jwt_alg: c.jwt_alg,
+            redirect_uris: c.redirect_uris.clone(),
+            post_logout_redirect_uris: c.post_logout_redirect_uris.clone(),
+            require_consent: c.require_consent,
+            reuse_consent: c.reuse_consent,
+            website_url: c.website_url.clone(),
+            terms_url: c.terms_url.clone(),
+            contact_email: c.contact_email.clone(),
+            logo: c.logo.clone(),
+            allowed_scopes: c.allowed_scopes.clone(),
+            enabled: c.enabled,
+            subject_type: c.subject_type,
+            sector_identifier_uri: c.sector_identifier_uri.clone(),
+        },
+        None => ClientSpec::new("Registered client", ClientType::Confidential, Vec::new()),
+    };
+    if let Some(id) = string(obj, "client_id")?
+        && base.is_some_and(|c| c.client_id != id)
+    {
+        return Err(bad("client_id must be the client's own"));
+    }
+    if let Some(v) = string(obj, "name")? {
+        spec.name = v;
+    }
+    if let Some(v) = string(obj, "client_type")? {
+        spec.client_type = v.parse().map_err(bad)?;
+        if base.is_some_and(|c| c.client_type != spec.client_type) {
+            return Err(bad("client_type cannot change"));
+        }
+    }
+    if let Some(v) = strings(obj, "response_types")? {
+        spec.response_types = v.iter().map(|r| r.parse().map_err(bad)).collect::<Result<_, _>>()?;
+    }
+    if let Some(v) = strings(obj, "grant_types")? {
+        spec.grant_types = v.iter().map(|g| g.parse().map_err(bad)).collect::<Result<_, _>>()?;
+        if spec.grant_types.contains(&GrantType::Password) {
+            return Err(bad("the password grant cannot be registered; an operator must enable it"));
+        }
+    }
+    if let Some(v) = string(obj, "jwt_alg")? {
+        spec.jwt_alg = v.parse().map_err(bad)?;
+    }
+    if let Some(v) = strings(obj, "redirect_uris")? {
+        for u in &v {
+            check_redirect_uri(u).map_err(RegistrationError::InvalidRedirectUri)?;
+        }
+        spec.redirect_uris = v;
+    }
+    if let Some(v) = strings(obj, "post_logout_redirect_uris")? {
+        spec.post_logout_redirect_uris = v;
+    }
+    if let Some(v) = strings(obj, "allowed_scopes")? {
+        spec.allowed_scopes = v;
+    }
+    let flag = |name: &str, current: bool| -> Result<bool, RegistrationError> {
+        match obj.get(name) {
+            None | Some(Value::Null) => Ok(current),
+            Some(Value::Bool(b)) => Ok(*b),
+            Some(_) => Err(bad(format!("{name} must be true or false"))),
+        }
+    };
+    spec.require_consent = flag("require_consent", spec.require_consent)?;
+    spec.reuse_consent = flag("reuse_consent", spec.reuse_consent)?;
+    // Registered clients cannot enable themselves; `enabled` is an operator's decision.
+    if obj.get("enabled").is_some_and(|v| !v.is_null() && Some(v) != Some(&json!(spec.enabled))) {
+        return Err(bad("enabled is set by an operator"));
+    }
+    for (name, field) in [
+        ("website_url", &mut spec.website_url),
+        ("terms_url", &mut spec.terms_url),
+        ("logo", &mut spec.logo),
+        ("sector_identifier_uri", &mut spec.sector_identifier_uri),
+    ] {
+        if obj.contains_key(name) {
+            let v = string(obj, name)?;
+            if let Some(u) = &v {
+                check_web_uri(name, u)?;
+            }
+            *field = v;
+        }
+    }
+    if obj.contains_key("contact_email") {
+        spec.contact_email = string(obj, "contact_email")?;
+    }
+    if let Some(v) = string(obj, "subject_type")? {
+        spec.subject_type = v.parse().map_err(bad)?;
+    }
+    Ok(spec)
+}
+
+/// Every URI of a client spec, for the trusted-hosts policy.
+pub fn spec_uris(spec: &ClientSpec) -> Vec<&str> {
+    let mut out: Vec<&str> = spec.redirect_uris.iter().map(String::as_str).collect();
+    out.extend(spec.post_logout_redirect_uris.iter().map(String::as_str));
+    for u in [&spec.website_url, &spec.terms_url, &spec.logo, &spec.sector_identifier_uri].into_iter().flatten() {
+        out.push(u);
+    }
+    out
 }
 
 /// How a client was registered over HTTP, and the digest of its current

@@ -28,9 +28,9 @@ pub(crate) enum Endpoint {
     Demo(String),
     /// `/realms/{realm}/account`: the applications the user authorized.
     Account(String),
-    /// `/realms/{realm}/clients-registrations/openid-connect[/{client_id}]`
-    /// (RFC 7591, RFC 7592).
-    Registration(String, Option<String>),
+    /// `/realms/{realm}/clients-registrations/{openid-connect|default}[/{client_id}]`
+    /// (RFC 7591, RFC 7592; `default` is the native representation).
+    Registration(String, RegistrationFormat, Option<String>),
     /// `/static/{file}`.
     Static(String),
     /// `/health`.
@@ -57,11 +57,16 @@ impl Endpoint {
                     ("login-actions", Some("consent"), None) => Endpoint::Consent(r),
                     ("demo", None, None) => Endpoint::Demo(r),
                     ("account", None, None) => Endpoint::Account(r),
-                    ("clients-registrations", Some("openid-connect"), None) => Endpoint::Registration(r, None),
-                    ("clients-registrations", Some("openid-connect"), Some(id)) => {
-                        match oidc_core::params::form_urldecode(id) {
-                            Some(id) if !id.is_empty() => Endpoint::Registration(r, Some(id)),
-                            _ => Endpoint::NotFound,
+                    ("clients-registrations", Some(provider), id) => {
+                        let format = match provider {
+                            "openid-connect" => RegistrationFormat::OpenIdConnect,
+                            "default" => RegistrationFormat::Native,
+                            _ => return Endpoint::NotFound,
+                        };
+                        match id.map(oidc_core::params::form_urldecode) {
+                            None => Endpoint::Registration(r, format, None),
+                            Some(Some(id)) if !id.is_empty() => Endpoint::Registration(r, format, Some(id)),
+                            Some(_) => Endpoint::NotFound,
                         }
                     }
                     _ => Endpoint::NotFound,
@@ -82,13 +87,22 @@ impl Endpoint {
             | Endpoint::Login(_)
             | Endpoint::Account(_) => m == Method::GET || m == Method::POST,
             Endpoint::Token(_) | Endpoint::Consent(_) => m == Method::POST,
-            Endpoint::Registration(_, None) => m == Method::POST || m == Method::OPTIONS,
-            Endpoint::Registration(_, Some(_)) => {
+            Endpoint::Registration(_, _, None) => m == Method::POST || m == Method::OPTIONS,
+            Endpoint::Registration(_, _, Some(_)) => {
                 m == Method::GET || m == Method::PUT || m == Method::DELETE || m == Method::OPTIONS
             }
             _ => m == Method::GET || m == Method::HEAD,
         }
     }
+}
+
+/// The client representation a registration endpoint speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RegistrationFormat {
+    /// OpenID Connect client metadata (RFC 7591).
+    OpenIdConnect,
+    /// The provider's own representation: every client property.
+    Native,
 }
 
 /// Realm names are short and URL-safe.
@@ -115,11 +129,16 @@ mod tests {
         assert_eq!(Endpoint::parse("/health"), Endpoint::Health);
         assert_eq!(
             Endpoint::parse("/realms/main/clients-registrations/openid-connect"),
-            Endpoint::Registration("main".into(), None)
+            Endpoint::Registration("main".into(), RegistrationFormat::OpenIdConnect, None)
         );
         assert_eq!(
             Endpoint::parse("/realms/main/clients-registrations/openid-connect/a%20b"),
-            Endpoint::Registration("main".into(), Some("a b".into()))
+            Endpoint::Registration("main".into(), RegistrationFormat::OpenIdConnect, Some("a b".into()))
         );
+        assert_eq!(
+            Endpoint::parse("/realms/main/clients-registrations/default/x"),
+            Endpoint::Registration("main".into(), RegistrationFormat::Native, Some("x".into()))
+        );
+        assert_eq!(Endpoint::parse("/realms/main/clients-registrations/saml2"), Endpoint::NotFound);
     }
 }

@@ -155,3 +155,32 @@ fn policies_round_trip_through_json_with_defaults_for_missing_members() {
     assert_eq!("anonymous".parse::<PolicyKind>(), Ok(PolicyKind::Anonymous));
     assert!("other".parse::<PolicyKind>().is_err());
 }
+
+#[test]
+fn native_representation_round_trips_and_guards_operator_fields() {
+    let body = json!({"name": "Native", "client_type": "public", "redirect_uris": ["com.example.app:/cb"],
+        "response_types": ["code"], "grant_types": ["authorization_code", "refresh_token"], "allowed_scopes": ["openid"],
+        "unknown": true});
+    let spec = native_spec(&body, None).unwrap();
+    assert_eq!((spec.name.as_str(), spec.client_type), ("Native", ClientType::Public));
+    let (client, _) = crate::manage::new_client("r", spec, UnixTime(1), &TestRandom::default()).unwrap();
+    let json = native_json(&client);
+    assert_eq!(json["client_type"], "public");
+    assert!(json.get("client_secret").is_none());
+    assert!(json.get("unknown").is_none());
+    // An update keeps what it does not mention and cannot change identity or operator fields.
+    let spec = native_spec(&json!({"name": "Renamed"}), Some(&client)).unwrap();
+    assert_eq!((spec.name.as_str(), spec.redirect_uris.len()), ("Renamed", 1));
+    for bad_update in [
+        json!({"client_id": "other"}),
+        json!({"client_type": "confidential"}),
+        json!({"client_secret": "mine"}),
+        json!({"enabled": false}),
+        json!({"grant_types": ["password"]}),
+        json!({"redirect_uris": ["http://evil.example/cb"]}),
+        json!({"logo": "ftp://x"}),
+    ] {
+        assert!(native_spec(&bad_update, Some(&client)).is_err(), "{bad_update}");
+    }
+    assert_eq!(spec_uris(&native_spec(&json!({"logo": "https://cdn.example/l.png"}), Some(&client)).unwrap()).len(), 2);
+}

@@ -56,7 +56,7 @@ pub(crate) async fn handle(app: &App, req: Request<Incoming>) -> Resp {
         | Endpoint::Consent(r)
         | Endpoint::Demo(r)
         | Endpoint::Account(r)
-        | Endpoint::Registration(r, _) => r.clone(),
+        | Endpoint::Registration(r, _, _) => r.clone(),
     };
     let realm = match app.realm(&realm_name).await {
         Ok(Some(r)) => r,
@@ -77,7 +77,7 @@ pub(crate) async fn handle(app: &App, req: Request<Incoming>) -> Resp {
         Endpoint::Logout(_) => misc::logout(app, &realm, req).await,
         Endpoint::Demo(_) => misc::demo(app, &realm),
         Endpoint::Account(_) => account::account(app, &realm, req).await,
-        Endpoint::Registration(_, id) => registration::registration(app, &realm, id, req).await,
+        Endpoint::Registration(_, format, id) => registration::registration(app, &realm, format, id, req).await,
         Endpoint::Static(_) | Endpoint::Health | Endpoint::NotFound => {
             response::plain(StatusCode::NOT_FOUND, "not found\n")
         }

@@ -15,6 +15,7 @@ use oidc_core::registration::{
     self, ClientRegistration, Metadata, Policies, PolicyKind, RegistrationError, parse_metadata,
 };
 use oidc_core::repo::{Registered, RepoError, RoleHolder};
+use oidc_core::scope::Scope;
 use oidc_core::secret::{Digest, ct_eq};
 use serde_json::{Value, json};
 
@@ -22,6 +23,7 @@ use crate::app::{App, RealmState};
 use crate::guard::{self, PeerAddr};
 use crate::request::{self, header};
 use crate::response::{self, Resp};
+use crate::router::RegistrationFormat;
 
 /// An answer of the registration service: a status and a JSON body.
 fn answer(status: StatusCode, body: &Value) -> Resp {
@@ -129,19 +131,35 @@ pub(crate) async fn policies(app: &App, realm: &str, kind: PolicyKind) -> Result
     })
 }
 
-fn client_uri(app: &App, realm: &RealmState, client_id: &str) -> String {
+fn client_uri(app: &App, realm: &RealmState, format: RegistrationFormat, client_id: &str) -> String {
+    let provider = match format {
+        RegistrationFormat::OpenIdConnect => "openid-connect",
+        RegistrationFormat::Native => "default",
+    };
     format!(
-        "{}/realms/{}/clients-registrations/openid-connect/{}",
+        "{}/realms/{}/clients-registrations/{provider}/{}",
         app.config.base_url,
         realm.realm.name,
         oidc_core::params::form_urlencode(client_id)
     )
 }
 
+/// The native representation with the registration access token.
+fn native_response(app: &App, realm: &RealmState, client: &Client, rat: &str, status: StatusCode) -> Resp {
+    let mut m = registration::native_json(client);
+    m.insert("registration_access_token".into(), json!(rat));
+    m.insert(
+        "registration_client_uri".into(),
+        json!(client_uri(app, realm, RegistrationFormat::Native, &client.client_id)),
+    );
+    answer(status, &Value::Object(m))
+}
+
 /// Dispatches on method and path.
 pub(crate) async fn registration(
     app: &App,
     realm: &RealmState,
+    format: RegistrationFormat,
     client_id: Option<String>,
     req: Request<Incoming>,
 ) -> Resp {
@@ -151,14 +169,14 @@ pub(crate) async fn registration(
         return r;
     }
     match (req.method().clone(), client_id) {
-        (Method::POST, None) => register(app, realm, req).await,
-        (Method::GET | Method::PUT | Method::DELETE, Some(id)) => configure(app, realm, &id, req).await,
+        (Method::POST, None) => register(app, realm, format, req).await,
+        (Method::GET | Method::PUT | Method::DELETE, Some(id)) => configure(app, realm, format, &id, req).await,
         _ => error(StatusCode::METHOD_NOT_ALLOWED, "invalid_request", "method not allowed here"),
     }
 }
 
 /// `POST .../openid-connect` (RFC 7591 §3).
-async fn register(app: &App, realm: &RealmState, req: Request<Incoming>) -> Resp {
+async fn register(app: &App, realm: &RealmState, format: RegistrationFormat, req: Request<Incoming>) -> Resp {
     let (parts, body) = req.into_parts();
     let iat = match bearer(&parts.headers) {
         Ok(t) => t,
@@ -186,27 +204,46 @@ async fn register(app: &App, realm: &RealmState, req: Request<Incoming>) -> Resp
         Ok(p) => p,
         Err(e) => return storage(&e),
     };
-    let md = match parse_metadata(&body, &realm.keys.algs()) {
-        Ok(m) => m,
-        Err(e) => return refused(&e),
-    };
     let count = match app.repos.client_count(name).await {
         Ok(c) => c,
         Err(e) => return storage(&e),
     };
     let requester = parts.extensions.get::<PeerAddr>().map_or_else(String::new, |p| p.0.to_string());
-    if let Err(e) = policy.check(&md, Some(&requester), Some(count)) {
-        return refused(&e);
-    }
+    let (mut spec, metadata) = match format {
+        RegistrationFormat::OpenIdConnect => {
+            let md = match parse_metadata(&body, &realm.keys.algs()) {
+                Ok(m) => m,
+                Err(e) => return refused(&e),
+            };
+            if let Err(e) = policy.check(&md, Some(&requester), Some(count)) {
+                return refused(&e);
+            }
+            (md.to_spec(&app.config.scopes), md.to_json())
+        }
+        RegistrationFormat::Native => {
+            let spec = match registration::native_spec(&body, None) {
+                Ok(s) => s,
+                Err(e) => return refused(&e),
+            };
+            let scope = (!spec.allowed_scopes.is_empty()).then(|| Scope::from_tokens(spec.allowed_scopes.clone()));
+            if let Err(e) =
+                policy.check_parts(&registration::spec_uris(&spec), scope.as_ref(), Some(&requester), Some(count))
+            {
+                return refused(&e);
+            }
+            (spec, serde_json::Map::new())
+        }
+    };
     let now = app.clock.now();
-    let mut spec = md.to_spec(&app.config.scopes);
     policy.apply(&mut spec);
     let (client, secret) = match manage::new_client(name, spec, now, app.rng.as_ref()) {
         Ok(c) => c,
         Err(e) => return error(StatusCode::BAD_REQUEST, "invalid_client_metadata", &e),
     };
+    if client.jwt_alg.uses_realm_key() && realm.keys.active_for(client.jwt_alg).is_none() {
+        return error(StatusCode::BAD_REQUEST, "invalid_client_metadata", "the realm has no key for this jwt_alg");
+    }
     let rat = token(app.rng.as_ref(), 32);
-    let metadata = md.to_json();
     let reg = ClientRegistration {
         realm: name.clone(),
         client_id: client.client_id.clone(),
@@ -235,20 +272,26 @@ async fn register(app: &App, realm: &RealmState, req: Request<Incoming>) -> Resp
         json!({ "anonymous": !authenticated, "address": requester }),
     )
     .await;
-    let body = registration::response(
-        &client,
-        &metadata,
-        secret.as_ref().map(|s| s.secret()),
-        &rat,
-        &client_uri(app, realm, &client.client_id),
-    );
-    let mut r = answer(StatusCode::CREATED, &Value::Object(body));
-    response::set_header(&mut r, "location", &client_uri(app, realm, &client.client_id));
+    let uri = client_uri(app, realm, format, &client.client_id);
+    let mut r = match format {
+        RegistrationFormat::OpenIdConnect => {
+            let body = registration::response(&client, &metadata, secret.as_ref().map(|s| s.secret()), &rat, &uri);
+            answer(StatusCode::CREATED, &Value::Object(body))
+        }
+        RegistrationFormat::Native => native_response(app, realm, &client, &rat, StatusCode::CREATED),
+    };
+    response::set_header(&mut r, "location", &uri);
     r
 }
 
 /// `GET`, `PUT`, `DELETE .../openid-connect/{client_id}` (RFC 7592 §2).
-async fn configure(app: &App, realm: &RealmState, client_id: &str, req: Request<Incoming>) -> Resp {
+async fn configure(
+    app: &App,
+    realm: &RealmState,
+    format: RegistrationFormat,
+    client_id: &str,
+    req: Request<Incoming>,
+) -> Resp {
     let (parts, body) = req.into_parts();
     let name = &realm.realm.name;
     let presented = match bearer(&parts.headers) {
@@ -310,6 +353,9 @@ async fn configure(app: &App, realm: &RealmState, client_id: &str, req: Request<
                 Ok(false) => return invalid_token("the registration access token was already used"),
                 Err(e) => return storage(&e),
             }
+            if format == RegistrationFormat::Native {
+                return native_response(app, realm, &client, &next, StatusCode::OK);
+            }
             let metadata = match serde_json::from_str::<Value>(&reg.metadata) {
                 Ok(Value::Object(m)) => m,
                 _ => serde_json::Map::new(),
@@ -321,7 +367,14 @@ async fn configure(app: &App, realm: &RealmState, client_id: &str, req: Request<
                 Ok(b) => b,
                 Err(r) => return r,
             };
-            update(app, realm, &client, &policy, body, (&old, &new, &next)).await
+            match format {
+                RegistrationFormat::OpenIdConnect => {
+                    update(app, realm, &client, &policy, body, (&old, &new, &next)).await
+                }
+                RegistrationFormat::Native => {
+                    update_native(app, realm, &client, &reg, &policy, body, (&old, &new, &next)).await
+                }
+            }
         }
     }
 }
@@ -339,9 +392,44 @@ fn read_response(
         metadata,
         client.client_secret.as_ref().map(|s| s.secret()),
         rat,
-        &client_uri(app, realm, &client.client_id),
+        &client_uri(app, realm, RegistrationFormat::OpenIdConnect, &client.client_id),
     );
     answer(StatusCode::OK, &Value::Object(body))
+}
+
+/// `PUT .../default/{client_id}`: the native representation; members not
+/// given keep their values.
+async fn update_native(
+    app: &App,
+    realm: &RealmState,
+    client: &Client,
+    reg: &ClientRegistration,
+    policy: &Policies,
+    body: Value,
+    (old, new, next): (&Digest, &Digest, &str),
+) -> Resp {
+    let name = &realm.realm.name;
+    let mut spec = match registration::native_spec(&body, Some(client)) {
+        Ok(s) => s,
+        Err(e) => return refused(&e),
+    };
+    let scope = (!spec.allowed_scopes.is_empty()).then(|| Scope::from_tokens(spec.allowed_scopes.clone()));
+    if let Err(e) = policy.check_parts(&registration::spec_uris(&spec), scope.as_ref(), None, None) {
+        return refused(&e);
+    }
+    policy.apply(&mut spec);
+    let (mut updated, _) = match manage::new_client(name, spec, client.date_created, app.rng.as_ref()) {
+        Ok(c) => c,
+        Err(e) => return error(StatusCode::BAD_REQUEST, "invalid_client_metadata", &e),
+    };
+    updated.date_created = client.date_created;
+    match app.repos.update_registered_client(&updated, &reg.metadata, old, new).await {
+        Ok(true) => {}
+        Ok(false) => return invalid_token("the registration access token was already used"),
+        Err(e) => return storage(&e),
+    }
+    app.invalidate_client(name, &client.client_id);
+    native_response(app, realm, &updated, next, StatusCode::OK)
 }
 
 /// `PUT`: the body replaces the metadata (RFC 7592 §2.2).
