@@ -310,7 +310,7 @@ async fn initial_token_cmd(store: &dyn Repositories, realm: &str, c: InitialToke
             let rng = OsRandom::new();
             let value = oidc_core::rand::token(&rng, 32);
             let t = InitialAccessToken {
-                id: oidc_core::rand::token(&rng, 9),
+                id: oidc_core::rand::identifier(&rng, 9),
                 realm: realm.to_owned(),
                 digest: oidc_core::secret::Digest::of(&value),
                 created_at: now,

@@ -21,7 +21,7 @@ pub fn generate(realm: &str, alg: JwtAlg, now: UnixTime, rng: &dyn Random) -> an
         other => oidc_core::jose::generate_pkcs8(other).map_err(|e| anyhow!(e))?,
     };
     let record = KeyRecord {
-        kid: oidc_core::rand::token(rng, 12),
+        kid: oidc_core::rand::identifier(rng, 12),
         realm: realm.to_owned(),
         alg: alg.as_str().to_owned(),
         private_pkcs8,

@@ -2,7 +2,7 @@
 //! and secrets, and validating what an operator entered.
 
 use crate::model::{Client, ClientType, GrantType, JwtAlg, ResponseType, StandardClaims, User};
-use crate::rand::{Random, token};
+use crate::rand::{Random, identifier, token};
 use crate::secret::ClientSecret;
 use crate::subject::{SubjectType, sector_identifier};
 use crate::time::UnixTime;
@@ -130,7 +130,7 @@ pub fn new_client(
     now: UnixTime,
     rng: &dyn Random,
 ) -> Result<(Client, Option<ClientSecret>), String> {
-    let client_id = spec.client_id.clone().unwrap_or_else(|| token(rng, 16));
+    let client_id = spec.client_id.clone().unwrap_or_else(|| identifier(rng, 16));
     let secret = match spec.client_type {
         ClientType::Confidential => {
             Some(spec.client_secret.clone().unwrap_or_else(|| ClientSecret::new(token(rng, 32))))
@@ -217,7 +217,7 @@ pub fn new_user(
         return Err("the username must be 1 to 255 printable characters".into());
     }
     Ok(User {
-        id: token(rng, 16),
+        id: identifier(rng, 16),
         realm: realm.to_owned(),
         username: username.to_owned(),
         password_hash: None,

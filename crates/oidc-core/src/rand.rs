@@ -43,6 +43,17 @@ pub fn token(rng: &dyn Random, n: usize) -> String {
     URL_SAFE_NO_PAD.encode(&buf)
 }
 
+/// A random identifier of `n` bytes, base64url, that never starts with `-`
+/// (so it can be passed to command-line tools as an argument): a leading
+/// `-` becomes `A`, which keeps it unique enough for an identifier.
+pub fn identifier(rng: &dyn Random, n: usize) -> String {
+    let mut t = token(rng, n);
+    if t.starts_with('-') {
+        t.replace_range(0..1, "A");
+    }
+    t
+}
+
 /// A deterministic generator for tests: a counter expanded with SHA-256.
 #[derive(Debug, Default)]
 pub struct TestRandom(std::sync::atomic::AtomicU64);
@@ -55,5 +66,25 @@ impl Random for TestRandom {
             chunk.copy_from_slice(&block.as_ref()[..chunk.len()]);
             block = ring::digest::digest(&ring::digest::SHA256, block.as_ref());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Fixed(u8);
+    impl Random for Fixed {
+        fn fill(&self, buf: &mut [u8]) {
+            buf.fill(self.0);
+        }
+    }
+
+    #[test]
+    fn identifiers_never_start_with_a_dash() {
+        // 0xF8 encodes as '-' at the start in base64url.
+        assert!(token(&Fixed(0xF8), 3).starts_with('-'));
+        assert!(identifier(&Fixed(0xF8), 3).starts_with('A'));
+        assert_eq!(identifier(&Fixed(0), 3), token(&Fixed(0), 3));
     }
 }

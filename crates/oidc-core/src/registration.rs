@@ -499,7 +499,7 @@ impl Policies {
             {
                 return refuse("trusted-hosts", format!("host '{r}' is not trusted"));
             }
-            for u in uris.iter().copied() {
+            for &u in uris {
                 let host = u.split_once("://").map(|(_, r)| r.split(['/', '?', '#', ':']).next().unwrap_or(""));
                 match host {
                     Some(h) if self.trusted(h) => {}
