@@ -9,6 +9,7 @@ mod m20261124_000001_create_tables;
 mod m20261124_000002_flows_and_grants;
 mod m20261124_000003_client_registration;
 mod m20261124_000004_roles;
+mod m20261124_000005_used_assertions;
 
 /// Lists the migrations in order.
 #[derive(Debug)]
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000002_flows_and_grants::Migration),
             Box::new(m20261124_000003_client_registration::Migration),
             Box::new(m20261124_000004_roles::Migration),
+            Box::new(m20261124_000005_used_assertions::Migration),
         ]
     }
 }

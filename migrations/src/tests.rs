@@ -8,7 +8,7 @@ use sea_orm_migration::sea_orm::Database;
 use crate::Migrator;
 
 /// Every table the migrations create.
-const TABLES: [&str; 15] = [
+const TABLES: [&str; 16] = [
     "realms",
     "signing_keys",
     "clients",
@@ -24,6 +24,7 @@ const TABLES: [&str; 15] = [
     "client_registrations",
     "registration_policies",
     "role_assignments",
+    "used_assertions",
 ];
 
 #[tokio::test]

@@ -74,6 +74,8 @@ pub enum AuthMethod {
     ClientSecretBasic,
     /// The client secret in the form body.
     ClientSecretPost,
+    /// A JWT signed with the client secret (RFC 7523, OIDC Core §9).
+    ClientSecretJwt,
 }
 
 impl AuthMethod {
@@ -83,6 +85,7 @@ impl AuthMethod {
             AuthMethod::None => "none",
             AuthMethod::ClientSecretBasic => "client_secret_basic",
             AuthMethod::ClientSecretPost => "client_secret_post",
+            AuthMethod::ClientSecretJwt => "client_secret_jwt",
         }
     }
 }
@@ -206,6 +209,7 @@ pub fn parse_metadata(body: &Value, supported_algs: &[JwtAlg]) -> Result<Metadat
     let token_endpoint_auth_method = match string(obj, "token_endpoint_auth_method")?.as_deref() {
         None | Some("client_secret_basic") => AuthMethod::ClientSecretBasic,
         Some("client_secret_post") => AuthMethod::ClientSecretPost,
+        Some("client_secret_jwt") => AuthMethod::ClientSecretJwt,
         Some("none") => AuthMethod::None,
         Some(other) => return Err(bad(format!("token_endpoint_auth_method '{other}' is not supported"))),
     };
@@ -226,6 +230,9 @@ pub fn parse_metadata(body: &Value, supported_algs: &[JwtAlg]) -> Result<Metadat
         return Err(bad("client_credentials needs a confidential client (RFC 6749 Section 4.4)"));
     }
     let redirect_uris = strings(obj, "redirect_uris")?.unwrap_or_default();
+    if response_types.is_empty() && has("authorization_code") {
+        return Err(bad("the authorization_code grant type needs response type code"));
+    }
     let needs_redirect = has("authorization_code") || has("implicit");
     if needs_redirect && redirect_uris.is_empty() {
         return Err(RegistrationError::InvalidRedirectUri(

@@ -252,6 +252,22 @@ pub trait RegistrationRepo: Send + Sync {
     async fn set_policies(&self, realm: &str, kind: PolicyKind, json: &str) -> RepoResult<()>;
 }
 
+/// One-time values: client assertion `jti`s (RFC 7523 §3 item 7).
+#[async_trait]
+pub trait ReplayRepo: Send + Sync {
+    /// Records `jti` of `client_id` as used until `expires_at`; false when it
+    /// was already recorded (a replay). Records past their expiry at `now`
+    /// may be forgotten.
+    async fn use_once(
+        &self,
+        realm: &str,
+        client_id: &str,
+        jti: &str,
+        expires_at: UnixTime,
+        now: UnixTime,
+    ) -> RepoResult<bool>;
+}
+
 /// Who holds a realm role: a user, or a client acting on its own behalf
 /// (a service account, with `client_credentials` tokens).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -298,6 +314,7 @@ pub trait Repositories:
     + AuditRepo
     + RegistrationRepo
     + RoleRepo
+    + ReplayRepo
 {
 }
 
@@ -314,5 +331,6 @@ impl<T> Repositories for T where
         + AuditRepo
         + RegistrationRepo
         + RoleRepo
+        + ReplayRepo
 {
 }

@@ -35,6 +35,14 @@ pub enum ClientCredentials {
         /// The secret, if not empty.
         secret: Option<crate::secret::ClientSecret>,
     },
+    /// A JWT signed with the client secret (`client_secret_jwt`, RFC 7523 §2.2,
+    /// OIDC Core §9): verified by [`authenticate_assertion`].
+    Assertion {
+        /// The client id (the assertion's `sub`, or the `client_id` parameter).
+        client_id: String,
+        /// The compact JWS.
+        assertion: String,
+    },
     /// Form body (`client_secret_post`), or a public client's bare client_id (`none`).
     Post {
         /// The client id.
@@ -48,13 +56,16 @@ impl ClientCredentials {
     /// The client id presented.
     pub fn client_id(&self) -> &str {
         match self {
-            ClientCredentials::Basic { client_id, .. } | ClientCredentials::Post { client_id, .. } => client_id,
+            ClientCredentials::Basic { client_id, .. }
+            | ClientCredentials::Post { client_id, .. }
+            | ClientCredentials::Assertion { client_id, .. } => client_id,
         }
     }
 
     fn secret(&self) -> Option<&crate::secret::ClientSecret> {
         match self {
             ClientCredentials::Basic { secret, .. } | ClientCredentials::Post { secret, .. } => secret.as_ref(),
+            ClientCredentials::Assertion { .. } => None,
         }
     }
 }
@@ -124,7 +135,7 @@ pub fn parse(mut params: Params, authorization: Option<&str>) -> Result<TokenReq
             if !scheme.eq_ignore_ascii_case("basic") {
                 return Err(OAuthError::invalid_client("unsupported Authorization scheme (use Basic)"));
             }
-            if params.get("client_secret").is_some() {
+            if params.get("client_secret").is_some() || params.get("client_assertion").is_some() {
                 return Err(OAuthError::invalid_request(
                     "the client authenticated in more than one way (RFC 6749 §2.3)",
                 ));
@@ -147,6 +158,26 @@ pub fn parse(mut params: Params, authorization: Option<&str>) -> Result<TokenReq
             }
             let secret = (!secret.is_empty()).then(|| crate::secret::ClientSecret::new(secret));
             ClientCredentials::Basic { client_id: id, secret }
+        }
+        None if params.get("client_assertion_type").is_some() || params.get("client_assertion").is_some() => {
+            if params.get("client_assertion_type") != Some(JWT_BEARER) {
+                return Err(OAuthError::invalid_client(format!("client_assertion_type must be {JWT_BEARER}")));
+            }
+            if params.get("client_secret").is_some() {
+                return Err(OAuthError::invalid_request(
+                    "the client authenticated in more than one way (RFC 6749 Section 2.3)",
+                ));
+            }
+            let assertion = params
+                .take("client_assertion")
+                .ok_or_else(|| OAuthError::invalid_client("client_assertion is missing"))?;
+            // RFC 7523 §3: sub is the client_id; a client_id parameter, if sent, must agree.
+            let sub = unverified_claim(&assertion, "sub")
+                .ok_or_else(|| OAuthError::invalid_client("the client assertion has no sub"))?;
+            if params.take("client_id").is_some_and(|id| id != sub) {
+                return Err(OAuthError::invalid_client("client_id differs from the client assertion's sub"));
+            }
+            ClientCredentials::Assertion { client_id: sub, assertion }
         }
         None => {
             let client_id =
@@ -287,6 +318,79 @@ pub fn issue_client_credentials(
     (access_token, record)
 }
 
+/// The client assertion type of RFC 7523 §2.2.
+pub const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+/// A string claim of a JWS payload, read without verifying (only to find
+/// which client's key verifies it).
+fn unverified_claim(jws: &str, name: &str) -> Option<String> {
+    let payload = jws.split('.').nth(1)?;
+    let v: serde_json::Value = serde_json::from_slice(&crate::jose::b64_decode(payload).ok()?).ok()?;
+    v.get(name)?.as_str().map(str::to_owned)
+}
+
+/// A verified client assertion: the `jti` to record as used until `exp`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AssertionUse {
+    /// The assertion's unique id.
+    pub jti: String,
+    /// When it expires; it must not be accepted again before.
+    pub expires_at: UnixTime,
+}
+
+/// Verifies a `client_secret_jwt` assertion (RFC 7523 §3, OIDC Core §9):
+/// HS256 with the client's secret, `iss` = `sub` = client_id, an `aud`
+/// naming one of `audiences` (the token endpoint or the issuer), `exp` in
+/// the future (at most an hour ahead), and a `jti` the caller records so
+/// that the assertion is used once.
+pub fn authenticate_assertion(
+    creds: &ClientCredentials,
+    client: Option<&Client>,
+    audiences: &[&str],
+    now: UnixTime,
+) -> Result<AssertionUse, OAuthError> {
+    let ClientCredentials::Assertion { client_id, assertion } = creds else {
+        return Err(OAuthError::invalid_client("no client assertion"));
+    };
+    let fail = |why: &str| Err(OAuthError::invalid_client(format!("client assertion refused: {why}")));
+    let Some(client) = client.filter(|c| c.enabled) else {
+        return fail("unknown or disabled client");
+    };
+    let Some(secret) = client.client_secret.as_ref() else {
+        return fail("the client has no secret to verify it with");
+    };
+    let key = crate::jose::VerifyKey::Hmac(secret.secret().as_bytes().to_vec());
+    let Ok(v) = crate::jose::verify(assertion, &["HS256"], &[key]) else {
+        return fail("the signature does not verify");
+    };
+    let c = &v.claims;
+    let text = |n: &str| c.get(n).and_then(serde_json::Value::as_str);
+    if text("iss") != Some(client_id.as_str()) || text("sub") != Some(client_id.as_str()) {
+        return fail("iss and sub must be the client_id");
+    }
+    let aud_ok = match c.get("aud") {
+        Some(serde_json::Value::String(a)) => audiences.contains(&a.as_str()),
+        Some(serde_json::Value::Array(a)) => a.iter().any(|x| x.as_str().is_some_and(|x| audiences.contains(&x))),
+        _ => false,
+    };
+    if !aud_ok {
+        return fail("aud must be the token endpoint");
+    }
+    let Some(exp) = c.get("exp").and_then(serde_json::Value::as_i64) else {
+        return fail("exp is missing");
+    };
+    if exp <= now.secs() {
+        return fail("it has expired");
+    }
+    if exp > now.secs() + 3600 {
+        return fail("exp is more than an hour ahead");
+    }
+    let Some(jti) = text("jti").filter(|j| !j.is_empty() && j.len() <= 256) else {
+        return fail("jti is missing");
+    };
+    Ok(AssertionUse { jti: jti.to_owned(), expires_at: UnixTime(exp) })
+}
+
 /// Authenticates the client (RFC 6749 §2.3, §3.2.1): a confidential client
 /// must present its secret; a public client presents none. Any failure is
 /// `invalid_client`, answered with 401 by the adapter (RFC 6749 §5.2).
@@ -296,6 +400,9 @@ pub fn authenticate(creds: &ClientCredentials, client: Option<&Client>) -> Resul
     };
     if !client.enabled {
         return Err(OAuthError::invalid_client("this client is disabled"));
+    }
+    if matches!(creds, ClientCredentials::Assertion { .. }) {
+        return Err(OAuthError::invalid_client("a client assertion is verified by authenticate_assertion"));
     }
     match (client.client_type, creds.secret(), client.client_secret.as_ref()) {
         (ClientType::Confidential, Some(given), Some(stored)) if stored.ct_eq(given.secret()) => Ok(()),

@@ -24,7 +24,7 @@ use oidc_core::throttle::FailureCount;
 use crate::entity::{
     access_tokens, audit_events, auth_codes, client_registrations, clients, consents, initial_access_tokens,
     login_failures, login_sessions, realms, refresh_tokens, registration_policies, role_assignments, signing_keys,
-    users,
+    used_assertions, users,
 };
 
 /// A stored value that does not parse.
@@ -579,5 +579,19 @@ impl TryFrom<role_assignments::Model> for (RoleHolder, String) {
             other => return Err(Corrupt::new("role_assignments", "holder_kind", format!("'{other}'")).into()),
         };
         Ok((holder, m.role))
+    }
+}
+
+/// A used client assertion: realm, client_id, jti and expiry.
+pub(crate) struct UsedAssertion<'a>(pub(crate) &'a str, pub(crate) &'a str, pub(crate) &'a str, pub(crate) UnixTime);
+
+impl From<UsedAssertion<'_>> for used_assertions::Model {
+    fn from(u: UsedAssertion<'_>) -> Self {
+        used_assertions::Model {
+            realm: u.0.to_owned(),
+            client_id: u.1.to_owned(),
+            jti: u.2.to_owned(),
+            expires_at: u.3.secs(),
+        }
     }
 }

@@ -14,7 +14,7 @@ use oidc_core::model::{
 use oidc_core::registration::{ClientRegistration, InitialAccessToken, PolicyKind};
 use oidc_core::repo::{
     AuditRepo, ClientRepo, CodeRepo, ConsentRepo, KeyRepo, RealmRepo, Redeemed, Registered, RegistrationRepo,
-    RepoError, RepoResult, RoleHolder, RoleRepo, Rotated, SessionRepo, ThrottleRepo, TokenRepo, UserRepo,
+    ReplayRepo, RepoError, RepoResult, RoleHolder, RoleRepo, Rotated, SessionRepo, ThrottleRepo, TokenRepo, UserRepo,
 };
 use oidc_core::secret::Digest;
 use oidc_core::throttle::FailureCount;
@@ -30,7 +30,7 @@ use crate::convert::OrRepo as _;
 use crate::entity::{
     access_tokens, audit_events, auth_codes, client_registrations, clients, consents, initial_access_tokens,
     login_failures, login_sessions, realms, refresh_tokens, registration_policies, role_assignments, signing_keys,
-    users,
+    used_assertions, users,
 };
 
 /// Inserts one row, without `RETURNING`.
@@ -852,5 +852,31 @@ impl RoleRepo for Store {
             .await
             .repo()?;
         rows.into_iter().map(<(RoleHolder, String)>::try_from).collect()
+    }
+}
+
+#[async_trait]
+impl ReplayRepo for Store {
+    /// Forgets expired ids of the realm, then inserts: a unique violation is a replay.
+    async fn use_once(
+        &self,
+        realm: &str,
+        client_id: &str,
+        jti: &str,
+        expires_at: UnixTime,
+        now: UnixTime,
+    ) -> RepoResult<bool> {
+        used_assertions::Entity::delete_many()
+            .filter(used_assertions::Column::Realm.eq(realm))
+            .filter(used_assertions::Column::ExpiresAt.lte(now.secs()))
+            .exec(&self.db)
+            .await
+            .repo()?;
+        let row = used_assertions::Model::from(crate::convert::UsedAssertion(realm, client_id, jti, expires_at));
+        match insert(&self.db, row).await {
+            Ok(()) => Ok(true),
+            Err(RepoError::Conflict(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 }

@@ -20,8 +20,8 @@ use oidc_core::pkce::PkceMethod;
 use oidc_core::registration::{ClientRegistration, InitialAccessToken, PolicyKind};
 use oidc_core::repo::{
     AuditRepo as _, ClientRepo as _, CodeRepo as _, ConsentRepo as _, KeyRepo as _, RealmRepo as _, Redeemed,
-    Registered, RegistrationRepo as _, RepoError, RoleHolder, RoleRepo as _, Rotated, SessionRepo as _,
-    ThrottleRepo as _, TokenRepo as _, UserRepo as _,
+    Registered, RegistrationRepo as _, ReplayRepo as _, RepoError, RoleHolder, RoleRepo as _, Rotated,
+    SessionRepo as _, ThrottleRepo as _, TokenRepo as _, UserRepo as _,
 };
 use oidc_core::scope::Scope;
 use oidc_core::secret::{ClientSecret, Digest};
@@ -1183,3 +1183,11 @@ async fn roles_are_granted_revoked_and_go_with_their_holder(s: Store) {
     assert!(s.role_assignments("r").await.expect("all").is_empty(), "roles go with their holder");
 }
 on_backends!(roles_are_granted_revoked_and_go_with_their_holder);
+
+async fn assertion_ids_are_accepted_once_until_they_expire(s: Store) {
+    assert!(s.use_once("r", "c1", "j1", UnixTime(100), UnixTime(10)).await.expect("use"));
+    assert!(!s.use_once("r", "c1", "j1", UnixTime(100), UnixTime(20)).await.expect("use"), "a replay");
+    assert!(s.use_once("r", "c2", "j1", UnixTime(100), UnixTime(20)).await.expect("use"), "per client");
+    assert!(s.use_once("r", "c1", "j1", UnixTime(200), UnixTime(100)).await.expect("use"), "forgotten once expired");
+}
+on_backends!(assertion_ids_are_accepted_once_until_they_expire);

@@ -298,3 +298,45 @@ async fn the_native_representation_registers_reads_and_updates_every_property() 
     let (status, read, _) = send(browser().get(uri).bearer_auth(rat2)).await;
     assert_eq!((status, read["name"].as_str()), (200, Some("Renamed")));
 }
+
+#[tokio::test]
+async fn client_secret_jwt_at_the_token_endpoint_is_accepted_once_rfc7523() {
+    let env = Env::start().await;
+    let d = env.discovery().await;
+    assert!(d["token_endpoint_auth_methods_supported"].as_array().unwrap().contains(&json!("client_secret_jwt")));
+    let iat = initial_token(&env, 1, 3600).await;
+    let (status, reg, _) = register(
+        &env,
+        Some(&iat),
+        json!({"grant_types": ["client_credentials"], "response_types": [], "token_endpoint_auth_method": "client_secret_jwt"}),
+    )
+    .await;
+    assert_eq!(status, 201, "{reg}");
+    assert_eq!(reg["token_endpoint_auth_method"], "client_secret_jwt");
+    let (id, secret) = (reg["client_id"].as_str().unwrap(), reg["client_secret"].as_str().unwrap());
+    let token_url = env.endpoint("token");
+    let claims = json!({"iss": id, "sub": id, "aud": token_url, "jti": "once", "exp": now().plus(60).secs()});
+    let assertion = oidc_core::jose::sign_hs256(claims.as_object().unwrap(), secret.as_bytes());
+    let form = [
+        ("grant_type", "client_credentials"),
+        ("client_assertion_type", oidc_core::token::JWT_BEARER),
+        ("client_assertion", assertion.as_str()),
+    ];
+    let (status, body, _) = send(browser().post(&token_url).form(&form)).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["access_token"].is_string());
+    let (status, body, _) = send(browser().post(&token_url).form(&form)).await;
+    assert_eq!((status, body["error"].as_str()), (401, Some("invalid_client")), "a replayed assertion: {body}");
+    let forged = oidc_core::jose::sign_hs256(
+        json!({"iss": id, "sub": id, "aud": token_url, "jti": "two", "exp": now().plus(60).secs()})
+            .as_object()
+            .unwrap(),
+        b"not-the-secret",
+    );
+    let form = [
+        ("grant_type", "client_credentials"),
+        ("client_assertion_type", oidc_core::token::JWT_BEARER),
+        ("client_assertion", forged.as_str()),
+    ];
+    assert_eq!(send(browser().post(&token_url).form(&form)).await.0, 401);
+}

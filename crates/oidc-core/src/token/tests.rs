@@ -1,6 +1,8 @@
 //! Tests of the token endpoint's states and errors (RFC 6749 §2.3, §4.1.3, §5.2, §6; RFC 7636 §4.6).
 #![allow(clippy::type_complexity)]
 
+use serde_json::json;
+
 use super::*;
 use crate::authorize::tests::{client, user};
 use crate::jose::tests::record;
@@ -314,4 +316,75 @@ fn no_refresh_token_for_clients_without_the_grant() {
     let issued = issue(&ctx, password_grant("u1", Scope::parse("openid").unwrap(), UnixTime(1), &rng), &rng).unwrap();
     assert!(issued.refresh.is_none());
     assert!(issued.id_token.is_some());
+}
+
+fn assertion(secret: &[u8], claims: serde_json::Value) -> String {
+    crate::jose::sign_hs256(claims.as_object().unwrap(), secret)
+}
+
+#[test]
+fn client_secret_jwt_assertions_rfc7523_3_and_oidc_core_9() {
+    let c = client(ClientType::Confidential);
+    let aud = ["https://op/token"];
+    let good = json!({"iss": "rp", "sub": "rp", "aud": "https://op/token", "exp": 1100, "jti": "j1"});
+    let parse_with = |a: &str| {
+        parse(
+            params(&[
+                ("grant_type", "client_credentials"),
+                ("client_assertion_type", JWT_BEARER),
+                ("client_assertion", a),
+            ]),
+            None,
+        )
+    };
+    let tr = parse_with(&assertion(b"s3cret", good.clone())).unwrap();
+    assert_eq!(tr.credentials.client_id(), "rp");
+    let used = authenticate_assertion(&tr.credentials, Some(&c), &aud, UnixTime(1000)).unwrap();
+    assert_eq!(used, AssertionUse { jti: "j1".into(), expires_at: UnixTime(1100) });
+    assert!(authenticate(&tr.credentials, Some(&c)).is_err(), "assertions are not secrets");
+    let refused = |claims: serde_json::Value, secret: &[u8], now: i64| {
+        let tr = parse_with(&assertion(secret, claims)).unwrap();
+        authenticate_assertion(&tr.credentials, Some(&c), &aud, UnixTime(now)).unwrap_err().code
+    };
+    assert_eq!(refused(good.clone(), b"wrong", 1000), ErrorCode::InvalidClient);
+    assert_eq!(refused(good.clone(), b"s3cret", 1100), ErrorCode::InvalidClient, "expired");
+    let mut far = good.clone();
+    far["exp"] = json!(9999);
+    assert_eq!(refused(far, b"s3cret", 1000), ErrorCode::InvalidClient, "exp too far ahead");
+    let mut other_aud = good.clone();
+    other_aud["aud"] = json!(["https://elsewhere"]);
+    assert_eq!(refused(other_aud, b"s3cret", 1000), ErrorCode::InvalidClient);
+    let mut iss = good.clone();
+    iss["iss"] = json!("mallory");
+    assert_eq!(refused(iss, b"s3cret", 1000), ErrorCode::InvalidClient);
+    let mut no_jti = good.clone();
+    no_jti.as_object_mut().unwrap().remove("jti");
+    assert_eq!(refused(no_jti, b"s3cret", 1000), ErrorCode::InvalidClient);
+    // Parsing: a client_id that differs from sub, two methods at once, a wrong type.
+    let a = assertion(b"s3cret", good);
+    let p = |pairs: &[(&str, &str)], auth: Option<&str>| parse(params(pairs), auth).unwrap_err().code;
+    assert_eq!(
+        p(
+            &[
+                ("grant_type", "client_credentials"),
+                ("client_assertion_type", JWT_BEARER),
+                ("client_assertion", &a),
+                ("client_id", "x")
+            ],
+            None
+        ),
+        ErrorCode::InvalidClient
+    );
+    let basic = format!("Basic {}", STANDARD.encode("rp:s3cret"));
+    assert_eq!(
+        p(
+            &[("grant_type", "client_credentials"), ("client_assertion_type", JWT_BEARER), ("client_assertion", &a)],
+            Some(&basic)
+        ),
+        ErrorCode::InvalidRequest
+    );
+    assert_eq!(
+        p(&[("grant_type", "client_credentials"), ("client_assertion_type", "saml"), ("client_assertion", &a)], None),
+        ErrorCode::InvalidClient
+    );
 }

@@ -9,7 +9,7 @@ use oidc_core::params::Params;
 use oidc_core::password::Verified;
 use oidc_core::scope::Scope;
 use oidc_core::secret::Password;
-use oidc_core::token::{self, Grant, GrantFailure, GrantRequest, IssueContext};
+use oidc_core::token::{self, ClientCredentials, Grant, GrantFailure, GrantRequest, IssueContext};
 use serde_json::{Map, Value, json};
 
 use std::net::IpAddr;
@@ -60,7 +60,27 @@ async fn run(app: &App, realm: &RealmState, req: Request<Incoming>, addr: Option
     let tr = token::parse(params, header(&parts.headers, AUTHORIZATION))?;
     let name = &realm.realm.name;
     let client = app.client(name, tr.credentials.client_id()).await.map_err(|e| storage(&e))?;
-    token::authenticate(&tr.credentials, client.as_deref())?;
+    if matches!(tr.credentials, ClientCredentials::Assertion { .. }) {
+        // RFC 7523 §3: the audience is the token endpoint (the issuer is accepted too, OIDC Core §9).
+        let endpoint = format!("{}/protocol/openid-connect/token", realm.issuer);
+        let used = token::authenticate_assertion(
+            &tr.credentials,
+            client.as_deref(),
+            &[endpoint.as_str(), realm.issuer.as_str()],
+            app.clock.now(),
+        )?;
+        // Each assertion is accepted once (RFC 7523 §3 item 7).
+        let first = app
+            .repos
+            .use_once(name, tr.credentials.client_id(), &used.jti, used.expires_at, app.clock.now())
+            .await
+            .map_err(|e| storage(&e))?;
+        if !first {
+            return Err(OAuthError::invalid_client("client assertion refused: its jti was already used").into());
+        }
+    } else {
+        token::authenticate(&tr.credentials, client.as_deref())?;
+    }
     let Some(client) = client else {
         return Err(OAuthError::invalid_client("client authentication failed").into());
     };
