@@ -10,6 +10,7 @@ mod m20261124_000002_flows_and_grants;
 mod m20261124_000003_client_registration;
 mod m20261124_000004_roles;
 mod m20261124_000005_used_assertions;
+mod m20261124_000006_client_jwks;
 
 /// Lists the migrations in order.
 #[derive(Debug)]
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000003_client_registration::Migration),
             Box::new(m20261124_000004_roles::Migration),
             Box::new(m20261124_000005_used_assertions::Migration),
+            Box::new(m20261124_000006_client_jwks::Migration),
         ]
     }
 }

@@ -545,6 +545,7 @@ fn spec_from(opts: &ClientOpts, base: Option<&Client>) -> anyhow::Result<ClientS
             None => base.map_or(SubjectType::Public, |c| c.subject_type),
         },
         sector_identifier_uri: opt(&opts.sector_identifier_uri, base.map(|c| &c.sector_identifier_uri)),
+        jwks: base.and_then(|c| c.jwks.clone()),
     })
 }
 

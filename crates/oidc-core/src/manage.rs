@@ -48,6 +48,8 @@ pub struct ClientSpec {
     pub subject_type: SubjectType,
     /// The sector identifier URI of a pairwise client.
     pub sector_identifier_uri: Option<String>,
+    /// The client's public keys (a JWKS document).
+    pub jwks: Option<String>,
 }
 
 impl ClientSpec {
@@ -75,6 +77,7 @@ impl ClientSpec {
             enabled: true,
             subject_type: SubjectType::Public,
             sector_identifier_uri: None,
+            jwks: None,
         }
     }
 }
@@ -159,6 +162,7 @@ pub fn new_client(
         enabled: spec.enabled,
         subject_type: spec.subject_type,
         sector_identifier_uri: spec.sector_identifier_uri,
+        jwks: spec.jwks,
     };
     check_client(&client)?;
     Ok((client, secret))
@@ -181,6 +185,9 @@ pub fn check_client(c: &Client) -> Result<(), String> {
     if !c.response_types.is_empty() && c.redirect_uris.is_empty() {
         return Err("the client needs at least one redirect URI".into());
     }
+    if let Some(jwks) = &c.jwks {
+        check_jwks(jwks)?;
+    }
     if c.subject_type == SubjectType::Pairwise {
         sector_identifier(&c.redirect_uris, c.sector_identifier_uri.as_deref())?;
     } else if c.sector_identifier_uri.is_some() {
@@ -200,6 +207,20 @@ pub fn check_client(c: &Client) -> Result<(), String> {
     }
     if c.client_type == ClientType::Public && c.client_secret.is_some() {
         return Err("a public client has no secret".into());
+    }
+    Ok(())
+}
+
+/// Checks a client's JWKS: a JSON object with a non-empty `keys` array of
+/// public signature keys this provider can use (RFC 7517 §5).
+pub fn check_jwks(jwks: &str) -> Result<(), String> {
+    let doc: serde_json::Value = serde_json::from_str(jwks).map_err(|e| format!("jwks is not JSON: {e}"))?;
+    let keys = doc.get("keys").and_then(serde_json::Value::as_array).ok_or("jwks must have a keys array")?;
+    if keys.is_empty() || keys.len() > 20 {
+        return Err("jwks must have 1 to 20 keys".into());
+    }
+    for k in keys {
+        crate::jose::VerifyKey::from_jwk(k).map_err(|e| format!("jwks: {e}"))?;
     }
     Ok(())
 }

@@ -286,6 +286,9 @@ pub struct Client {
     pub subject_type: crate::subject::SubjectType,
     /// For pairwise subjects: the URI whose host is the sector identifier (OIDC Core §8.1).
     pub sector_identifier_uri: Option<String>,
+    /// The client's public keys as a JWKS document (RFC 7517 §5), for
+    /// `private_key_jwt` and signed request objects.
+    pub jwks: Option<String>,
 }
 
 impl Client {
@@ -307,6 +310,16 @@ impl Client {
     /// Whether the client may use `grant` at the token endpoint.
     pub fn allows_grant(&self, grant: GrantType) -> bool {
         self.grant_types.contains(&grant)
+    }
+
+    /// The client's public keys, parsed from its JWKS (keys that do not parse are skipped).
+    pub fn verify_keys(&self) -> Vec<crate::jose::VerifyKey> {
+        let Some(text) = &self.jwks else { return Vec::new() };
+        let Ok(doc) = serde_json::from_str::<serde_json::Value>(text) else { return Vec::new() };
+        doc.get("keys")
+            .and_then(serde_json::Value::as_array)
+            .map(|keys| keys.iter().filter_map(|k| crate::jose::VerifyKey::from_jwk(k).ok()).collect())
+            .unwrap_or_default()
     }
 
     /// Whether the client may request `scope`.

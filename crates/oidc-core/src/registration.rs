@@ -76,6 +76,8 @@ pub enum AuthMethod {
     ClientSecretPost,
     /// A JWT signed with the client secret (RFC 7523, OIDC Core §9).
     ClientSecretJwt,
+    /// A JWT signed with one of the client's own keys (its `jwks`).
+    PrivateKeyJwt,
 }
 
 impl AuthMethod {
@@ -86,6 +88,7 @@ impl AuthMethod {
             AuthMethod::ClientSecretBasic => "client_secret_basic",
             AuthMethod::ClientSecretPost => "client_secret_post",
             AuthMethod::ClientSecretJwt => "client_secret_jwt",
+            AuthMethod::PrivateKeyJwt => "private_key_jwt",
         }
     }
 }
@@ -127,6 +130,8 @@ pub struct Metadata {
     pub scope: Option<Scope>,
     /// `require_auth_time` (auth_time is always in id_tokens here, so it is honoured).
     pub require_auth_time: bool,
+    /// `jwks`: the client's public keys, as JSON.
+    pub jwks: Option<String>,
 }
 
 fn string(obj: &Map<String, Value>, name: &str) -> Result<Option<String>, RegistrationError> {
@@ -170,7 +175,6 @@ const NOT_YET: &[&str] = &[
     "request_uris",
     "default_max_age",
     "default_acr_values",
-    "jwks",
     "jwks_uri",
 ];
 
@@ -210,6 +214,7 @@ pub fn parse_metadata(body: &Value, supported_algs: &[JwtAlg]) -> Result<Metadat
         None | Some("client_secret_basic") => AuthMethod::ClientSecretBasic,
         Some("client_secret_post") => AuthMethod::ClientSecretPost,
         Some("client_secret_jwt") => AuthMethod::ClientSecretJwt,
+        Some("private_key_jwt") => AuthMethod::PrivateKeyJwt,
         Some("none") => AuthMethod::None,
         Some(other) => return Err(bad(format!("token_endpoint_auth_method '{other}' is not supported"))),
     };
@@ -280,6 +285,18 @@ pub fn parse_metadata(body: &Value, supported_algs: &[JwtAlg]) -> Result<Metadat
         Some(Value::Bool(b)) => *b,
         Some(_) => return Err(bad("require_auth_time must be a boolean")),
     };
+    let jwks = match obj.get("jwks") {
+        None | Some(Value::Null) => None,
+        Some(v @ Value::Object(_)) => {
+            let text = v.to_string();
+            crate::manage::check_jwks(&text).map_err(bad)?;
+            Some(text)
+        }
+        Some(_) => return Err(bad("jwks must be a JWK Set object")),
+    };
+    if token_endpoint_auth_method == AuthMethod::PrivateKeyJwt && jwks.is_none() {
+        return Err(bad("private_key_jwt needs the client's keys in jwks (jwks_uri is not supported yet)"));
+    }
     let client_name = string(obj, "client_name")?;
     if client_name.as_ref().is_some_and(|n| n.len() > 200 || n.chars().any(char::is_control)) {
         return Err(bad("client_name must be at most 200 printable characters"));
@@ -302,6 +319,7 @@ pub fn parse_metadata(body: &Value, supported_algs: &[JwtAlg]) -> Result<Metadat
         post_logout_redirect_uris,
         scope,
         require_auth_time,
+        jwks,
     })
 }
 
@@ -332,6 +350,7 @@ impl Metadata {
         spec.sector_identifier_uri = self.sector_identifier_uri.clone();
         spec.require_consent = true;
         spec.reuse_consent = true;
+        spec.jwks = self.jwks.clone();
         if let Some(scope) = &self.scope {
             let mut allowed: Vec<String> = scope.iter().filter(|s| registry.is_known(s)).map(str::to_owned).collect();
             if !allowed.iter().any(|s| s == "openid") {
@@ -373,6 +392,9 @@ impl Metadata {
         }
         if let Some(s) = &self.scope {
             m.insert("scope".into(), json!(s.to_string()));
+        }
+        if let Some(j) = self.jwks.as_deref().and_then(|j| serde_json::from_str::<Value>(j).ok()) {
+            m.insert("jwks".into(), j);
         }
         m
     }
@@ -591,6 +613,10 @@ pub fn native_json(client: &Client) -> Map<String, Value> {
     m.insert("enabled".into(), json!(client.enabled));
     m.insert("subject_type".into(), json!(client.subject_type.as_str()));
     m.insert("sector_identifier_uri".into(), json!(client.sector_identifier_uri));
+    m.insert(
+        "jwks".into(),
+        client.jwks.as_deref().and_then(|j| serde_json::from_str::<Value>(j).ok()).unwrap_or(Value::Null),
+    );
     m
 }
 
@@ -626,6 +652,7 @@ pub fn native_spec(body: &Value, base: Option<&Client>) -> Result<ClientSpec, Re
             enabled: c.enabled,
             subject_type: c.subject_type,
             sector_identifier_uri: c.sector_identifier_uri.clone(),
+            jwks: c.jwks.clone(),
         },
         None => ClientSpec::new("Registered client", ClientType::Confidential, Vec::new()),
     };
@@ -696,6 +723,16 @@ pub fn native_spec(body: &Value, base: Option<&Client>) -> Result<ClientSpec, Re
     }
     if obj.contains_key("contact_email") {
         spec.contact_email = string(obj, "contact_email")?;
+    }
+    match obj.get("jwks") {
+        None => {}
+        Some(Value::Null) => spec.jwks = None,
+        Some(v @ Value::Object(_)) => {
+            let text = v.to_string();
+            crate::manage::check_jwks(&text).map_err(bad)?;
+            spec.jwks = Some(text);
+        }
+        Some(_) => return Err(bad("jwks must be a JWK Set object")),
     }
     if let Some(v) = string(obj, "subject_type")? {
         spec.subject_type = v.parse().map_err(bad)?;

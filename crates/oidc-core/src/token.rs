@@ -338,8 +338,9 @@ pub struct AssertionUse {
     pub expires_at: UnixTime,
 }
 
-/// Verifies a `client_secret_jwt` assertion (RFC 7523 §3, OIDC Core §9):
-/// HS256 with the client's secret, `iss` = `sub` = client_id, an `aud`
+/// Verifies a `client_secret_jwt` or `private_key_jwt` assertion (RFC 7523
+/// §3, OIDC Core §9): HS256 with the client's secret or a signature by one of
+/// the client's own keys, `iss` = `sub` = client_id, an `aud`
 /// naming one of `audiences` (the token endpoint or the issuer), `exp` in
 /// the future (at most an hour ahead), and a `jti` the caller records so
 /// that the assertion is used once.
@@ -356,11 +357,15 @@ pub fn authenticate_assertion(
     let Some(client) = client.filter(|c| c.enabled) else {
         return fail("unknown or disabled client");
     };
-    let Some(secret) = client.client_secret.as_ref() else {
-        return fail("the client has no secret to verify it with");
-    };
-    let key = crate::jose::VerifyKey::Hmac(secret.secret().as_bytes().to_vec());
-    let Ok(v) = crate::jose::verify(assertion, &["HS256"], &[key]) else {
+    // client_secret_jwt: HS256 with the secret; private_key_jwt: the client's own keys.
+    let mut keys = client.verify_keys();
+    if let Some(secret) = client.client_secret.as_ref() {
+        keys.push(crate::jose::VerifyKey::Hmac(secret.secret().as_bytes().to_vec()));
+    }
+    if keys.is_empty() {
+        return fail("the client has neither a secret nor keys to verify it with");
+    }
+    let Ok(v) = crate::jose::verify(assertion, &crate::jose::ALL_ALGS, &keys) else {
         return fail("the signature does not verify");
     };
     let c = &v.claims;

@@ -231,8 +231,9 @@ impl App {
             "grant_types_supported": grant_types,
             "subject_types_supported": ["public", "pairwise"],
             "id_token_signing_alg_values_supported": keys.algs().iter().map(|a| a.as_str()).collect::<Vec<_>>(),
-            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "client_secret_jwt", "none"],
-            "token_endpoint_auth_signing_alg_values_supported": ["HS256"],
+            "token_endpoint_auth_methods_supported":
+                ["client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt", "none"],
+            "token_endpoint_auth_signing_alg_values_supported": ["RS256", "PS256", "ES256", "EdDSA", "HS256"],
             "code_challenge_methods_supported": ["plain", "S256"],
             "claims_supported": claims,
             "acr_values_supported": ["1"],

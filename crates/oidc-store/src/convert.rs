@@ -159,6 +159,7 @@ impl From<&Client> for clients::Model {
             enabled: c.enabled,
             subject_type: c.subject_type.as_str().to_owned(),
             sector_identifier_uri: c.sector_identifier_uri.clone(),
+            jwks: c.jwks.clone(),
         }
     }
 }
@@ -198,6 +199,7 @@ impl TryFrom<clients::Model> for Client {
             enabled: m.enabled,
             subject_type: parsed(T, "subject_type", &m.subject_type)?,
             sector_identifier_uri: m.sector_identifier_uri,
+            jwks: m.jwks,
         })
     }
 }

@@ -82,6 +82,7 @@ pub(crate) mod clients {
         pub enabled: bool,
         pub subject_type: String,
         pub sector_identifier_uri: Option<String>,
+        pub jwks: Option<String>,
     }
 
     /// No relations are declared.

@@ -241,6 +241,7 @@ fn client(realm: &str, id: &str) -> Client {
         enabled: true,
         subject_type: SubjectType::Pairwise,
         sector_identifier_uri: Some("https://a.example/sector.json".into()),
+        jwks: Some(r#"{"keys":[]}"#.into()),
     }
 }
 

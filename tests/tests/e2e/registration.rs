@@ -340,3 +340,49 @@ async fn client_secret_jwt_at_the_token_endpoint_is_accepted_once_rfc7523() {
     ];
     assert_eq!(send(browser().post(&token_url).form(&form)).await.0, 401);
 }
+
+#[tokio::test]
+async fn private_key_jwt_with_registered_jwks_rfc7523() {
+    let env = Env::start().await;
+    let rec = oidc_core::model::KeyRecord {
+        kid: "rp-key-1".into(),
+        realm: "rp".into(),
+        alg: "ES256".into(),
+        private_pkcs8: oidc_core::jose::generate_pkcs8(oidc_core::model::JwtAlg::Es256).unwrap(),
+        state: oidc_core::model::KeyState::Active,
+        created_at: now(),
+        published_until: None,
+    };
+    let key = oidc_core::jose::SigningKey::from_record(&rec).unwrap();
+    let iat = initial_token(&env, 2, 3600).await;
+    // private_key_jwt without keys is refused.
+    let (status, _, _) = register(
+        &env,
+        Some(&iat),
+        json!({"grant_types": ["client_credentials"], "response_types": [],
+        "token_endpoint_auth_method": "private_key_jwt"}),
+    )
+    .await;
+    assert_eq!(status, 400);
+    let (status, reg, _) = register(
+        &env,
+        Some(&iat),
+        json!({"grant_types": ["client_credentials"], "response_types": [], "token_endpoint_auth_method": "private_key_jwt",
+               "jwks": {"keys": [key.public_jwk()]}}),
+    )
+    .await;
+    assert_eq!(status, 201, "{reg}");
+    assert_eq!(reg["jwks"]["keys"][0]["kid"], "rp-key-1");
+    let id = reg["client_id"].as_str().unwrap();
+    let token_url = env.endpoint("token");
+    let claims = json!({"iss": id, "sub": id, "aud": token_url, "jti": "pk-1", "exp": now().plus(60).secs()});
+    let assertion = key.sign(claims.as_object().unwrap());
+    let form = [
+        ("grant_type", "client_credentials"),
+        ("client_assertion_type", oidc_core::token::JWT_BEARER),
+        ("client_assertion", assertion.as_str()),
+    ];
+    let (status, body, _) = send(browser().post(&token_url).form(&form)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(send(browser().post(&token_url).form(&form)).await.0, 401, "replay");
+}

@@ -32,6 +32,7 @@ pub(crate) fn client(kind: ClientType) -> Client {
         enabled: true,
         subject_type: crate::subject::SubjectType::Public,
         sector_identifier_uri: None,
+        jwks: None,
     }
 }
 

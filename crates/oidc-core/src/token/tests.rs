@@ -388,3 +388,44 @@ fn client_secret_jwt_assertions_rfc7523_3_and_oidc_core_9() {
         ErrorCode::InvalidClient
     );
 }
+
+#[test]
+fn private_key_jwt_assertions_verify_with_the_clients_keys_rfc7523() {
+    let key_rec = crate::jose::tests::record_of("ck", crate::model::JwtAlg::Es256, KeyState::Active, 1);
+    let key = crate::jose::SigningKey::from_record(&key_rec).unwrap();
+    let mut c = client(ClientType::Confidential);
+    c.jwks = Some(json!({"keys": [key.public_jwk()]}).to_string());
+    let claims = json!({"iss": "rp", "sub": "rp", "aud": ["https://op/token"], "exp": 1100, "jti": "k1"});
+    let signed = key.sign(claims.as_object().unwrap());
+    let tr = parse(
+        params(&[
+            ("grant_type", "client_credentials"),
+            ("client_assertion_type", JWT_BEARER),
+            ("client_assertion", &signed),
+        ]),
+        None,
+    )
+    .unwrap();
+    assert!(authenticate_assertion(&tr.credentials, Some(&c), &["https://op/token"], UnixTime(1000)).is_ok());
+    // Another key, or no keys registered, does not verify.
+    let other = crate::jose::SigningKey::from_record(&crate::jose::tests::record_of(
+        "ck",
+        crate::model::JwtAlg::Es256,
+        KeyState::Active,
+        1,
+    ))
+    .unwrap();
+    let forged = other.sign(claims.as_object().unwrap());
+    let tr2 = parse(
+        params(&[
+            ("grant_type", "client_credentials"),
+            ("client_assertion_type", JWT_BEARER),
+            ("client_assertion", &forged),
+        ]),
+        None,
+    )
+    .unwrap();
+    assert!(authenticate_assertion(&tr2.credentials, Some(&c), &["https://op/token"], UnixTime(1000)).is_err());
+    c.jwks = None;
+    assert!(authenticate_assertion(&tr.credentials, Some(&c), &["https://op/token"], UnixTime(1000)).is_err());
+}
