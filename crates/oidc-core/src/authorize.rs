@@ -152,7 +152,6 @@ impl Received {
         issuer: &str,
         registry: &ScopeRegistry,
     ) -> Result<Validated, AuthzError> {
-        let p = &self.params;
         let Some(client) = client else {
             return Err(AuthzError::ErrorPage(OAuthError::invalid_client(format!(
                 "unknown client_id '{}'",
@@ -165,6 +164,12 @@ impl Received {
                 "this client is disabled",
             )));
         }
+        // OIDC Core §6.1: a request object's parameters replace the query's.
+        let mut this = self;
+        if let Some(jwt) = this.params.take("request") {
+            merge_request_object(&mut this.params, &jwt, client, issuer).map_err(AuthzError::ErrorPage)?;
+        }
+        let p = &this.params;
         // OIDC Core §3.1.2.1: redirect_uri is REQUIRED and must exactly match a registered value.
         let Some(redirect_uri) = p.get("redirect_uri") else {
             return Err(AuthzError::ErrorPage(OAuthError::invalid_request("the redirect_uri parameter is missing")));
@@ -238,10 +243,7 @@ impl Received {
                 format!("this client may not use response_type '{}'", response_type.as_str()),
             ));
         }
-        // OIDC Core §6 and §7.2.1: request objects and registration are not supported yet.
-        if p.get("request").is_some() {
-            return Err(fail(ErrorCode::RequestNotSupported, "request objects are not supported".into()));
-        }
+        // OIDC Core §6.2 and §7.2.1: request_uri and the registration parameter are not supported yet.
         if p.get("request_uri").is_some() {
             return Err(fail(ErrorCode::RequestUriNotSupported, "request_uri is not supported".into()));
         }
@@ -346,9 +348,77 @@ impl Received {
             display: p.get("display").map(str::to_owned),
             claims_locales: p.get("claims_locales").map(str::to_owned),
             claims: claims_request,
-            params: self.params,
+            params: this.params,
         })
     }
+}
+
+/// Verifies a request object (OIDC Core §6.1) and puts its claims into
+/// `params`, where they take precedence. It may be unsigned (`alg` `none`),
+/// signed with one of the client's keys, or HS256 with its secret. Its
+/// `client_id` and `response_type`, if present, must match the query's; `iss`,
+/// if present, must be the client and `aud` the issuer.
+fn merge_request_object(params: &mut Params, jwt: &str, client: &Client, issuer: &str) -> Result<(), OAuthError> {
+    let bad = |why: &str| OAuthError::new(ErrorCode::InvalidRequestObject, format!("request object: {why}"));
+    let mut parts = jwt.split('.');
+    let (Some(h), Some(payload), Some(sig), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+        return Err(bad("not a compact JWT"));
+    };
+    let header: serde_json::Value = crate::jose::b64_decode(h)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .ok_or_else(|| bad("the header is not JSON"))?;
+    let claims: serde_json::Map<String, serde_json::Value> =
+        if header.get("alg").and_then(|a| a.as_str()) == Some("none") {
+            if !sig.is_empty() {
+                return Err(bad("an unsigned request object has no signature"));
+            }
+            crate::jose::b64_decode(payload)
+                .ok()
+                .and_then(|b| serde_json::from_slice(&b).ok())
+                .ok_or_else(|| bad("the payload is not a JSON object"))?
+        } else {
+            let mut keys = client.verify_keys();
+            if let Some(s) = &client.client_secret {
+                keys.push(crate::jose::VerifyKey::Hmac(s.secret().as_bytes().to_vec()));
+            }
+            crate::jose::verify(jwt, &crate::jose::ALL_ALGS, &keys).map_err(|e| bad(&e.to_string()))?.claims
+        };
+    let text = |n: &str| claims.get(n).and_then(|v| v.as_str());
+    if text("client_id").is_some_and(|c| c != client.client_id) {
+        return Err(bad("client_id differs from the request's"));
+    }
+    if let (Some(inside), Some(outside)) = (text("response_type"), params.get("response_type"))
+        && inside != outside
+    {
+        return Err(bad("response_type differs from the request's"));
+    }
+    if text("iss").is_some_and(|i| i != client.client_id) {
+        return Err(bad("iss must be the client_id"));
+    }
+    let aud_ok = match claims.get("aud") {
+        None => true,
+        Some(serde_json::Value::String(a)) => a == issuer,
+        Some(serde_json::Value::Array(a)) => a.iter().any(|x| x.as_str() == Some(issuer)),
+        Some(_) => false,
+    };
+    if !aud_ok {
+        return Err(bad("aud must be this provider's issuer"));
+    }
+    for (k, v) in claims {
+        if matches!(k.as_str(), "iss" | "aud" | "exp" | "iat" | "nbf" | "jti" | "request" | "request_uri") {
+            continue;
+        }
+        let value = match v {
+            serde_json::Value::String(s) => s,
+            serde_json::Value::Null => continue,
+            serde_json::Value::Number(n) => n.to_string(),
+            serde_json::Value::Bool(b) => b.to_string(),
+            other => other.to_string(),
+        };
+        params.insert(k, value);
+    }
+    Ok(())
 }
 
 /// A request checked against its client: the redirect_uri is trusted.

@@ -43,11 +43,13 @@ pub enum ErrorCode {
     RequestUriNotSupported,
     /// OpenID Connect Core 1.0 §3.1.2.6.
     RegistrationNotSupported,
+    /// OpenID Connect Core 1.0 §3.1.2.6: the request object is invalid.
+    InvalidRequestObject,
 }
 
 impl ErrorCode {
     /// Every code.
-    pub const ALL: [ErrorCode; 18] = [
+    pub const ALL: [ErrorCode; 19] = [
         ErrorCode::InvalidRequest,
         ErrorCode::InvalidClient,
         ErrorCode::InvalidGrant,
@@ -66,6 +68,7 @@ impl ErrorCode {
         ErrorCode::RequestNotSupported,
         ErrorCode::RequestUriNotSupported,
         ErrorCode::RegistrationNotSupported,
+        ErrorCode::InvalidRequestObject,
     ];
 
     /// The code as it appears on the wire.
@@ -89,6 +92,7 @@ impl ErrorCode {
             ErrorCode::RequestNotSupported => "request_not_supported",
             ErrorCode::RequestUriNotSupported => "request_uri_not_supported",
             ErrorCode::RegistrationNotSupported => "registration_not_supported",
+            ErrorCode::InvalidRequestObject => "invalid_request_object",
         }
     }
 }

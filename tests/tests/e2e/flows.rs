@@ -448,3 +448,46 @@ async fn native_apps_loopback_any_port_and_private_use_scheme_with_pkce_rfc8252(
     let loc = location(&http.get(&url).send().await.unwrap());
     assert!(loc.starts_with("http://127.0.0.1:6000/callback?error=invalid_request"), "{loc}");
 }
+
+#[tokio::test]
+async fn request_object_parameters_take_precedence_oidc_core_6_1() {
+    let env = Env::start().await;
+    let (client_id, secret) = env.client(ClientType::Confidential, JwtAlg::Rs256, |_| {}).await;
+    let secret = secret.unwrap();
+    env.user("alice", "wonderland-42").await;
+    // Signed with the client secret; its nonce, state and scope win over the query's.
+    let claims = serde_json::json!({"iss": client_id, "aud": env.issuer(), "client_id": client_id,
+        "redirect_uri": CALLBACK, "scope": "openid email", "nonce": "ro-nonce", "state": "ro-state"});
+    let request = oidc_core::jose::sign_hs256(claims.as_object().unwrap(), secret.as_bytes());
+    let url = format!(
+        "{}?client_id={client_id}&response_type=code&scope=openid&state=query-state&request={request}",
+        env.endpoint("auth")
+    );
+    let back = authorize(&browser(), &url, "alice", "wonderland-42").await;
+    assert_eq!(harness::query_param(&back, "state").as_deref(), Some("ro-state"), "{back}");
+    let code = harness::query_param(&back, "code").unwrap();
+    let (status, body, _) = token_request(
+        &env,
+        &[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", CALLBACK)],
+        Some((&client_id, &secret)),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let id: serde_json::Value = serde_json::from_slice(
+        &oidc_core::jose::b64_decode(body["id_token"].as_str().unwrap().split('.').nth(1).unwrap()).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(id["nonce"], "ro-nonce");
+    assert_eq!(body["scope"], "openid email");
+    // A request object that does not verify: an error page, never a redirect.
+    let forged = oidc_core::jose::sign_hs256(claims.as_object().unwrap(), b"not-the-secret");
+    let url = format!(
+        "{}?client_id={client_id}&response_type=code&redirect_uri={}&request={forged}",
+        env.endpoint("auth"),
+        enc(CALLBACK)
+    );
+    let r = browser().get(&url).send().await.unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r.headers().get("location").is_none());
+    assert!(r.text().await.unwrap().contains("invalid_request_object"));
+}

@@ -124,7 +124,7 @@ fn errors_after_the_redirect_uri_is_trusted_redirect_with_state_oidc_core_3_1_2_
         (with(&[("code_challenge_method", "S256")], &[]), "redirect:invalid_request:st"),
         (with(&[("code_challenge", "short")], &[]), "redirect:invalid_request:st"),
         (with(&[("code_challenge", CHALLENGE), ("code_challenge_method", "S512")], &[]), "redirect:invalid_request:st"),
-        (with(&[("request", "eyJ...")], &[]), "redirect:request_not_supported:st"),
+        (with(&[("request", "eyJ...")], &[]), "page:invalid_request_object"),
         (with(&[("request_uri", "https://rp.example/r")], &[]), "redirect:request_uri_not_supported:st"),
         (with(&[("registration", "{}")], &[]), "redirect:registration_not_supported:st"),
         (with(&[("response_mode", "bogus")], &[]), "redirect:invalid_request:st"),
@@ -528,4 +528,60 @@ fn custom_scopes_and_the_claims_parameter_oidc_core_5_4_and_5_5() {
     let rec = v.issue(&input, &TestRandom::default()).unwrap().code.unwrap();
     assert_eq!(rec.claims.as_deref(), Some(r#"{"userinfo":{"email":null}}"#));
     assert_eq!(rec.acr, None);
+}
+
+fn unsigned(claims: serde_json::Value) -> String {
+    format!("{}.{}.", crate::jose::b64(br#"{"alg":"none"}"#), crate::jose::b64(claims.to_string().as_bytes()))
+}
+
+#[test]
+fn request_objects_take_precedence_and_must_verify_oidc_core_6_1() {
+    let c = client(ClientType::Confidential);
+    let leak = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
+    // Unsigned: its parameters replace the query's.
+    let ro =
+        unsigned(serde_json::json!({"nonce": "from-object", "scope": "openid profile", "max_age": 30, "state": "ro"}));
+    let v = run(with(&[("request", leak(ro))], &[]), Some(&c)).unwrap();
+    assert_eq!(
+        (v.nonce.as_deref(), v.scope.to_string().as_str(), v.max_age),
+        (Some("from-object"), "openid profile", Some(30))
+    );
+    assert_eq!(v.state.as_deref(), Some("ro"));
+    assert!(v.params().all(|(k, _)| k != "request"), "the object itself is not carried on");
+    // The redirect_uri may come from the object, and is then checked like any other.
+    let ro = unsigned(serde_json::json!({"redirect_uri": "https://evil.example/cb"}));
+    assert_eq!(fails(with(&[("request", leak(ro))], &[]), Some(&c)), "page:invalid_request");
+    // Signed with the client secret (HS256): accepted; with another secret: invalid_request_object.
+    let claims = serde_json::json!({"iss": "rp", "aud": ISS, "client_id": "rp", "nonce": "signed"});
+    let good = crate::jose::sign_hs256(claims.as_object().unwrap(), b"s3cret");
+    assert_eq!(run(with(&[("request", leak(good))], &[]), Some(&c)).unwrap().nonce.as_deref(), Some("signed"));
+    let forged = crate::jose::sign_hs256(claims.as_object().unwrap(), b"other");
+    assert_eq!(fails(with(&[("request", leak(forged))], &[]), Some(&c)), "page:invalid_request_object");
+    // Signed by one of the client's own keys.
+    let key = crate::jose::SigningKey::from_record(&crate::jose::tests::record_of(
+        "rk",
+        crate::model::JwtAlg::Es256,
+        crate::model::KeyState::Active,
+        1,
+    ))
+    .unwrap();
+    let mut with_keys = c.clone();
+    with_keys.jwks = Some(serde_json::json!({"keys": [key.public_jwk()]}).to_string());
+    let es = key.sign(claims.as_object().unwrap());
+    assert_eq!(run(with(&[("request", leak(es))], &[]), Some(&with_keys)).unwrap().nonce.as_deref(), Some("signed"));
+    // Mismatches with the query and wrong iss/aud are refused.
+    for bad in [
+        serde_json::json!({"client_id": "other"}),
+        serde_json::json!({"response_type": "id_token"}),
+        serde_json::json!({"iss": "other"}),
+        serde_json::json!({"aud": "https://elsewhere"}),
+    ] {
+        assert_eq!(
+            fails(with(&[("request", leak(unsigned(bad.clone())))], &[]), Some(&c)),
+            "page:invalid_request_object",
+            "{bad}"
+        );
+    }
+    let tampered = format!("{}sig", unsigned(serde_json::json!({})));
+    assert_eq!(fails(with(&[("request", leak(tampered))], &[]), Some(&c)), "page:invalid_request_object");
 }
