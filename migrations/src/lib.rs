@@ -11,6 +11,7 @@ mod m20261124_000003_client_registration;
 mod m20261124_000004_roles;
 mod m20261124_000005_used_assertions;
 mod m20261124_000006_client_jwks;
+mod m20261124_000007_client_response_options;
 
 /// Lists the migrations in order.
 #[derive(Debug)]
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000004_roles::Migration),
             Box::new(m20261124_000005_used_assertions::Migration),
             Box::new(m20261124_000006_client_jwks::Migration),
+            Box::new(m20261124_000007_client_response_options::Migration),
         ]
     }
 }

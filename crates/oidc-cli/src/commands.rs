@@ -546,6 +546,8 @@ fn spec_from(opts: &ClientOpts, base: Option<&Client>) -> anyhow::Result<ClientS
         },
         sector_identifier_uri: opt(&opts.sector_identifier_uri, base.map(|c| &c.sector_identifier_uri)),
         jwks: base.and_then(|c| c.jwks.clone()),
+        default_max_age: base.and_then(|c| c.default_max_age),
+        userinfo_signed_response_alg: base.and_then(|c| c.userinfo_signed_response_alg),
     })
 }
 

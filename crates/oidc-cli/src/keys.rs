@@ -18,6 +18,7 @@ pub fn generate(realm: &str, alg: JwtAlg, now: UnixTime, rng: &dyn Random) -> an
             key.to_pkcs8_der().context("cannot encode the key as PKCS#8")?.as_bytes().to_vec()
         }
         JwtAlg::Hs256 => return Err(anyhow!("HS256 uses each client's secret; there is no realm key to create")),
+        JwtAlg::None => return Err(anyhow!("'none' means unsigned; there is no key to create")),
         other => oidc_core::jose::generate_pkcs8(other).map_err(|e| anyhow!(e))?,
     };
     let record = KeyRecord {

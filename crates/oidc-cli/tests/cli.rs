@@ -180,6 +180,8 @@ fn key_commands_create_rotate_retire_revoke() {
     let (ok, _, err) = run(cmd(&["key", "create", "--alg", "HS256"]), None);
     assert!(!ok && err.contains("client's secret"), "{err}");
     let (ok, _, err) = run(cmd(&["key", "create", "--alg", "none"]), None);
+    assert!(!ok && err.contains("unsigned"), "{err}");
+    let (ok, _, err) = run(cmd(&["key", "create", "--alg", "HS512"]), None);
     assert!(!ok && err.contains("unsupported signing algorithm"), "{err}");
 
     let list = || run(cmd(&["key", "list"]), None).1;

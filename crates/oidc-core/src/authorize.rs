@@ -237,6 +237,12 @@ impl Received {
                 format!("response_mode=query cannot carry the tokens of response_type '{}'", response_type.as_str()),
             ));
         }
+        if response_type.has_id_token() && client.jwt_alg == crate::model::JwtAlg::None {
+            return Err(fail(
+                ErrorCode::UnauthorizedClient,
+                "this client's id_tokens are unsigned, which is only allowed from the token endpoint".into(),
+            ));
+        }
         if !client.allows_response_type(response_type) {
             return Err(fail(
                 ErrorCode::UnauthorizedClient,
@@ -298,8 +304,9 @@ impl Received {
         {
             return Err(fail(ErrorCode::InvalidRequest, format!("unknown display value '{d}' (OIDC Core §3.1.2.1)")));
         }
+        // OIDC Registration §2: default_max_age applies when the request sends none.
         let max_age = match p.get("max_age").map(str::parse::<i64>) {
-            None => None,
+            None => client.default_max_age,
             Some(Ok(n)) if n >= 0 => Some(n),
             Some(_) => return Err(fail(ErrorCode::InvalidRequest, "max_age must be a non-negative integer".into())),
         };

@@ -81,6 +81,7 @@ pub fn claims(input: &IdTokenInput<'_>) -> Map<String, Value> {
 /// of that algorithm, or HS256 keyed by the client secret (OIDC Core §10.1).
 pub fn sign(claims: &Map<String, Value>, client: &Client, keys: &KeySet) -> Result<String, OAuthError> {
     match client.jwt_alg {
+        JwtAlg::None => Ok(crate::jose::unsigned(claims)),
         JwtAlg::Hs256 => {
             let secret = client
                 .client_secret

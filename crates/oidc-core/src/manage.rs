@@ -50,6 +50,10 @@ pub struct ClientSpec {
     pub sector_identifier_uri: Option<String>,
     /// The client's public keys (a JWKS document).
     pub jwks: Option<String>,
+    /// The max_age of requests that send none.
+    pub default_max_age: Option<i64>,
+    /// Sign UserInfo responses with this algorithm.
+    pub userinfo_signed_response_alg: Option<JwtAlg>,
 }
 
 impl ClientSpec {
@@ -78,6 +82,8 @@ impl ClientSpec {
             subject_type: SubjectType::Public,
             sector_identifier_uri: None,
             jwks: None,
+            default_max_age: None,
+            userinfo_signed_response_alg: None,
         }
     }
 }
@@ -163,6 +169,8 @@ pub fn new_client(
         subject_type: spec.subject_type,
         sector_identifier_uri: spec.sector_identifier_uri,
         jwks: spec.jwks,
+        default_max_age: spec.default_max_age,
+        userinfo_signed_response_alg: spec.userinfo_signed_response_alg,
     };
     check_client(&client)?;
     Ok((client, secret))
@@ -187,6 +195,19 @@ pub fn check_client(c: &Client) -> Result<(), String> {
     }
     if let Some(jwks) = &c.jwks {
         check_jwks(jwks)?;
+    }
+    // OIDC Core §3.1.3.7 / Discovery §3: unsigned id_tokens only from the token endpoint.
+    if c.jwt_alg == JwtAlg::None && c.response_types.iter().any(|r| r.has_id_token()) {
+        return Err("id_tokens signed with 'none' are only for the code flow (no id_token response type)".into());
+    }
+    if c.default_max_age.is_some_and(|m| m < 0) {
+        return Err("default_max_age must not be negative".into());
+    }
+    if c.userinfo_signed_response_alg == Some(JwtAlg::None) {
+        return Err("userinfo_signed_response_alg cannot be none".into());
+    }
+    if c.userinfo_signed_response_alg == Some(JwtAlg::Hs256) && c.client_secret.is_none() {
+        return Err("HS256 userinfo needs a client secret".into());
     }
     if c.subject_type == SubjectType::Pairwise {
         sector_identifier(&c.redirect_uris, c.sector_identifier_uri.as_deref())?;

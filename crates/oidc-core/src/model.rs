@@ -76,11 +76,15 @@ pub enum JwtAlg {
     EdDsa,
     /// HMAC with SHA-256 keyed by the client secret (RFC 7518 §3.2, OIDC Core §10.1).
     Hs256,
+    /// No signature (RFC 7518 §3.6): only for id_tokens from the token endpoint
+    /// of the code flow (OIDC Core §3.1.3.7: they come over TLS from the OP).
+    None,
 }
 
 impl JwtAlg {
     /// Every algorithm.
-    pub const ALL: [JwtAlg; 5] = [JwtAlg::Rs256, JwtAlg::Ps256, JwtAlg::Es256, JwtAlg::EdDsa, JwtAlg::Hs256];
+    pub const ALL: [JwtAlg; 6] =
+        [JwtAlg::Rs256, JwtAlg::Ps256, JwtAlg::Es256, JwtAlg::EdDsa, JwtAlg::Hs256, JwtAlg::None];
 
     /// The JWA name.
     pub fn as_str(self) -> &'static str {
@@ -90,12 +94,13 @@ impl JwtAlg {
             JwtAlg::Es256 => "ES256",
             JwtAlg::EdDsa => "EdDSA",
             JwtAlg::Hs256 => "HS256",
+            JwtAlg::None => "none",
         }
     }
 
     /// Whether tokens are signed with a realm key (every algorithm but HS256).
     pub fn uses_realm_key(self) -> bool {
-        self != JwtAlg::Hs256
+        !matches!(self, JwtAlg::Hs256 | JwtAlg::None)
     }
 }
 
@@ -289,6 +294,10 @@ pub struct Client {
     /// The client's public keys as a JWKS document (RFC 7517 §5), for
     /// `private_key_jwt` and signed request objects.
     pub jwks: Option<String>,
+    /// `default_max_age` (OIDC Registration §2): the max_age of requests that send none.
+    pub default_max_age: Option<i64>,
+    /// `userinfo_signed_response_alg`: when set, UserInfo answers with a JWT signed so.
+    pub userinfo_signed_response_alg: Option<JwtAlg>,
 }
 
 impl Client {

@@ -132,6 +132,10 @@ pub struct Metadata {
     pub require_auth_time: bool,
     /// `jwks`: the client's public keys, as JSON.
     pub jwks: Option<String>,
+    /// `default_max_age`.
+    pub default_max_age: Option<i64>,
+    /// `userinfo_signed_response_alg`.
+    pub userinfo_signed_response_alg: Option<JwtAlg>,
 }
 
 fn string(obj: &Map<String, Value>, name: &str) -> Result<Option<String>, RegistrationError> {
@@ -167,13 +171,11 @@ fn check_web_uri(name: &str, uri: &str) -> Result<(), RegistrationError> {
 /// Metadata that needs behaviour this provider does not have yet: refused,
 /// never silently dropped.
 const NOT_YET: &[&str] = &[
-    "userinfo_signed_response_alg",
     "userinfo_encrypted_response_alg",
     "id_token_encrypted_response_alg",
     "request_object_signing_alg",
     "request_object_encryption_alg",
     "request_uris",
-    "default_max_age",
     "default_acr_values",
     "jwks_uri",
 ];
@@ -222,10 +224,31 @@ pub fn parse_metadata(body: &Value, supported_algs: &[JwtAlg]) -> Result<Metadat
         None => JwtAlg::Rs256,
         Some(a) => {
             let alg = a.parse::<JwtAlg>().map_err(bad)?;
-            if !supported_algs.contains(&alg) {
+            // Discovery §3: none only when no id_token comes from the authorization endpoint.
+            if alg == JwtAlg::None {
+                if response_types.iter().any(|r| r.has_id_token()) {
+                    return Err(bad("id_token_signed_response_alg none is only for the code flow"));
+                }
+            } else if !supported_algs.contains(&alg) {
                 return Err(bad(format!("id_token_signed_response_alg {a} has no signing key in this realm")));
             }
             alg
+        }
+    };
+    let userinfo_signed_response_alg = match string(obj, "userinfo_signed_response_alg")? {
+        None => None,
+        Some(a) => {
+            let alg = a.parse::<JwtAlg>().map_err(bad)?;
+            if alg == JwtAlg::None || !supported_algs.contains(&alg) {
+                return Err(bad(format!("userinfo_signed_response_alg {a} is not available in this realm")));
+            }
+            Some(alg)
+        }
+    };
+    let default_max_age = match obj.get("default_max_age") {
+        None | Some(Value::Null) => None,
+        Some(v) => {
+            Some(v.as_i64().filter(|m| *m >= 0).ok_or_else(|| bad("default_max_age must be a non-negative integer"))?)
         }
     };
     if alg == JwtAlg::Hs256 && token_endpoint_auth_method == AuthMethod::None {
@@ -320,6 +343,8 @@ pub fn parse_metadata(body: &Value, supported_algs: &[JwtAlg]) -> Result<Metadat
         scope,
         require_auth_time,
         jwks,
+        default_max_age,
+        userinfo_signed_response_alg,
     })
 }
 
@@ -351,6 +376,8 @@ impl Metadata {
         spec.require_consent = true;
         spec.reuse_consent = true;
         spec.jwks = self.jwks.clone();
+        spec.default_max_age = self.default_max_age;
+        spec.userinfo_signed_response_alg = self.userinfo_signed_response_alg;
         if let Some(scope) = &self.scope {
             let mut allowed: Vec<String> = scope.iter().filter(|s| registry.is_known(s)).map(str::to_owned).collect();
             if !allowed.iter().any(|s| s == "openid") {
@@ -395,6 +422,12 @@ impl Metadata {
         }
         if let Some(j) = self.jwks.as_deref().and_then(|j| serde_json::from_str::<Value>(j).ok()) {
             m.insert("jwks".into(), j);
+        }
+        if let Some(a) = self.default_max_age {
+            m.insert("default_max_age".into(), json!(a));
+        }
+        if let Some(a) = self.userinfo_signed_response_alg {
+            m.insert("userinfo_signed_response_alg".into(), json!(a.as_str()));
         }
         m
     }
@@ -653,6 +686,8 @@ pub fn native_spec(body: &Value, base: Option<&Client>) -> Result<ClientSpec, Re
             subject_type: c.subject_type,
             sector_identifier_uri: c.sector_identifier_uri.clone(),
             jwks: c.jwks.clone(),
+            default_max_age: c.default_max_age,
+            userinfo_signed_response_alg: c.userinfo_signed_response_alg,
         },
         None => ClientSpec::new("Registered client", ClientType::Confidential, Vec::new()),
     };

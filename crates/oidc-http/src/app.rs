@@ -230,7 +230,8 @@ impl App {
             "response_modes_supported": ["query", "fragment", "form_post"],
             "grant_types_supported": grant_types,
             "subject_types_supported": ["public", "pairwise"],
-            "id_token_signing_alg_values_supported": keys.algs().iter().map(|a| a.as_str()).collect::<Vec<_>>(),
+            "id_token_signing_alg_values_supported": keys.algs().iter().map(|a| a.as_str()).chain(["none"]).collect::<Vec<_>>(),
+            "userinfo_signing_alg_values_supported": keys.algs().iter().map(|a| a.as_str()).collect::<Vec<_>>(),
             "token_endpoint_auth_methods_supported":
                 ["client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt", "none"],
             "token_endpoint_auth_signing_alg_values_supported": ["RS256", "PS256", "ES256", "EdDSA", "HS256"],

@@ -160,6 +160,8 @@ impl From<&Client> for clients::Model {
             subject_type: c.subject_type.as_str().to_owned(),
             sector_identifier_uri: c.sector_identifier_uri.clone(),
             jwks: c.jwks.clone(),
+            default_max_age: c.default_max_age,
+            userinfo_signed_response_alg: c.userinfo_signed_response_alg.map(|a| a.as_str().to_owned()),
         }
     }
 }
@@ -200,6 +202,12 @@ impl TryFrom<clients::Model> for Client {
             subject_type: parsed(T, "subject_type", &m.subject_type)?,
             sector_identifier_uri: m.sector_identifier_uri,
             jwks: m.jwks,
+            default_max_age: m.default_max_age,
+            userinfo_signed_response_alg: m
+                .userinfo_signed_response_alg
+                .as_deref()
+                .map(|a| parsed(T, "userinfo_signed_response_alg", a))
+                .transpose()?,
         })
     }
 }

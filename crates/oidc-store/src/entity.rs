@@ -83,6 +83,8 @@ pub(crate) mod clients {
         pub subject_type: String,
         pub sector_identifier_uri: Option<String>,
         pub jwks: Option<String>,
+        pub default_max_age: Option<i64>,
+        pub userinfo_signed_response_alg: Option<String>,
     }
 
     /// No relations are declared.

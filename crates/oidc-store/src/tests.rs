@@ -242,6 +242,8 @@ fn client(realm: &str, id: &str) -> Client {
         subject_type: SubjectType::Pairwise,
         sector_identifier_uri: Some("https://a.example/sector.json".into()),
         jwks: Some(r#"{"keys":[]}"#.into()),
+        default_max_age: Some(300),
+        userinfo_signed_response_alg: Some(JwtAlg::Es256),
     }
 }
 

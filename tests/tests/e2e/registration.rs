@@ -386,3 +386,58 @@ async fn private_key_jwt_with_registered_jwks_rfc7523() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(send(browser().post(&token_url).form(&form)).await.0, 401, "replay");
 }
+
+#[tokio::test]
+async fn unsigned_id_tokens_signed_userinfo_and_default_max_age_end_to_end() {
+    let env = Env::start().await;
+    let d = env.discovery().await;
+    assert!(d["id_token_signing_alg_values_supported"].as_array().unwrap().contains(&json!("none")));
+    assert!(d["userinfo_signing_alg_values_supported"].as_array().unwrap().contains(&json!("RS256")));
+    let iat = initial_token(&env, 1, 3600).await;
+    let (status, reg, _) = register(
+        &env,
+        Some(&iat),
+        json!({"redirect_uris": [CALLBACK], "id_token_signed_response_alg": "none",
+               "userinfo_signed_response_alg": "RS256", "default_max_age": 3600}),
+    )
+    .await;
+    assert_eq!(status, 201, "{reg}");
+    let (id, secret) =
+        (reg["client_id"].as_str().unwrap().to_owned(), reg["client_secret"].as_str().unwrap().to_owned());
+    env.user("alice", "wonderland-42").await;
+    let url = format!(
+        "{}?client_id={id}&redirect_uri={}&response_type=code&scope=openid%20email&state=s&nonce=n",
+        env.endpoint("auth"),
+        crate::harness::enc(CALLBACK)
+    );
+    let back = authorize(&browser(), &url, "alice", "wonderland-42").await;
+    let code = query_param(&back, "code").unwrap();
+    let (status, tokens, _) = send(browser().post(env.endpoint("token")).basic_auth(&id, Some(&secret)).form(&[
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", CALLBACK),
+    ]))
+    .await;
+    assert_eq!(status, 200, "{tokens}");
+    let id_token = tokens["id_token"].as_str().unwrap();
+    assert!(id_token.ends_with('.'), "unsigned: an empty signature");
+    let header: Value =
+        serde_json::from_slice(&oidc_core::jose::b64_decode(id_token.split('.').next().unwrap()).unwrap()).unwrap();
+    assert_eq!(header["alg"], "none");
+    // UserInfo comes back as a JWT signed by the realm's RS256 key, with iss and aud.
+    let r = browser()
+        .get(env.endpoint("userinfo"))
+        .bearer_auth(tokens["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["content-type"], "application/jwt");
+    let jwt = r.text().await.unwrap();
+    let jwks: Value = browser().get(env.endpoint("certs")).send().await.unwrap().json().await.unwrap();
+    let keys: Vec<_> =
+        jwks["keys"].as_array().unwrap().iter().map(|k| oidc_core::jose::VerifyKey::from_jwk(k).unwrap()).collect();
+    let v = oidc_core::jose::verify(&jwt, &["RS256"], &keys).expect("signed by the realm key");
+    assert_eq!(v.claims["iss"], env.issuer().as_str());
+    assert_eq!(v.claims["aud"], id.as_str());
+    assert_eq!(v.claims["email"], "alice@example.com");
+}

@@ -33,6 +33,8 @@ pub(crate) fn client(kind: ClientType) -> Client {
         subject_type: crate::subject::SubjectType::Public,
         sector_identifier_uri: None,
         jwks: None,
+        default_max_age: None,
+        userinfo_signed_response_alg: None,
     }
 }
 
@@ -584,4 +586,18 @@ fn request_objects_take_precedence_and_must_verify_oidc_core_6_1() {
     }
     let tampered = format!("{}sig", unsigned(serde_json::json!({})));
     assert_eq!(fails(with(&[("request", leak(tampered))], &[]), Some(&c)), "page:invalid_request_object");
+}
+
+#[test]
+fn default_max_age_and_unsigned_id_tokens_oidc_registration_2() {
+    let mut c = client(ClientType::Confidential);
+    c.default_max_age = Some(60);
+    let v = run(base(), Some(&c)).unwrap();
+    assert_eq!(v.max_age, Some(60), "applies when the request has none");
+    let v = run(with(&[("max_age", "5")], &[]), Some(&c)).unwrap();
+    assert_eq!(v.max_age, Some(5), "the request's own wins");
+    c.jwt_alg = crate::model::JwtAlg::None;
+    c.response_types = vec![ResponseType::Code, ResponseType::CodeIdToken];
+    assert_eq!(fails(with(&[("response_type", "code id_token")], &[]), Some(&c)), "redirect:unauthorized_client:st");
+    assert_eq!(fails(base(), Some(&c)), "ok", "the code flow may use unsigned id_tokens");
 }

@@ -71,14 +71,14 @@ fn metadata_errors_are_invalid_client_metadata_rfc7591_2_1() {
         json!({"grant_types": ["authorization_code", "password"]}),
         json!({"token_endpoint_auth_method": "private_key_jwt"}),
         json!({"id_token_signed_response_alg": "ES256"}),
-        json!({"id_token_signed_response_alg": "none"}),
+        json!({"id_token_signed_response_alg": "none", "response_types": ["code id_token"], "grant_types": ["authorization_code", "implicit"]}),
         json!({"id_token_signed_response_alg": "HS256", "token_endpoint_auth_method": "none"}),
         json!({"grant_types": ["authorization_code", "client_credentials"], "token_endpoint_auth_method": "none"}),
         json!({"application_type": "tv"}),
         json!({"logo_uri": "http://rp.example/logo.png"}),
         json!({"contacts": "ops@rp.example"}),
         json!({"subject_type": "pairwise", "redirect_uris": ["https://a.example/cb", "https://b.example/cb"]}),
-        json!({"userinfo_signed_response_alg": "RS256"}),
+        json!({"userinfo_signed_response_alg": "ES256"}),
         json!({"jwks_uri": "https://rp.example/jwks"}),
         json!({"request_uris": ["https://rp.example/r"]}),
         json!({"scope": "openid \"x"}),
@@ -183,4 +183,28 @@ fn native_representation_round_trips_and_guards_operator_fields() {
         assert!(native_spec(&bad_update, Some(&client)).is_err(), "{bad_update}");
     }
     assert_eq!(spec_uris(&native_spec(&json!({"logo": "https://cdn.example/l.png"}), Some(&client)).unwrap()).len(), 2);
+}
+
+#[test]
+fn unsigned_id_tokens_signed_userinfo_and_default_max_age_oidc_registration_2() {
+    let md = parse(json!({"redirect_uris": ["https://rp.example/cb"], "id_token_signed_response_alg": "none",
+        "userinfo_signed_response_alg": "RS256", "default_max_age": 60}))
+    .unwrap();
+    let spec = md.to_spec(&ScopeRegistry::default());
+    assert_eq!(
+        (spec.jwt_alg, spec.userinfo_signed_response_alg, spec.default_max_age),
+        (JwtAlg::None, Some(JwtAlg::Rs256), Some(60))
+    );
+    assert_eq!(md.to_json()["default_max_age"], 60);
+    let implicit_none = json!({"redirect_uris": ["https://rp.example/cb"], "response_types": ["id_token"],
+        "grant_types": ["implicit"], "id_token_signed_response_alg": "none"});
+    assert_eq!(code(parse(implicit_none)), "invalid_client_metadata");
+    assert_eq!(
+        code(parse(json!({"redirect_uris": ["https://rp.example/cb"], "userinfo_signed_response_alg": "none"}))),
+        "invalid_client_metadata"
+    );
+    assert_eq!(
+        code(parse(json!({"redirect_uris": ["https://rp.example/cb"], "default_max_age": -1}))),
+        "invalid_client_metadata"
+    );
 }

@@ -74,6 +74,25 @@ pub(crate) async fn userinfo(app: &App, realm: &RealmState, req: Request<Incomin
     let names = userinfo::released(&app.config.scopes, &record.scope, &requested);
     let mut claims = userinfo::claims_for(&user, &app.subject(realm, &user, &client), &names);
     app.hooks.process_userinfo(&mut claims, &user, &client, &record.scope);
+    // OIDC Core §5.3.2: a client that registered userinfo_signed_response_alg gets a JWT with iss and aud.
+    if let Some(alg) = client.userinfo_signed_response_alg {
+        claims.insert("iss".into(), Value::from(realm.issuer.clone()));
+        claims.insert("aud".into(), Value::from(client.client_id.clone()));
+        let signed = match (alg, client.client_secret.as_ref()) {
+            (oidc_core::model::JwtAlg::Hs256, Some(secret)) => {
+                Some(oidc_core::jose::sign_hs256(&claims, secret.secret().as_bytes()))
+            }
+            (alg, _) => realm.keys.active_for(alg).map(|k| k.sign(&claims)),
+        };
+        let Some(jwt) = signed else {
+            eprintln!("error: realm '{name}' has no key to sign userinfo with {}", alg.as_str());
+            return fail(OAuthError::server_error("the response could not be signed"));
+        };
+        let mut r = response::with_body(StatusCode::OK, "application/jwt", jwt);
+        response::no_store(&mut r);
+        response::cors(&mut r);
+        return r;
+    }
     let mut r = response::json_no_store(StatusCode::OK, Value::Object(claims).to_string());
     response::cors(&mut r);
     r
