@@ -182,3 +182,30 @@ async fn consent_declined_in_chromium_returns_access_denied_to_the_demo() {
     assert!(error.starts_with("access_denied"), "{error}");
     b.close().await;
 }
+
+#[tokio::test]
+async fn account_page_in_chromium_lists_and_removes_an_authorized_app() {
+    let env = demo_env().await;
+    env.user("carol", "carol-pw-123").await;
+    let Some(b) = Browser::start().await else { return };
+    // Authorize the demo app first (login and consent in the browser).
+    b.c().goto(&format!("{}/demo", env.issuer())).await.unwrap();
+    b.click("#demo-login").await;
+    b.fill("#username", "carol").await;
+    b.fill("#password", "carol-pw-123").await;
+    b.click("#login-submit").await;
+    b.click("#consent-allow").await;
+    b.c()
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("#demo-result:not([hidden])"))
+        .await
+        .unwrap();
+    // The account page (same session) lists it; removing it empties the list.
+    b.c().goto(&format!("{}/account", env.issuer())).await.unwrap();
+    assert_eq!(b.text("#account-username").await, "carol");
+    assert!(b.text("#apps").await.contains("Demo app"));
+    b.click(".revoke button").await;
+    b.c().wait().at_most(Duration::from_secs(10)).for_element(Locator::Css("#no-apps")).await.unwrap();
+    b.close().await;
+}
