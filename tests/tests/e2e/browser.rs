@@ -86,7 +86,25 @@ impl Browser {
         }
         let _ = std::fs::remove_dir_all(&self.profile);
     }
+}
 
+impl Drop for Browser {
+    /// A test that failed before `close` leaves Chromium running, re-parented
+    /// away from chromedriver: kill exactly the processes of this profile.
+    fn drop(&mut self) {
+        if self.client.is_some() {
+            let _ = std::process::Command::new("pkill")
+                .arg("-9")
+                .arg("-f")
+                .arg("--")
+                .arg(format!("--user-data-dir={}", self.profile.display()))
+                .status();
+            let _ = std::fs::remove_dir_all(&self.profile);
+        }
+    }
+}
+
+impl Browser {
     /// Waits for the element matched by `css` and returns its text.
     async fn text(&self, css: &str) -> String {
         let el = self.c().wait().at_most(Duration::from_secs(10)).for_element(Locator::Css(css)).await;
