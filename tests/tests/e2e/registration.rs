@@ -441,3 +441,27 @@ async fn unsigned_id_tokens_signed_userinfo_and_default_max_age_end_to_end() {
     assert_eq!(v.claims["aud"], id.as_str());
     assert_eq!(v.claims["email"], "alice@example.com");
 }
+
+#[tokio::test]
+async fn a_registered_client_rotates_its_secret_through_put() {
+    let env = Env::start().await;
+    let iat = initial_token(&env, 1, 3600).await;
+    let (_, reg, _) = register(&env, Some(&iat), json!({"redirect_uris": [CALLBACK]})).await;
+    let (id, old_secret) = (reg["client_id"].as_str().unwrap(), reg["client_secret"].as_str().unwrap());
+    let uri = reg["registration_client_uri"].as_str().unwrap();
+    let body = json!({"client_id": id, "redirect_uris": [CALLBACK], "rotate_client_secret": true});
+    let (status, upd, _) =
+        send(browser().put(uri).bearer_auth(reg["registration_access_token"].as_str().unwrap()).json(&body)).await;
+    assert_eq!(status, 200, "{upd}");
+    let new_secret = upd["client_secret"].as_str().unwrap();
+    assert_ne!(new_secret, old_secret);
+    assert_eq!(upd["client_secret_expires_at"], 0);
+    let cc = |secret: &str| {
+        browser()
+            .post(env.endpoint("token"))
+            .basic_auth(id, Some(secret))
+            .form(&[("grant_type", "authorization_code"), ("code", "x")])
+    };
+    assert_eq!(send(cc(old_secret)).await.0, 401, "the old secret stops working");
+    assert_eq!(send(cc(new_secret)).await.0, 400, "the new one authenticates (the code itself is bogus)");
+}

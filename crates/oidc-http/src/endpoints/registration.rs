@@ -379,6 +379,11 @@ async fn configure(
     }
 }
 
+/// Whether an update asks for a new client secret.
+fn rotate_secret(body: &Value) -> bool {
+    body.get("rotate_client_secret").and_then(Value::as_bool) == Some(true)
+}
+
 /// The client's current configuration with the (new) registration access token.
 fn read_response(
     app: &App,
@@ -413,6 +418,9 @@ async fn update_native(
         Ok(s) => s,
         Err(e) => return refused(&e),
     };
+    if rotate_secret(&body) {
+        spec.client_secret = None;
+    }
     let scope = (!spec.allowed_scopes.is_empty()).then(|| Scope::from_tokens(spec.allowed_scopes.clone()));
     if let Err(e) = policy.check_parts(&registration::spec_uris(&spec), scope.as_ref(), None, None) {
         return refused(&e);
@@ -469,7 +477,9 @@ async fn update(
         );
     }
     spec.client_id = Some(client.client_id.clone());
-    spec.client_secret = client.client_secret.clone();
+    // `"rotate_client_secret": true` asks for a new secret (RFC 7592 §2.2 lets the
+    // server issue one); the old secret stops working at once.
+    spec.client_secret = if rotate_secret(&body) { None } else { client.client_secret.clone() };
     spec.enabled = client.enabled;
     policy.apply(&mut spec);
     let (mut updated, _) = match manage::new_client(name, spec, client.date_created, app.rng.as_ref()) {
