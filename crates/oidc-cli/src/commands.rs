@@ -119,6 +119,7 @@ async fn serve(store: Store, file: &FileConfig, realm: &str, args: ServeArgs) ->
         log_requests: !args.quiet && file.log_requests.unwrap_or(true),
         scopes: file.scope_registry()?,
         hooks: file.hooks()?,
+        allow_http_fetch_loopback: false,
     };
     let mut handle = server::spawn(opts, store.clone()).await?;
     let issuer = format!("{}/realms/{realm}", handle.base_url);

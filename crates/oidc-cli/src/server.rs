@@ -81,6 +81,8 @@ pub struct ServerOptions {
     pub scopes: ScopeRegistry,
     /// Subject generator, claim hooks, after-login hook, consent listeners.
     pub hooks: Hooks,
+    /// Let outbound fetches use plain http on loopback: tests only.
+    pub allow_http_fetch_loopback: bool,
 }
 
 impl ServerOptions {
@@ -95,6 +97,7 @@ impl ServerOptions {
             log_requests: false,
             scopes: ScopeRegistry::default(),
             hooks: Hooks::default(),
+            allow_http_fetch_loopback: false,
         }
     }
 }
@@ -148,6 +151,7 @@ pub async fn spawn(opts: ServerOptions, repos: Arc<dyn Repositories>) -> anyhow:
         demo_client_id: opts.demo_client_id.clone(),
         log_requests: opts.log_requests,
         scopes: opts.scopes.clone(),
+        allow_http_fetch_loopback: opts.allow_http_fetch_loopback,
     };
     let app = Arc::new(
         App::new(repos, config, templates, Arc::new(SystemClock), Arc::new(OsRandom::new()))

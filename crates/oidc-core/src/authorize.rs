@@ -143,6 +143,23 @@ impl Received {
         &self.client_id
     }
 
+    /// Takes the `request_uri` parameter (OIDC Core §6.2), for the adapter to
+    /// fetch; it then hands the fetched request object to [`Received::set_request`].
+    /// Both `request` and `request_uri` at once is `invalid_request`.
+    pub fn take_request_uri(&mut self) -> Result<Option<String>, OAuthError> {
+        if self.params.get("request").is_some() && self.params.get("request_uri").is_some() {
+            return Err(OAuthError::invalid_request(
+                "request and request_uri cannot both be sent (OIDC Core Section 6)",
+            ));
+        }
+        Ok(self.params.take("request_uri"))
+    }
+
+    /// Sets the request object fetched from a `request_uri`.
+    pub fn set_request(&mut self, jwt: String) {
+        self.params.insert("request", jwt);
+    }
+
     /// Checks the request against its client (`None` when no such client
     /// exists). `issuer` is the realm's issuer, returned as `iss` (RFC 9207).
     /// `registry` holds the scopes the realm knows.

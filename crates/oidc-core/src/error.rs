@@ -45,11 +45,13 @@ pub enum ErrorCode {
     RegistrationNotSupported,
     /// OpenID Connect Core 1.0 §3.1.2.6: the request object is invalid.
     InvalidRequestObject,
+    /// OpenID Connect Core 1.0 §3.1.2.6: the request_uri cannot be used.
+    InvalidRequestUri,
 }
 
 impl ErrorCode {
     /// Every code.
-    pub const ALL: [ErrorCode; 19] = [
+    pub const ALL: [ErrorCode; 20] = [
         ErrorCode::InvalidRequest,
         ErrorCode::InvalidClient,
         ErrorCode::InvalidGrant,
@@ -69,6 +71,7 @@ impl ErrorCode {
         ErrorCode::RequestUriNotSupported,
         ErrorCode::RegistrationNotSupported,
         ErrorCode::InvalidRequestObject,
+        ErrorCode::InvalidRequestUri,
     ];
 
     /// The code as it appears on the wire.
@@ -93,6 +96,7 @@ impl ErrorCode {
             ErrorCode::RequestUriNotSupported => "request_uri_not_supported",
             ErrorCode::RegistrationNotSupported => "registration_not_supported",
             ErrorCode::InvalidRequestObject => "invalid_request_object",
+            ErrorCode::InvalidRequestUri => "invalid_request_uri",
         }
     }
 }

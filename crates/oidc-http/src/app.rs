@@ -32,6 +32,9 @@ pub struct AppConfig {
     pub log_requests: bool,
     /// The scopes the realms know: the standard ones and the configured custom ones.
     pub scopes: ScopeRegistry,
+    /// Let outbound fetches (request_uri, sector_identifier_uri) use plain http
+    /// on loopback addresses: for tests only, never in production.
+    pub allow_http_fetch_loopback: bool,
 }
 
 impl AppConfig {
@@ -96,6 +99,7 @@ pub struct App {
     /// check): at most one check per core runs at a time, the rest wait.
     pub(crate) password_slots: tokio::sync::Semaphore,
     pub(crate) hooks: Hooks,
+    pub(crate) fetcher: crate::fetch::Fetcher,
 }
 
 /// A client read from storage, and when.
@@ -119,6 +123,7 @@ impl App {
         clock: Arc<dyn Clock>,
         rng: Arc<dyn Random>,
     ) -> App {
+        let fetcher = crate::fetch::Fetcher::new(config.allow_http_fetch_loopback);
         App {
             repos,
             config,
@@ -131,6 +136,7 @@ impl App {
                 std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get),
             ),
             hooks: Hooks::default(),
+            fetcher,
         }
     }
 
@@ -243,7 +249,8 @@ impl App {
             "claims_parameter_supported": true,
             "request_parameter_supported": true,
             "request_object_signing_alg_values_supported": ["none", "RS256", "PS256", "ES256", "EdDSA", "HS256"],
-            "request_uri_parameter_supported": false,
+            "request_uri_parameter_supported": true,
+            "require_request_uri_registration": false,
             "authorization_response_iss_parameter_supported": true,
             "ui_locales_supported": ["en"],
         });

@@ -13,6 +13,7 @@
 mod app;
 mod cookies;
 mod endpoints;
+mod fetch;
 mod guard;
 mod request;
 mod response;
@@ -21,6 +22,7 @@ mod server;
 mod templates;
 
 pub use app::{App, AppConfig, RealmState};
+pub use fetch::Fetcher;
 pub use guard::PeerAddr;
 pub use server::serve;
 pub use templates::{TemplateError, Templates};

@@ -30,7 +30,7 @@ async fn discovery_lists_what_is_implemented_and_jwks_has_public_keys_only() {
     }
     assert_eq!(d["code_challenge_methods_supported"], serde_json::json!(["plain", "S256"]));
     assert_eq!(d["request_parameter_supported"], true);
-    assert_eq!(d["request_uri_parameter_supported"], false);
+    assert_eq!(d["request_uri_parameter_supported"], true);
     for claim in ["sub", "email", "address", "phone_number"] {
         assert!(d["claims_supported"].as_array().unwrap().iter().any(|c| c == claim), "{claim}");
     }

@@ -83,7 +83,7 @@ async fn errors_after_the_redirect_uri_is_trusted_redirect_with_state_oidc_core_
         ),
         (auth_url(&env, &public_id, ""), "invalid_request"),
         (auth_url(&env, &client_id, "&prompt=none"), "login_required"),
-        (auth_url(&env, &client_id, "&request_uri=https%3A%2F%2Frp.example%2Fr"), "request_uri_not_supported"),
+        (auth_url(&env, &client_id, "&registration=%7B%7D"), "registration_not_supported"),
     ];
     // A repeated parameter cannot be trusted at all: an error page (RFC 6749 §3.1).
     let r = http.get(auth_url(&env, &client_id, "&response_type=token")).send().await.unwrap();

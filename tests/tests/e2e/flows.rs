@@ -491,3 +491,39 @@ async fn request_object_parameters_take_precedence_oidc_core_6_1() {
     assert!(r.headers().get("location").is_none());
     assert!(r.text().await.unwrap().contains("invalid_request_object"));
 }
+
+#[tokio::test]
+async fn request_objects_by_reference_are_fetched_oidc_core_6_2() {
+    let env = Env::start_with_loopback_fetch().await;
+    let (client_id, secret) = env.client(ClientType::Confidential, JwtAlg::Rs256, |_| {}).await;
+    let secret = secret.unwrap();
+    env.user("alice", "wonderland-42").await;
+    let claims = serde_json::json!({"client_id": client_id, "redirect_uri": CALLBACK, "scope": "openid",
+        "nonce": "by-ref", "state": "ref-state"});
+    let request = oidc_core::jose::sign_hs256(claims.as_object().unwrap(), secret.as_bytes());
+    let base = harness::serve_document(request.clone(), "application/oauth-authz-req+jwt").await;
+    let url = format!(
+        "{}?client_id={client_id}&response_type=code&request_uri={}",
+        env.endpoint("auth"),
+        enc(&format!("{base}/ro.jwt"))
+    );
+    let back = authorize(&browser(), &url, "alice", "wonderland-42").await;
+    assert_eq!(harness::query_param(&back, "state").as_deref(), Some("ref-state"), "{back}");
+    // Unreachable, or both request and request_uri: an error page.
+    for bad in [
+        format!(
+            "{}?client_id={client_id}&response_type=code&request_uri={}",
+            env.endpoint("auth"),
+            enc("http://127.0.0.1:9/x")
+        ),
+        format!(
+            "{}?client_id={client_id}&response_type=code&request={request}&request_uri={}",
+            env.endpoint("auth"),
+            enc(&base)
+        ),
+    ] {
+        let r = browser().get(&bad).send().await.unwrap();
+        assert_eq!(r.status(), 400, "{bad}");
+        assert!(r.headers().get("location").is_none());
+    }
+}

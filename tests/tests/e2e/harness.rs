@@ -58,6 +58,15 @@ impl Env {
         Env { server, store }
     }
 
+    /// Starts a server whose outbound fetches may use http on loopback (for request_uri tests).
+    pub(crate) async fn start_with_loopback_fetch() -> Env {
+        let store = Env::fresh_store().await;
+        let mut opts = ServerOptions::new("127.0.0.1:0", oidc_core::config::Settings::default());
+        opts.allow_http_fetch_loopback = true;
+        let server = server::spawn(opts, store.clone()).await.expect("start the server");
+        Env { server, store }
+    }
+
     /// A migrated in-memory database with the realm and its key.
     async fn fresh_store() -> Arc<dyn Repositories> {
         let store = Store::connect("sqlite::memory:").await.expect("open the database");
@@ -255,4 +264,26 @@ pub(crate) async fn rp_http(req: openidconnect::HttpRequest) -> Result<openidcon
 /// Percent-encodes a query value.
 pub(crate) fn enc(s: &str) -> String {
     oidc_core::params::form_urlencode(s)
+}
+
+/// Serves `body` at every path of a loopback address; returns the base URL.
+pub(crate) async fn serve_document(body: String, content_type: &'static str) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        while let Ok((mut s, _)) = listener.accept().await {
+            let body = body.clone();
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let _ = s.read(&mut buf).await;
+                let resp = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = s.write_all(resp.as_bytes()).await;
+            });
+        }
+    });
+    format!("http://{addr}")
 }

@@ -274,12 +274,11 @@ async fn the_native_representation_registers_reads_and_updates_every_property() 
     let iat = initial_token(&env, 1, 3600).await;
     let url = format!("{}/clients-registrations/default", env.issuer());
     let body = json!({"name": "Native app", "client_type": "public", "redirect_uris": ["com.example.app:/cb"],
-        "require_consent": true, "allowed_scopes": ["openid", "email"], "subject_type": "pairwise",
-        "sector_identifier_uri": "https://app.example/sector.json"});
+        "require_consent": true, "allowed_scopes": ["openid", "email"]});
     let (status, reg, _) = send(browser().post(&url).bearer_auth(&iat).json(&body)).await;
     assert_eq!(status, 201, "{reg}");
     assert_eq!(reg["client_type"], "public");
-    assert_eq!(reg["subject_type"], "pairwise");
+    assert_eq!(reg["subject_type"], "public");
     assert_eq!(reg["allowed_scopes"], json!(["openid", "email"]));
     assert!(reg.get("client_secret").is_none());
     let uri = reg["registration_client_uri"].as_str().unwrap();
@@ -464,4 +463,20 @@ async fn a_registered_client_rotates_its_secret_through_put() {
     };
     assert_eq!(send(cc(old_secret)).await.0, 401, "the old secret stops working");
     assert_eq!(send(cc(new_secret)).await.0, 400, "the new one authenticates (the code itself is bogus)");
+}
+
+#[tokio::test]
+async fn sector_identifier_uri_is_fetched_and_must_be_public_oidc_registration_5() {
+    let env = Env::start().await;
+    let iat = initial_token(&env, 1, 3600).await;
+    let (status, b, _) = register(
+        &env,
+        Some(&iat),
+        json!({"redirect_uris": ["https://a.example/cb", "https://b.example/cb"], "subject_type": "pairwise",
+               "sector_identifier_uri": "https://127.0.0.1:9/sector.json"}),
+    )
+    .await;
+    assert_eq!((status, b["error"].as_str()), (400, Some("invalid_client_metadata")), "{b}");
+    assert!(b["error_description"].as_str().unwrap().contains("public address"), "{b}");
+    assert_eq!(env.store.initial_tokens(REALM).await.unwrap()[0].used, 0);
 }

@@ -53,11 +53,31 @@ async fn validate(
     realm: &RealmState,
     pairs: Vec<(String, String)>,
 ) -> Result<(Arc<Client>, Validated), Resp> {
-    let received = authorize::parse(pairs).map_err(|e| authz_error(app, realm, &e, false))?;
+    let mut received = authorize::parse(pairs).map_err(|e| authz_error(app, realm, &e, false))?;
     let client = match app.client(&realm.realm.name, received.client_id()).await {
         Ok(c) => c,
         Err(e) => return Err(storage_failed(app, realm, &e)),
     };
+    // OIDC Core §6.2: a request object by reference, fetched only for a known client.
+    if client.is_some() {
+        match received.take_request_uri() {
+            Err(e) => return Err(error_page(app, realm, StatusCode::BAD_REQUEST, &e)),
+            Ok(None) => {}
+            Ok(Some(uri)) => match app.fetcher.get(&uri).await {
+                Ok(body) => match String::from_utf8(body.to_vec()) {
+                    Ok(jwt) => received.set_request(jwt.trim().to_owned()),
+                    Err(_) => {
+                        let e = OAuthError::new(oidc_core::ErrorCode::InvalidRequestUri, "request_uri: not text");
+                        return Err(error_page(app, realm, StatusCode::BAD_REQUEST, &e));
+                    }
+                },
+                Err(e) => {
+                    let e = OAuthError::new(oidc_core::ErrorCode::InvalidRequestUri, format!("request_uri: {e}"));
+                    return Err(error_page(app, realm, StatusCode::BAD_REQUEST, &e));
+                }
+            },
+        }
+    }
     let validated = received
         .with_client(client.as_deref(), &realm.issuer, &app.config.scopes)
         .map_err(|e| authz_error(app, realm, &e, false))?;

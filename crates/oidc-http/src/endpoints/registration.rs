@@ -120,6 +120,22 @@ fn lacks_role(role: &str) -> Resp {
     error(StatusCode::FORBIDDEN, "insufficient_scope", &format!("the token's holder does not have the '{role}' role"))
 }
 
+/// OIDC Registration §5: the document at a pairwise client's
+/// sector_identifier_uri is a JSON array that lists every redirect URI.
+async fn check_sector(app: &App, spec: &manage::ClientSpec) -> Result<(), Resp> {
+    let Some(uri) = &spec.sector_identifier_uri else { return Ok(()) };
+    let bad = |why: String| {
+        error(StatusCode::BAD_REQUEST, "invalid_client_metadata", &format!("sector_identifier_uri: {why}"))
+    };
+    let body = app.fetcher.get(uri).await.map_err(|e| bad(e.to_string()))?;
+    let listed: Vec<String> =
+        serde_json::from_slice(&body).map_err(|_| bad("the document must be a JSON array of URIs".into()))?;
+    if let Some(missing) = spec.redirect_uris.iter().find(|u| !listed.contains(u)) {
+        return Err(bad(format!("redirect URI '{missing}' is not listed in the document")));
+    }
+    Ok(())
+}
+
 /// The realm's policies of `kind`: stored ones, or the defaults.
 pub(crate) async fn policies(app: &App, realm: &str, kind: PolicyKind) -> Result<Policies, RepoError> {
     Ok(match app.repos.policies(realm, kind).await? {
@@ -236,6 +252,9 @@ async fn register(app: &App, realm: &RealmState, format: RegistrationFormat, req
     };
     let now = app.clock.now();
     policy.apply(&mut spec);
+    if let Err(r) = check_sector(app, &spec).await {
+        return r;
+    }
     let (client, secret) = match manage::new_client(name, spec, now, app.rng.as_ref()) {
         Ok(c) => c,
         Err(e) => return error(StatusCode::BAD_REQUEST, "invalid_client_metadata", &e),
@@ -421,6 +440,9 @@ async fn update_native(
     if rotate_secret(&body) {
         spec.client_secret = None;
     }
+    if let Err(r) = check_sector(app, &spec).await {
+        return r;
+    }
     let scope = (!spec.allowed_scopes.is_empty()).then(|| Scope::from_tokens(spec.allowed_scopes.clone()));
     if let Err(e) = policy.check_parts(&registration::spec_uris(&spec), scope.as_ref(), None, None) {
         return refused(&e);
@@ -482,6 +504,9 @@ async fn update(
     spec.client_secret = if rotate_secret(&body) { None } else { client.client_secret.clone() };
     spec.enabled = client.enabled;
     policy.apply(&mut spec);
+    if let Err(r) = check_sector(app, &spec).await {
+        return r;
+    }
     let (mut updated, _) = match manage::new_client(name, spec, client.date_created, app.rng.as_ref()) {
         Ok(c) => c,
         Err(e) => return error(StatusCode::BAD_REQUEST, "invalid_client_metadata", &e),
