@@ -155,6 +155,11 @@ impl Received {
         Ok(self.params.take("request_uri"))
     }
 
+    /// Whether the request carries a request object.
+    pub fn has_request(&self) -> bool {
+        self.params.get("request").is_some()
+    }
+
     /// Sets the request object fetched from a `request_uri`.
     pub fn set_request(&mut self, jwt: String) {
         self.params.insert("request", jwt);

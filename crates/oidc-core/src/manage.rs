@@ -54,6 +54,8 @@ pub struct ClientSpec {
     pub default_max_age: Option<i64>,
     /// Sign UserInfo responses with this algorithm.
     pub userinfo_signed_response_alg: Option<JwtAlg>,
+    /// Where the client publishes its keys.
+    pub jwks_uri: Option<String>,
 }
 
 impl ClientSpec {
@@ -84,6 +86,7 @@ impl ClientSpec {
             jwks: None,
             default_max_age: None,
             userinfo_signed_response_alg: None,
+            jwks_uri: None,
         }
     }
 }
@@ -171,6 +174,7 @@ pub fn new_client(
         jwks: spec.jwks,
         default_max_age: spec.default_max_age,
         userinfo_signed_response_alg: spec.userinfo_signed_response_alg,
+        jwks_uri: spec.jwks_uri,
     };
     check_client(&client)?;
     Ok((client, secret))
@@ -195,6 +199,16 @@ pub fn check_client(c: &Client) -> Result<(), String> {
     }
     if let Some(jwks) = &c.jwks {
         check_jwks(jwks)?;
+    }
+    // RFC 7591 §2: jwks and jwks_uri must not both be used.
+    if c.jwks.is_some() && c.jwks_uri.is_some() {
+        return Err("a client has either jwks or jwks_uri, not both (RFC 7591 Section 2)".into());
+    }
+    // https, or http on a loopback address for development (RFC 8252-style).
+    if c.jwks_uri.as_ref().is_some_and(|u| {
+        !(u.starts_with("https://") || u.starts_with("http://127.0.0.1:") || u.starts_with("http://[::1]:"))
+    }) {
+        return Err("jwks_uri must be an https URL".into());
     }
     // OIDC Core §3.1.3.7 / Discovery §3: unsigned id_tokens only from the token endpoint.
     if c.jwt_alg == JwtAlg::None && c.response_types.iter().any(|r| r.has_id_token()) {

@@ -298,6 +298,9 @@ pub struct Client {
     pub default_max_age: Option<i64>,
     /// `userinfo_signed_response_alg`: when set, UserInfo answers with a JWT signed so.
     pub userinfo_signed_response_alg: Option<JwtAlg>,
+    /// `jwks_uri`: where the client publishes its keys (the adapter fetches
+    /// them into `jwks` before verifying, and again when a key is unknown).
+    pub jwks_uri: Option<String>,
 }
 
 impl Client {

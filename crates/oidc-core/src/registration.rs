@@ -136,6 +136,8 @@ pub struct Metadata {
     pub default_max_age: Option<i64>,
     /// `userinfo_signed_response_alg`.
     pub userinfo_signed_response_alg: Option<JwtAlg>,
+    /// `jwks_uri`.
+    pub jwks_uri: Option<String>,
 }
 
 fn string(obj: &Map<String, Value>, name: &str) -> Result<Option<String>, RegistrationError> {
@@ -177,7 +179,6 @@ const NOT_YET: &[&str] = &[
     "request_object_encryption_alg",
     "request_uris",
     "default_acr_values",
-    "jwks_uri",
 ];
 
 /// Parses and checks client metadata (RFC 7591 §2, OIDC Registration §2).
@@ -317,8 +318,17 @@ pub fn parse_metadata(body: &Value, supported_algs: &[JwtAlg]) -> Result<Metadat
         }
         Some(_) => return Err(bad("jwks must be a JWK Set object")),
     };
-    if token_endpoint_auth_method == AuthMethod::PrivateKeyJwt && jwks.is_none() {
-        return Err(bad("private_key_jwt needs the client's keys in jwks (jwks_uri is not supported yet)"));
+    let jwks_uri = string(obj, "jwks_uri")?;
+    if let Some(u) = &jwks_uri {
+        if !u.starts_with("https://") {
+            return Err(bad("jwks_uri must be an https URL"));
+        }
+        if jwks.is_some() {
+            return Err(bad("jwks and jwks_uri must not both be sent (RFC 7591 Section 2)"));
+        }
+    }
+    if token_endpoint_auth_method == AuthMethod::PrivateKeyJwt && jwks.is_none() && jwks_uri.is_none() {
+        return Err(bad("private_key_jwt needs the client's keys in jwks or jwks_uri"));
     }
     let client_name = string(obj, "client_name")?;
     if client_name.as_ref().is_some_and(|n| n.len() > 200 || n.chars().any(char::is_control)) {
@@ -345,6 +355,7 @@ pub fn parse_metadata(body: &Value, supported_algs: &[JwtAlg]) -> Result<Metadat
         jwks,
         default_max_age,
         userinfo_signed_response_alg,
+        jwks_uri,
     })
 }
 
@@ -378,6 +389,7 @@ impl Metadata {
         spec.jwks = self.jwks.clone();
         spec.default_max_age = self.default_max_age;
         spec.userinfo_signed_response_alg = self.userinfo_signed_response_alg;
+        spec.jwks_uri = self.jwks_uri.clone();
         if let Some(scope) = &self.scope {
             let mut allowed: Vec<String> = scope.iter().filter(|s| registry.is_known(s)).map(str::to_owned).collect();
             if !allowed.iter().any(|s| s == "openid") {
@@ -429,6 +441,9 @@ impl Metadata {
         if let Some(a) = self.userinfo_signed_response_alg {
             m.insert("userinfo_signed_response_alg".into(), json!(a.as_str()));
         }
+        if let Some(u) = &self.jwks_uri {
+            m.insert("jwks_uri".into(), json!(u));
+        }
         m
     }
 
@@ -436,9 +451,16 @@ impl Metadata {
     pub fn uris(&self) -> Vec<&str> {
         let mut out: Vec<&str> = self.redirect_uris.iter().map(String::as_str).collect();
         out.extend(self.post_logout_redirect_uris.iter().map(String::as_str));
-        for u in [&self.client_uri, &self.logo_uri, &self.tos_uri, &self.policy_uri, &self.sector_identifier_uri]
-            .into_iter()
-            .flatten()
+        for u in [
+            &self.client_uri,
+            &self.logo_uri,
+            &self.tos_uri,
+            &self.policy_uri,
+            &self.sector_identifier_uri,
+            &self.jwks_uri,
+        ]
+        .into_iter()
+        .flatten()
         {
             out.push(u);
         }
@@ -688,6 +710,7 @@ pub fn native_spec(body: &Value, base: Option<&Client>) -> Result<ClientSpec, Re
             jwks: c.jwks.clone(),
             default_max_age: c.default_max_age,
             userinfo_signed_response_alg: c.userinfo_signed_response_alg,
+            jwks_uri: c.jwks_uri.clone(),
         },
         None => ClientSpec::new("Registered client", ClientType::Confidential, Vec::new()),
     };

@@ -100,7 +100,12 @@ pub struct App {
     pub(crate) password_slots: tokio::sync::Semaphore,
     pub(crate) hooks: Hooks,
     pub(crate) fetcher: crate::fetch::Fetcher,
+    /// Keys fetched from clients' jwks_uri, by (realm, client_id).
+    client_keys: RwLock<HashMap<(String, String), CachedKeys>>,
 }
+
+/// A client's JWK Set fetched from its jwks_uri, and when.
+type CachedKeys = (Arc<String>, Instant);
 
 /// A client read from storage, and when.
 type CachedClient = (Arc<Client>, Instant);
@@ -137,7 +142,52 @@ impl App {
             ),
             hooks: Hooks::default(),
             fetcher,
+            client_keys: RwLock::new(HashMap::new()),
         }
+    }
+
+    /// `client` with its keys in `jwks`: those registered inline, or those at
+    /// its `jwks_uri` (fetched, then kept for [`REALM_REFRESH`] times ten;
+    /// `refresh` fetches again, for a key id that was not found).
+    pub(crate) async fn with_client_keys(&self, client: &Client, refresh: bool) -> Client {
+        let Some(uri) = client.jwks_uri.as_deref().filter(|_| client.jwks.is_none()) else {
+            return client.clone();
+        };
+        let key = (client.realm.clone(), client.client_id.clone());
+        let cached = self
+            .client_keys
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&key)
+            .filter(|(_, at)| !refresh && at.elapsed() < REALM_REFRESH * 10)
+            .map(|(doc, _)| doc.clone());
+        let doc = match cached {
+            Some(doc) => Some(doc),
+            None => match self.fetcher.get(uri).await {
+                Ok(body) => match String::from_utf8(body.to_vec()) {
+                    Ok(text) if oidc_core::manage::check_jwks(&text).is_ok() => {
+                        let doc = Arc::new(text);
+                        let mut cache = self.client_keys.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+                        if cache.len() >= CLIENT_CACHE_MAX {
+                            cache.clear();
+                        }
+                        cache.insert(key, (doc.clone(), Instant::now()));
+                        Some(doc)
+                    }
+                    _ => {
+                        eprintln!("warning: the jwks_uri of client '{}' is not a usable JWK Set", client.client_id);
+                        None
+                    }
+                },
+                Err(e) => {
+                    eprintln!("warning: fetching the jwks_uri of client '{}': {e}", client.client_id);
+                    None
+                }
+            },
+        };
+        let mut c = client.clone();
+        c.jwks = doc.map(|d| d.as_str().to_owned());
+        c
     }
 
     /// The application with `hooks` (subject generator, UserInfo and id_token

@@ -162,6 +162,7 @@ impl From<&Client> for clients::Model {
             jwks: c.jwks.clone(),
             default_max_age: c.default_max_age,
             userinfo_signed_response_alg: c.userinfo_signed_response_alg.map(|a| a.as_str().to_owned()),
+            jwks_uri: c.jwks_uri.clone(),
         }
     }
 }
@@ -208,6 +209,7 @@ impl TryFrom<clients::Model> for Client {
                 .as_deref()
                 .map(|a| parsed(T, "userinfo_signed_response_alg", a))
                 .transpose()?,
+            jwks_uri: m.jwks_uri,
         })
     }
 }

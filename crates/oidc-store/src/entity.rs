@@ -85,6 +85,7 @@ pub(crate) mod clients {
         pub jwks: Option<String>,
         pub default_max_age: Option<i64>,
         pub userinfo_signed_response_alg: Option<String>,
+        pub jwks_uri: Option<String>,
     }
 
     /// No relations are declared.

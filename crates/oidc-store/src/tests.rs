@@ -244,6 +244,7 @@ fn client(realm: &str, id: &str) -> Client {
         jwks: Some(r#"{"keys":[]}"#.into()),
         default_max_age: Some(300),
         userinfo_signed_response_alg: Some(JwtAlg::Es256),
+        jwks_uri: None,
     }
 }
 

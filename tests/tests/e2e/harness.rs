@@ -268,12 +268,19 @@ pub(crate) fn enc(s: &str) -> String {
 
 /// Serves `body` at every path of a loopback address; returns the base URL.
 pub(crate) async fn serve_document(body: String, content_type: &'static str) -> String {
+    serve_mutable(body, content_type).await.0
+}
+
+/// Like [`serve_document`], with a handle to change the document later.
+pub(crate) async fn serve_mutable(body: String, content_type: &'static str) -> (String, Arc<std::sync::Mutex<String>>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
+    let doc = Arc::new(std::sync::Mutex::new(body));
+    let served = doc.clone();
     tokio::spawn(async move {
         use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
         while let Ok((mut s, _)) = listener.accept().await {
-            let body = body.clone();
+            let body = served.lock().expect("document").clone();
             tokio::spawn(async move {
                 let mut buf = [0u8; 4096];
                 let _ = s.read(&mut buf).await;
@@ -285,5 +292,5 @@ pub(crate) async fn serve_document(body: String, content_type: &'static str) -> 
             });
         }
     });
-    format!("http://{addr}")
+    (format!("http://{addr}"), doc)
 }

@@ -480,3 +480,51 @@ async fn sector_identifier_uri_is_fetched_and_must_be_public_oidc_registration_5
     assert!(b["error_description"].as_str().unwrap().contains("public address"), "{b}");
     assert_eq!(env.store.initial_tokens(REALM).await.unwrap()[0].used, 0);
 }
+
+fn client_key(kid: &str) -> oidc_core::jose::SigningKey {
+    let rec = oidc_core::model::KeyRecord {
+        kid: kid.into(),
+        realm: "rp".into(),
+        alg: "ES256".into(),
+        private_pkcs8: oidc_core::jose::generate_pkcs8(oidc_core::model::JwtAlg::Es256).unwrap(),
+        state: oidc_core::model::KeyState::Active,
+        created_at: now(),
+        published_until: None,
+    };
+    oidc_core::jose::SigningKey::from_record(&rec).unwrap()
+}
+
+#[tokio::test]
+async fn jwks_uri_keys_are_fetched_and_fetched_again_for_a_new_key() {
+    let env = Env::start_with_loopback_fetch().await;
+    let (first, second) = (client_key("k-2026-a"), client_key("k-2026-b"));
+    let (base, doc) =
+        crate::harness::serve_mutable(json!({"keys": [first.public_jwk()]}).to_string(), "application/json").await;
+    let (id, _) = env
+        .client(oidc_core::model::ClientType::Confidential, oidc_core::model::JwtAlg::Rs256, |s| {
+            s.response_types = vec![];
+            s.grant_types = vec![oidc_core::model::GrantType::ClientCredentials];
+            s.redirect_uris = vec![];
+            s.post_logout_redirect_uris = vec![];
+            s.jwks_uri = Some(format!("{base}/jwks.json"));
+        })
+        .await;
+    let token_url = env.endpoint("token");
+    let assert_with = |key: &oidc_core::jose::SigningKey, jti: &str| {
+        let claims = json!({"iss": id, "sub": id, "aud": token_url, "jti": jti, "exp": now().plus(60).secs()});
+        key.sign(claims.as_object().unwrap())
+    };
+    let post = |assertion: String| {
+        browser().post(env.endpoint("token")).form(&[
+            ("grant_type", "client_credentials".to_owned()),
+            ("client_assertion_type", oidc_core::token::JWT_BEARER.to_owned()),
+            ("client_assertion", assertion),
+        ])
+    };
+    assert_eq!(send(post(assert_with(&first, "j1"))).await.0, 200, "signed with the published key");
+    // The client rotates: its document now has the second key only; the cached copy does not,
+    // so the provider fetches again once and accepts.
+    *doc.lock().unwrap() = json!({"keys": [second.public_jwk()]}).to_string();
+    assert_eq!(send(post(assert_with(&second, "j2"))).await.0, 200, "a new kid makes the provider fetch again");
+    assert_eq!(send(post(assert_with(&first, "j3"))).await.0, 401, "the retired key no longer verifies");
+}

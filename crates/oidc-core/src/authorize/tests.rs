@@ -35,6 +35,7 @@ pub(crate) fn client(kind: ClientType) -> Client {
         jwks: None,
         default_max_age: None,
         userinfo_signed_response_alg: None,
+        jwks_uri: None,
     }
 }
 

@@ -79,7 +79,7 @@ fn metadata_errors_are_invalid_client_metadata_rfc7591_2_1() {
         json!({"contacts": "ops@rp.example"}),
         json!({"subject_type": "pairwise", "redirect_uris": ["https://a.example/cb", "https://b.example/cb"]}),
         json!({"userinfo_signed_response_alg": "ES256"}),
-        json!({"jwks_uri": "https://rp.example/jwks"}),
+        json!({"jwks_uri": "http://rp.example/jwks"}),
         json!({"request_uris": ["https://rp.example/r"]}),
         json!({"scope": "openid \"x"}),
         json!({"require_auth_time": "yes"}),
@@ -88,7 +88,7 @@ fn metadata_errors_are_invalid_client_metadata_rfc7591_2_1() {
     }
     assert!(parse(json!([1])).is_err());
     // The description names what was wrong and uses only allowed characters.
-    let e = base(json!({"jwks_uri": "https://rp.example/jwks"})).unwrap_err();
+    let e = base(json!({"jwks_uri": "http://rp.example/jwks"})).unwrap_err();
     assert!(e.description().contains("jwks_uri"));
 }
 
@@ -207,4 +207,24 @@ fn unsigned_id_tokens_signed_userinfo_and_default_max_age_oidc_registration_2() 
         code(parse(json!({"redirect_uris": ["https://rp.example/cb"], "default_max_age": -1}))),
         "invalid_client_metadata"
     );
+}
+
+#[test]
+fn jwks_uri_is_https_and_exclusive_with_jwks_rfc7591_2() {
+    let md = parse(json!({"redirect_uris": ["https://rp.example/cb"], "jwks_uri": "https://rp.example/jwks.json",
+        "token_endpoint_auth_method": "private_key_jwt"}))
+    .unwrap();
+    assert_eq!(md.to_spec(&ScopeRegistry::default()).jwks_uri.as_deref(), Some("https://rp.example/jwks.json"));
+    assert_eq!(md.to_json()["jwks_uri"], "https://rp.example/jwks.json");
+    assert!(md.uris().contains(&"https://rp.example/jwks.json"), "trusted-hosts checks it too");
+    let key = crate::jose::SigningKey::from_record(&crate::jose::tests::record_of(
+        "k",
+        JwtAlg::Es256,
+        crate::model::KeyState::Active,
+        1,
+    ))
+    .unwrap();
+    let both = json!({"redirect_uris": ["https://rp.example/cb"], "jwks_uri": "https://rp.example/j",
+        "jwks": {"keys": [key.public_jwk()]}});
+    assert_eq!(code(parse(both)), "invalid_client_metadata");
 }

@@ -78,9 +78,25 @@ async fn validate(
             },
         }
     }
-    let validated = received
-        .with_client(client.as_deref(), &realm.issuer, &app.config.scopes)
-        .map_err(|e| authz_error(app, realm, &e, false))?;
+    // A signed request object may need the client's keys from its jwks_uri, fetched
+    // again once when they do not verify it (the client may have rotated them).
+    let keyed = match client.as_deref() {
+        Some(c) => Some(app.with_client_keys(c, false).await),
+        None => None,
+    };
+    let retry = received.clone();
+    let validated = match received.with_client(keyed.as_ref(), &realm.issuer, &app.config.scopes) {
+        Ok(v) => v,
+        Err(e) => match client.as_deref().filter(|c| c.jwks_uri.is_some() && c.jwks.is_none() && retry.has_request()) {
+            Some(c) => {
+                let fresh = app.with_client_keys(c, true).await;
+                retry
+                    .with_client(Some(&fresh), &realm.issuer, &app.config.scopes)
+                    .map_err(|_| authz_error(app, realm, &e, false))?
+            }
+            None => return Err(authz_error(app, realm, &e, false)),
+        },
+    };
     // with_client succeeds only with a client.
     match client {
         Some(c) => Ok((c, validated)),

@@ -63,12 +63,23 @@ async fn run(app: &App, realm: &RealmState, req: Request<Incoming>, addr: Option
     if matches!(tr.credentials, ClientCredentials::Assertion { .. }) {
         // RFC 7523 §3: the audience is the token endpoint (the issuer is accepted too, OIDC Core §9).
         let endpoint = format!("{}/protocol/openid-connect/token", realm.issuer);
-        let used = token::authenticate_assertion(
-            &tr.credentials,
-            client.as_deref(),
-            &[endpoint.as_str(), realm.issuer.as_str()],
-            app.clock.now(),
-        )?;
+        let audiences = [endpoint.as_str(), realm.issuer.as_str()];
+        let now = app.clock.now();
+        let keyed = match client.as_deref() {
+            Some(c) => Some(app.with_client_keys(c, false).await),
+            None => None,
+        };
+        let used = match token::authenticate_assertion(&tr.credentials, keyed.as_ref(), &audiences, now) {
+            Ok(u) => u,
+            // A key the cached jwks_uri document does not have: fetch it again once.
+            Err(e) => match client.as_deref().filter(|c| c.jwks_uri.is_some() && c.jwks.is_none()) {
+                Some(c) => {
+                    let fresh = app.with_client_keys(c, true).await;
+                    token::authenticate_assertion(&tr.credentials, Some(&fresh), &audiences, now).map_err(|_| e)?
+                }
+                None => return Err(e.into()),
+            },
+        };
         // Each assertion is accepted once (RFC 7523 §3 item 7).
         let first = app
             .repos
