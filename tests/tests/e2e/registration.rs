@@ -528,3 +528,49 @@ async fn jwks_uri_keys_are_fetched_and_fetched_again_for_a_new_key() {
     assert_eq!(send(post(assert_with(&second, "j2"))).await.0, 200, "a new kid makes the provider fetch again");
     assert_eq!(send(post(assert_with(&first, "j3"))).await.0, 401, "the retired key no longer verifies");
 }
+
+#[tokio::test]
+async fn the_rotation_policy_can_keep_the_registration_token() {
+    let env = Env::start().await;
+    let p = Policies { rotate_registration_token: false, ..Policies::authenticated_default() };
+    env.store.set_policies(REALM, PolicyKind::Authenticated, &p.to_json().to_string()).await.unwrap();
+    let iat = initial_token(&env, 1, 3600).await;
+    let (_, reg, _) = register(&env, Some(&iat), json!({"redirect_uris": [CALLBACK]})).await;
+    let (uri, rat) =
+        (reg["registration_client_uri"].as_str().unwrap(), reg["registration_access_token"].as_str().unwrap());
+    for _ in 0..2 {
+        let (status, read, _) = send(browser().get(uri).bearer_auth(rat)).await;
+        assert_eq!(status, 200, "{read}");
+        assert_eq!(read["registration_access_token"], rat, "the same token keeps working");
+    }
+}
+
+#[tokio::test]
+async fn the_consent_page_shows_a_registered_clients_logo_policy_and_terms() {
+    let env = Env::start().await;
+    let iat = initial_token(&env, 1, 3600).await;
+    let (_, reg, _) = register(
+        &env,
+        Some(&iat),
+        json!({"redirect_uris": [CALLBACK], "client_name": "Shown RP", "logo_uri": "https://rp.example/logo.png",
+               "policy_uri": "https://rp.example/privacy", "tos_uri": "https://rp.example/terms"}),
+    )
+    .await;
+    env.user("alice", "wonderland-42").await;
+    let http = browser();
+    let url = format!(
+        "{}?client_id={}&redirect_uri={}&response_type=code&scope=openid",
+        env.endpoint("auth"),
+        reg["client_id"].as_str().unwrap(),
+        crate::harness::enc(CALLBACK)
+    );
+    let page = http.get(&url).send().await.unwrap().text().await.unwrap();
+    let r = crate::harness::submit_login(&http, &page, "alice", "wonderland-42").await;
+    let page = http.get(crate::harness::location(&r)).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("Shown RP"), "{page}");
+    for link in
+        ["logo.png", "id=\"client-policy\"", "id=\"client-tos\"", "rp.example&#x2f;privacy", "rp.example&#x2f;terms"]
+    {
+        assert!(page.contains(link), "{link} in {page}");
+    }
+}

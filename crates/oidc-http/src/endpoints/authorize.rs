@@ -147,7 +147,9 @@ async fn resume(
             let (Some(_), Some(user)) = (&session, &user) else {
                 return login_page(app, realm, headers, client, v, None, StatusCode::OK);
             };
-            consent_page(app, realm, headers, client, v, &user.username)
+            // A registered client's policy and terms pages (its registration metadata).
+            let links = registered_links(app, realm, &client.client_id).await;
+            consent_page(app, realm, headers, client, v, &user.username, &links)
         }
         Decision::Error(e) => authz_error(app, realm, &e, after_post),
         Decision::Issue => match (session, user) {
@@ -362,6 +364,16 @@ pub(super) fn render_login(
     r
 }
 
+/// `policy_uri` and `tos_uri` from a dynamically registered client's metadata.
+async fn registered_links(app: &App, realm: &RealmState, client_id: &str) -> (Option<String>, Option<String>) {
+    let Ok(Some(reg)) = app.repos.registration(&realm.realm.name, client_id).await else {
+        return (None, None);
+    };
+    let md: serde_json::Value = serde_json::from_str(&reg.metadata).unwrap_or_default();
+    let get = |k: &str| md.get(k).and_then(serde_json::Value::as_str).map(str::to_owned);
+    (get("policy_uri"), get("tos_uri"))
+}
+
 fn consent_page(
     app: &App,
     realm: &RealmState,
@@ -369,6 +381,7 @@ fn consent_page(
     client: &Client,
     v: &Validated,
     username: &str,
+    (policy_uri, tos_uri): &(Option<String>, Option<String>),
 ) -> Resp {
     let (cookie, new) = csrf_cookie(app, headers);
     let authz = authz_query(v);
@@ -393,6 +406,7 @@ fn consent_page(
             client => context! {
                 name => client.name.clone(), client_id => client.client_id.clone(), logo => client.logo.clone(),
                 website_url => client.website_url.clone(), terms_url => client.terms_url.clone(),
+                policy_uri => policy_uri.clone(), tos_uri => tos_uri.clone(),
             },
             scopes => scopes,
             params => params,
