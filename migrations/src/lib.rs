@@ -13,6 +13,7 @@ mod m20261124_000005_used_assertions;
 mod m20261124_000006_client_jwks;
 mod m20261124_000007_client_response_options;
 mod m20261124_000008_client_jwks_uri;
+mod m20261124_000009_client_auth_method;
 
 /// Lists the migrations in order.
 #[derive(Debug)]
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000006_client_jwks::Migration),
             Box::new(m20261124_000007_client_response_options::Migration),
             Box::new(m20261124_000008_client_jwks_uri::Migration),
+            Box::new(m20261124_000009_client_auth_method::Migration),
         ]
     }
 }

@@ -550,6 +550,7 @@ fn spec_from(opts: &ClientOpts, base: Option<&Client>) -> anyhow::Result<ClientS
         default_max_age: base.and_then(|c| c.default_max_age),
         userinfo_signed_response_alg: base.and_then(|c| c.userinfo_signed_response_alg),
         jwks_uri: base.and_then(|c| c.jwks_uri.clone()),
+        token_endpoint_auth_method: base.and_then(|c| c.token_endpoint_auth_method),
     })
 }
 

@@ -56,6 +56,8 @@ pub struct ClientSpec {
     pub userinfo_signed_response_alg: Option<JwtAlg>,
     /// Where the client publishes its keys.
     pub jwks_uri: Option<String>,
+    /// The one token endpoint authentication method it may use.
+    pub token_endpoint_auth_method: Option<crate::model::TokenAuthMethod>,
 }
 
 impl ClientSpec {
@@ -87,6 +89,7 @@ impl ClientSpec {
             default_max_age: None,
             userinfo_signed_response_alg: None,
             jwks_uri: None,
+            token_endpoint_auth_method: None,
         }
     }
 }
@@ -175,6 +178,7 @@ pub fn new_client(
         default_max_age: spec.default_max_age,
         userinfo_signed_response_alg: spec.userinfo_signed_response_alg,
         jwks_uri: spec.jwks_uri,
+        token_endpoint_auth_method: spec.token_endpoint_auth_method,
     };
     check_client(&client)?;
     Ok((client, secret))

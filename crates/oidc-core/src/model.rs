@@ -245,6 +245,51 @@ impl FromStr for GrantType {
     }
 }
 
+/// How the client authenticates at the token endpoint (RFC 7591 §2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TokenAuthMethod {
+    /// A public client: no secret.
+    None,
+    /// HTTP Basic with the client secret.
+    ClientSecretBasic,
+    /// The client secret in the form body.
+    ClientSecretPost,
+    /// A JWT signed with the client secret (RFC 7523, OIDC Core §9).
+    ClientSecretJwt,
+    /// A JWT signed with one of the client's own keys (its `jwks`).
+    PrivateKeyJwt,
+}
+
+impl TokenAuthMethod {
+    /// The registered name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenAuthMethod::None => "none",
+            TokenAuthMethod::ClientSecretBasic => "client_secret_basic",
+            TokenAuthMethod::ClientSecretPost => "client_secret_post",
+            TokenAuthMethod::ClientSecretJwt => "client_secret_jwt",
+            TokenAuthMethod::PrivateKeyJwt => "private_key_jwt",
+        }
+    }
+}
+
+impl FromStr for TokenAuthMethod {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        [
+            TokenAuthMethod::None,
+            TokenAuthMethod::ClientSecretBasic,
+            TokenAuthMethod::ClientSecretPost,
+            TokenAuthMethod::ClientSecretJwt,
+            TokenAuthMethod::PrivateKeyJwt,
+        ]
+        .into_iter()
+        .find(|m| m.as_str() == s)
+        .ok_or_else(|| format!("unknown token_endpoint_auth_method '{s}'"))
+    }
+}
+
 /// A relying party registered in a realm, with every property of
 /// django-oidc-provider's `Client` model.
 #[derive(Clone, Debug)]
@@ -301,6 +346,9 @@ pub struct Client {
     /// `jwks_uri`: where the client publishes its keys (the adapter fetches
     /// them into `jwks` before verifying, and again when a key is unknown).
     pub jwks_uri: Option<String>,
+    /// The one way it may authenticate at the token endpoint, when it
+    /// registered one (RFC 7591 §2); `None` accepts any method its type allows.
+    pub token_endpoint_auth_method: Option<TokenAuthMethod>,
 }
 
 impl Client {

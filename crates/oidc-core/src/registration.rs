@@ -65,33 +65,7 @@ fn bad(msg: impl Into<String>) -> RegistrationError {
 }
 
 /// How the client authenticates at the token endpoint (RFC 7591 §2).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum AuthMethod {
-    /// A public client: no secret.
-    None,
-    /// HTTP Basic with the client secret.
-    ClientSecretBasic,
-    /// The client secret in the form body.
-    ClientSecretPost,
-    /// A JWT signed with the client secret (RFC 7523, OIDC Core §9).
-    ClientSecretJwt,
-    /// A JWT signed with one of the client's own keys (its `jwks`).
-    PrivateKeyJwt,
-}
-
-impl AuthMethod {
-    /// The registered name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AuthMethod::None => "none",
-            AuthMethod::ClientSecretBasic => "client_secret_basic",
-            AuthMethod::ClientSecretPost => "client_secret_post",
-            AuthMethod::ClientSecretJwt => "client_secret_jwt",
-            AuthMethod::PrivateKeyJwt => "private_key_jwt",
-        }
-    }
-}
+pub use crate::model::TokenAuthMethod as AuthMethod;
 
 /// Client metadata this provider understands, parsed and checked.
 #[derive(Clone, Debug, PartialEq)]
@@ -387,6 +361,7 @@ impl Metadata {
         spec.require_consent = true;
         spec.reuse_consent = true;
         spec.jwks = self.jwks.clone();
+        spec.token_endpoint_auth_method = Some(self.token_endpoint_auth_method);
         spec.default_max_age = self.default_max_age;
         spec.userinfo_signed_response_alg = self.userinfo_signed_response_alg;
         spec.jwks_uri = self.jwks_uri.clone();
@@ -711,6 +686,7 @@ pub fn native_spec(body: &Value, base: Option<&Client>) -> Result<ClientSpec, Re
             default_max_age: c.default_max_age,
             userinfo_signed_response_alg: c.userinfo_signed_response_alg,
             jwks_uri: c.jwks_uri.clone(),
+            token_endpoint_auth_method: c.token_endpoint_auth_method,
         },
         None => ClientSpec::new("Registered client", ClientType::Confidential, Vec::new()),
     };

@@ -16,7 +16,7 @@ use crate::error::{ErrorCode, OAuthError};
 use crate::hooks::Hooks;
 use crate::idtoken::{self, IdTokenInput};
 use crate::jose::KeySet;
-use crate::model::{AccessTokenRecord, Client, ClientType, GrantType, RefreshTokenRecord, User};
+use crate::model::{AccessTokenRecord, Client, ClientType, GrantType, RefreshTokenRecord, TokenAuthMethod, User};
 use crate::params::{Params, form_urldecode};
 use crate::pkce;
 use crate::rand::{Random, token};
@@ -368,6 +368,17 @@ pub fn authenticate_assertion(
     let Ok(v) = crate::jose::verify(assertion, &crate::jose::ALL_ALGS, &keys) else {
         return fail("the signature does not verify");
     };
+    let used = if v.header.get("alg").and_then(serde_json::Value::as_str) == Some("HS256") {
+        TokenAuthMethod::ClientSecretJwt
+    } else {
+        TokenAuthMethod::PrivateKeyJwt
+    };
+    if client.token_endpoint_auth_method.is_some_and(|m| m != used) {
+        return fail(&format!(
+            "this client authenticates with {}",
+            client.token_endpoint_auth_method.map_or("", |m| m.as_str())
+        ));
+    }
     let c = &v.claims;
     let text = |n: &str| c.get(n).and_then(serde_json::Value::as_str);
     if text("iss") != Some(client_id.as_str()) || text("sub") != Some(client_id.as_str()) {
@@ -408,6 +419,21 @@ pub fn authenticate(creds: &ClientCredentials, client: Option<&Client>) -> Resul
     }
     if matches!(creds, ClientCredentials::Assertion { .. }) {
         return Err(OAuthError::invalid_client("a client assertion is verified by authenticate_assertion"));
+    }
+    // RFC 7591 §2: a client that registered a method must use it.
+    let used = match (creds, creds.secret()) {
+        (ClientCredentials::Basic { .. }, _) => TokenAuthMethod::ClientSecretBasic,
+        (ClientCredentials::Post { .. }, Some(_)) => TokenAuthMethod::ClientSecretPost,
+        _ => TokenAuthMethod::None,
+    };
+    if let Some(m) = client.token_endpoint_auth_method
+        && m != used
+    {
+        return Err(OAuthError::invalid_client(format!(
+            "this client authenticates with {}, not {}",
+            m.as_str(),
+            used.as_str()
+        )));
     }
     match (client.client_type, creds.secret(), client.client_secret.as_ref()) {
         (ClientType::Confidential, Some(given), Some(stored)) if stored.ct_eq(given.secret()) => Ok(()),

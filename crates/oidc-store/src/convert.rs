@@ -163,6 +163,7 @@ impl From<&Client> for clients::Model {
             default_max_age: c.default_max_age,
             userinfo_signed_response_alg: c.userinfo_signed_response_alg.map(|a| a.as_str().to_owned()),
             jwks_uri: c.jwks_uri.clone(),
+            token_endpoint_auth_method: c.token_endpoint_auth_method.map(|m| m.as_str().to_owned()),
         }
     }
 }
@@ -210,6 +211,11 @@ impl TryFrom<clients::Model> for Client {
                 .map(|a| parsed(T, "userinfo_signed_response_alg", a))
                 .transpose()?,
             jwks_uri: m.jwks_uri,
+            token_endpoint_auth_method: m
+                .token_endpoint_auth_method
+                .as_deref()
+                .map(|a| parsed(T, "token_endpoint_auth_method", a))
+                .transpose()?,
         })
     }
 }

@@ -86,6 +86,7 @@ pub(crate) mod clients {
         pub default_max_age: Option<i64>,
         pub userinfo_signed_response_alg: Option<String>,
         pub jwks_uri: Option<String>,
+        pub token_endpoint_auth_method: Option<String>,
     }
 
     /// No relations are declared.

@@ -245,6 +245,7 @@ fn client(realm: &str, id: &str) -> Client {
         default_max_age: Some(300),
         userinfo_signed_response_alg: Some(JwtAlg::Es256),
         jwks_uri: None,
+        token_endpoint_auth_method: Some(oidc_core::model::TokenAuthMethod::ClientSecretPost),
     }
 }
 

@@ -574,3 +574,27 @@ async fn the_consent_page_shows_a_registered_clients_logo_policy_and_terms() {
         assert!(page.contains(link), "{link} in {page}");
     }
 }
+
+#[tokio::test]
+async fn a_client_registered_for_client_secret_post_cannot_use_basic() {
+    let env = Env::start().await;
+    let iat = initial_token(&env, 1, 3600).await;
+    let (_, reg, _) = register(
+        &env,
+        Some(&iat),
+        json!({"grant_types": ["client_credentials"], "response_types": [], "token_endpoint_auth_method": "client_secret_post"}),
+    )
+    .await;
+    let (id, secret) = (reg["client_id"].as_str().unwrap(), reg["client_secret"].as_str().unwrap());
+    let basic = browser()
+        .post(env.endpoint("token"))
+        .basic_auth(id, Some(secret))
+        .form(&[("grant_type", "client_credentials")]);
+    assert_eq!(send(basic).await.0, 401);
+    let post = browser().post(env.endpoint("token")).form(&[
+        ("grant_type", "client_credentials"),
+        ("client_id", id),
+        ("client_secret", secret),
+    ]);
+    assert_eq!(send(post).await.0, 200);
+}

@@ -36,6 +36,7 @@ pub(crate) fn client(kind: ClientType) -> Client {
         default_max_age: None,
         userinfo_signed_response_alg: None,
         jwks_uri: None,
+        token_endpoint_auth_method: None,
     }
 }
 

@@ -429,3 +429,41 @@ fn private_key_jwt_assertions_verify_with_the_clients_keys_rfc7523() {
     c.jwks = None;
     assert!(authenticate_assertion(&tr.credentials, Some(&c), &["https://op/token"], UnixTime(1000)).is_err());
 }
+
+#[test]
+fn a_registered_auth_method_is_enforced_rfc7591_2() {
+    let mut c = client(ClientType::Confidential);
+    c.token_endpoint_auth_method = Some(crate::model::TokenAuthMethod::ClientSecretPost);
+    let post = ClientCredentials::Post {
+        client_id: "rp".into(),
+        secret: Some(crate::secret::ClientSecret::new("s3cret".into())),
+    };
+    let basic = ClientCredentials::Basic {
+        client_id: "rp".into(),
+        secret: Some(crate::secret::ClientSecret::new("s3cret".into())),
+    };
+    assert!(authenticate(&post, Some(&c)).is_ok());
+    assert_eq!(
+        authenticate(&basic, Some(&c)).unwrap_err().code,
+        ErrorCode::InvalidClient,
+        "basic is not the registered method"
+    );
+    c.token_endpoint_auth_method = Some(crate::model::TokenAuthMethod::PrivateKeyJwt);
+    let claims = json!({"iss": "rp", "sub": "rp", "aud": "https://op/token", "exp": 1100, "jti": "j"});
+    let hs = crate::jose::sign_hs256(claims.as_object().unwrap(), b"s3cret");
+    let tr = parse(
+        params(&[
+            ("grant_type", "client_credentials"),
+            ("client_assertion_type", JWT_BEARER),
+            ("client_assertion", &hs),
+        ]),
+        None,
+    )
+    .unwrap();
+    assert!(
+        authenticate_assertion(&tr.credentials, Some(&c), &["https://op/token"], UnixTime(1000)).is_err(),
+        "HS256 is client_secret_jwt"
+    );
+    c.token_endpoint_auth_method = None;
+    assert!(authenticate(&basic, Some(&c)).is_ok(), "operator-created clients may use any method");
+}
