@@ -598,3 +598,33 @@ async fn a_client_registered_for_client_secret_post_cannot_use_basic() {
     ]);
     assert_eq!(send(post).await.0, 200);
 }
+
+#[tokio::test]
+async fn clients_registered_anonymously_and_by_a_role_holder_run_the_code_flow() {
+    let env = Env::start().await;
+    let p = Policies { trusted_hosts: Some(vec!["127.0.0.1".into()]), ..Policies::anonymous_default() };
+    env.store.set_policies(REALM, PolicyKind::Anonymous, &p.to_json().to_string()).await.unwrap();
+    let creator = service_token(&env, &["create-client"]).await;
+    env.user("alice", "wonderland-42").await;
+    for token in [None, Some(creator.as_str())] {
+        let (status, reg, _) =
+            register(&env, token, json!({"redirect_uris": [CALLBACK], "scope": "openid email"})).await;
+        assert_eq!(status, 201, "{reg}");
+        let (id, secret) = (reg["client_id"].as_str().unwrap(), reg["client_secret"].as_str().unwrap());
+        let url = format!(
+            "{}?client_id={id}&redirect_uri={}&response_type=code&scope=openid%20email&state=s",
+            env.endpoint("auth"),
+            crate::harness::enc(CALLBACK)
+        );
+        let back = authorize(&browser(), &url, "alice", "wonderland-42").await;
+        let code = query_param(&back, "code").unwrap_or_else(|| panic!("{back}"));
+        let (status, tokens, _) = send(browser().post(env.endpoint("token")).basic_auth(id, Some(secret)).form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", CALLBACK),
+        ]))
+        .await;
+        assert_eq!(status, 200, "{tokens}");
+        assert_eq!(tokens["scope"], "openid email");
+    }
+}
