@@ -49,4 +49,7 @@ pub mod time;
 pub mod token;
 pub mod userinfo;
 
+#[cfg(test)]
+mod parser_bounds;
+
 pub use error::{ErrorCode, OAuthError};

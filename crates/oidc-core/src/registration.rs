@@ -123,9 +123,13 @@ fn string(obj: &Map<String, Value>, name: &str) -> Result<Option<String>, Regist
     }
 }
 
+/// The most entries a metadata array (redirect URIs, contacts, ...) may have.
+const MAX_ARRAY: usize = 100;
+
 fn strings(obj: &Map<String, Value>, name: &str) -> Result<Option<Vec<String>>, RegistrationError> {
     match obj.get(name) {
         None | Some(Value::Null) => Ok(None),
+        Some(Value::Array(a)) if a.len() > MAX_ARRAY => Err(bad(format!("{name} has more than {MAX_ARRAY} entries"))),
         Some(Value::Array(a)) => a
             .iter()
             .map(|v| v.as_str().map(str::to_owned).ok_or_else(|| bad(format!("{name} must be an array of strings"))))
