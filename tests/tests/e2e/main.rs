@@ -12,5 +12,6 @@ mod code_flow;
 mod discovery;
 mod errors;
 mod flows;
+mod hardening;
 mod keys;
 mod registration;
