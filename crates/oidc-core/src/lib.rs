@@ -47,6 +47,7 @@ pub mod subject;
 pub mod throttle;
 pub mod time;
 pub mod token;
+pub mod uri;
 pub mod userinfo;
 
 #[cfg(test)]

@@ -326,3 +326,52 @@ async fn bad_client_assertions_do_not_make_the_provider_fetch_on_demand() {
     }
     assert!(fetches.load(load) <= 11, "30 more bad assertions caused {} fetches", fetches.load(load));
 }
+
+/// Registration refuses URIs that browsers read differently from their text,
+/// host checks compare parsed hosts (never prefixes), and a pairwise client
+/// cannot borrow another party's sector (OIDC Core §8.1; RFC 9700 §4.1).
+#[tokio::test]
+async fn registration_reads_uris_as_browsers_do() {
+    use oidc_core::registration::{Policies, PolicyKind};
+    let env = Env::start().await;
+    let p = Policies {
+        trusted_hosts: Some(vec!["127.0.0.1".into(), "*.trusted.example".into()]),
+        ..Policies::anonymous_default()
+    };
+    env.store.set_policies("main", PolicyKind::Anonymous, &p.to_json().to_string()).await.unwrap();
+    let register = |body: serde_json::Value| {
+        let url = format!("{}/clients-registrations/openid-connect", env.issuer());
+        async move {
+            let r = browser().post(url).json(&body).send().await.unwrap();
+            let status = r.status().as_u16();
+            (status, r.json::<serde_json::Value>().await.unwrap_or_default())
+        }
+    };
+    // A browser sends this to evil.example, whatever the text after the backslash says.
+    let (status, body) =
+        register(serde_json::json!({"redirect_uris": ["https://evil.example\\.trusted.example/cb"]})).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"], "invalid_redirect_uri");
+    let (status, body) =
+        register(serde_json::json!({"redirect_uris": ["https://a.trusted.example@evil.example/cb"]})).await;
+    assert_eq!(status, 400, "{body}");
+    // A web URI is checked by its parsed host: localhost.evil.example is not loopback.
+    let (status, body) = register(serde_json::json!({
+        "redirect_uris": ["https://app.trusted.example/cb"],
+        "logo_uri": "http://localhost.evil.example/logo.png"
+    }))
+    .await;
+    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_client_metadata")), "{body}");
+    // The victim's https redirect URI plus the registrant's own app scheme: no sector without a sector_identifier_uri.
+    let (status, body) = register(serde_json::json!({
+        "redirect_uris": ["https://victim.trusted.example/cb", "com.attacker.app:/cb"],
+        "subject_type": "pairwise",
+        "application_type": "native"
+    }))
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body["error_description"].as_str().unwrap_or("").contains("sector_identifier_uri"), "{body}");
+    // A plain, trusted URI still registers.
+    let (status, body) = register(serde_json::json!({"redirect_uris": ["https://app.trusted.example/cb"]})).await;
+    assert_eq!(status, 201, "{body}");
+}

@@ -241,11 +241,10 @@ fn send(app: &App, r: &AuthorizationResponse, after_post: bool) -> Resp {
 
 /// The scheme, host and port of a URL, for a CSP source expression.
 fn origin_of(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return "'none'".into();
-    };
-    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
-    format!("{scheme}://{host}")
+    match oidc_core::uri::parse(url) {
+        Ok(u) if u.host().is_some() => u.origin(),
+        _ => "'none'".into(),
+    }
 }
 
 /// Renders an authorization error: a page, or a redirect to the trusted redirect_uri.
