@@ -104,8 +104,8 @@ pub struct App {
     realms: RwLock<HashMap<String, Arc<RealmState>>>,
     clients: RwLock<HashMap<(String, String), CachedClient>>,
     /// Password hashing is CPU- and memory-bound (Argon2id uses 19 MiB per
-    /// check): at most one check per core runs at a time, the rest wait.
-    pub(crate) password_slots: tokio::sync::Semaphore,
+    /// check): one thread per core with reused memory, the rest wait.
+    pub(crate) passwords: crate::hashing::PasswordPool,
     pub(crate) hooks: Hooks,
     pub(crate) fetcher: crate::fetch::Fetcher,
     /// Keys fetched from clients' jwks_uri, by (realm, client_id).
@@ -140,6 +140,10 @@ impl App {
             allow_networks: config.allow_fetch_networks.clone(),
             allow_http_loopback: config.allow_http_fetch_loopback,
         });
+        let passwords = crate::hashing::PasswordPool::new(
+            std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get),
+            rng.clone(),
+        );
         App {
             repos,
             config,
@@ -148,9 +152,7 @@ impl App {
             rng,
             realms: RwLock::new(HashMap::new()),
             clients: RwLock::new(HashMap::new()),
-            password_slots: tokio::sync::Semaphore::new(
-                std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get),
-            ),
+            passwords,
             hooks: Hooks::default(),
             fetcher,
             client_keys: RwLock::new(HashMap::new()),

@@ -15,6 +15,7 @@ mod cookies;
 mod endpoints;
 mod fetch;
 mod guard;
+mod hashing;
 mod log;
 mod net;
 mod request;

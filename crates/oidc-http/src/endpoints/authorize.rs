@@ -520,11 +520,11 @@ pub(crate) async fn login(app: &App, realm: &RealmState, req: Request<Incoming>)
         }
         Err(e) => return storage_failed(app, realm, &e),
     };
-    if verified == Verified::YesRehash {
-        let new_hash = password::hash(&password, app.rng.as_ref());
-        if let Err(e) = app.repos.set_password_hash(name, &user.id, &new_hash).await {
-            crate::log::warn(&format!("could not upgrade a password hash: {e}"));
-        }
+    if verified == Verified::YesRehash
+        && let Some(new_hash) = app.passwords.hash(Password::new(password.secret().to_owned())).await
+        && let Err(e) = app.repos.set_password_hash(name, &user.id, &new_hash).await
+    {
+        crate::log::warn(&format!("could not upgrade a password hash: {e}"));
     }
     let now = app.clock.now();
     let cookie = SessionToken::new(token(app.rng.as_ref(), 32));
@@ -617,22 +617,19 @@ pub(crate) async fn consent(app: &App, realm: &RealmState, req: Request<Incoming
     issue(app, realm, &v, &client, &session, &user, true).await
 }
 
-/// Verifies `password` against the user's hash off the async workers (Argon2
-/// is CPU-bound). Without a user, a dummy hash is checked so that unknown
-/// usernames take as long as known ones.
+/// Verifies `password` against the user's hash on the password threads (Argon2
+/// is CPU- and memory-bound). Without a user, a dummy hash is checked so that
+/// unknown usernames take as long as known ones.
 pub(super) async fn check_password(app: &App, password: &Password, user: Option<&User>) -> Verified {
-    let Ok(_slot) = app.password_slots.acquire().await else { return Verified::No };
     let hash = user.filter(|u| u.active).and_then(|u| u.password_hash.clone());
     let pw = Password::new(password.secret().to_owned());
-    tokio::task::spawn_blocking(move || match hash {
-        Some(h) => password::verify(&pw, &h),
+    match hash {
+        Some(h) => app.passwords.verify(pw, h).await,
         None => {
-            password::verify(&pw, &dummy_hash());
+            app.passwords.verify(pw, dummy_hash()).await;
             Verified::No
         }
-    })
-    .await
-    .unwrap_or(Verified::No)
+    }
 }
 
 /// An Argon2id hash of nothing in particular, to verify against when the user does not exist.
