@@ -1,5 +1,17 @@
 //! The commands.
 
+/// Prints a line to standard output. When the reader has gone away (`oidc client
+/// list | head -1`), the command stops quietly with the status a process killed
+/// by SIGPIPE has (141) instead of panicking; other write errors are reported.
+macro_rules! say {
+    () => {
+        $crate::commands::write_line(format_args!(""))
+    };
+    ($($arg:tt)*) => {
+        $crate::commands::write_line(format_args!($($arg)*))
+    };
+}
+
 use std::io::{BufRead as _, IsTerminal as _};
 use std::sync::Arc;
 
@@ -39,7 +51,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Migrate => {
             store.migrate().await.context("migration failed")?;
-            println!("Database is up to date.");
+            say!("Database is up to date.");
             Ok(())
         }
         Command::Serve(args) => serve(store, &file, &realm, args).await,
@@ -114,10 +126,10 @@ async fn serve(store: Store, file: &FileConfig, realm: &str, args: ServeArgs) ->
     let store: Arc<dyn Repositories> = Arc::new(store);
     let boot = server::bootstrap(store.as_ref(), realm).await?;
     if boot.realm_created {
-        println!("Created realm '{realm}'.");
+        say!("Created realm '{realm}'.");
     }
     if let Some(kid) = &boot.key_created {
-        println!("Created RS256 signing key {kid}.");
+        say!("Created RS256 signing key {kid}.");
     }
     let demo = if args.demo { Some(()) } else { None };
     let listen = args.listen.clone().or(file.listen.clone()).unwrap_or(DEFAULT_LISTEN.into());
@@ -148,19 +160,19 @@ async fn serve(store: Store, file: &FileConfig, realm: &str, args: ServeArgs) ->
     }
     let mut handle = server::spawn(opts, store.clone()).await?;
     let issuer = format!("{}/realms/{realm}", handle.base_url);
-    println!("Listening on http://{}", handle.addr);
-    println!("Issuer:    {issuer}");
-    println!("Discovery: {issuer}/.well-known/openid-configuration");
+    say!("Listening on http://{}", handle.addr);
+    say!("Issuer:    {issuer}");
+    say!("Discovery: {issuer}/.well-known/openid-configuration");
     if args.demo {
         let password = seed_demo(store.as_ref(), realm, &handle.base_url).await?;
-        println!();
-        println!("Demo: open {issuer}/demo in a browser and sign in as user 'demo' with password '{password}'.");
-        println!("      The page runs the code flow with PKCE and shows the decoded id_token and userinfo.");
+        say!();
+        say!("Demo: open {issuer}/demo in a browser and sign in as user 'demo' with password '{password}'.");
+        say!("      The page runs the code flow with PKCE and shows the decoded id_token and userinfo.");
     } else if boot.realm_created {
-        println!();
-        println!("Next: register a client with `oidc client create --name App --redirect-uri https://app.example/cb`");
-        println!("      and a user with `oidc user create alice --email alice@example.com`,");
-        println!("      or restart with `--demo` to try a login in the browser.");
+        say!();
+        say!("Next: register a client with `oidc client create --name App --redirect-uri https://app.example/cb`");
+        say!("      and a user with `oidc user create alice --email alice@example.com`,");
+        say!("      or restart with `--demo` to try a login in the browser.");
     }
     let shutdown = handle.take_shutdown();
     tokio::spawn(async move {
@@ -244,11 +256,11 @@ async fn realm_cmd(store: &dyn Repositories, c: RealmCommand) -> anyhow::Result<
                 bail!("realm '{name}' already exists");
             }
             let b = server::bootstrap(store, &name).await?;
-            println!("Created realm '{name}' with signing key {}.", b.key_created.unwrap_or_default());
+            say!("Created realm '{name}' with signing key {}.", b.key_created.unwrap_or_default());
         }
         RealmCommand::List => {
             for name in store.realm_names().await? {
-                println!("{name}");
+                say!("{name}");
             }
         }
     }
@@ -264,13 +276,13 @@ async fn key_cmd(store: &dyn Repositories, realm: &str, c: KeyCommand) -> anyhow
         KeyCommand::Create { alg } => {
             let key = crate::keys::generate(realm, parse_alg(&alg)?, now, &OsRandom::new())?;
             store.add_key(&key).await?;
-            println!("Created {} key {} in realm '{realm}'; {TAKES_EFFECT}.", key.alg, key.kid);
+            say!("Created {} key {} in realm '{realm}'; {TAKES_EFFECT}.", key.alg, key.kid);
         }
         KeyCommand::List => {
-            println!("{:<18} {:<6} {:<8} {:<12} published_until", "kid", "alg", "state", "created_at");
+            say!("{:<18} {:<6} {:<8} {:<12} published_until", "kid", "alg", "state", "created_at");
             for k in store.keys(realm).await? {
                 let until = k.published_until.map_or_else(String::new, |t| t.to_string());
-                println!("{:<18} {:<6} {:<8} {:<12} {until}", k.kid, k.alg, k.state.as_str(), k.created_at.to_string());
+                say!("{:<18} {:<6} {:<8} {:<12} {until}", k.kid, k.alg, k.state.as_str(), k.created_at.to_string());
             }
         }
         KeyCommand::Rotate { alg, keep_published } => {
@@ -290,7 +302,7 @@ async fn key_cmd(store: &dyn Repositories, realm: &str, c: KeyCommand) -> anyhow
             for k in &old {
                 store.set_key_state(realm, &k.kid, KeyState::Retired, Some(until)).await?;
             }
-            println!(
+            say!(
                 "Created {} key {}; retired {} (published until {until}); {TAKES_EFFECT}.",
                 key.alg,
                 key.kid,
@@ -313,14 +325,14 @@ async fn key_cmd(store: &dyn Repositories, realm: &str, c: KeyCommand) -> anyhow
             }
             let until = now.plus(keep_published);
             store.set_key_state(realm, &kid, KeyState::Retired, Some(until)).await?;
-            println!("Retired key {kid}: it no longer signs and stays published until {until}; {TAKES_EFFECT}.");
+            say!("Retired key {kid}: it no longer signs and stays published until {until}; {TAKES_EFFECT}.");
         }
         KeyCommand::Revoke { kid } => {
             store.set_key_state(realm, &kid, KeyState::Revoked, None).await.map_err(|e| match e {
                 oidc_core::repo::RepoError::NotFound(_) => anyhow!("no key '{kid}' in realm '{realm}'"),
                 other => other.into(),
             })?;
-            println!("Revoked key {kid}: it is no longer published; tokens it signed no longer verify.");
+            say!("Revoked key {kid}: it is no longer published; tokens it signed no longer verify.");
         }
     }
     Ok(())
@@ -345,13 +357,13 @@ async fn initial_token_cmd(store: &dyn Repositories, realm: &str, c: InitialToke
                 used: 0,
             };
             store.create_initial_token(&t).await?;
-            println!("id:      {}", t.id);
-            println!("token:   {value}");
-            println!("(The token is shown only now. Send it as 'Authorization: Bearer <token>' to");
-            println!(" POST /realms/{realm}/clients-registrations/openid-connect; it registers {count} client(s).)");
+            say!("id:      {}", t.id);
+            say!("token:   {value}");
+            say!("(The token is shown only now. Send it as 'Authorization: Bearer <token>' to");
+            say!(" POST /realms/{realm}/clients-registrations/openid-connect; it registers {count} client(s).)");
         }
         InitialTokenCommand::List => {
-            println!("{:<14} {:<10} {:<12} expires_at", "id", "remaining", "created_at");
+            say!("{:<14} {:<10} {:<12} expires_at", "id", "remaining", "created_at");
             for t in store.initial_tokens(realm).await? {
                 let expires = t.expires_at.map_or_else(
                     || "never".to_owned(),
@@ -359,7 +371,7 @@ async fn initial_token_cmd(store: &dyn Repositories, realm: &str, c: InitialToke
                         if e <= now { format!("{e} (expired)") } else { e.to_string() }
                     },
                 );
-                println!("{:<14} {:<10} {:<12} {expires}", t.id, t.max_uses - t.used, t.created_at.to_string());
+                say!("{:<14} {:<10} {:<12} {expires}", t.id, t.max_uses - t.used, t.created_at.to_string());
             }
         }
         InitialTokenCommand::Delete { id } => {
@@ -367,7 +379,7 @@ async fn initial_token_cmd(store: &dyn Repositories, realm: &str, c: InitialToke
                 oidc_core::repo::RepoError::NotFound(_) => anyhow!("no initial access token '{id}'"),
                 other => other.into(),
             })?;
-            println!("Deleted initial access token {id}.");
+            say!("Deleted initial access token {id}.");
         }
     }
     Ok(())
@@ -401,7 +413,7 @@ async fn role_cmd(store: &dyn Repositories, realm: &str, c: RoleCommand) -> anyh
             check_role(&role)?;
             let (h, who) = role_holder(store, realm, holder).await?;
             store.grant_role(realm, &h, &role).await?;
-            println!("Granted '{role}' to {who}.");
+            say!("Granted '{role}' to {who}.");
         }
         RoleCommand::Revoke { role, holder } => {
             let (h, who) = role_holder(store, realm, holder).await?;
@@ -409,7 +421,7 @@ async fn role_cmd(store: &dyn Repositories, realm: &str, c: RoleCommand) -> anyh
                 oidc_core::repo::RepoError::NotFound(_) => anyhow!("{who} does not have the role '{role}'"),
                 other => other.into(),
             })?;
-            println!("Revoked '{role}' from {who}.");
+            say!("Revoked '{role}' from {who}.");
         }
         RoleCommand::List => {
             for (h, role) in store.role_assignments(realm).await? {
@@ -420,7 +432,7 @@ async fn role_cmd(store: &dyn Repositories, realm: &str, c: RoleCommand) -> anyh
                     },
                     RoleHolder::Client(id) => format!("client {id}"),
                 };
-                println!("{role:<20} {who}");
+                say!("{role:<20} {who}");
             }
         }
     }
@@ -438,7 +450,7 @@ async fn policy_cmd(store: &dyn Repositories, realm: &str, c: PolicyCommand) -> 
     match c {
         PolicyCommand::Show => {
             for kind in [PolicyKind::Anonymous, PolicyKind::Authenticated] {
-                println!("{}: {}", kind.as_str(), load_policies(store, realm, kind).await?.to_json());
+                say!("{}: {}", kind.as_str(), load_policies(store, realm, kind).await?.to_json());
             }
         }
         PolicyCommand::Set {
@@ -477,7 +489,7 @@ async fn policy_cmd(store: &dyn Repositories, realm: &str, c: PolicyCommand) -> 
                 p.rotate_registration_token = b;
             }
             store.set_policies(realm, kind, &p.to_json().to_string()).await?;
-            println!("{}: {}", kind.as_str(), p.to_json());
+            say!("{}: {}", kind.as_str(), p.to_json());
         }
     }
     Ok(())
@@ -580,20 +592,20 @@ fn spec_from(opts: &ClientOpts, base: Option<&Client>) -> anyhow::Result<ClientS
 }
 
 fn print_client(c: &Client) {
-    println!("client_id:      {}", c.client_id);
-    println!("name:           {}", c.name);
-    println!("type:           {}", c.client_type.as_str());
-    println!("response_types: {}", c.response_types.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", "));
-    println!("grant_types:    {}", c.grant_types.iter().map(|g| g.as_str()).collect::<Vec<_>>().join(", "));
-    println!("jwt_alg:        {}", c.jwt_alg.as_str());
-    println!("subject_type:   {}", c.subject_type);
-    println!("redirect_uris:  {}", c.redirect_uris.join(" "));
+    say!("client_id:      {}", c.client_id);
+    say!("name:           {}", c.name);
+    say!("type:           {}", c.client_type.as_str());
+    say!("response_types: {}", c.response_types.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", "));
+    say!("grant_types:    {}", c.grant_types.iter().map(|g| g.as_str()).collect::<Vec<_>>().join(", "));
+    say!("jwt_alg:        {}", c.jwt_alg.as_str());
+    say!("subject_type:   {}", c.subject_type);
+    say!("redirect_uris:  {}", c.redirect_uris.join(" "));
     if !c.post_logout_redirect_uris.is_empty() {
-        println!("post_logout:    {}", c.post_logout_redirect_uris.join(" "));
+        say!("post_logout:    {}", c.post_logout_redirect_uris.join(" "));
     }
-    println!("require_consent: {}  reuse_consent: {}  enabled: {}", c.require_consent, c.reuse_consent, c.enabled);
+    say!("require_consent: {}  reuse_consent: {}  enabled: {}", c.require_consent, c.reuse_consent, c.enabled);
     if !c.allowed_scopes.is_empty() {
-        println!("scopes:         {}", c.allowed_scopes.join(" "));
+        say!("scopes:         {}", c.allowed_scopes.join(" "));
     }
     for (k, v) in [
         ("website_url", &c.website_url),
@@ -603,10 +615,10 @@ fn print_client(c: &Client) {
         ("sector_identifier_uri", &c.sector_identifier_uri),
     ] {
         if let Some(v) = v {
-            println!("{k:<15} {v}");
+            say!("{k:<15} {v}");
         }
     }
-    println!("date_created:   {}", c.date_created);
+    say!("date_created:   {}", c.date_created);
 }
 
 async fn client_cmd(store: &dyn Repositories, realm: &str, c: ClientCommand) -> anyhow::Result<()> {
@@ -629,14 +641,14 @@ async fn client_cmd(store: &dyn Repositories, realm: &str, c: ClientCommand) -> 
             })?;
             print_client(&client);
             if let Some(s) = secret.filter(|_| !secret_stdin) {
-                println!("client_secret:  {}", s.secret());
-                println!("(The secret is shown only now. Store it safely.)");
+                say!("client_secret:  {}", s.secret());
+                say!("(The secret is shown only now. Store it safely.)");
             }
         }
         ClientCommand::List => {
-            println!("{:<24} {:<13} name", "client_id", "type");
+            say!("{:<24} {:<13} name", "client_id", "type");
             for c in store.clients(realm).await? {
-                println!("{:<24} {:<13} {}", c.client_id, c.client_type.as_str(), c.name);
+                say!("{:<24} {:<13} {}", c.client_id, c.client_type.as_str(), c.name);
             }
         }
         ClientCommand::Show { client_id } => {
@@ -660,8 +672,8 @@ async fn client_cmd(store: &dyn Repositories, realm: &str, c: ClientCommand) -> 
             store.update_client(&client).await?;
             print_client(&client);
             if let Some(s) = secret.filter(|_| show_secret) {
-                println!("client_secret:  {}", s.secret());
-                println!("(The new secret is shown only now. Store it safely.)");
+                say!("client_secret:  {}", s.secret());
+                say!("(The new secret is shown only now. Store it safely.)");
             }
         }
         ClientCommand::Delete { client_id } => {
@@ -669,7 +681,7 @@ async fn client_cmd(store: &dyn Repositories, realm: &str, c: ClientCommand) -> 
                 oidc_core::repo::RepoError::NotFound(_) => anyhow!("no client '{client_id}'"),
                 e => e.into(),
             })?;
-            println!("Deleted client '{client_id}'.");
+            say!("Deleted client '{client_id}'.");
         }
     }
     Ok(())
@@ -742,7 +754,7 @@ async fn user_cmd(store: &dyn Repositories, realm: &str, c: UserCommand) -> anyh
                 oidc_core::repo::RepoError::Conflict(_) => anyhow!("user '{username}' already exists"),
                 e => e.into(),
             })?;
-            println!("Created user '{}' (sub {}).", user.username, user.id);
+            say!("Created user '{}' (sub {}).", user.username, user.id);
         }
         UserCommand::SetAttr { username, attrs, remove } => {
             let mut user = store
@@ -760,29 +772,26 @@ async fn user_cmd(store: &dyn Repositories, realm: &str, c: UserCommand) -> anyh
             }
             user.updated_at = SystemClock.now();
             store.update_user(&user).await?;
-            println!(
-                "Attributes of '{username}': {}",
-                serde_json::Value::Object(user.attributes.into_iter().collect())
-            );
+            say!("Attributes of '{username}': {}", serde_json::Value::Object(user.attributes.into_iter().collect()));
         }
         UserCommand::SetPassword { username, password_stdin } => {
             let user =
                 store.user_by_username(realm, &username).await?.ok_or_else(|| anyhow!("no user '{username}'"))?;
             let hash = oidc_core::password::hash(&read_password(password_stdin)?, &rng);
             store.set_password_hash(realm, &user.id, &hash).await?;
-            println!("Password of '{username}' changed.");
+            say!("Password of '{username}' changed.");
         }
         UserCommand::List => {
-            println!("{:<24} {:<24} {:<7} email", "username", "sub", "active");
+            say!("{:<24} {:<24} {:<7} email", "username", "sub", "active");
             for u in store.users(realm).await? {
-                println!("{:<24} {:<24} {:<7} {}", u.username, u.id, u.active, u.claims.email.unwrap_or_default());
+                say!("{:<24} {:<24} {:<7} {}", u.username, u.id, u.active, u.claims.email.unwrap_or_default());
             }
         }
         UserCommand::Delete { username } => {
             let user =
                 store.user_by_username(realm, &username).await?.ok_or_else(|| anyhow!("no user '{username}'"))?;
             store.delete_user(realm, &user.id).await?;
-            println!("Deleted user '{username}'.");
+            say!("Deleted user '{username}'.");
         }
     }
 
@@ -797,5 +806,17 @@ mod tests {
     fn database_passwords_are_redacted() {
         assert_eq!(redact_url("postgres://u:secret@h:5432/db"), "postgres://u:***@h:5432/db");
         assert_eq!(redact_url("sqlite://oidc.sqlite"), "sqlite://oidc.sqlite");
+    }
+}
+
+/// The body of [`say!`].
+pub(crate) fn write_line(args: std::fmt::Arguments<'_>) {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_fmt(args).and_then(|()| out.write_all(b"\n")).and_then(|()| out.flush()) {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            eprintln!("error: writing to standard output: {e}");
+        }
+        std::process::exit(if e.kind() == std::io::ErrorKind::BrokenPipe { 141 } else { 1 });
     }
 }

@@ -417,3 +417,27 @@ fn memory_stays_bounded_across_a_thousand_failed_logins() {
     assert!(peak_mib < 100, "peak resident memory after 1,000 failed logins: {peak_mib} MiB");
     eprintln!("peak resident memory after 1,000 failed logins: {peak_mib} MiB");
 }
+
+/// A management command whose reader goes away (`oidc client list | head -1`)
+/// stops quietly, with SIGPIPE's status and no panic or backtrace.
+#[test]
+fn a_closed_pipe_ends_a_command_quietly() {
+    let db = temp_db("pipe");
+    let mut c = oidc(&db);
+    c.args(["realm", "create", "main"]);
+    assert!(run(c, None).0);
+    for i in 0..3 {
+        let mut c = oidc(&db);
+        c.args(["client", "create", "--name", &format!("App {i}"), "--redirect-uri", "https://app.example/cb"]);
+        assert!(run(c, None).0);
+    }
+    let mut c = oidc(&db);
+    c.args(["client", "list"]).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    // The reader closes its end without reading anything.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked") && !stderr.contains("backtrace"), "{stderr}");
+    assert!(matches!(out.status.code(), Some(0 | 141)), "{:?} {stderr}", out.status);
+}
