@@ -798,17 +798,6 @@ async fn user_cmd(store: &dyn Repositories, realm: &str, c: UserCommand) -> anyh
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn database_passwords_are_redacted() {
-        assert_eq!(redact_url("postgres://u:secret@h:5432/db"), "postgres://u:***@h:5432/db");
-        assert_eq!(redact_url("sqlite://oidc.sqlite"), "sqlite://oidc.sqlite");
-    }
-}
-
 /// The body of [`say!`].
 pub(crate) fn write_line(args: std::fmt::Arguments<'_>) {
     use std::io::Write as _;
@@ -818,5 +807,16 @@ pub(crate) fn write_line(args: std::fmt::Arguments<'_>) {
             eprintln!("error: writing to standard output: {e}");
         }
         std::process::exit(if e.kind() == std::io::ErrorKind::BrokenPipe { 141 } else { 1 });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_passwords_are_redacted() {
+        assert_eq!(redact_url("postgres://u:secret@h:5432/db"), "postgres://u:***@h:5432/db");
+        assert_eq!(redact_url("sqlite://oidc.sqlite"), "sqlite://oidc.sqlite");
     }
 }
