@@ -355,6 +355,17 @@ impl Received {
         if response_type.has_code() && client.client_type == ClientType::Public && code_challenge.is_none() {
             return Err(fail(ErrorCode::InvalidRequest, "PKCE (code_challenge) is required for public clients".into()));
         }
+        // A client configured with a PKCE method (Keycloak's pkce.code.challenge.method)
+        // must use exactly that method whenever a code is issued (RFC 7636 §4.3).
+        if let Some(required) = client.pkce_method
+            && response_type.has_code()
+            && code_challenge_method != Some(required)
+        {
+            return Err(fail(
+                ErrorCode::InvalidRequest,
+                format!("this client must use PKCE with code_challenge_method {} (RFC 7636 §4.3)", required.as_str()),
+            ));
+        }
         Ok(Validated {
             issuer: issuer.to_owned(),
             client_id: client.client_id.clone(),

@@ -12,5 +12,6 @@ mod code_flow;
 mod discovery;
 mod errors;
 mod flows;
+mod keycloak;
 mod keys;
 mod registration;
