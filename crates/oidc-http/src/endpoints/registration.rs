@@ -73,7 +73,7 @@ fn bad_metadata(description: &str) -> Resp {
 }
 
 fn storage(e: &RepoError) -> Resp {
-    eprintln!("error: storage: {e}");
+    crate::log::error(&format!("storage: {e}"));
     error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "the request could not be completed, please try again")
 }
 
@@ -134,7 +134,7 @@ fn lacks_role(role: &str) -> Resp {
 async fn check_sector(app: &App, spec: &ClientSpec) -> Result<(), Resp> {
     let Some(uri) = &spec.sector_identifier_uri else { return Ok(()) };
     let bad = |why: String| bad_metadata(&format!("sector_identifier_uri: {why}"));
-    let body = app.fetcher.get(uri).await.map_err(|e| bad(e.to_string()))?;
+    let body = app.fetcher.get(uri, "client registration").await.map_err(|e| bad(e.to_string()))?;
     let listed: Vec<String> =
         serde_json::from_slice(&body).map_err(|_| bad("the document must be a JSON array of URIs".into()))?;
     if let Some(missing) = spec.redirect_uris.iter().find(|u| !listed.contains(u)) {
@@ -174,7 +174,7 @@ fn keycloak_response(app: &App, client: &Client, rat: Option<&str>, status: Stat
     match serde_json::to_value(&rep) {
         Ok(body) => answer(status, &body),
         Err(e) => {
-            eprintln!("error: serializing a client representation: {e}");
+            crate::log::error(&format!("serializing a client representation: {e}"));
             error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "the client could not be represented")
         }
     }
