@@ -298,7 +298,12 @@ impl Received {
         }
         // RFC 6749 §3.3: scopes the client may not have are left out; scopes
         // nobody defined are ignored.
-        let scope = requested.filter(|s| registry.is_known(s) && client.allows_scope(s));
+        let mut scope = requested.filter(|s| registry.is_known(s) && client.allows_scope(s));
+        // Keycloak's default client scopes: granted whenever the client asks for openid.
+        if scope.contains("openid") && !client.default_scopes.is_empty() {
+            let defaults = Scope::from_tokens(client.default_scopes.iter().filter(|s| registry.is_known(s)).cloned());
+            scope = scope.union(&defaults);
+        }
         if scope.is_empty() {
             return Err(fail(
                 ErrorCode::InvalidScope,

@@ -296,3 +296,85 @@ async fn roles_manage_operator_clients_and_operators_issue_registration_tokens()
     assert_eq!((status, b["resource"].as_str()), (200, Some(id.as_str())), "{b}");
     assert_eq!(browser().delete(&uri).bearer_auth(&manager).send().await.unwrap().status(), 204);
 }
+
+/// Reads one DER element (X.690 §8.1): its tag, contents and the rest.
+fn der(input: &[u8]) -> (u8, &[u8], &[u8]) {
+    let (tag, first) = (input[0], input[1]);
+    let (len, start) = if first < 0x80 {
+        (usize::from(first), 2)
+    } else {
+        let n = usize::from(first & 0x7f);
+        (input[2..2 + n].iter().fold(0usize, |acc, b| acc * 256 + usize::from(*b)), 2 + n)
+    };
+    (tag, &input[start..start + len], &input[start + len..])
+}
+
+/// A Keycloak-built application: reads the realm's public key from
+/// `GET /realms/{realm}` (Keycloak's `PublishedRealmRepresentation`),
+/// verifies an id_token with it, and reads Keycloak's token response members
+/// (`refresh_expires_in`, `session_state`, `not-before-policy`). A client whose
+/// default client scopes are `profile email` gets their claims for `scope=openid`
+/// (Server Administration Guide, "Client scopes": default client scopes).
+#[tokio::test]
+async fn keycloak_apps_read_the_realm_key_token_members_and_default_scopes() {
+    use base64::Engine as _;
+    let env = Env::start().await;
+    let (status, info) = send(browser().get(env.issuer())).await;
+    assert_eq!(status, 200, "{info}");
+    assert_eq!(info["realm"], REALM);
+    assert_eq!(info["token-service"], format!("{}/protocol/openid-connect", env.issuer()));
+    assert_eq!(info["account-service"], format!("{}/account", env.issuer()));
+    assert_eq!(info["tokens-not-before"], 0);
+    // SubjectPublicKeyInfo { AlgorithmIdentifier, BIT STRING { RSAPublicKey { n, e } } }.
+    let spki = base64::engine::general_purpose::STANDARD.decode(info["public_key"].as_str().unwrap()).unwrap();
+    let (tag, spki_body, _) = der(&spki);
+    assert_eq!(tag, 0x30);
+    let (_, algorithm, rest) = der(spki_body);
+    assert_eq!(
+        algorithm,
+        [0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05, 0x00],
+        "rsaEncryption"
+    );
+    let (tag, bits, _) = der(rest);
+    assert_eq!((tag, bits[0]), (0x03, 0));
+    let (_, rsa_key, _) = der(&bits[1..]);
+    let (_, n, rest) = der(rsa_key);
+    let (_, e, _) = der(rest);
+    let unsigned = |x: &[u8]| oidc_core::jose::b64(x.strip_prefix(&[0]).unwrap_or(x));
+    let jwk = json!({"kty": "RSA", "n": unsigned(n), "e": unsigned(e)});
+    let key = oidc_core::jose::VerifyKey::from_jwk(&jwk).unwrap();
+
+    let (client_id, secret) = env
+        .client(oidc_core::model::ClientType::Confidential, oidc_core::model::JwtAlg::Rs256, |s| {
+            s.default_scopes = vec!["profile".into(), "email".into()];
+            s.require_consent = false;
+        })
+        .await;
+    let sub = env.user("alice", "wonderland-42").await;
+    let auth = format!(
+        "{}?client_id={client_id}&response_type=code&scope=openid&state=s&redirect_uri={}",
+        env.endpoint("auth"),
+        crate::harness::enc(CALLBACK)
+    );
+    let http = browser();
+    let back = crate::harness::authorize(&http, &auth, "alice", "wonderland-42").await;
+    let code = crate::harness::query_param(&back, "code").unwrap();
+    let (status, tokens) =
+        send(browser().post(env.endpoint("token")).basic_auth(&client_id, secret.as_deref()).form(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", CALLBACK),
+        ]))
+        .await;
+    assert_eq!(status, 200, "{tokens}");
+    assert_eq!(tokens["scope"], "openid profile email", "the default client scopes are granted");
+    assert!(tokens["refresh_expires_in"].as_i64().is_some_and(|s| s > 0), "{tokens}");
+    assert!(tokens["session_state"].as_str().is_some_and(|s| !s.is_empty()), "{tokens}");
+    assert_eq!(tokens["not-before-policy"], 0);
+    let verified = oidc_core::jose::verify(tokens["id_token"].as_str().unwrap(), &["RS256"], &[key]).unwrap();
+    assert_eq!(verified.claims["sub"], sub.as_str());
+    let (_, info) =
+        send(browser().get(env.endpoint("userinfo")).bearer_auth(tokens["access_token"].as_str().unwrap())).await;
+    assert_eq!(info["email"], "alice@example.com", "{info}");
+    assert_eq!(info["name"], "Alice Liddell", "{info}");
+}

@@ -600,3 +600,13 @@ fn a_client_with_a_required_pkce_method_must_use_it_rfc7636_4_3() {
     let s256 = with(&[("code_challenge", CHALLENGE), ("code_challenge_method", "S256")], &[]);
     assert!(run(s256, Some(&c)).is_ok());
 }
+
+#[test]
+fn default_client_scopes_are_granted_with_openid_keycloak_default_client_scopes() {
+    let mut c = client(ClientType::Confidential);
+    c.default_scopes = vec!["profile".into(), "email".into()];
+    let v = run(with(&[("scope", "openid")], &[]), Some(&c)).unwrap();
+    assert_eq!(v.scope.to_string(), "openid profile email");
+    let v = run(with(&[("scope", "email")], &[]), Some(&c)).unwrap();
+    assert_eq!(v.scope.to_string(), "email", "only with openid");
+}
