@@ -42,6 +42,7 @@ pub mod rand;
 pub mod registration;
 pub mod repo;
 pub mod scope;
+pub mod sealed;
 pub mod secret;
 pub mod subject;
 pub mod throttle;

@@ -57,7 +57,7 @@ fn with(extra: &[(&'static str, &'static str)], without: &[&str]) -> Vec<(&'stat
 }
 
 fn run(params: Vec<(&'static str, &'static str)>, c: Option<&Client>) -> Result<Validated, AuthzError> {
-    parse(params)?.with_client(c, ISS, &ScopeRegistry::default())
+    parse(params)?.with_client(c, ISS, &ScopeRegistry::default(), UnixTime(1_000))
 }
 
 /// Runs a request expected to fail and renders the outcome as `page:<code>` or
@@ -113,7 +113,9 @@ fn errors_after_the_redirect_uri_is_trusted_redirect_with_state_oidc_core_3_1_2_
         (with(&[("code_challenge_method", "S256")], &[]), "redirect:invalid_request:st"),
         (with(&[("code_challenge", "short")], &[]), "redirect:invalid_request:st"),
         (with(&[("code_challenge", CHALLENGE), ("code_challenge_method", "S512")], &[]), "redirect:invalid_request:st"),
-        (with(&[("request", "eyJ...")], &[]), "page:invalid_request_object"),
+        // OIDC Core §3.1.2.6: the query's redirect_uri is registered, so a bad request object goes there.
+        (with(&[("request", "eyJ...")], &[]), "redirect:invalid_request_object:st"),
+        (with(&[("request", "eyJ...")], &["redirect_uri"]), "page:invalid_request_object"),
         (with(&[("request_uri", "https://rp.example/r")], &[]), "redirect:request_uri_not_supported:st"),
         (with(&[("registration", "{}")], &[]), "redirect:registration_not_supported:st"),
         (with(&[("response_mode", "bogus")], &[]), "redirect:invalid_request:st"),
@@ -460,7 +462,8 @@ fn custom_scopes_and_the_claims_parameter_oidc_core_5_4_and_5_5() {
         claims: vec!["department".into()],
     }])
     .unwrap();
-    let run_with = |p: Vec<(&'static str, &'static str)>| parse(p).unwrap().with_client(Some(&c), ISS, &registry);
+    let run_with =
+        |p: Vec<(&'static str, &'static str)>| parse(p).unwrap().with_client(Some(&c), ISS, &registry, UnixTime(1_000));
     // Without the registry the custom scope is unknown and dropped; with it, kept.
     let v = run(with(&[("scope", "openid work")], &[]), Some(&c)).unwrap();
     assert_eq!(v.scope.to_string(), "openid");
@@ -545,7 +548,9 @@ fn request_objects_take_precedence_and_must_verify_oidc_core_6_1() {
     let good = crate::jose::sign_hs256(claims.as_object().unwrap(), b"s3cret");
     assert_eq!(run(with(&[("request", leak(good))], &[]), Some(&c)).unwrap().nonce.as_deref(), Some("signed"));
     let forged = crate::jose::sign_hs256(claims.as_object().unwrap(), b"other");
-    assert_eq!(fails(with(&[("request", leak(forged))], &[]), Some(&c)), "page:invalid_request_object");
+    assert_eq!(fails(with(&[("request", leak(forged.clone()))], &[]), Some(&c)), "redirect:invalid_request_object:st");
+    // Without a registered redirect_uri in the query, an error page.
+    assert_eq!(fails(with(&[("request", leak(forged))], &["redirect_uri"]), Some(&c)), "page:invalid_request_object");
     // Signed by one of the client's own keys.
     let key = crate::jose::SigningKey::from_record(&crate::jose::tests::record_of(
         "rk",
@@ -567,12 +572,39 @@ fn request_objects_take_precedence_and_must_verify_oidc_core_6_1() {
     ] {
         assert_eq!(
             fails(with(&[("request", leak(unsigned(bad.clone())))], &[]), Some(&c)),
-            "page:invalid_request_object",
+            "redirect:invalid_request_object:st",
             "{bad}"
         );
     }
     let tampered = format!("{}sig", unsigned(serde_json::json!({})));
-    assert_eq!(fails(with(&[("request", leak(tampered))], &[]), Some(&c)), "page:invalid_request_object");
+    assert_eq!(fails(with(&[("request", leak(tampered))], &[]), Some(&c)), "redirect:invalid_request_object:st");
+}
+
+/// RFC 9101 §10.2 / RFC 7519 §4.1: exp, nbf and iat hold at the provider's time
+/// (1,000 in these tests, with 60 s of skew); the jti is handed to the adapter
+/// to refuse replays.
+#[test]
+fn request_object_times_and_jti_rfc9101_10_2() {
+    let c = client(ClientType::Confidential);
+    let leak = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
+    let ro = |claims: serde_json::Value| leak(unsigned(claims));
+    for (claims, expect) in [
+        (serde_json::json!({"exp": 1_000}), "redirect:invalid_request_object:st"),
+        (serde_json::json!({"exp": 1_001}), "ok"),
+        (serde_json::json!({"nbf": 1_061}), "redirect:invalid_request_object:st"),
+        (serde_json::json!({"nbf": 1_060}), "ok"),
+        (serde_json::json!({"iat": 1_061}), "redirect:invalid_request_object:st"),
+        (serde_json::json!({"iat": 10}), "ok"),
+        (serde_json::json!({"exp": "soon"}), "redirect:invalid_request_object:st"),
+        (serde_json::json!({"jti": 7}), "redirect:invalid_request_object:st"),
+    ] {
+        assert_eq!(fails(with(&[("request", ro(claims.clone()))], &[]), Some(&c)), expect, "{claims}");
+    }
+    let v = run(with(&[("request", ro(serde_json::json!({"jti": "j-1", "exp": 1_300})))], &[]), Some(&c)).unwrap();
+    assert_eq!(v.request_object_jti, Some(("j-1".to_owned(), UnixTime(1_300))));
+    let v = run(with(&[("request", ro(serde_json::json!({"jti": "j-2"})))], &[]), Some(&c)).unwrap();
+    assert_eq!(v.request_object_jti, Some(("j-2".to_owned(), UnixTime(4_600))), "remembered an hour without exp");
+    assert_eq!(run(base(), Some(&c)).unwrap().request_object_jti, None);
 }
 
 #[test]
