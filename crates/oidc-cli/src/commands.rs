@@ -23,7 +23,6 @@ use oidc_core::registration::{InitialAccessToken, Policies, PolicyKind};
 use oidc_core::repo::Repositories;
 use oidc_core::repo::RoleHolder;
 use oidc_core::secret::{ClientSecret, Password};
-use oidc_core::subject::SubjectType;
 use oidc_core::time::Clock as _;
 use oidc_store::Store;
 
@@ -463,6 +462,9 @@ async fn policy_cmd(store: &dyn Repositories, realm: &str, c: PolicyCommand) -> 
             allowed_scopes,
             full_scope,
             rotate_registration_token,
+            requester_must_match,
+            client_uris_must_match,
+            full_scope_disabled,
         } => {
             let kind: PolicyKind = kind.parse().map_err(|e: String| anyhow!(e))?;
             let mut p = load_policies(store, realm, kind).await?;
@@ -487,6 +489,15 @@ async fn policy_cmd(store: &dyn Repositories, realm: &str, c: PolicyCommand) -> 
             }
             if let Some(b) = rotate_registration_token {
                 p.rotate_registration_token = b;
+            }
+            if let Some(b) = requester_must_match {
+                p.trusted_hosts_check_requester = b;
+            }
+            if let Some(b) = client_uris_must_match {
+                p.trusted_hosts_check_uris = b;
+            }
+            if let Some(b) = full_scope_disabled {
+                p.full_scope_disabled = b;
             }
             store.set_policies(realm, kind, &p.to_json().to_string()).await?;
             say!("{}: {}", kind.as_str(), p.to_json());
@@ -556,39 +567,65 @@ fn spec_from(opts: &ClientOpts, base: Option<&Client>) -> anyhow::Result<ClientS
     } else {
         vec![]
     };
-    let pick = |new: &Vec<String>, old: Option<&Vec<String>>| {
-        if new.is_empty() { old.cloned().unwrap_or_default() } else { new.clone() }
+    let mut spec = match base {
+        Some(c) => ClientSpec::of(c),
+        None => ClientSpec::new(
+            opts.name.clone().ok_or_else(|| anyhow!("--name is required"))?,
+            client_type,
+            opts.redirect_uris.clone(),
+        ),
     };
-    let opt = |new: &Option<String>, old: Option<&Option<String>>| new.clone().or_else(|| old.cloned().flatten());
-    Ok(ClientSpec {
-        client_id: base.map(|c| c.client_id.clone()),
-        client_secret: base.and_then(|c| c.client_secret.clone()),
-        name: opts.name.clone().or(base.map(|c| c.name.clone())).ok_or_else(|| anyhow!("--name is required"))?,
-        client_type,
-        response_types,
-        grant_types,
-        jwt_alg,
-        redirect_uris: pick(&opts.redirect_uris, base.map(|c| &c.redirect_uris)),
-        post_logout_redirect_uris: pick(&opts.post_logout_redirect_uris, base.map(|c| &c.post_logout_redirect_uris)),
-        require_consent: opts.require_consent.or(base.map(|c| c.require_consent)).unwrap_or(true),
-        reuse_consent: opts.reuse_consent.or(base.map(|c| c.reuse_consent)).unwrap_or(true),
-        website_url: opt(&opts.website_url, base.map(|c| &c.website_url)),
-        terms_url: opt(&opts.terms_url, base.map(|c| &c.terms_url)),
-        contact_email: opt(&opts.contact_email, base.map(|c| &c.contact_email)),
-        logo: opt(&opts.logo, base.map(|c| &c.logo)),
-        allowed_scopes: pick(&opts.scopes, base.map(|c| &c.allowed_scopes)),
-        enabled: opts.enabled.or(base.map(|c| c.enabled)).unwrap_or(true),
-        subject_type: match &opts.subject_type {
-            Some(t) => t.parse().map_err(|e: String| anyhow!(e))?,
-            None => base.map_or(SubjectType::Public, |c| c.subject_type),
-        },
-        sector_identifier_uri: opt(&opts.sector_identifier_uri, base.map(|c| &c.sector_identifier_uri)),
-        jwks: base.and_then(|c| c.jwks.clone()),
-        default_max_age: base.and_then(|c| c.default_max_age),
-        userinfo_signed_response_alg: base.and_then(|c| c.userinfo_signed_response_alg),
-        jwks_uri: base.and_then(|c| c.jwks_uri.clone()),
-        token_endpoint_auth_method: base.and_then(|c| c.token_endpoint_auth_method),
-    })
+    let set = &mut spec.settings;
+    set.client_type = client_type;
+    set.response_types = response_types;
+    set.grant_types = grant_types;
+    set.jwt_alg = jwt_alg;
+    let replace = |field: &mut Vec<String>, new: &Vec<String>| {
+        if !new.is_empty() {
+            field.clone_from(new);
+        }
+    };
+    replace(&mut set.redirect_uris, &opts.redirect_uris);
+    replace(&mut set.post_logout_redirect_uris, &opts.post_logout_redirect_uris);
+    replace(&mut set.allowed_scopes, &opts.scopes);
+    replace(&mut set.default_scopes, &opts.default_scopes);
+    replace(&mut set.role_scope, &opts.role_scope);
+    if opts.no_default_scopes {
+        set.default_scopes.clear();
+    }
+    for (field, new) in [
+        (&mut set.website_url, &opts.website_url),
+        (&mut set.terms_url, &opts.terms_url),
+        (&mut set.policy_url, &opts.policy_url),
+        (&mut set.contact_email, &opts.contact_email),
+        (&mut set.logo, &opts.logo),
+        (&mut set.sector_identifier_uri, &opts.sector_identifier_uri),
+        (&mut set.description, &opts.description),
+    ] {
+        if new.is_some() {
+            field.clone_from(new);
+        }
+    }
+    for (field, new) in [
+        (&mut set.require_consent, opts.require_consent),
+        (&mut set.reuse_consent, opts.reuse_consent),
+        (&mut set.enabled, opts.enabled),
+        (&mut set.full_scope_allowed, opts.full_scope_allowed),
+    ] {
+        if let Some(v) = new {
+            *field = v;
+        }
+    }
+    if let Some(n) = &opts.name {
+        set.name.clone_from(n);
+    }
+    if let Some(t) = &opts.subject_type {
+        set.subject_type = t.parse().map_err(|e: String| anyhow!(e))?;
+    }
+    if let Some(m) = &opts.pkce_method {
+        set.pkce_method = Some(m.parse().map_err(|e: oidc_core::OAuthError| anyhow!(e.description))?);
+    }
+    Ok(spec)
 }
 
 fn print_client(c: &Client) {
@@ -607,9 +644,20 @@ fn print_client(c: &Client) {
     if !c.allowed_scopes.is_empty() {
         say!("scopes:         {}", c.allowed_scopes.join(" "));
     }
+    if !c.default_scopes.is_empty() {
+        println!("default_scopes: {}", c.default_scopes.join(" "));
+    }
+    if !c.full_scope_allowed {
+        println!("role_scope:     {} (full scope off)", c.role_scope.join(" "));
+    }
+    if let Some(m) = c.pkce_method {
+        println!("pkce_method:    {}", m.as_str());
+    }
     for (k, v) in [
         ("website_url", &c.website_url),
         ("terms_url", &c.terms_url),
+        ("policy_url", &c.policy_url),
+        ("description", &c.description),
         ("contact_email", &c.contact_email),
         ("logo", &c.logo),
         ("sector_identifier_uri", &c.sector_identifier_uri),
@@ -675,6 +723,23 @@ async fn client_cmd(store: &dyn Repositories, realm: &str, c: ClientCommand) -> 
                 say!("client_secret:  {}", s.secret());
                 say!("(The new secret is shown only now. Store it safely.)");
             }
+        }
+        ClientCommand::RegistrationToken { client_id } => {
+            if store.client(realm, &client_id).await?.is_none() {
+                bail!("no client '{client_id}'");
+            }
+            let value = oidc_core::rand::token(&rng, 32);
+            let reg = oidc_core::registration::ClientRegistration {
+                realm: realm.to_owned(),
+                client_id: client_id.clone(),
+                token_digest: oidc_core::secret::Digest::of(&value),
+                metadata: String::new(),
+                anonymous: false,
+                created_at: now,
+            };
+            store.set_registration_token(&reg).await?;
+            println!("registration_access_token: {value}");
+            println!("(The token is shown only now; the previous one no longer works.)");
         }
         ClientCommand::Delete { client_id } => {
             store.delete_client(realm, &client_id).await.map_err(|e| match e {

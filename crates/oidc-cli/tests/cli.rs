@@ -31,10 +31,9 @@ fn run(mut c: Command, stdin: Option<&str>) -> (bool, String, String) {
     (out.status.success(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
 }
 
-#[test]
-fn first_start_creates_realm_and_key_then_serves_discovery() {
-    let db = temp_db("serve");
-    let mut child = oidc(&db)
+/// Starts `oidc serve` on a free port; returns the process, its address and what it printed first.
+fn serve(db: &std::path::Path) -> (std::process::Child, String, Vec<String>) {
+    let mut child = oidc(db)
         .args(["serve", "--listen", "127.0.0.1:0", "--quiet"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -49,6 +48,13 @@ fn first_start_creates_realm_and_key_then_serves_discovery() {
             break a.to_owned();
         }
     };
+    (child, addr, seen)
+}
+
+#[test]
+fn first_start_creates_realm_and_key_then_serves_discovery() {
+    let db = temp_db("serve");
+    let (mut child, addr, seen) = serve(&db);
     assert!(seen.iter().any(|l| l == "Created realm 'main'."), "{seen:?}");
     assert!(seen.iter().any(|l| l.starts_with("Created RS256 signing key")), "{seen:?}");
     // A plain HTTP/1.1 GET of the discovery document.
@@ -341,6 +347,51 @@ fn role_commands() {
     assert!(run(cmd(&["role", "revoke", "create-client", "--user", "ops"]), None).0);
     let (ok, _, err) = run(cmd(&["role", "revoke", "create-client", "--user", "ops"]), None);
     assert!(!ok && err.contains("does not have"), "{err}");
+}
+
+/// A plain HTTP/1.1 GET with a bearer token; returns the whole response.
+fn get_with_bearer(addr: &str, path: &str, token: &str) -> String {
+    http(
+        addr,
+        &format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"),
+    )
+}
+
+/// Keycloak's "Generate registration access token" (Securing Applications,
+/// "Client registration service"): `oidc client registration-token` prints a
+/// new token once, also for a client an operator created; the previous one stops working.
+#[test]
+fn an_operator_issues_a_registration_access_token() {
+    let db = temp_db("rat");
+    let cmd = |args: &[&str]| {
+        let mut c = oidc(&db);
+        c.args(args);
+        c
+    };
+    assert!(run(cmd(&["realm", "create", "main"]), None).0);
+    let (ok, out, err) =
+        run(cmd(&["client", "create", "--name", "App", "--redirect-uri", "https://app.example/cb"]), None);
+    assert!(ok, "{err}");
+    let id = out.lines().find_map(|l| l.strip_prefix("client_id:")).unwrap().trim().to_owned();
+    let issue = || {
+        let (ok, out, err) = run(cmd(&["client", "registration-token", &id]), None);
+        assert!(ok, "{err}");
+        out.lines().find_map(|l| l.strip_prefix("registration_access_token:")).unwrap().trim().to_owned()
+    };
+    let first = issue();
+    let second = issue();
+    assert_ne!(first, second);
+    let (ok, _, err) = run(cmd(&["client", "registration-token", "ghost"]), None);
+    assert!(!ok && err.contains("no client 'ghost'"), "{err}");
+
+    let (mut child, addr, _) = serve(&db);
+    let path = format!("/realms/main/clients-registrations/default/{id}");
+    assert!(get_with_bearer(&addr, &path, &first).starts_with("HTTP/1.1 401"), "the first token was replaced");
+    let read = get_with_bearer(&addr, &path, &second);
+    assert!(read.starts_with("HTTP/1.1 200"), "{read}");
+    assert!(read.contains(&format!("\"clientId\":\"{id}\"")), "{read}");
+    child.kill().unwrap();
+    child.wait().unwrap();
 }
 
 /// Sends one HTTP/1.1 request on a new connection and returns the whole response.

@@ -304,7 +304,12 @@ impl Received {
         }
         // RFC 6749 §3.3: scopes the client may not have are left out; scopes
         // nobody defined are ignored.
-        let scope = requested.filter(|s| registry.is_known(s) && client.allows_scope(s));
+        let mut scope = requested.filter(|s| registry.is_known(s) && client.allows_scope(s));
+        // Keycloak's default client scopes: granted whenever the client asks for openid.
+        if scope.contains("openid") && !client.default_scopes.is_empty() {
+            let defaults = Scope::from_tokens(client.default_scopes.iter().filter(|s| registry.is_known(s)).cloned());
+            scope = scope.union(&defaults);
+        }
         if scope.is_empty() {
             return Err(fail(
                 ErrorCode::InvalidScope,
@@ -372,6 +377,17 @@ impl Received {
         };
         if response_type.has_code() && client.client_type == ClientType::Public && code_challenge.is_none() {
             return Err(fail(ErrorCode::InvalidRequest, "PKCE (code_challenge) is required for public clients".into()));
+        }
+        // A client configured with a PKCE method (Keycloak's pkce.code.challenge.method)
+        // must use exactly that method whenever a code is issued (RFC 7636 §4.3).
+        if let Some(required) = client.pkce_method
+            && response_type.has_code()
+            && code_challenge_method != Some(required)
+        {
+            return Err(fail(
+                ErrorCode::InvalidRequest,
+                format!("this client must use PKCE with code_challenge_method {} (RFC 7636 §4.3)", required.as_str()),
+            ));
         }
         Ok(Validated {
             issuer: issuer.to_owned(),

@@ -13,5 +13,6 @@ mod discovery;
 mod errors;
 mod flows;
 mod hardening;
+mod keycloak;
 mod keys;
 mod registration;

@@ -2,7 +2,7 @@
 #![allow(clippy::type_complexity)]
 
 use super::*;
-use crate::model::{ClientType, JwtAlg};
+use crate::model::ClientType;
 use crate::rand::TestRandom;
 use crate::secret::{ClientSecret, Digest};
 
@@ -10,33 +10,18 @@ const ISS: &str = "https://op.example/realms/r";
 const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 
 pub(crate) fn client(kind: ClientType) -> Client {
+    let mut settings = crate::model::ClientSettings::new(
+        "RP",
+        kind,
+        vec!["https://rp.example/cb".into(), "http://127.0.0.1:8080/cb".into()],
+    );
+    settings.grant_types = vec![crate::model::GrantType::AuthorizationCode, crate::model::GrantType::RefreshToken];
     Client {
         realm: "r".into(),
         client_id: "rp".into(),
-        name: "RP".into(),
-        client_type: kind,
         client_secret: (kind == ClientType::Confidential).then(|| ClientSecret::new("s3cret".into())),
-        response_types: vec![ResponseType::Code],
-        grant_types: vec![crate::model::GrantType::AuthorizationCode, crate::model::GrantType::RefreshToken],
-        jwt_alg: JwtAlg::Rs256,
         date_created: UnixTime(0),
-        redirect_uris: vec!["https://rp.example/cb".into(), "http://127.0.0.1:8080/cb".into()],
-        post_logout_redirect_uris: vec![],
-        require_consent: true,
-        reuse_consent: true,
-        website_url: None,
-        terms_url: None,
-        contact_email: None,
-        logo: None,
-        allowed_scopes: vec![],
-        enabled: true,
-        subject_type: crate::subject::SubjectType::Public,
-        sector_identifier_uri: None,
-        jwks: None,
-        default_max_age: None,
-        userinfo_signed_response_alg: None,
-        jwks_uri: None,
-        token_endpoint_auth_method: None,
+        settings,
     }
 }
 
@@ -634,4 +619,26 @@ fn default_max_age_and_unsigned_id_tokens_oidc_registration_2() {
     c.response_types = vec![ResponseType::Code, ResponseType::CodeIdToken];
     assert_eq!(fails(with(&[("response_type", "code id_token")], &[]), Some(&c)), "redirect:unauthorized_client:st");
     assert_eq!(fails(base(), Some(&c)), "ok", "the code flow may use unsigned id_tokens");
+}
+
+#[test]
+fn a_client_with_a_required_pkce_method_must_use_it_rfc7636_4_3() {
+    let mut c = client(ClientType::Confidential);
+    c.pkce_method = Some(PkceMethod::S256);
+    let e = run(base(), Some(&c)).unwrap_err();
+    assert!(format!("{e:?}").contains("code_challenge_method S256"), "{e:?}");
+    let plain = with(&[("code_challenge", CHALLENGE), ("code_challenge_method", "plain")], &[]);
+    assert!(run(plain, Some(&c)).is_err(), "plain is not the required method");
+    let s256 = with(&[("code_challenge", CHALLENGE), ("code_challenge_method", "S256")], &[]);
+    assert!(run(s256, Some(&c)).is_ok());
+}
+
+#[test]
+fn default_client_scopes_are_granted_with_openid_keycloak_default_client_scopes() {
+    let mut c = client(ClientType::Confidential);
+    c.default_scopes = vec!["profile".into(), "email".into()];
+    let v = run(with(&[("scope", "openid")], &[]), Some(&c)).unwrap();
+    assert_eq!(v.scope.to_string(), "openid profile email");
+    let v = run(with(&[("scope", "email")], &[]), Some(&c)).unwrap();
+    assert_eq!(v.scope.to_string(), "email", "only with openid");
 }

@@ -177,8 +177,8 @@ async fn resume(
             let (Some(session), Some(user)) = (&session, &user) else {
                 return login_page(app, realm, headers, client, v, None, StatusCode::OK);
             };
-            // A registered client's policy and terms pages (its registration metadata).
-            let links = registered_links(app, realm, &client.client_id).await;
+            // The client's privacy policy and terms pages.
+            let links = policy_links(app, realm, client).await;
             consent_page(app, realm, headers, client, v, (&session.id, &user.username), &links)
         }
         Decision::Error(e) => authz_error(app, realm, &e, after_post),
@@ -446,9 +446,13 @@ fn render_login_with(
     r
 }
 
-/// `policy_uri` and `tos_uri` from a dynamically registered client's metadata.
-async fn registered_links(app: &App, realm: &RealmState, client_id: &str) -> (Option<String>, Option<String>) {
-    let Ok(Some(reg)) = app.repos.registration(&realm.realm.name, client_id).await else {
+/// The client's privacy policy and terms of service URLs; for clients
+/// registered before they were client settings, from the registration metadata.
+async fn policy_links(app: &App, realm: &RealmState, client: &Client) -> (Option<String>, Option<String>) {
+    if client.policy_url.is_some() || client.terms_url.is_some() {
+        return (client.policy_url.clone(), client.terms_url.clone());
+    }
+    let Ok(Some(reg)) = app.repos.registration(&realm.realm.name, &client.client_id).await else {
         return (None, None);
     };
     let md: serde_json::Value = serde_json::from_str(&reg.metadata).unwrap_or_default();
