@@ -368,7 +368,16 @@ impl Received {
                 if !is_valid_pkce_string(c) {
                     return Err(fail(ErrorCode::InvalidRequest, "code_challenge is malformed (RFC 7636 §4.2)".into()));
                 }
+                // RFC 7636 §4.3: an omitted method means plain. RFC 9700 §2.1.1: S256
+                // is required unless a client is configured for plain (Keycloak's
+                // pkce.code.challenge.method = plain), which then may use only that.
                 match m.unwrap_or("plain").parse::<PkceMethod>() {
+                    Ok(PkceMethod::Plain) if client.pkce_method != Some(PkceMethod::Plain) => {
+                        return Err(fail(
+                            ErrorCode::InvalidRequest,
+                            "code_challenge_method must be S256; plain is accepted only from clients configured for it (RFC 9700 Section 2.1.1)".into(),
+                        ));
+                    }
                     Ok(m) => Some(m),
                     Err(e) => return Err(fail(e.code, e.description)),
                 }

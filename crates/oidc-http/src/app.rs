@@ -313,7 +313,8 @@ impl App {
             "token_endpoint_auth_methods_supported":
                 ["client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt", "none"],
             "token_endpoint_auth_signing_alg_values_supported": ["RS256", "PS256", "ES256", "EdDSA", "HS256"],
-            "code_challenge_methods_supported": ["plain", "S256"],
+            // plain is accepted only from clients configured for it (RFC 9700 §2.1.1).
+            "code_challenge_methods_supported": ["S256"],
             "claims_supported": claims,
             "acr_values_supported": ["1"],
             "display_values_supported": ["page", "popup", "touch", "wap"],

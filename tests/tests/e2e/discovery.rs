@@ -28,7 +28,8 @@ async fn discovery_lists_what_is_implemented_and_jwks_has_public_keys_only() {
     for claim in ["c_hash", "at_hash", "sid", "amr", "acr"] {
         assert!(d["claims_supported"].as_array().unwrap().iter().any(|c| c == claim), "{claim}");
     }
-    assert_eq!(d["code_challenge_methods_supported"], serde_json::json!(["plain", "S256"]));
+    // RFC 9700 §2.1.1: only S256 is advertised (plain only for clients configured for it).
+    assert_eq!(d["code_challenge_methods_supported"], serde_json::json!(["S256"]));
     assert_eq!(d["request_parameter_supported"], true);
     assert_eq!(d["request_uri_parameter_supported"], true);
     for claim in ["sub", "email", "address", "phone_number"] {
