@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use anyhow::{Context as _, anyhow, bail};
 use oidc_core::manage::{self, ClientSpec};
-use oidc_core::model::{Client, ClientType, GrantType, JwtAlg, KeyState, ResponseType, StandardClaims};
+use oidc_core::model::{Client, ClientLogout, ClientType, GrantType, JwtAlg, KeyState, ResponseType, StandardClaims};
 use oidc_core::rand::OsRandom;
 use oidc_core::registration::{InitialAccessToken, Policies, PolicyKind};
 use oidc_core::repo::Repositories;
@@ -52,6 +52,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 Command::Client(c) => {
                     require_realm(store.as_ref(), &realm).await?;
                     client_cmd(store.as_ref(), &realm, c).await
+                }
+                Command::User(UserCommand::Logout { username }) => {
+                    require_realm(store.as_ref(), &realm).await?;
+                    user_logout(store, &file, &realm, &username).await
                 }
                 Command::User(c) => {
                     require_realm(store.as_ref(), &realm).await?;
@@ -120,6 +124,7 @@ async fn serve(store: Store, file: &FileConfig, realm: &str, args: ServeArgs) ->
         scopes: file.scope_registry()?,
         hooks: file.hooks()?,
         allow_http_fetch_loopback: false,
+        unauthenticated_session_key: file.session_management.unauthenticated_key.clone(),
     };
     let mut handle = server::spawn(opts, store.clone()).await?;
     let issuer = format!("{}/realms/{realm}", handle.base_url);
@@ -551,6 +556,25 @@ fn spec_from(opts: &ClientOpts, base: Option<&Client>) -> anyhow::Result<ClientS
         userinfo_signed_response_alg: base.and_then(|c| c.userinfo_signed_response_alg),
         jwks_uri: base.and_then(|c| c.jwks_uri.clone()),
         token_endpoint_auth_method: base.and_then(|c| c.token_endpoint_auth_method),
+        logout: {
+            let old = base.map(|c| c.logout.clone()).unwrap_or_default();
+            // An empty value removes a URI.
+            let uri = |new: &Option<String>, old: Option<String>| match new {
+                Some(u) if u.is_empty() => None,
+                Some(u) => Some(u.clone()),
+                None => old,
+            };
+            ClientLogout {
+                frontchannel_uri: uri(&opts.frontchannel_logout_uri, old.frontchannel_uri),
+                frontchannel_session_required: opts
+                    .frontchannel_logout_session_required
+                    .unwrap_or(old.frontchannel_session_required),
+                backchannel_uri: uri(&opts.backchannel_logout_uri, old.backchannel_uri),
+                backchannel_session_required: opts
+                    .backchannel_logout_session_required
+                    .unwrap_or(old.backchannel_session_required),
+            }
+        },
     })
 }
 
@@ -563,6 +587,12 @@ fn print_client(c: &Client) {
     println!("jwt_alg:        {}", c.jwt_alg.as_str());
     println!("subject_type:   {}", c.subject_type);
     println!("redirect_uris:  {}", c.redirect_uris.join(" "));
+    if let Some(u) = &c.logout.frontchannel_uri {
+        println!("frontchannel:   {u} (session required: {})", c.logout.frontchannel_session_required);
+    }
+    if let Some(u) = &c.logout.backchannel_uri {
+        println!("backchannel:    {u} (session required: {})", c.logout.backchannel_session_required);
+    }
     if !c.post_logout_redirect_uris.is_empty() {
         println!("post_logout:    {}", c.post_logout_redirect_uris.join(" "));
     }
@@ -759,8 +789,37 @@ async fn user_cmd(store: &dyn Repositories, realm: &str, c: UserCommand) -> anyh
             store.delete_user(realm, &user.id).await?;
             println!("Deleted user '{username}'.");
         }
+        UserCommand::Logout { .. } => bail!("handled by user_logout"),
     }
 
+    Ok(())
+}
+
+/// `oidc user logout NAME`: ends the user's sessions like the account page's
+/// "sign out everywhere", with the server's issuer (from `base_url`) in the
+/// logout tokens, and waits until they are delivered or given up on.
+async fn user_logout(
+    store: Arc<dyn Repositories>,
+    file: &FileConfig,
+    realm: &str,
+    username: &str,
+) -> anyhow::Result<()> {
+    let user = store.user_by_username(realm, username).await?.ok_or_else(|| anyhow!("no user '{username}'"))?;
+    let listen = file.listen.clone().unwrap_or(DEFAULT_LISTEN.into());
+    let base_url = file.base_url.clone().unwrap_or_else(|| format!("http://{listen}"));
+    let config = oidc_http::AppConfig {
+        base_url: base_url.trim_end_matches('/').to_owned(),
+        settings: file.settings()?,
+        demo_client_id: None,
+        log_requests: false,
+        scopes: file.scope_registry()?,
+        allow_http_fetch_loopback: false,
+        unauthenticated_session_key: None,
+    };
+    let templates = oidc_http::Templates::load(None).context("cannot load the templates")?;
+    let app = oidc_http::App::new(store, config, templates, Arc::new(SystemClock), Arc::new(OsRandom::new()));
+    let (sessions, delivered) = app.end_user_sessions(realm, &user.id).await.map_err(|e| anyhow!(e))?;
+    println!("Ended {sessions} session(s) of '{username}'; {delivered} back-channel logout notification(s) delivered.");
     Ok(())
 }
 

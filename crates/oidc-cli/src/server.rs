@@ -83,6 +83,8 @@ pub struct ServerOptions {
     pub hooks: Hooks,
     /// Let outbound fetches use plain http on loopback: tests only.
     pub allow_http_fetch_loopback: bool,
+    /// The browser-state key for browsers with no session (Session Management); random when `None`.
+    pub unauthenticated_session_key: Option<String>,
 }
 
 impl ServerOptions {
@@ -98,6 +100,7 @@ impl ServerOptions {
             scopes: ScopeRegistry::default(),
             hooks: Hooks::default(),
             allow_http_fetch_loopback: false,
+            unauthenticated_session_key: None,
         }
     }
 }
@@ -152,6 +155,7 @@ pub async fn spawn(opts: ServerOptions, repos: Arc<dyn Repositories>) -> anyhow:
         log_requests: opts.log_requests,
         scopes: opts.scopes.clone(),
         allow_http_fetch_loopback: opts.allow_http_fetch_loopback,
+        unauthenticated_session_key: opts.unauthenticated_session_key.clone(),
     };
     let app = Arc::new(
         App::new(repos, config, templates, Arc::new(SystemClock), Arc::new(OsRandom::new()))

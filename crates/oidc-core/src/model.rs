@@ -349,6 +349,22 @@ pub struct Client {
     /// The one way it may authenticate at the token endpoint, when it
     /// registered one (RFC 7591 §2); `None` accepts any method its type allows.
     pub token_endpoint_auth_method: Option<TokenAuthMethod>,
+    /// Where the client hears of logouts (Front-Channel and Back-Channel Logout 1.0).
+    pub logout: ClientLogout,
+}
+
+/// A client's logout notification endpoints (Front-Channel Logout 1.0 §2,
+/// Back-Channel Logout 1.0 §2.2).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ClientLogout {
+    /// `frontchannel_logout_uri`: rendered in an iframe on the OP's logged-out page.
+    pub frontchannel_uri: Option<String>,
+    /// `frontchannel_logout_session_required`: the RP needs `iss` and `sid` in that URI.
+    pub frontchannel_session_required: bool,
+    /// `backchannel_logout_uri`: receives a logout token by POST.
+    pub backchannel_uri: Option<String>,
+    /// `backchannel_logout_session_required`: the RP needs `sid` in the logout token.
+    pub backchannel_session_required: bool,
 }
 
 impl Client {
@@ -646,6 +662,9 @@ pub struct AccessTokenRecord {
     pub grant_id: String,
     /// The `claims` request parameter (OIDC Core §5.5), for UserInfo.
     pub claims: Option<String>,
+    /// The login session it was issued in; ending the session revokes it.
+    /// `None` for tokens of no session, and for those of an offline grant.
+    pub session_id: Option<String>,
 }
 
 /// A stored refresh token.
@@ -671,6 +690,9 @@ pub struct RefreshTokenRecord {
     pub session_id: Option<String>,
     /// The `claims` request parameter (OIDC Core §5.5), carried into refreshed tokens.
     pub claims: Option<String>,
+    /// An offline token (`offline_access` was granted, OIDC Core §11): it
+    /// outlives its login session, within the offline limits.
+    pub offline: bool,
 }
 
 /// A login session at the provider, found by the digest of its cookie.
@@ -684,10 +706,31 @@ pub struct LoginSession {
     pub realm: String,
     /// The user.
     pub user_id: String,
-    /// When the user authenticated (`auth_time`).
+    /// When the user authenticated (`auth_time`); the session started then.
     pub auth_time: UnixTime,
-    /// Expiry.
+    /// Expiry: the idle timeout from the last use, never past the maximum
+    /// lifetime from `auth_time` (Keycloak's SSO Session Idle and Max).
     pub expires_at: UnixTime,
+    /// When the session was last used (a login or an authorization).
+    pub last_used: UnixTime,
+    /// The browser's `User-Agent`, shortened, for the account page.
+    pub user_agent: Option<String>,
+    /// The client address it was started from, for the account page.
+    pub address: Option<String>,
+}
+
+impl LoginSession {
+    /// The expiry after a use at `now`: `now` plus the idle timeout, capped
+    /// by the maximum lifetime from `auth_time`.
+    pub fn expiry_after_use(auth_time: UnixTime, now: UnixTime, settings: &crate::config::Settings) -> UnixTime {
+        UnixTime(now.plus(settings.session_idle).secs().min(auth_time.plus(settings.session_lifetime).secs()))
+    }
+
+    /// Whether a use at `now` should be recorded (at most once a minute, so
+    /// that a busy session does not write on every request).
+    pub fn needs_touch(&self, now: UnixTime) -> bool {
+        now.secs() - self.last_used.secs() >= 60
+    }
 }
 
 /// A user's consent to a client for some scopes (the seed's `UserConsent`).

@@ -112,6 +112,44 @@ pub struct Metadata {
     pub userinfo_signed_response_alg: Option<JwtAlg>,
     /// `jwks_uri`.
     pub jwks_uri: Option<String>,
+    /// `frontchannel_logout_uri`, `backchannel_logout_uri` and their
+    /// `_session_required` flags (Front-Channel Logout 1.0 §2, Back-Channel Logout 1.0 §2.2).
+    pub logout: crate::model::ClientLogout,
+}
+
+fn flag(obj: &Map<String, Value>, name: &str) -> Result<Option<bool>, RegistrationError> {
+    match obj.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(*b)),
+        Some(_) => Err(bad(format!("{name} must be true or false"))),
+    }
+}
+
+/// The logout members of client metadata (the same names in both
+/// representations), over `base`.
+fn logout_members(
+    obj: &Map<String, Value>,
+    base: &crate::model::ClientLogout,
+) -> Result<crate::model::ClientLogout, RegistrationError> {
+    let mut out = base.clone();
+    for (name, field) in
+        [("frontchannel_logout_uri", &mut out.frontchannel_uri), ("backchannel_logout_uri", &mut out.backchannel_uri)]
+    {
+        if obj.contains_key(name) {
+            let v = string(obj, name)?;
+            if let Some(u) = &v {
+                crate::manage::check_logout_uri(u, name).map_err(bad)?;
+            }
+            *field = v;
+        }
+    }
+    if let Some(b) = flag(obj, "frontchannel_logout_session_required")? {
+        out.frontchannel_session_required = b;
+    }
+    if let Some(b) = flag(obj, "backchannel_logout_session_required")? {
+        out.backchannel_session_required = b;
+    }
+    Ok(out)
 }
 
 fn string(obj: &Map<String, Value>, name: &str) -> Result<Option<String>, RegistrationError> {
@@ -330,6 +368,7 @@ pub fn parse_metadata(body: &Value, supported_algs: &[JwtAlg]) -> Result<Metadat
         default_max_age,
         userinfo_signed_response_alg,
         jwks_uri,
+        logout: logout_members(obj, &crate::model::ClientLogout::default())?,
     })
 }
 
@@ -365,6 +404,7 @@ impl Metadata {
         spec.default_max_age = self.default_max_age;
         spec.userinfo_signed_response_alg = self.userinfo_signed_response_alg;
         spec.jwks_uri = self.jwks_uri.clone();
+        spec.logout = self.logout.clone();
         if let Some(scope) = &self.scope {
             let mut allowed: Vec<String> = scope.iter().filter(|s| registry.is_known(s)).map(str::to_owned).collect();
             if !allowed.iter().any(|s| s == "openid") {
@@ -419,6 +459,7 @@ impl Metadata {
         if let Some(u) = &self.jwks_uri {
             m.insert("jwks_uri".into(), json!(u));
         }
+        insert_logout(&mut m, &self.logout);
         m
     }
 
@@ -433,6 +474,8 @@ impl Metadata {
             &self.policy_uri,
             &self.sector_identifier_uri,
             &self.jwks_uri,
+            &self.logout.frontchannel_uri,
+            &self.logout.backchannel_uri,
         ]
         .into_iter()
         .flatten()
@@ -440,6 +483,18 @@ impl Metadata {
             out.push(u);
         }
         out
+    }
+}
+
+/// Adds the logout members that are set (a URI with its flag).
+fn insert_logout(m: &mut Map<String, Value>, l: &crate::model::ClientLogout) {
+    if let Some(u) = &l.frontchannel_uri {
+        m.insert("frontchannel_logout_uri".into(), json!(u));
+        m.insert("frontchannel_logout_session_required".into(), json!(l.frontchannel_session_required));
+    }
+    if let Some(u) = &l.backchannel_uri {
+        m.insert("backchannel_logout_uri".into(), json!(u));
+        m.insert("backchannel_logout_session_required".into(), json!(l.backchannel_session_required));
     }
 }
 
@@ -647,6 +702,7 @@ pub fn native_json(client: &Client) -> Map<String, Value> {
         "jwks".into(),
         client.jwks.as_deref().and_then(|j| serde_json::from_str::<Value>(j).ok()).unwrap_or(Value::Null),
     );
+    insert_logout(&mut m, &client.logout);
     m
 }
 
@@ -687,6 +743,7 @@ pub fn native_spec(body: &Value, base: Option<&Client>) -> Result<ClientSpec, Re
             userinfo_signed_response_alg: c.userinfo_signed_response_alg,
             jwks_uri: c.jwks_uri.clone(),
             token_endpoint_auth_method: c.token_endpoint_auth_method,
+            logout: c.logout.clone(),
         },
         None => ClientSpec::new("Registered client", ClientType::Confidential, Vec::new()),
     };
@@ -771,6 +828,7 @@ pub fn native_spec(body: &Value, base: Option<&Client>) -> Result<ClientSpec, Re
     if let Some(v) = string(obj, "subject_type")? {
         spec.subject_type = v.parse().map_err(bad)?;
     }
+    spec.logout = logout_members(obj, &spec.logout)?;
     Ok(spec)
 }
 
@@ -778,7 +836,17 @@ pub fn native_spec(body: &Value, base: Option<&Client>) -> Result<ClientSpec, Re
 pub fn spec_uris(spec: &ClientSpec) -> Vec<&str> {
     let mut out: Vec<&str> = spec.redirect_uris.iter().map(String::as_str).collect();
     out.extend(spec.post_logout_redirect_uris.iter().map(String::as_str));
-    for u in [&spec.website_url, &spec.terms_url, &spec.logo, &spec.sector_identifier_uri].into_iter().flatten() {
+    for u in [
+        &spec.website_url,
+        &spec.terms_url,
+        &spec.logo,
+        &spec.sector_identifier_uri,
+        &spec.logout.frontchannel_uri,
+        &spec.logout.backchannel_uri,
+    ]
+    .into_iter()
+    .flatten()
+    {
         out.push(u);
     }
     out

@@ -35,6 +35,10 @@ pub struct AppConfig {
     /// Let outbound fetches (request_uri, sector_identifier_uri) use plain http
     /// on loopback addresses: for tests only, never in production.
     pub allow_http_fetch_loopback: bool,
+    /// The browser-state key of browsers with no session (the seed's
+    /// OIDC_UNAUTHENTICATED_SESSION_MANAGEMENT_KEY): give every instance the
+    /// same one; `None` draws a random one at start-up.
+    pub unauthenticated_session_key: Option<String>,
 }
 
 impl AppConfig {
@@ -102,6 +106,8 @@ pub struct App {
     pub(crate) fetcher: crate::fetch::Fetcher,
     /// Keys fetched from clients' jwks_uri, by (realm, client_id).
     client_keys: RwLock<HashMap<(String, String), CachedKeys>>,
+    /// The browser state of browsers with no session (Session Management 1.0 §3).
+    pub(crate) unauthenticated_browser_state: String,
 }
 
 /// A client's JWK Set fetched from its jwks_uri, and when.
@@ -129,7 +135,17 @@ impl App {
         rng: Arc<dyn Random>,
     ) -> App {
         let fetcher = crate::fetch::Fetcher::new(config.allow_http_fetch_loopback);
+        let key = match &config.unauthenticated_session_key {
+            Some(k) => k.as_bytes().to_vec(),
+            None => {
+                let mut k = vec![0u8; 32];
+                rng.fill(&mut k);
+                k
+            }
+        };
+        let unauthenticated_browser_state = oidc_core::session::unauthenticated_browser_state(&key);
         App {
+            unauthenticated_browser_state,
             repos,
             config,
             templates,
@@ -303,7 +319,17 @@ impl App {
             "require_request_uri_registration": false,
             "authorization_response_iss_parameter_supported": true,
             "ui_locales_supported": ["en"],
+            // Front-Channel Logout 1.0 §3 and Back-Channel Logout 1.0 §2.1: iss and sid are always sent.
+            "frontchannel_logout_supported": true,
+            "frontchannel_logout_session_supported": true,
+            "backchannel_logout_supported": true,
+            "backchannel_logout_session_supported": true,
         });
+        let mut discovery = discovery;
+        if self.config.settings.session_management {
+            // Session Management 1.0 §3.3.
+            discovery["check_session_iframe"] = json!(format!("{oidc}/login-status-iframe.html"));
+        }
         RealmState {
             discovery: Bytes::from(discovery.to_string()),
             jwks: Bytes::from(keys.jwks_json().to_owned()),

@@ -13,4 +13,5 @@ mod discovery;
 mod errors;
 mod flows;
 mod keys;
+mod logout;
 mod registration;

@@ -37,6 +37,7 @@ pub(crate) fn client(kind: ClientType) -> Client {
         userinfo_signed_response_alg: None,
         jwks_uri: None,
         token_endpoint_auth_method: None,
+        logout: crate::model::ClientLogout::default(),
     }
 }
 
@@ -48,6 +49,9 @@ pub(crate) fn session(auth_time: i64) -> LoginSession {
         user_id: "u1".into(),
         auth_time: UnixTime(auth_time),
         expires_at: UnixTime(auth_time + 3600),
+        last_used: UnixTime(auth_time),
+        user_agent: None,
+        address: None,
     }
 }
 

@@ -2,6 +2,7 @@
 
 mod account;
 mod authorize;
+mod logout;
 mod misc;
 mod registration;
 mod token;
@@ -52,6 +53,8 @@ pub(crate) async fn handle(app: &App, req: Request<Incoming>) -> Resp {
         | Endpoint::UserInfo(r)
         | Endpoint::Jwks(r)
         | Endpoint::Logout(r)
+        | Endpoint::CheckSessionIframe(r)
+        | Endpoint::CheckSessionInit(r)
         | Endpoint::Login(r)
         | Endpoint::Consent(r)
         | Endpoint::Demo(r)
@@ -74,7 +77,9 @@ pub(crate) async fn handle(app: &App, req: Request<Incoming>) -> Resp {
         Endpoint::Consent(_) => authorize::consent(app, &realm, req).await,
         Endpoint::Token(_) => token::token(app, &realm, req).await,
         Endpoint::UserInfo(_) => userinfo::userinfo(app, &realm, req).await,
-        Endpoint::Logout(_) => misc::logout(app, &realm, req).await,
+        Endpoint::Logout(_) => logout::logout(app, &realm, req).await,
+        Endpoint::CheckSessionIframe(_) => logout::check_session_iframe(app, &realm),
+        Endpoint::CheckSessionInit(_) => logout::check_session_init(app, &realm, &req).await,
         Endpoint::Demo(_) => misc::demo(app, &realm),
         Endpoint::Account(_) => account::account(app, &realm, req).await,
         Endpoint::Registration(_, format, id) => registration::registration(app, &realm, format, id, req).await,

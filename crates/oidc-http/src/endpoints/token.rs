@@ -59,42 +59,7 @@ async fn run(app: &App, realm: &RealmState, req: Request<Incoming>, addr: Option
     let params = Params::from_pairs(form)?;
     let tr = token::parse(params, header(&parts.headers, AUTHORIZATION))?;
     let name = &realm.realm.name;
-    let client = app.client(name, tr.credentials.client_id()).await.map_err(|e| storage(&e))?;
-    if matches!(tr.credentials, ClientCredentials::Assertion { .. }) {
-        // RFC 7523 §3: the audience is the token endpoint (the issuer is accepted too, OIDC Core §9).
-        let endpoint = format!("{}/protocol/openid-connect/token", realm.issuer);
-        let audiences = [endpoint.as_str(), realm.issuer.as_str()];
-        let now = app.clock.now();
-        let keyed = match client.as_deref() {
-            Some(c) => Some(app.with_client_keys(c, false).await),
-            None => None,
-        };
-        let used = match token::authenticate_assertion(&tr.credentials, keyed.as_ref(), &audiences, now) {
-            Ok(u) => u,
-            // A key the cached jwks_uri document does not have: fetch it again once.
-            Err(e) => match client.as_deref().filter(|c| c.jwks_uri.is_some() && c.jwks.is_none()) {
-                Some(c) => {
-                    let fresh = app.with_client_keys(c, true).await;
-                    token::authenticate_assertion(&tr.credentials, Some(&fresh), &audiences, now).map_err(|_| e)?
-                }
-                None => return Err(e.into()),
-            },
-        };
-        // Each assertion is accepted once (RFC 7523 §3 item 7).
-        let first = app
-            .repos
-            .use_once(name, tr.credentials.client_id(), &used.jti, used.expires_at, app.clock.now())
-            .await
-            .map_err(|e| storage(&e))?;
-        if !first {
-            return Err(OAuthError::invalid_client("client assertion refused: its jti was already used").into());
-        }
-    } else {
-        token::authenticate(&tr.credentials, client.as_deref())?;
-    }
-    let Some(client) = client else {
-        return Err(OAuthError::invalid_client("client authentication failed").into());
-    };
+    let client = authenticate_client(app, realm, &tr.credentials).await?;
     token::check_grant_type(&tr.grant, &client, &app.config.settings)?;
     let now = app.clock.now();
     let outcome = match &tr.grant {
@@ -136,6 +101,18 @@ async fn run(app: &App, realm: &RealmState, req: Request<Incoming>, addr: Option
             return Err(error.into());
         }
     };
+    // Tokens of a login session are issued only while it lasts (Keycloak's
+    // SSO Session Idle/Max); each refresh counts as a use of it.
+    if grant.needs_session()
+        && let Some(sid) = grant.session_id.as_deref()
+    {
+        let session = app.repos.session_by_id(name, sid, now).await.map_err(|e| storage(&e))?;
+        grant.check_session(session.as_ref())?;
+        if let Some(s) = session.filter(|s| s.needs_touch(now)) {
+            let expires = oidc_core::model::LoginSession::expiry_after_use(s.auth_time, now, &app.config.settings);
+            app.repos.touch_session(name, sid, now, expires).await.map_err(|e| storage(&e))?;
+        }
+    }
     let user = app
         .repos
         .user(name, &grant.user_id)
@@ -173,6 +150,51 @@ async fn run(app: &App, realm: &RealmState, req: Request<Incoming>, addr: Option
     }
     body.insert("scope".into(), json!(issued.scope.to_string()));
     Ok(Value::Object(body).to_string())
+}
+
+/// Authenticates the client of a request to the token endpoint, or to another
+/// endpoint where clients authenticate (logout by refresh token), as RFC 6749
+/// §2.3 asks: a secret, or a client assertion (RFC 7523) accepted once.
+pub(super) async fn authenticate_client(
+    app: &App,
+    realm: &RealmState,
+    credentials: &ClientCredentials,
+) -> Result<std::sync::Arc<Client>, OAuthError> {
+    let name = &realm.realm.name;
+    let client = app.client(name, credentials.client_id()).await.map_err(|e| storage(&e))?;
+    if matches!(credentials, ClientCredentials::Assertion { .. }) {
+        // RFC 7523 §3: the audience is the token endpoint (the issuer is accepted too, OIDC Core §9).
+        let endpoint = format!("{}/protocol/openid-connect/token", realm.issuer);
+        let audiences = [endpoint.as_str(), realm.issuer.as_str()];
+        let now = app.clock.now();
+        let keyed = match client.as_deref() {
+            Some(c) => Some(app.with_client_keys(c, false).await),
+            None => None,
+        };
+        let used = match token::authenticate_assertion(credentials, keyed.as_ref(), &audiences, now) {
+            Ok(u) => u,
+            // A key the cached jwks_uri document does not have: fetch it again once.
+            Err(e) => match client.as_deref().filter(|c| c.jwks_uri.is_some() && c.jwks.is_none()) {
+                Some(c) => {
+                    let fresh = app.with_client_keys(c, true).await;
+                    token::authenticate_assertion(credentials, Some(&fresh), &audiences, now).map_err(|_| e)?
+                }
+                None => return Err(e),
+            },
+        };
+        // Each assertion is accepted once (RFC 7523 §3 item 7).
+        let first = app
+            .repos
+            .use_once(name, credentials.client_id(), &used.jti, used.expires_at, app.clock.now())
+            .await
+            .map_err(|e| storage(&e))?;
+        if !first {
+            return Err(OAuthError::invalid_client("client assertion refused: its jti was already used"));
+        }
+    } else {
+        token::authenticate(credentials, client.as_deref())?;
+    }
+    client.ok_or_else(|| OAuthError::invalid_client("client authentication failed"))
 }
 
 /// The resource owner password credentials grant (RFC 6749 §4.3.2), behind
