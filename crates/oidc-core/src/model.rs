@@ -378,6 +378,14 @@ impl Client {
         self.redirect_uris.iter().any(|r| r == uri || loopback_matches(r, uri))
     }
 
+    /// Whether `origin` (as a browser sends it in `Origin`) is the origin of
+    /// one of the client's redirect URIs: the web origins a browser-based
+    /// client runs at (Keycloak's `webOrigins` "+"), for CORS and the
+    /// check_session_iframe.
+    pub fn allows_origin(&self, origin: &str) -> bool {
+        self.redirect_uris.iter().any(|u| crate::session::origin(u).as_deref() == Some(origin))
+    }
+
     /// Whether the client may use `rt`.
     pub fn allows_response_type(&self, rt: ResponseType) -> bool {
         self.response_types.contains(&rt)

@@ -9,6 +9,7 @@ mod account;
 mod browser;
 mod claims;
 mod code_flow;
+mod cors;
 mod discovery;
 mod errors;
 mod flows;

@@ -1,3 +1,5 @@
+//! Tests of Session Management 1.0: origins, browser state and session_state.
+
 use super::*;
 
 #[test]

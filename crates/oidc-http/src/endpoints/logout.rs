@@ -309,8 +309,7 @@ pub(crate) async fn check_session_init(app: &App, realm: &RealmState, req: &Requ
         Ok(_) => return response::plain(StatusCode::NOT_FOUND, "no such client\n"),
         Err(e) => return storage_failed(app, realm, &e),
     };
-    let allowed = client.redirect_uris.iter().any(|u| oidc_core::session::origin(u).as_deref() == Some(origin));
-    let status = if allowed { StatusCode::NO_CONTENT } else { StatusCode::FORBIDDEN };
+    let status = if client.allows_origin(origin) { StatusCode::NO_CONTENT } else { StatusCode::FORBIDDEN };
     let mut r = response::with_body(status, "text/plain", "");
     response::no_store(&mut r);
     r

@@ -32,9 +32,13 @@ pub(crate) async fn handle(app: &App, req: Request<Incoming>) -> Resp {
         return r;
     }
     if req.method() == Method::OPTIONS && matches!(endpoint, Endpoint::Token(_) | Endpoint::UserInfo(_)) {
-        // CORS preflight for browser-based clients (the token and userinfo endpoints take no cookies).
+        // CORS preflight for browser-based clients (the token and userinfo endpoints take no
+        // cookies). The client is not known yet: the actual response allows only its origins.
         let mut r = response::with_body(StatusCode::NO_CONTENT, "text/plain", "");
-        response::cors(&mut r);
+        match crate::request::header(req.headers(), hyper::header::ORIGIN) {
+            Some(origin) => response::allow_origin(&mut r, origin),
+            None => response::cors(&mut r),
+        }
         return r;
     }
     if endpoint == Endpoint::NotFound {

@@ -22,10 +22,12 @@ use crate::response::{self, ApiError as _, Resp, TokenError};
 /// `POST /realms/{realm}/protocol/openid-connect/token`.
 pub(crate) async fn token(app: &App, realm: &RealmState, req: Request<Incoming>) -> Resp {
     let addr = req.extensions().get::<PeerAddr>().map(|p| p.0);
+    let origin = header(req.headers(), hyper::header::ORIGIN).map(str::to_owned);
     match run(app, realm, req, addr).await {
-        Ok(body) => {
+        Ok((body, client)) => {
             let mut r = response::json_no_store(StatusCode::OK, body);
-            response::cors(&mut r);
+            // Browser-based clients read tokens from their registered origins only.
+            response::cors_for_client(&mut r, origin.as_deref(), &client);
             r
         }
         Err(Failure(e, retry_after)) => {
@@ -52,7 +54,12 @@ fn storage(e: &oidc_core::repo::RepoError) -> OAuthError {
     OAuthError::server_error("the request could not be completed, please try again")
 }
 
-async fn run(app: &App, realm: &RealmState, req: Request<Incoming>, addr: Option<IpAddr>) -> Result<String, Failure> {
+async fn run(
+    app: &App,
+    realm: &RealmState,
+    req: Request<Incoming>,
+    addr: Option<IpAddr>,
+) -> Result<(String, std::sync::Arc<Client>), Failure> {
     let (parts, body) = req.into_parts();
     let form =
         request::read_form(&parts.headers, body).await.map_err(|e| OAuthError::invalid_request(e.to_string()))?;
@@ -86,7 +93,7 @@ async fn run(app: &App, realm: &RealmState, req: Request<Incoming>, addr: Option
             body.insert("token_type".into(), json!("Bearer"));
             body.insert("expires_in".into(), json!(app.config.settings.access_token_lifetime));
             body.insert("scope".into(), json!(record.scope.to_string()));
-            return Ok(Value::Object(body).to_string());
+            return Ok((Value::Object(body).to_string(), client));
         }
         _ => {
             return Err(OAuthError::new(oidc_core::ErrorCode::UnsupportedGrantType, "unsupported grant_type").into());
@@ -149,7 +156,7 @@ async fn run(app: &App, realm: &RealmState, req: Request<Incoming>, addr: Option
         body.insert("id_token".into(), json!(id));
     }
     body.insert("scope".into(), json!(issued.scope.to_string()));
-    Ok(Value::Object(body).to_string())
+    Ok((Value::Object(body).to_string(), client))
 }
 
 /// Authenticates the client of a request to the token endpoint, or to another
