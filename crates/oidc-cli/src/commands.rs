@@ -102,6 +102,17 @@ async fn require_realm(store: &dyn Repositories, realm: &str) -> anyhow::Result<
     Ok(())
 }
 
+/// Raises the soft limit on open files to the hard limit; returns the limit in force.
+fn raise_open_file_limit() -> u64 {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(n) => n,
+        Err(e) => {
+            eprintln!("warning: cannot raise the open-file limit: {e}");
+            rlimit::getrlimit(rlimit::Resource::NOFILE).map_or(1024, |(soft, _)| soft)
+        }
+    }
+}
+
 async fn serve(store: Store, file: &FileConfig, realm: &str, args: ServeArgs) -> anyhow::Result<()> {
     store.migrate().await.context("migration failed")?;
     let store: Arc<dyn Repositories> = Arc::new(store);
@@ -114,18 +125,32 @@ async fn serve(store: Store, file: &FileConfig, realm: &str, args: ServeArgs) ->
     }
     let demo = if args.demo { Some(()) } else { None };
     let listen = args.listen.clone().or(file.listen.clone()).unwrap_or(DEFAULT_LISTEN.into());
-    let opts = ServerOptions {
-        listen,
-        base_url: args.base_url.clone().or(file.base_url.clone()),
-        settings: file.settings()?,
-        templates_dir: args.templates_dir.clone().or(file.templates_dir.clone()),
-        demo_client_id: demo.map(|()| DEMO_CLIENT.to_owned()),
-        log_requests: !args.quiet && file.log_requests.unwrap_or(true),
-        scopes: file.scope_registry()?,
-        hooks: file.hooks()?,
-        allow_http_fetch_loopback: false,
-        unauthenticated_session_key: file.session_management.unauthenticated_key.clone(),
-    };
+    let mut opts = ServerOptions::new(listen, file.settings()?);
+    opts.base_url = args.base_url.clone().or(file.base_url.clone());
+    opts.templates_dir = args.templates_dir.clone().or(file.templates_dir.clone());
+    opts.demo_client_id = demo.map(|()| DEMO_CLIENT.to_owned());
+    opts.log_requests = !args.quiet && file.log_requests.unwrap_or(true);
+    opts.scopes = file.scope_registry()?;
+    opts.hooks = file.hooks()?;
+    opts.limits = file.limits()?;
+    opts.trusted_proxies = file.trusted_proxies()?;
+    opts.allow_fetch_networks = file.fetch_networks()?;
+    opts.allow_http_fetch_loopback = file.outbound.allow_http_loopback;
+    opts.unauthenticated_session_key = file.session_management.unauthenticated_key.clone();
+    if opts.allow_http_fetch_loopback {
+        eprintln!("WARNING: [outbound] allow_http_loopback is on: jwks_uri, request_uri and sector_identifier_uri");
+        eprintln!("WARNING: may be fetched over plain http from this machine. Use it for development only.");
+    }
+    // Every connection is a file descriptor: take what the hard limit allows.
+    let files = raise_open_file_limit();
+    let usable = usize::try_from(files.saturating_sub(64)).unwrap_or(usize::MAX).max(16);
+    if opts.limits.max_connections > usable {
+        eprintln!(
+            "warning: server.max_connections lowered from {} to {usable} (the open-file limit is {files})",
+            opts.limits.max_connections
+        );
+        opts.limits.max_connections = usable;
+    }
     let mut handle = server::spawn(opts, store.clone()).await?;
     let issuer = format!("{}/realms/{realm}", handle.base_url);
     println!("Listening on http://{}", handle.addr);
@@ -813,8 +838,12 @@ async fn user_logout(
         demo_client_id: None,
         log_requests: false,
         scopes: file.scope_registry()?,
-        allow_http_fetch_loopback: false,
+        // The same outbound rules as the server's.
+        allow_http_fetch_loopback: file.outbound.allow_http_loopback,
         unauthenticated_session_key: None,
+        allow_fetch_networks: file.fetch_networks()?,
+        limits: oidc_http::ServerLimits::default(),
+        trusted_proxies: Vec::new(),
     };
     let templates = oidc_http::Templates::load(None).context("cannot load the templates")?;
     let app = oidc_http::App::new(store, config, templates, Arc::new(SystemClock), Arc::new(OsRandom::new()));

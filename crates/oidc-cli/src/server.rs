@@ -12,7 +12,7 @@ use oidc_core::rand::{OsRandom, Random};
 use oidc_core::repo::{RepoError, Repositories};
 use oidc_core::scope::ScopeRegistry;
 use oidc_core::time::{Clock, UnixTime};
-use oidc_http::{App, AppConfig, Templates};
+use oidc_http::{App, AppConfig, Cidr, ServerLimits, Templates};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
@@ -21,6 +21,8 @@ use tokio::sync::oneshot;
 pub struct SystemClock;
 
 impl Clock for SystemClock {
+    // The one place that reads the system clock; everything else takes a Clock.
+    #[allow(clippy::disallowed_methods)]
     fn now(&self) -> UnixTime {
         let secs = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -85,6 +87,12 @@ pub struct ServerOptions {
     pub allow_http_fetch_loopback: bool,
     /// The browser-state key for browsers with no session (Session Management); random when `None`.
     pub unauthenticated_session_key: Option<String>,
+    /// Private networks outbound fetches may reach.
+    pub allow_fetch_networks: Vec<Cidr>,
+    /// Connection limits and request deadlines.
+    pub limits: ServerLimits,
+    /// Reverse proxies whose forwarding headers name the client.
+    pub trusted_proxies: Vec<Cidr>,
 }
 
 impl ServerOptions {
@@ -101,6 +109,9 @@ impl ServerOptions {
             hooks: Hooks::default(),
             allow_http_fetch_loopback: false,
             unauthenticated_session_key: None,
+            allow_fetch_networks: Vec::new(),
+            limits: ServerLimits::default(),
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -156,6 +167,9 @@ pub async fn spawn(opts: ServerOptions, repos: Arc<dyn Repositories>) -> anyhow:
         scopes: opts.scopes.clone(),
         allow_http_fetch_loopback: opts.allow_http_fetch_loopback,
         unauthenticated_session_key: opts.unauthenticated_session_key.clone(),
+        allow_fetch_networks: opts.allow_fetch_networks.clone(),
+        limits: opts.limits.clone(),
+        trusted_proxies: opts.trusted_proxies.clone(),
     };
     let app = Arc::new(
         App::new(repos, config, templates, Arc::new(SystemClock), Arc::new(OsRandom::new()))

@@ -99,7 +99,7 @@ pub struct Prompt {
 impl Prompt {
     fn parse(s: Option<&str>) -> Result<Prompt, String> {
         let mut p = Prompt::default();
-        for word in s.unwrap_or("").split(' ').filter(|w| !w.is_empty()) {
+        for word in crate::params::words("prompt", s.unwrap_or(""))? {
             match word {
                 "none" => p.none = true,
                 "login" => p.login = true,
@@ -312,6 +312,15 @@ impl Received {
                 format!("response_type '{}' needs the openid scope", response_type.as_str()),
             ));
         }
+        let acr_values = match p.get("acr_values").map(|a| crate::params::words("acr_values", a)).transpose() {
+            Ok(a) => a.map(|w| w.into_iter().map(str::to_owned).collect()),
+            Err(e) => return Err(fail(ErrorCode::InvalidRequest, e)),
+        };
+        for name in ["ui_locales", "claims_locales"] {
+            if let Some(Err(e)) = p.get(name).map(|v| crate::params::words(name, v)) {
+                return Err(fail(ErrorCode::InvalidRequest, e));
+            }
+        }
         let prompt = match Prompt::parse(p.get("prompt")) {
             Ok(pr) => pr,
             Err(e) => return Err(fail(ErrorCode::InvalidRequest, e)),
@@ -324,7 +333,10 @@ impl Received {
         if let Some(d) = p.get("display")
             && !matches!(d, "page" | "popup" | "touch" | "wap")
         {
-            return Err(fail(ErrorCode::InvalidRequest, format!("unknown display value '{d}' (OIDC Core §3.1.2.1)")));
+            return Err(fail(
+                ErrorCode::InvalidRequest,
+                format!("unknown display value '{}' (OIDC Core §3.1.2.1)", crate::error::shorten(d)),
+            ));
         }
         // OIDC Registration §2: default_max_age applies when the request sends none.
         let max_age = match p.get("max_age").map(str::parse::<i64>) {
@@ -371,9 +383,7 @@ impl Received {
             login_hint: p.get("login_hint").map(str::to_owned),
             ui_locales: p.get("ui_locales").map(str::to_owned),
             id_token_hint: p.get("id_token_hint").map(str::to_owned),
-            acr_values: p
-                .get("acr_values")
-                .map(|a| a.split(' ').filter(|w| !w.is_empty()).map(str::to_owned).collect()),
+            acr_values,
             display: p.get("display").map(str::to_owned),
             claims_locales: p.get("claims_locales").map(str::to_owned),
             claims: claims_request,

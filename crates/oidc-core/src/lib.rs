@@ -49,6 +49,10 @@ pub mod subject;
 pub mod throttle;
 pub mod time;
 pub mod token;
+pub mod uri;
 pub mod userinfo;
+
+#[cfg(test)]
+mod parser_bounds;
 
 pub use error::{ErrorCode, OAuthError};

@@ -99,42 +99,25 @@ impl ClientSpec {
 
 /// Checks a redirect URI: absolute, without a fragment (RFC 6749 §3.1.2),
 /// https, or http only on a loopback host, or a private-use scheme for
-/// native apps (RFC 8252 §7.1, §7.3, §8.4).
+/// native apps (RFC 8252 §7.1, §7.3, §8.4); parsed as browsers parse it, with
+/// no userinfo and no host that reads differently ([`crate::uri::parse`]).
 pub fn check_redirect_uri(uri: &str) -> Result<(), String> {
-    let Some((scheme, rest)) = uri.split_once(':') else {
-        return Err(format!("redirect URI '{uri}' is not absolute"));
-    };
+    let shown = crate::error::shorten(uri);
     if uri.contains('#') {
-        return Err(format!("redirect URI '{uri}' must not contain a fragment (RFC 6749 §3.1.2)"));
+        return Err(format!("redirect URI '{shown}' must not contain a fragment (RFC 6749 §3.1.2)"));
     }
-    if uri.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(format!("redirect URI '{uri}' contains spaces or control characters"));
-    }
-    if scheme.is_empty() || !scheme.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')) {
-        return Err(format!("redirect URI '{uri}' has an invalid scheme"));
-    }
-    match scheme.to_ascii_lowercase().as_str() {
-        "https" | "http" => {
-            let Some(authority) = rest.strip_prefix("//") else {
-                return Err(format!("redirect URI '{uri}' has no host"));
-            };
-            let host_port = authority.split(['/', '?']).next().unwrap_or("");
-            let host = if host_port.starts_with('[') {
-                host_port.split(']').next().map(|h| format!("{h}]")).unwrap_or_default()
-            } else {
-                host_port.rsplit_once(':').map_or(host_port, |(h, _)| h).to_owned()
-            };
-            if host.is_empty() || host_port.contains('@') {
-                return Err(format!("redirect URI '{uri}' has no valid host"));
-            }
-            if scheme.eq_ignore_ascii_case("http") && !matches!(host.as_str(), "127.0.0.1" | "[::1]" | "localhost") {
-                return Err(format!(
-                    "redirect URI '{uri}' uses http on a host that is not loopback; use https (RFC 9700 §2.6)"
-                ));
-            }
-            Ok(())
+    let u = crate::uri::parse(uri).map_err(|e| format!("redirect {e}"))?;
+    match u.scheme() {
+        "https" if u.host().is_some() => Ok(()),
+        "https" => Err(format!("redirect URI '{shown}' has no host")),
+        "http" if u.is_loopback(true) => Ok(()),
+        "http" => {
+            Err(format!("redirect URI '{shown}' uses http on a host that is not loopback; use https (RFC 9700 §2.6)"))
         }
-        "javascript" | "data" | "file" | "vbscript" => Err(format!("redirect URI scheme '{scheme}' is not allowed")),
+        "javascript" | "data" | "file" | "vbscript" | "blob" | "about" | "ws" | "wss" | "ftp" => {
+            Err(format!("redirect URI scheme '{}' is not allowed", u.scheme()))
+        }
+        // A private-use URI scheme of a native app (RFC 8252 §7.1).
         _ => Ok(()),
     }
 }
@@ -223,10 +206,8 @@ pub fn check_client(c: &Client) -> Result<(), String> {
         return Err("a client has either jwks or jwks_uri, not both (RFC 7591 Section 2)".into());
     }
     // https, or http on a loopback address for development (RFC 8252-style).
-    if c.jwks_uri.as_ref().is_some_and(|u| {
-        !(u.starts_with("https://") || u.starts_with("http://127.0.0.1:") || u.starts_with("http://[::1]:"))
-    }) {
-        return Err("jwks_uri must be an https URL".into());
+    if let Some(u) = &c.jwks_uri {
+        crate::uri::check_web_uri("jwks_uri", u)?;
     }
     // OIDC Core §3.1.3.7 / Discovery §3: unsigned id_tokens only from the token endpoint.
     if c.jwt_alg == JwtAlg::None && c.response_types.iter().any(|r| r.has_id_token()) {

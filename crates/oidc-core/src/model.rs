@@ -186,7 +186,10 @@ impl ResponseType {
 impl FromStr for ResponseType {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        let mut words: Vec<&str> = s.split(' ').filter(|w| !w.is_empty()).collect();
+        let mut words = crate::params::words("response_type", s)?;
+        if words.len() > 3 {
+            return Err("response_type has more than three values".into());
+        }
         words.sort_unstable();
         let before = words.len();
         words.dedup();
@@ -200,7 +203,7 @@ impl FromStr for ResponseType {
             ["code", "id_token"] => Ok(ResponseType::CodeIdToken),
             ["code", "token"] => Ok(ResponseType::CodeToken),
             ["code", "id_token", "token"] => Ok(ResponseType::CodeIdTokenToken),
-            _ => Err(format!("unsupported response_type '{s}'")),
+            _ => Err(format!("unsupported response_type '{}'", crate::error::shorten(s))),
         }
     }
 }

@@ -161,9 +161,13 @@ fn string(obj: &Map<String, Value>, name: &str) -> Result<Option<String>, Regist
     }
 }
 
+/// The most entries a metadata array (redirect URIs, contacts, ...) may have.
+const MAX_ARRAY: usize = 100;
+
 fn strings(obj: &Map<String, Value>, name: &str) -> Result<Option<Vec<String>>, RegistrationError> {
     match obj.get(name) {
         None | Some(Value::Null) => Ok(None),
+        Some(Value::Array(a)) if a.len() > MAX_ARRAY => Err(bad(format!("{name} has more than {MAX_ARRAY} entries"))),
         Some(Value::Array(a)) => a
             .iter()
             .map(|v| v.as_str().map(str::to_owned).ok_or_else(|| bad(format!("{name} must be an array of strings"))))
@@ -173,13 +177,9 @@ fn strings(obj: &Map<String, Value>, name: &str) -> Result<Option<Vec<String>>, 
     }
 }
 
-/// An https URL (or http on a loopback host) for a client's web pages.
+/// An https URL (or http on a loopback IP) for a client's web pages.
 fn check_web_uri(name: &str, uri: &str) -> Result<(), RegistrationError> {
-    let ok = uri.starts_with("https://") || uri.starts_with("http://localhost") || uri.starts_with("http://127.0.0.1");
-    if !ok || uri.contains(char::is_whitespace) || uri.len() > 2000 {
-        return Err(bad(format!("{name} must be an https URL")));
-    }
-    Ok(())
+    crate::uri::check_web_uri(name, uri).map(|_| ()).map_err(bad)
 }
 
 /// Metadata that needs behaviour this provider does not have yet: refused,
@@ -569,16 +569,7 @@ impl Policies {
     }
 
     fn trusted(&self, host: &str) -> bool {
-        let host = host.to_ascii_lowercase();
-        self.trusted_hosts.as_ref().is_none_or(|list| {
-            list.iter().any(|t| {
-                let t = t.to_ascii_lowercase();
-                match t.strip_prefix("*.") {
-                    Some(domain) => host.ends_with(&format!(".{domain}")) || host == domain,
-                    None => host == t,
-                }
-            })
-        })
+        self.trusted_hosts.as_ref().is_none_or(|list| list.iter().any(|t| crate::uri::host_matches(host, t)))
     }
 
     /// Checks a registration against the policies. `requester` is the host or
@@ -614,7 +605,9 @@ impl Policies {
                 return refuse("trusted-hosts", format!("host '{r}' is not trusted"));
             }
             for &u in uris {
-                let host = u.split_once("://").map(|(_, r)| r.split(['/', '?', '#', ':']).next().unwrap_or(""));
+                // The host as browsers parse it (a URI that reads differently has none).
+                let host = crate::uri::parse(u).ok().and_then(|p| p.host());
+                let host = host.as_deref();
                 match host {
                     Some(h) if self.trusted(h) => {}
                     _ => return refuse("trusted-hosts", format!("URI '{u}' is not on a trusted host")),

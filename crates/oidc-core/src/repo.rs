@@ -210,6 +210,20 @@ pub trait ThrottleRepo: Send + Sync {
     async fn record_failure(&self, realm: &str, key: &str, now: UnixTime, window: i64) -> RepoResult<FailureCount>;
     /// Forgets the failures of `key` (after a successful check).
     async fn clear_failures(&self, realm: &str, key: &str) -> RepoResult<()>;
+    /// Replaces the count of `key` with `next` if it is still `expected`
+    /// (`None`: no count yet), atomically; `false` when another attempt changed
+    /// it first. Counting attempts this way before checking their passwords lets
+    /// no more than the threshold through, however many arrive at once.
+    async fn swap_failures(
+        &self,
+        realm: &str,
+        key: &str,
+        expected: Option<&FailureCount>,
+        next: &FailureCount,
+    ) -> RepoResult<bool>;
+    /// Takes one attempt back from the count of `key` (an attempt counted in
+    /// advance that succeeded), never below zero.
+    async fn refund_failure(&self, realm: &str, key: &str) -> RepoResult<()>;
 }
 
 /// What registering a client with an initial access token found.

@@ -60,7 +60,7 @@ impl Delivery {
                     }
                     match fetcher.post_form(&uri, form.clone()).await {
                         Ok(()) => return true,
-                        Err(e) => last = e.to_string(),
+                        Err(e) => last = e.detail(),
                     }
                 }
                 let event = AuditEvent {
@@ -72,7 +72,7 @@ impl Delivery {
                     detail: json!({ "uri": uri, "attempts": BACKCHANNEL_ATTEMPTS, "error": last }).to_string(),
                 };
                 if let Err(e) = repos.record_event(&event).await {
-                    eprintln!("error: writing the audit event logout.backchannel_failed: {e}");
+                    crate::log::error(&format!("writing the audit event logout.backchannel_failed: {e}"));
                 }
                 false
             }));
@@ -136,7 +136,7 @@ impl App {
                 logout_token_claims(&realm.issuer, id, &sub, Some(&session.id), &token(self.rng.as_ref(), 16), now);
             match logout_token(&claims, &client, &realm.keys) {
                 Ok(jwt) => items.push((id.clone(), uri, jwt)),
-                Err(e) => eprintln!("error: signing a logout token for client '{id}': {}", e.description),
+                Err(e) => crate::log::error(&format!("signing a logout token for client '{id}': {}", e.description)),
             }
         }
         let delivery = Delivery {

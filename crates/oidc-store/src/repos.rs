@@ -733,6 +733,66 @@ impl ThrottleRepo for Store {
         login_failures::Entity::delete_by_id((realm.to_owned(), key.to_owned())).exec(&self.db).await.repo()?;
         Ok(())
     }
+
+    /// One conditional statement: an `INSERT ... ON CONFLICT DO NOTHING` when
+    /// there is no count yet, else an `UPDATE ... WHERE count = ? AND last_failure = ?`;
+    /// exactly one of several concurrent swaps from the same value succeeds.
+    async fn swap_failures(
+        &self,
+        realm: &str,
+        key: &str,
+        expected: Option<&FailureCount>,
+        next: &FailureCount,
+    ) -> RepoResult<bool> {
+        let backend = self.db.get_database_backend();
+        let pg = backend == DbBackend::Postgres;
+        let stmt = match expected {
+            None => sea_orm::Statement::from_sql_and_values(
+                backend,
+                if pg {
+                    "INSERT INTO login_failures (realm, key, count, last_failure) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (realm, key) DO NOTHING"
+                } else {
+                    "INSERT INTO login_failures (realm, key, count, last_failure) VALUES (?1, ?2, ?3, ?4) \
+                     ON CONFLICT (realm, key) DO NOTHING"
+                },
+                [realm.into(), key.into(), next.count.into(), next.last_failure.secs().into()],
+            ),
+            Some(e) => sea_orm::Statement::from_sql_and_values(
+                backend,
+                if pg {
+                    "UPDATE login_failures SET count = $3, last_failure = $4 \
+                     WHERE realm = $1 AND key = $2 AND count = $5 AND last_failure = $6"
+                } else {
+                    "UPDATE login_failures SET count = ?3, last_failure = ?4 \
+                     WHERE realm = ?1 AND key = ?2 AND count = ?5 AND last_failure = ?6"
+                },
+                [
+                    realm.into(),
+                    key.into(),
+                    next.count.into(),
+                    next.last_failure.secs().into(),
+                    e.count.into(),
+                    e.last_failure.secs().into(),
+                ],
+            ),
+        };
+        Ok(self.db.execute_raw(stmt).await.repo()?.rows_affected() == 1)
+    }
+
+    async fn refund_failure(&self, realm: &str, key: &str) -> RepoResult<()> {
+        let backend = self.db.get_database_backend();
+        let sql = if backend == DbBackend::Postgres {
+            "UPDATE login_failures SET count = count - 1 WHERE realm = $1 AND key = $2 AND count > 0"
+        } else {
+            "UPDATE login_failures SET count = count - 1 WHERE realm = ?1 AND key = ?2 AND count > 0"
+        };
+        self.db
+            .execute_raw(sea_orm::Statement::from_sql_and_values(backend, sql, [realm.into(), key.into()]))
+            .await
+            .repo()?;
+        Ok(())
+    }
 }
 
 #[async_trait]

@@ -1024,6 +1024,45 @@ async fn failures_concurrent_records_all_count(s: Store) {
 }
 on_backends!(failures_concurrent_records_all_count, with_sqlite_file);
 
+/// Attempts counted before the password check (brute-force protection, RFC 6749 §10.7):
+/// of 16 concurrent swaps from the same value exactly one wins, from "no count" too.
+async fn failures_swap_has_one_winner_per_value(s: Store) {
+    let first = FailureCount { count: 1, last_failure: UnixTime(50) };
+    let mut tasks = Vec::new();
+    for _ in 0..16 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move { s.swap_failures("r", "user:eve", None, &first).await }));
+    }
+    let mut wins = 0;
+    for t in tasks {
+        wins += usize::from(t.await.expect("join").expect("swap"));
+    }
+    assert_eq!(wins, 1);
+    let second = FailureCount { count: 2, last_failure: UnixTime(51) };
+    let mut tasks = Vec::new();
+    for _ in 0..16 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move { s.swap_failures("r", "user:eve", Some(&first), &second).await }));
+    }
+    let mut wins = 0;
+    for t in tasks {
+        wins += usize::from(t.await.expect("join").expect("swap"));
+    }
+    assert_eq!(wins, 1);
+    assert_eq!(s.failures("r", "user:eve").await.expect("read"), Some(second));
+    // A stale expectation changes nothing.
+    assert!(!s.swap_failures("r", "user:eve", Some(&first), &second).await.expect("swap"));
+    // A refund takes one back, never below zero, and only for that realm and key.
+    s.refund_failure("r", "user:eve").await.expect("refund");
+    assert_eq!(s.failures("r", "user:eve").await.expect("read").map(|c| c.count), Some(1));
+    for _ in 0..3 {
+        s.refund_failure("r", "user:eve").await.expect("refund");
+    }
+    assert_eq!(s.failures("r", "user:eve").await.expect("read").map(|c| c.count), Some(0));
+    s.refund_failure("r2", "user:nobody").await.expect("refunding nothing succeeds");
+}
+on_backends!(failures_swap_has_one_winner_per_value, with_sqlite_file);
+
 async fn audit_events_newest_first_per_realm(s: Store) {
     for (i, kind) in ["consent.given", "consent.declined", "login.failed"].into_iter().enumerate() {
         let e = AuditEvent {

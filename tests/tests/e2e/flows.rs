@@ -285,6 +285,7 @@ fn password_settings() -> Settings {
             window: 900,
             lockout: 60,
             max_lockout: 600,
+            ..ThrottlePolicy::default()
         },
         ..Settings::default()
     }

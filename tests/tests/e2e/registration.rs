@@ -481,7 +481,7 @@ async fn sector_identifier_uri_is_fetched_and_must_be_public_oidc_registration_5
     assert_eq!(env.store.initial_tokens(REALM).await.unwrap()[0].used, 0);
 }
 
-fn client_key(kid: &str) -> oidc_core::jose::SigningKey {
+pub(crate) fn client_key(kid: &str) -> oidc_core::jose::SigningKey {
     let rec = oidc_core::model::KeyRecord {
         kid: kid.into(),
         realm: "rp".into(),

@@ -18,7 +18,7 @@ use oidc_core::secret::{Digest, Password, SessionToken, ct_eq};
 use super::{error_page, page, storage_failed};
 use crate::app::{App, RealmState};
 use crate::cookies;
-use crate::guard::{self, PeerAddr};
+use crate::guard::{self, PasswordCheck, PeerAddr};
 use crate::request::{self, header};
 use crate::response::{self, Resp};
 
@@ -63,7 +63,11 @@ async fn validate(
         match received.take_request_uri() {
             Err(e) => return Err(error_page(app, realm, StatusCode::BAD_REQUEST, &e)),
             Ok(None) => {}
-            Ok(Some(uri)) => match app.fetcher.get(&uri).await {
+            Ok(Some(uri)) => match app
+                .fetcher
+                .get(&uri, &format!("client '{}' of realm '{}'", received.client_id(), realm.realm.name))
+                .await
+            {
                 Ok(body) => match String::from_utf8(body.to_vec()) {
                     Ok(jwt) => received.set_request(jwt.trim().to_owned()),
                     Err(_) => {
@@ -80,16 +84,22 @@ async fn validate(
     }
     // A signed request object may need the client's keys from its jwks_uri, fetched
     // again once when they do not verify it (the client may have rotated them).
-    let keyed = match client.as_deref() {
-        Some(c) => Some(app.with_client_keys(c, false).await),
-        None => None,
+    let (keyed, just_fetched) = match client.as_deref() {
+        Some(c) => {
+            let (c, fetched) = app.with_client_keys(c, false).await;
+            (Some(c), fetched)
+        }
+        None => (None, false),
     };
     let retry = received.clone();
     let validated = match received.with_client(keyed.as_ref(), &realm.issuer, &app.config.scopes) {
         Ok(v) => v,
-        Err(e) => match client.as_deref().filter(|c| c.jwks_uri.is_some() && c.jwks.is_none() && retry.has_request()) {
+        Err(e) => match client
+            .as_deref()
+            .filter(|c| c.jwks_uri.is_some() && c.jwks.is_none() && retry.has_request() && !just_fetched)
+        {
             Some(c) => {
-                let fresh = app.with_client_keys(c, true).await;
+                let (fresh, _) = app.with_client_keys(c, true).await;
                 retry
                     .with_client(Some(&fresh), &realm.issuer, &app.config.scopes)
                     .map_err(|_| authz_error(app, realm, &e, false))?
@@ -244,7 +254,7 @@ fn send(app: &App, r: &AuthorizationResponse, after_post: bool) -> Resp {
                     resp
                 }
                 Err(e) => {
-                    eprintln!("error: rendering form_post.html: {e}");
+                    crate::log::error(&format!("rendering form_post.html: {e}"));
                     response::plain(StatusCode::INTERNAL_SERVER_ERROR, "the response could not be rendered\n")
                 }
             }
@@ -254,11 +264,10 @@ fn send(app: &App, r: &AuthorizationResponse, after_post: bool) -> Resp {
 
 /// The scheme, host and port of a URL, for a CSP source expression.
 fn origin_of(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return "'none'".into();
-    };
-    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
-    format!("{scheme}://{host}")
+    match oidc_core::uri::parse(url) {
+        Ok(u) if u.host().is_some() => u.origin(),
+        _ => "'none'".into(),
+    }
 }
 
 /// Renders an authorization error: a page, or a redirect to the trusted redirect_uri.
@@ -511,9 +520,20 @@ pub(crate) async fn login(app: &App, realm: &RealmState, req: Request<Incoming>)
         }
     };
     // RFC 6749 §10.7: a locked username or address is refused before the password is checked.
-    match guard::check(app, name, username, addr).await {
-        Ok(Ok(())) => {}
-        Ok(Err(locked)) => {
+    let client_id = target.as_ref().map(|(c, _)| c.client_id.as_str());
+    let checked = guard::password_check(app, name, username, addr, client_id, || async {
+        let user = app.repos.user_by_username(name, username).await?;
+        let verified = check_password(app, &password, user.as_ref()).await;
+        Ok(match (user, verified) {
+            (Some(u), Verified::Yes | Verified::YesRehash) if u.active => Some((u, verified)),
+            _ => None,
+        })
+    })
+    .await;
+    let (user, verified) = match checked {
+        Ok(PasswordCheck::Passed(x)) => x,
+        Ok(PasswordCheck::Failed) => return retry_login("Invalid username or password.".into(), StatusCode::OK),
+        Ok(PasswordCheck::Locked(locked)) => {
             let mut r = retry_login(
                 format!("Too many failed sign-in attempts. Try again in {} seconds.", locked.retry_after),
                 StatusCode::TOO_MANY_REQUESTS,
@@ -522,30 +542,12 @@ pub(crate) async fn login(app: &App, realm: &RealmState, req: Request<Incoming>)
             return r;
         }
         Err(e) => return storage_failed(app, realm, &e),
-    }
-    let user = match app.repos.user_by_username(name, username).await {
-        Ok(u) => u,
-        Err(e) => return storage_failed(app, realm, &e),
     };
-    let verified = check_password(app, &password, user.as_ref()).await;
-    let user = match (user, verified) {
-        (Some(u), Verified::Yes | Verified::YesRehash) if u.active => u,
-        _ => {
-            let client_id = target.as_ref().map(|(c, _)| c.client_id.as_str());
-            if let Err(e) = guard::failed(app, name, username, addr, client_id).await {
-                return storage_failed(app, realm, &e);
-            }
-            return retry_login("Invalid username or password.".into(), StatusCode::OK);
-        }
-    };
-    if let Err(e) = guard::succeeded(app, name, username).await {
-        return storage_failed(app, realm, &e);
-    }
-    if verified == Verified::YesRehash {
-        let new_hash = password::hash(&password, app.rng.as_ref());
-        if let Err(e) = app.repos.set_password_hash(name, &user.id, &new_hash).await {
-            eprintln!("warning: could not upgrade a password hash: {e}");
-        }
+    if verified == Verified::YesRehash
+        && let Some(new_hash) = app.passwords.hash(Password::new(password.secret().to_owned())).await
+        && let Err(e) = app.repos.set_password_hash(name, &user.id, &new_hash).await
+    {
+        crate::log::warn(&format!("could not upgrade a password hash: {e}"));
     }
     let now = app.clock.now();
     // A new login replaces the browser's previous session (so its cookie stops
@@ -666,22 +668,19 @@ pub(crate) async fn consent(app: &App, realm: &RealmState, req: Request<Incoming
     issue(app, realm, &v, &client, &session, &user, true).await
 }
 
-/// Verifies `password` against the user's hash off the async workers (Argon2
-/// is CPU-bound). Without a user, a dummy hash is checked so that unknown
-/// usernames take as long as known ones.
+/// Verifies `password` against the user's hash on the password threads (Argon2
+/// is CPU- and memory-bound). Without a user, a dummy hash is checked so that
+/// unknown usernames take as long as known ones.
 pub(super) async fn check_password(app: &App, password: &Password, user: Option<&User>) -> Verified {
-    let Ok(_slot) = app.password_slots.acquire().await else { return Verified::No };
     let hash = user.filter(|u| u.active).and_then(|u| u.password_hash.clone());
     let pw = Password::new(password.secret().to_owned());
-    tokio::task::spawn_blocking(move || match hash {
-        Some(h) => password::verify(&pw, &h),
+    match hash {
+        Some(h) => app.passwords.verify(pw, h).await,
         None => {
-            password::verify(&pw, &dummy_hash());
+            app.passwords.verify(pw, dummy_hash()).await;
             Verified::No
         }
-    })
-    .await
-    .unwrap_or(Verified::No)
+    }
 }
 
 /// An Argon2id hash of nothing in particular, to verify against when the user does not exist.

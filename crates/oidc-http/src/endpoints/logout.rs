@@ -230,7 +230,7 @@ async fn by_refresh_token(app: &App, realm: &RealmState, headers: &HeaderMap, pa
     let now = app.clock.now();
     let record = match app.repos.unused_refresh_token(name, &RefreshToken::new(value).digest()).await {
         Ok(r) => r,
-        Err(e) => return storage_error(app, realm, &e),
+        Err(e) => return storage_error(realm, &e),
     };
     let record = match record {
         Some(r) if r.client_id == client.client_id && r.expires_at > now => r,
@@ -242,28 +242,27 @@ async fn by_refresh_token(app: &App, realm: &RealmState, headers: &HeaderMap, pa
     if let Some(sid) = &record.session_id {
         let session: Option<LoginSession> = match app.repos.session_by_id(name, sid, now).await {
             Ok(s) => s,
-            Err(e) => return storage_error(app, realm, &e),
+            Err(e) => return storage_error(realm, &e),
         };
         if let Some(s) = session {
             // The other applications of the session are told; the caller knows.
             match app.end_session(realm, &s, Some(&client.client_id), "refresh_token").await {
                 Ok(ended) => App::deliver_later(ended.delivery),
-                Err(e) => return storage_error(app, realm, &e),
+                Err(e) => return storage_error(realm, &e),
             }
         }
     }
     // The token's own grant ends too (an offline token outlives its session otherwise).
     if let Err(e) = app.repos.revoke_grant(name, &record.grant_id).await {
-        return storage_error(app, realm, &e);
+        return storage_error(realm, &e);
     }
     let mut r = response::with_body(StatusCode::NO_CONTENT, "text/plain", "");
     response::no_store(&mut r);
     r
 }
 
-fn storage_error(app: &App, realm: &RealmState, e: &oidc_core::repo::RepoError) -> Resp {
-    let _ = app;
-    eprintln!("error: storage: {e}");
+fn storage_error(realm: &RealmState, e: &oidc_core::repo::RepoError) -> Resp {
+    crate::log::error(&format!("storage: {e}"));
     TokenError(&OAuthError::server_error("the request could not be completed, please try again"), &realm.realm.name)
         .to_response()
 }

@@ -57,7 +57,7 @@ pub(crate) async fn health(app: &App) -> Resp {
     match app.repos.realm_names().await {
         Ok(_) => response::with_body(StatusCode::OK, "application/json", r#"{"status":"ok"}"#),
         Err(e) => {
-            eprintln!("error: health check: {e}");
+            crate::log::error(&format!("health check: {e}"));
             response::with_body(StatusCode::SERVICE_UNAVAILABLE, "application/json", r#"{"status":"unavailable"}"#)
         }
     }

@@ -69,7 +69,7 @@ pub(crate) async fn handle(app: &App, req: Request<Incoming>) -> Resp {
         Ok(Some(r)) => r,
         Ok(None) => return response::plain(StatusCode::NOT_FOUND, "no such realm\n"),
         Err(e) => {
-            eprintln!("error: loading realm '{realm_name}': {e}");
+            crate::log::error(&format!("loading realm '{realm_name}': {e}"));
             return response::plain(StatusCode::INTERNAL_SERVER_ERROR, "the realm could not be loaded\n");
         }
     };
@@ -105,7 +105,7 @@ pub(crate) fn page(app: &App, realm: &RealmState, status: StatusCode, name: &str
     match app.templates.render(name, context! { ..common, ..ctx }) {
         Ok(body) => response::html(status, body),
         Err(e) => {
-            eprintln!("error: rendering {name}: {e}");
+            crate::log::error(&format!("rendering {name}: {e}"));
             response::plain(StatusCode::INTERNAL_SERVER_ERROR, "the page could not be rendered\n")
         }
     }
@@ -113,7 +113,7 @@ pub(crate) fn page(app: &App, realm: &RealmState, status: StatusCode, name: &str
 
 /// A storage failure: logged, answered as a server error page.
 pub(crate) fn storage_failed(app: &App, realm: &RealmState, e: &oidc_core::repo::RepoError) -> Resp {
-    eprintln!("error: storage: {e}");
+    crate::log::error(&format!("storage: {e}"));
     error_page(
         app,
         realm,

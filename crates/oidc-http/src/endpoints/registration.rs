@@ -62,7 +62,7 @@ fn refused(e: &RegistrationError) -> Resp {
 }
 
 fn storage(e: &RepoError) -> Resp {
-    eprintln!("error: storage: {e}");
+    crate::log::error(&format!("storage: {e}"));
     error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "the request could not be completed, please try again")
 }
 
@@ -127,7 +127,7 @@ async fn check_sector(app: &App, spec: &manage::ClientSpec) -> Result<(), Resp> 
     let bad = |why: String| {
         error(StatusCode::BAD_REQUEST, "invalid_client_metadata", &format!("sector_identifier_uri: {why}"))
     };
-    let body = app.fetcher.get(uri).await.map_err(|e| bad(e.to_string()))?;
+    let body = app.fetcher.get(uri, "client registration").await.map_err(|e| bad(e.to_string()))?;
     let listed: Vec<String> =
         serde_json::from_slice(&body).map_err(|_| bad("the document must be a JSON array of URIs".into()))?;
     if let Some(missing) = spec.redirect_uris.iter().find(|u| !listed.contains(u)) {

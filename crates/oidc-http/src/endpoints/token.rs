@@ -15,7 +15,7 @@ use serde_json::{Map, Value, json};
 use std::net::IpAddr;
 
 use crate::app::{App, RealmState};
-use crate::guard::{self, PeerAddr};
+use crate::guard::{self, PasswordCheck, PeerAddr};
 use crate::request::{self, header};
 use crate::response::{self, ApiError as _, Resp, TokenError};
 
@@ -50,7 +50,7 @@ impl From<OAuthError> for Failure {
 }
 
 fn storage(e: &oidc_core::repo::RepoError) -> OAuthError {
-    eprintln!("error: storage: {e}");
+    crate::log::error(&format!("storage: {e}"));
     OAuthError::server_error("the request could not be completed, please try again")
 }
 
@@ -174,16 +174,20 @@ pub(super) async fn authenticate_client(
         let endpoint = format!("{}/protocol/openid-connect/token", realm.issuer);
         let audiences = [endpoint.as_str(), realm.issuer.as_str()];
         let now = app.clock.now();
-        let keyed = match client.as_deref() {
-            Some(c) => Some(app.with_client_keys(c, false).await),
-            None => None,
+        let (keyed, just_fetched) = match client.as_deref() {
+            Some(c) => {
+                let (c, fetched) = app.with_client_keys(c, false).await;
+                (Some(c), fetched)
+            }
+            None => (None, false),
         };
         let used = match token::authenticate_assertion(credentials, keyed.as_ref(), &audiences, now) {
             Ok(u) => u,
-            // A key the cached jwks_uri document does not have: fetch it again once.
-            Err(e) => match client.as_deref().filter(|c| c.jwks_uri.is_some() && c.jwks.is_none()) {
+            // A key the cached jwks_uri document does not have: fetch it again once
+            // (not when it was fetched for this very request).
+            Err(e) => match client.as_deref().filter(|c| c.jwks_uri.is_some() && c.jwks.is_none() && !just_fetched) {
                 Some(c) => {
-                    let fresh = app.with_client_keys(c, true).await;
+                    let (fresh, _) = app.with_client_keys(c, true).await;
                     token::authenticate_assertion(credentials, Some(&fresh), &audiences, now).map_err(|_| e)?
                 }
                 None => return Err(e),
@@ -223,24 +227,28 @@ async fn password_grant(
         |s| app.config.scopes.is_known(s),
         &Scope::parse("openid").unwrap_or_default(),
     )?;
-    if let Err(locked) = guard::check(app, name, username, addr).await.map_err(|e| storage(&e))? {
-        return Err(Failure(
-            OAuthError::invalid_grant(format!(
-                "too many failed attempts for this account or address; try again in {} seconds",
-                locked.retry_after
-            )),
-            Some(locked.retry_after),
-        ));
-    }
-    let user = app.repos.user_by_username(name, username).await.map_err(|e| storage(&e))?;
-    let verified = super::authorize::check_password(app, password, user.as_ref()).await;
-    let user = match (user, verified) {
-        (Some(u), Verified::Yes | Verified::YesRehash) if u.active => u,
-        _ => {
-            guard::failed(app, name, username, addr, Some(client.client_id.as_str())).await.map_err(|e| storage(&e))?;
-            return Err(OAuthError::invalid_grant("the username or password is wrong").into());
+    let checked = guard::password_check(app, name, username, addr, Some(client.client_id.as_str()), || async {
+        let user = app.repos.user_by_username(name, username).await?;
+        let verified = super::authorize::check_password(app, password, user.as_ref()).await;
+        Ok(match (user, verified) {
+            (Some(u), Verified::Yes | Verified::YesRehash) if u.active => Some(u),
+            _ => None,
+        })
+    })
+    .await
+    .map_err(|e| storage(&e))?;
+    let user = match checked {
+        PasswordCheck::Passed(u) => u,
+        PasswordCheck::Failed => return Err(OAuthError::invalid_grant("the username or password is wrong").into()),
+        PasswordCheck::Locked(locked) => {
+            return Err(Failure(
+                OAuthError::invalid_grant(format!(
+                    "too many failed attempts for this account or address; try again in {} seconds",
+                    locked.retry_after
+                )),
+                Some(locked.retry_after),
+            ));
         }
     };
-    guard::succeeded(app, name, username).await.map_err(|e| storage(&e))?;
     Ok(token::password_grant(&user.id, scope, app.clock.now(), app.rng.as_ref()))
 }
