@@ -13,45 +13,12 @@ use ring::digest::{SHA256, digest};
 use crate::jose::b64;
 
 /// The origin (`scheme://host[:port]`, RFC 6454 §4) of an absolute http(s)
-/// URL, with the scheme and host in lower case and the default port left
-/// out, as browsers serialize `event.origin`; `None` for anything else.
+/// URL as browsers serialize `event.origin` and the `Origin` header (the URL
+/// parsed strictly by [`crate::uri::parse`], default ports left out); `None`
+/// for anything else.
 pub fn origin(url: &str) -> Option<String> {
-    let (scheme, rest) = url.split_once("://")?;
-    let scheme = scheme.to_ascii_lowercase();
-    let default_port = match scheme.as_str() {
-        "https" => "443",
-        "http" => "80",
-        _ => return None,
-    };
-    let authority = rest.split(['/', '?', '#']).next()?;
-    if authority.is_empty() || authority.contains(['@', '\\']) {
-        return None;
-    }
-    let (host, port) = if authority.starts_with('[') {
-        let end = authority.find(']')?;
-        let (h, p) = authority.split_at(end + 1);
-        (h, p.strip_prefix(':'))
-    } else {
-        match authority.rsplit_once(':') {
-            Some((h, p)) => (h, Some(p)),
-            None => (authority, None),
-        }
-    };
-    if host.is_empty() {
-        return None;
-    }
-    let host = host.to_ascii_lowercase();
-    match port {
-        Some(p) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) && p.len() <= 5 => {
-            if p.trim_start_matches('0') == default_port {
-                Some(format!("{scheme}://{host}"))
-            } else {
-                Some(format!("{scheme}://{host}:{}", p.trim_start_matches('0')))
-            }
-        }
-        Some("") | None => Some(format!("{scheme}://{host}")),
-        Some(_) => None,
-    }
+    let u = crate::uri::parse(url).ok()?;
+    matches!(u.scheme(), "http" | "https").then(|| u.origin())
 }
 
 /// The browser state of a browser logged in with session `session_id`: a

@@ -116,6 +116,9 @@ pub struct App {
     client_keys: RwLock<HashMap<(String, String), CachedKeys>>,
     /// The browser state of browsers with no session (Session Management 1.0 §3).
     pub(crate) unauthenticated_browser_state: String,
+    /// (session id, client_id) pairs this process already recorded, so that
+    /// repeated authorizations in a session do not write the same row again.
+    session_clients_seen: RwLock<std::collections::HashSet<(String, String)>>,
 }
 
 /// A client's JWK Set fetched from its jwks_uri, and when.
@@ -161,6 +164,7 @@ impl App {
         let unauthenticated_browser_state = oidc_core::session::unauthenticated_browser_state(&key);
         App {
             unauthenticated_browser_state,
+            session_clients_seen: RwLock::new(std::collections::HashSet::new()),
             repos,
             config,
             templates,
@@ -226,6 +230,28 @@ impl App {
         let mut c = client.clone();
         c.jwks = doc.map(|d| d.as_str().to_owned());
         (c, fetched)
+    }
+
+    /// Records that session `session_id` issued to `client_id` (once per
+    /// process and pair; the store's insert is idempotent anyway).
+    pub(crate) async fn add_session_client(
+        &self,
+        realm: &str,
+        session_id: &str,
+        client_id: &str,
+        now: oidc_core::time::UnixTime,
+    ) -> Result<(), RepoError> {
+        let key = (session_id.to_owned(), client_id.to_owned());
+        if self.session_clients_seen.read().unwrap_or_else(std::sync::PoisonError::into_inner).contains(&key) {
+            return Ok(());
+        }
+        self.repos.add_session_client(realm, session_id, client_id, now).await?;
+        let mut seen = self.session_clients_seen.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if seen.len() >= CLIENT_CACHE_MAX {
+            seen.clear();
+        }
+        seen.insert(key);
+        Ok(())
     }
 
     /// The application with `hooks` (subject generator, UserInfo and id_token

@@ -200,7 +200,7 @@ async fn issue(
     let name = &realm.realm.name;
     // Front-Channel Logout 1.0 §4 / Back-Channel Logout 1.0 §2.7: the session
     // remembers the clients it issued to, to notify exactly those at logout.
-    if let Err(e) = app.repos.add_session_client(name, &session.id, &client.client_id, now).await {
+    if let Err(e) = app.add_session_client(name, &session.id, &client.client_id, now).await {
         return storage_failed(app, realm, &e);
     }
     // SSO Session Idle: each use extends the session, up to its maximum.
