@@ -821,6 +821,20 @@ mod tests {
     }
 
     #[test]
+    fn sessions_slide_with_use_up_to_their_maximum_keycloak_sso_session_idle_and_max() {
+        let s = crate::config::Settings { session_idle: 100, session_lifetime: 1000, ..Default::default() };
+        let start = UnixTime(5000);
+        assert_eq!(LoginSession::expiry_after_use(start, start, &s), UnixTime(5100), "idle from the login");
+        assert_eq!(LoginSession::expiry_after_use(start, UnixTime(5500), &s), UnixTime(5600), "a use extends it");
+        assert_eq!(LoginSession::expiry_after_use(start, UnixTime(5950), &s), UnixTime(6000), "never past the maximum");
+        let mut session = crate::authorize::tests::session(5000);
+        assert!(!session.needs_touch(UnixTime(5059)), "at most one write a minute");
+        assert!(session.needs_touch(UnixTime(5060)));
+        session.last_used = UnixTime(5060);
+        assert!(!session.needs_touch(UnixTime(5061)));
+    }
+
+    #[test]
     fn consent_covers_subset_until_expiry() {
         let c = Consent {
             realm: "r".into(),

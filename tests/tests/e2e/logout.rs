@@ -436,6 +436,19 @@ async fn account_page_lists_sessions_and_signs_out_of_another_one() {
     assert!(!logged_in(&env, &phone, &client.0).await, "the phone is signed out");
     assert!(logged_in(&env, &laptop, &client.0).await, "this browser stays signed in");
     assert_eq!(userinfo_status(&env, t_phone["access_token"].as_str().unwrap()).await, 401);
+    // "Sign out everywhere" ends this browser's session too: the logged-out page.
+    let page = laptop.get(format!("{}/account", env.issuer())).send().await.unwrap().text().await.unwrap();
+    assert_eq!(page.matches("class=\"session\"").count(), 1);
+    let csrf = input(&page, "csrf_token").unwrap();
+    let r = laptop
+        .post(format!("{}/account", env.issuer()))
+        .form(&[("csrf_token", csrf.as_str()), ("end_all", "1")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("id=\"logged-out\""));
+    assert!(!logged_in(&env, &laptop, &client.0).await);
 }
 
 /// The seed's OIDC_AFTER_END_SESSION_HOOK as a trait: it hears the logout
