@@ -31,10 +31,9 @@ fn run(mut c: Command, stdin: Option<&str>) -> (bool, String, String) {
     (out.status.success(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
 }
 
-#[test]
-fn first_start_creates_realm_and_key_then_serves_discovery() {
-    let db = temp_db("serve");
-    let mut child = oidc(&db)
+/// Starts `oidc serve` on a free port; returns the process, its address and what it printed first.
+fn serve(db: &std::path::Path) -> (std::process::Child, String, Vec<String>) {
+    let mut child = oidc(db)
         .args(["serve", "--listen", "127.0.0.1:0", "--quiet"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -49,6 +48,13 @@ fn first_start_creates_realm_and_key_then_serves_discovery() {
             break a.to_owned();
         }
     };
+    (child, addr, seen)
+}
+
+#[test]
+fn first_start_creates_realm_and_key_then_serves_discovery() {
+    let db = temp_db("serve");
+    let (mut child, addr, seen) = serve(&db);
     assert!(seen.iter().any(|l| l == "Created realm 'main'."), "{seen:?}");
     assert!(seen.iter().any(|l| l.starts_with("Created RS256 signing key")), "{seen:?}");
     // A plain HTTP/1.1 GET of the discovery document.
@@ -343,51 +349,49 @@ fn role_commands() {
     assert!(!ok && err.contains("does not have"), "{err}");
 }
 
+/// A plain HTTP/1.1 GET with a bearer token; returns the whole response.
+fn get_with_bearer(addr: &str, path: &str, token: &str) -> String {
+    http(
+        addr,
+        &format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"),
+    )
+}
+
+/// Keycloak's "Generate registration access token" (Securing Applications,
+/// "Client registration service"): `oidc client registration-token` prints a
+/// new token once, also for a client an operator created; the previous one stops working.
 #[test]
-fn logout_uris_and_user_logout_from_the_command_line() {
-    let db = temp_db("logout");
+fn an_operator_issues_a_registration_access_token() {
+    let db = temp_db("rat");
     let cmd = |args: &[&str]| {
         let mut c = oidc(&db);
         c.args(args);
         c
     };
     assert!(run(cmd(&["realm", "create", "main"]), None).0);
-    let (ok, out, err) = run(
-        cmd(&[
-            "client",
-            "create",
-            "--name",
-            "Web",
-            "--redirect-uri",
-            "https://app.example/cb",
-            "--frontchannel-logout-uri",
-            "https://app.example/fc",
-            "--backchannel-logout-uri",
-            "https://app.example/bc",
-            "--backchannel-logout-session-required",
-            "true",
-        ]),
-        None,
-    );
+    let (ok, out, err) =
+        run(cmd(&["client", "create", "--name", "App", "--redirect-uri", "https://app.example/cb"]), None);
     assert!(ok, "{err}");
     let id = out.lines().find_map(|l| l.strip_prefix("client_id:")).unwrap().trim().to_owned();
-    let (_, out, _) = run(cmd(&["client", "show", &id]), None);
-    assert!(out.contains("frontchannel:   https://app.example/fc"), "{out}");
-    assert!(out.contains("backchannel:    https://app.example/bc (session required: true)"), "{out}");
-    // Front-Channel Logout 1.0 §2: the host of a redirect URI; an empty value removes it.
-    let (ok, _, err) =
-        run(cmd(&["client", "update", &id, "--frontchannel-logout-uri", "https://evil.example/fc"]), None);
-    assert!(!ok && err.contains("Front-Channel Logout"), "{err}");
-    assert!(run(cmd(&["client", "update", &id, "--backchannel-logout-uri", ""]), None).0);
-    let (_, out, _) = run(cmd(&["client", "show", &id]), None);
-    assert!(!out.contains("backchannel:"), "{out}");
+    let issue = || {
+        let (ok, out, err) = run(cmd(&["client", "registration-token", &id]), None);
+        assert!(ok, "{err}");
+        out.lines().find_map(|l| l.strip_prefix("registration_access_token:")).unwrap().trim().to_owned()
+    };
+    let first = issue();
+    let second = issue();
+    assert_ne!(first, second);
+    let (ok, _, err) = run(cmd(&["client", "registration-token", "ghost"]), None);
+    assert!(!ok && err.contains("no client 'ghost'"), "{err}");
 
-    assert!(run(cmd(&["user", "create", "alice", "--password-stdin"]), Some("alice-password-1\n")).0);
-    let (ok, out, err) = run(cmd(&["user", "logout", "alice"]), None);
-    assert!(ok, "{err}");
-    assert!(out.contains("Ended 0 session(s) of 'alice'"), "{out}");
-    let (ok, _, err) = run(cmd(&["user", "logout", "nobody"]), None);
-    assert!(!ok && err.contains("no user 'nobody'"), "{err}");
+    let (mut child, addr, _) = serve(&db);
+    let path = format!("/realms/main/clients-registrations/default/{id}");
+    assert!(get_with_bearer(&addr, &path, &first).starts_with("HTTP/1.1 401"), "the first token was replaced");
+    let read = get_with_bearer(&addr, &path, &second);
+    assert!(read.starts_with("HTTP/1.1 200"), "{read}");
+    assert!(read.contains(&format!("\"clientId\":\"{id}\"")), "{read}");
+    child.kill().unwrap();
+    child.wait().unwrap();
 }
 
 /// Sends one HTTP/1.1 request on a new connection and returns the whole response.
@@ -463,4 +467,75 @@ fn memory_stays_bounded_across_a_thousand_failed_logins() {
     child.wait().unwrap();
     assert!(peak_mib < 100, "peak resident memory after 1,000 failed logins: {peak_mib} MiB");
     eprintln!("peak resident memory after 1,000 failed logins: {peak_mib} MiB");
+}
+
+/// A management command whose reader goes away (`oidc client list | head -1`)
+/// stops quietly, with SIGPIPE's status and no panic or backtrace.
+#[test]
+fn a_closed_pipe_ends_a_command_quietly() {
+    let db = temp_db("pipe");
+    let mut c = oidc(&db);
+    c.args(["realm", "create", "main"]);
+    assert!(run(c, None).0);
+    for i in 0..3 {
+        let mut c = oidc(&db);
+        c.args(["client", "create", "--name", &format!("App {i}"), "--redirect-uri", "https://app.example/cb"]);
+        assert!(run(c, None).0);
+    }
+    let mut c = oidc(&db);
+    c.args(["client", "list"]).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    // The reader closes its end without reading anything.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked") && !stderr.contains("backtrace"), "{stderr}");
+    assert!(matches!(out.status.code(), Some(0 | 141)), "{:?} {stderr}", out.status);
+}
+
+#[test]
+fn logout_uris_and_user_logout_from_the_command_line() {
+    let db = temp_db("logout");
+    let cmd = |args: &[&str]| {
+        let mut c = oidc(&db);
+        c.args(args);
+        c
+    };
+    assert!(run(cmd(&["realm", "create", "main"]), None).0);
+    let (ok, out, err) = run(
+        cmd(&[
+            "client",
+            "create",
+            "--name",
+            "Web",
+            "--redirect-uri",
+            "https://app.example/cb",
+            "--frontchannel-logout-uri",
+            "https://app.example/fc",
+            "--backchannel-logout-uri",
+            "https://app.example/bc",
+            "--backchannel-logout-session-required",
+            "true",
+        ]),
+        None,
+    );
+    assert!(ok, "{err}");
+    let id = out.lines().find_map(|l| l.strip_prefix("client_id:")).unwrap().trim().to_owned();
+    let (_, out, _) = run(cmd(&["client", "show", &id]), None);
+    assert!(out.contains("frontchannel:   https://app.example/fc"), "{out}");
+    assert!(out.contains("backchannel:    https://app.example/bc (session required: true)"), "{out}");
+    // Front-Channel Logout 1.0 §2: the host of a redirect URI; an empty value removes it.
+    let (ok, _, err) =
+        run(cmd(&["client", "update", &id, "--frontchannel-logout-uri", "https://evil.example/fc"]), None);
+    assert!(!ok && err.contains("Front-Channel Logout"), "{err}");
+    assert!(run(cmd(&["client", "update", &id, "--backchannel-logout-uri", ""]), None).0);
+    let (_, out, _) = run(cmd(&["client", "show", &id]), None);
+    assert!(!out.contains("backchannel:"), "{out}");
+
+    assert!(run(cmd(&["user", "create", "alice", "--password-stdin"]), Some("alice-password-1\n")).0);
+    let (ok, out, err) = run(cmd(&["user", "logout", "alice"]), None);
+    assert!(ok, "{err}");
+    assert!(out.contains("Ended 0 session(s) of 'alice'"), "{out}");
+    let (ok, _, err) = run(cmd(&["user", "logout", "nobody"]), None);
+    assert!(!ok && err.contains("no user 'nobody'"), "{err}");
 }

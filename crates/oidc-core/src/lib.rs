@@ -43,6 +43,7 @@ pub mod rand;
 pub mod registration;
 pub mod repo;
 pub mod scope;
+pub mod sealed;
 pub mod secret;
 pub mod session;
 pub mod subject;

@@ -843,6 +843,20 @@ impl RegistrationRepo for Store {
         found(res.rows_affected, || format!("initial access token '{id}' in realm '{realm}'"))
     }
 
+    async fn initial_token(&self, realm: &str, digest: &Digest) -> RepoResult<Option<InitialAccessToken>> {
+        let row = initial_access_tokens::Entity::find()
+            .filter(initial_access_tokens::Column::Realm.eq(realm))
+            .filter(initial_access_tokens::Column::Digest.eq(digest.as_str()))
+            .one(&self.db)
+            .await
+            .repo()?;
+        Ok(row.map(InitialAccessToken::from))
+    }
+
+    /// With a client limit, the transaction first writes the realm's row
+    /// (`UPDATE realms SET name = name`): that takes PostgreSQL's row lock
+    /// and SQLite's write lock, so concurrent registrations of one realm
+    /// count and insert one after the other, and the count is exact.
     /// `UPDATE initial_access_tokens SET used = used + 1 WHERE ... AND used < max_uses`
     /// decides, under the row lock, whether this registration may happen;
     /// the client and registration rows follow in the same transaction.
@@ -852,8 +866,27 @@ impl RegistrationRepo for Store {
         registration: &ClientRegistration,
         token_digest: Option<&Digest>,
         now: UnixTime,
+        max_clients: Option<u64>,
     ) -> RepoResult<Registered> {
         let txn = self.db.begin().await.repo()?;
+        if let Some(max) = max_clients {
+            realms::Entity::update_many()
+                .col_expr(realms::Column::Name, Expr::col(realms::Column::Name))
+                .filter(realms::Column::Name.eq(client.realm.as_str()))
+                .exec(&txn)
+                .await
+                .repo()?;
+            use sea_orm::PaginatorTrait as _;
+            let count = clients::Entity::find()
+                .filter(clients::Column::Realm.eq(client.realm.as_str()))
+                .count(&txn)
+                .await
+                .repo()?;
+            if count >= max {
+                txn.rollback().await.repo()?;
+                return Ok(Registered::LimitReached);
+            }
+        }
         if let Some(digest) = token_digest {
             let res = initial_access_tokens::Entity::update_many()
                 .col_expr(initial_access_tokens::Column::Used, Expr::col(initial_access_tokens::Column::Used).add(1))
@@ -880,6 +913,20 @@ impl RegistrationRepo for Store {
         insert(&txn, client_registrations::Model::from(registration)).await?;
         txn.commit().await.repo()?;
         Ok(Registered::Created)
+    }
+
+    /// `INSERT ... ON CONFLICT (realm, client_id) DO UPDATE SET token_digest`.
+    async fn set_registration_token(&self, registration: &ClientRegistration) -> RepoResult<()> {
+        client_registrations::Entity::insert(client_registrations::Model::from(registration).into_active_model())
+            .on_conflict(
+                OnConflict::columns([client_registrations::Column::Realm, client_registrations::Column::ClientId])
+                    .update_column(client_registrations::Column::TokenDigest)
+                    .to_owned(),
+            )
+            .exec_without_returning(&self.db)
+            .await
+            .repo()?;
+        Ok(())
     }
 
     async fn registration(&self, realm: &str, client_id: &str) -> RepoResult<Option<ClientRegistration>> {

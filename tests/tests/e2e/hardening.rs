@@ -375,3 +375,143 @@ async fn registration_reads_uris_as_browsers_do() {
     let (status, body) = register(serde_json::json!({"redirect_uris": ["https://app.trusted.example/cb"]})).await;
     assert_eq!(status, 201, "{body}");
 }
+
+/// The pending authorization request travels through the login and consent
+/// forms sealed (encrypted and authenticated, bound to the browser): the
+/// parameters of a signed request object cannot be read or changed on the way,
+/// a form from another browser or an altered one is refused, and the consent
+/// form only counts for the login session it was shown to.
+#[tokio::test]
+async fn the_pending_request_is_sealed_between_the_forms_oidc_core_6_1() {
+    let env = Env::start().await;
+    let (client_id, secret) = env.client(ClientType::Confidential, JwtAlg::Rs256, |s| s.require_consent = true).await;
+    let secret = secret.unwrap();
+    env.user("alice", "wonderland-42").await;
+    env.user("bob", "bob-the-builder-1").await;
+    let claims = serde_json::json!({"iss": client_id, "aud": env.issuer(), "client_id": client_id,
+        "redirect_uri": CALLBACK, "scope": "openid", "nonce": "signed-nonce", "state": "signed-state"});
+    let request = oidc_core::jose::sign_hs256(claims.as_object().unwrap(), secret.as_bytes());
+    let url =
+        format!("{}?client_id={client_id}&response_type=code&scope=openid&request={request}", env.endpoint("auth"));
+    let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
+    let http = reqwest::Client::builder()
+        .cookie_provider(jar.clone())
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let page = http.get(&url).send().await.unwrap().text().await.unwrap();
+    let authz = crate::harness::input(&page, "authz").unwrap();
+    assert!(!authz.contains("signed-state") && !authz.contains("redirect_uri"), "the request is not readable: {authz}");
+
+    // Altered by one character: refused with an error page, never a redirect.
+    let mut altered = authz.clone().into_bytes();
+    altered[10] = if altered[10] == b'A' { b'B' } else { b'A' };
+    let altered = String::from_utf8(altered).unwrap();
+    let forged_page = page.replace(&authz, &altered);
+    let r = crate::harness::submit_login(&http, &forged_page, "alice", "wonderland-42").await;
+    assert_eq!(r.status(), 400);
+    assert!(r.headers().get("location").is_none());
+    // The old plain form of the field (the request as a query string) is refused too.
+    let plain = format!("client_id={client_id}&redirect_uri={}&response_type=code&scope=openid", enc(CALLBACK));
+    let r = crate::harness::submit_login(&http, &page.replace(&authz, &plain), "alice", "wonderland-42").await;
+    assert_eq!(r.status(), 400);
+    // Another browser (another CSRF cookie) cannot use this browser's form, even with its own CSRF token.
+    let other = browser();
+    let other_page = other.get(&url).send().await.unwrap().text().await.unwrap();
+    let other_authz = crate::harness::input(&other_page, "authz").unwrap();
+    let r =
+        crate::harness::submit_login(&other, &other_page.replace(&other_authz, &authz), "alice", "wonderland-42").await;
+    assert_eq!(r.status(), 400);
+
+    // The genuine form signs in and resumes the request as signed.
+    let r = crate::harness::submit_login(&http, &page, "alice", "wonderland-42").await;
+    assert_eq!(r.status(), 303);
+    let r = http.get(crate::harness::location(&r)).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let consent = r.text().await.unwrap();
+    assert!(consent.contains("Request for Permission"));
+    // Bob's session replaces Alice's in this browser before Alice's consent form is
+    // sent: the form was shown to Alice's session, so nothing is issued from it.
+    let bobs = browser();
+    let account = bobs.get(format!("{}/account", env.issuer())).send().await.unwrap().text().await.unwrap();
+    let r = crate::harness::submit_login(&bobs, &account, "bob", "bob-the-builder-1").await;
+    let session_cookie = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|c| c.starts_with("OIDC_SESSION="))
+        .expect("a session cookie");
+    let realm_url: reqwest::Url = env.issuer().parse().unwrap();
+    jar.add_cookie_str(&session_cookie, &realm_url);
+    let r = crate::harness::submit_consent(&http, &consent, true).await;
+    assert_ne!(r.status(), 303, "no code from a consent form shown to another session");
+    assert!(r.headers().get("location").is_none());
+    // Bob consents on his own page and gets the signed state back.
+    let page = r.text().await.unwrap();
+    assert!(page.contains("Request for Permission"), "Bob is asked himself");
+    let r = crate::harness::submit_consent(&http, &page, true).await;
+    let back = crate::harness::location(&r);
+    assert_eq!(query_param(&back, "state").as_deref(), Some("signed-state"), "{back}");
+}
+
+/// RFC 9101 §10.2: a request object is accepted once within its lifetime; an
+/// expired one is refused; both errors go to the registered redirect_uri.
+#[tokio::test]
+async fn request_objects_are_not_replayed_and_expire_rfc9101_10_2() {
+    let env = Env::start().await;
+    let (client_id, secret) = env.client(ClientType::Confidential, JwtAlg::Rs256, |_| {}).await;
+    let secret = secret.unwrap();
+    let now = crate::harness::now().secs();
+    let sign = |claims: serde_json::Value| oidc_core::jose::sign_hs256(claims.as_object().unwrap(), secret.as_bytes());
+    let base = serde_json::json!({"iss": client_id, "aud": env.issuer(), "client_id": client_id,
+        "redirect_uri": CALLBACK, "scope": "openid", "state": "st", "jti": "once-only", "exp": now + 300});
+    let url = |request: &str| {
+        format!(
+            "{}?client_id={client_id}&response_type=code&redirect_uri={}&request={request}",
+            env.endpoint("auth"),
+            enc(CALLBACK)
+        )
+    };
+    let once = sign(base.clone());
+    let r = browser().get(url(&once)).send().await.unwrap();
+    assert_eq!(r.status(), 200, "the first use shows the login page");
+    let r = browser().get(url(&once)).send().await.unwrap();
+    assert_eq!(r.status(), 302);
+    assert!(crate::harness::location(&r).contains("error=invalid_request_object"), "a replay is refused");
+    let mut expired = base.clone();
+    expired["jti"] = "another".into();
+    expired["exp"] = (now - 10).into();
+    let r = browser().get(url(&sign(expired))).send().await.unwrap();
+    assert_eq!(r.status(), 302);
+    assert!(crate::harness::location(&r).contains("error=invalid_request_object"));
+}
+
+/// OIDC Core §6.2: a request_uri that cannot be fetched is an error sent to the
+/// client's registered redirect_uri with the request's state, not an error page.
+#[tokio::test]
+async fn an_unfetchable_request_uri_is_an_error_at_the_redirect_uri_oidc_core_6_2() {
+    let env = Env::start().await;
+    let (client_id, _) = env.client(ClientType::Confidential, JwtAlg::Rs256, |_| {}).await;
+    let url = format!(
+        "{}?client_id={client_id}&response_type=code&scope=openid&redirect_uri={}&state=s9&request_uri={}",
+        env.endpoint("auth"),
+        enc(CALLBACK),
+        enc("https://10.0.0.1/request.jwt")
+    );
+    let r = browser().get(url).send().await.unwrap();
+    assert_eq!(r.status(), 302);
+    let loc = crate::harness::location(&r);
+    assert!(loc.starts_with(&format!("{CALLBACK}?error=invalid_request_uri")), "{loc}");
+    assert_eq!(query_param(&loc, "state").as_deref(), Some("s9"));
+    // Without a registered redirect_uri it stays an error page.
+    let url = format!(
+        "{}?client_id={client_id}&response_type=code&scope=openid&redirect_uri={}&request_uri={}",
+        env.endpoint("auth"),
+        enc("https://evil.example/cb"),
+        enc("https://10.0.0.1/request.jwt")
+    );
+    let r = browser().get(url).send().await.unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r.headers().get("location").is_none());
+}

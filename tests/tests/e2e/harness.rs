@@ -108,6 +108,10 @@ impl Env {
         spec.jwt_alg = alg;
         spec.post_logout_redirect_uris = vec!["http://127.0.0.1:9/bye".into()];
         edit(&mut spec);
+        // A client without a code response type has no authorization_code grant (RFC 7591 §2.1).
+        if !spec.response_types.iter().any(|r| r.has_code()) {
+            spec.grant_types.retain(|g| *g != oidc_core::model::GrantType::AuthorizationCode);
+        }
         let (c, secret) = manage::new_client(REALM, spec, now(), &OsRandom::new()).expect("valid client");
         self.store.create_client(&c).await.expect("store the client");
         (c.client_id, secret.map(|s| s.secret().to_owned()))

@@ -14,6 +14,7 @@ mod discovery;
 mod errors;
 mod flows;
 mod hardening;
+mod keycloak;
 mod keys;
 mod logout;
 mod registration;

@@ -13,6 +13,7 @@ use oidc_core::model::{Client, LoginSession, User};
 use oidc_core::params::form_urlencode;
 use oidc_core::password::{self, Verified};
 use oidc_core::rand::token;
+use oidc_core::sealed::SealKey;
 use oidc_core::secret::{Digest, Password, SessionToken, ct_eq};
 
 use super::{error_page, page, storage_failed};
@@ -58,28 +59,31 @@ async fn validate(
         Ok(c) => c,
         Err(e) => return Err(storage_failed(app, realm, &e)),
     };
-    // OIDC Core §6.2: a request object by reference, fetched only for a known client.
-    if client.is_some() {
+    // OIDC Core §6.2: a request object by reference, fetched only for a known client;
+    // once the client is known, a failure goes to its registered redirect_uri (§3.1.2.6).
+    if let Some(c) = client.as_deref() {
+        let fail = |received: &authorize::Received, e: OAuthError| {
+            authz_error(app, realm, &received.error_for_client(c, &realm.issuer, e), false)
+        };
         match received.take_request_uri() {
-            Err(e) => return Err(error_page(app, realm, StatusCode::BAD_REQUEST, &e)),
+            Err(e) => return Err(fail(&received, e)),
             Ok(None) => {}
-            Ok(Some(uri)) => match app
-                .fetcher
-                .get(&uri, &format!("client '{}' of realm '{}'", received.client_id(), realm.realm.name))
-                .await
-            {
-                Ok(body) => match String::from_utf8(body.to_vec()) {
-                    Ok(jwt) => received.set_request(jwt.trim().to_owned()),
-                    Err(_) => {
-                        let e = OAuthError::new(oidc_core::ErrorCode::InvalidRequestUri, "request_uri: not text");
-                        return Err(error_page(app, realm, StatusCode::BAD_REQUEST, &e));
+            Ok(Some(uri)) => {
+                let requester = format!("client '{}' of realm '{}'", c.client_id, realm.realm.name);
+                match app.fetcher.get(&uri, &requester).await {
+                    Ok(body) => match String::from_utf8(body.to_vec()) {
+                        Ok(jwt) => received.set_request(jwt.trim().to_owned()),
+                        Err(_) => {
+                            let e = OAuthError::new(oidc_core::ErrorCode::InvalidRequestUri, "request_uri: not text");
+                            return Err(fail(&received, e));
+                        }
+                    },
+                    Err(e) => {
+                        let e = OAuthError::new(oidc_core::ErrorCode::InvalidRequestUri, format!("request_uri: {e}"));
+                        return Err(fail(&received, e));
                     }
-                },
-                Err(e) => {
-                    let e = OAuthError::new(oidc_core::ErrorCode::InvalidRequestUri, format!("request_uri: {e}"));
-                    return Err(error_page(app, realm, StatusCode::BAD_REQUEST, &e));
                 }
-            },
+            }
         }
     }
     // A signed request object may need the client's keys from its jwks_uri, fetched
@@ -92,7 +96,8 @@ async fn validate(
         None => (None, false),
     };
     let retry = received.clone();
-    let validated = match received.with_client(keyed.as_ref(), &realm.issuer, &app.config.scopes) {
+    let now = app.clock.now();
+    let validated = match received.with_client(keyed.as_ref(), &realm.issuer, &app.config.scopes, now) {
         Ok(v) => v,
         Err(e) => match client
             .as_deref()
@@ -101,17 +106,32 @@ async fn validate(
             Some(c) => {
                 let (fresh, _) = app.with_client_keys(c, true).await;
                 retry
-                    .with_client(Some(&fresh), &realm.issuer, &app.config.scopes)
+                    .with_client(Some(&fresh), &realm.issuer, &app.config.scopes, now)
                     .map_err(|_| authz_error(app, realm, &e, false))?
             }
             None => return Err(authz_error(app, realm, &e, false)),
         },
     };
     // with_client succeeds only with a client.
-    match client {
-        Some(c) => Ok((c, validated)),
-        None => Err(error_page(app, realm, StatusCode::BAD_REQUEST, &OAuthError::invalid_client("unknown client"))),
+    let Some(client) = client else {
+        return Err(error_page(app, realm, StatusCode::BAD_REQUEST, &OAuthError::invalid_client("unknown client")));
+    };
+    // RFC 9101 §10.2: a request object is used once within its lifetime.
+    if let Some((jti, until)) = &validated.request_object_jti {
+        let first = app
+            .repos
+            .use_once(&realm.realm.name, &client.client_id, &format!("request-object:{jti}"), *until, now)
+            .await
+            .map_err(|e| storage_failed(app, realm, &e))?;
+        if !first {
+            let e = validated.error(
+                oidc_core::ErrorCode::InvalidRequestObject,
+                "request object: this jti was already used (a replayed request)",
+            );
+            return Err(authz_error(app, realm, &e, false));
+        }
     }
+    Ok((client, validated))
 }
 
 /// Runs the state machine from the current session: login, consent, or issue.
@@ -154,12 +174,12 @@ async fn resume(
     match v.decide(client, session.as_ref(), user_active, consent.as_ref(), hint_matches, now) {
         Decision::Login => login_page(app, realm, headers, client, v, None, StatusCode::OK),
         Decision::Consent => {
-            let (Some(_), Some(user)) = (&session, &user) else {
+            let (Some(session), Some(user)) = (&session, &user) else {
                 return login_page(app, realm, headers, client, v, None, StatusCode::OK);
             };
-            // A registered client's policy and terms pages (its registration metadata).
-            let links = registered_links(app, realm, &client.client_id).await;
-            consent_page(app, realm, headers, client, v, &user.username, &links)
+            // The client's privacy policy and terms pages.
+            let links = policy_links(app, realm, client).await;
+            consent_page(app, realm, headers, client, v, (&session.id, &user.username), &links)
         }
         Decision::Error(e) => authz_error(app, realm, &e, after_post),
         Decision::Issue => match (session, user) {
@@ -321,13 +341,53 @@ pub(super) fn field<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a 
     form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
 }
 
-/// The request, as the query string the forms carry back.
-fn authz_query(v: &Validated) -> String {
-    v.params_after_login()
+/// How long a browser has to sign in and consent before the pending request expires.
+const PENDING_LIFETIME: i64 = 1800;
+
+/// The pending authorization request, sealed for the forms to carry: its
+/// parameters (those of a signed request object included, as the client signed
+/// them) and, for the consent form, the login session it was shown to, bound to
+/// the browser's CSRF cookie ([`oidc_core::sealed`]).
+fn seal_pending(app: &App, realm: &RealmState, v: &Validated, csrf_cookie: &str, session_id: Option<&str>) -> String {
+    let query = v
+        .params_after_login()
         .iter()
         .map(|(k, val)| format!("{}={}", form_urlencode(k), form_urlencode(val)))
         .collect::<Vec<_>>()
-        .join("&")
+        .join("&");
+    let plain = serde_json::json!({ "q": query, "sid": session_id }).to_string();
+    let key = SealKey::derive(&realm.realm.secret_key, "pending-authorization-request");
+    key.seal(plain.as_bytes(), app.clock.now().plus(PENDING_LIFETIME), csrf_cookie, app.rng.as_ref())
+}
+
+/// Opens a sealed pending request and validates it again against its client
+/// (which cannot fail on the parameters, but the client may have changed);
+/// returns the client, the request and the session it was shown to.
+async fn open_and_validate(
+    app: &App,
+    realm: &RealmState,
+    headers: &HeaderMap,
+    sealed: &str,
+) -> Result<(Arc<Client>, Validated, Option<String>), Resp> {
+    let cookie = cookies::get(header(headers, COOKIE), cookies::CSRF).unwrap_or("");
+    let key = SealKey::derive(&realm.realm.secret_key, "pending-authorization-request");
+    let opened = key
+        .open(sealed, cookie, app.clock.now())
+        .and_then(|plain| serde_json::from_slice::<serde_json::Value>(&plain).ok());
+    let Some(opened) = opened else {
+        return Err(error_page(
+            app,
+            realm,
+            StatusCode::BAD_REQUEST,
+            &OAuthError::invalid_request(
+                "this sign-in form has expired or does not belong to this browser; go back to the application and start again",
+            ),
+        ));
+    };
+    let query = opened["q"].as_str().unwrap_or("");
+    let shown_to = opened["sid"].as_str().map(str::to_owned);
+    let (client, v) = validate(app, realm, request::pairs(query.as_bytes())).await?;
+    Ok((client, v, shown_to))
 }
 
 fn login_page(
@@ -339,19 +399,20 @@ fn login_page(
     error: Option<&str>,
     status: StatusCode,
 ) -> Resp {
+    let cookie = csrf_cookie(app, headers);
     let form = LoginForm {
-        authz: authz_query(v),
+        authz: seal_pending(app, realm, v, &cookie.0, None),
         client_name: Some(client.name.clone()),
         username: v.login_hint.clone().unwrap_or_default(),
         ui_locales: v.ui_locales.clone(),
         display: v.display.clone(),
     };
-    render_login(app, realm, headers, &form, error, status)
+    render_login_with(app, realm, cookie, &form, error, status)
 }
 
 /// What the login form shows and carries.
 pub(super) struct LoginForm {
-    /// The authorization request to resume, as a query string; empty for the account page.
+    /// The sealed authorization request to resume; empty for the account page.
     pub(super) authz: String,
     /// The application the user signs in to.
     pub(super) client_name: Option<String>,
@@ -372,7 +433,19 @@ pub(super) fn render_login(
     error: Option<&str>,
     status: StatusCode,
 ) -> Resp {
-    let (cookie, new) = csrf_cookie(app, headers);
+    render_login_with(app, realm, csrf_cookie(app, headers), form, error, status)
+}
+
+/// [`render_login`] with the browser's CSRF cookie already chosen (the sealed
+/// request in the form is bound to it).
+fn render_login_with(
+    app: &App,
+    realm: &RealmState,
+    (cookie, new): (String, bool),
+    form: &LoginForm,
+    error: Option<&str>,
+    status: StatusCode,
+) -> Resp {
     let mut r = page(
         app,
         realm,
@@ -396,9 +469,13 @@ pub(super) fn render_login(
     r
 }
 
-/// `policy_uri` and `tos_uri` from a dynamically registered client's metadata.
-async fn registered_links(app: &App, realm: &RealmState, client_id: &str) -> (Option<String>, Option<String>) {
-    let Ok(Some(reg)) = app.repos.registration(&realm.realm.name, client_id).await else {
+/// The client's privacy policy and terms of service URLs; for clients
+/// registered before they were client settings, from the registration metadata.
+async fn policy_links(app: &App, realm: &RealmState, client: &Client) -> (Option<String>, Option<String>) {
+    if client.policy_url.is_some() || client.terms_url.is_some() {
+        return (client.policy_url.clone(), client.terms_url.clone());
+    }
+    let Ok(Some(reg)) = app.repos.registration(&realm.realm.name, &client.client_id).await else {
         return (None, None);
     };
     let md: serde_json::Value = serde_json::from_str(&reg.metadata).unwrap_or_default();
@@ -412,11 +489,11 @@ fn consent_page(
     headers: &HeaderMap,
     client: &Client,
     v: &Validated,
-    username: &str,
+    (session_id, username): (&str, &str),
     (policy_uri, tos_uri): &(Option<String>, Option<String>),
 ) -> Resp {
     let (cookie, new) = csrf_cookie(app, headers);
-    let authz = authz_query(v);
+    let authz = seal_pending(app, realm, v, &cookie, Some(session_id));
     // The seed's template receives the hidden inputs as markup; the value is escaped here.
     let hidden = format!("<input type=\"hidden\" name=\"authz\" value=\"{}\">", html_escape(&authz));
     let scopes: Vec<Value> = v
@@ -474,12 +551,22 @@ pub(super) fn forbidden(app: &App, realm: &RealmState) -> Resp {
 pub(crate) async fn login(app: &App, realm: &RealmState, req: Request<Incoming>) -> Resp {
     let (parts, body) = req.into_parts();
     if parts.method != Method::POST {
-        return error_page(
-            app,
-            realm,
-            StatusCode::METHOD_NOT_ALLOWED,
-            &OAuthError::invalid_request("sign in from your application"),
-        );
+        // After a login the browser comes back here with the sealed request to resume it.
+        let query = request::pairs(parts.uri.query().unwrap_or("").as_bytes());
+        let sealed = field(&query, "authz").unwrap_or("");
+        if sealed.is_empty() {
+            return error_page(
+                app,
+                realm,
+                StatusCode::METHOD_NOT_ALLOWED,
+                &OAuthError::invalid_request("sign in from your application"),
+            );
+        }
+        let (client, v) = match open_and_validate(app, realm, &parts.headers, sealed).await {
+            Ok((c, v, _)) => (c, v),
+            Err(r) => return r,
+        };
+        return resume(app, realm, &parts.headers, &client, &v, false).await;
     }
     let form = match request::read_form(&parts.headers, body).await {
         Ok(f) => f,
@@ -493,8 +580,8 @@ pub(crate) async fn login(app: &App, realm: &RealmState, req: Request<Incoming>)
     let target = if authz.is_empty() {
         None
     } else {
-        match validate(app, realm, request::pairs(authz.as_bytes())).await {
-            Ok(x) => Some(x),
+        match open_and_validate(app, realm, &parts.headers, authz).await {
+            Ok((c, v, _)) => Some((c, v)),
             Err(r) => return r,
         }
     };
@@ -588,7 +675,14 @@ pub(crate) async fn login(app: &App, realm: &RealmState, req: Request<Incoming>)
         return storage_failed(app, realm, &e);
     }
     let mut location = match &target {
-        Some((_, v)) => format!("{}?{}", realm_url(app, realm, "protocol/openid-connect/auth"), authz_query(v)),
+        Some((_, v)) => {
+            let (cookie, _) = csrf_cookie(app, &parts.headers);
+            format!(
+                "{}?authz={}",
+                realm_url(app, realm, "login-actions/authenticate"),
+                form_urlencode(&seal_pending(app, realm, v, &cookie, None))
+            )
+        }
         None => realm_url(app, realm, "account"),
     };
     // The seed's OIDC_AFTER_USERLOGIN_HOOK: it may send the user elsewhere first,
@@ -618,15 +712,21 @@ pub(crate) async fn consent(app: &App, realm: &RealmState, req: Request<Incoming
     if !csrf_ok(realm, &parts.headers, &form) {
         return forbidden(app, realm);
     }
-    let (client, v) = match validate(app, realm, request::pairs(field(&form, "authz").unwrap_or("").as_bytes())).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+    let (client, v, shown_to) =
+        match open_and_validate(app, realm, &parts.headers, field(&form, "authz").unwrap_or("")).await {
+            Ok(x) => x,
+            Err(r) => return r,
+        };
     let session = match current_session(app, realm, &parts.headers).await {
         Ok(Some(s)) => s,
         Ok(None) => return login_page(app, realm, &parts.headers, &client, &v, None, StatusCode::OK),
         Err(r) => return r,
     };
+    // The consent page was shown to one login session; if the browser's session
+    // changed since (another user signed in), decide again for the session it has now.
+    if shown_to.as_deref() != Some(session.id.as_str()) {
+        return resume(app, realm, &parts.headers, &client, &v, true).await;
+    }
     let name = &realm.realm.name;
     let event = |kind: &'static str| {
         guard::audit(

@@ -2,6 +2,7 @@
 
 mod account;
 mod authorize;
+mod keycloak;
 mod logout;
 mod misc;
 mod registration;
@@ -63,6 +64,7 @@ pub(crate) async fn handle(app: &App, req: Request<Incoming>) -> Resp {
         | Endpoint::Consent(r)
         | Endpoint::Demo(r)
         | Endpoint::Account(r)
+        | Endpoint::RealmInfo(r)
         | Endpoint::Registration(r, _, _) => r.clone(),
     };
     let realm = match app.realm(&realm_name).await {
@@ -76,6 +78,7 @@ pub(crate) async fn handle(app: &App, req: Request<Incoming>) -> Resp {
     match endpoint {
         Endpoint::Discovery(_) => misc::discovery(&realm),
         Endpoint::Jwks(_) => misc::jwks(&realm),
+        Endpoint::RealmInfo(_) => misc::realm_info(&realm),
         Endpoint::Authorize(_) => authorize::authorize(app, &realm, req).await,
         Endpoint::Login(_) => authorize::login(app, &realm, req).await,
         Endpoint::Consent(_) => authorize::consent(app, &realm, req).await,

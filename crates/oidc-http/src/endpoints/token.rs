@@ -92,6 +92,7 @@ async fn run(
             body.insert("access_token".into(), json!(at.secret()));
             body.insert("token_type".into(), json!("Bearer"));
             body.insert("expires_in".into(), json!(app.config.settings.access_token_lifetime));
+            body.insert("not-before-policy".into(), json!(0));
             body.insert("scope".into(), json!(record.scope.to_string()));
             return Ok((Value::Object(body).to_string(), client));
         }
@@ -139,6 +140,7 @@ async fn run(
         settings: &app.config.settings,
         now,
     };
+    let session_state = grant.session_id.clone();
     let issued = token::issue(&ctx, grant, app.rng.as_ref())?;
     app.repos
         .save_tokens(&issued.access_record, issued.refresh.as_ref().map(|r| &r.1))
@@ -149,12 +151,19 @@ async fn run(
     body.insert("access_token".into(), json!(issued.access_token.secret()));
     body.insert("token_type".into(), json!("Bearer"));
     body.insert("expires_in".into(), json!(issued.expires_in));
-    if let Some((rt, _)) = &issued.refresh {
+    if let Some((rt, record)) = &issued.refresh {
         body.insert("refresh_token".into(), json!(rt.secret()));
+        // Keycloak's members: the refresh token's lifetime, and the login session's public id.
+        body.insert("refresh_expires_in".into(), json!(record.expires_at.secs().saturating_sub(now.secs())));
     }
     if let Some(id) = &issued.id_token {
         body.insert("id_token".into(), json!(id));
     }
+    if let Some(sid) = session_state {
+        body.insert("session_state".into(), json!(sid));
+    }
+    // Keycloak's realm not-before time (0: tokens are not revoked by date here).
+    body.insert("not-before-policy".into(), json!(0));
     body.insert("scope".into(), json!(issued.scope.to_string()));
     Ok((Value::Object(body).to_string(), client))
 }
