@@ -930,6 +930,20 @@ mod tests {
     }
 
     #[test]
+    fn web_origins_of_a_client_for_cors_and_the_session_iframe() {
+        let mut c = crate::authorize::tests::client(ClientType::Public);
+        assert!(c.allows_origin("https://rp.example"), "none listed: the redirect URIs' origins");
+        assert!(c.allows_origin("http://127.0.0.1:8080"));
+        assert!(!c.allows_origin("https://evil.example"));
+        c.web_origins = vec!["https://spa.example".into()];
+        assert!(c.allows_origin("https://spa.example") && !c.allows_origin("https://rp.example"), "exact list");
+        c.web_origins.push("+".into());
+        assert!(c.allows_origin("https://rp.example"), "+ adds the redirect URIs' origins (Keycloak)");
+        c.web_origins = vec!["*".into()];
+        assert!(c.allows_origin("https://anything.example"));
+    }
+
+    #[test]
     fn consent_covers_subset_until_expiry() {
         let c = Consent {
             realm: "r".into(),
