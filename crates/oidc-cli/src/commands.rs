@@ -125,6 +125,7 @@ fn raise_open_file_limit() -> u64 {
 }
 
 async fn serve(store: Store, file: &FileConfig, realm: &str, args: ServeArgs) -> anyhow::Result<()> {
+    SERVING.store(true, std::sync::atomic::Ordering::Relaxed);
     store.migrate().await.context("migration failed")?;
     let store: Arc<dyn Repositories> = Arc::new(store);
     let boot = server::bootstrap(store.as_ref(), realm).await?;
@@ -890,11 +891,18 @@ async fn user_cmd(store: &dyn Repositories, realm: &str, c: UserCommand) -> anyh
     Ok(())
 }
 
+/// Set while the server runs: its messages are informational, and a closed
+/// standard output (a supervisor that stopped reading) must not stop the server.
+static SERVING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 /// The body of [`say!`].
 pub(crate) fn write_line(args: std::fmt::Arguments<'_>) {
     use std::io::Write as _;
     let mut out = std::io::stdout().lock();
     if let Err(e) = out.write_fmt(args).and_then(|()| out.write_all(b"\n")).and_then(|()| out.flush()) {
+        if SERVING.load(std::sync::atomic::Ordering::Relaxed) {
+            return;
+        }
         if e.kind() != std::io::ErrorKind::BrokenPipe {
             eprintln!("error: writing to standard output: {e}");
         }

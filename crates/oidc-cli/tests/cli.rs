@@ -386,7 +386,8 @@ fn an_operator_issues_a_registration_access_token() {
 
     let (mut child, addr, _) = serve(&db);
     let path = format!("/realms/main/clients-registrations/default/{id}");
-    assert!(get_with_bearer(&addr, &path, &first).starts_with("HTTP/1.1 401"), "the first token was replaced");
+    let stale = get_with_bearer(&addr, &path, &first);
+    assert!(stale.starts_with("HTTP/1.1 401"), "the first token was replaced: {stale}");
     let read = get_with_bearer(&addr, &path, &second);
     assert!(read.starts_with("HTTP/1.1 200"), "{read}");
     assert!(read.contains(&format!("\"clientId\":\"{id}\"")), "{read}");
