@@ -85,6 +85,8 @@ pub struct ServerOptions {
     pub hooks: Hooks,
     /// Let outbound fetches use plain http on loopback: tests only.
     pub allow_http_fetch_loopback: bool,
+    /// The browser-state key for browsers with no session (Session Management); random when `None`.
+    pub unauthenticated_session_key: Option<String>,
     /// Private networks outbound fetches may reach.
     pub allow_fetch_networks: Vec<Cidr>,
     /// Connection limits and request deadlines.
@@ -106,6 +108,7 @@ impl ServerOptions {
             scopes: ScopeRegistry::default(),
             hooks: Hooks::default(),
             allow_http_fetch_loopback: false,
+            unauthenticated_session_key: None,
             allow_fetch_networks: Vec::new(),
             limits: ServerLimits::default(),
             trusted_proxies: Vec::new(),
@@ -163,6 +166,7 @@ pub async fn spawn(opts: ServerOptions, repos: Arc<dyn Repositories>) -> anyhow:
         log_requests: opts.log_requests,
         scopes: opts.scopes.clone(),
         allow_http_fetch_loopback: opts.allow_http_fetch_loopback,
+        unauthenticated_session_key: opts.unauthenticated_session_key.clone(),
         allow_fetch_networks: opts.allow_fetch_networks.clone(),
         limits: opts.limits.clone(),
         trusted_proxies: opts.trusted_proxies.clone(),

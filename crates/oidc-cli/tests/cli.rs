@@ -493,3 +493,50 @@ fn a_closed_pipe_ends_a_command_quietly() {
     assert!(!stderr.contains("panicked") && !stderr.contains("backtrace"), "{stderr}");
     assert!(matches!(out.status.code(), Some(0 | 141)), "{:?} {stderr}", out.status);
 }
+
+#[test]
+fn logout_uris_and_user_logout_from_the_command_line() {
+    let db = temp_db("logout");
+    let cmd = |args: &[&str]| {
+        let mut c = oidc(&db);
+        c.args(args);
+        c
+    };
+    assert!(run(cmd(&["realm", "create", "main"]), None).0);
+    let (ok, out, err) = run(
+        cmd(&[
+            "client",
+            "create",
+            "--name",
+            "Web",
+            "--redirect-uri",
+            "https://app.example/cb",
+            "--frontchannel-logout-uri",
+            "https://app.example/fc",
+            "--backchannel-logout-uri",
+            "https://app.example/bc",
+            "--backchannel-logout-session-required",
+            "true",
+        ]),
+        None,
+    );
+    assert!(ok, "{err}");
+    let id = out.lines().find_map(|l| l.strip_prefix("client_id:")).unwrap().trim().to_owned();
+    let (_, out, _) = run(cmd(&["client", "show", &id]), None);
+    assert!(out.contains("frontchannel:   https://app.example/fc"), "{out}");
+    assert!(out.contains("backchannel:    https://app.example/bc (session required: true)"), "{out}");
+    // Front-Channel Logout 1.0 §2: the host of a redirect URI; an empty value removes it.
+    let (ok, _, err) =
+        run(cmd(&["client", "update", &id, "--frontchannel-logout-uri", "https://evil.example/fc"]), None);
+    assert!(!ok && err.contains("Front-Channel Logout"), "{err}");
+    assert!(run(cmd(&["client", "update", &id, "--backchannel-logout-uri", ""]), None).0);
+    let (_, out, _) = run(cmd(&["client", "show", &id]), None);
+    assert!(!out.contains("backchannel:"), "{out}");
+
+    assert!(run(cmd(&["user", "create", "alice", "--password-stdin"]), Some("alice-password-1\n")).0);
+    let (ok, out, err) = run(cmd(&["user", "logout", "alice"]), None);
+    assert!(ok, "{err}");
+    assert!(out.contains("Ended 0 session(s) of 'alice'"), "{out}");
+    let (ok, _, err) = run(cmd(&["user", "logout", "nobody"]), None);
+    assert!(!ok && err.contains("no user 'nobody'"), "{err}");
+}

@@ -772,6 +772,7 @@ impl Validated {
                 expires_at: now.plus(settings.access_token_lifetime),
                 grant_id: grant_id.clone(),
                 claims: claims_json.clone(),
+                session_id: Some(session.id.clone()),
             });
             params.push(("access_token".to_owned(), at.secret().to_owned()));
             params.push(("token_type".to_owned(), "Bearer".to_owned()));
@@ -823,26 +824,9 @@ impl Validated {
     /// `Ok(None)` without a hint.
     pub fn hint_subject(&self, keys: &KeySet, client: &Client) -> Result<Option<String>, AuthzError> {
         let Some(hint) = &self.id_token_hint else { return Ok(None) };
-        let bad = |why: &str| self.error(ErrorCode::InvalidRequest, format!("id_token_hint {why}"));
-        let mut vkeys = keys.verify_keys().to_vec();
-        if let Some(secret) = &client.client_secret {
-            vkeys.push(crate::jose::VerifyKey::Hmac(secret.secret().as_bytes().to_vec()));
-        }
-        let verified = crate::jose::verify(hint, &crate::jose::ALL_ALGS, &vkeys)
-            .map_err(|_| bad("is not an id_token signed by this provider"))?;
-        let c = &verified.claims;
-        if c.get("iss").and_then(|i| i.as_str()) != Some(self.issuer.as_str()) {
-            return Err(bad("was issued by another provider"));
-        }
-        let aud_ok = match c.get("aud") {
-            Some(serde_json::Value::String(a)) => a == &client.client_id,
-            Some(serde_json::Value::Array(a)) => a.iter().any(|x| x.as_str() == Some(client.client_id.as_str())),
-            _ => false,
-        };
-        if !aud_ok {
-            return Err(bad("was issued to another client"));
-        }
-        c.get("sub").and_then(|s| s.as_str()).map(|s| Some(s.to_owned())).ok_or_else(|| bad("has no sub"))
+        idtoken::verify_hint(hint, keys, client, &self.issuer)
+            .map(|h| Some(h.subject))
+            .map_err(|why| self.error(ErrorCode::InvalidRequest, format!("id_token_hint {why}")))
     }
 
     /// The `acr` to put in the id_token: only when the client asked, with

@@ -172,7 +172,12 @@ impl SigningKey {
     /// ECDSA need randomness, which `ring` takes from the system (it also
     /// blinds RSA with it), so no [`crate::rand::Random`] is taken.
     pub fn sign(&self, claims: &Map<String, Value>) -> String {
-        let header = json!({"alg": self.alg.as_str(), "kid": self.kid, "typ": "JWT"});
+        self.sign_typed(claims, "JWT")
+    }
+
+    /// Like [`Self::sign`], with another `typ` header (such as `logout+jwt`).
+    pub fn sign_typed(&self, claims: &Map<String, Value>, typ: &str) -> String {
+        let header = json!({"alg": self.alg.as_str(), "kid": self.kid, "typ": typ});
         let signing_input = signing_input(&header, claims);
         let rng = ring::rand::SystemRandom::new();
         let sig = match &self.material {
@@ -225,7 +230,12 @@ pub fn unsigned(claims: &Map<String, Value>) -> String {
 /// Signs `claims` with HS256 keyed by `secret` (RFC 7518 §3.2; OIDC Core §10.1
 /// uses the client secret's octets).
 pub fn sign_hs256(claims: &Map<String, Value>, secret: &[u8]) -> String {
-    let header = json!({"alg": "HS256", "typ": "JWT"});
+    sign_hs256_typed(claims, secret, "JWT")
+}
+
+/// Like [`sign_hs256`], with another `typ` header.
+pub fn sign_hs256_typed(claims: &Map<String, Value>, secret: &[u8], typ: &str) -> String {
+    let header = json!({"alg": "HS256", "typ": typ});
     let signing_input = signing_input(&header, claims);
     let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret);
     let tag = ring::hmac::sign(&key, signing_input.as_bytes());

@@ -129,7 +129,16 @@ pub struct TokenRequest {
 
 /// Parses a token request from its form body and `Authorization` header.
 pub fn parse(mut params: Params, authorization: Option<&str>) -> Result<TokenRequest, OAuthError> {
-    let credentials = match authorization {
+    let credentials = parse_credentials(&mut params, authorization)?;
+    let grant = parse_grant(params)?;
+    Ok(TokenRequest { credentials, grant })
+}
+
+/// Reads the client's credentials (RFC 6749 §2.3) from the `Authorization`
+/// header or the form, taking them out of `params`; also used by the other
+/// endpoints where clients authenticate (logout by refresh token).
+pub fn parse_credentials(params: &mut Params, authorization: Option<&str>) -> Result<ClientCredentials, OAuthError> {
+    Ok(match authorization {
         Some(h) => {
             let (scheme, value) = h.split_once(' ').unwrap_or((h, ""));
             if !scheme.eq_ignore_ascii_case("basic") {
@@ -185,7 +194,10 @@ pub fn parse(mut params: Params, authorization: Option<&str>) -> Result<TokenReq
             let secret = params.take("client_secret").map(crate::secret::ClientSecret::new);
             ClientCredentials::Post { client_id, secret }
         }
-    };
+    })
+}
+
+fn parse_grant(mut params: Params) -> Result<GrantRequest, OAuthError> {
     let grant = match params.get("grant_type") {
         None => return Err(OAuthError::invalid_request("the grant_type parameter is missing")),
         Some("authorization_code") => GrantRequest::AuthorizationCode {
@@ -222,7 +234,7 @@ pub fn parse(mut params: Params, authorization: Option<&str>) -> Result<TokenReq
             ));
         }
     };
-    Ok(TokenRequest { credentials, grant })
+    Ok(grant)
 }
 
 fn scope_param(params: &Params) -> Result<Option<Scope>, OAuthError> {
@@ -314,6 +326,7 @@ pub fn issue_client_credentials(
         expires_at: now.plus(settings.access_token_lifetime),
         grant_id: token(rng, 16),
         claims: None,
+        session_id: None,
     };
     (access_token, record)
 }
@@ -465,6 +478,32 @@ pub struct Grant {
     pub acr: Option<String>,
     /// The `claims` request parameter (OIDC Core §5.5), as compact JSON.
     pub claims: Option<String>,
+}
+
+impl Grant {
+    /// Whether the grant is offline (`offline_access`, OIDC Core §11): its
+    /// refresh tokens outlive the login session.
+    pub fn is_offline(&self) -> bool {
+        self.scope.contains("offline_access")
+    }
+
+    /// Whether tokens may be issued for this grant only while its login
+    /// session lasts: it came from a session and is not offline.
+    pub fn needs_session(&self) -> bool {
+        self.session_id.is_some() && !self.is_offline()
+    }
+
+    /// Checks that the login session of a grant that needs one is still
+    /// alive (`session`: the unexpired session with the grant's session id,
+    /// as the adapter found it). Refresh tokens die with their session, as
+    /// in Keycloak; offline ones do not.
+    pub fn check_session(&self, session: Option<&crate::model::LoginSession>) -> Result<(), OAuthError> {
+        match (self.needs_session(), session) {
+            (false, _) => Ok(()),
+            (true, Some(s)) if Some(&s.id) == self.session_id.as_ref() && s.user_id == self.user_id => Ok(()),
+            (true, _) => Err(OAuthError::invalid_grant("the login session of this grant has ended")),
+        }
+    }
 }
 
 /// Why a code or refresh token was refused.
@@ -654,6 +693,7 @@ pub fn issue(ctx: &IssueContext<'_>, grant: Grant, rng: &dyn Random) -> Result<I
     } else {
         None
     };
+    let offline = grant.is_offline();
     let access_record = AccessTokenRecord {
         digest: access_token.digest(),
         realm: ctx.realm.to_owned(),
@@ -663,20 +703,35 @@ pub fn issue(ctx: &IssueContext<'_>, grant: Grant, rng: &dyn Random) -> Result<I
         expires_at: ctx.now.plus(ctx.settings.access_token_lifetime),
         grant_id: grant.grant_id.clone(),
         claims: grant.claims.clone(),
+        // Tokens of a session die with it; offline ones do not (OIDC Core §11).
+        session_id: if offline { None } else { grant.session_id.clone() },
     };
     let refresh = ctx.client.allows_grant(GrantType::RefreshToken).then(|| {
         let refresh_token = RefreshToken::new(token(rng, 32));
+        // An offline token lives for the offline idle time from each use, never
+        // past the offline maximum from the login (Keycloak's Offline Session Idle/Max).
+        let expires_at = if offline {
+            UnixTime(
+                ctx.now
+                    .plus(ctx.settings.offline_idle)
+                    .secs()
+                    .min(grant.auth_time.plus(ctx.settings.offline_max).secs()),
+            )
+        } else {
+            ctx.now.plus(ctx.settings.refresh_token_lifetime)
+        };
         let record = RefreshTokenRecord {
             digest: refresh_token.digest(),
             realm: ctx.realm.to_owned(),
             client_id: ctx.client.client_id.clone(),
             user_id: grant.user_id.clone(),
             scope: grant.scope.clone(),
-            expires_at: ctx.now.plus(ctx.settings.refresh_token_lifetime),
+            expires_at,
             grant_id: grant.grant_id.clone(),
             auth_time: grant.auth_time,
             session_id: grant.session_id.clone(),
             claims: grant.claims.clone(),
+            offline,
         };
         (refresh_token, record)
     });

@@ -17,6 +17,7 @@ mod fetch;
 mod guard;
 mod hashing;
 mod log;
+mod logout;
 mod net;
 mod request;
 mod response;
@@ -48,6 +49,7 @@ pub mod fuzzing {
 pub use app::{App, AppConfig, RealmState};
 pub use fetch::Fetcher;
 pub use guard::PeerAddr;
+pub use logout::Delivery;
 pub use net::Cidr;
 pub use server::{ServerLimits, serve};
 pub use templates::{TemplateError, Templates};

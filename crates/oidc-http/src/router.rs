@@ -18,8 +18,13 @@ pub(crate) enum Endpoint {
     UserInfo(String),
     /// `/realms/{realm}/protocol/openid-connect/certs` (RFC 7517 §5).
     Jwks(String),
-    /// `/realms/{realm}/protocol/openid-connect/logout`.
+    /// `/realms/{realm}/protocol/openid-connect/logout` (RP-Initiated Logout 1.0 §2).
     Logout(String),
+    /// `/realms/{realm}/protocol/openid-connect/login-status-iframe.html`:
+    /// the check_session_iframe (Session Management 1.0 §3.3, Keycloak's path).
+    CheckSessionIframe(String),
+    /// `.../login-status-iframe.html/init`: whether the iframe may answer an origin.
+    CheckSessionInit(String),
     /// `/realms/{realm}/login-actions/authenticate`: the login form.
     Login(String),
     /// `/realms/{realm}/login-actions/consent`: the consent form.
@@ -45,6 +50,12 @@ pub(crate) enum Endpoint {
 impl Endpoint {
     /// Parses a request path.
     pub(crate) fn parse(path: &str) -> Endpoint {
+        if let Some((realm, "protocol/openid-connect/login-status-iframe.html/init")) =
+            path.trim_start_matches('/').strip_prefix("realms/").and_then(|r| r.split_once('/'))
+            && valid_realm(realm)
+        {
+            return Endpoint::CheckSessionInit(realm.to_owned());
+        }
         let mut parts = path.trim_start_matches('/').split('/');
         match (parts.next(), parts.next(), parts.next(), parts.next(), parts.next(), parts.next()) {
             (Some("realms"), Some(realm), None | Some(""), None, None, None) if valid_realm(realm) => {
@@ -59,6 +70,9 @@ impl Endpoint {
                     ("protocol", Some("openid-connect"), Some("userinfo")) => Endpoint::UserInfo(r),
                     ("protocol", Some("openid-connect"), Some("certs")) => Endpoint::Jwks(r),
                     ("protocol", Some("openid-connect"), Some("logout")) => Endpoint::Logout(r),
+                    ("protocol", Some("openid-connect"), Some("login-status-iframe.html")) => {
+                        Endpoint::CheckSessionIframe(r)
+                    }
                     ("login-actions", Some("authenticate"), None) => Endpoint::Login(r),
                     ("login-actions", Some("consent"), None) => Endpoint::Consent(r),
                     ("demo", None, None) => Endpoint::Demo(r),
@@ -137,6 +151,18 @@ mod tests {
         assert_eq!(Endpoint::parse("/realms/../protocol/openid-connect/auth"), Endpoint::NotFound);
         assert_eq!(Endpoint::parse("/realms/main/protocol/openid-connect/auth/x"), Endpoint::NotFound);
         assert_eq!(Endpoint::parse("/health"), Endpoint::Health);
+        assert_eq!(
+            Endpoint::parse("/realms/main/protocol/openid-connect/login-status-iframe.html"),
+            Endpoint::CheckSessionIframe("main".into())
+        );
+        assert_eq!(
+            Endpoint::parse("/realms/main/protocol/openid-connect/login-status-iframe.html/init"),
+            Endpoint::CheckSessionInit("main".into())
+        );
+        assert_eq!(
+            Endpoint::parse("/realms/../protocol/openid-connect/login-status-iframe.html/init"),
+            Endpoint::NotFound
+        );
         assert_eq!(
             Endpoint::parse("/realms/main/clients-registrations/openid-connect"),
             Endpoint::Registration("main".into(), RegistrationFormat::OpenIdConnect, None)

@@ -33,6 +33,9 @@ pub(crate) fn session(auth_time: i64) -> LoginSession {
         user_id: "u1".into(),
         auth_time: UnixTime(auth_time),
         expires_at: UnixTime(auth_time + 3600),
+        last_used: UnixTime(auth_time),
+        user_agent: None,
+        address: None,
     }
 }
 

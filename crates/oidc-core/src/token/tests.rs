@@ -144,6 +144,7 @@ fn refresh_record() -> RefreshTokenRecord {
         auth_time: UnixTime(900),
         session_id: None,
         claims: None,
+        offline: false,
     }
 }
 
@@ -466,4 +467,23 @@ fn a_registered_auth_method_is_enforced_rfc7591_2() {
     );
     c.token_endpoint_auth_method = None;
     assert!(authenticate(&basic, Some(&c)).is_ok(), "operator-created clients may use any method");
+}
+
+#[test]
+fn grants_of_a_session_need_it_alive_unless_offline_keycloak_sso_session_and_oidc_core_11() {
+    let mut rec = refresh_record();
+    rec.session_id = Some("sid1".into());
+    let c = client(ClientType::Confidential);
+    let g = check_refresh(Rotated::First(rec.clone()), &c, None, UnixTime(1000)).unwrap();
+    assert!(g.needs_session());
+    let alive = crate::authorize::tests::session(900);
+    assert!(g.check_session(Some(&alive)).is_ok());
+    assert_eq!(g.check_session(None).unwrap_err().code, ErrorCode::InvalidGrant, "ended or idle: invalid_grant");
+    let mut someone_else = alive.clone();
+    someone_else.user_id = "u2".into();
+    assert!(g.check_session(Some(&someone_else)).is_err());
+    rec.scope = Scope::parse("openid offline_access").unwrap();
+    let offline = check_refresh(Rotated::First(rec), &c, None, UnixTime(1000)).unwrap();
+    assert!(offline.is_offline() && !offline.needs_session());
+    assert!(offline.check_session(None).is_ok(), "offline tokens outlive the session");
 }

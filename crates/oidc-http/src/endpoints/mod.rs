@@ -3,6 +3,7 @@
 mod account;
 mod authorize;
 mod keycloak;
+mod logout;
 mod misc;
 mod registration;
 mod token;
@@ -32,9 +33,13 @@ pub(crate) async fn handle(app: &App, req: Request<Incoming>) -> Resp {
         return r;
     }
     if req.method() == Method::OPTIONS && matches!(endpoint, Endpoint::Token(_) | Endpoint::UserInfo(_)) {
-        // CORS preflight for browser-based clients (the token and userinfo endpoints take no cookies).
+        // CORS preflight for browser-based clients (the token and userinfo endpoints take no
+        // cookies). The client is not known yet: the actual response allows only its origins.
         let mut r = response::with_body(StatusCode::NO_CONTENT, "text/plain", "");
-        response::cors(&mut r);
+        match crate::request::header(req.headers(), hyper::header::ORIGIN) {
+            Some(origin) => response::allow_origin(&mut r, origin),
+            None => response::cors(&mut r),
+        }
         return r;
     }
     if endpoint == Endpoint::NotFound {
@@ -53,6 +58,8 @@ pub(crate) async fn handle(app: &App, req: Request<Incoming>) -> Resp {
         | Endpoint::UserInfo(r)
         | Endpoint::Jwks(r)
         | Endpoint::Logout(r)
+        | Endpoint::CheckSessionIframe(r)
+        | Endpoint::CheckSessionInit(r)
         | Endpoint::Login(r)
         | Endpoint::Consent(r)
         | Endpoint::Demo(r)
@@ -77,7 +84,9 @@ pub(crate) async fn handle(app: &App, req: Request<Incoming>) -> Resp {
         Endpoint::Consent(_) => authorize::consent(app, &realm, req).await,
         Endpoint::Token(_) => token::token(app, &realm, req).await,
         Endpoint::UserInfo(_) => userinfo::userinfo(app, &realm, req).await,
-        Endpoint::Logout(_) => misc::logout(app, &realm, req).await,
+        Endpoint::Logout(_) => logout::logout(app, &realm, req).await,
+        Endpoint::CheckSessionIframe(_) => logout::check_session_iframe(app, &realm),
+        Endpoint::CheckSessionInit(_) => logout::check_session_init(app, &realm, &req).await,
         Endpoint::Demo(_) => misc::demo(app, &realm),
         Endpoint::Account(_) => account::account(app, &realm, req).await,
         Endpoint::Registration(_, format, id) => registration::registration(app, &realm, format, id, req).await,

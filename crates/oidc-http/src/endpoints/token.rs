@@ -22,10 +22,12 @@ use crate::response::{self, ApiError as _, Resp, TokenError};
 /// `POST /realms/{realm}/protocol/openid-connect/token`.
 pub(crate) async fn token(app: &App, realm: &RealmState, req: Request<Incoming>) -> Resp {
     let addr = req.extensions().get::<PeerAddr>().map(|p| p.0);
+    let origin = header(req.headers(), hyper::header::ORIGIN).map(str::to_owned);
     match run(app, realm, req, addr).await {
-        Ok(body) => {
+        Ok((body, client)) => {
             let mut r = response::json_no_store(StatusCode::OK, body);
-            response::cors(&mut r);
+            // Browser-based clients read tokens from their registered origins only.
+            response::cors_for_client(&mut r, origin.as_deref(), &client);
             r
         }
         Err(Failure(e, retry_after)) => {
@@ -52,53 +54,19 @@ fn storage(e: &oidc_core::repo::RepoError) -> OAuthError {
     OAuthError::server_error("the request could not be completed, please try again")
 }
 
-async fn run(app: &App, realm: &RealmState, req: Request<Incoming>, addr: Option<IpAddr>) -> Result<String, Failure> {
+async fn run(
+    app: &App,
+    realm: &RealmState,
+    req: Request<Incoming>,
+    addr: Option<IpAddr>,
+) -> Result<(String, std::sync::Arc<Client>), Failure> {
     let (parts, body) = req.into_parts();
     let form =
         request::read_form(&parts.headers, body).await.map_err(|e| OAuthError::invalid_request(e.to_string()))?;
     let params = Params::from_pairs(form)?;
     let tr = token::parse(params, header(&parts.headers, AUTHORIZATION))?;
     let name = &realm.realm.name;
-    let client = app.client(name, tr.credentials.client_id()).await.map_err(|e| storage(&e))?;
-    if matches!(tr.credentials, ClientCredentials::Assertion { .. }) {
-        // RFC 7523 §3: the audience is the token endpoint (the issuer is accepted too, OIDC Core §9).
-        let endpoint = format!("{}/protocol/openid-connect/token", realm.issuer);
-        let audiences = [endpoint.as_str(), realm.issuer.as_str()];
-        let now = app.clock.now();
-        let (keyed, just_fetched) = match client.as_deref() {
-            Some(c) => {
-                let (c, fetched) = app.with_client_keys(c, false).await;
-                (Some(c), fetched)
-            }
-            None => (None, false),
-        };
-        let used = match token::authenticate_assertion(&tr.credentials, keyed.as_ref(), &audiences, now) {
-            Ok(u) => u,
-            // A key the cached jwks_uri document does not have: fetch it again once
-            // (not when it was fetched for this very request).
-            Err(e) => match client.as_deref().filter(|c| c.jwks_uri.is_some() && c.jwks.is_none() && !just_fetched) {
-                Some(c) => {
-                    let (fresh, _) = app.with_client_keys(c, true).await;
-                    token::authenticate_assertion(&tr.credentials, Some(&fresh), &audiences, now).map_err(|_| e)?
-                }
-                None => return Err(e.into()),
-            },
-        };
-        // Each assertion is accepted once (RFC 7523 §3 item 7).
-        let first = app
-            .repos
-            .use_once(name, tr.credentials.client_id(), &used.jti, used.expires_at, app.clock.now())
-            .await
-            .map_err(|e| storage(&e))?;
-        if !first {
-            return Err(OAuthError::invalid_client("client assertion refused: its jti was already used").into());
-        }
-    } else {
-        token::authenticate(&tr.credentials, client.as_deref())?;
-    }
-    let Some(client) = client else {
-        return Err(OAuthError::invalid_client("client authentication failed").into());
-    };
+    let client = authenticate_client(app, realm, &tr.credentials).await?;
     token::check_grant_type(&tr.grant, &client, &app.config.settings)?;
     let now = app.clock.now();
     let outcome = match &tr.grant {
@@ -126,7 +94,7 @@ async fn run(app: &App, realm: &RealmState, req: Request<Incoming>, addr: Option
             body.insert("expires_in".into(), json!(app.config.settings.access_token_lifetime));
             body.insert("not-before-policy".into(), json!(0));
             body.insert("scope".into(), json!(record.scope.to_string()));
-            return Ok(Value::Object(body).to_string());
+            return Ok((Value::Object(body).to_string(), client));
         }
         _ => {
             return Err(OAuthError::new(oidc_core::ErrorCode::UnsupportedGrantType, "unsupported grant_type").into());
@@ -141,6 +109,18 @@ async fn run(app: &App, realm: &RealmState, req: Request<Incoming>, addr: Option
             return Err(error.into());
         }
     };
+    // Tokens of a login session are issued only while it lasts (Keycloak's
+    // SSO Session Idle/Max); each refresh counts as a use of it.
+    if grant.needs_session()
+        && let Some(sid) = grant.session_id.as_deref()
+    {
+        let session = app.repos.session_by_id(name, sid, now).await.map_err(|e| storage(&e))?;
+        grant.check_session(session.as_ref())?;
+        if let Some(s) = session.filter(|s| s.needs_touch(now)) {
+            let expires = oidc_core::model::LoginSession::expiry_after_use(s.auth_time, now, &app.config.settings);
+            app.repos.touch_session(name, sid, now, expires).await.map_err(|e| storage(&e))?;
+        }
+    }
     let user = app
         .repos
         .user(name, &grant.user_id)
@@ -185,7 +165,56 @@ async fn run(app: &App, realm: &RealmState, req: Request<Incoming>, addr: Option
     // Keycloak's realm not-before time (0: tokens are not revoked by date here).
     body.insert("not-before-policy".into(), json!(0));
     body.insert("scope".into(), json!(issued.scope.to_string()));
-    Ok(Value::Object(body).to_string())
+    Ok((Value::Object(body).to_string(), client))
+}
+
+/// Authenticates the client of a request to the token endpoint, or to another
+/// endpoint where clients authenticate (logout by refresh token), as RFC 6749
+/// §2.3 asks: a secret, or a client assertion (RFC 7523) accepted once.
+pub(super) async fn authenticate_client(
+    app: &App,
+    realm: &RealmState,
+    credentials: &ClientCredentials,
+) -> Result<std::sync::Arc<Client>, OAuthError> {
+    let name = &realm.realm.name;
+    let client = app.client(name, credentials.client_id()).await.map_err(|e| storage(&e))?;
+    if matches!(credentials, ClientCredentials::Assertion { .. }) {
+        // RFC 7523 §3: the audience is the token endpoint (the issuer is accepted too, OIDC Core §9).
+        let endpoint = format!("{}/protocol/openid-connect/token", realm.issuer);
+        let audiences = [endpoint.as_str(), realm.issuer.as_str()];
+        let now = app.clock.now();
+        let (keyed, just_fetched) = match client.as_deref() {
+            Some(c) => {
+                let (c, fetched) = app.with_client_keys(c, false).await;
+                (Some(c), fetched)
+            }
+            None => (None, false),
+        };
+        let used = match token::authenticate_assertion(credentials, keyed.as_ref(), &audiences, now) {
+            Ok(u) => u,
+            // A key the cached jwks_uri document does not have: fetch it again once
+            // (not when it was fetched for this very request).
+            Err(e) => match client.as_deref().filter(|c| c.jwks_uri.is_some() && c.jwks.is_none() && !just_fetched) {
+                Some(c) => {
+                    let (fresh, _) = app.with_client_keys(c, true).await;
+                    token::authenticate_assertion(credentials, Some(&fresh), &audiences, now).map_err(|_| e)?
+                }
+                None => return Err(e),
+            },
+        };
+        // Each assertion is accepted once (RFC 7523 §3 item 7).
+        let first = app
+            .repos
+            .use_once(name, credentials.client_id(), &used.jti, used.expires_at, app.clock.now())
+            .await
+            .map_err(|e| storage(&e))?;
+        if !first {
+            return Err(OAuthError::invalid_client("client assertion refused: its jti was already used"));
+        }
+    } else {
+        token::authenticate(credentials, client.as_deref())?;
+    }
+    client.ok_or_else(|| OAuthError::invalid_client("client authentication failed"))
 }
 
 /// The resource owner password credentials grant (RFC 6749 §4.3.2), behind
