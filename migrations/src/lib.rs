@@ -17,6 +17,7 @@ mod m20261124_000009_client_auth_method;
 mod m20261206_000030_sessions;
 mod m20261206_000031_client_logout;
 mod m20261206_000040_client_keycloak_settings;
+mod m20261206_000050_role_definitions;
 
 /// Lists the migrations in order.
 #[derive(Debug)]
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000030_sessions::Migration),
             Box::new(m20261206_000031_client_logout::Migration),
             Box::new(m20261206_000040_client_keycloak_settings::Migration),
+            Box::new(m20261206_000050_role_definitions::Migration),
         ]
     }
 }

@@ -49,7 +49,8 @@ pub enum Command {
     /// View and change the client registration policies.
     #[command(subcommand, name = "registration-policy")]
     RegistrationPolicy(PolicyCommand),
-    /// Manage realm roles of users and service accounts (create-client, manage-clients, view-clients).
+    /// Manage realm roles: define them, grant them to users and service accounts (besides the
+    /// built-in create-client, manage-clients, view-clients); tokens carry them as realm_access.
     #[command(subcommand)]
     Role(RoleCommand),
 }
@@ -69,9 +70,22 @@ pub struct RoleHolderArgs {
 /// Role commands.
 #[derive(Debug, Subcommand)]
 pub enum RoleCommand {
-    /// Give a role.
+    /// Define a realm role.
+    Create {
+        /// The role's name: letters, digits, '-', '_', ':' or '.'.
+        role: String,
+        /// What holding it means, for operators.
+        #[arg(long)]
+        description: Option<String>,
+    },
+    /// Delete a realm role, every grant of it and its place in clients' role scopes.
+    Delete {
+        /// The role.
+        role: String,
+    },
+    /// Give a role (a defined one, or create-client, manage-clients, view-clients).
     Grant {
-        /// The role, e.g. create-client, manage-clients, view-clients.
+        /// The role.
         role: String,
         /// Who gets it.
         #[command(flatten)]
@@ -85,7 +99,7 @@ pub enum RoleCommand {
         #[command(flatten)]
         holder: RoleHolderArgs,
     },
-    /// List every role assignment.
+    /// List the realm's roles with their descriptions and holders.
     List,
 }
 

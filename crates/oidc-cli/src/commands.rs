@@ -21,17 +21,18 @@ use oidc_core::model::{Client, ClientType, GrantType, JwtAlg, KeyState, Response
 use oidc_core::rand::OsRandom;
 use oidc_core::registration::{InitialAccessToken, Policies, PolicyKind};
 use oidc_core::repo::Repositories;
-use oidc_core::repo::RoleHolder;
 use oidc_core::secret::{ClientSecret, Password};
 use oidc_core::time::Clock as _;
 use oidc_store::Store;
 
 use crate::cli::{
-    Cli, ClientCommand, ClientOpts, Command, InitialTokenCommand, KeyCommand, PolicyCommand, RealmCommand, RoleCommand,
-    RoleHolderArgs, ServeArgs, UserCommand,
+    Cli, ClientCommand, ClientOpts, Command, InitialTokenCommand, KeyCommand, PolicyCommand, RealmCommand, ServeArgs,
+    UserCommand,
 };
 use crate::config::{DEFAULT_DATABASE_URL, DEFAULT_LISTEN, DEFAULT_REALM, FileConfig};
 use crate::server::{self, ServerOptions, SystemClock};
+
+mod roles;
 
 /// Runs a parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -82,7 +83,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
                 Command::Role(c) => {
                     require_realm(store.as_ref(), &realm).await?;
-                    role_cmd(store.as_ref(), &realm, c).await
+                    roles::role_cmd(store.as_ref(), &realm, c).await
                 }
                 Command::Migrate | Command::Serve(_) => Ok(()),
             }
@@ -390,60 +391,6 @@ async fn initial_token_cmd(store: &dyn Repositories, realm: &str, c: InitialToke
     Ok(())
 }
 
-async fn role_holder(store: &dyn Repositories, realm: &str, h: RoleHolderArgs) -> anyhow::Result<(RoleHolder, String)> {
-    if let Some(username) = h.user {
-        let u = store.user_by_username(realm, &username).await?.ok_or_else(|| anyhow!("no user '{username}'"))?;
-        return Ok((RoleHolder::User(u.id), format!("user '{username}'")));
-    }
-    let id = h.client.ok_or_else(|| anyhow!("name a --user or a --client"))?;
-    let c = store.client(realm, &id).await?.ok_or_else(|| anyhow!("no client '{id}'"))?;
-    if c.client_type != ClientType::Confidential {
-        bail!("client '{id}' is public: only confidential clients have a service account");
-    }
-    Ok((RoleHolder::Client(id.clone()), format!("client '{id}'")))
-}
-
-async fn role_cmd(store: &dyn Repositories, realm: &str, c: RoleCommand) -> anyhow::Result<()> {
-    let check_role = |r: &str| {
-        if r.is_empty()
-            || r.len() > 100
-            || !r.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | ':' | '.'))
-        {
-            bail!("role '{r}' must be letters, digits, '-', '_', ':' or '.'");
-        }
-        Ok(())
-    };
-    match c {
-        RoleCommand::Grant { role, holder } => {
-            check_role(&role)?;
-            let (h, who) = role_holder(store, realm, holder).await?;
-            store.grant_role(realm, &h, &role).await?;
-            say!("Granted '{role}' to {who}.");
-        }
-        RoleCommand::Revoke { role, holder } => {
-            let (h, who) = role_holder(store, realm, holder).await?;
-            store.revoke_role(realm, &h, &role).await.map_err(|e| match e {
-                oidc_core::repo::RepoError::NotFound(_) => anyhow!("{who} does not have the role '{role}'"),
-                other => other.into(),
-            })?;
-            say!("Revoked '{role}' from {who}.");
-        }
-        RoleCommand::List => {
-            for (h, role) in store.role_assignments(realm).await? {
-                let who = match h {
-                    RoleHolder::User(id) => match store.user(realm, &id).await? {
-                        Some(u) => format!("user {}", u.username),
-                        None => format!("user id {id}"),
-                    },
-                    RoleHolder::Client(id) => format!("client {id}"),
-                };
-                say!("{role:<20} {who}");
-            }
-        }
-    }
-    Ok(())
-}
-
 async fn load_policies(store: &dyn Repositories, realm: &str, kind: PolicyKind) -> anyhow::Result<Policies> {
     Ok(match store.policies(realm, kind).await? {
         None => kind.defaults(),
@@ -701,6 +648,7 @@ async fn client_cmd(store: &dyn Repositories, realm: &str, c: ClientCommand) -> 
     let now = SystemClock.now();
     match c {
         ClientCommand::Create { client_id, secret_stdin, opts } => {
+            roles::check_role_scope(store, realm, &opts.role_scope).await?;
             let mut spec = spec_from(&opts, None)?;
             spec.client_id = client_id;
             if secret_stdin {
@@ -732,6 +680,7 @@ async fn client_cmd(store: &dyn Repositories, realm: &str, c: ClientCommand) -> 
         }
         ClientCommand::Update { client_id, rotate_secret, opts } => {
             let old = store.client(realm, &client_id).await?.ok_or_else(|| anyhow!("no client '{client_id}'"))?;
+            roles::check_role_scope(store, realm, &opts.role_scope).await?;
             let mut spec = spec_from(&opts, Some(&old))?;
             let becomes_confidential = spec.client_type == ClientType::Confidential && spec.client_secret.is_none();
             if rotate_secret || becomes_confidential {

@@ -341,12 +341,80 @@ fn role_commands() {
     let (ok, _, err) = run(cmd(&["role", "grant", "create-client"]), None);
     assert!(!ok && err.contains("--user"), "{err}");
     let (ok, _, err) = run(cmd(&["role", "grant", "bad role", "--user", "ops"]), None);
-    assert!(!ok && err.contains("must be letters"), "{err}");
-    let (ok, _, err) = run(cmd(&["role", "grant", "x", "--user", "ghost"]), None);
+    assert!(!ok && err.contains("letters, digits"), "{err}");
+    let (ok, _, err) = run(cmd(&["role", "grant", "view-clients", "--user", "ghost"]), None);
     assert!(!ok && err.contains("no user 'ghost'"), "{err}");
     assert!(run(cmd(&["role", "revoke", "create-client", "--user", "ops"]), None).0);
     let (ok, _, err) = run(cmd(&["role", "revoke", "create-client", "--user", "ops"]), None);
     assert!(!ok && err.contains("does not have"), "{err}");
+}
+
+/// Role definitions (Keycloak Server Administration Guide, "Assigning
+/// permissions using roles and groups"): create with a description, list,
+/// grant only defined roles (the registration roles are built in), delete
+/// with the grants and the role scope mappings ("Role scope mappings").
+#[test]
+fn role_definitions_create_list_grant_and_delete() {
+    let db = temp_db("role-defs");
+    let cmd = |args: &[&str]| {
+        let mut c = oidc(&db);
+        c.args(args);
+        c
+    };
+    assert!(run(cmd(&["realm", "create", "main"]), None).0);
+    assert!(run(cmd(&["user", "create", "alice", "--no-password"]), None).0);
+    let (ok, out, err) = run(cmd(&["role", "create", "reader", "--description", "Reads the reports"]), None);
+    assert!(ok && out.contains("Created role 'reader'"), "{out}{err}");
+    assert!(run(cmd(&["role", "create", "writer"]), None).0);
+    let (ok, _, err) = run(cmd(&["role", "create", "reader"]), None);
+    assert!(!ok && err.contains("already exists"), "{err}");
+    let (ok, _, err) = run(cmd(&["role", "create", "manage-clients"]), None);
+    assert!(!ok && err.contains("built in"), "{err}");
+    let (ok, _, err) = run(cmd(&["role", "create", "no spaces"]), None);
+    assert!(!ok && err.contains("must be"), "{err}");
+    // Only defined (or built-in) roles can be granted or put in a role scope.
+    let (ok, _, err) = run(cmd(&["role", "grant", "auditor", "--user", "alice"]), None);
+    assert!(!ok && err.contains("role 'auditor' is not defined"), "{err}");
+    assert!(run(cmd(&["role", "grant", "reader", "--user", "alice"]), None).0);
+    assert!(run(cmd(&["role", "grant", "view-clients", "--user", "alice"]), None).0);
+    let (ok, out, err) = run(
+        cmd(&[
+            "client",
+            "create",
+            "--name",
+            "App",
+            "--redirect-uri",
+            "https://app.example/cb",
+            "--full-scope-allowed",
+            "false",
+            "--role-scope",
+            "reader",
+        ]),
+        None,
+    );
+    assert!(ok, "{err}");
+    let id = out.lines().find_map(|l| l.strip_prefix("client_id:")).unwrap().trim().to_owned();
+    let (ok, _, err) = run(cmd(&["client", "update", &id, "--role-scope", "auditor"]), None);
+    assert!(!ok && err.contains("--role-scope: role 'auditor' is not defined"), "{err}");
+    let (ok, out, _) = run(cmd(&["role", "list"]), None);
+    assert!(ok, "{out}");
+    let line = |name: &str| out.lines().find(|l| l.starts_with(&format!("{name} "))).unwrap_or_default().to_owned();
+    assert!(line("reader").contains("Reads the reports") && line("reader").contains("user alice"), "{out}");
+    assert!(line("writer").ends_with(" -"), "a role nobody holds: {out}");
+    assert!(line("create-client").contains("(built in)"), "the built-in roles always exist: {out}");
+    assert!(line("view-clients").contains("user alice"), "{out}");
+    // Deleting a role removes its grants and its place in role scopes.
+    let (ok, _, err) = run(cmd(&["role", "delete", "view-clients"]), None);
+    assert!(!ok && err.contains("built in"), "{err}");
+    let (ok, out, err) = run(cmd(&["role", "delete", "reader"]), None);
+    assert!(ok && out.contains("Deleted role 'reader' and its 1 grant(s)"), "{out}{err}");
+    let (ok, _, err) = run(cmd(&["role", "delete", "reader"]), None);
+    assert!(!ok && err.contains("no role 'reader'"), "{err}");
+    let (_, out, _) = run(cmd(&["role", "list"]), None);
+    assert!(!out.lines().any(|l| l.starts_with("reader ")), "{out}");
+    let (_, shown, _) = run(cmd(&["client", "show", &id]), None);
+    let scope_line = shown.lines().find(|l| l.starts_with("role_scope:")).expect("full scope is off");
+    assert!(!scope_line.contains("reader"), "{shown}");
 }
 
 /// A plain HTTP/1.1 GET with a bearer token; returns the whole response.

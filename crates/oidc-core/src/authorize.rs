@@ -726,7 +726,7 @@ impl Validated {
     /// §4.2.2, never a refresh token) and an id_token (OIDC Core §3.2.2.5,
     /// §3.3.2.5), with the records to store.
     pub fn issue(&self, input: &IssueInput<'_>, rng: &dyn Random) -> Result<AuthzIssued, AuthzError> {
-        let IssueInput { realm, client, user, subject, session, keys, settings, now, registry, hooks } = *input;
+        let IssueInput { realm, client, user, subject, session, keys, settings, now, registry, hooks, roles } = *input;
         let acr = self.acr().map(str::to_owned);
         let claims_json = self.claims.as_ref().map(ClaimsRequest::to_json);
         if !user.active || user.id != session.user_id {
@@ -788,7 +788,9 @@ impl Validated {
             }
             let requested = self.claims.as_ref().map(ClaimsRequest::id_token_names).unwrap_or_default();
             let names = crate::userinfo::released_extra(registry, names, &requested);
-            let extra = crate::userinfo::claims_for(user, subject, &names);
+            let mut extra = crate::userinfo::claims_for(user, subject, &names);
+            // Keycloak's `roles` client scope: realm_access.roles within the client's role scope.
+            crate::roles::add_realm_access(&mut extra, &self.scope, roles, client);
             let mut claims = idtoken::claims(&IdTokenInput {
                 issuer: &self.issuer,
                 subject,
@@ -860,6 +862,9 @@ pub struct IssueInput<'a> {
     pub registry: &'a ScopeRegistry,
     /// The id_token hooks.
     pub hooks: &'a Hooks,
+    /// The user's realm roles; the adapter may leave them out when the
+    /// request has no `roles` scope, as nothing reads them then.
+    pub roles: &'a [String],
 }
 
 /// An authorization response with the records to store before sending it.

@@ -42,6 +42,7 @@ pub mod pkce;
 pub mod rand;
 pub mod registration;
 pub mod repo;
+pub mod roles;
 pub mod scope;
 pub mod sealed;
 pub mod secret;

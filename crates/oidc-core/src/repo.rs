@@ -320,9 +320,18 @@ pub enum RoleHolder {
     Client(String),
 }
 
-/// Realm roles (such as `create-client`, `manage-clients`, `view-clients`).
+/// Realm roles: their definitions (Keycloak's realm roles) and who holds them.
+/// The built-in roles (`create-client`, `manage-clients`, `view-clients`,
+/// [`crate::roles::BUILTIN_ROLES`]) are never stored as definitions.
 #[async_trait]
 pub trait RoleRepo: Send + Sync {
+    /// The roles defined in `realm`, by name.
+    async fn role_definitions(&self, realm: &str) -> RepoResult<Vec<crate::roles::RoleDef>>;
+    /// Defines a role; `Conflict` if one of that name exists.
+    async fn define_role(&self, realm: &str, role: &crate::roles::RoleDef) -> RepoResult<()>;
+    /// Deletes a role's definition, every grant of it and its place in
+    /// clients' role scopes, in one transaction; `NotFound` if it was not defined.
+    async fn delete_role(&self, realm: &str, name: &str) -> RepoResult<()>;
     /// The roles `holder` has in `realm`.
     async fn roles(&self, realm: &str, holder: &RoleHolder) -> RepoResult<Vec<String>>;
     /// Gives `holder` a role (idempotent).

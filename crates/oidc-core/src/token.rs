@@ -654,6 +654,9 @@ pub struct IssueContext<'a> {
     pub keys: &'a KeySet,
     /// Lifetimes.
     pub settings: &'a Settings,
+    /// The user's realm roles; the adapter may leave them out when the
+    /// grant has no `roles` scope, as nothing reads them then.
+    pub roles: &'a [String],
     /// Now.
     pub now: UnixTime,
 }
@@ -672,7 +675,9 @@ pub fn issue(ctx: &IssueContext<'_>, grant: Grant, rng: &dyn Random) -> Result<I
         let request = grant.claims.as_deref().and_then(|c| crate::claims::ClaimsRequest::parse(c).ok());
         let requested = request.as_ref().map(crate::claims::ClaimsRequest::id_token_names).unwrap_or_default();
         let names = crate::userinfo::released_extra(ctx.registry, base, &requested);
-        let extra = crate::userinfo::claims_for(ctx.user, ctx.subject, &names);
+        let mut extra = crate::userinfo::claims_for(ctx.user, ctx.subject, &names);
+        // Keycloak's `roles` client scope: realm_access.roles within the client's role scope.
+        crate::roles::add_realm_access(&mut extra, &grant.scope, ctx.roles, ctx.client);
         let mut claims = idtoken::claims(&IdTokenInput {
             issuer: ctx.issuer,
             subject: ctx.subject,

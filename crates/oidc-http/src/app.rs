@@ -313,6 +313,22 @@ impl App {
         Ok(Some(client))
     }
 
+    /// The realm roles of `holder` that a token with `scope` may need: read
+    /// only when the `roles` scope is granted (Keycloak's `roles` client
+    /// scope), so other tokens cost no query. `oidc_core::roles` then keeps
+    /// those within the client's role scope.
+    pub(crate) async fn roles_for(
+        &self,
+        realm: &str,
+        holder: &oidc_core::repo::RoleHolder,
+        scope: &oidc_core::scope::Scope,
+    ) -> Result<Vec<String>, RepoError> {
+        if !scope.contains(oidc_core::roles::ROLES_SCOPE) {
+            return Ok(Vec::new());
+        }
+        self.repos.roles(realm, holder).await
+    }
+
     /// Forgets the cached copy of a client (after it changed in this process).
     pub fn invalidate_client(&self, realm: &str, client_id: &str) {
         self.clients

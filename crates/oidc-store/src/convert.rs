@@ -13,6 +13,7 @@ use oidc_core::model::{
     PasswordHash, Realm, RefreshTokenRecord, StandardClaims, User,
 };
 use oidc_core::repo::{RepoError, RepoResult, RoleHolder};
+use oidc_core::roles::RoleDef;
 use oidc_core::scope::Scope;
 use oidc_core::secret::{ClientSecret, Digest};
 use oidc_core::time::UnixTime;
@@ -23,8 +24,8 @@ use oidc_core::throttle::FailureCount;
 
 use crate::entity::{
     access_tokens, audit_events, auth_codes, client_registrations, clients, consents, initial_access_tokens,
-    login_failures, login_sessions, realms, refresh_tokens, registration_policies, role_assignments, signing_keys,
-    used_assertions, users,
+    login_failures, login_sessions, realms, refresh_tokens, registration_policies, role_assignments, role_definitions,
+    signing_keys, used_assertions, users,
 };
 
 /// A stored value that does not parse.
@@ -660,4 +661,19 @@ impl From<UsedAssertion<'_>> for used_assertions::Model {
             expires_at: u.3.secs(),
         }
     }
+}
+
+impl From<role_definitions::Model> for RoleDef {
+    fn from(m: role_definitions::Model) -> Self {
+        RoleDef { name: m.name, description: m.description }
+    }
+}
+
+/// A client's role scope without `role`, as stored; `None` when the stored
+/// list does not name it (or cannot be read, which the client's next read reports).
+pub(crate) fn role_scope_without(stored: &str, role: &str) -> Option<String> {
+    let mut list = json_list("clients", "role_scope", stored).ok()?;
+    let before = list.len();
+    list.retain(|r| r != role);
+    (list.len() != before).then(|| to_json_list(&list))
 }

@@ -475,6 +475,29 @@ pub(crate) mod registration_policies {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
+/// `role_definitions`: the realm roles an operator defined.
+pub(crate) mod role_definitions {
+    use sea_orm::entity::prelude::*;
+
+    /// A role definition row.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "role_definitions")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub realm: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub name: String,
+        #[sea_orm(column_type = "Text")]
+        pub description: String,
+    }
+
+    /// No relations are declared.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
 /// `role_assignments`: realm roles of users and of clients' service accounts.
 pub(crate) mod role_assignments {
     use sea_orm::entity::prelude::*;

@@ -14,6 +14,7 @@
 mod convert;
 mod entity;
 mod repos;
+mod roles;
 
 use std::time::Duration;
 

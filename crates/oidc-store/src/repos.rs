@@ -14,7 +14,7 @@ use oidc_core::model::{
 use oidc_core::registration::{ClientRegistration, InitialAccessToken, PolicyKind};
 use oidc_core::repo::{
     AuditRepo, ClientRepo, CodeRepo, ConsentRepo, KeyRepo, RealmRepo, Redeemed, Registered, RegistrationRepo,
-    ReplayRepo, RepoError, RepoResult, RoleHolder, RoleRepo, Rotated, SessionRepo, ThrottleRepo, TokenRepo, UserRepo,
+    ReplayRepo, RepoError, RepoResult, Rotated, SessionRepo, ThrottleRepo, TokenRepo, UserRepo,
 };
 use oidc_core::secret::Digest;
 use oidc_core::throttle::FailureCount;
@@ -34,7 +34,7 @@ use crate::entity::{
 };
 
 /// Inserts one row, without `RETURNING`.
-async fn insert<M, A>(db: &impl ConnectionTrait, row: M) -> RepoResult<()>
+pub(crate) async fn insert<M, A>(db: &impl ConnectionTrait, row: M) -> RepoResult<()>
 where
     M: IntoActiveModel<A>,
     A: ActiveModelTrait + Send,
@@ -45,7 +45,7 @@ where
 
 /// Inserts one row unless its `key` columns are taken:
 /// `INSERT ... ON CONFLICT (key) DO NOTHING`, for idempotent writes.
-async fn insert_or_ignore<E, A>(db: &impl ConnectionTrait, row: A, key: Vec<E::Column>) -> RepoResult<()>
+pub(crate) async fn insert_or_ignore<E, A>(db: &impl ConnectionTrait, row: A, key: Vec<E::Column>) -> RepoResult<()>
 where
     E: EntityTrait,
     A: ActiveModelTrait<Entity = E> + Send,
@@ -73,7 +73,7 @@ async fn spend_codes(db: &impl ConnectionTrait, realm: &str, col: auth_codes::Co
 }
 
 /// `NotFound` when an update or deletion of a named row matched none.
-fn found(rows_affected: u64, what: impl FnOnce() -> String) -> RepoResult<()> {
+pub(crate) fn found(rows_affected: u64, what: impl FnOnce() -> String) -> RepoResult<()> {
     if rows_affected == 0 { Err(RepoError::NotFound(what())) } else { Ok(()) }
 }
 
@@ -1019,65 +1019,6 @@ impl RegistrationRepo for Store {
             .await
             .repo()?;
         Ok(())
-    }
-}
-
-#[async_trait]
-impl RoleRepo for Store {
-    async fn roles(&self, realm: &str, holder: &RoleHolder) -> RepoResult<Vec<String>> {
-        let (kind, id) = crate::convert::holder_columns(holder);
-        let rows = role_assignments::Entity::find()
-            .filter(role_assignments::Column::Realm.eq(realm))
-            .filter(role_assignments::Column::HolderKind.eq(kind))
-            .filter(role_assignments::Column::HolderId.eq(id))
-            .order_by_asc(role_assignments::Column::Role)
-            .all(&self.db)
-            .await
-            .repo()?;
-        Ok(rows.into_iter().map(|r| r.role).collect())
-    }
-
-    /// Idempotent: `INSERT ... ON CONFLICT DO NOTHING`.
-    async fn grant_role(&self, realm: &str, holder: &RoleHolder, role: &str) -> RepoResult<()> {
-        let (kind, id) = crate::convert::holder_columns(holder);
-        let row = role_assignments::Model {
-            realm: realm.to_owned(),
-            holder_kind: kind.to_owned(),
-            holder_id: id.to_owned(),
-            role: role.to_owned(),
-        };
-        let key = vec![
-            role_assignments::Column::Realm,
-            role_assignments::Column::HolderKind,
-            role_assignments::Column::HolderId,
-            role_assignments::Column::Role,
-        ];
-        insert_or_ignore(&self.db, row.into_active_model(), key).await
-    }
-
-    async fn revoke_role(&self, realm: &str, holder: &RoleHolder, role: &str) -> RepoResult<()> {
-        let (kind, id) = crate::convert::holder_columns(holder);
-        let res = role_assignments::Entity::delete_many()
-            .filter(role_assignments::Column::Realm.eq(realm))
-            .filter(role_assignments::Column::HolderKind.eq(kind))
-            .filter(role_assignments::Column::HolderId.eq(id))
-            .filter(role_assignments::Column::Role.eq(role))
-            .exec(&self.db)
-            .await
-            .repo()?;
-        found(res.rows_affected, || format!("role '{role}' of {kind} '{id}'"))
-    }
-
-    async fn role_assignments(&self, realm: &str) -> RepoResult<Vec<(RoleHolder, String)>> {
-        let rows = role_assignments::Entity::find()
-            .filter(role_assignments::Column::Realm.eq(realm))
-            .order_by_asc(role_assignments::Column::HolderKind)
-            .order_by_asc(role_assignments::Column::HolderId)
-            .order_by_asc(role_assignments::Column::Role)
-            .all(&self.db)
-            .await
-            .repo()?;
-        rows.into_iter().map(<(RoleHolder, String)>::try_from).collect()
     }
 }
 

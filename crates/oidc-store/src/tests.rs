@@ -1358,6 +1358,45 @@ async fn roles_are_granted_revoked_and_go_with_their_holder(s: Store) {
 }
 on_backends!(roles_are_granted_revoked_and_go_with_their_holder);
 
+/// Keycloak Server Administration Guide, "Assigning permissions using roles
+/// and groups": realm roles are defined per realm; deleting one removes its
+/// grants and its place in clients' role scope mappings ("Role scope mappings").
+async fn roles_are_defined_listed_and_deleted_with_their_grants(s: Store) {
+    let def = |name: &str, description: &str| oidc_core::roles::RoleDef {
+        name: name.into(),
+        description: description.into(),
+    };
+    s.define_role("r", &def("writer", "Writes")).await.expect("define");
+    s.define_role("r", &def("reader", "Reads")).await.expect("define");
+    s.define_role("r2", &def("reader", "Reads elsewhere")).await.expect("same name in another realm");
+    assert!(matches!(s.define_role("r", &def("reader", "Again")).await, Err(RepoError::Conflict(_))));
+    assert_eq!(s.role_definitions("r").await.expect("list"), [def("reader", "Reads"), def("writer", "Writes")]);
+    // A client whose role scope maps reader and writer, and holders of reader.
+    let mut c = client("r", "c1");
+    c.role_scope = vec!["reader".into(), "writer".into()];
+    s.create_client(&c).await.expect("client");
+    let mut other = client("r", "c2");
+    other.role_scope = vec!["writer".into()];
+    s.create_client(&other).await.expect("client");
+    let alice = RoleHolder::User("u1".into());
+    s.grant_role("r", &alice, "reader").await.expect("grant");
+    s.grant_role("r", &alice, "writer").await.expect("grant");
+    s.grant_role("r", &RoleHolder::Client("c1".into()), "reader").await.expect("grant");
+    s.grant_role("r2", &alice, "reader").await.expect("grant in r2");
+    s.delete_role("r", "reader").await.expect("delete");
+    assert!(is_not_found(s.delete_role("r", "reader").await));
+    assert_eq!(s.role_definitions("r").await.expect("list"), [def("writer", "Writes")]);
+    assert_eq!(s.roles("r", &alice).await.expect("roles"), ["writer"], "the grants went with it");
+    assert_eq!(s.role_assignments("r").await.expect("all").len(), 1);
+    let c1 = s.client("r", "c1").await.expect("read").expect("c1");
+    assert_eq!(c1.role_scope, ["writer"], "the role left the role scope");
+    let c2 = s.client("r", "c2").await.expect("read").expect("c2");
+    assert_eq!(c2.role_scope, ["writer"], "other role scopes are untouched");
+    assert_eq!(s.roles("r2", &alice).await.expect("roles"), ["reader"], "other realms are untouched");
+    assert_eq!(s.role_definitions("r2").await.expect("list").len(), 1);
+}
+on_backends!(roles_are_defined_listed_and_deleted_with_their_grants);
+
 async fn assertion_ids_are_accepted_once_until_they_expire(s: Store) {
     assert!(s.use_once("r", "c1", "j1", UnixTime(100), UnixTime(10)).await.expect("use"));
     assert!(!s.use_once("r", "c1", "j1", UnixTime(100), UnixTime(20)).await.expect("use"), "a replay");

@@ -45,7 +45,8 @@ async fn keycloak_representation_create_get_put_delete_and_install() {
     assert_eq!(created["clientAuthenticatorType"], "client-secret");
     assert_eq!(created["redirectUris"], json!([]), "a client may start without redirect URIs");
     assert!(created["secret"].as_str().is_some_and(|s| s.len() >= 32), "{created}");
-    assert_eq!(created["defaultClientScopes"], json!(["profile", "email"]));
+    // Keycloak's realm default client scopes that exist here ("Client scopes": profile, email, roles).
+    assert_eq!(created["defaultClientScopes"], json!(["profile", "email", "roles"]));
     // The chosen clientId is taken: 409 with a JSON error.
     let (status, taken) = send(browser().post(&url).bearer_auth(&iat).json(&json!({"clientId": "myclient"}))).await;
     assert_eq!((status, taken["error"].as_str()), (409, Some("invalid_client_metadata")), "{taken}");

@@ -259,6 +259,7 @@ fn issue_with(v: &Validated, c: &Client) -> AuthzIssued {
         now: UnixTime(1100),
         registry: &ScopeRegistry::default(),
         hooks: &Hooks::default(),
+        roles: &[],
     };
     v.issue(&input, &TestRandom::default()).unwrap()
 }
@@ -515,6 +516,7 @@ fn custom_scopes_and_the_claims_parameter_oidc_core_5_4_and_5_5() {
         now: UnixTime(1100),
         registry: &registry,
         hooks: &hooks,
+        roles: &[],
     };
     let issued = v.issue(&input, &TestRandom::default()).unwrap();
     let cl = id_token_claims(&issued.response);

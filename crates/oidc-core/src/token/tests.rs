@@ -179,6 +179,7 @@ fn issue_signs_id_token_with_at_hash_and_nonce_oidc_core_3_1_3_6() {
         hooks: &HOOKS,
         keys: &keys,
         settings: &settings,
+        roles: &[],
         now: UnixTime(1000),
     };
     let grant = check_code(
@@ -228,6 +229,43 @@ fn issue_signs_id_token_with_at_hash_and_nonce_oidc_core_3_1_3_6() {
     let ctx = IssueContext { user: &inactive, ..ctx };
     assert_eq!(issue(&ctx, grant, &rng).unwrap_err().code, ErrorCode::InvalidGrant);
     let _ = AuthorizationCode::new("unused".into());
+}
+
+/// Keycloak Server Administration Guide, "Client scopes" (the `roles` scope
+/// puts `realm_access.roles` in tokens) and "Role scope mappings" (a client
+/// without full scope carries only its mapped roles).
+#[test]
+fn id_token_carries_realm_access_under_the_roles_scope_keycloak_client_scopes() {
+    let mut c = client(ClientType::Confidential);
+    let keys = KeySet::from_records(&[record("k1", KeyState::Active, 1)], UnixTime(0)).unwrap();
+    let (settings, u) = (Settings::default(), user());
+    let roles = vec!["admin".to_owned(), "reader".to_owned()];
+    let rng = TestRandom::default();
+    let id_token = |c: &Client, scope: &str| {
+        let ctx = IssueContext {
+            realm: "r",
+            issuer: "https://op/r",
+            client: c,
+            user: &u,
+            subject: "u1",
+            registry: &REGISTRY,
+            hooks: &HOOKS,
+            keys: &keys,
+            settings: &settings,
+            roles: &roles,
+            now: UnixTime(1),
+        };
+        let grant = password_grant("u1", Scope::parse(scope).unwrap(), UnixTime(1), &rng);
+        let jws = issue(&ctx, grant, &rng).unwrap().id_token.unwrap();
+        crate::jose::verify(&jws, &["RS256"], keys.verify_keys()).unwrap().claims
+    };
+    assert_eq!(id_token(&c, "openid roles")["realm_access"], json!({"roles": ["admin", "reader"]}));
+    assert!(id_token(&c, "openid").get("realm_access").is_none(), "without the roles scope");
+    c.full_scope_allowed = false;
+    c.role_scope = vec!["reader".into()];
+    assert_eq!(id_token(&c, "openid roles")["realm_access"], json!({"roles": ["reader"]}));
+    c.role_scope.clear();
+    assert!(id_token(&c, "openid roles").get("realm_access").is_none(), "no role in the role scope");
 }
 
 #[test]
@@ -311,6 +349,7 @@ fn no_refresh_token_for_clients_without_the_grant() {
         hooks: &HOOKS,
         keys: &keys,
         settings: &settings,
+        roles: &[],
         now: UnixTime(1),
     };
     let rng = TestRandom::default();

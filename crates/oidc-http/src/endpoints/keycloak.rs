@@ -283,8 +283,11 @@ fn new_spec(rep: &ClientRepresentation, registry: &ScopeRegistry) -> ClientSpec 
     let mut spec = ClientSpec::new(name, ClientType::Confidential, Vec::new());
     spec.client_id = rep.client_id.clone();
     spec.require_consent = false;
-    spec.default_scopes =
-        ["profile", "email"].into_iter().filter(|s| registry.is_known(s)).map(str::to_owned).collect();
+    spec.default_scopes = ["profile", "email", oidc_core::roles::ROLES_SCOPE]
+        .into_iter()
+        .filter(|s| registry.is_known(s))
+        .map(str::to_owned)
+        .collect();
     spec
 }
 

@@ -7,6 +7,7 @@ use oidc_core::OAuthError;
 use oidc_core::model::Client;
 use oidc_core::params::Params;
 use oidc_core::password::Verified;
+use oidc_core::repo::RoleHolder;
 use oidc_core::scope::Scope;
 use oidc_core::secret::Password;
 use oidc_core::token::{self, ClientCredentials, Grant, GrantFailure, GrantRequest, IssueContext};
@@ -128,6 +129,7 @@ async fn run(
         .map_err(|e| storage(&e))?
         .ok_or_else(|| OAuthError::invalid_grant("the user of this grant no longer exists"))?;
     let sub = app.subject(realm, &user, &client);
+    let roles = app.roles_for(name, &RoleHolder::User(user.id.clone()), &grant.scope).await.map_err(|e| storage(&e))?;
     let ctx = IssueContext {
         realm: name,
         issuer: &realm.issuer,
@@ -138,6 +140,7 @@ async fn run(
         hooks: &app.hooks,
         keys: &realm.keys,
         settings: &app.config.settings,
+        roles: &roles,
         now,
     };
     let session_state = grant.session_id.clone();

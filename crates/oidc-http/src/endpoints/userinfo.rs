@@ -4,6 +4,7 @@ use hyper::body::Incoming;
 use hyper::header::AUTHORIZATION;
 use hyper::{Method, Request, StatusCode};
 use oidc_core::claims::ClaimsRequest;
+use oidc_core::repo::RoleHolder;
 use oidc_core::{ErrorCode, OAuthError, userinfo};
 use serde_json::Value;
 
@@ -74,6 +75,15 @@ pub(crate) async fn userinfo(app: &App, realm: &RealmState, req: Request<Incomin
     let requested = request.as_ref().map(ClaimsRequest::userinfo_names).unwrap_or_default();
     let names = userinfo::released(&app.config.scopes, &record.scope, &requested);
     let mut claims = userinfo::claims_for(&user, &app.subject(realm, &user, &client), &names);
+    // Keycloak's `roles` client scope: realm_access.roles within the client's role scope.
+    let roles = match app.roles_for(name, &RoleHolder::User(user.id.clone()), &record.scope).await {
+        Ok(r) => r,
+        Err(e) => {
+            crate::log::error(&format!("storage: {e}"));
+            return fail(OAuthError::server_error("the request could not be completed"));
+        }
+    };
+    oidc_core::roles::add_realm_access(&mut claims, &record.scope, &roles, &client);
     app.hooks.process_userinfo(&mut claims, &user, &client, &record.scope);
     // OIDC Core §5.3.2: a client that registered userinfo_signed_response_alg gets a JWT with iss and aud.
     if let Some(alg) = client.userinfo_signed_response_alg {
