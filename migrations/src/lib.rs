@@ -14,6 +14,7 @@ mod m20261124_000006_client_jwks;
 mod m20261124_000007_client_response_options;
 mod m20261124_000008_client_jwks_uri;
 mod m20261124_000009_client_auth_method;
+mod m20261206_000020_token_details;
 
 /// Lists the migrations in order.
 #[derive(Debug)]
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000007_client_response_options::Migration),
             Box::new(m20261124_000008_client_jwks_uri::Migration),
             Box::new(m20261124_000009_client_auth_method::Migration),
+            Box::new(m20261206_000020_token_details::Migration),
         ]
     }
 }

@@ -27,6 +27,10 @@
 //! lockout = 60         # first lockout in seconds, doubling per further failure
 //! max_lockout = 3600
 //!
+//! [introspection]      # RFC 7662
+//! require_audience = false  # OIDC_INTROSPECTION_VALIDATE_AUDIENCE_SCOPE
+//! include_scope = true      # OIDC_INTROSPECTION_RESPONSE_SCOPE_ENABLE
+//!
 //! [[scopes]]           # custom scopes (OIDC_EXTRA_SCOPE_CLAIMS)
 //! name = "work"
 //! display_name = "Work information"          # info_work's name
@@ -44,7 +48,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, bail};
 use std::sync::Arc;
 
-use oidc_core::config::{Settings, ThrottlePolicy};
+use oidc_core::config::{IntrospectionPolicy, Settings, ThrottlePolicy};
 use oidc_core::hooks::{Hooks, StaticClaims};
 use oidc_core::scope::{ScopeDef, ScopeRegistry};
 use serde::Deserialize;
@@ -74,6 +78,9 @@ pub struct FileConfig {
     /// Brute-force protection.
     #[serde(default)]
     pub brute_force: BruteForce,
+    /// Token introspection.
+    #[serde(default)]
+    pub introspection: Introspection,
     /// Custom scopes.
     #[serde(default)]
     pub scopes: Vec<ScopeConfig>,
@@ -109,6 +116,16 @@ pub struct Grants {
     pub password: Option<bool>,
     /// Put the scope's claims in every id_token.
     pub idtoken_include_claims: Option<bool>,
+}
+
+/// Token introspection (RFC 7662) in the configuration file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Introspection {
+    /// A caller may only introspect tokens whose audience includes it.
+    pub require_audience: Option<bool>,
+    /// Active answers carry `scope`.
+    pub include_scope: Option<bool>,
 }
 
 /// Brute-force protection in the configuration file.
@@ -172,6 +189,10 @@ impl FileConfig {
                 window: b.window.unwrap_or(d.throttle.window),
                 lockout: b.lockout.unwrap_or(d.throttle.lockout),
                 max_lockout: b.max_lockout.unwrap_or(d.throttle.max_lockout),
+            },
+            introspection: IntrospectionPolicy {
+                require_audience: self.introspection.require_audience.unwrap_or(d.introspection.require_audience),
+                include_scope: self.introspection.include_scope.unwrap_or(d.introspection.include_scope),
             },
         };
         for (name, v) in [
@@ -256,6 +277,8 @@ mod tests {
             password = true
             [brute_force]
             max_failures_per_user = 3
+            [introspection]
+            require_audience = true
             [[scopes]]
             name = "work"
             description = "Your department"
@@ -271,6 +294,7 @@ mod tests {
         assert!(s.password_grant_enabled);
         assert_eq!(s.throttle.max_failures_per_user, 3);
         assert_eq!(s.throttle.max_failures_per_address, 20, "defaults fill the rest");
+        assert!(s.introspection.require_audience && s.introspection.include_scope);
         let r = c.scope_registry().unwrap();
         assert!(r.is_known("work"));
         assert_eq!(r.custom()[0].display_name, "work", "the name defaults to the token");

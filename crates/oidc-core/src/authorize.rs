@@ -26,7 +26,7 @@ use crate::params::{Params, append_params};
 use crate::pkce::{PkceMethod, is_valid_pkce_string};
 use crate::rand::{Random, token};
 use crate::scope::{Scope, ScopeRegistry, ScopeView};
-use crate::secret::{AccessToken, AuthorizationCode};
+use crate::secret::AuthorizationCode;
 use crate::time::UnixTime;
 
 /// Where a response travels back to the client (OAuth 2.0 Multiple Response
@@ -650,17 +650,22 @@ impl Validated {
         let mut access_record = None;
         let mut access_value = None;
         if rt.has_token() {
-            let at = AccessToken::new(token(rng, 32));
-            access_record = Some(AccessTokenRecord {
-                digest: at.digest(),
-                realm: realm.to_owned(),
-                client_id: self.client_id.clone(),
-                user_id: Some(session.user_id.clone()),
-                scope: self.scope.clone(),
-                expires_at: now.plus(settings.access_token_lifetime),
-                grant_id: grant_id.clone(),
-                claims: claims_json.clone(),
-            });
+            let (at, record) = crate::access_token::mint(
+                &crate::access_token::AccessTokenInput {
+                    realm,
+                    client,
+                    user_id: Some(&session.user_id),
+                    scope: &self.scope,
+                    grant_id: &grant_id,
+                    session_id: Some(&session.id),
+                    claims: claims_json.as_deref(),
+                    audience: &[],
+                    lifetime: settings.access_token_lifetime,
+                    now,
+                },
+                rng,
+            );
+            access_record = Some(record);
             params.push(("access_token".to_owned(), at.secret().to_owned()));
             params.push(("token_type".to_owned(), "Bearer".to_owned()));
             params.push(("expires_in".to_owned(), settings.access_token_lifetime.to_string()));

@@ -24,6 +24,8 @@ pub struct Settings {
     pub password_grant_enabled: bool,
     /// Brute-force protection of password checks (login form and password grant).
     pub throttle: ThrottlePolicy,
+    /// Who may introspect which tokens, and what the answer says (RFC 7662).
+    pub introspection: IntrospectionPolicy,
 }
 
 impl Default for Settings {
@@ -38,6 +40,7 @@ impl Default for Settings {
             idtoken_include_claims: false,
             password_grant_enabled: false,
             throttle: ThrottlePolicy::default(),
+            introspection: IntrospectionPolicy::default(),
         }
     }
 }
@@ -66,5 +69,23 @@ impl Default for ThrottlePolicy {
             lockout: 60,
             max_lockout: 3600,
         }
+    }
+}
+
+/// The introspection endpoint's rules (RFC 7662 §2.1, §4), with
+/// django-oidc-provider's `OIDC_INTROSPECTION_*` settings as switches.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IntrospectionPolicy {
+    /// A caller may only introspect tokens whose audience includes it
+    /// (`OIDC_INTROSPECTION_VALIDATE_AUDIENCE_SCOPE`); default off: any
+    /// authenticated confidential client of the realm may (Keycloak's behaviour).
+    pub require_audience: bool,
+    /// Whether an active answer carries `scope` (`OIDC_INTROSPECTION_RESPONSE_SCOPE_ENABLE`); default on.
+    pub include_scope: bool,
+}
+
+impl Default for IntrospectionPolicy {
+    fn default() -> Self {
+        IntrospectionPolicy { require_audience: false, include_scope: true }
     }
 }

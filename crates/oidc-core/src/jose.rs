@@ -141,7 +141,14 @@ impl SigningKey {
     /// ECDSA need randomness, which `ring` takes from the system (it also
     /// blinds RSA with it), so no [`crate::rand::Random`] is taken.
     pub fn sign(&self, claims: &Map<String, Value>) -> String {
-        let header = json!({"alg": self.alg.as_str(), "kid": self.kid, "typ": "JWT"});
+        self.sign_typed(claims, "JWT")
+    }
+
+    /// Signs `claims` with the media type `typ` in the header (RFC 7515
+    /// §4.1.9), such as `at+jwt` (RFC 9068 §2.1) or `token-introspection+jwt`
+    /// (RFC 9701 §5).
+    pub fn sign_typed(&self, claims: &Map<String, Value>, typ: &str) -> String {
+        let header = json!({"alg": self.alg.as_str(), "kid": self.kid, "typ": typ});
         let signing_input = signing_input(&header, claims);
         let rng = ring::rand::SystemRandom::new();
         let sig = match &self.material {

@@ -26,12 +26,14 @@
 //! subject identifiers ([`subject::SubjectGenerator`], public or pairwise),
 //! UserInfo population, id_token processing, after-login and consent events.
 
+pub mod access_token;
 pub mod authorize;
 pub mod claims;
 pub mod config;
 pub mod error;
 pub mod hooks;
 pub mod idtoken;
+pub mod introspect;
 pub mod jose;
 pub mod manage;
 pub mod model;

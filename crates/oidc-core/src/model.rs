@@ -646,6 +646,27 @@ pub struct AccessTokenRecord {
     pub grant_id: String,
     /// The `claims` request parameter (OIDC Core §5.5), for UserInfo.
     pub claims: Option<String>,
+    /// When it was issued (`iat`, RFC 7662 §2.2).
+    pub issued_at: UnixTime,
+    /// The login session's public id (`sid`), when issued within one.
+    pub session_id: Option<String>,
+    /// The resource servers it is meant for (RFC 8707 `resource`); empty
+    /// means the client itself (RFC 9068 §3).
+    pub audience: Vec<String>,
+    /// Its unique identifier (`jti`, RFC 7519 §4.1.7; RFC 7662 §2.2).
+    pub jti: String,
+}
+
+impl AccessTokenRecord {
+    /// The token's audience (`aud`): the resource indicators it was issued
+    /// for, or else the client (RFC 9068 §3, RFC 8707 §2).
+    pub fn aud(&self) -> Vec<&str> {
+        if self.audience.is_empty() {
+            vec![self.client_id.as_str()]
+        } else {
+            self.audience.iter().map(String::as_str).collect()
+        }
+    }
 }
 
 /// A stored refresh token.
@@ -671,6 +692,12 @@ pub struct RefreshTokenRecord {
     pub session_id: Option<String>,
     /// The `claims` request parameter (OIDC Core §5.5), carried into refreshed tokens.
     pub claims: Option<String>,
+    /// When it was issued (`iat`, RFC 7662 §2.2).
+    pub issued_at: UnixTime,
+    /// The resource indicators of the grant (RFC 8707), carried into refreshed access tokens.
+    pub audience: Vec<String>,
+    /// Its unique identifier (`jti`, RFC 7662 §2.2).
+    pub jti: String,
 }
 
 /// A login session at the provider, found by the digest of its cookie.

@@ -176,8 +176,18 @@ pub trait TokenRepo: Send + Sync {
         realm: &str,
         digest: &Digest,
     ) -> RepoResult<Option<(AccessTokenRecord, Option<User>)>>;
+    /// The refresh token with digest `digest` (expired, used or not), whether
+    /// it was used, and its user (`None` when the user is gone), in one read
+    /// where the storage can join (for introspection and revocation).
+    async fn refresh_token_with_user(
+        &self,
+        realm: &str,
+        digest: &Digest,
+    ) -> RepoResult<Option<(RefreshTokenRecord, bool, Option<User>)>>;
     /// Marks a refresh token used and returns it, atomically.
     async fn use_refresh_token(&self, realm: &str, digest: &Digest) -> RepoResult<Rotated>;
+    /// Deletes one access token (RFC 7009 §2.1); false when there was none.
+    async fn revoke_access_token(&self, realm: &str, digest: &Digest) -> RepoResult<bool>;
     /// Revokes every token of a grant (after a code or refresh token replay).
     async fn revoke_grant(&self, realm: &str, grant_id: &str) -> RepoResult<()>;
 }

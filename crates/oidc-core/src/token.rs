@@ -11,6 +11,7 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
+use crate::access_token::AccessTokenInput;
 use crate::config::Settings;
 use crate::error::{ErrorCode, OAuthError};
 use crate::hooks::Hooks;
@@ -129,7 +130,18 @@ pub struct TokenRequest {
 
 /// Parses a token request from its form body and `Authorization` header.
 pub fn parse(mut params: Params, authorization: Option<&str>) -> Result<TokenRequest, OAuthError> {
-    let credentials = match authorization {
+    let credentials = parse_credentials(&mut params, authorization)?;
+    let grant = parse_grant(params)?;
+    Ok(TokenRequest { credentials, grant })
+}
+
+/// Takes the client's credentials out of a request to the token,
+/// introspection or revocation endpoint (RFC 6749 §2.3.1, RFC 7523 §2.2,
+/// RFC 7662 §2.1, RFC 7009 §2.1): HTTP Basic, the form body, or a client
+/// assertion. This reads only the credential parameters, so that the client
+/// can be authenticated before anything costly is parsed.
+pub fn parse_credentials(params: &mut Params, authorization: Option<&str>) -> Result<ClientCredentials, OAuthError> {
+    Ok(match authorization {
         Some(h) => {
             let (scheme, value) = h.split_once(' ').unwrap_or((h, ""));
             if !scheme.eq_ignore_ascii_case("basic") {
@@ -185,8 +197,13 @@ pub fn parse(mut params: Params, authorization: Option<&str>) -> Result<TokenReq
             let secret = params.take("client_secret").map(crate::secret::ClientSecret::new);
             ClientCredentials::Post { client_id, secret }
         }
-    };
-    let grant = match params.get("grant_type") {
+    })
+}
+
+/// Parses the grant of a token request whose credentials were taken out
+/// (RFC 6749 §4.1.3, §4.3.2, §4.4.2, §6).
+pub fn parse_grant(mut params: Params) -> Result<GrantRequest, OAuthError> {
+    Ok(match params.get("grant_type") {
         None => return Err(OAuthError::invalid_request("the grant_type parameter is missing")),
         Some("authorization_code") => GrantRequest::AuthorizationCode {
             code: crate::secret::AuthorizationCode::new(
@@ -221,8 +238,7 @@ pub fn parse(mut params: Params, authorization: Option<&str>) -> Result<TokenReq
                 format!("grant_type '{other}' is not supported"),
             ));
         }
-    };
-    Ok(TokenRequest { credentials, grant })
+    })
 }
 
 fn scope_param(params: &Params) -> Result<Option<Scope>, OAuthError> {
@@ -304,18 +320,22 @@ pub fn issue_client_credentials(
     now: UnixTime,
     rng: &dyn Random,
 ) -> (AccessToken, AccessTokenRecord) {
-    let access_token = AccessToken::new(token(rng, 32));
-    let record = AccessTokenRecord {
-        digest: access_token.digest(),
-        realm: realm.to_owned(),
-        client_id: client.client_id.clone(),
-        user_id: None,
-        scope,
-        expires_at: now.plus(settings.access_token_lifetime),
-        grant_id: token(rng, 16),
-        claims: None,
-    };
-    (access_token, record)
+    let grant_id = token(rng, 16);
+    crate::access_token::mint(
+        &AccessTokenInput {
+            realm,
+            client,
+            user_id: None,
+            scope: &scope,
+            grant_id: &grant_id,
+            session_id: None,
+            claims: None,
+            audience: &[],
+            lifetime: settings.access_token_lifetime,
+            now,
+        },
+        rng,
+    )
 }
 
 /// The client assertion type of RFC 7523 §2.2.
@@ -625,7 +645,21 @@ pub fn issue(ctx: &IssueContext<'_>, grant: Grant, rng: &dyn Random) -> Result<I
     if !ctx.user.active || ctx.user.id != grant.user_id {
         return Err(OAuthError::invalid_grant("the user of this grant is no longer active"));
     }
-    let access_token = AccessToken::new(token(rng, 32));
+    let (access_token, access_record) = crate::access_token::mint(
+        &AccessTokenInput {
+            realm: ctx.realm,
+            client: ctx.client,
+            user_id: Some(&grant.user_id),
+            scope: &grant.scope,
+            grant_id: &grant.grant_id,
+            session_id: grant.session_id.as_deref(),
+            claims: grant.claims.as_deref(),
+            audience: &[],
+            lifetime: ctx.settings.access_token_lifetime,
+            now: ctx.now,
+        },
+        rng,
+    );
     let id_token = if grant.scope.contains("openid") {
         // OIDC_IDTOKEN_INCLUDE_CLAIMS puts the scope's claims in the id_token too;
         // claims asked for in the id_token (OIDC Core §5.5) always go there.
@@ -654,16 +688,6 @@ pub fn issue(ctx: &IssueContext<'_>, grant: Grant, rng: &dyn Random) -> Result<I
     } else {
         None
     };
-    let access_record = AccessTokenRecord {
-        digest: access_token.digest(),
-        realm: ctx.realm.to_owned(),
-        client_id: ctx.client.client_id.clone(),
-        user_id: Some(grant.user_id.clone()),
-        scope: grant.scope.clone(),
-        expires_at: ctx.now.plus(ctx.settings.access_token_lifetime),
-        grant_id: grant.grant_id.clone(),
-        claims: grant.claims.clone(),
-    };
     let refresh = ctx.client.allows_grant(GrantType::RefreshToken).then(|| {
         let refresh_token = RefreshToken::new(token(rng, 32));
         let record = RefreshTokenRecord {
@@ -677,6 +701,9 @@ pub fn issue(ctx: &IssueContext<'_>, grant: Grant, rng: &dyn Random) -> Result<I
             auth_time: grant.auth_time,
             session_id: grant.session_id.clone(),
             claims: grant.claims.clone(),
+            issued_at: ctx.now,
+            audience: Vec::new(),
+            jti: token(rng, 16),
         };
         (refresh_token, record)
     });

@@ -14,6 +14,8 @@ pub(crate) enum Endpoint {
     Authorize(String),
     /// `/realms/{realm}/protocol/openid-connect/token` (RFC 6749 §3.2).
     Token(String),
+    /// `/realms/{realm}/protocol/openid-connect/token/introspect` (RFC 7662 §2).
+    Introspect(String),
     /// `/realms/{realm}/protocol/openid-connect/userinfo` (OIDC Core §5.3).
     UserInfo(String),
     /// `/realms/{realm}/protocol/openid-connect/certs` (RFC 7517 §5).
@@ -42,6 +44,14 @@ pub(crate) enum Endpoint {
 impl Endpoint {
     /// Parses a request path.
     pub(crate) fn parse(path: &str) -> Endpoint {
+        // Keycloak's one endpoint one level deeper.
+        if let Some(realm) = path
+            .strip_prefix("/realms/")
+            .and_then(|p| p.strip_suffix("/protocol/openid-connect/token/introspect"))
+            .filter(|r| valid_realm(r))
+        {
+            return Endpoint::Introspect(realm.to_owned());
+        }
         let mut parts = path.trim_start_matches('/').split('/');
         match (parts.next(), parts.next(), parts.next(), parts.next(), parts.next(), parts.next()) {
             (Some("realms"), Some(realm), Some(a), b, c, None) if valid_realm(realm) => {
@@ -86,7 +96,7 @@ impl Endpoint {
             | Endpoint::Logout(_)
             | Endpoint::Login(_)
             | Endpoint::Account(_) => m == Method::GET || m == Method::POST,
-            Endpoint::Token(_) | Endpoint::Consent(_) => m == Method::POST,
+            Endpoint::Token(_) | Endpoint::Introspect(_) | Endpoint::Consent(_) => m == Method::POST,
             Endpoint::Registration(_, _, None) => m == Method::POST || m == Method::OPTIONS,
             Endpoint::Registration(_, _, Some(_)) => {
                 m == Method::GET || m == Method::PUT || m == Method::DELETE || m == Method::OPTIONS
@@ -123,6 +133,11 @@ mod tests {
         assert_eq!(Endpoint::parse("/realms/main/protocol/openid-connect/auth"), Endpoint::Authorize("main".into()));
         assert_eq!(Endpoint::parse("/realms/main/protocol/openid-connect/token"), Endpoint::Token("main".into()));
         assert_eq!(Endpoint::parse("/realms/main/protocol/openid-connect/certs"), Endpoint::Jwks("main".into()));
+        assert_eq!(
+            Endpoint::parse("/realms/main/protocol/openid-connect/token/introspect"),
+            Endpoint::Introspect("main".into())
+        );
+        assert_eq!(Endpoint::parse("/realms/a/b/protocol/openid-connect/token/introspect"), Endpoint::NotFound);
         assert_eq!(Endpoint::parse("/realms/main/login-actions/consent"), Endpoint::Consent("main".into()));
         assert_eq!(Endpoint::parse("/realms/../protocol/openid-connect/auth"), Endpoint::NotFound);
         assert_eq!(Endpoint::parse("/realms/main/protocol/openid-connect/auth/x"), Endpoint::NotFound);

@@ -425,6 +425,10 @@ impl From<&AccessTokenRecord> for access_tokens::Model {
             expires_at: a.expires_at.secs(),
             grant_id: a.grant_id.clone(),
             claims: a.claims.clone(),
+            issued_at: a.issued_at.secs(),
+            audience: audience_column(&a.audience),
+            jti: a.jti.clone(),
+            session_id: a.session_id.clone(),
         }
     }
 }
@@ -442,8 +446,21 @@ impl TryFrom<access_tokens::Model> for AccessTokenRecord {
             expires_at: UnixTime(m.expires_at),
             grant_id: m.grant_id,
             claims: m.claims,
+            audience: audience_field("access_tokens", m.audience.as_deref())?,
+            issued_at: UnixTime(m.issued_at),
+            session_id: m.session_id,
+            jti: m.jti,
         })
     }
+}
+
+/// RFC 8707 resource indicators as a JSON list; none is NULL.
+fn audience_column(audience: &[String]) -> Option<String> {
+    (!audience.is_empty()).then(|| to_json_list(audience))
+}
+
+fn audience_field(table: &'static str, text: Option<&str>) -> Result<Vec<String>, Corrupt> {
+    text.map_or(Ok(Vec::new()), |t| json_list(table, "audience", t))
 }
 
 /// A new, unused refresh token row.
@@ -461,6 +478,9 @@ impl From<&RefreshTokenRecord> for refresh_tokens::Model {
             session_id: r.session_id.clone(),
             used: false,
             claims: r.claims.clone(),
+            issued_at: r.issued_at.secs(),
+            audience: audience_column(&r.audience),
+            jti: r.jti.clone(),
         }
     }
 }
@@ -480,6 +500,9 @@ impl TryFrom<refresh_tokens::Model> for RefreshTokenRecord {
             auth_time: UnixTime(m.auth_time),
             session_id: m.session_id,
             claims: m.claims,
+            audience: audience_field("refresh_tokens", m.audience.as_deref())?,
+            issued_at: UnixTime(m.issued_at),
+            jti: m.jti,
         })
     }
 }

@@ -260,6 +260,10 @@ pub(crate) mod access_tokens {
         pub expires_at: i64,
         pub grant_id: String,
         pub claims: Option<String>,
+        pub issued_at: i64,
+        pub audience: Option<String>,
+        pub jti: String,
+        pub session_id: Option<String>,
     }
 
     /// The token's user, for reading both in one `LEFT JOIN`.
@@ -302,11 +306,27 @@ pub(crate) mod refresh_tokens {
         pub session_id: Option<String>,
         pub used: bool,
         pub claims: Option<String>,
+        pub issued_at: i64,
+        pub audience: Option<String>,
+        pub jti: String,
     }
 
-    /// No relations are declared.
+    /// The token's user, for reading both in one `LEFT JOIN`.
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-    pub enum Relation {}
+    pub enum Relation {
+        #[sea_orm(
+            belongs_to = "super::users::Entity",
+            from = "(Column::Realm, Column::UserId)",
+            to = "(super::users::Column::Realm, super::users::Column::Id)"
+        )]
+        User,
+    }
+
+    impl Related<super::users::Entity> for Entity {
+        fn to() -> RelationDef {
+            Relation::User.def()
+        }
+    }
 
     impl ActiveModelBehavior for ActiveModel {}
 }

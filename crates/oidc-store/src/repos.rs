@@ -510,6 +510,33 @@ impl TokenRepo for Store {
         Ok(Some((AccessTokenRecord::try_from(token)?, user.map(User::try_from).transpose()?)))
     }
 
+    /// `SELECT ... FROM refresh_tokens LEFT JOIN users`.
+    async fn refresh_token_with_user(
+        &self,
+        realm: &str,
+        digest: &Digest,
+    ) -> RepoResult<Option<(RefreshTokenRecord, bool, Option<User>)>> {
+        let row = refresh_tokens::Entity::find_by_id(digest.as_str())
+            .filter(refresh_tokens::Column::Realm.eq(realm))
+            .find_also_related(users::Entity)
+            .one(&self.db)
+            .await
+            .repo()?;
+        let Some((token, user)) = row else { return Ok(None) };
+        let used = token.used;
+        Ok(Some((RefreshTokenRecord::try_from(token)?, used, user.map(User::try_from).transpose()?)))
+    }
+
+    async fn revoke_access_token(&self, realm: &str, digest: &Digest) -> RepoResult<bool> {
+        let r = access_tokens::Entity::delete_many()
+            .filter(access_tokens::Column::Digest.eq(digest.as_str()))
+            .filter(access_tokens::Column::Realm.eq(realm))
+            .exec(&self.db)
+            .await
+            .repo()?;
+        Ok(r.rows_affected > 0)
+    }
+
     /// Like [`CodeRepo::redeem_code`]: one conditional `UPDATE ... RETURNING`.
     async fn use_refresh_token(&self, realm: &str, digest: &Digest) -> RepoResult<Rotated> {
         let first = refresh_tokens::Entity::update_many()

@@ -343,6 +343,10 @@ fn access(digest: &str, client_id: &str, user_id: &str, grant: &str) -> AccessTo
         expires_at: UnixTime(5000),
         grant_id: grant.into(),
         claims: Some(r#"{"userinfo":{"email":null}}"#.into()),
+        issued_at: UnixTime(1000),
+        session_id: Some("sid".into()),
+        audience: vec!["https://api.example".into()],
+        jti: format!("j-{digest}"),
     }
 }
 
@@ -358,6 +362,9 @@ fn refresh(digest: &str, client_id: &str, user_id: &str, grant: &str) -> Refresh
         auth_time: UnixTime(100),
         session_id: Some("sid".into()),
         claims: None,
+        issued_at: UnixTime(1000),
+        audience: Vec::new(),
+        jti: format!("j-{digest}"),
     }
 }
 
@@ -909,6 +916,27 @@ async fn tokens_revoke_grant_removes_its_tokens(s: Store) {
     s.revoke_grant("r", "nope").await.expect("revoking an unknown grant succeeds");
 }
 on_backends!(tokens_revoke_grant_removes_its_tokens);
+
+/// Introspection and revocation (RFC 7662, RFC 7009) read a refresh token in
+/// any state with its user, and delete one access token alone.
+async fn tokens_read_for_introspection_and_revoke_one_access_token(s: Store) {
+    s.create_user(&user("r", "u1", "alice")).await.expect("user");
+    let (at, rt) = (access("at1", "c1", "u1", "g1"), refresh("rt1", "c1", "u1", "g1"));
+    s.save_tokens(&at, Some(&rt)).await.expect("save");
+    s.save_tokens(&access("at2", "c1", "u1", "g1"), None).await.expect("save");
+    let (got, used, u) = s.refresh_token_with_user("r", &rt.digest).await.expect("read").expect("found");
+    assert_eq!((dbg(&got), used, u.map(|u| u.username)), (dbg(&rt), false, Some("alice".into())));
+    assert!(s.refresh_token_with_user("r2", &rt.digest).await.expect("read").is_none(), "scoped by realm");
+    s.use_refresh_token("r", &rt.digest).await.expect("rotate");
+    let (_, used, _) = s.refresh_token_with_user("r", &rt.digest).await.expect("read").expect("found");
+    assert!(used, "a rotated refresh token reads as used");
+    assert!(!s.revoke_access_token("r2", &at.digest).await.expect("revoke"), "other realms are not touched");
+    assert!(s.revoke_access_token("r", &at.digest).await.expect("revoke"));
+    assert!(!s.revoke_access_token("r", &at.digest).await.expect("revoke twice"));
+    assert!(s.access_token("r", &at.digest).await.expect("read").is_none());
+    assert!(s.access_token("r", &Digest("at2".into())).await.expect("read").is_some(), "only that token goes");
+}
+on_backends!(tokens_read_for_introspection_and_revoke_one_access_token);
 
 async fn client_credentials_tokens_have_no_user(s: Store) {
     s.save_tokens(&access("cc1", "c1", "", "g9"), None).await.expect("save");

@@ -14,3 +14,4 @@ mod errors;
 mod flows;
 mod keys;
 mod registration;
+mod tokens;

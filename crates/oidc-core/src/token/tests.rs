@@ -144,6 +144,9 @@ fn refresh_record() -> RefreshTokenRecord {
         auth_time: UnixTime(900),
         session_id: None,
         claims: None,
+        issued_at: UnixTime(900),
+        audience: Vec::new(),
+        jti: "r1".into(),
     }
 }
 

@@ -2,6 +2,8 @@
 
 mod account;
 mod authorize;
+mod client_auth;
+mod introspect;
 mod misc;
 mod registration;
 mod token;
@@ -49,6 +51,7 @@ pub(crate) async fn handle(app: &App, req: Request<Incoming>) -> Resp {
         Endpoint::Discovery(r)
         | Endpoint::Authorize(r)
         | Endpoint::Token(r)
+        | Endpoint::Introspect(r)
         | Endpoint::UserInfo(r)
         | Endpoint::Jwks(r)
         | Endpoint::Logout(r)
@@ -73,6 +76,7 @@ pub(crate) async fn handle(app: &App, req: Request<Incoming>) -> Resp {
         Endpoint::Login(_) => authorize::login(app, &realm, req).await,
         Endpoint::Consent(_) => authorize::consent(app, &realm, req).await,
         Endpoint::Token(_) => token::token(app, &realm, req).await,
+        Endpoint::Introspect(_) => introspect::introspect(app, &realm, req).await,
         Endpoint::UserInfo(_) => userinfo::userinfo(app, &realm, req).await,
         Endpoint::Logout(_) => misc::logout(app, &realm, req).await,
         Endpoint::Demo(_) => misc::demo(app, &realm),

@@ -9,11 +9,12 @@ use oidc_core::params::Params;
 use oidc_core::password::Verified;
 use oidc_core::scope::Scope;
 use oidc_core::secret::Password;
-use oidc_core::token::{self, ClientCredentials, Grant, GrantFailure, GrantRequest, IssueContext};
+use oidc_core::token::{self, Grant, GrantFailure, GrantRequest, IssueContext};
 use serde_json::{Map, Value, json};
 
 use std::net::IpAddr;
 
+use super::client_auth::{self, storage};
 use crate::app::{App, RealmState};
 use crate::guard::{self, PeerAddr};
 use crate::request::{self, header};
@@ -47,11 +48,6 @@ impl From<OAuthError> for Failure {
     }
 }
 
-fn storage(e: &oidc_core::repo::RepoError) -> OAuthError {
-    eprintln!("error: storage: {e}");
-    OAuthError::server_error("the request could not be completed, please try again")
-}
-
 async fn run(app: &App, realm: &RealmState, req: Request<Incoming>, addr: Option<IpAddr>) -> Result<String, Failure> {
     let (parts, body) = req.into_parts();
     let form =
@@ -59,42 +55,7 @@ async fn run(app: &App, realm: &RealmState, req: Request<Incoming>, addr: Option
     let params = Params::from_pairs(form)?;
     let tr = token::parse(params, header(&parts.headers, AUTHORIZATION))?;
     let name = &realm.realm.name;
-    let client = app.client(name, tr.credentials.client_id()).await.map_err(|e| storage(&e))?;
-    if matches!(tr.credentials, ClientCredentials::Assertion { .. }) {
-        // RFC 7523 §3: the audience is the token endpoint (the issuer is accepted too, OIDC Core §9).
-        let endpoint = format!("{}/protocol/openid-connect/token", realm.issuer);
-        let audiences = [endpoint.as_str(), realm.issuer.as_str()];
-        let now = app.clock.now();
-        let keyed = match client.as_deref() {
-            Some(c) => Some(app.with_client_keys(c, false).await),
-            None => None,
-        };
-        let used = match token::authenticate_assertion(&tr.credentials, keyed.as_ref(), &audiences, now) {
-            Ok(u) => u,
-            // A key the cached jwks_uri document does not have: fetch it again once.
-            Err(e) => match client.as_deref().filter(|c| c.jwks_uri.is_some() && c.jwks.is_none()) {
-                Some(c) => {
-                    let fresh = app.with_client_keys(c, true).await;
-                    token::authenticate_assertion(&tr.credentials, Some(&fresh), &audiences, now).map_err(|_| e)?
-                }
-                None => return Err(e.into()),
-            },
-        };
-        // Each assertion is accepted once (RFC 7523 §3 item 7).
-        let first = app
-            .repos
-            .use_once(name, tr.credentials.client_id(), &used.jti, used.expires_at, app.clock.now())
-            .await
-            .map_err(|e| storage(&e))?;
-        if !first {
-            return Err(OAuthError::invalid_client("client assertion refused: its jti was already used").into());
-        }
-    } else {
-        token::authenticate(&tr.credentials, client.as_deref())?;
-    }
-    let Some(client) = client else {
-        return Err(OAuthError::invalid_client("client authentication failed").into());
-    };
+    let client = client_auth::authenticate(app, realm, &tr.credentials, "token").await?;
     token::check_grant_type(&tr.grant, &client, &app.config.settings)?;
     let now = app.clock.now();
     let outcome = match &tr.grant {

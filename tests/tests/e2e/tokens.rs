@@ -1,0 +1,255 @@
+//! Token services for resource servers: introspection (RFC 7662, RFC 9701),
+//! revocation (RFC 7009), JWT access tokens (RFC 9068), driven over HTTP as
+//! a relying party and a resource server would.
+
+use oidc_core::model::{ClientType, GrantType, JwtAlg};
+use openidconnect::core::{CoreClient, CoreProviderMetadata};
+use openidconnect::{
+    AccessToken, ClientId, ClientSecret, IntrospectionUrl, IssuerUrl, RedirectUrl, TokenIntrospectionResponse as _,
+};
+use serde_json::{Value, json};
+
+use crate::harness::{CALLBACK, Env, authorize, browser, enc, query_param, rp_http};
+
+pub(crate) const PASSWORD: &str = "wonderland-42";
+
+/// Runs the code flow for `alice` as `client_id` and returns the token response.
+pub(crate) async fn code_tokens(env: &Env, client_id: &str, secret: Option<&str>, scope: &str) -> Value {
+    let http = browser();
+    let auth = format!(
+        "{}?client_id={client_id}&redirect_uri={}&response_type=code&scope={}&state=s",
+        env.endpoint("auth"),
+        enc(CALLBACK),
+        enc(scope)
+    );
+    let back = authorize(&http, &auth, "alice", PASSWORD).await;
+    let code = query_param(&back, "code").expect("code");
+    let mut form = vec![
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", CALLBACK),
+        ("client_id", client_id),
+    ];
+    if let Some(s) = secret {
+        form.push(("client_secret", s));
+    }
+    let r = http.post(env.endpoint("token")).form(&form).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    r.json().await.unwrap()
+}
+
+/// POSTs `form` to `endpoint` with HTTP Basic `auth` (when given); returns status, headers and body text.
+pub(crate) async fn post(
+    env: &Env,
+    endpoint: &str,
+    form: &[(&str, &str)],
+    auth: Option<(&str, &str)>,
+) -> (u16, reqwest::header::HeaderMap, String) {
+    let mut req = browser().post(env.endpoint(endpoint)).form(form);
+    if let Some((id, secret)) = auth {
+        req = req.basic_auth(id, Some(secret));
+    }
+    let r = req.send().await.unwrap();
+    let status = r.status().as_u16();
+    let headers = r.headers().clone();
+    (status, headers, r.text().await.unwrap())
+}
+
+/// Introspects `token` as `caller`: status and JSON answer.
+pub(crate) async fn introspect(env: &Env, token: &str, caller: (&str, &str)) -> (u16, Value) {
+    let (status, _, body) = post(env, "token/introspect", &[("token", token)], Some(caller)).await;
+    (status, serde_json::from_str(&body).unwrap_or(Value::Null))
+}
+
+/// A confidential resource server client that may only introspect.
+pub(crate) async fn resource_server(env: &Env) -> (String, String) {
+    let (id, secret) = env
+        .client(ClientType::Confidential, JwtAlg::Rs256, |s| {
+            s.name = "API".into();
+            s.response_types = vec![];
+            s.grant_types = vec![GrantType::ClientCredentials];
+            s.redirect_uris = vec![];
+            s.post_logout_redirect_uris = vec![];
+        })
+        .await;
+    (id, secret.unwrap())
+}
+
+#[tokio::test]
+async fn introspection_needs_client_authentication_rfc7662_2_1() {
+    let env = Env::start().await;
+    let (api, api_secret) = resource_server(&env).await;
+    let (public, _) = env.client(ClientType::Public, JwtAlg::Rs256, |_| {}).await;
+    let (status, headers, body) = post(&env, "token/introspect", &[("token", "x")], None).await;
+    assert_eq!(status, 401, "{body}");
+    assert!(headers["www-authenticate"].to_str().unwrap().starts_with("Basic"), "RFC 6749 §5.2");
+    assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["error"], "invalid_client");
+    let (status, _, _) = post(&env, "token/introspect", &[("token", "x")], Some((&api, "wrong-secret"))).await;
+    assert_eq!(status, 401, "wrong secret");
+    let (status, _, _) = post(&env, "token/introspect", &[("token", "x"), ("client_id", &public)], None).await;
+    assert_eq!(status, 401, "a public client proves nothing");
+    let (status, _, body) = post(&env, "token/introspect", &[], Some((&api, &api_secret))).await;
+    assert_eq!(
+        (status, serde_json::from_str::<Value>(&body).unwrap()["error"].as_str()),
+        (400, Some("invalid_request"))
+    );
+    // client_secret_post and client_secret_jwt work as at the token endpoint.
+    let (status, _, _) =
+        post(&env, "token/introspect", &[("token", "x"), ("client_id", &api), ("client_secret", &api_secret)], None)
+            .await;
+    assert_eq!(status, 200);
+    let claims = json!({"iss": api, "sub": api, "aud": env.endpoint("token/introspect"), "jti": "j-1",
+                        "exp": crate::harness::now().secs() + 60});
+    let assertion = oidc_core::jose::sign_hs256(claims.as_object().unwrap(), api_secret.as_bytes());
+    let form = [
+        ("token", "x"),
+        ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
+        ("client_assertion", assertion.as_str()),
+    ];
+    let (status, _, body) = post(&env, "token/introspect", &form, None).await;
+    assert_eq!((status, body.as_str()), (200, r#"{"active":false}"#));
+    let (status, _, _) = post(&env, "token/introspect", &form, None).await;
+    assert_eq!(status, 401, "an assertion is used once (RFC 7523 §3)");
+}
+
+#[tokio::test]
+async fn unknown_malformed_and_other_realm_tokens_are_exactly_active_false_rfc7662_2_2() {
+    let env = Env::start().await;
+    let (api, secret) = resource_server(&env).await;
+    for token in ["unknown-token", "e30.e30.", "%%%"] {
+        let (status, headers, body) = post(&env, "token/introspect", &[("token", token)], Some((&api, &secret))).await;
+        assert_eq!((status, body.as_str()), (200, r#"{"active":false}"#), "{token}");
+        assert_eq!(headers["cache-control"], "no-store", "RFC 7662 §4");
+    }
+    // A token of another realm is not a token of this one.
+    oidc_cli::server::bootstrap(env.store.as_ref(), "other").await.unwrap();
+    let mut spec = oidc_core::manage::ClientSpec::new("Other", ClientType::Confidential, vec![]);
+    spec.response_types = vec![];
+    spec.grant_types = vec![GrantType::ClientCredentials];
+    let (other, other_secret) =
+        oidc_core::manage::new_client("other", spec, crate::harness::now(), &oidc_core::rand::OsRandom::new()).unwrap();
+    env.store.create_client(&other).await.unwrap();
+    let other_secret = other_secret.unwrap();
+    let r = browser()
+        .post(format!("{}/realms/other/protocol/openid-connect/token", env.server.base_url))
+        .basic_auth(&other.client_id, Some(other_secret.secret()))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    let body: Value = r.json().await.unwrap();
+    let at = body["access_token"].as_str().unwrap();
+    let (status, _, body) = post(&env, "token/introspect", &[("token", at)], Some((&api, &secret))).await;
+    assert_eq!((status, body.as_str()), (200, r#"{"active":false}"#));
+}
+
+#[tokio::test]
+async fn active_tokens_are_described_to_an_independent_client_rfc7662_2_2() {
+    let env = Env::start().await;
+    let (api, api_secret) = resource_server(&env).await;
+    let (rp, rp_secret) = env.client(ClientType::Confidential, JwtAlg::Rs256, |_| {}).await;
+    let sub = env.user("alice", PASSWORD).await;
+    let tokens = code_tokens(&env, &rp, rp_secret.as_deref(), "openid email").await;
+    let d = env.discovery().await;
+    assert_eq!(d["introspection_endpoint"], env.endpoint("token/introspect"));
+    assert!(!d["introspection_endpoint_auth_methods_supported"].as_array().unwrap().contains(&json!("none")));
+
+    // The openidconnect crate's RFC 7662 support, as the resource server.
+    let meta = CoreProviderMetadata::discover_async(IssuerUrl::new(env.issuer()).unwrap(), &rp_http).await.unwrap();
+    let rs = CoreClient::from_provider_metadata(
+        meta,
+        ClientId::new(api.clone()),
+        Some(ClientSecret::new(api_secret.clone())),
+    )
+    .set_redirect_uri(RedirectUrl::new(CALLBACK.into()).unwrap())
+    .set_introspection_url(IntrospectionUrl::new(d["introspection_endpoint"].as_str().unwrap().into()).unwrap());
+    let at = AccessToken::new(tokens["access_token"].as_str().unwrap().into());
+    let info = rs.introspect(&at).request_async(&rp_http).await.unwrap();
+    assert!(info.active());
+    assert_eq!(info.client_id().map(|c| c.as_str()), Some(rp.as_str()));
+    assert_eq!(info.username(), Some("alice"));
+    assert_eq!(info.sub(), Some(sub.as_str()));
+    assert_eq!(info.iss(), Some(env.issuer().as_str()));
+    assert_eq!(info.aud(), Some(&vec![rp.clone()]));
+    let scopes: Vec<String> = info.scopes().unwrap().iter().map(|s| s.to_string()).collect();
+    assert_eq!(scopes, ["openid", "email"]);
+    assert!(info.exp().unwrap() > info.iat().unwrap());
+    assert!(info.jti().is_some());
+    // The refresh token, found first with the hint, and also without it.
+    let rt = tokens["refresh_token"].as_str().unwrap();
+    for form in [vec![("token", rt), ("token_type_hint", "refresh_token")], vec![("token", rt)]] {
+        let (status, _, body) = post(&env, "token/introspect", &form, Some((&api, &api_secret))).await;
+        let v: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!((status, &v["active"], &v["token_type"]), (200, &json!(true), &json!("refresh_token")));
+        assert!(v["sid"].is_string(), "issued within a login session");
+    }
+    // The access token presented with the wrong hint is still found (a hint only).
+    let form = [("token", at.secret().as_str()), ("token_type_hint", "refresh_token")];
+    let (_, _, body) = post(&env, "token/introspect", &form, Some((&api, &api_secret))).await;
+    assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["token_type"], "Bearer");
+    // Once rotated, the old refresh token is no longer active.
+    let r = browser()
+        .post(env.endpoint("token"))
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", rt),
+            ("client_id", &rp),
+            ("client_secret", rp_secret.as_deref().unwrap()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let (_, body) = introspect(&env, rt, (&api, &api_secret)).await;
+    assert_eq!(body, json!({"active": false}));
+}
+
+#[tokio::test]
+async fn require_audience_and_include_scope_settings_oidc_introspection() {
+    let mut settings = oidc_core::config::Settings::default();
+    settings.introspection.require_audience = true;
+    settings.introspection.include_scope = false;
+    let env = Env::start_with(settings).await;
+    let (api, api_secret) = resource_server(&env).await;
+    let (rp, rp_secret) = env.client(ClientType::Confidential, JwtAlg::Rs256, |_| {}).await;
+    env.user("alice", PASSWORD).await;
+    let tokens = code_tokens(&env, &rp, rp_secret.as_deref(), "openid").await;
+    let at = tokens["access_token"].as_str().unwrap();
+    // The resource server is not in the token's audience.
+    assert_eq!(introspect(&env, at, (&api, &api_secret)).await, (200, json!({"active": false})));
+    // The client it was issued to is.
+    let (status, body) = introspect(&env, at, (&rp, rp_secret.as_deref().unwrap())).await;
+    assert_eq!((status, &body["active"]), (200, &json!(true)));
+    assert!(body.get("scope").is_none(), "include_scope = false");
+}
+
+#[tokio::test]
+async fn signed_introspection_response_on_request_rfc9701_4() {
+    let env = Env::start().await;
+    let (api, api_secret) = resource_server(&env).await;
+    let (rp, rp_secret) = env.client(ClientType::Confidential, JwtAlg::Rs256, |_| {}).await;
+    env.user("alice", PASSWORD).await;
+    let tokens = code_tokens(&env, &rp, rp_secret.as_deref(), "openid").await;
+    let r = browser()
+        .post(env.endpoint("token/introspect"))
+        .basic_auth(&api, Some(&api_secret))
+        .header("accept", "application/token-introspection+jwt")
+        .form(&[("token", tokens["access_token"].as_str().unwrap())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "application/token-introspection+jwt");
+    assert_eq!(r.headers()["cache-control"], "no-store");
+    let jwt = r.text().await.unwrap();
+    // Verified with the realm's published keys alone.
+    let jwks: Value = browser().get(env.endpoint("certs")).send().await.unwrap().json().await.unwrap();
+    let keys: Vec<_> =
+        jwks["keys"].as_array().unwrap().iter().map(|k| oidc_core::jose::VerifyKey::from_jwk(k).unwrap()).collect();
+    let v = oidc_core::jose::verify(&jwt, &["RS256"], &keys).unwrap();
+    assert_eq!(v.header["typ"], "token-introspection+jwt", "RFC 9701 §5");
+    assert_eq!(v.claims["iss"], env.issuer());
+    assert_eq!(v.claims["aud"], api.as_str());
+    assert_eq!(v.claims["token_introspection"]["active"], true);
+    assert_eq!(v.claims["token_introspection"]["client_id"], rp.as_str());
+}
