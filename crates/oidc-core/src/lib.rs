@@ -43,6 +43,7 @@ pub mod pkce;
 pub mod rand;
 pub mod registration;
 pub mod repo;
+pub mod revoke;
 pub mod scope;
 pub mod secret;
 pub mod subject;

@@ -291,6 +291,11 @@ impl App {
             "token_endpoint_auth_methods_supported":
                 ["client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt", "none"],
             "token_endpoint_auth_signing_alg_values_supported": ["RS256", "PS256", "ES256", "EdDSA", "HS256"],
+            // RFC 8414 §2: revocation (RFC 7009) takes the token endpoint's client authentication.
+            "revocation_endpoint": format!("{oidc}/revoke"),
+            "revocation_endpoint_auth_methods_supported":
+                ["client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt", "none"],
+            "revocation_endpoint_auth_signing_alg_values_supported": ["RS256", "PS256", "ES256", "EdDSA", "HS256"],
             // RFC 8414 §2: introspection (RFC 7662) takes the token endpoint's
             // client authentication, but no public clients; RFC 9701 §7 signed answers.
             "introspection_endpoint": format!("{oidc}/token/introspect"),

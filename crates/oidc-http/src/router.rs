@@ -16,6 +16,8 @@ pub(crate) enum Endpoint {
     Token(String),
     /// `/realms/{realm}/protocol/openid-connect/token/introspect` (RFC 7662 §2).
     Introspect(String),
+    /// `/realms/{realm}/protocol/openid-connect/revoke` (RFC 7009 §2).
+    Revoke(String),
     /// `/realms/{realm}/protocol/openid-connect/userinfo` (OIDC Core §5.3).
     UserInfo(String),
     /// `/realms/{realm}/protocol/openid-connect/certs` (RFC 7517 §5).
@@ -61,6 +63,7 @@ impl Endpoint {
                     ("protocol", Some("openid-connect"), Some("auth")) => Endpoint::Authorize(r),
                     ("protocol", Some("openid-connect"), Some("token")) => Endpoint::Token(r),
                     ("protocol", Some("openid-connect"), Some("userinfo")) => Endpoint::UserInfo(r),
+                    ("protocol", Some("openid-connect"), Some("revoke")) => Endpoint::Revoke(r),
                     ("protocol", Some("openid-connect"), Some("certs")) => Endpoint::Jwks(r),
                     ("protocol", Some("openid-connect"), Some("logout")) => Endpoint::Logout(r),
                     ("login-actions", Some("authenticate"), None) => Endpoint::Login(r),
@@ -96,7 +99,9 @@ impl Endpoint {
             | Endpoint::Logout(_)
             | Endpoint::Login(_)
             | Endpoint::Account(_) => m == Method::GET || m == Method::POST,
-            Endpoint::Token(_) | Endpoint::Introspect(_) | Endpoint::Consent(_) => m == Method::POST,
+            Endpoint::Token(_) | Endpoint::Introspect(_) | Endpoint::Revoke(_) | Endpoint::Consent(_) => {
+                m == Method::POST
+            }
             Endpoint::Registration(_, _, None) => m == Method::POST || m == Method::OPTIONS,
             Endpoint::Registration(_, _, Some(_)) => {
                 m == Method::GET || m == Method::PUT || m == Method::DELETE || m == Method::OPTIONS
@@ -138,6 +143,7 @@ mod tests {
             Endpoint::Introspect("main".into())
         );
         assert_eq!(Endpoint::parse("/realms/a/b/protocol/openid-connect/token/introspect"), Endpoint::NotFound);
+        assert_eq!(Endpoint::parse("/realms/main/protocol/openid-connect/revoke"), Endpoint::Revoke("main".into()));
         assert_eq!(Endpoint::parse("/realms/main/login-actions/consent"), Endpoint::Consent("main".into()));
         assert_eq!(Endpoint::parse("/realms/../protocol/openid-connect/auth"), Endpoint::NotFound);
         assert_eq!(Endpoint::parse("/realms/main/protocol/openid-connect/auth/x"), Endpoint::NotFound);

@@ -253,3 +253,137 @@ async fn signed_introspection_response_on_request_rfc9701_4() {
     assert_eq!(v.claims["token_introspection"]["active"], true);
     assert_eq!(v.claims["token_introspection"]["client_id"], rp.as_str());
 }
+
+/// Refreshes with `refresh_token` as a confidential client: the status and body.
+pub(crate) async fn refresh(env: &Env, refresh_token: &str, client: (&str, &str)) -> (u16, Value) {
+    let form = [("grant_type", "refresh_token"), ("refresh_token", refresh_token)];
+    let (status, _, body) = post(env, "token", &form, Some(client)).await;
+    (status, serde_json::from_str(&body).unwrap_or(Value::Null))
+}
+
+async fn userinfo_status(env: &Env, at: &str) -> u16 {
+    browser().get(env.endpoint("userinfo")).bearer_auth(at).send().await.unwrap().status().as_u16()
+}
+
+async fn audit_kinds(env: &Env) -> Vec<String> {
+    env.store.events(crate::harness::REALM, 50).await.unwrap().into_iter().map(|e| e.kind).collect()
+}
+
+#[tokio::test]
+async fn revoked_refresh_token_revokes_the_grant_rfc7009_2_1() {
+    let env = Env::start().await;
+    let (api, api_secret) = resource_server(&env).await;
+    let (rp, rp_secret) = env.client(ClientType::Confidential, JwtAlg::Rs256, |_| {}).await;
+    let rp_secret = rp_secret.unwrap();
+    env.user("alice", PASSWORD).await;
+    let first = code_tokens(&env, &rp, Some(&rp_secret), "openid").await;
+    // A rotation: the grant now has a second access token and a new refresh token.
+    let (status, second) = refresh(&env, first["refresh_token"].as_str().unwrap(), (&rp, &rp_secret)).await;
+    assert_eq!(status, 200);
+    let d = env.discovery().await;
+    assert_eq!(d["revocation_endpoint"], env.endpoint("revoke"));
+    let rt = second["refresh_token"].as_str().unwrap();
+    let (status, headers, body) =
+        post(&env, "revoke", &[("token", rt), ("token_type_hint", "refresh_token")], Some((&rp, &rp_secret))).await;
+    assert_eq!((status, body.as_str()), (200, ""));
+    assert_eq!(headers["cache-control"], "no-store");
+    for at in [&first["access_token"], &second["access_token"]] {
+        let at = at.as_str().unwrap();
+        assert_eq!(userinfo_status(&env, at).await, 401, "every access token of the grant stops at UserInfo");
+        assert_eq!(introspect(&env, at, (&api, &api_secret)).await.1, json!({"active": false}));
+    }
+    let (status, body) = refresh(&env, rt, (&rp, &rp_secret)).await;
+    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_grant")));
+    assert!(audit_kinds(&env).await.contains(&"token.revoked".to_owned()));
+}
+
+#[tokio::test]
+async fn revoked_access_token_fails_at_userinfo_and_introspection_at_once_rfc7009_2_1() {
+    let env = Env::start().await;
+    let (api, api_secret) = resource_server(&env).await;
+    let (rp, rp_secret) = env.client(ClientType::Confidential, JwtAlg::Rs256, |_| {}).await;
+    let rp_secret = rp_secret.unwrap();
+    env.user("alice", PASSWORD).await;
+    let tokens = code_tokens(&env, &rp, Some(&rp_secret), "openid").await;
+    let at = tokens["access_token"].as_str().unwrap();
+    assert_eq!(userinfo_status(&env, at).await, 200);
+    // No hint, client_secret_post.
+    let (status, _, _) =
+        post(&env, "revoke", &[("token", at), ("client_id", &rp), ("client_secret", &rp_secret)], None).await;
+    assert_eq!(status, 200);
+    assert_eq!(userinfo_status(&env, at).await, 401);
+    assert_eq!(introspect(&env, at, (&api, &api_secret)).await.1, json!({"active": false}));
+    // Only that access token: the refresh token still works.
+    let (status, _) = refresh(&env, tokens["refresh_token"].as_str().unwrap(), (&rp, &rp_secret)).await;
+    assert_eq!(status, 200);
+    let events = env.store.events(crate::harness::REALM, 10).await.unwrap();
+    let e = events.iter().find(|e| e.kind == "token.revoked").expect("an audit event");
+    assert_eq!(e.client_id.as_deref(), Some(rp.as_str()));
+    assert!(e.detail.contains("access_token") && !e.detail.contains(at), "never the token itself");
+}
+
+#[tokio::test]
+async fn another_client_cannot_revoke_and_unknown_tokens_answer_200_rfc7009_2_2() {
+    let env = Env::start().await;
+    let (rp, rp_secret) = env.client(ClientType::Confidential, JwtAlg::Rs256, |_| {}).await;
+    let rp_secret = rp_secret.unwrap();
+    let (public, _) = env.client(ClientType::Public, JwtAlg::Rs256, |_| {}).await;
+    let (other, other_secret) = env.client(ClientType::Confidential, JwtAlg::Rs256, |_| {}).await;
+    env.user("alice", PASSWORD).await;
+    let tokens = code_tokens(&env, &rp, Some(&rp_secret), "openid").await;
+    let (at, rt) = (tokens["access_token"].as_str().unwrap(), tokens["refresh_token"].as_str().unwrap());
+    // Another confidential client and a public one: 200, and nothing happens.
+    for token in [at, rt] {
+        let (status, _, _) =
+            post(&env, "revoke", &[("token", token)], Some((&other, other_secret.as_deref().unwrap()))).await;
+        assert_eq!(status, 200);
+        let (status, _, _) = post(&env, "revoke", &[("token", token), ("client_id", &public)], None).await;
+        assert_eq!(status, 200);
+    }
+    assert_eq!(userinfo_status(&env, at).await, 200, "the owner's access token still works");
+    let (status, _) = refresh(&env, rt, (&rp, &rp_secret)).await;
+    assert_eq!(status, 200, "the owner's refresh token still works");
+    assert!(audit_kinds(&env).await.contains(&"token.revocation_refused".to_owned()));
+    // Unknown tokens: 200. No client authentication: 401 invalid_client.
+    let (status, _, _) = post(&env, "revoke", &[("token", "nope")], Some((&rp, &rp_secret))).await;
+    assert_eq!(status, 200);
+    let (status, headers, body) = post(&env, "revoke", &[("token", at)], None).await;
+    assert_eq!(
+        (status, serde_json::from_str::<Value>(&body).unwrap()["error"].as_str()),
+        (401, Some("invalid_client"))
+    );
+    assert!(headers.contains_key("www-authenticate"));
+    let (status, _, _) = post(&env, "revoke", &[("token", at)], Some((&rp, "wrong-secret"))).await;
+    assert_eq!(status, 401);
+}
+
+#[tokio::test]
+async fn public_clients_revoke_their_own_tokens_rfc7009_2_1() {
+    let env = Env::start().await;
+    let (public, _) = env.client(ClientType::Public, JwtAlg::Rs256, |_| {}).await;
+    env.user("alice", PASSWORD).await;
+    let http = browser();
+    let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+    let auth = format!(
+        "{}?client_id={public}&redirect_uri={}&response_type=code&scope=openid&state=s\
+         &code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256",
+        env.endpoint("auth"),
+        enc(CALLBACK)
+    );
+    let back = authorize(&http, &auth, "alice", PASSWORD).await;
+    let code = query_param(&back, "code").unwrap();
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", CALLBACK),
+        ("client_id", public.as_str()),
+        ("code_verifier", verifier),
+    ];
+    let (status, _, body) = post(&env, "token", &form, None).await;
+    assert_eq!(status, 200, "{body}");
+    let tokens: Value = serde_json::from_str(&body).unwrap();
+    let rt = tokens["refresh_token"].as_str().unwrap();
+    let (status, _, _) = post(&env, "revoke", &[("token", rt), ("client_id", &public)], None).await;
+    assert_eq!(status, 200);
+    assert_eq!(userinfo_status(&env, tokens["access_token"].as_str().unwrap()).await, 401);
+}

@@ -6,6 +6,7 @@ mod client_auth;
 mod introspect;
 mod misc;
 mod registration;
+mod revoke;
 mod token;
 mod userinfo;
 
@@ -32,8 +33,10 @@ pub(crate) async fn handle(app: &App, req: Request<Incoming>) -> Resp {
         registration::cors(&mut r);
         return r;
     }
-    if req.method() == Method::OPTIONS && matches!(endpoint, Endpoint::Token(_) | Endpoint::UserInfo(_)) {
-        // CORS preflight for browser-based clients (the token and userinfo endpoints take no cookies).
+    if req.method() == Method::OPTIONS
+        && matches!(endpoint, Endpoint::Token(_) | Endpoint::Revoke(_) | Endpoint::UserInfo(_))
+    {
+        // CORS preflight for browser-based clients (the token, revocation and userinfo endpoints take no cookies).
         let mut r = response::with_body(StatusCode::NO_CONTENT, "text/plain", "");
         response::cors(&mut r);
         return r;
@@ -52,6 +55,7 @@ pub(crate) async fn handle(app: &App, req: Request<Incoming>) -> Resp {
         | Endpoint::Authorize(r)
         | Endpoint::Token(r)
         | Endpoint::Introspect(r)
+        | Endpoint::Revoke(r)
         | Endpoint::UserInfo(r)
         | Endpoint::Jwks(r)
         | Endpoint::Logout(r)
@@ -77,6 +81,7 @@ pub(crate) async fn handle(app: &App, req: Request<Incoming>) -> Resp {
         Endpoint::Consent(_) => authorize::consent(app, &realm, req).await,
         Endpoint::Token(_) => token::token(app, &realm, req).await,
         Endpoint::Introspect(_) => introspect::introspect(app, &realm, req).await,
+        Endpoint::Revoke(_) => revoke::revoke(app, &realm, req).await,
         Endpoint::UserInfo(_) => userinfo::userinfo(app, &realm, req).await,
         Endpoint::Logout(_) => misc::logout(app, &realm, req).await,
         Endpoint::Demo(_) => misc::demo(app, &realm),
