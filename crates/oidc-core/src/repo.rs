@@ -137,8 +137,11 @@ pub enum Redeemed {
     Unknown,
     /// The code, redeemed now for the first time.
     First(CodeRecord),
-    /// The code was redeemed before: a replay (RFC 6749 §4.1.2).
+    /// The code was redeemed before by its own client: a replay (RFC 6749 §4.1.2).
     Replayed(CodeRecord),
+    /// The code was issued to another client: nothing was changed
+    /// (RFC 6749 §4.1.3: the code is bound to its client).
+    OtherClient,
 }
 
 /// Authorization codes.
@@ -146,9 +149,11 @@ pub enum Redeemed {
 pub trait CodeRepo: Send + Sync {
     /// Stores a new code.
     async fn save_code(&self, code: &CodeRecord) -> RepoResult<()>;
-    /// Marks the code used and returns it, atomically: of concurrent calls
-    /// for one code exactly one sees [`Redeemed::First`].
-    async fn redeem_code(&self, realm: &str, digest: &Digest) -> RepoResult<Redeemed>;
+    /// Marks the code of `client_id` used and returns it, atomically: of
+    /// concurrent calls for one code exactly one sees [`Redeemed::First`]. A
+    /// code of another client is left as it is ([`Redeemed::OtherClient`]),
+    /// so that presenting a leaked code cannot spend it.
+    async fn redeem_code(&self, realm: &str, digest: &Digest, client_id: &str) -> RepoResult<Redeemed>;
 }
 
 /// What rotating a refresh token found.
@@ -158,8 +163,11 @@ pub enum Rotated {
     Unknown,
     /// The token, used now for the first time; it no longer works.
     First(RefreshTokenRecord),
-    /// The token was used before: a replay.
+    /// The token was used before by its own client: a replay.
     Replayed(RefreshTokenRecord),
+    /// The token was issued to another client: nothing was changed
+    /// (RFC 6749 §6: the refresh token is bound to its client).
+    OtherClient,
 }
 
 /// Access and refresh tokens.
@@ -184,8 +192,9 @@ pub trait TokenRepo: Send + Sync {
         realm: &str,
         digest: &Digest,
     ) -> RepoResult<Option<(RefreshTokenRecord, bool, Option<User>)>>;
-    /// Marks a refresh token used and returns it, atomically.
-    async fn use_refresh_token(&self, realm: &str, digest: &Digest) -> RepoResult<Rotated>;
+    /// Marks a refresh token of `client_id` used and returns it, atomically;
+    /// another client's token is left as it is ([`Rotated::OtherClient`]).
+    async fn use_refresh_token(&self, realm: &str, digest: &Digest, client_id: &str) -> RepoResult<Rotated>;
     /// Deletes one access token (RFC 7009 §2.1); false when there was none.
     async fn revoke_access_token(&self, realm: &str, digest: &Digest) -> RepoResult<bool>;
     /// Revokes every token of a grant (after a code or refresh token replay).

@@ -513,6 +513,12 @@ pub fn check_code(
     let refuse = |d: &str| Err(GrantFailure::Refused(OAuthError::invalid_grant(d)));
     let rec = match redeemed {
         Redeemed::Unknown => return refuse("the authorization code is invalid"),
+        // RFC 6749 §4.1.3: ensure the code was issued to the authenticated client;
+        // another client's presentation changes nothing (it is no replay).
+        Redeemed::OtherClient => return refuse("the authorization code was issued to another client"),
+        Redeemed::Replayed(rec) if rec.client_id != client.client_id => {
+            return refuse("the authorization code was issued to another client");
+        }
         Redeemed::Replayed(rec) => {
             return Err(GrantFailure::Replay {
                 grant_id: rec.grant_id,
@@ -563,6 +569,13 @@ pub fn check_refresh(
     let refuse = |c: ErrorCode, d: &str| Err(GrantFailure::Refused(OAuthError::new(c, d)));
     let rec = match rotated {
         Rotated::Unknown => return refuse(ErrorCode::InvalidGrant, "the refresh token is invalid"),
+        // RFC 6749 §6: the refresh token is bound to the client it was issued to.
+        Rotated::OtherClient => {
+            return refuse(ErrorCode::InvalidGrant, "the refresh token was issued to another client");
+        }
+        Rotated::Replayed(rec) if rec.client_id != client.client_id => {
+            return refuse(ErrorCode::InvalidGrant, "the refresh token was issued to another client");
+        }
         Rotated::Replayed(rec) => {
             return Err(GrantFailure::Replay {
                 grant_id: rec.grant_id,

@@ -435,14 +435,16 @@ impl CodeRepo for Store {
         insert(&self.db, auth_codes::Model::from(code)).await
     }
 
-    /// `UPDATE ... SET used = true WHERE ... AND used = false RETURNING *`: the row
-    /// lock (PostgreSQL) or the write lock (SQLite) lets exactly one caller match.
-    /// Only when it matched nothing does a `SELECT` tell a replay from an unknown code.
-    async fn redeem_code(&self, realm: &str, digest: &Digest) -> RepoResult<Redeemed> {
+    /// `UPDATE ... SET used = true WHERE ... AND client_id = ? AND used = false RETURNING *`:
+    /// the row lock (PostgreSQL) or the write lock (SQLite) lets exactly one caller
+    /// match, and only the code's own client. Only when it matched nothing does a
+    /// `SELECT` tell a replay from another client's or an unknown code.
+    async fn redeem_code(&self, realm: &str, digest: &Digest, client_id: &str) -> RepoResult<Redeemed> {
         let first = auth_codes::Entity::update_many()
             .col_expr(auth_codes::Column::Used, Expr::value(true))
             .filter(auth_codes::Column::Digest.eq(digest.as_str()))
             .filter(auth_codes::Column::Realm.eq(realm))
+            .filter(auth_codes::Column::ClientId.eq(client_id))
             .filter(auth_codes::Column::Used.eq(false))
             .exec_with_returning(&self.db)
             .await
@@ -456,6 +458,7 @@ impl CodeRepo for Store {
             .await
             .repo()?;
         Ok(match row {
+            Some(row) if row.client_id != client_id => Redeemed::OtherClient,
             Some(row) => Redeemed::Replayed(row.try_into()?),
             None => Redeemed::Unknown,
         })
@@ -538,11 +541,12 @@ impl TokenRepo for Store {
     }
 
     /// Like [`CodeRepo::redeem_code`]: one conditional `UPDATE ... RETURNING`.
-    async fn use_refresh_token(&self, realm: &str, digest: &Digest) -> RepoResult<Rotated> {
+    async fn use_refresh_token(&self, realm: &str, digest: &Digest, client_id: &str) -> RepoResult<Rotated> {
         let first = refresh_tokens::Entity::update_many()
             .col_expr(refresh_tokens::Column::Used, Expr::value(true))
             .filter(refresh_tokens::Column::Digest.eq(digest.as_str()))
             .filter(refresh_tokens::Column::Realm.eq(realm))
+            .filter(refresh_tokens::Column::ClientId.eq(client_id))
             .filter(refresh_tokens::Column::Used.eq(false))
             .exec_with_returning(&self.db)
             .await
@@ -556,6 +560,7 @@ impl TokenRepo for Store {
             .await
             .repo()?;
         Ok(match row {
+            Some(row) if row.client_id != client_id => Rotated::OtherClient,
             Some(row) => Rotated::Replayed(row.try_into()?),
             None => Rotated::Unknown,
         })

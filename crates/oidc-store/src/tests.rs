@@ -585,15 +585,15 @@ async fn clients_delete_removes_codes_tokens_and_consents(s: Store) {
 
     s.delete_client("r", "c1").await.expect("delete");
     assert!(s.client("r", "c1").await.expect("client").is_none());
-    assert!(matches!(s.redeem_code("r", &Digest("code1".into())).await.expect("redeem"), Redeemed::Unknown));
+    assert!(matches!(s.redeem_code("r", &Digest("code1".into()), "c1").await.expect("redeem"), Redeemed::Unknown));
     assert!(s.access_token("r", &Digest("at1".into())).await.expect("token").is_none());
-    assert!(matches!(s.use_refresh_token("r", &Digest("rt1".into())).await.expect("use"), Rotated::Unknown));
+    assert!(matches!(s.use_refresh_token("r", &Digest("rt1".into()), "c1").await.expect("use"), Rotated::Unknown));
     assert!(s.consent("r", "u1", "c1").await.expect("consent").is_none());
 
     assert!(s.client("r", "c2").await.expect("client").is_some(), "the other client stays");
     assert!(s.access_token("r", &Digest("at2".into())).await.expect("token").is_some());
     assert!(s.consent("r", "u1", "c2").await.expect("consent").is_some());
-    assert!(matches!(s.redeem_code("r", &Digest("code2".into())).await.expect("redeem"), Redeemed::First(_)));
+    assert!(matches!(s.redeem_code("r", &Digest("code2".into()), "c2").await.expect("redeem"), Redeemed::First(_)));
 
     assert!(is_not_found(s.delete_client("r", "c1").await), "deleting a missing client");
 }
@@ -618,7 +618,7 @@ async fn corrupt_stored_values_are_backend_errors(s: Store) {
     assert!(is_backend(s.client("r", "c2").await), "response_types is not JSON");
     assert!(is_backend(s.clients("r").await), "a corrupt row fails the list");
     assert!(is_backend(s.keys("r").await), "unknown key state");
-    assert!(is_backend(s.redeem_code("r", &Digest("code1".into())).await), "unknown PKCE method");
+    assert!(is_backend(s.redeem_code("r", &Digest("code1".into()), "c1").await), "unknown PKCE method");
     let e = s.client("r", "c1").await.expect_err("corrupt");
     assert!(e.to_string().contains("clients.client_type"), "the error names the column: {e}");
 }
@@ -686,9 +686,9 @@ async fn users_delete_removes_sessions_codes_tokens_and_consents(s: Store) {
     let now = UnixTime(500);
     assert!(s.user("r", "u1").await.expect("user").is_none());
     assert!(s.session("r", &Digest("s-u1".into()), now).await.expect("session").is_none());
-    assert!(matches!(s.redeem_code("r", &Digest("code-u1".into())).await.expect("redeem"), Redeemed::Unknown));
+    assert!(matches!(s.redeem_code("r", &Digest("code-u1".into()), "c1").await.expect("redeem"), Redeemed::Unknown));
     assert!(s.access_token("r", &Digest("at-u1".into())).await.expect("token").is_none());
-    assert!(matches!(s.use_refresh_token("r", &Digest("rt-u1".into())).await.expect("use"), Rotated::Unknown));
+    assert!(matches!(s.use_refresh_token("r", &Digest("rt-u1".into()), "c1").await.expect("use"), Rotated::Unknown));
     assert!(s.consents_of_user("r", "u1").await.expect("consents").is_empty());
 
     assert!(s.session("r", &Digest("s-u2".into()), now).await.expect("session").is_some(), "other users stay");
@@ -759,31 +759,51 @@ async fn codes_redeem_first_replayed_unknown(s: Store) {
     plain.code_challenge_method = None;
     plain.session_id = None;
     s.save_code(&plain).await.expect("save");
-    match s.redeem_code("r", &c.digest).await.expect("redeem") {
+    match s.redeem_code("r", &c.digest, "c1").await.expect("redeem") {
         Redeemed::First(got) => assert_eq!(dbg(&got), dbg(&c)),
         other => panic!("expected the first redemption, got {other:?}"),
     }
-    match s.redeem_code("r", &c.digest).await.expect("redeem") {
+    match s.redeem_code("r", &c.digest, "c1").await.expect("redeem") {
         Redeemed::Replayed(got) => assert_eq!(got.grant_id, "g1", "a replay names the grant to revoke"),
         other => panic!("expected a replay, got {other:?}"),
     }
-    assert!(matches!(s.redeem_code("r", &c.digest).await.expect("redeem"), Redeemed::Replayed(_)));
-    match s.redeem_code("r", &plain.digest).await.expect("redeem") {
+    assert!(matches!(s.redeem_code("r", &c.digest, "c1").await.expect("redeem"), Redeemed::Replayed(_)));
+    match s.redeem_code("r", &plain.digest, "c1").await.expect("redeem") {
         Redeemed::First(got) => assert_eq!(dbg(&got), dbg(&plain)),
         other => panic!("expected the first redemption, got {other:?}"),
     }
-    assert!(matches!(s.redeem_code("r", &Digest("nope".into())).await.expect("redeem"), Redeemed::Unknown));
+    assert!(matches!(s.redeem_code("r", &Digest("nope".into()), "c1").await.expect("redeem"), Redeemed::Unknown));
     s.save_code(&code("d3", "c1", "u1", "g3")).await.expect("save");
     assert!(
-        matches!(s.redeem_code("other", &Digest("d3".into())).await.expect("redeem"), Redeemed::Unknown),
+        matches!(s.redeem_code("other", &Digest("d3".into()), "c1").await.expect("redeem"), Redeemed::Unknown),
         "codes are scoped by realm"
     );
     assert!(
-        matches!(s.redeem_code("r", &Digest("d3".into())).await.expect("redeem"), Redeemed::First(_)),
+        matches!(s.redeem_code("r", &Digest("d3".into()), "c1").await.expect("redeem"), Redeemed::First(_)),
         "a redemption in another realm does not spend the code"
     );
 }
 on_backends!(codes_redeem_first_replayed_unknown);
+
+/// Another client presenting a code or refresh token changes nothing: the
+/// owner's first use is still the first (RFC 6749 §4.1.3, §6).
+async fn codes_and_refresh_tokens_of_another_client_are_not_spent(s: Store) {
+    s.save_code(&code("d1", "c1", "u1", "g1")).await.expect("save");
+    s.save_tokens(&access("at1", "c1", "u1", "g2"), Some(&refresh("rt1", "c1", "u1", "g2"))).await.expect("save");
+    for _ in 0..2 {
+        assert!(matches!(s.redeem_code("r", &Digest("d1".into()), "c2").await.expect("redeem"), Redeemed::OtherClient));
+        assert!(matches!(
+            s.use_refresh_token("r", &Digest("rt1".into()), "c2").await.expect("use"),
+            Rotated::OtherClient
+        ));
+    }
+    assert!(matches!(s.redeem_code("r", &Digest("d1".into()), "c1").await.expect("redeem"), Redeemed::First(_)));
+    assert!(matches!(s.use_refresh_token("r", &Digest("rt1".into()), "c1").await.expect("use"), Rotated::First(_)));
+    // Once spent, another client's presentation is still no replay of the owner's.
+    assert!(matches!(s.redeem_code("r", &Digest("d1".into()), "c2").await.expect("redeem"), Redeemed::OtherClient));
+    assert!(matches!(s.use_refresh_token("r", &Digest("rt1".into()), "c2").await.expect("use"), Rotated::OtherClient));
+}
+on_backends!(codes_and_refresh_tokens_of_another_client_are_not_spent);
 
 /// Of 16 concurrent redemptions of one code exactly one is `First`; the rest are replays.
 async fn codes_concurrent_redemptions_have_one_winner(s: Store) {
@@ -794,7 +814,7 @@ async fn codes_concurrent_redemptions_have_one_winner(s: Store) {
         let tasks: Vec<_> = (0..16)
             .map(|_| {
                 let (s, d) = (s.clone(), digest.clone());
-                tokio::spawn(async move { s.redeem_code("r", &d).await })
+                tokio::spawn(async move { s.redeem_code("r", &d, "c1").await })
             })
             .collect();
         let (mut first, mut replayed) = (0, 0);
@@ -802,7 +822,7 @@ async fn codes_concurrent_redemptions_have_one_winner(s: Store) {
             match t.await.expect("join").expect("redeem") {
                 Redeemed::First(_) => first += 1,
                 Redeemed::Replayed(_) => replayed += 1,
-                Redeemed::Unknown => panic!("the code exists"),
+                Redeemed::Unknown | Redeemed::OtherClient => panic!("the code exists and is c1's"),
             }
         }
         assert_eq!((first, replayed), (1, 15), "exactly one of 16 concurrent redemptions wins (round {round})");
@@ -821,15 +841,15 @@ async fn tokens_roundtrip_and_refresh_rotation(s: Store) {
     let got = s.access_token("r", &at.digest).await.expect("token").expect("stored");
     assert_eq!(dbg(&got), dbg(&at));
     assert!(s.access_token("other", &at.digest).await.expect("token").is_none(), "scoped by realm");
-    match s.use_refresh_token("r", &rt.digest).await.expect("use") {
+    match s.use_refresh_token("r", &rt.digest, "c1").await.expect("use") {
         Rotated::First(got) => assert_eq!(dbg(&got), dbg(&rt)),
         other => panic!("expected the first use, got {other:?}"),
     }
-    match s.use_refresh_token("r", &rt.digest).await.expect("use") {
+    match s.use_refresh_token("r", &rt.digest, "c1").await.expect("use") {
         Rotated::Replayed(got) => assert_eq!(got.grant_id, "g1"),
         other => panic!("expected a replay, got {other:?}"),
     }
-    assert!(matches!(s.use_refresh_token("r", &Digest("x".into())).await.expect("use"), Rotated::Unknown));
+    assert!(matches!(s.use_refresh_token("r", &Digest("x".into()), "c1").await.expect("use"), Rotated::Unknown));
     // The rotation's new pair, without a refresh token this time.
     let at2 = access("at2", "c1", "u1", "g1");
     s.save_tokens(&at2, None).await.expect("save an access token alone");
@@ -837,11 +857,11 @@ async fn tokens_roundtrip_and_refresh_rotation(s: Store) {
     let mut rt3 = refresh("rt3", "c1", "u1", "g1");
     rt3.session_id = None;
     s.save_tokens(&access("at3", "c1", "u1", "g1"), Some(&rt3)).await.expect("save");
-    match s.use_refresh_token("other", &rt3.digest).await.expect("use") {
+    match s.use_refresh_token("other", &rt3.digest, "c1").await.expect("use") {
         Rotated::Unknown => {}
         other => panic!("refresh tokens are scoped by realm, got {other:?}"),
     }
-    match s.use_refresh_token("r", &rt3.digest).await.expect("use") {
+    match s.use_refresh_token("r", &rt3.digest, "c1").await.expect("use") {
         Rotated::First(got) => assert_eq!(dbg(&got), dbg(&rt3)),
         other => panic!("expected the first use, got {other:?}"),
     }
@@ -855,7 +875,7 @@ async fn tokens_concurrent_refresh_has_one_winner(s: Store) {
     let tasks: Vec<_> = (0..16)
         .map(|_| {
             let s = s.clone();
-            tokio::spawn(async move { s.use_refresh_token("r", &Digest("rt".into())).await })
+            tokio::spawn(async move { s.use_refresh_token("r", &Digest("rt".into()), "c1").await })
         })
         .collect();
     let mut first = 0;
@@ -878,7 +898,7 @@ async fn tokens_save_is_all_or_nothing(s: Store) {
     let r = s.save_tokens(&access("at1", "c1", "u1", "g4"), Some(&refresh("rt4", "c1", "u1", "g4"))).await;
     assert!(is_conflict(r), "the access token's digest is taken");
     assert!(
-        matches!(s.use_refresh_token("r", &Digest("rt4".into())).await.expect("use"), Rotated::Unknown),
+        matches!(s.use_refresh_token("r", &Digest("rt4".into()), "c1").await.expect("use"), Rotated::Unknown),
         "the refresh token was not written"
     );
 }
@@ -901,16 +921,16 @@ async fn tokens_revoke_grant_removes_its_tokens(s: Store) {
     }
     for d in ["rt1", "rt2"] {
         assert!(
-            matches!(s.use_refresh_token("r", &Digest(d.into())).await.expect("use"), Rotated::Unknown),
+            matches!(s.use_refresh_token("r", &Digest(d.into()), "c1").await.expect("use"), Rotated::Unknown),
             "{d} is revoked"
         );
     }
     assert!(
-        matches!(s.redeem_code("r", &Digest("code1".into())).await.expect("redeem"), Redeemed::Replayed(_)),
+        matches!(s.redeem_code("r", &Digest("code1".into()), "c1").await.expect("redeem"), Redeemed::Replayed(_)),
         "the grant's code is spent"
     );
     assert!(s.access_token("r", &Digest("at3".into())).await.expect("token").is_some(), "other grants stay");
-    assert!(matches!(s.use_refresh_token("r", &Digest("rt3".into())).await.expect("use"), Rotated::First(_)));
+    assert!(matches!(s.use_refresh_token("r", &Digest("rt3".into()), "c1").await.expect("use"), Rotated::First(_)));
     assert!(s.access_token("r2", &Digest("at4".into())).await.expect("token").is_some(), "other realms stay");
     s.revoke_grant("r", "g1").await.expect("revoking twice succeeds");
     s.revoke_grant("r", "nope").await.expect("revoking an unknown grant succeeds");
@@ -927,7 +947,7 @@ async fn tokens_read_for_introspection_and_revoke_one_access_token(s: Store) {
     let (got, used, u) = s.refresh_token_with_user("r", &rt.digest).await.expect("read").expect("found");
     assert_eq!((dbg(&got), used, u.map(|u| u.username)), (dbg(&rt), false, Some("alice".into())));
     assert!(s.refresh_token_with_user("r2", &rt.digest).await.expect("read").is_none(), "scoped by realm");
-    s.use_refresh_token("r", &rt.digest).await.expect("rotate");
+    s.use_refresh_token("r", &rt.digest, "c1").await.expect("rotate");
     let (_, used, _) = s.refresh_token_with_user("r", &rt.digest).await.expect("read").expect("found");
     assert!(used, "a rotated refresh token reads as used");
     assert!(!s.revoke_access_token("r2", &at.digest).await.expect("revoke"), "other realms are not touched");
@@ -1007,7 +1027,7 @@ async fn withdrawing_consent_revokes_the_clients_tokens_for_the_user(s: Store) {
     s.delete_consent("r", "u1", "c1").await.expect("withdraw");
     assert!(s.consent("r", "u1", "c1").await.expect("read").is_none());
     assert!(s.access_token("r", &Digest("at1".into())).await.expect("read").is_none(), "revoked");
-    assert!(matches!(s.use_refresh_token("r", &Digest("rt1".into())).await.expect("use"), Rotated::Unknown));
+    assert!(matches!(s.use_refresh_token("r", &Digest("rt1".into()), "c1").await.expect("use"), Rotated::Unknown));
     assert!(s.access_token("r", &Digest("at2".into())).await.expect("read").is_some(), "other clients keep theirs");
     assert!(s.access_token("r", &Digest("at3".into())).await.expect("read").is_some(), "other users keep theirs");
 }

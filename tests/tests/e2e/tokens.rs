@@ -387,3 +387,61 @@ async fn public_clients_revoke_their_own_tokens_rfc7009_2_1() {
     assert_eq!(status, 200);
     assert_eq!(userinfo_status(&env, tokens["access_token"].as_str().unwrap()).await, 401);
 }
+
+#[tokio::test]
+async fn another_client_presenting_a_leaked_refresh_token_or_code_changes_nothing_rfc6749_6_and_4_1_3() {
+    let env = Env::start().await;
+    let (rp, rp_secret) = env.client(ClientType::Confidential, JwtAlg::Rs256, |_| {}).await;
+    let rp_secret = rp_secret.unwrap();
+    let (attacker, _) = env.client(ClientType::Public, JwtAlg::Rs256, |_| {}).await;
+    env.user("alice", PASSWORD).await;
+    let tokens = code_tokens(&env, &rp, Some(&rp_secret), "openid").await;
+    let rt = tokens["refresh_token"].as_str().unwrap();
+    // An unauthenticated public client presents the leaked refresh token (RFC 6749 §6:
+    // the token is bound to the client it was issued to).
+    let form = [("grant_type", "refresh_token"), ("refresh_token", rt), ("client_id", attacker.as_str())];
+    let (status, _, body) = post(&env, "token", &form, None).await;
+    assert_eq!((status, serde_json::from_str::<Value>(&body).unwrap()["error"].as_str()), (400, Some("invalid_grant")));
+    // The owner's next refresh is a first use, not a replay that revokes the grant.
+    let (status, _) = refresh(&env, rt, (&rp, &rp_secret)).await;
+    assert_eq!(status, 200, "the leaked refresh token was not burnt");
+    assert_eq!(userinfo_status(&env, tokens["access_token"].as_str().unwrap()).await, 200, "the grant stands");
+
+    // The same for a leaked authorization code (RFC 6749 §4.1.3).
+    let http = browser();
+    let auth = format!(
+        "{}?client_id={rp}&redirect_uri={}&response_type=code&scope=openid&state=s",
+        env.endpoint("auth"),
+        enc(CALLBACK)
+    );
+    let back = authorize(&http, &auth, "alice", PASSWORD).await;
+    let code = query_param(&back, "code").unwrap();
+    let stolen = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", CALLBACK),
+        ("client_id", attacker.as_str()),
+    ];
+    let (status, _, _) = post(&env, "token", &stolen, None).await;
+    assert_eq!(status, 400);
+    let form = [("grant_type", "authorization_code"), ("code", code.as_str()), ("redirect_uri", CALLBACK)];
+    let (status, _, body) = post(&env, "token", &form, Some((&rp, &rp_secret))).await;
+    assert_eq!(status, 200, "the owner redeems the code once: {body}");
+}
+
+#[tokio::test]
+async fn unknown_client_is_refused_before_its_scope_is_parsed_rfc6749_5_2() {
+    let env = Env::start().await;
+    // A scope far beyond any limit, with characters RFC 6749 §3.3 forbids:
+    // the client authentication fails first, so it is never parsed.
+    let huge = format!("{}\"", "s ".repeat(30_000));
+    let form = [("grant_type", "client_credentials"), ("scope", huge.as_str()), ("client_id", "nobody")];
+    let (status, _, body) = post(&env, "token", &form, None).await;
+    assert_eq!(
+        (status, serde_json::from_str::<Value>(&body).unwrap()["error"].as_str()),
+        (401, Some("invalid_client"))
+    );
+    let form = [("grant_type", "password"), ("username", "u"), ("password", "p"), ("scope", "\u{7f}")];
+    let (status, _, _) = post(&env, "token", &form, Some(("nobody", "x"))).await;
+    assert_eq!(status, 401);
+}

@@ -79,6 +79,16 @@ fn parse_errors_rfc6749_5_2() {
 }
 
 #[test]
+fn credentials_are_read_without_parsing_the_grant_rfc6749_2_3() {
+    // An invalid scope (RFC 6749 §3.3) does not stop the credentials from being read,
+    // so the client is authenticated (and an unknown one refused) before it is parsed.
+    let mut p = params(&[("grant_type", "client_credentials"), ("scope", "bad\"scope"), ("client_id", "rp")]);
+    let creds = parse_credentials(&mut p, None).unwrap();
+    assert_eq!(creds.client_id(), "rp");
+    assert_eq!(parse_grant(p).unwrap_err().code, ErrorCode::InvalidScope);
+}
+
+#[test]
 fn authenticate_clients_rfc6749_2_3() {
     let conf = client(ClientType::Confidential);
     let public = client(ClientType::Public);
@@ -130,6 +140,9 @@ fn code_checks_rfc6749_4_1_3_and_rfc7636_4_6() {
     let mut other = c.clone();
     other.client_id = "other".into();
     assert_eq!(refused(check_code(Redeemed::First(code_record(false)), &other, cb, None, now)), "invalid_grant");
+    // RFC 6749 §4.1.3: another client's code is refused without revoking anything.
+    assert_eq!(refused(check_code(Redeemed::OtherClient, &other, cb, None, now)), "invalid_grant");
+    assert_eq!(refused(check_code(Redeemed::Replayed(code_record(false)), &other, cb, None, now)), "invalid_grant");
 }
 
 fn refresh_record() -> RefreshTokenRecord {
@@ -162,6 +175,11 @@ fn refresh_checks_rotation_and_narrowing_rfc6749_6() {
     assert_eq!(refused(check_refresh(Rotated::First(refresh_record()), &c, Some(&wide), now)), "invalid_scope");
     assert_eq!(refused(check_refresh(Rotated::Replayed(refresh_record()), &c, None, now)), "replay:g1:invalid_grant");
     assert_eq!(refused(check_refresh(Rotated::Unknown, &c, None, now)), "invalid_grant");
+    // RFC 6749 §6: another client's refresh token is refused, never a replay that revokes the grant.
+    let mut other = c.clone();
+    other.client_id = "other".into();
+    assert_eq!(refused(check_refresh(Rotated::OtherClient, &other, None, now)), "invalid_grant");
+    assert_eq!(refused(check_refresh(Rotated::Replayed(refresh_record()), &other, None, now)), "invalid_grant");
     assert_eq!(refused(check_refresh(Rotated::First(refresh_record()), &c, None, UnixTime(5000))), "invalid_grant");
 }
 

@@ -52,19 +52,27 @@ async fn run(app: &App, realm: &RealmState, req: Request<Incoming>, addr: Option
     let (parts, body) = req.into_parts();
     let form =
         request::read_form(&parts.headers, body).await.map_err(|e| OAuthError::invalid_request(e.to_string()))?;
-    let params = Params::from_pairs(form)?;
-    let tr = token::parse(params, header(&parts.headers, AUTHORIZATION))?;
+    let mut params = Params::from_pairs(form)?;
+    // The client is authenticated before the grant is parsed (its scope,
+    // claims): an unknown client costs no more than a lookup.
+    let credentials = token::parse_credentials(&mut params, header(&parts.headers, AUTHORIZATION))?;
     let name = &realm.realm.name;
-    let client = client_auth::authenticate(app, realm, &tr.credentials, "token").await?;
-    token::check_grant_type(&tr.grant, &client, &app.config.settings)?;
+    let client = client_auth::authenticate(app, realm, &credentials, "token").await?;
+    let grant = token::parse_grant(params)?;
+    token::check_grant_type(&grant, &client, &app.config.settings)?;
     let now = app.clock.now();
-    let outcome = match &tr.grant {
+    let outcome = match &grant {
         GrantRequest::AuthorizationCode { code, redirect_uri, code_verifier } => {
-            let redeemed = app.repos.redeem_code(name, &code.digest()).await.map_err(|e| storage(&e))?;
+            let redeemed =
+                app.repos.redeem_code(name, &code.digest(), &client.client_id).await.map_err(|e| storage(&e))?;
             token::check_code(redeemed, &client, redirect_uri.as_deref(), code_verifier.as_ref(), now)
         }
         GrantRequest::RefreshToken { refresh_token, scope } => {
-            let rotated = app.repos.use_refresh_token(name, &refresh_token.digest()).await.map_err(|e| storage(&e))?;
+            let rotated = app
+                .repos
+                .use_refresh_token(name, &refresh_token.digest(), &client.client_id)
+                .await
+                .map_err(|e| storage(&e))?;
             token::check_refresh(rotated, &client, scope.as_ref(), now)
         }
         GrantRequest::Password { username, password, scope } => {
