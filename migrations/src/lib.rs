@@ -15,6 +15,7 @@ mod m20261124_000007_client_response_options;
 mod m20261124_000008_client_jwks_uri;
 mod m20261124_000009_client_auth_method;
 mod m20261206_000020_token_details;
+mod m20261206_000021_client_access_token_format;
 
 /// Lists the migrations in order.
 #[derive(Debug)]
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000008_client_jwks_uri::Migration),
             Box::new(m20261124_000009_client_auth_method::Migration),
             Box::new(m20261206_000020_token_details::Migration),
+            Box::new(m20261206_000021_client_access_token_format::Migration),
         ]
     }
 }

@@ -37,7 +37,7 @@ pub enum Command {
     Key(KeyCommand),
     /// Manage clients (relying parties).
     #[command(subcommand)]
-    Client(ClientCommand),
+    Client(Box<ClientCommand>),
     /// Manage users.
     #[command(subcommand)]
     User(UserCommand),
@@ -271,6 +271,12 @@ pub struct ClientOpts {
     /// Enable or disable the client.
     #[arg(long)]
     pub enabled: Option<bool>,
+    /// Access token format: `opaque` or `jwt` (RFC 9068); default: the realm's `[tokens] access_token_format`.
+    #[arg(long)]
+    pub access_token_format: Option<String>,
+    /// Signing algorithm of JWT access tokens: `RS256` (default), `PS256`, `ES256` or `EdDSA`.
+    #[arg(long)]
+    pub access_token_alg: Option<String>,
 }
 
 /// Client commands.

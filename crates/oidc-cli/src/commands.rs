@@ -51,7 +51,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 Command::Key(c) => key_cmd(store.as_ref(), &realm, c).await,
                 Command::Client(c) => {
                     require_realm(store.as_ref(), &realm).await?;
-                    client_cmd(store.as_ref(), &realm, c).await
+                    client_cmd(store.as_ref(), &realm, *c).await
                 }
                 Command::User(c) => {
                     require_realm(store.as_ref(), &realm).await?;
@@ -477,7 +477,7 @@ async fn require_key_for(store: &dyn Repositories, realm: &str, alg: JwtAlg) -> 
     let keys = store.keys(realm).await?;
     if !keys.iter().any(|k| k.state == KeyState::Active && k.alg == alg.as_str()) {
         bail!(
-            "realm '{realm}' has no active {} key to sign this client's id_tokens; create one first with \
+            "realm '{realm}' has no active {} key to sign this client's tokens; create one first with \
              `oidc key create --alg {}`",
             alg.as_str(),
             alg.as_str()
@@ -551,6 +551,14 @@ fn spec_from(opts: &ClientOpts, base: Option<&Client>) -> anyhow::Result<ClientS
         userinfo_signed_response_alg: base.and_then(|c| c.userinfo_signed_response_alg),
         jwks_uri: base.and_then(|c| c.jwks_uri.clone()),
         token_endpoint_auth_method: base.and_then(|c| c.token_endpoint_auth_method),
+        access_token_format: match &opts.access_token_format {
+            Some(f) => Some(f.parse().map_err(|e: String| anyhow!(e))?),
+            None => base.and_then(|c| c.access_token_format),
+        },
+        access_token_signed_response_alg: match &opts.access_token_alg {
+            Some(a) => Some(a.parse().map_err(|e: String| anyhow!(e))?),
+            None => base.and_then(|c| c.access_token_signed_response_alg),
+        },
     })
 }
 
@@ -596,6 +604,9 @@ async fn client_cmd(store: &dyn Repositories, realm: &str, c: ClientCommand) -> 
             }
             let (client, secret) = manage::new_client(realm, spec, now, &rng).map_err(|e| anyhow!(e))?;
             require_key_for(store, realm, client.jwt_alg).await?;
+            if let Some(alg) = client.access_token_signed_response_alg {
+                require_key_for(store, realm, alg).await?;
+            }
             store.create_client(&client).await.map_err(|e| match e {
                 oidc_core::repo::RepoError::Conflict(_) => {
                     anyhow!("client_id '{}' is already registered", client.client_id)
@@ -632,6 +643,9 @@ async fn client_cmd(store: &dyn Repositories, realm: &str, c: ClientCommand) -> 
             let (mut client, secret) = manage::new_client(realm, spec, now, &rng).map_err(|e| anyhow!(e))?;
             client.date_created = old.date_created;
             require_key_for(store, realm, client.jwt_alg).await?;
+            if let Some(alg) = client.access_token_signed_response_alg {
+                require_key_for(store, realm, alg).await?;
+            }
             store.update_client(&client).await?;
             print_client(&client);
             if let Some(s) = secret.filter(|_| show_secret) {

@@ -27,6 +27,10 @@
 //! lockout = 60         # first lockout in seconds, doubling per further failure
 //! max_lockout = 3600
 //!
+//! [tokens]
+//! access_token_format = "opaque"  # or "jwt" (RFC 9068), for clients that choose none
+//! jwt_access_token_lifetime = 300 # seconds
+//!
 //! [introspection]      # RFC 7662
 //! require_audience = false  # OIDC_INTROSPECTION_VALIDATE_AUDIENCE_SCOPE
 //! include_scope = true      # OIDC_INTROSPECTION_RESPONSE_SCOPE_ENABLE
@@ -78,6 +82,9 @@ pub struct FileConfig {
     /// Brute-force protection.
     #[serde(default)]
     pub brute_force: BruteForce,
+    /// Access token format and lifetime.
+    #[serde(default)]
+    pub tokens: Tokens,
     /// Token introspection.
     #[serde(default)]
     pub introspection: Introspection,
@@ -116,6 +123,16 @@ pub struct Grants {
     pub password: Option<bool>,
     /// Put the scope's claims in every id_token.
     pub idtoken_include_claims: Option<bool>,
+}
+
+/// Access tokens in the configuration file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tokens {
+    /// `opaque` or `jwt`: the format of clients that choose none.
+    pub access_token_format: Option<String>,
+    /// JWT access token lifetime, seconds.
+    pub jwt_access_token_lifetime: Option<i64>,
 }
 
 /// Token introspection (RFC 7662) in the configuration file.
@@ -194,6 +211,11 @@ impl FileConfig {
                 require_audience: self.introspection.require_audience.unwrap_or(d.introspection.require_audience),
                 include_scope: self.introspection.include_scope.unwrap_or(d.introspection.include_scope),
             },
+            access_token_format: match &self.tokens.access_token_format {
+                Some(f) => f.parse().map_err(|e: String| anyhow::anyhow!("tokens.access_token_format: {e}"))?,
+                None => d.access_token_format,
+            },
+            jwt_access_token_lifetime: self.tokens.jwt_access_token_lifetime.unwrap_or(d.jwt_access_token_lifetime),
         };
         for (name, v) in [
             ("lifetimes.code", s.code_lifetime),
@@ -202,6 +224,7 @@ impl FileConfig {
             ("lifetimes.refresh_token", s.refresh_token_lifetime),
             ("lifetimes.consent_days", s.consent_lifetime),
             ("lifetimes.session", s.session_lifetime),
+            ("tokens.jwt_access_token_lifetime", s.jwt_access_token_lifetime),
             ("brute_force.max_failures_per_user", s.throttle.max_failures_per_user),
             ("brute_force.max_failures_per_address", s.throttle.max_failures_per_address),
             ("brute_force.window", s.throttle.window),
@@ -279,6 +302,8 @@ mod tests {
             max_failures_per_user = 3
             [introspection]
             require_audience = true
+            [tokens]
+            access_token_format = "jwt"
             [[scopes]]
             name = "work"
             description = "Your department"
@@ -295,6 +320,8 @@ mod tests {
         assert_eq!(s.throttle.max_failures_per_user, 3);
         assert_eq!(s.throttle.max_failures_per_address, 20, "defaults fill the rest");
         assert!(s.introspection.require_audience && s.introspection.include_scope);
+        assert_eq!(s.access_token_format, oidc_core::model::AccessTokenFormat::Jwt);
+        assert_eq!(s.jwt_access_token_lifetime, 300);
         let r = c.scope_registry().unwrap();
         assert!(r.is_known("work"));
         assert_eq!(r.custom()[0].display_name, "work", "the name defaults to the token");
@@ -308,5 +335,7 @@ mod tests {
         let e = parse("[brute_force]\nlockout = 0\n").unwrap().settings().unwrap_err();
         assert!(e.to_string().contains("brute_force.lockout"), "{e}");
         assert!(parse("[grants]\npasword = true\n").is_err(), "unknown keys are refused");
+        let e = parse("[tokens]\naccess_token_format = \"paseto\"\n").unwrap().settings().unwrap_err();
+        assert!(e.to_string().contains("tokens.access_token_format"), "{e}");
     }
 }

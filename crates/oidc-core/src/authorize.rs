@@ -650,25 +650,32 @@ impl Validated {
         let mut access_record = None;
         let mut access_value = None;
         if rt.has_token() {
-            let (at, record) = crate::access_token::mint(
+            let minted = crate::access_token::mint(
                 &crate::access_token::AccessTokenInput {
                     realm,
+                    issuer: &self.issuer,
+                    keys,
                     client,
-                    user_id: Some(&session.user_id),
+                    user: Some(user),
+                    subject: Some(subject),
                     scope: &self.scope,
                     grant_id: &grant_id,
                     session_id: Some(&session.id),
+                    auth_time: Some(session.auth_time),
                     claims: claims_json.as_deref(),
                     audience: &[],
-                    lifetime: settings.access_token_lifetime,
+                    registry,
+                    settings,
                     now,
                 },
                 rng,
-            );
-            access_record = Some(record);
+            )
+            .map_err(|e| self.error(e.code, e.description))?;
+            let at = minted.value;
+            access_record = Some(minted.record);
             params.push(("access_token".to_owned(), at.secret().to_owned()));
             params.push(("token_type".to_owned(), "Bearer".to_owned()));
-            params.push(("expires_in".to_owned(), settings.access_token_lifetime.to_string()));
+            params.push(("expires_in".to_owned(), minted.expires_in.to_string()));
             access_value = Some(at);
         }
         if rt.has_id_token() {

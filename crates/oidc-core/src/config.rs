@@ -26,6 +26,12 @@ pub struct Settings {
     pub throttle: ThrottlePolicy,
     /// Who may introspect which tokens, and what the answer says (RFC 7662).
     pub introspection: IntrospectionPolicy,
+    /// The access token format of clients that choose none (default opaque).
+    pub access_token_format: crate::model::AccessTokenFormat,
+    /// JWT access token lifetime in seconds (default 300): a resource server
+    /// that only checks the signature sees a revoked one valid until it
+    /// expires, so they live short.
+    pub jwt_access_token_lifetime: i64,
 }
 
 impl Default for Settings {
@@ -41,6 +47,8 @@ impl Default for Settings {
             password_grant_enabled: false,
             throttle: ThrottlePolicy::default(),
             introspection: IntrospectionPolicy::default(),
+            access_token_format: crate::model::AccessTokenFormat::Opaque,
+            jwt_access_token_lifetime: 300,
         }
     }
 }

@@ -58,6 +58,10 @@ pub struct ClientSpec {
     pub jwks_uri: Option<String>,
     /// The one token endpoint authentication method it may use.
     pub token_endpoint_auth_method: Option<crate::model::TokenAuthMethod>,
+    /// Its access token format (`None`: the realm's default).
+    pub access_token_format: Option<crate::model::AccessTokenFormat>,
+    /// The algorithm of its JWT access tokens (`None`: RS256).
+    pub access_token_signed_response_alg: Option<JwtAlg>,
 }
 
 impl ClientSpec {
@@ -90,6 +94,8 @@ impl ClientSpec {
             userinfo_signed_response_alg: None,
             jwks_uri: None,
             token_endpoint_auth_method: None,
+            access_token_format: None,
+            access_token_signed_response_alg: None,
         }
     }
 }
@@ -179,6 +185,8 @@ pub fn new_client(
         userinfo_signed_response_alg: spec.userinfo_signed_response_alg,
         jwks_uri: spec.jwks_uri,
         token_endpoint_auth_method: spec.token_endpoint_auth_method,
+        access_token_format: spec.access_token_format,
+        access_token_signed_response_alg: spec.access_token_signed_response_alg,
     };
     check_client(&client)?;
     Ok((client, secret))
@@ -220,6 +228,10 @@ pub fn check_client(c: &Client) -> Result<(), String> {
     }
     if c.default_max_age.is_some_and(|m| m < 0) {
         return Err("default_max_age must not be negative".into());
+    }
+    // RFC 9068 §2.1: asymmetric signatures, so that resource servers verify with the realm's JWKS.
+    if c.access_token_signed_response_alg.is_some_and(|a| !a.uses_realm_key()) {
+        return Err("access tokens are signed with a realm key: RS256, PS256, ES256 or EdDSA".into());
     }
     if c.userinfo_signed_response_alg == Some(JwtAlg::None) {
         return Err("userinfo_signed_response_alg cannot be none".into());

@@ -245,6 +245,37 @@ impl FromStr for GrantType {
     }
 }
 
+/// The format of the access tokens a client gets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum AccessTokenFormat {
+    /// 256 random bits, meaningful only to this provider (introspection, UserInfo).
+    #[default]
+    Opaque,
+    /// A signed JWT (RFC 9068) a resource server can verify with the realm's keys.
+    Jwt,
+}
+
+impl AccessTokenFormat {
+    /// `opaque` or `jwt`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccessTokenFormat::Opaque => "opaque",
+            AccessTokenFormat::Jwt => "jwt",
+        }
+    }
+}
+
+impl FromStr for AccessTokenFormat {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "opaque" => Ok(AccessTokenFormat::Opaque),
+            "jwt" => Ok(AccessTokenFormat::Jwt),
+            _ => Err(format!("unknown access token format '{s}' (expected opaque or jwt)")),
+        }
+    }
+}
+
 /// How the client authenticates at the token endpoint (RFC 7591 §2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -349,6 +380,11 @@ pub struct Client {
     /// The one way it may authenticate at the token endpoint, when it
     /// registered one (RFC 7591 §2); `None` accepts any method its type allows.
     pub token_endpoint_auth_method: Option<TokenAuthMethod>,
+    /// The format of its access tokens; `None` follows the realm's default.
+    pub access_token_format: Option<AccessTokenFormat>,
+    /// The algorithm of its JWT access tokens (Keycloak's
+    /// `access.token.signed.response.alg`); `None` is RS256.
+    pub access_token_signed_response_alg: Option<JwtAlg>,
 }
 
 impl Client {

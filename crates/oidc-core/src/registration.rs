@@ -687,6 +687,8 @@ pub fn native_spec(body: &Value, base: Option<&Client>) -> Result<ClientSpec, Re
             userinfo_signed_response_alg: c.userinfo_signed_response_alg,
             jwks_uri: c.jwks_uri.clone(),
             token_endpoint_auth_method: c.token_endpoint_auth_method,
+            access_token_format: c.access_token_format,
+            access_token_signed_response_alg: c.access_token_signed_response_alg,
         },
         None => ClientSpec::new("Registered client", ClientType::Confidential, Vec::new()),
     };

@@ -11,7 +11,7 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
-use crate::access_token::AccessTokenInput;
+use crate::access_token::{AccessTokenInput, Minted};
 use crate::config::Settings;
 use crate::error::{ErrorCode, OAuthError};
 use crate::hooks::Hooks;
@@ -307,35 +307,103 @@ pub fn password_grant(user_id: &str, scope: Scope, now: UnixTime, rng: &dyn Rand
         grant_id: token(rng, 16),
         acr: None,
         claims: None,
+        audience: Vec::new(),
     }
+}
+
+/// What issuing a token for a client acting on its own behalf needs.
+#[derive(Debug)]
+pub struct ServiceContext<'a> {
+    /// The realm.
+    pub realm: &'a str,
+    /// The realm's issuer.
+    pub issuer: &'a str,
+    /// The client.
+    pub client: &'a Client,
+    /// The realm's keys.
+    pub keys: &'a KeySet,
+    /// The scopes the realm knows.
+    pub registry: &'a ScopeRegistry,
+    /// Lifetimes and formats.
+    pub settings: &'a Settings,
+    /// Now.
+    pub now: UnixTime,
 }
 
 /// An access token for a client acting on its own behalf (RFC 6749 §4.4.3):
 /// no refresh token and no id_token, as there is no end-user.
 pub fn issue_client_credentials(
-    realm: &str,
-    client: &Client,
-    scope: Scope,
-    settings: &Settings,
-    now: UnixTime,
+    ctx: &ServiceContext<'_>,
+    scope: &Scope,
+    audience: &[String],
     rng: &dyn Random,
-) -> (AccessToken, AccessTokenRecord) {
+) -> Result<Minted, OAuthError> {
     let grant_id = token(rng, 16);
     crate::access_token::mint(
         &AccessTokenInput {
-            realm,
-            client,
-            user_id: None,
-            scope: &scope,
+            realm: ctx.realm,
+            issuer: ctx.issuer,
+            keys: ctx.keys,
+            client: ctx.client,
+            user: None,
+            subject: None,
+            scope,
             grant_id: &grant_id,
             session_id: None,
+            auth_time: None,
             claims: None,
-            audience: &[],
-            lifetime: settings.access_token_lifetime,
-            now,
+            audience,
+            registry: ctx.registry,
+            settings: ctx.settings,
+            now: ctx.now,
         },
         rng,
     )
+}
+
+/// The most resource indicators one request may name.
+const MAX_RESOURCES: usize = 10;
+
+/// Checks RFC 8707 `resource` values (§2): absolute URIs without a
+/// fragment, at most ten, duplicates dropped. Anything else is `invalid_target`.
+pub fn parse_resources(values: Vec<String>) -> Result<Vec<String>, OAuthError> {
+    let invalid = |d: String| Err(OAuthError::new(ErrorCode::InvalidTarget, d));
+    let mut out: Vec<String> = Vec::new();
+    for v in values {
+        let scheme_ok = v.split_once(':').is_some_and(|(scheme, rest)| {
+            !scheme.is_empty()
+                && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+                && scheme.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+                && !rest.is_empty()
+        });
+        if !scheme_ok || v.contains('#') || v.len() > 2048 || v.chars().any(|c| c.is_ascii_control() || c == ' ') {
+            return invalid("a resource must be an absolute URI without a fragment (RFC 8707 §2)".into());
+        }
+        if !out.contains(&v) {
+            out.push(v);
+        }
+    }
+    if out.len() > MAX_RESOURCES {
+        return invalid(format!("at most {MAX_RESOURCES} resources may be requested"));
+    }
+    Ok(out)
+}
+
+/// The audience of the tokens issued for `grant` when `requested` resources
+/// were named (RFC 8707 §2.2): a grant that already names resources (a
+/// refresh) may only be narrowed to some of them; otherwise the request sets them.
+pub fn with_resources(mut grant: Grant, requested: Vec<String>) -> Result<Grant, OAuthError> {
+    if requested.is_empty() {
+        return Ok(grant);
+    }
+    if !grant.audience.is_empty() && !requested.iter().all(|r| grant.audience.contains(r)) {
+        return Err(OAuthError::new(
+            ErrorCode::InvalidTarget,
+            "a refresh may only name resources of the original grant (RFC 8707 §2.2)",
+        ));
+    }
+    grant.audience = requested;
+    Ok(grant)
 }
 
 /// The client assertion type of RFC 7523 §2.2.
@@ -485,6 +553,8 @@ pub struct Grant {
     pub acr: Option<String>,
     /// The `claims` request parameter (OIDC Core §5.5), as compact JSON.
     pub claims: Option<String>,
+    /// The resource indicators the tokens are for (RFC 8707); empty: the client.
+    pub audience: Vec<String>,
 }
 
 /// Why a code or refresh token was refused.
@@ -555,6 +625,7 @@ pub fn check_code(
         grant_id: rec.grant_id,
         acr: rec.acr,
         claims: rec.claims,
+        audience: Vec::new(),
     })
 }
 
@@ -606,7 +677,37 @@ pub fn check_refresh(
         grant_id: rec.grant_id,
         acr: None,
         claims: rec.claims,
+        audience: rec.audience,
     })
+}
+
+/// Checks, before a refresh token is spent, what the request narrows: the
+/// scope (RFC 6749 §6) and the resources (RFC 8707 §2.2) must fit the token,
+/// and the token must be the client's. A request refused here changes
+/// nothing, so a client's mistake does not spend its refresh token (whose
+/// next use would then look like a replay and revoke the grant).
+pub fn precheck_refresh(
+    rec: &RefreshTokenRecord,
+    client: &Client,
+    scope: Option<&Scope>,
+    resources: &[String],
+) -> Result<(), OAuthError> {
+    if rec.client_id != client.client_id {
+        return Err(OAuthError::invalid_grant("the refresh token was issued to another client"));
+    }
+    if scope.is_some_and(|s| !s.is_subset_of(&rec.scope)) {
+        return Err(OAuthError::new(
+            ErrorCode::InvalidScope,
+            "the requested scope exceeds the original grant (RFC 6749 §6)",
+        ));
+    }
+    if !rec.audience.is_empty() && !resources.iter().all(|r| rec.audience.contains(r)) {
+        return Err(OAuthError::new(
+            ErrorCode::InvalidTarget,
+            "a refresh may only name resources of the original grant (RFC 8707 §2.2)",
+        ));
+    }
+    Ok(())
 }
 
 /// Tokens issued for a grant, with the records to store.
@@ -658,21 +759,26 @@ pub fn issue(ctx: &IssueContext<'_>, grant: Grant, rng: &dyn Random) -> Result<I
     if !ctx.user.active || ctx.user.id != grant.user_id {
         return Err(OAuthError::invalid_grant("the user of this grant is no longer active"));
     }
-    let (access_token, access_record) = crate::access_token::mint(
+    let Minted { value: access_token, record: access_record, expires_in } = crate::access_token::mint(
         &AccessTokenInput {
             realm: ctx.realm,
+            issuer: ctx.issuer,
+            keys: ctx.keys,
             client: ctx.client,
-            user_id: Some(&grant.user_id),
+            user: Some(ctx.user),
+            subject: Some(ctx.subject),
             scope: &grant.scope,
             grant_id: &grant.grant_id,
             session_id: grant.session_id.as_deref(),
+            auth_time: Some(grant.auth_time),
             claims: grant.claims.as_deref(),
-            audience: &[],
-            lifetime: ctx.settings.access_token_lifetime,
+            audience: &grant.audience,
+            registry: ctx.registry,
+            settings: ctx.settings,
             now: ctx.now,
         },
         rng,
-    );
+    )?;
     let id_token = if grant.scope.contains("openid") {
         // OIDC_IDTOKEN_INCLUDE_CLAIMS puts the scope's claims in the id_token too;
         // claims asked for in the id_token (OIDC Core §5.5) always go there.
@@ -715,19 +821,12 @@ pub fn issue(ctx: &IssueContext<'_>, grant: Grant, rng: &dyn Random) -> Result<I
             session_id: grant.session_id.clone(),
             claims: grant.claims.clone(),
             issued_at: ctx.now,
-            audience: Vec::new(),
+            audience: grant.audience.clone(),
             jti: token(rng, 16),
         };
         (refresh_token, record)
     });
-    Ok(Issued {
-        access_token,
-        access_record,
-        refresh,
-        id_token,
-        expires_in: ctx.settings.access_token_lifetime,
-        scope: grant.scope,
-    })
+    Ok(Issued { access_token, access_record, refresh, id_token, expires_in, scope: grant.scope })
 }
 
 #[cfg(test)]

@@ -164,6 +164,8 @@ impl From<&Client> for clients::Model {
             userinfo_signed_response_alg: c.userinfo_signed_response_alg.map(|a| a.as_str().to_owned()),
             jwks_uri: c.jwks_uri.clone(),
             token_endpoint_auth_method: c.token_endpoint_auth_method.map(|m| m.as_str().to_owned()),
+            access_token_format: c.access_token_format.map(|f| f.as_str().to_owned()),
+            access_token_signed_response_alg: c.access_token_signed_response_alg.map(|a| a.as_str().to_owned()),
         }
     }
 }
@@ -215,6 +217,16 @@ impl TryFrom<clients::Model> for Client {
                 .token_endpoint_auth_method
                 .as_deref()
                 .map(|a| parsed(T, "token_endpoint_auth_method", a))
+                .transpose()?,
+            access_token_format: m
+                .access_token_format
+                .as_deref()
+                .map(|f| parsed(T, "access_token_format", f))
+                .transpose()?,
+            access_token_signed_response_alg: m
+                .access_token_signed_response_alg
+                .as_deref()
+                .map(|a| parsed(T, "access_token_signed_response_alg", a))
                 .transpose()?,
         })
     }

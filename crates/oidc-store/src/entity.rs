@@ -87,6 +87,8 @@ pub(crate) mod clients {
         pub userinfo_signed_response_alg: Option<String>,
         pub jwks_uri: Option<String>,
         pub token_endpoint_auth_method: Option<String>,
+        pub access_token_format: Option<String>,
+        pub access_token_signed_response_alg: Option<String>,
     }
 
     /// No relations are declared.

@@ -246,6 +246,8 @@ fn client(realm: &str, id: &str) -> Client {
         userinfo_signed_response_alg: Some(JwtAlg::Es256),
         jwks_uri: None,
         token_endpoint_auth_method: Some(oidc_core::model::TokenAuthMethod::ClientSecretPost),
+        access_token_format: Some(oidc_core::model::AccessTokenFormat::Jwt),
+        access_token_signed_response_alg: Some(JwtAlg::Es256),
     }
 }
 

@@ -445,3 +445,139 @@ async fn unknown_client_is_refused_before_its_scope_is_parsed_rfc6749_5_2() {
     let (status, _, _) = post(&env, "token", &form, Some(("nobody", "x"))).await;
     assert_eq!(status, 401);
 }
+
+/// The realm's published keys, fetched as a resource server would.
+async fn jwks_keys(env: &Env) -> Vec<oidc_core::jose::VerifyKey> {
+    let jwks: Value = browser().get(env.endpoint("certs")).send().await.unwrap().json().await.unwrap();
+    jwks["keys"].as_array().unwrap().iter().map(|k| oidc_core::jose::VerifyKey::from_jwk(k).unwrap()).collect()
+}
+
+async fn jwt_client(env: &Env) -> (String, String) {
+    let (id, secret) = env
+        .client(ClientType::Confidential, JwtAlg::Rs256, |s| {
+            s.access_token_format = Some(oidc_core::model::AccessTokenFormat::Jwt);
+            s.grant_types.push(GrantType::ClientCredentials);
+        })
+        .await;
+    (id, secret.unwrap())
+}
+
+#[tokio::test]
+async fn jwt_access_token_verifies_from_jwks_alone_with_typ_at_jwt_rfc9068_2() {
+    let env = Env::start().await;
+    let (api, api_secret) = resource_server(&env).await;
+    let (rp, rp_secret) = jwt_client(&env).await;
+    let sub = env.user("alice", PASSWORD).await;
+    let tokens = code_tokens(&env, &rp, Some(&rp_secret), "openid email").await;
+    assert_eq!(tokens["expires_in"], 300, "JWT access tokens live 300 s by default");
+    let at = tokens["access_token"].as_str().unwrap();
+    let v = oidc_core::jose::verify(at, &["RS256"], &jwks_keys(&env).await).expect("verifies with the JWKS alone");
+    assert_eq!(v.header["typ"], "at+jwt", "RFC 9068 §2.1");
+    let c = &v.claims;
+    assert_eq!(
+        (c["iss"].as_str(), c["sub"].as_str(), c["aud"].as_str()),
+        (Some(env.issuer().as_str()), Some(sub.as_str()), Some(rp.as_str()))
+    );
+    assert_eq!(
+        (c["client_id"].as_str(), c["azp"].as_str(), c["typ"].as_str()),
+        (Some(rp.as_str()), Some(rp.as_str()), Some("Bearer"))
+    );
+    assert_eq!(c["scope"], "openid email");
+    assert_eq!(c["email"], "alice@example.com");
+    assert!(c["exp"].as_i64().unwrap() - c["iat"].as_i64().unwrap() == 300);
+    for claim in ["auth_time", "jti", "sid"] {
+        assert!(c.contains_key(claim), "{claim}");
+    }
+    // UserInfo and introspection accept the JWT like an opaque token.
+    assert_eq!(userinfo_status(&env, at).await, 200);
+    let (_, info) = introspect(&env, at, (&api, &api_secret)).await;
+    assert_eq!((&info["active"], &info["jti"]), (&json!(true), &c["jti"]));
+    // Revoked, it stops there at once (a resource server checking only the signature would not know).
+    let (status, _, _) = post(&env, "revoke", &[("token", at)], Some((&rp, &rp_secret))).await;
+    assert_eq!(status, 200);
+    assert_eq!(userinfo_status(&env, at).await, 401);
+    assert_eq!(introspect(&env, at, (&api, &api_secret)).await.1, json!({"active": false}));
+}
+
+#[tokio::test]
+async fn code_replay_revokes_jwt_access_tokens_at_introspection_rfc6749_4_1_2() {
+    let env = Env::start().await;
+    let (api, api_secret) = resource_server(&env).await;
+    let (rp, rp_secret) = jwt_client(&env).await;
+    env.user("alice", PASSWORD).await;
+    let http = browser();
+    let auth = format!(
+        "{}?client_id={rp}&redirect_uri={}&response_type=code&scope=openid&state=s",
+        env.endpoint("auth"),
+        enc(CALLBACK)
+    );
+    let back = authorize(&http, &auth, "alice", PASSWORD).await;
+    let code = query_param(&back, "code").unwrap();
+    let form = [("grant_type", "authorization_code"), ("code", code.as_str()), ("redirect_uri", CALLBACK)];
+    let (status, _, body) = post(&env, "token", &form, Some((&rp, &rp_secret))).await;
+    assert_eq!(status, 200);
+    let at = serde_json::from_str::<Value>(&body).unwrap()["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(introspect(&env, &at, (&api, &api_secret)).await.1["active"], true);
+    let (status, _, _) = post(&env, "token", &form, Some((&rp, &rp_secret))).await;
+    assert_eq!(status, 400, "the code is replayed");
+    assert_eq!(introspect(&env, &at, (&api, &api_secret)).await.1, json!({"active": false}));
+    assert_eq!(userinfo_status(&env, &at).await, 401);
+}
+
+#[tokio::test]
+async fn resource_indicators_set_the_audience_rfc8707_2() {
+    let env = Env::start().await;
+    let (api, api_secret) = resource_server(&env).await;
+    let (rp, rp_secret) = jwt_client(&env).await;
+    let form = [
+        ("grant_type", "client_credentials"),
+        ("resource", "https://api.example/"),
+        ("resource", "https://billing.example/"),
+    ];
+    let (status, _, body) = post(&env, "token", &form, Some((&rp, &rp_secret))).await;
+    assert_eq!(status, 200, "{body}");
+    let at = serde_json::from_str::<Value>(&body).unwrap()["access_token"].as_str().unwrap().to_owned();
+    let v = oidc_core::jose::verify(&at, &["RS256"], &jwks_keys(&env).await).unwrap();
+    assert_eq!(v.claims["aud"], json!(["https://api.example/", "https://billing.example/"]));
+    assert_eq!(v.claims["sub"], rp.as_str(), "RFC 9068 §2.2: no resource owner");
+    let (_, info) = introspect(&env, &at, (&api, &api_secret)).await;
+    assert_eq!(info["aud"], json!(["https://api.example/", "https://billing.example/"]));
+    let form = [("grant_type", "client_credentials"), ("resource", "not-a-uri")];
+    let (status, _, body) = post(&env, "token", &form, Some((&rp, &rp_secret))).await;
+    assert_eq!(
+        (status, serde_json::from_str::<Value>(&body).unwrap()["error"].as_str()),
+        (400, Some("invalid_target"))
+    );
+    // The code exchange names the resources; a refresh may narrow them, not widen them (RFC 8707 §2.2).
+    env.user("alice", PASSWORD).await;
+    let auth = format!(
+        "{}?client_id={rp}&redirect_uri={}&response_type=code&scope=openid&state=s",
+        env.endpoint("auth"),
+        enc(CALLBACK)
+    );
+    let back = authorize(&browser(), &auth, "alice", PASSWORD).await;
+    let code = query_param(&back, "code").unwrap();
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", CALLBACK),
+        ("resource", "https://api.example/"),
+        ("resource", "https://billing.example/"),
+    ];
+    let (status, _, body) = post(&env, "token", &form, Some((&rp, &rp_secret))).await;
+    assert_eq!(status, 200, "{body}");
+    let rt = serde_json::from_str::<Value>(&body).unwrap()["refresh_token"].as_str().unwrap().to_owned();
+    let form =
+        [("grant_type", "refresh_token"), ("refresh_token", rt.as_str()), ("resource", "https://other.example/")];
+    let (status, _, body) = post(&env, "token", &form, Some((&rp, &rp_secret))).await;
+    assert_eq!(
+        (status, serde_json::from_str::<Value>(&body).unwrap()["error"].as_str()),
+        (400, Some("invalid_target"))
+    );
+    let form = [("grant_type", "refresh_token"), ("refresh_token", rt.as_str()), ("resource", "https://api.example/")];
+    let (status, _, body) = post(&env, "token", &form, Some((&rp, &rp_secret))).await;
+    assert_eq!(status, 200, "{body}");
+    let at = serde_json::from_str::<Value>(&body).unwrap()["access_token"].as_str().unwrap().to_owned();
+    let v = oidc_core::jose::verify(&at, &["RS256"], &jwks_keys(&env).await).unwrap();
+    assert_eq!(v.claims["aud"], "https://api.example/");
+}

@@ -37,6 +37,8 @@ pub(crate) fn client(kind: ClientType) -> Client {
         userinfo_signed_response_alg: None,
         jwks_uri: None,
         token_endpoint_auth_method: None,
+        access_token_format: None,
+        access_token_signed_response_alg: None,
     }
 }
 

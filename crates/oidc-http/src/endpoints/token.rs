@@ -52,6 +52,8 @@ async fn run(app: &App, realm: &RealmState, req: Request<Incoming>, addr: Option
     let (parts, body) = req.into_parts();
     let form =
         request::read_form(&parts.headers, body).await.map_err(|e| OAuthError::invalid_request(e.to_string()))?;
+    // RFC 8707 §2: `resource` may be repeated, unlike every other parameter.
+    let (resources, form): (Vec<_>, Vec<_>) = form.into_iter().partition(|(k, _)| k == "resource");
     let mut params = Params::from_pairs(form)?;
     // The client is authenticated before the grant is parsed (its scope,
     // claims): an unknown client costs no more than a lookup.
@@ -59,6 +61,7 @@ async fn run(app: &App, realm: &RealmState, req: Request<Incoming>, addr: Option
     let name = &realm.realm.name;
     let client = client_auth::authenticate(app, realm, &credentials, "token").await?;
     let grant = token::parse_grant(params)?;
+    let resources = token::parse_resources(resources.into_iter().map(|(_, v)| v).collect())?;
     token::check_grant_type(&grant, &client, &app.config.settings)?;
     let now = app.clock.now();
     let outcome = match &grant {
@@ -68,6 +71,14 @@ async fn run(app: &App, realm: &RealmState, req: Request<Incoming>, addr: Option
             token::check_code(redeemed, &client, redirect_uri.as_deref(), code_verifier.as_ref(), now)
         }
         GrantRequest::RefreshToken { refresh_token, scope } => {
+            if scope.is_some() || !resources.is_empty() {
+                // What the request narrows is checked before the token is spent.
+                let found =
+                    app.repos.refresh_token_with_user(name, &refresh_token.digest()).await.map_err(|e| storage(&e))?;
+                if let Some((rec, _, _)) = found {
+                    token::precheck_refresh(&rec, &client, scope.as_ref(), &resources)?;
+                }
+            }
             let rotated = app
                 .repos
                 .use_refresh_token(name, &refresh_token.digest(), &client.client_id)
@@ -81,15 +92,23 @@ async fn run(app: &App, realm: &RealmState, req: Request<Incoming>, addr: Option
         GrantRequest::ClientCredentials { scope } => {
             let scope =
                 token::grantable_scope(scope.as_ref(), &client, |s| app.config.scopes.is_known(s), &Scope::default())?;
-            let (at, record) =
-                token::issue_client_credentials(name, &client, scope, &app.config.settings, now, app.rng.as_ref());
-            app.repos.save_tokens(&record, None).await.map_err(|e| storage(&e))?;
+            let ctx = token::ServiceContext {
+                realm: name,
+                issuer: &realm.issuer,
+                client: &client,
+                keys: &realm.keys,
+                registry: &app.config.scopes,
+                settings: &app.config.settings,
+                now,
+            };
+            let minted = token::issue_client_credentials(&ctx, &scope, &resources, app.rng.as_ref())?;
+            app.repos.save_tokens(&minted.record, None).await.map_err(|e| storage(&e))?;
             // RFC 6749 §4.4.3: no refresh token.
             let mut body = Map::new();
-            body.insert("access_token".into(), json!(at.secret()));
+            body.insert("access_token".into(), json!(minted.value.secret()));
             body.insert("token_type".into(), json!("Bearer"));
-            body.insert("expires_in".into(), json!(app.config.settings.access_token_lifetime));
-            body.insert("scope".into(), json!(record.scope.to_string()));
+            body.insert("expires_in".into(), json!(minted.expires_in));
+            body.insert("scope".into(), json!(minted.record.scope.to_string()));
             return Ok(Value::Object(body).to_string());
         }
         _ => {
@@ -97,7 +116,7 @@ async fn run(app: &App, realm: &RealmState, req: Request<Incoming>, addr: Option
         }
     };
     let grant = match outcome {
-        Ok(g) => g,
+        Ok(g) => token::with_resources(g, resources)?,
         Err(GrantFailure::Refused(e)) => return Err(e.into()),
         Err(GrantFailure::Replay { grant_id, error }) => {
             // RFC 6749 §4.1.2 / RFC 9700 §4.14.2: revoke what the grant issued.
