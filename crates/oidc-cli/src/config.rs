@@ -30,6 +30,7 @@
 //! [tokens]
 //! access_token_format = "opaque"  # or "jwt" (RFC 9068), for clients that choose none
 //! jwt_access_token_lifetime = 300 # seconds
+//! refresh_reuse_interval = 0      # seconds a rotated refresh token may be presented once more (0: off)
 //!
 //! [introspection]      # RFC 7662
 //! require_audience = false  # OIDC_INTROSPECTION_VALIDATE_AUDIENCE_SCOPE
@@ -133,6 +134,8 @@ pub struct Tokens {
     pub access_token_format: Option<String>,
     /// JWT access token lifetime, seconds.
     pub jwt_access_token_lifetime: Option<i64>,
+    /// Seconds after a rotation during which the previous refresh token may be used once more.
+    pub refresh_reuse_interval: Option<i64>,
 }
 
 /// Token introspection (RFC 7662) in the configuration file.
@@ -216,7 +219,11 @@ impl FileConfig {
                 None => d.access_token_format,
             },
             jwt_access_token_lifetime: self.tokens.jwt_access_token_lifetime.unwrap_or(d.jwt_access_token_lifetime),
+            refresh_reuse_interval: self.tokens.refresh_reuse_interval.unwrap_or(d.refresh_reuse_interval),
         };
+        if !(0..=300).contains(&s.refresh_reuse_interval) {
+            bail!("tokens.refresh_reuse_interval must be 0 (off) to 300 seconds, got {}", s.refresh_reuse_interval);
+        }
         for (name, v) in [
             ("lifetimes.code", s.code_lifetime),
             ("lifetimes.access_token", s.access_token_lifetime),
@@ -322,6 +329,7 @@ mod tests {
         assert!(s.introspection.require_audience && s.introspection.include_scope);
         assert_eq!(s.access_token_format, oidc_core::model::AccessTokenFormat::Jwt);
         assert_eq!(s.jwt_access_token_lifetime, 300);
+        assert_eq!(s.refresh_reuse_interval, 0, "off by default");
         let r = c.scope_registry().unwrap();
         assert!(r.is_known("work"));
         assert_eq!(r.custom()[0].display_name, "work", "the name defaults to the token");
@@ -337,5 +345,7 @@ mod tests {
         assert!(parse("[grants]\npasword = true\n").is_err(), "unknown keys are refused");
         let e = parse("[tokens]\naccess_token_format = \"paseto\"\n").unwrap().settings().unwrap_err();
         assert!(e.to_string().contains("tokens.access_token_format"), "{e}");
+        let e = parse("[tokens]\nrefresh_reuse_interval = -1\n").unwrap().settings().unwrap_err();
+        assert!(e.to_string().contains("refresh_reuse_interval"), "{e}");
     }
 }

@@ -32,6 +32,10 @@ pub struct Settings {
     /// that only checks the signature sees a revoked one valid until it
     /// expires, so they live short.
     pub jwt_access_token_lifetime: i64,
+    /// Seconds after a refresh token's rotation during which it may be
+    /// presented once more, for a client whose answer was lost (default 0:
+    /// off; any reuse revokes the grant).
+    pub refresh_reuse_interval: i64,
 }
 
 impl Default for Settings {
@@ -49,6 +53,7 @@ impl Default for Settings {
             introspection: IntrospectionPolicy::default(),
             access_token_format: crate::model::AccessTokenFormat::Opaque,
             jwt_access_token_lifetime: 300,
+            refresh_reuse_interval: 0,
         }
     }
 }

@@ -163,6 +163,10 @@ pub enum Rotated {
     Unknown,
     /// The token, used now for the first time; it no longer works.
     First(RefreshTokenRecord),
+    /// The token was rotated less than the reuse interval ago and is
+    /// presented once more by its client (whose answer may have been lost):
+    /// it yields a new pair from the same grant, once.
+    Reused(RefreshTokenRecord),
     /// The token was used before by its own client: a replay.
     Replayed(RefreshTokenRecord),
     /// The token was issued to another client: nothing was changed
@@ -192,9 +196,19 @@ pub trait TokenRepo: Send + Sync {
         realm: &str,
         digest: &Digest,
     ) -> RepoResult<Option<(RefreshTokenRecord, bool, Option<User>)>>;
-    /// Marks a refresh token of `client_id` used and returns it, atomically;
-    /// another client's token is left as it is ([`Rotated::OtherClient`]).
-    async fn use_refresh_token(&self, realm: &str, digest: &Digest, client_id: &str) -> RepoResult<Rotated>;
+    /// Marks a refresh token of `client_id` used at `now` and returns it,
+    /// atomically; another client's token is left as it is
+    /// ([`Rotated::OtherClient`]). With a `reuse_interval` (seconds, 0 for
+    /// none), a token rotated less than that long ago may be used once more
+    /// ([`Rotated::Reused`]); of concurrent reuses one wins.
+    async fn use_refresh_token(
+        &self,
+        realm: &str,
+        digest: &Digest,
+        client_id: &str,
+        now: UnixTime,
+        reuse_interval: i64,
+    ) -> RepoResult<Rotated>;
     /// Deletes one access token (RFC 7009 §2.1); false when there was none.
     async fn revoke_access_token(&self, realm: &str, digest: &Digest) -> RepoResult<bool>;
     /// Revokes every token of a grant (after a code or refresh token replay).

@@ -653,7 +653,8 @@ pub fn check_refresh(
                 error: OAuthError::invalid_grant("the refresh token was already used; its grant is revoked"),
             });
         }
-        Rotated::First(rec) => rec,
+        // Within the reuse interval, the previous token once more: a new pair of the same grant.
+        Rotated::First(rec) | Rotated::Reused(rec) => rec,
     };
     if rec.client_id != client.client_id {
         return refuse(ErrorCode::InvalidGrant, "the refresh token was issued to another client");

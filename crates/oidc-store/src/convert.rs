@@ -493,6 +493,8 @@ impl From<&RefreshTokenRecord> for refresh_tokens::Model {
             issued_at: r.issued_at.secs(),
             audience: audience_column(&r.audience),
             jti: r.jti.clone(),
+            used_at: None,
+            reused_at: None,
         }
     }
 }

@@ -311,6 +311,8 @@ pub(crate) mod refresh_tokens {
         pub issued_at: i64,
         pub audience: Option<String>,
         pub jti: String,
+        pub used_at: Option<i64>,
+        pub reused_at: Option<i64>,
     }
 
     /// The token's user, for reading both in one `LEFT JOIN`.

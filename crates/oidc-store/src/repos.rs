@@ -541,9 +541,19 @@ impl TokenRepo for Store {
     }
 
     /// Like [`CodeRepo::redeem_code`]: one conditional `UPDATE ... RETURNING`.
-    async fn use_refresh_token(&self, realm: &str, digest: &Digest, client_id: &str) -> RepoResult<Rotated> {
+    /// Then, with a reuse interval, a second conditional `UPDATE ... SET reused_at = now
+    /// WHERE used AND reused_at IS NULL AND used_at > now - interval RETURNING`.
+    async fn use_refresh_token(
+        &self,
+        realm: &str,
+        digest: &Digest,
+        client_id: &str,
+        now: UnixTime,
+        reuse_interval: i64,
+    ) -> RepoResult<Rotated> {
         let first = refresh_tokens::Entity::update_many()
             .col_expr(refresh_tokens::Column::Used, Expr::value(true))
+            .col_expr(refresh_tokens::Column::UsedAt, Expr::value(now.secs()))
             .filter(refresh_tokens::Column::Digest.eq(digest.as_str()))
             .filter(refresh_tokens::Column::Realm.eq(realm))
             .filter(refresh_tokens::Column::ClientId.eq(client_id))
@@ -553,6 +563,22 @@ impl TokenRepo for Store {
             .repo()?;
         if let Some(row) = first.into_iter().next() {
             return Ok(Rotated::First(row.try_into()?));
+        }
+        if reuse_interval > 0 {
+            let again = refresh_tokens::Entity::update_many()
+                .col_expr(refresh_tokens::Column::ReusedAt, Expr::value(now.secs()))
+                .filter(refresh_tokens::Column::Digest.eq(digest.as_str()))
+                .filter(refresh_tokens::Column::Realm.eq(realm))
+                .filter(refresh_tokens::Column::ClientId.eq(client_id))
+                .filter(refresh_tokens::Column::Used.eq(true))
+                .filter(refresh_tokens::Column::ReusedAt.is_null())
+                .filter(refresh_tokens::Column::UsedAt.gt(now.secs().saturating_sub(reuse_interval)))
+                .exec_with_returning(&self.db)
+                .await
+                .repo()?;
+            if let Some(row) = again.into_iter().next() {
+                return Ok(Rotated::Reused(row.try_into()?));
+            }
         }
         let row = refresh_tokens::Entity::find_by_id(digest.as_str())
             .filter(refresh_tokens::Column::Realm.eq(realm))

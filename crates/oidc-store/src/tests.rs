@@ -589,7 +589,10 @@ async fn clients_delete_removes_codes_tokens_and_consents(s: Store) {
     assert!(s.client("r", "c1").await.expect("client").is_none());
     assert!(matches!(s.redeem_code("r", &Digest("code1".into()), "c1").await.expect("redeem"), Redeemed::Unknown));
     assert!(s.access_token("r", &Digest("at1".into())).await.expect("token").is_none());
-    assert!(matches!(s.use_refresh_token("r", &Digest("rt1".into()), "c1").await.expect("use"), Rotated::Unknown));
+    assert!(matches!(
+        s.use_refresh_token("r", &Digest("rt1".into()), "c1", UnixTime(100), 0).await.expect("use"),
+        Rotated::Unknown
+    ));
     assert!(s.consent("r", "u1", "c1").await.expect("consent").is_none());
 
     assert!(s.client("r", "c2").await.expect("client").is_some(), "the other client stays");
@@ -690,7 +693,10 @@ async fn users_delete_removes_sessions_codes_tokens_and_consents(s: Store) {
     assert!(s.session("r", &Digest("s-u1".into()), now).await.expect("session").is_none());
     assert!(matches!(s.redeem_code("r", &Digest("code-u1".into()), "c1").await.expect("redeem"), Redeemed::Unknown));
     assert!(s.access_token("r", &Digest("at-u1".into())).await.expect("token").is_none());
-    assert!(matches!(s.use_refresh_token("r", &Digest("rt-u1".into()), "c1").await.expect("use"), Rotated::Unknown));
+    assert!(matches!(
+        s.use_refresh_token("r", &Digest("rt-u1".into()), "c1", UnixTime(100), 0).await.expect("use"),
+        Rotated::Unknown
+    ));
     assert!(s.consents_of_user("r", "u1").await.expect("consents").is_empty());
 
     assert!(s.session("r", &Digest("s-u2".into()), now).await.expect("session").is_some(), "other users stay");
@@ -795,17 +801,63 @@ async fn codes_and_refresh_tokens_of_another_client_are_not_spent(s: Store) {
     for _ in 0..2 {
         assert!(matches!(s.redeem_code("r", &Digest("d1".into()), "c2").await.expect("redeem"), Redeemed::OtherClient));
         assert!(matches!(
-            s.use_refresh_token("r", &Digest("rt1".into()), "c2").await.expect("use"),
+            s.use_refresh_token("r", &Digest("rt1".into()), "c2", UnixTime(100), 0).await.expect("use"),
             Rotated::OtherClient
         ));
     }
     assert!(matches!(s.redeem_code("r", &Digest("d1".into()), "c1").await.expect("redeem"), Redeemed::First(_)));
-    assert!(matches!(s.use_refresh_token("r", &Digest("rt1".into()), "c1").await.expect("use"), Rotated::First(_)));
+    assert!(matches!(
+        s.use_refresh_token("r", &Digest("rt1".into()), "c1", UnixTime(100), 0).await.expect("use"),
+        Rotated::First(_)
+    ));
     // Once spent, another client's presentation is still no replay of the owner's.
     assert!(matches!(s.redeem_code("r", &Digest("d1".into()), "c2").await.expect("redeem"), Redeemed::OtherClient));
-    assert!(matches!(s.use_refresh_token("r", &Digest("rt1".into()), "c2").await.expect("use"), Rotated::OtherClient));
+    assert!(matches!(
+        s.use_refresh_token("r", &Digest("rt1".into()), "c2", UnixTime(100), 0).await.expect("use"),
+        Rotated::OtherClient
+    ));
 }
 on_backends!(codes_and_refresh_tokens_of_another_client_are_not_spent);
+
+/// Within the reuse interval after its rotation a refresh token may be used
+/// once more by its client; after that, or after the interval, it is a replay.
+async fn refresh_tokens_may_be_reused_once_within_the_interval(s: Store) {
+    for d in ["rt1", "rt2", "rt3"] {
+        s.save_tokens(&access(&format!("at-{d}"), "c1", "u1", "g1"), Some(&refresh(d, "c1", "u1", "g1")))
+            .await
+            .expect("save");
+    }
+    let rt = |d: &str| Digest(d.into());
+    assert!(matches!(
+        s.use_refresh_token("r", &rt("rt1"), "c1", UnixTime(100), 10).await.expect("use"),
+        Rotated::First(_)
+    ));
+    assert!(matches!(
+        s.use_refresh_token("r", &rt("rt1"), "c2", UnixTime(105), 10).await.expect("use"),
+        Rotated::OtherClient
+    ));
+    match s.use_refresh_token("r", &rt("rt1"), "c1", UnixTime(105), 10).await.expect("use") {
+        Rotated::Reused(got) => assert_eq!(got.grant_id, "g1"),
+        other => panic!("expected the one reuse, got {other:?}"),
+    }
+    assert!(matches!(
+        s.use_refresh_token("r", &rt("rt1"), "c1", UnixTime(106), 10).await.expect("use"),
+        Rotated::Replayed(_)
+    ));
+    // Past the interval: a replay.
+    s.use_refresh_token("r", &rt("rt2"), "c1", UnixTime(100), 10).await.expect("use");
+    assert!(matches!(
+        s.use_refresh_token("r", &rt("rt2"), "c1", UnixTime(110), 10).await.expect("use"),
+        Rotated::Replayed(_)
+    ));
+    // No interval: every second use is a replay.
+    s.use_refresh_token("r", &rt("rt3"), "c1", UnixTime(100), 0).await.expect("use");
+    assert!(matches!(
+        s.use_refresh_token("r", &rt("rt3"), "c1", UnixTime(101), 0).await.expect("use"),
+        Rotated::Replayed(_)
+    ));
+}
+on_backends!(refresh_tokens_may_be_reused_once_within_the_interval);
 
 /// Of 16 concurrent redemptions of one code exactly one is `First`; the rest are replays.
 async fn codes_concurrent_redemptions_have_one_winner(s: Store) {
@@ -843,15 +895,18 @@ async fn tokens_roundtrip_and_refresh_rotation(s: Store) {
     let got = s.access_token("r", &at.digest).await.expect("token").expect("stored");
     assert_eq!(dbg(&got), dbg(&at));
     assert!(s.access_token("other", &at.digest).await.expect("token").is_none(), "scoped by realm");
-    match s.use_refresh_token("r", &rt.digest, "c1").await.expect("use") {
+    match s.use_refresh_token("r", &rt.digest, "c1", UnixTime(100), 0).await.expect("use") {
         Rotated::First(got) => assert_eq!(dbg(&got), dbg(&rt)),
         other => panic!("expected the first use, got {other:?}"),
     }
-    match s.use_refresh_token("r", &rt.digest, "c1").await.expect("use") {
+    match s.use_refresh_token("r", &rt.digest, "c1", UnixTime(100), 0).await.expect("use") {
         Rotated::Replayed(got) => assert_eq!(got.grant_id, "g1"),
         other => panic!("expected a replay, got {other:?}"),
     }
-    assert!(matches!(s.use_refresh_token("r", &Digest("x".into()), "c1").await.expect("use"), Rotated::Unknown));
+    assert!(matches!(
+        s.use_refresh_token("r", &Digest("x".into()), "c1", UnixTime(100), 0).await.expect("use"),
+        Rotated::Unknown
+    ));
     // The rotation's new pair, without a refresh token this time.
     let at2 = access("at2", "c1", "u1", "g1");
     s.save_tokens(&at2, None).await.expect("save an access token alone");
@@ -859,11 +914,11 @@ async fn tokens_roundtrip_and_refresh_rotation(s: Store) {
     let mut rt3 = refresh("rt3", "c1", "u1", "g1");
     rt3.session_id = None;
     s.save_tokens(&access("at3", "c1", "u1", "g1"), Some(&rt3)).await.expect("save");
-    match s.use_refresh_token("other", &rt3.digest, "c1").await.expect("use") {
+    match s.use_refresh_token("other", &rt3.digest, "c1", UnixTime(100), 0).await.expect("use") {
         Rotated::Unknown => {}
         other => panic!("refresh tokens are scoped by realm, got {other:?}"),
     }
-    match s.use_refresh_token("r", &rt3.digest, "c1").await.expect("use") {
+    match s.use_refresh_token("r", &rt3.digest, "c1", UnixTime(100), 0).await.expect("use") {
         Rotated::First(got) => assert_eq!(dbg(&got), dbg(&rt3)),
         other => panic!("expected the first use, got {other:?}"),
     }
@@ -877,7 +932,7 @@ async fn tokens_concurrent_refresh_has_one_winner(s: Store) {
     let tasks: Vec<_> = (0..16)
         .map(|_| {
             let s = s.clone();
-            tokio::spawn(async move { s.use_refresh_token("r", &Digest("rt".into()), "c1").await })
+            tokio::spawn(async move { s.use_refresh_token("r", &Digest("rt".into()), "c1", UnixTime(100), 0).await })
         })
         .collect();
     let mut first = 0;
@@ -900,7 +955,10 @@ async fn tokens_save_is_all_or_nothing(s: Store) {
     let r = s.save_tokens(&access("at1", "c1", "u1", "g4"), Some(&refresh("rt4", "c1", "u1", "g4"))).await;
     assert!(is_conflict(r), "the access token's digest is taken");
     assert!(
-        matches!(s.use_refresh_token("r", &Digest("rt4".into()), "c1").await.expect("use"), Rotated::Unknown),
+        matches!(
+            s.use_refresh_token("r", &Digest("rt4".into()), "c1", UnixTime(100), 0).await.expect("use"),
+            Rotated::Unknown
+        ),
         "the refresh token was not written"
     );
 }
@@ -923,7 +981,10 @@ async fn tokens_revoke_grant_removes_its_tokens(s: Store) {
     }
     for d in ["rt1", "rt2"] {
         assert!(
-            matches!(s.use_refresh_token("r", &Digest(d.into()), "c1").await.expect("use"), Rotated::Unknown),
+            matches!(
+                s.use_refresh_token("r", &Digest(d.into()), "c1", UnixTime(100), 0).await.expect("use"),
+                Rotated::Unknown
+            ),
             "{d} is revoked"
         );
     }
@@ -932,7 +993,10 @@ async fn tokens_revoke_grant_removes_its_tokens(s: Store) {
         "the grant's code is spent"
     );
     assert!(s.access_token("r", &Digest("at3".into())).await.expect("token").is_some(), "other grants stay");
-    assert!(matches!(s.use_refresh_token("r", &Digest("rt3".into()), "c1").await.expect("use"), Rotated::First(_)));
+    assert!(matches!(
+        s.use_refresh_token("r", &Digest("rt3".into()), "c1", UnixTime(100), 0).await.expect("use"),
+        Rotated::First(_)
+    ));
     assert!(s.access_token("r2", &Digest("at4".into())).await.expect("token").is_some(), "other realms stay");
     s.revoke_grant("r", "g1").await.expect("revoking twice succeeds");
     s.revoke_grant("r", "nope").await.expect("revoking an unknown grant succeeds");
@@ -949,7 +1013,7 @@ async fn tokens_read_for_introspection_and_revoke_one_access_token(s: Store) {
     let (got, used, u) = s.refresh_token_with_user("r", &rt.digest).await.expect("read").expect("found");
     assert_eq!((dbg(&got), used, u.map(|u| u.username)), (dbg(&rt), false, Some("alice".into())));
     assert!(s.refresh_token_with_user("r2", &rt.digest).await.expect("read").is_none(), "scoped by realm");
-    s.use_refresh_token("r", &rt.digest, "c1").await.expect("rotate");
+    s.use_refresh_token("r", &rt.digest, "c1", UnixTime(100), 0).await.expect("rotate");
     let (_, used, _) = s.refresh_token_with_user("r", &rt.digest).await.expect("read").expect("found");
     assert!(used, "a rotated refresh token reads as used");
     assert!(!s.revoke_access_token("r2", &at.digest).await.expect("revoke"), "other realms are not touched");
@@ -1029,7 +1093,10 @@ async fn withdrawing_consent_revokes_the_clients_tokens_for_the_user(s: Store) {
     s.delete_consent("r", "u1", "c1").await.expect("withdraw");
     assert!(s.consent("r", "u1", "c1").await.expect("read").is_none());
     assert!(s.access_token("r", &Digest("at1".into())).await.expect("read").is_none(), "revoked");
-    assert!(matches!(s.use_refresh_token("r", &Digest("rt1".into()), "c1").await.expect("use"), Rotated::Unknown));
+    assert!(matches!(
+        s.use_refresh_token("r", &Digest("rt1".into()), "c1", UnixTime(100), 0).await.expect("use"),
+        Rotated::Unknown
+    ));
     assert!(s.access_token("r", &Digest("at2".into())).await.expect("read").is_some(), "other clients keep theirs");
     assert!(s.access_token("r", &Digest("at3".into())).await.expect("read").is_some(), "other users keep theirs");
 }

@@ -581,3 +581,43 @@ async fn resource_indicators_set_the_audience_rfc8707_2() {
     let v = oidc_core::jose::verify(&at, &["RS256"], &jwks_keys(&env).await).unwrap();
     assert_eq!(v.claims["aud"], "https://api.example/");
 }
+
+#[tokio::test]
+async fn refresh_token_reuse_interval_allows_one_retry_after_a_lost_answer() {
+    let settings = oidc_core::config::Settings { refresh_reuse_interval: 30, ..Default::default() };
+    let env = Env::start_with(settings).await;
+    let (rp, rp_secret) = env.client(ClientType::Confidential, JwtAlg::Rs256, |_| {}).await;
+    let rp_secret = rp_secret.unwrap();
+    env.user("alice", PASSWORD).await;
+    let tokens = code_tokens(&env, &rp, Some(&rp_secret), "openid").await;
+    let rt = tokens["refresh_token"].as_str().unwrap();
+    // The rotation succeeds at the server but its answer is lost.
+    let (status, lost) = refresh(&env, rt, (&rp, &rp_secret)).await;
+    assert_eq!(status, 200);
+    // Within the interval the previous token yields a new pair from the same grant, once.
+    let (status, retried) = refresh(&env, rt, (&rp, &rp_secret)).await;
+    assert_eq!(status, 200, "{retried}");
+    assert_ne!(retried["refresh_token"], lost["refresh_token"]);
+    assert_eq!(userinfo_status(&env, retried["access_token"].as_str().unwrap()).await, 200);
+    let (status, _) = refresh(&env, retried["refresh_token"].as_str().unwrap(), (&rp, &rp_secret)).await;
+    assert_eq!(status, 200, "the new pair works");
+    // A third presentation is a replay: the whole grant is revoked, as without the interval.
+    let (status, body) = refresh(&env, rt, (&rp, &rp_secret)).await;
+    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_grant")));
+    assert_eq!(userinfo_status(&env, retried["access_token"].as_str().unwrap()).await, 401);
+}
+
+#[tokio::test]
+async fn without_a_reuse_interval_a_second_presentation_revokes_the_grant_rfc9700_4_14_2() {
+    let env = Env::start().await;
+    let (rp, rp_secret) = env.client(ClientType::Confidential, JwtAlg::Rs256, |_| {}).await;
+    let rp_secret = rp_secret.unwrap();
+    env.user("alice", PASSWORD).await;
+    let tokens = code_tokens(&env, &rp, Some(&rp_secret), "openid").await;
+    let rt = tokens["refresh_token"].as_str().unwrap();
+    let (status, next) = refresh(&env, rt, (&rp, &rp_secret)).await;
+    assert_eq!(status, 200);
+    let (status, _) = refresh(&env, rt, (&rp, &rp_secret)).await;
+    assert_eq!(status, 400);
+    assert_eq!(userinfo_status(&env, next["access_token"].as_str().unwrap()).await, 401, "the grant is revoked");
+}

@@ -175,6 +175,8 @@ fn refresh_checks_rotation_and_narrowing_rfc6749_6() {
     assert_eq!(refused(check_refresh(Rotated::First(refresh_record()), &c, Some(&wide), now)), "invalid_scope");
     assert_eq!(refused(check_refresh(Rotated::Replayed(refresh_record()), &c, None, now)), "replay:g1:invalid_grant");
     assert_eq!(refused(check_refresh(Rotated::Unknown, &c, None, now)), "invalid_grant");
+    // Reused within the reuse interval: a new pair from the same grant.
+    assert_eq!(check_refresh(Rotated::Reused(refresh_record()), &c, None, now).unwrap().grant_id, "g1");
     // RFC 6749 §6: another client's refresh token is refused, never a replay that revokes the grant.
     let mut other = c.clone();
     other.client_id = "other".into();

@@ -81,7 +81,13 @@ async fn run(app: &App, realm: &RealmState, req: Request<Incoming>, addr: Option
             }
             let rotated = app
                 .repos
-                .use_refresh_token(name, &refresh_token.digest(), &client.client_id)
+                .use_refresh_token(
+                    name,
+                    &refresh_token.digest(),
+                    &client.client_id,
+                    now,
+                    app.config.settings.refresh_reuse_interval,
+                )
                 .await
                 .map_err(|e| storage(&e))?;
             token::check_refresh(rotated, &client, scope.as_ref(), now)
