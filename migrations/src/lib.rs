@@ -17,6 +17,7 @@ mod m20261124_000009_client_auth_method;
 mod m20261206_000020_token_details;
 mod m20261206_000021_client_access_token_format;
 mod m20261206_000022_refresh_reuse;
+mod m20261206_000023_expiry_indexes;
 
 /// Lists the migrations in order.
 #[derive(Debug)]
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000020_token_details::Migration),
             Box::new(m20261206_000021_client_access_token_format::Migration),
             Box::new(m20261206_000022_refresh_reuse::Migration),
+            Box::new(m20261206_000023_expiry_indexes::Migration),
         ]
     }
 }

@@ -29,6 +29,12 @@ pub enum Command {
     Serve(ServeArgs),
     /// Apply database migrations.
     Migrate,
+    /// Delete expired codes, tokens, sessions, consents and replay records now (the server also does it periodically).
+    Cleanup {
+        /// Rows of one table deleted per statement.
+        #[arg(long, default_value_t = crate::cleanup::DEFAULT_BATCH)]
+        batch: u64,
+    },
     /// Manage realms.
     #[command(subcommand)]
     Realm(RealmCommand),

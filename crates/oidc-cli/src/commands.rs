@@ -69,6 +69,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     require_realm(store.as_ref(), &realm).await?;
                     role_cmd(store.as_ref(), &realm, c).await
                 }
+                Command::Cleanup { batch } => {
+                    let n = crate::cleanup::run_once(store.as_ref(), batch).await?;
+                    println!(
+                        "Deleted {} expired rows: {} codes, {} access tokens, {} refresh tokens, {} sessions, \
+                         {} consents, {} assertion ids.",
+                        n.total(),
+                        n.codes,
+                        n.access_tokens,
+                        n.refresh_tokens,
+                        n.sessions,
+                        n.consents,
+                        n.assertions
+                    );
+                    Ok(())
+                }
                 Command::Migrate | Command::Serve(_) => Ok(()),
             }
         }
@@ -120,6 +135,7 @@ async fn serve(store: Store, file: &FileConfig, realm: &str, args: ServeArgs) ->
         scopes: file.scope_registry()?,
         hooks: file.hooks()?,
         allow_http_fetch_loopback: false,
+        cleanup: file.cleanup()?,
     };
     let mut handle = server::spawn(opts, store.clone()).await?;
     let issuer = format!("{}/realms/{realm}", handle.base_url);

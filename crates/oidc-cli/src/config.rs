@@ -32,6 +32,10 @@
 //! jwt_access_token_lifetime = 300 # seconds
 //! refresh_reuse_interval = 0      # seconds a rotated refresh token may be presented once more (0: off)
 //!
+//! [cleanup]            # expired codes, tokens, sessions, consents, replay records
+//! interval = 3600      # seconds between two runs; 0: never
+//! batch = 1000         # rows of one table per statement
+//!
 //! [introspection]      # RFC 7662
 //! require_audience = false  # OIDC_INTROSPECTION_VALIDATE_AUDIENCE_SCOPE
 //! include_scope = true      # OIDC_INTROSPECTION_RESPONSE_SCOPE_ENABLE
@@ -89,6 +93,9 @@ pub struct FileConfig {
     /// Token introspection.
     #[serde(default)]
     pub introspection: Introspection,
+    /// The periodic cleanup of expired rows.
+    #[serde(default)]
+    pub cleanup: CleanupConfig,
     /// Custom scopes.
     #[serde(default)]
     pub scopes: Vec<ScopeConfig>,
@@ -136,6 +143,16 @@ pub struct Tokens {
     pub jwt_access_token_lifetime: Option<i64>,
     /// Seconds after a rotation during which the previous refresh token may be used once more.
     pub refresh_reuse_interval: Option<i64>,
+}
+
+/// The periodic cleanup in the configuration file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CleanupConfig {
+    /// Seconds between two runs; 0 turns it off.
+    pub interval: Option<u64>,
+    /// Rows of one table deleted per statement.
+    pub batch: Option<u64>,
 }
 
 /// Token introspection (RFC 7662) in the configuration file.
@@ -247,6 +264,17 @@ impl FileConfig {
 }
 
 impl FileConfig {
+    /// The periodic cleanup: every `interval` (default hourly), `batch` rows
+    /// at a time (default 1000); `None` when `interval = 0`.
+    pub fn cleanup(&self) -> anyhow::Result<Option<(std::time::Duration, u64)>> {
+        let interval = self.cleanup.interval.map_or(crate::cleanup::DEFAULT_INTERVAL, std::time::Duration::from_secs);
+        let batch = self.cleanup.batch.unwrap_or(crate::cleanup::DEFAULT_BATCH);
+        if batch == 0 {
+            bail!("cleanup.batch must be positive");
+        }
+        Ok((!interval.is_zero()).then_some((interval, batch)))
+    }
+
     /// The custom scopes, checked.
     pub fn scope_registry(&self) -> anyhow::Result<ScopeRegistry> {
         let defs = self
@@ -330,6 +358,8 @@ mod tests {
         assert_eq!(s.access_token_format, oidc_core::model::AccessTokenFormat::Jwt);
         assert_eq!(s.jwt_access_token_lifetime, 300);
         assert_eq!(s.refresh_reuse_interval, 0, "off by default");
+        assert_eq!(c.cleanup().unwrap(), Some((crate::cleanup::DEFAULT_INTERVAL, 1000)), "hourly by default");
+        assert_eq!(parse("[cleanup]\ninterval = 0\n").unwrap().cleanup().unwrap(), None);
         let r = c.scope_registry().unwrap();
         assert!(r.is_known("work"));
         assert_eq!(r.custom()[0].display_name, "work", "the name defaults to the token");

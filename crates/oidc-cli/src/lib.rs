@@ -4,6 +4,7 @@
 //! The end-to-end tests use [`server::spawn`] to start the same server the
 //! binary starts, on a free port.
 
+pub mod cleanup;
 mod cli;
 mod commands;
 pub mod config;

@@ -342,3 +342,18 @@ fn role_commands() {
     let (ok, _, err) = run(cmd(&["role", "revoke", "create-client", "--user", "ops"]), None);
     assert!(!ok && err.contains("does not have"), "{err}");
 }
+
+#[test]
+fn cleanup_runs_once_and_reports_what_it_deleted() {
+    let db = temp_db("cleanup");
+    let cmd = |args: &[&str]| {
+        let mut c = oidc(&db);
+        c.args(args);
+        c
+    };
+    let (ok, out, err) = run(cmd(&["cleanup", "--batch", "10"]), None);
+    assert!(ok, "{err}");
+    assert!(out.starts_with("Deleted 0 expired rows"), "{out}");
+    let (ok, _, err) = run(cmd(&["cleanup", "--batch", "x"]), None);
+    assert!(!ok && err.contains("--batch"), "{err}");
+}

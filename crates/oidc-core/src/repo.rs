@@ -333,6 +333,56 @@ pub trait AuditRepo: Send + Sync {
     async fn events(&self, realm: &str, limit: u64) -> RepoResult<Vec<AuditEvent>>;
 }
 
+/// How many expired rows one cleanup round deleted, per table.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Expired {
+    /// Authorization codes.
+    pub codes: u64,
+    /// Access tokens.
+    pub access_tokens: u64,
+    /// Refresh tokens.
+    pub refresh_tokens: u64,
+    /// Login sessions.
+    pub sessions: u64,
+    /// Consents.
+    pub consents: u64,
+    /// Client assertion ids (RFC 7523 replay records).
+    pub assertions: u64,
+}
+
+impl Expired {
+    /// Every count.
+    pub fn counts(&self) -> [u64; 6] {
+        [self.codes, self.access_tokens, self.refresh_tokens, self.sessions, self.consents, self.assertions]
+    }
+
+    /// The rows deleted in all.
+    pub fn total(&self) -> u64 {
+        self.counts().iter().sum()
+    }
+
+    /// Adds another round's counts.
+    pub fn add(&mut self, other: Expired) {
+        self.codes += other.codes;
+        self.access_tokens += other.access_tokens;
+        self.refresh_tokens += other.refresh_tokens;
+        self.sessions += other.sessions;
+        self.consents += other.consents;
+        self.assertions += other.assertions;
+    }
+}
+
+/// Removing what has expired, so that tables do not grow forever.
+#[async_trait]
+pub trait CleanupRepo: Send + Sync {
+    /// Deletes, in every realm, at most `batch` rows of each table of
+    /// expiring things whose expiry is at or before `now`: codes, access and
+    /// refresh tokens (used or not), login sessions, consents and client
+    /// assertion ids. Live rows stay. The caller repeats while a table had a
+    /// full batch.
+    async fn delete_expired(&self, now: UnixTime, batch: u64) -> RepoResult<Expired>;
+}
+
 /// Every repository: what an adapter holds as one object.
 pub trait Repositories:
     RealmRepo
@@ -348,6 +398,7 @@ pub trait Repositories:
     + RegistrationRepo
     + RoleRepo
     + ReplayRepo
+    + CleanupRepo
 {
 }
 
@@ -365,5 +416,6 @@ impl<T> Repositories for T where
         + RegistrationRepo
         + RoleRepo
         + ReplayRepo
+        + CleanupRepo
 {
 }

@@ -13,13 +13,14 @@ use oidc_core::model::{
 };
 use oidc_core::registration::{ClientRegistration, InitialAccessToken, PolicyKind};
 use oidc_core::repo::{
-    AuditRepo, ClientRepo, CodeRepo, ConsentRepo, KeyRepo, RealmRepo, Redeemed, Registered, RegistrationRepo,
-    ReplayRepo, RepoError, RepoResult, RoleHolder, RoleRepo, Rotated, SessionRepo, ThrottleRepo, TokenRepo, UserRepo,
+    AuditRepo, CleanupRepo, ClientRepo, CodeRepo, ConsentRepo, Expired, KeyRepo, RealmRepo, Redeemed, Registered,
+    RegistrationRepo, ReplayRepo, RepoError, RepoResult, RoleHolder, RoleRepo, Rotated, SessionRepo, ThrottleRepo,
+    TokenRepo, UserRepo,
 };
 use oidc_core::secret::Digest;
 use oidc_core::throttle::FailureCount;
 use oidc_core::time::UnixTime;
-use sea_orm::sea_query::{CommonTableExpression, Expr, ExprTrait as _, OnConflict, WithClause};
+use sea_orm::sea_query::{CommonTableExpression, Expr, ExprTrait as _, OnConflict, Query, WithClause};
 use sea_orm::{
     ActiveModelTrait, ActiveValue, ColumnTrait as _, ConnectionTrait, DbBackend, EntityTrait, IntoActiveModel,
     QueryFilter as _, QueryOrder as _, QuerySelect as _, QueryTrait as _, TransactionTrait as _,
@@ -936,5 +937,44 @@ impl ReplayRepo for Store {
             Err(RepoError::Conflict(_)) => Ok(false),
             Err(e) => Err(e),
         }
+    }
+}
+
+/// Deletes at most `batch` rows of `table` whose `expires_at` is at or
+/// before `now`: `DELETE FROM t WHERE (pk...) IN (SELECT pk... FROM t WHERE
+/// expires_at <= ? LIMIT ?)`, portable to SQLite and PostgreSQL, so that one
+/// statement never holds the table long.
+async fn delete_expired_from(
+    db: &impl ConnectionTrait,
+    table: &'static str,
+    key: &[&'static str],
+    now: UnixTime,
+    batch: u64,
+) -> RepoResult<u64> {
+    let expired = Query::select()
+        .columns(key.iter().copied())
+        .from(table)
+        .and_where(Expr::col("expires_at").lte(now.secs()))
+        .limit(batch)
+        .to_owned();
+    let delete = Query::delete()
+        .from_table(table)
+        .and_where(Expr::tuple(key.iter().map(|c| Expr::col(*c))).in_subquery(expired))
+        .to_owned();
+    Ok(db.execute(&delete).await.repo()?.rows_affected())
+}
+
+#[async_trait]
+impl CleanupRepo for Store {
+    async fn delete_expired(&self, now: UnixTime, batch: u64) -> RepoResult<Expired> {
+        let db = &self.db;
+        Ok(Expired {
+            codes: delete_expired_from(db, "auth_codes", &["digest"], now, batch).await?,
+            access_tokens: delete_expired_from(db, "access_tokens", &["digest"], now, batch).await?,
+            refresh_tokens: delete_expired_from(db, "refresh_tokens", &["digest"], now, batch).await?,
+            sessions: delete_expired_from(db, "login_sessions", &["digest"], now, batch).await?,
+            consents: delete_expired_from(db, "consents", &["realm", "user_id", "client_id"], now, batch).await?,
+            assertions: delete_expired_from(db, "used_assertions", &["realm", "client_id", "jti"], now, batch).await?,
+        })
     }
 }

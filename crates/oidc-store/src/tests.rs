@@ -19,8 +19,8 @@ use oidc_core::model::{
 use oidc_core::pkce::PkceMethod;
 use oidc_core::registration::{ClientRegistration, InitialAccessToken, PolicyKind};
 use oidc_core::repo::{
-    AuditRepo as _, ClientRepo as _, CodeRepo as _, ConsentRepo as _, KeyRepo as _, RealmRepo as _, Redeemed,
-    Registered, RegistrationRepo as _, ReplayRepo as _, RepoError, RoleHolder, RoleRepo as _, Rotated,
+    AuditRepo as _, CleanupRepo as _, ClientRepo as _, CodeRepo as _, ConsentRepo as _, KeyRepo as _, RealmRepo as _,
+    Redeemed, Registered, RegistrationRepo as _, ReplayRepo as _, RepoError, RoleHolder, RoleRepo as _, Rotated,
     SessionRepo as _, ThrottleRepo as _, TokenRepo as _, UserRepo as _,
 };
 use oidc_core::scope::Scope;
@@ -1313,3 +1313,55 @@ async fn assertion_ids_are_accepted_once_until_they_expire(s: Store) {
     assert!(s.use_once("r", "c1", "j1", UnixTime(200), UnixTime(100)).await.expect("use"), "forgotten once expired");
 }
 on_backends!(assertion_ids_are_accepted_once_until_they_expire);
+
+/// Expired codes, tokens (used or not), sessions, consents and assertion ids
+/// go, in bounded batches, in every realm; live ones stay.
+async fn cleanup_deletes_expired_rows_in_batches_and_keeps_live_ones(s: Store) {
+    let now = UnixTime(6000);
+    s.create_user(&user("r", "u1", "alice")).await.expect("user");
+    // Expired (at or before now) and live (after now) of each kind.
+    for (i, expires) in [(1, 100), (2, 6000), (3, 7000)] {
+        let mut c = code(&format!("code{i}"), "c1", "u1", "g1");
+        c.expires_at = UnixTime(expires);
+        s.save_code(&c).await.expect("code");
+        let mut at = access(&format!("at{i}"), "c1", "u1", "g1");
+        at.expires_at = UnixTime(expires);
+        let mut rt = refresh(&format!("rt{i}"), "c1", "u1", "g1");
+        rt.expires_at = UnixTime(expires);
+        s.save_tokens(&at, Some(&rt)).await.expect("tokens");
+        s.create_session(&session(&format!("s{i}"), "u1", expires)).await.expect("session");
+        let mut consent = consent("u1", &format!("c{i}"), "openid");
+        consent.expires_at = UnixTime(expires);
+        s.save_consent(&consent).await.expect("consent");
+        s.use_once("r", "c1", &format!("j{i}"), UnixTime(expires), UnixTime(0)).await.expect("jti");
+    }
+    let mut elsewhere = access("at-r2", "c1", "u1", "g9");
+    elsewhere.realm = "r2".into();
+    elsewhere.expires_at = UnixTime(50);
+    s.save_tokens(&elsewhere, None).await.expect("tokens");
+    s.use_refresh_token("r", &Digest("rt1".into()), "c1", UnixTime(10), 0).await.expect("a used one expires too");
+
+    let first = s.delete_expired(now, 1).await.expect("cleanup");
+    assert_eq!(first.counts(), [1; 6], "one batch of one row per table");
+    let second = s.delete_expired(now, 1).await.expect("cleanup");
+    assert_eq!(second.access_tokens, 1);
+    let mut rest = s.delete_expired(now, 100).await.expect("cleanup");
+    rest.add(first);
+    rest.add(second);
+    assert_eq!(rest.counts(), [2, 3, 2, 2, 2, 2], "every expired row, the other realm's too");
+    assert_eq!(s.delete_expired(now, 100).await.expect("cleanup").total(), 0, "nothing left to delete");
+
+    // The live ones stay.
+    assert!(matches!(s.redeem_code("r", &Digest("code3".into()), "c1").await.expect("code"), Redeemed::First(_)));
+    assert!(matches!(s.redeem_code("r", &Digest("code1".into()), "c1").await.expect("code"), Redeemed::Unknown));
+    assert!(s.access_token("r", &Digest("at3".into())).await.expect("at").is_some());
+    assert!(s.access_token("r", &Digest("at2".into())).await.expect("at").is_none());
+    assert!(s.refresh_token_with_user("r", &Digest("rt3".into())).await.expect("rt").is_some());
+    assert!(s.refresh_token_with_user("r", &Digest("rt1".into())).await.expect("rt").is_none());
+    assert!(s.session("r", &Digest("s3".into()), UnixTime(0)).await.expect("session").is_some());
+    assert!(s.session("r", &Digest("s1".into()), UnixTime(0)).await.expect("session").is_none());
+    assert!(s.consent("r", "u1", "c3").await.expect("consent").is_some());
+    assert!(s.consent("r", "u1", "c1").await.expect("consent").is_none());
+    assert!(!s.use_once("r", "c1", "j3", UnixTime(9000), UnixTime(0)).await.expect("jti"), "a live jti is kept");
+}
+on_backends!(cleanup_deletes_expired_rows_in_batches_and_keeps_live_ones);

@@ -621,3 +621,51 @@ async fn without_a_reuse_interval_a_second_presentation_revokes_the_grant_rfc970
     assert_eq!(status, 400);
     assert_eq!(userinfo_status(&env, next["access_token"].as_str().unwrap()).await, 401, "the grant is revoked");
 }
+
+#[tokio::test]
+async fn periodic_cleanup_deletes_expired_rows_and_keeps_live_ones() {
+    let env = Env::start_customized(|o| o.cleanup = Some((std::time::Duration::from_secs(1), 2))).await;
+    let (rp, rp_secret) = env.client(ClientType::Confidential, JwtAlg::Rs256, |_| {}).await;
+    env.user("alice", PASSWORD).await;
+    let live = code_tokens(&env, &rp, rp_secret.as_deref(), "openid").await;
+    // Five access tokens that expired a minute ago: more than one batch of two.
+    let rng = oidc_core::rand::OsRandom::new();
+    let mut expired = Vec::new();
+    for _ in 0..5 {
+        let scope = oidc_core::scope::Scope::parse("openid").unwrap();
+        let mut rec = oidc_core::model::AccessTokenRecord {
+            digest: oidc_core::secret::Digest::of(&oidc_core::rand::token(&rng, 32)),
+            realm: crate::harness::REALM.into(),
+            client_id: rp.clone(),
+            user_id: None,
+            scope,
+            expires_at: crate::harness::now(),
+            grant_id: "g".into(),
+            claims: None,
+            issued_at: crate::harness::now(),
+            session_id: None,
+            audience: Vec::new(),
+            jti: String::new(),
+        };
+        rec.expires_at = oidc_core::time::UnixTime(rec.expires_at.secs() - 60);
+        env.store.save_tokens(&rec, None).await.unwrap();
+        expired.push(rec.digest);
+    }
+    let mut left = expired.len();
+    for _ in 0..50 {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        left = 0;
+        for d in &expired {
+            if env.store.access_token(crate::harness::REALM, d).await.unwrap().is_some() {
+                left += 1;
+            }
+        }
+        if left == 0 {
+            break;
+        }
+    }
+    assert_eq!(left, 0, "the periodic job deleted every expired token");
+    assert_eq!(userinfo_status(&env, live["access_token"].as_str().unwrap()).await, 200, "live tokens stay");
+    // Run once by hand (what `oidc cleanup` does): nothing left.
+    assert_eq!(oidc_cli::cleanup::run_once(env.store.as_ref(), 2).await.unwrap().total(), 0);
+}
