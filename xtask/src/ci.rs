@@ -4,7 +4,10 @@
 //! 2. `cargo clippy --workspace --all-targets -- -D warnings`
 //! 3. the tests: `cargo nextest run --workspace` plus `cargo test --workspace --doc`
 //!    (nextest does not run doc tests), or `cargo test --workspace` without nextest
-//! 4. `cargo deny --offline check licenses bans sources`, when cargo-deny is installed
+//! 4. `cargo deny --offline check licenses bans sources`, and `check advisories`
+//!    against the best RustSec database at hand ([`crate::advisories`]); when
+//!    cargo-deny is missing, CI says so loudly
+//! 5. with `--extended`: every fuzz target for a bounded time ([`crate::fuzz`])
 
 use std::process::Stdio;
 
@@ -12,8 +15,9 @@ use anyhow::{Context as _, bail};
 
 use crate::cargo;
 
-/// Runs the CI steps.
-pub(crate) fn run() -> anyhow::Result<()> {
+/// Runs the CI steps; `--extended` adds the fuzzers.
+pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
+    let extended = args.iter().any(|a| a == "--extended");
     step("format", &["fmt", "--all", "--", "--check"])?;
     step("clippy", &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])?;
     if has_subcommand("nextest") {
@@ -28,11 +32,15 @@ pub(crate) fn run() -> anyhow::Result<()> {
         // build on this platform never downloaded.
         step("fetch every platform's crates for cargo-deny", &["fetch", "--locked"])?;
         step("licenses, bans, sources", &["deny", "--offline", "check", "licenses", "bans", "sources"])?;
+        crate::advisories::check()?;
     } else {
         println!(
-            "==> SKIPPED licenses, bans, sources: `cargo deny` is not installed here \
+            "==> NOT RUN: licenses, bans, sources and advisories: `cargo deny` is not installed here \
              (`cargo install --locked cargo-deny`; .ci/run installs it)"
         );
+    }
+    if extended {
+        crate::fuzz::run(&["--seconds".to_owned(), "30".to_owned()])?;
     }
     println!("==> ci passed");
     Ok(())

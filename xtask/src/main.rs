@@ -4,21 +4,33 @@
 //!   included), and cargo-deny's license, ban and source checks when it is installed.
 //! - `cargo xtask bench [--seconds N] [--concurrency 1,8,32]`: full code flows per second
 //!   against the release binary on a fresh SQLite file.
+//! - `cargo xtask fuzz [--seconds N] [TARGET]`: runs the fuzz targets of `fuzz/` (cargo-fuzz).
+//! - `cargo xtask advisories --update PATH`: vendors a newer RustSec database snapshot.
 //!
 //! The tidy checks (`tidy.rs`) are tests: `cargo test -p xtask`.
 
+// Development tasks print their progress and read the clock for seeds.
+#![allow(clippy::disallowed_macros, clippy::disallowed_methods)]
+
+mod advisories;
 mod bench;
 mod ci;
+mod fuzz;
 #[cfg(test)]
 mod tidy;
 
 fn main() -> std::process::ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
-        Some("ci") => ci::run(),
+        Some("ci") => ci::run(&args[1..]),
+        Some("fuzz") => fuzz::run(&args[1..]),
+        Some("advisories") => advisories::update(&args[1..]),
         Some("bench") => bench::run(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask ci | bench [--seconds N] [--concurrency 1,8,32]");
+            eprintln!(
+                "usage: cargo xtask ci [--extended] | bench [--seconds N] [--concurrency 1,8,32] \
+                 | fuzz [--seconds N] [TARGET] | advisories --update PATH"
+            );
             return std::process::ExitCode::from(2);
         }
     };

@@ -48,3 +48,32 @@ fn every_file_has_a_module_doc_and_no_stubs_or_ignored_tests() {
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
+
+/// The crates a crate's normal dependency graph contains, as `cargo tree` lists them.
+fn dependency_names(package: &str) -> Vec<String> {
+    let out = std::process::Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+        .current_dir(crate::root())
+        .args(["tree", "--offline", "-p", package, "-e", "normal", "--prefix", "none", "--format", "{p}"])
+        .output()
+        .expect("run cargo tree");
+    assert!(out.status.success(), "cargo tree failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// ARCHITECTURE.md's invariants on dependencies, checked on the resolved graph:
+/// `oidc-core` does no I/O (no tokio, hyper, SeaORM, sqlx or minijinja), so that
+/// other projects can embed it alone; `oidc-store` never pulls hyper.
+#[test]
+fn dependency_rules_hold() {
+    let forbidden_in_core = ["tokio", "hyper", "hyper-util", "sea-orm", "sqlx", "minijinja", "reqwest"];
+    let core = dependency_names("oidc-core");
+    assert!(core.iter().any(|d| d == "ring"), "cargo tree listed oidc-core's graph: {core:?}");
+    let bad: Vec<&String> = core.iter().filter(|d| forbidden_in_core.contains(&d.as_str())).collect();
+    assert!(bad.is_empty(), "oidc-core must do no I/O but depends on {bad:?}");
+    let store = dependency_names("oidc-store");
+    assert!(!store.iter().any(|d| d == "hyper"), "oidc-store must not depend on hyper");
+}

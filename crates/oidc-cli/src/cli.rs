@@ -147,6 +147,17 @@ pub enum PolicyCommand {
         /// Rotate registration access tokens on every use.
         #[arg(long)]
         rotate_registration_token: Option<bool>,
+        /// Trusted Hosts: the requester's address must be a trusted host (Keycloak's
+        /// "Host Sending Client Registration Request Must Match"; default true).
+        #[arg(long)]
+        requester_must_match: Option<bool>,
+        /// Trusted Hosts: the client's URIs must be on trusted hosts (Keycloak's
+        /// "Client URIs Must Match"; default true).
+        #[arg(long)]
+        client_uris_must_match: Option<bool>,
+        /// Full Scope policy: new clients get fullScopeAllowed=false, and updates cannot turn it on.
+        #[arg(long)]
+        full_scope_disabled: Option<bool>,
     },
 }
 
@@ -265,9 +276,12 @@ pub struct ClientOpts {
     /// Website URL.
     #[arg(long)]
     pub website_url: Option<String>,
-    /// Terms / privacy policy URL.
+    /// Terms of service URL.
     #[arg(long)]
     pub terms_url: Option<String>,
+    /// Privacy policy URL.
+    #[arg(long)]
+    pub policy_url: Option<String>,
     /// Contact e-mail.
     #[arg(long)]
     pub contact_email: Option<String>,
@@ -283,6 +297,26 @@ pub struct ClientOpts {
     /// Signing algorithm of JWT access tokens: `RS256` (default), `PS256`, `ES256` or `EdDSA`.
     #[arg(long)]
     pub access_token_alg: Option<String>,
+    /// A default scope: granted whenever the client asks for `openid` (Keycloak's
+    /// default client scopes); repeat for several. On update, replaces the list.
+    #[arg(long = "default-scope")]
+    pub default_scopes: Vec<String>,
+    /// Remove every default scope.
+    #[arg(long, conflicts_with = "default_scopes")]
+    pub no_default_scopes: bool,
+    /// Whether the client's tokens carry every realm role of their holder
+    /// (`true`/`false`, default true); when false, only the roles of `--role-scope`.
+    #[arg(long)]
+    pub full_scope_allowed: Option<bool>,
+    /// A realm role the client's tokens may carry when full scope is off; repeat for several.
+    #[arg(long = "role-scope")]
+    pub role_scope: Vec<String>,
+    /// A PKCE method every authorization request must use: `S256` or `plain` (RFC 7636 §4.3).
+    #[arg(long)]
+    pub pkce_method: Option<String>,
+    /// A description for operators.
+    #[arg(long)]
+    pub description: Option<String>,
 }
 
 /// Client commands.
@@ -297,7 +331,7 @@ pub enum ClientCommand {
         #[arg(long)]
         secret_stdin: bool,
         #[command(flatten)]
-        opts: ClientOpts,
+        opts: Box<ClientOpts>,
     },
     /// List clients.
     List,
@@ -314,10 +348,16 @@ pub enum ClientCommand {
         #[arg(long)]
         rotate_secret: bool,
         #[command(flatten)]
-        opts: ClientOpts,
+        opts: Box<ClientOpts>,
     },
     /// Delete a client with its tokens and consents.
     Delete {
+        /// The client_id.
+        client_id: String,
+    },
+    /// Issue a new registration access token for the client (Keycloak's "Generate
+    /// registration access token"), printed once; the previous one stops working.
+    RegistrationToken {
         /// The client_id.
         client_id: String,
     },

@@ -1,5 +1,17 @@
 //! The commands.
 
+/// Prints a line to standard output. When the reader has gone away (`oidc client
+/// list | head -1`), the command stops quietly with the status a process killed
+/// by SIGPIPE has (141) instead of panicking; other write errors are reported.
+macro_rules! say {
+    () => {
+        $crate::commands::write_line(format_args!(""))
+    };
+    ($($arg:tt)*) => {
+        $crate::commands::write_line(format_args!($($arg)*))
+    };
+}
+
 use std::io::{BufRead as _, IsTerminal as _};
 use std::sync::Arc;
 
@@ -11,7 +23,6 @@ use oidc_core::registration::{InitialAccessToken, Policies, PolicyKind};
 use oidc_core::repo::Repositories;
 use oidc_core::repo::RoleHolder;
 use oidc_core::secret::{ClientSecret, Password};
-use oidc_core::subject::SubjectType;
 use oidc_core::time::Clock as _;
 use oidc_store::Store;
 
@@ -39,7 +50,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Migrate => {
             store.migrate().await.context("migration failed")?;
-            println!("Database is up to date.");
+            say!("Database is up to date.");
             Ok(())
         }
         Command::Serve(args) => serve(store, &file, &realm, args).await,
@@ -113,45 +124,71 @@ async fn require_realm(store: &dyn Repositories, realm: &str) -> anyhow::Result<
     Ok(())
 }
 
+/// Raises the soft limit on open files to the hard limit; returns the limit in force.
+fn raise_open_file_limit() -> u64 {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(n) => n,
+        Err(e) => {
+            eprintln!("warning: cannot raise the open-file limit: {e}");
+            rlimit::getrlimit(rlimit::Resource::NOFILE).map_or(1024, |(soft, _)| soft)
+        }
+    }
+}
+
 async fn serve(store: Store, file: &FileConfig, realm: &str, args: ServeArgs) -> anyhow::Result<()> {
+    SERVING.store(true, std::sync::atomic::Ordering::Relaxed);
     store.migrate().await.context("migration failed")?;
     let store: Arc<dyn Repositories> = Arc::new(store);
     let boot = server::bootstrap(store.as_ref(), realm).await?;
     if boot.realm_created {
-        println!("Created realm '{realm}'.");
+        say!("Created realm '{realm}'.");
     }
     if let Some(kid) = &boot.key_created {
-        println!("Created RS256 signing key {kid}.");
+        say!("Created RS256 signing key {kid}.");
     }
     let demo = if args.demo { Some(()) } else { None };
     let listen = args.listen.clone().or(file.listen.clone()).unwrap_or(DEFAULT_LISTEN.into());
-    let opts = ServerOptions {
-        listen,
-        base_url: args.base_url.clone().or(file.base_url.clone()),
-        settings: file.settings()?,
-        templates_dir: args.templates_dir.clone().or(file.templates_dir.clone()),
-        demo_client_id: demo.map(|()| DEMO_CLIENT.to_owned()),
-        log_requests: !args.quiet && file.log_requests.unwrap_or(true),
-        scopes: file.scope_registry()?,
-        hooks: file.hooks()?,
-        allow_http_fetch_loopback: false,
-        cleanup: file.cleanup()?,
-    };
+    let mut opts = ServerOptions::new(listen, file.settings()?);
+    opts.base_url = args.base_url.clone().or(file.base_url.clone());
+    opts.templates_dir = args.templates_dir.clone().or(file.templates_dir.clone());
+    opts.demo_client_id = demo.map(|()| DEMO_CLIENT.to_owned());
+    opts.log_requests = !args.quiet && file.log_requests.unwrap_or(true);
+    opts.scopes = file.scope_registry()?;
+    opts.hooks = file.hooks()?;
+    opts.limits = file.limits()?;
+    opts.trusted_proxies = file.trusted_proxies()?;
+    opts.allow_fetch_networks = file.fetch_networks()?;
+    opts.allow_http_fetch_loopback = file.outbound.allow_http_loopback;
+    if opts.allow_http_fetch_loopback {
+        eprintln!("WARNING: [outbound] allow_http_loopback is on: jwks_uri, request_uri and sector_identifier_uri");
+        eprintln!("WARNING: may be fetched over plain http from this machine. Use it for development only.");
+    }
+    // Every connection is a file descriptor: take what the hard limit allows.
+    let files = raise_open_file_limit();
+    let usable = usize::try_from(files.saturating_sub(64)).unwrap_or(usize::MAX).max(16);
+    if opts.limits.max_connections > usable {
+        eprintln!(
+            "warning: server.max_connections lowered from {} to {usable} (the open-file limit is {files})",
+            opts.limits.max_connections
+        );
+        opts.limits.max_connections = usable;
+    }
+    opts.cleanup = file.cleanup()?;
     let mut handle = server::spawn(opts, store.clone()).await?;
     let issuer = format!("{}/realms/{realm}", handle.base_url);
-    println!("Listening on http://{}", handle.addr);
-    println!("Issuer:    {issuer}");
-    println!("Discovery: {issuer}/.well-known/openid-configuration");
+    say!("Listening on http://{}", handle.addr);
+    say!("Issuer:    {issuer}");
+    say!("Discovery: {issuer}/.well-known/openid-configuration");
     if args.demo {
         let password = seed_demo(store.as_ref(), realm, &handle.base_url).await?;
-        println!();
-        println!("Demo: open {issuer}/demo in a browser and sign in as user 'demo' with password '{password}'.");
-        println!("      The page runs the code flow with PKCE and shows the decoded id_token and userinfo.");
+        say!();
+        say!("Demo: open {issuer}/demo in a browser and sign in as user 'demo' with password '{password}'.");
+        say!("      The page runs the code flow with PKCE and shows the decoded id_token and userinfo.");
     } else if boot.realm_created {
-        println!();
-        println!("Next: register a client with `oidc client create --name App --redirect-uri https://app.example/cb`");
-        println!("      and a user with `oidc user create alice --email alice@example.com`,");
-        println!("      or restart with `--demo` to try a login in the browser.");
+        say!();
+        say!("Next: register a client with `oidc client create --name App --redirect-uri https://app.example/cb`");
+        say!("      and a user with `oidc user create alice --email alice@example.com`,");
+        say!("      or restart with `--demo` to try a login in the browser.");
     }
     let shutdown = handle.take_shutdown();
     tokio::spawn(async move {
@@ -235,11 +272,11 @@ async fn realm_cmd(store: &dyn Repositories, c: RealmCommand) -> anyhow::Result<
                 bail!("realm '{name}' already exists");
             }
             let b = server::bootstrap(store, &name).await?;
-            println!("Created realm '{name}' with signing key {}.", b.key_created.unwrap_or_default());
+            say!("Created realm '{name}' with signing key {}.", b.key_created.unwrap_or_default());
         }
         RealmCommand::List => {
             for name in store.realm_names().await? {
-                println!("{name}");
+                say!("{name}");
             }
         }
     }
@@ -255,13 +292,13 @@ async fn key_cmd(store: &dyn Repositories, realm: &str, c: KeyCommand) -> anyhow
         KeyCommand::Create { alg } => {
             let key = crate::keys::generate(realm, parse_alg(&alg)?, now, &OsRandom::new())?;
             store.add_key(&key).await?;
-            println!("Created {} key {} in realm '{realm}'; {TAKES_EFFECT}.", key.alg, key.kid);
+            say!("Created {} key {} in realm '{realm}'; {TAKES_EFFECT}.", key.alg, key.kid);
         }
         KeyCommand::List => {
-            println!("{:<18} {:<6} {:<8} {:<12} published_until", "kid", "alg", "state", "created_at");
+            say!("{:<18} {:<6} {:<8} {:<12} published_until", "kid", "alg", "state", "created_at");
             for k in store.keys(realm).await? {
                 let until = k.published_until.map_or_else(String::new, |t| t.to_string());
-                println!("{:<18} {:<6} {:<8} {:<12} {until}", k.kid, k.alg, k.state.as_str(), k.created_at.to_string());
+                say!("{:<18} {:<6} {:<8} {:<12} {until}", k.kid, k.alg, k.state.as_str(), k.created_at.to_string());
             }
         }
         KeyCommand::Rotate { alg, keep_published } => {
@@ -281,7 +318,7 @@ async fn key_cmd(store: &dyn Repositories, realm: &str, c: KeyCommand) -> anyhow
             for k in &old {
                 store.set_key_state(realm, &k.kid, KeyState::Retired, Some(until)).await?;
             }
-            println!(
+            say!(
                 "Created {} key {}; retired {} (published until {until}); {TAKES_EFFECT}.",
                 key.alg,
                 key.kid,
@@ -304,14 +341,14 @@ async fn key_cmd(store: &dyn Repositories, realm: &str, c: KeyCommand) -> anyhow
             }
             let until = now.plus(keep_published);
             store.set_key_state(realm, &kid, KeyState::Retired, Some(until)).await?;
-            println!("Retired key {kid}: it no longer signs and stays published until {until}; {TAKES_EFFECT}.");
+            say!("Retired key {kid}: it no longer signs and stays published until {until}; {TAKES_EFFECT}.");
         }
         KeyCommand::Revoke { kid } => {
             store.set_key_state(realm, &kid, KeyState::Revoked, None).await.map_err(|e| match e {
                 oidc_core::repo::RepoError::NotFound(_) => anyhow!("no key '{kid}' in realm '{realm}'"),
                 other => other.into(),
             })?;
-            println!("Revoked key {kid}: it is no longer published; tokens it signed no longer verify.");
+            say!("Revoked key {kid}: it is no longer published; tokens it signed no longer verify.");
         }
     }
     Ok(())
@@ -336,13 +373,13 @@ async fn initial_token_cmd(store: &dyn Repositories, realm: &str, c: InitialToke
                 used: 0,
             };
             store.create_initial_token(&t).await?;
-            println!("id:      {}", t.id);
-            println!("token:   {value}");
-            println!("(The token is shown only now. Send it as 'Authorization: Bearer <token>' to");
-            println!(" POST /realms/{realm}/clients-registrations/openid-connect; it registers {count} client(s).)");
+            say!("id:      {}", t.id);
+            say!("token:   {value}");
+            say!("(The token is shown only now. Send it as 'Authorization: Bearer <token>' to");
+            say!(" POST /realms/{realm}/clients-registrations/openid-connect; it registers {count} client(s).)");
         }
         InitialTokenCommand::List => {
-            println!("{:<14} {:<10} {:<12} expires_at", "id", "remaining", "created_at");
+            say!("{:<14} {:<10} {:<12} expires_at", "id", "remaining", "created_at");
             for t in store.initial_tokens(realm).await? {
                 let expires = t.expires_at.map_or_else(
                     || "never".to_owned(),
@@ -350,7 +387,7 @@ async fn initial_token_cmd(store: &dyn Repositories, realm: &str, c: InitialToke
                         if e <= now { format!("{e} (expired)") } else { e.to_string() }
                     },
                 );
-                println!("{:<14} {:<10} {:<12} {expires}", t.id, t.max_uses - t.used, t.created_at.to_string());
+                say!("{:<14} {:<10} {:<12} {expires}", t.id, t.max_uses - t.used, t.created_at.to_string());
             }
         }
         InitialTokenCommand::Delete { id } => {
@@ -358,7 +395,7 @@ async fn initial_token_cmd(store: &dyn Repositories, realm: &str, c: InitialToke
                 oidc_core::repo::RepoError::NotFound(_) => anyhow!("no initial access token '{id}'"),
                 other => other.into(),
             })?;
-            println!("Deleted initial access token {id}.");
+            say!("Deleted initial access token {id}.");
         }
     }
     Ok(())
@@ -392,7 +429,7 @@ async fn role_cmd(store: &dyn Repositories, realm: &str, c: RoleCommand) -> anyh
             check_role(&role)?;
             let (h, who) = role_holder(store, realm, holder).await?;
             store.grant_role(realm, &h, &role).await?;
-            println!("Granted '{role}' to {who}.");
+            say!("Granted '{role}' to {who}.");
         }
         RoleCommand::Revoke { role, holder } => {
             let (h, who) = role_holder(store, realm, holder).await?;
@@ -400,7 +437,7 @@ async fn role_cmd(store: &dyn Repositories, realm: &str, c: RoleCommand) -> anyh
                 oidc_core::repo::RepoError::NotFound(_) => anyhow!("{who} does not have the role '{role}'"),
                 other => other.into(),
             })?;
-            println!("Revoked '{role}' from {who}.");
+            say!("Revoked '{role}' from {who}.");
         }
         RoleCommand::List => {
             for (h, role) in store.role_assignments(realm).await? {
@@ -411,7 +448,7 @@ async fn role_cmd(store: &dyn Repositories, realm: &str, c: RoleCommand) -> anyh
                     },
                     RoleHolder::Client(id) => format!("client {id}"),
                 };
-                println!("{role:<20} {who}");
+                say!("{role:<20} {who}");
             }
         }
     }
@@ -429,7 +466,7 @@ async fn policy_cmd(store: &dyn Repositories, realm: &str, c: PolicyCommand) -> 
     match c {
         PolicyCommand::Show => {
             for kind in [PolicyKind::Anonymous, PolicyKind::Authenticated] {
-                println!("{}: {}", kind.as_str(), load_policies(store, realm, kind).await?.to_json());
+                say!("{}: {}", kind.as_str(), load_policies(store, realm, kind).await?.to_json());
             }
         }
         PolicyCommand::Set {
@@ -442,6 +479,9 @@ async fn policy_cmd(store: &dyn Repositories, realm: &str, c: PolicyCommand) -> 
             allowed_scopes,
             full_scope,
             rotate_registration_token,
+            requester_must_match,
+            client_uris_must_match,
+            full_scope_disabled,
         } => {
             let kind: PolicyKind = kind.parse().map_err(|e: String| anyhow!(e))?;
             let mut p = load_policies(store, realm, kind).await?;
@@ -467,8 +507,17 @@ async fn policy_cmd(store: &dyn Repositories, realm: &str, c: PolicyCommand) -> 
             if let Some(b) = rotate_registration_token {
                 p.rotate_registration_token = b;
             }
+            if let Some(b) = requester_must_match {
+                p.trusted_hosts_check_requester = b;
+            }
+            if let Some(b) = client_uris_must_match {
+                p.trusted_hosts_check_uris = b;
+            }
+            if let Some(b) = full_scope_disabled {
+                p.full_scope_disabled = b;
+            }
             store.set_policies(realm, kind, &p.to_json().to_string()).await?;
-            println!("{}: {}", kind.as_str(), p.to_json());
+            say!("{}: {}", kind.as_str(), p.to_json());
         }
     }
     Ok(())
@@ -535,77 +584,119 @@ fn spec_from(opts: &ClientOpts, base: Option<&Client>) -> anyhow::Result<ClientS
     } else {
         vec![]
     };
-    let pick = |new: &Vec<String>, old: Option<&Vec<String>>| {
-        if new.is_empty() { old.cloned().unwrap_or_default() } else { new.clone() }
+    let mut spec = match base {
+        Some(c) => ClientSpec::of(c),
+        None => ClientSpec::new(
+            opts.name.clone().ok_or_else(|| anyhow!("--name is required"))?,
+            client_type,
+            opts.redirect_uris.clone(),
+        ),
     };
-    let opt = |new: &Option<String>, old: Option<&Option<String>>| new.clone().or_else(|| old.cloned().flatten());
-    Ok(ClientSpec {
-        client_id: base.map(|c| c.client_id.clone()),
-        client_secret: base.and_then(|c| c.client_secret.clone()),
-        name: opts.name.clone().or(base.map(|c| c.name.clone())).ok_or_else(|| anyhow!("--name is required"))?,
-        client_type,
-        response_types,
-        grant_types,
-        jwt_alg,
-        redirect_uris: pick(&opts.redirect_uris, base.map(|c| &c.redirect_uris)),
-        post_logout_redirect_uris: pick(&opts.post_logout_redirect_uris, base.map(|c| &c.post_logout_redirect_uris)),
-        require_consent: opts.require_consent.or(base.map(|c| c.require_consent)).unwrap_or(true),
-        reuse_consent: opts.reuse_consent.or(base.map(|c| c.reuse_consent)).unwrap_or(true),
-        website_url: opt(&opts.website_url, base.map(|c| &c.website_url)),
-        terms_url: opt(&opts.terms_url, base.map(|c| &c.terms_url)),
-        contact_email: opt(&opts.contact_email, base.map(|c| &c.contact_email)),
-        logo: opt(&opts.logo, base.map(|c| &c.logo)),
-        allowed_scopes: pick(&opts.scopes, base.map(|c| &c.allowed_scopes)),
-        enabled: opts.enabled.or(base.map(|c| c.enabled)).unwrap_or(true),
-        subject_type: match &opts.subject_type {
-            Some(t) => t.parse().map_err(|e: String| anyhow!(e))?,
-            None => base.map_or(SubjectType::Public, |c| c.subject_type),
-        },
-        sector_identifier_uri: opt(&opts.sector_identifier_uri, base.map(|c| &c.sector_identifier_uri)),
-        jwks: base.and_then(|c| c.jwks.clone()),
-        default_max_age: base.and_then(|c| c.default_max_age),
-        userinfo_signed_response_alg: base.and_then(|c| c.userinfo_signed_response_alg),
-        jwks_uri: base.and_then(|c| c.jwks_uri.clone()),
-        token_endpoint_auth_method: base.and_then(|c| c.token_endpoint_auth_method),
-        access_token_format: match &opts.access_token_format {
-            Some(f) => Some(f.parse().map_err(|e: String| anyhow!(e))?),
-            None => base.and_then(|c| c.access_token_format),
-        },
-        access_token_signed_response_alg: match &opts.access_token_alg {
-            Some(a) => Some(a.parse().map_err(|e: String| anyhow!(e))?),
-            None => base.and_then(|c| c.access_token_signed_response_alg),
-        },
-    })
+    let set = &mut spec.settings;
+    set.client_type = client_type;
+    set.response_types = response_types;
+    set.grant_types = grant_types;
+    set.jwt_alg = jwt_alg;
+    let replace = |field: &mut Vec<String>, new: &Vec<String>| {
+        if !new.is_empty() {
+            field.clone_from(new);
+        }
+    };
+    replace(&mut set.redirect_uris, &opts.redirect_uris);
+    replace(&mut set.post_logout_redirect_uris, &opts.post_logout_redirect_uris);
+    replace(&mut set.allowed_scopes, &opts.scopes);
+    replace(&mut set.default_scopes, &opts.default_scopes);
+    replace(&mut set.role_scope, &opts.role_scope);
+    if opts.no_default_scopes {
+        set.default_scopes.clear();
+    }
+    for (field, new) in [
+        (&mut set.website_url, &opts.website_url),
+        (&mut set.terms_url, &opts.terms_url),
+        (&mut set.policy_url, &opts.policy_url),
+        (&mut set.contact_email, &opts.contact_email),
+        (&mut set.logo, &opts.logo),
+        (&mut set.sector_identifier_uri, &opts.sector_identifier_uri),
+        (&mut set.description, &opts.description),
+    ] {
+        if new.is_some() {
+            field.clone_from(new);
+        }
+    }
+    for (field, new) in [
+        (&mut set.require_consent, opts.require_consent),
+        (&mut set.reuse_consent, opts.reuse_consent),
+        (&mut set.enabled, opts.enabled),
+        (&mut set.full_scope_allowed, opts.full_scope_allowed),
+    ] {
+        if let Some(v) = new {
+            *field = v;
+        }
+    }
+    if let Some(n) = &opts.name {
+        set.name.clone_from(n);
+    }
+    if let Some(t) = &opts.subject_type {
+        set.subject_type = t.parse().map_err(|e: String| anyhow!(e))?;
+    }
+    if let Some(m) = &opts.pkce_method {
+        set.pkce_method = Some(m.parse().map_err(|e: oidc_core::OAuthError| anyhow!(e.description))?);
+    }
+    if let Some(f) = &opts.access_token_format {
+        set.access_token_format = Some(f.parse().map_err(|e: String| anyhow!(e))?);
+    }
+    if let Some(a) = &opts.access_token_alg {
+        set.access_token_signed_response_alg = Some(a.parse().map_err(|e: String| anyhow!(e))?);
+    }
+    Ok(spec)
 }
 
 fn print_client(c: &Client) {
-    println!("client_id:      {}", c.client_id);
-    println!("name:           {}", c.name);
-    println!("type:           {}", c.client_type.as_str());
-    println!("response_types: {}", c.response_types.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", "));
-    println!("grant_types:    {}", c.grant_types.iter().map(|g| g.as_str()).collect::<Vec<_>>().join(", "));
-    println!("jwt_alg:        {}", c.jwt_alg.as_str());
-    println!("subject_type:   {}", c.subject_type);
-    println!("redirect_uris:  {}", c.redirect_uris.join(" "));
+    say!("client_id:      {}", c.client_id);
+    say!("name:           {}", c.name);
+    say!("type:           {}", c.client_type.as_str());
+    say!("response_types: {}", c.response_types.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", "));
+    say!("grant_types:    {}", c.grant_types.iter().map(|g| g.as_str()).collect::<Vec<_>>().join(", "));
+    say!("jwt_alg:        {}", c.jwt_alg.as_str());
+    say!("subject_type:   {}", c.subject_type);
+    say!("redirect_uris:  {}", c.redirect_uris.join(" "));
     if !c.post_logout_redirect_uris.is_empty() {
-        println!("post_logout:    {}", c.post_logout_redirect_uris.join(" "));
+        say!("post_logout:    {}", c.post_logout_redirect_uris.join(" "));
     }
-    println!("require_consent: {}  reuse_consent: {}  enabled: {}", c.require_consent, c.reuse_consent, c.enabled);
+    say!("require_consent: {}  reuse_consent: {}  enabled: {}", c.require_consent, c.reuse_consent, c.enabled);
     if !c.allowed_scopes.is_empty() {
-        println!("scopes:         {}", c.allowed_scopes.join(" "));
+        say!("scopes:         {}", c.allowed_scopes.join(" "));
+    }
+    if !c.default_scopes.is_empty() {
+        println!("default_scopes: {}", c.default_scopes.join(" "));
+    }
+    if !c.full_scope_allowed {
+        println!("role_scope:     {} (full scope off)", c.role_scope.join(" "));
+    }
+    if let Some(m) = c.pkce_method {
+        println!("pkce_method:    {}", m.as_str());
+    }
+    if let Some(f) = c.access_token_format {
+        say!(
+            "access_tokens:  {} ({})",
+            f.as_str(),
+            c.access_token_signed_response_alg.unwrap_or(JwtAlg::Rs256).as_str()
+        );
     }
     for (k, v) in [
         ("website_url", &c.website_url),
         ("terms_url", &c.terms_url),
+        ("policy_url", &c.policy_url),
+        ("description", &c.description),
         ("contact_email", &c.contact_email),
         ("logo", &c.logo),
         ("sector_identifier_uri", &c.sector_identifier_uri),
     ] {
         if let Some(v) = v {
-            println!("{k:<15} {v}");
+            say!("{k:<15} {v}");
         }
     }
-    println!("date_created:   {}", c.date_created);
+    say!("date_created:   {}", c.date_created);
 }
 
 async fn client_cmd(store: &dyn Repositories, realm: &str, c: ClientCommand) -> anyhow::Result<()> {
@@ -631,14 +722,14 @@ async fn client_cmd(store: &dyn Repositories, realm: &str, c: ClientCommand) -> 
             })?;
             print_client(&client);
             if let Some(s) = secret.filter(|_| !secret_stdin) {
-                println!("client_secret:  {}", s.secret());
-                println!("(The secret is shown only now. Store it safely.)");
+                say!("client_secret:  {}", s.secret());
+                say!("(The secret is shown only now. Store it safely.)");
             }
         }
         ClientCommand::List => {
-            println!("{:<24} {:<13} name", "client_id", "type");
+            say!("{:<24} {:<13} name", "client_id", "type");
             for c in store.clients(realm).await? {
-                println!("{:<24} {:<13} {}", c.client_id, c.client_type.as_str(), c.name);
+                say!("{:<24} {:<13} {}", c.client_id, c.client_type.as_str(), c.name);
             }
         }
         ClientCommand::Show { client_id } => {
@@ -665,16 +756,33 @@ async fn client_cmd(store: &dyn Repositories, realm: &str, c: ClientCommand) -> 
             store.update_client(&client).await?;
             print_client(&client);
             if let Some(s) = secret.filter(|_| show_secret) {
-                println!("client_secret:  {}", s.secret());
-                println!("(The new secret is shown only now. Store it safely.)");
+                say!("client_secret:  {}", s.secret());
+                say!("(The new secret is shown only now. Store it safely.)");
             }
+        }
+        ClientCommand::RegistrationToken { client_id } => {
+            if store.client(realm, &client_id).await?.is_none() {
+                bail!("no client '{client_id}'");
+            }
+            let value = oidc_core::rand::token(&rng, 32);
+            let reg = oidc_core::registration::ClientRegistration {
+                realm: realm.to_owned(),
+                client_id: client_id.clone(),
+                token_digest: oidc_core::secret::Digest::of(&value),
+                metadata: String::new(),
+                anonymous: false,
+                created_at: now,
+            };
+            store.set_registration_token(&reg).await?;
+            println!("registration_access_token: {value}");
+            println!("(The token is shown only now; the previous one no longer works.)");
         }
         ClientCommand::Delete { client_id } => {
             store.delete_client(realm, &client_id).await.map_err(|e| match e {
                 oidc_core::repo::RepoError::NotFound(_) => anyhow!("no client '{client_id}'"),
                 e => e.into(),
             })?;
-            println!("Deleted client '{client_id}'.");
+            say!("Deleted client '{client_id}'.");
         }
     }
     Ok(())
@@ -747,7 +855,7 @@ async fn user_cmd(store: &dyn Repositories, realm: &str, c: UserCommand) -> anyh
                 oidc_core::repo::RepoError::Conflict(_) => anyhow!("user '{username}' already exists"),
                 e => e.into(),
             })?;
-            println!("Created user '{}' (sub {}).", user.username, user.id);
+            say!("Created user '{}' (sub {}).", user.username, user.id);
         }
         UserCommand::SetAttr { username, attrs, remove } => {
             let mut user = store
@@ -765,33 +873,49 @@ async fn user_cmd(store: &dyn Repositories, realm: &str, c: UserCommand) -> anyh
             }
             user.updated_at = SystemClock.now();
             store.update_user(&user).await?;
-            println!(
-                "Attributes of '{username}': {}",
-                serde_json::Value::Object(user.attributes.into_iter().collect())
-            );
+            say!("Attributes of '{username}': {}", serde_json::Value::Object(user.attributes.into_iter().collect()));
         }
         UserCommand::SetPassword { username, password_stdin } => {
             let user =
                 store.user_by_username(realm, &username).await?.ok_or_else(|| anyhow!("no user '{username}'"))?;
             let hash = oidc_core::password::hash(&read_password(password_stdin)?, &rng);
             store.set_password_hash(realm, &user.id, &hash).await?;
-            println!("Password of '{username}' changed.");
+            say!("Password of '{username}' changed.");
         }
         UserCommand::List => {
-            println!("{:<24} {:<24} {:<7} email", "username", "sub", "active");
+            say!("{:<24} {:<24} {:<7} email", "username", "sub", "active");
             for u in store.users(realm).await? {
-                println!("{:<24} {:<24} {:<7} {}", u.username, u.id, u.active, u.claims.email.unwrap_or_default());
+                say!("{:<24} {:<24} {:<7} {}", u.username, u.id, u.active, u.claims.email.unwrap_or_default());
             }
         }
         UserCommand::Delete { username } => {
             let user =
                 store.user_by_username(realm, &username).await?.ok_or_else(|| anyhow!("no user '{username}'"))?;
             store.delete_user(realm, &user.id).await?;
-            println!("Deleted user '{username}'.");
+            say!("Deleted user '{username}'.");
         }
     }
 
     Ok(())
+}
+
+/// Set while the server runs: its messages are informational, and a closed
+/// standard output (a supervisor that stopped reading) must not stop the server.
+static SERVING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// The body of [`say!`].
+pub(crate) fn write_line(args: std::fmt::Arguments<'_>) {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_fmt(args).and_then(|()| out.write_all(b"\n")).and_then(|()| out.flush()) {
+        if SERVING.load(std::sync::atomic::Ordering::Relaxed) {
+            return;
+        }
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            eprintln!("error: writing to standard output: {e}");
+        }
+        std::process::exit(if e.kind() == std::io::ErrorKind::BrokenPipe { 141 } else { 1 });
+    }
 }
 
 #[cfg(test)]

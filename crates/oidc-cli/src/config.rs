@@ -57,9 +57,10 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, bail};
 use std::sync::Arc;
 
-use oidc_core::config::{IntrospectionPolicy, Settings, ThrottlePolicy};
+use oidc_core::config::{AddressLimit, IntrospectionPolicy, Settings, ThrottlePolicy};
 use oidc_core::hooks::{Hooks, StaticClaims};
 use oidc_core::scope::{ScopeDef, ScopeRegistry};
+use oidc_http::{Cidr, ServerLimits};
 use serde::Deserialize;
 
 /// The configuration file's contents; every key is optional.
@@ -84,6 +85,15 @@ pub struct FileConfig {
     /// Grant switches.
     #[serde(default)]
     pub grants: Grants,
+    /// Connection limits and deadlines.
+    #[serde(default)]
+    pub server: ServerSection,
+    /// Trusted reverse proxies.
+    #[serde(default)]
+    pub proxy: ProxySection,
+    /// Outbound fetches (jwks_uri, request_uri, sector_identifier_uri).
+    #[serde(default)]
+    pub outbound: OutboundSection,
     /// Brute-force protection.
     #[serde(default)]
     pub brute_force: BruteForce,
@@ -179,6 +189,45 @@ pub struct BruteForce {
     pub lockout: Option<i64>,
     /// The longest lockout in seconds.
     pub max_lockout: Option<i64>,
+    /// What an address past its limit gets: `delay` (default) or `lock`.
+    pub address_limit: Option<String>,
+    /// The longest delay for a throttled address, seconds (default 30).
+    pub max_address_delay: Option<i64>,
+}
+
+/// `[server]`: connection limits and request deadlines.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSection {
+    /// Open connections at most.
+    pub max_connections: Option<usize>,
+    /// Open connections per client address at most.
+    pub max_connections_per_address: Option<usize>,
+    /// Seconds from a request's first byte until its body has arrived.
+    pub request_timeout: Option<u64>,
+    /// Seconds a keep-alive connection may stay idle.
+    pub idle_timeout: Option<u64>,
+}
+
+/// `[outbound]`: where outbound fetches may go besides public https hosts.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutboundSection {
+    /// Private networks (`10.0.0.0/8`) relying parties live in.
+    #[serde(default)]
+    pub allow_networks: Vec<String>,
+    /// Plain http to loopback, for development only.
+    #[serde(default)]
+    pub allow_http_loopback: bool,
+}
+
+/// `[proxy]`: reverse proxies whose forwarding headers are believed.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProxySection {
+    /// Addresses or blocks (`10.0.0.0/8`) of the proxies in front of the server.
+    #[serde(default)]
+    pub trusted: Vec<String>,
 }
 
 /// Lifetimes in the configuration file.
@@ -226,6 +275,13 @@ impl FileConfig {
                 window: b.window.unwrap_or(d.throttle.window),
                 lockout: b.lockout.unwrap_or(d.throttle.lockout),
                 max_lockout: b.max_lockout.unwrap_or(d.throttle.max_lockout),
+                address_limit: match b.address_limit.as_deref() {
+                    None => d.throttle.address_limit,
+                    Some("delay") => AddressLimit::Delay,
+                    Some("lock") => AddressLimit::Lock,
+                    Some(other) => bail!("brute_force.address_limit must be \"delay\" or \"lock\", got \"{other}\""),
+                },
+                max_address_delay: b.max_address_delay.unwrap_or(d.throttle.max_address_delay),
             },
             introspection: IntrospectionPolicy {
                 require_audience: self.introspection.require_audience.unwrap_or(d.introspection.require_audience),
@@ -254,6 +310,7 @@ impl FileConfig {
             ("brute_force.window", s.throttle.window),
             ("brute_force.lockout", s.throttle.lockout),
             ("brute_force.max_lockout", s.throttle.max_lockout),
+            ("brute_force.max_address_delay", s.throttle.max_address_delay),
         ] {
             if v <= 0 {
                 bail!("{name} must be positive, got {v}");
@@ -275,6 +332,38 @@ impl FileConfig {
         Ok((!interval.is_zero()).then_some((interval, batch)))
     }
 
+    /// The connection limits of `[server]`, checked.
+    pub fn limits(&self) -> anyhow::Result<ServerLimits> {
+        let d = ServerLimits::default();
+        let s = &self.server;
+        let limits = ServerLimits {
+            max_connections: s.max_connections.unwrap_or(d.max_connections),
+            max_connections_per_address: s.max_connections_per_address.unwrap_or(d.max_connections_per_address),
+            request_timeout: s.request_timeout.map_or(d.request_timeout, std::time::Duration::from_secs),
+            idle_timeout: s.idle_timeout.map_or(d.idle_timeout, std::time::Duration::from_secs),
+        };
+        if limits.max_connections == 0 || limits.max_connections_per_address == 0 {
+            bail!("server.max_connections and server.max_connections_per_address must be positive");
+        }
+        if limits.request_timeout.is_zero() || limits.idle_timeout.is_zero() {
+            bail!("server.request_timeout and server.idle_timeout must be positive");
+        }
+        Ok(limits)
+    }
+
+    /// The private networks of `[outbound]`, checked.
+    pub fn fetch_networks(&self) -> anyhow::Result<Vec<Cidr>> {
+        let parse = |t: &String| Cidr::parse(t).map_err(|e| anyhow::anyhow!("outbound.allow_networks: {e}"));
+        self.outbound.allow_networks.iter().map(parse).collect()
+    }
+
+    /// The trusted proxies of `[proxy]`, checked.
+    pub fn trusted_proxies(&self) -> anyhow::Result<Vec<Cidr>> {
+        self.proxy.trusted.iter().map(|t| Cidr::parse(t).map_err(|e| anyhow::anyhow!("proxy.trusted: {e}"))).collect()
+    }
+}
+
+impl FileConfig {
     /// The custom scopes, checked.
     pub fn scope_registry(&self) -> anyhow::Result<ScopeRegistry> {
         let defs = self

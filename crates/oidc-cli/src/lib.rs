@@ -4,6 +4,9 @@
 //! The end-to-end tests use [`server::spawn`] to start the same server the
 //! binary starts, on a free port.
 
+// The command line prints: that is its interface.
+#![allow(clippy::disallowed_macros)]
+
 pub mod cleanup;
 mod cli;
 mod commands;

@@ -1,5 +1,7 @@
 //! The `oidc` binary: the OpenID Connect provider server and its management commands.
 
+#![allow(clippy::disallowed_macros)]
+
 use clap::Parser as _;
 
 fn main() -> std::process::ExitCode {

@@ -12,7 +12,7 @@ use oidc_core::rand::{OsRandom, Random};
 use oidc_core::repo::{RepoError, Repositories};
 use oidc_core::scope::ScopeRegistry;
 use oidc_core::time::{Clock, UnixTime};
-use oidc_http::{App, AppConfig, Templates};
+use oidc_http::{App, AppConfig, Cidr, ServerLimits, Templates};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
@@ -21,6 +21,8 @@ use tokio::sync::oneshot;
 pub struct SystemClock;
 
 impl Clock for SystemClock {
+    // The one place that reads the system clock; everything else takes a Clock.
+    #[allow(clippy::disallowed_methods)]
     fn now(&self) -> UnixTime {
         let secs = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -86,6 +88,12 @@ pub struct ServerOptions {
     /// Delete expired rows every interval, this many per table and statement
     /// (`None`: never; the binary's default is hourly).
     pub cleanup: Option<(std::time::Duration, u64)>,
+    /// Private networks outbound fetches may reach.
+    pub allow_fetch_networks: Vec<Cidr>,
+    /// Connection limits and request deadlines.
+    pub limits: ServerLimits,
+    /// Reverse proxies whose forwarding headers name the client.
+    pub trusted_proxies: Vec<Cidr>,
 }
 
 impl ServerOptions {
@@ -102,6 +110,9 @@ impl ServerOptions {
             hooks: Hooks::default(),
             allow_http_fetch_loopback: false,
             cleanup: None,
+            allow_fetch_networks: Vec::new(),
+            limits: ServerLimits::default(),
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -161,6 +172,9 @@ pub async fn spawn(opts: ServerOptions, repos: Arc<dyn Repositories>) -> anyhow:
         log_requests: opts.log_requests,
         scopes: opts.scopes.clone(),
         allow_http_fetch_loopback: opts.allow_http_fetch_loopback,
+        allow_fetch_networks: opts.allow_fetch_networks.clone(),
+        limits: opts.limits.clone(),
+        trusted_proxies: opts.trusted_proxies.clone(),
     };
     let cleanup = opts.cleanup.map(|(interval, batch)| crate::cleanup::spawn_periodic(repos.clone(), interval, batch));
     let app = Arc::new(

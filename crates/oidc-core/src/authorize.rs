@@ -99,7 +99,7 @@ pub struct Prompt {
 impl Prompt {
     fn parse(s: Option<&str>) -> Result<Prompt, String> {
         let mut p = Prompt::default();
-        for word in s.unwrap_or("").split(' ').filter(|w| !w.is_empty()) {
+        for word in crate::params::words("prompt", s.unwrap_or(""))? {
             match word {
                 "none" => p.none = true,
                 "login" => p.login = true,
@@ -173,6 +173,7 @@ impl Received {
         client: Option<&Client>,
         issuer: &str,
         registry: &ScopeRegistry,
+        now: UnixTime,
     ) -> Result<Validated, AuthzError> {
         let Some(client) = client else {
             return Err(AuthzError::ErrorPage(OAuthError::invalid_client(format!(
@@ -186,10 +187,15 @@ impl Received {
                 "this client is disabled",
             )));
         }
-        // OIDC Core §6.1: a request object's parameters replace the query's.
+        // OIDC Core §6.1: a request object's parameters replace the query's. If it
+        // does not verify, the error goes to the query's redirect_uri when that is
+        // registered (OIDC Core §3.1.2.6), else to an error page.
         let mut this = self;
+        let mut request_object_jti = None;
         if let Some(jwt) = this.params.take("request") {
-            merge_request_object(&mut this.params, &jwt, client, issuer).map_err(AuthzError::ErrorPage)?;
+            let query = this.params.clone();
+            request_object_jti = merge_request_object(&mut this.params, &jwt, client, issuer, now)
+                .map_err(|e| error_for(&query, client, issuer, e))?;
         }
         let p = &this.params;
         // OIDC Core §3.1.2.1: redirect_uri is REQUIRED and must exactly match a registered value.
@@ -298,7 +304,12 @@ impl Received {
         }
         // RFC 6749 §3.3: scopes the client may not have are left out; scopes
         // nobody defined are ignored.
-        let scope = requested.filter(|s| registry.is_known(s) && client.allows_scope(s));
+        let mut scope = requested.filter(|s| registry.is_known(s) && client.allows_scope(s));
+        // Keycloak's default client scopes: granted whenever the client asks for openid.
+        if scope.contains("openid") && !client.default_scopes.is_empty() {
+            let defaults = Scope::from_tokens(client.default_scopes.iter().filter(|s| registry.is_known(s)).cloned());
+            scope = scope.union(&defaults);
+        }
         if scope.is_empty() {
             return Err(fail(
                 ErrorCode::InvalidScope,
@@ -312,6 +323,15 @@ impl Received {
                 format!("response_type '{}' needs the openid scope", response_type.as_str()),
             ));
         }
+        let acr_values = match p.get("acr_values").map(|a| crate::params::words("acr_values", a)).transpose() {
+            Ok(a) => a.map(|w| w.into_iter().map(str::to_owned).collect()),
+            Err(e) => return Err(fail(ErrorCode::InvalidRequest, e)),
+        };
+        for name in ["ui_locales", "claims_locales"] {
+            if let Some(Err(e)) = p.get(name).map(|v| crate::params::words(name, v)) {
+                return Err(fail(ErrorCode::InvalidRequest, e));
+            }
+        }
         let prompt = match Prompt::parse(p.get("prompt")) {
             Ok(pr) => pr,
             Err(e) => return Err(fail(ErrorCode::InvalidRequest, e)),
@@ -324,7 +344,10 @@ impl Received {
         if let Some(d) = p.get("display")
             && !matches!(d, "page" | "popup" | "touch" | "wap")
         {
-            return Err(fail(ErrorCode::InvalidRequest, format!("unknown display value '{d}' (OIDC Core §3.1.2.1)")));
+            return Err(fail(
+                ErrorCode::InvalidRequest,
+                format!("unknown display value '{}' (OIDC Core §3.1.2.1)", crate::error::shorten(d)),
+            ));
         }
         // OIDC Registration §2: default_max_age applies when the request sends none.
         let max_age = match p.get("max_age").map(str::parse::<i64>) {
@@ -355,6 +378,17 @@ impl Received {
         if response_type.has_code() && client.client_type == ClientType::Public && code_challenge.is_none() {
             return Err(fail(ErrorCode::InvalidRequest, "PKCE (code_challenge) is required for public clients".into()));
         }
+        // A client configured with a PKCE method (Keycloak's pkce.code.challenge.method)
+        // must use exactly that method whenever a code is issued (RFC 7636 §4.3).
+        if let Some(required) = client.pkce_method
+            && response_type.has_code()
+            && code_challenge_method != Some(required)
+        {
+            return Err(fail(
+                ErrorCode::InvalidRequest,
+                format!("this client must use PKCE with code_challenge_method {} (RFC 7636 §4.3)", required.as_str()),
+            ));
+        }
         Ok(Validated {
             issuer: issuer.to_owned(),
             client_id: client.client_id.clone(),
@@ -371,23 +405,68 @@ impl Received {
             login_hint: p.get("login_hint").map(str::to_owned),
             ui_locales: p.get("ui_locales").map(str::to_owned),
             id_token_hint: p.get("id_token_hint").map(str::to_owned),
-            acr_values: p
-                .get("acr_values")
-                .map(|a| a.split(' ').filter(|w| !w.is_empty()).map(str::to_owned).collect()),
+            acr_values,
             display: p.get("display").map(str::to_owned),
             claims_locales: p.get("claims_locales").map(str::to_owned),
             claims: claims_request,
+            request_object_jti,
             params: this.params,
         })
     }
+
+    /// The error `e` as the client should get it: at the query's redirect_uri
+    /// when it is registered for `client` (OIDC Core §3.1.2.6), else as an error
+    /// page. For failures the adapter meets after parsing, such as a
+    /// `request_uri` that cannot be fetched (OIDC Core §6.2).
+    pub fn error_for_client(&self, client: &Client, issuer: &str, e: OAuthError) -> AuthzError {
+        error_for(&self.params, client, issuer, e)
+    }
 }
+
+/// `e` sent to the redirect_uri of `params` if it is registered for `client`,
+/// with the request's state, in the response mode its response type asks for;
+/// otherwise an error page.
+fn error_for(params: &Params, client: &Client, issuer: &str, e: OAuthError) -> AuthzError {
+    let Some(redirect_uri) = params.get("redirect_uri").filter(|r| client.has_redirect_uri(r)) else {
+        return AuthzError::ErrorPage(e);
+    };
+    let tokens = params.get("response_type").is_some_and(|t| t.split(' ').any(|w| w == "token" || w == "id_token"));
+    let mode = match params.get("response_mode") {
+        Some("form_post") => ResponseMode::FormPost,
+        Some("query") if !tokens => ResponseMode::Query,
+        _ if tokens => ResponseMode::Fragment,
+        _ => ResponseMode::Query,
+    };
+    let mut out = vec![
+        ("error".to_owned(), e.code.as_str().to_owned()),
+        ("error_description".to_owned(), crate::error::description_text(&e.description)),
+    ];
+    if let Some(s) = params.get("state") {
+        out.push(("state".to_owned(), s.to_owned()));
+    }
+    out.push(("iss".to_owned(), issuer.to_owned()));
+    AuthzError::Redirect(AuthorizationResponse { redirect_uri: redirect_uri.to_owned(), mode, params: out })
+}
+
+/// How far a request object's `nbf` and `iat` may be ahead of the provider's clock.
+const CLOCK_SKEW: i64 = 60;
+/// How long a request object without `exp` counts as seen, for replay detection.
+const REQUEST_OBJECT_MEMORY: i64 = 3600;
 
 /// Verifies a request object (OIDC Core §6.1) and puts its claims into
 /// `params`, where they take precedence. It may be unsigned (`alg` `none`),
 /// signed with one of the client's keys, or HS256 with its secret. Its
 /// `client_id` and `response_type`, if present, must match the query's; `iss`,
-/// if present, must be the client and `aud` the issuer.
-fn merge_request_object(params: &mut Params, jwt: &str, client: &Client, issuer: &str) -> Result<(), OAuthError> {
+/// if present, must be the client and `aud` the issuer; `exp`, `nbf` and `iat`,
+/// if present, must hold at `now` (RFC 9101 §10.2, RFC 7519 §4.1). Returns its
+/// `jti` and until when to remember it, so that the adapter refuses replays.
+fn merge_request_object(
+    params: &mut Params,
+    jwt: &str,
+    client: &Client,
+    issuer: &str,
+    now: UnixTime,
+) -> Result<Option<(String, UnixTime)>, OAuthError> {
     let bad = |why: &str| OAuthError::new(ErrorCode::InvalidRequestObject, format!("request object: {why}"));
     let mut parts = jwt.split('.');
     let (Some(h), Some(payload), Some(sig), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
@@ -434,6 +513,27 @@ fn merge_request_object(params: &mut Params, jwt: &str, client: &Client, issuer:
     if !aud_ok {
         return Err(bad("aud must be this provider's issuer"));
     }
+    let number = |n: &str| claims.get(n).map(|v| v.as_i64().ok_or_else(|| bad(&format!("{n} must be a number"))));
+    let exp = number("exp").transpose()?;
+    if exp.is_some_and(|e| now.secs() >= e) {
+        return Err(bad("it has expired (exp)"));
+    }
+    if number("nbf").transpose()?.is_some_and(|n| now.secs() + CLOCK_SKEW < n) {
+        return Err(bad("it is not valid yet (nbf)"));
+    }
+    if number("iat").transpose()?.is_some_and(|i| now.secs() + CLOCK_SKEW < i) {
+        return Err(bad("it was issued in the future (iat)"));
+    }
+    let jti = match claims.get("jti") {
+        None => None,
+        Some(serde_json::Value::String(j)) if !j.is_empty() && j.len() <= 256 => {
+            let until = exp.map_or(now.plus(REQUEST_OBJECT_MEMORY), |e| {
+                UnixTime(e.min(now.plus(REQUEST_OBJECT_MEMORY * 24).secs()))
+            });
+            Some((j.clone(), until))
+        }
+        Some(_) => return Err(bad("jti must be a string of at most 256 characters")),
+    };
     for (k, v) in claims {
         if matches!(k.as_str(), "iss" | "aud" | "exp" | "iat" | "nbf" | "jti" | "request" | "request_uri") {
             continue;
@@ -447,7 +547,7 @@ fn merge_request_object(params: &mut Params, jwt: &str, client: &Client, issuer:
         };
         params.insert(k, value);
     }
-    Ok(())
+    Ok(jti)
 }
 
 /// A request checked against its client: the redirect_uri is trusted.
@@ -490,6 +590,9 @@ pub struct Validated {
     pub claims_locales: Option<String>,
     /// The `claims` parameter (OIDC Core §5.5).
     pub claims: Option<ClaimsRequest>,
+    /// The `jti` of the request object and until when to remember it (RFC 9101
+    /// §10.2): the adapter refuses a second request with the same one.
+    pub request_object_jti: Option<(String, UnixTime)>,
     params: Params,
 }
 

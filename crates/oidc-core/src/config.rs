@@ -71,6 +71,26 @@ pub struct ThrottlePolicy {
     pub lockout: i64,
     /// The longest lockout, in seconds (default 1 hour).
     pub max_lockout: i64,
+    /// What an address past `max_failures_per_address` gets (default: a delay).
+    pub address_limit: AddressLimit,
+    /// The longest delay before a password check from a throttled address, in seconds (default 30).
+    pub max_address_delay: i64,
+}
+
+/// What happens to password checks from a client address that has failed too often.
+///
+/// One address may be a whole office behind NAT or every user behind a reverse
+/// proxy, so by default it is slowed down, not locked: real users behind it still
+/// sign in, and password spraying from it becomes slow.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AddressLimit {
+    /// Each further check from the address waits first, doubling from one second
+    /// up to `max_address_delay` (the default).
+    #[default]
+    Delay,
+    /// The address is locked like a username (the operator's choice).
+    Lock,
 }
 
 impl Default for ThrottlePolicy {
@@ -81,6 +101,8 @@ impl Default for ThrottlePolicy {
             window: 900,
             lockout: 60,
             max_lockout: 3600,
+            address_limit: AddressLimit::Delay,
+            max_address_delay: 30,
         }
     }
 }

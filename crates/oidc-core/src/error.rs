@@ -127,6 +127,16 @@ pub fn description_text(s: &str) -> String {
     out.replace("Section  ", "Section ")
 }
 
+/// `s` cut to at most 64 characters (with `...` when cut), for echoing a
+/// request value in an error description without echoing a megabyte.
+pub fn shorten(s: &str) -> std::borrow::Cow<'_, str> {
+    const MAX: usize = 64;
+    match s.char_indices().nth(MAX) {
+        None => std::borrow::Cow::Borrowed(s),
+        Some((i, _)) => std::borrow::Cow::Owned(format!("{}...", &s[..i])),
+    }
+}
+
 /// An error answered to a client: a code and a human-readable description.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{code}: {description}")]

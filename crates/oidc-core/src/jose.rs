@@ -44,6 +44,21 @@ pub fn b64_decode(s: &str) -> Result<Vec<u8>, JoseError> {
     URL_SAFE_NO_PAD.decode(s).map_err(|_| JoseError::Malformed("invalid base64url"))
 }
 
+/// A DER element: tag, definite length (X.690 §8.1.3), contents.
+fn der(tag: u8, contents: &[u8]) -> Vec<u8> {
+    let len = contents.len();
+    let mut out = vec![tag];
+    if len < 0x80 {
+        out.push(len as u8);
+    } else {
+        let bytes: Vec<u8> = len.to_be_bytes().into_iter().skip_while(|b| *b == 0).collect();
+        out.push(0x80 | bytes.len() as u8);
+        out.extend(bytes);
+    }
+    out.extend_from_slice(contents);
+    out
+}
+
 /// Encodes base64url without padding.
 pub fn b64(bytes: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
@@ -133,6 +148,22 @@ impl SigningKey {
     /// The public JWK (RFC 7517 §4).
     pub fn public_jwk(&self) -> &Value {
         &self.jwk
+    }
+
+    /// For an RSA key: the public key as a DER `SubjectPublicKeyInfo`
+    /// (RFC 5280 §4.1.2.7 with the rsaEncryption algorithm of RFC 3279 §2.3.1),
+    /// the form Keycloak publishes as a realm's `public_key`.
+    pub fn rsa_spki_der(&self) -> Option<Vec<u8>> {
+        let KeyMaterial::Rsa(rsa) = &self.material else { return None };
+        // AlgorithmIdentifier { rsaEncryption (1.2.840.113549.1.1.1), NULL }.
+        const RSA_ALGORITHM: [u8; 15] =
+            [0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05, 0x00];
+        // ring's public key is the PKCS#1 RSAPublicKey; it goes in a BIT STRING with no unused bits.
+        let mut bits = vec![0u8];
+        bits.extend_from_slice(rsa.public_key().as_ref());
+        let mut body = RSA_ALGORITHM.to_vec();
+        body.extend(der(0x03, &bits));
+        Some(der(0x30, &body))
     }
 
     /// Signs `claims` as a compact JWS with header `{"alg","kid","typ":"JWT"}`.

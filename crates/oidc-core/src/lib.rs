@@ -45,11 +45,16 @@ pub mod registration;
 pub mod repo;
 pub mod revoke;
 pub mod scope;
+pub mod sealed;
 pub mod secret;
 pub mod subject;
 pub mod throttle;
 pub mod time;
 pub mod token;
+pub mod uri;
 pub mod userinfo;
+
+#[cfg(test)]
+mod parser_bounds;
 
 pub use error::{ErrorCode, OAuthError};

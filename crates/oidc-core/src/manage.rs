@@ -1,143 +1,79 @@
 //! Management rules: creating clients and users with generated identifiers
 //! and secrets, and validating what an operator entered.
 
-use crate::model::{Client, ClientType, GrantType, JwtAlg, ResponseType, StandardClaims, User};
+use crate::model::{Client, ClientSettings, ClientType, GrantType, JwtAlg, StandardClaims, User};
 use crate::rand::{Random, identifier, token};
 use crate::secret::ClientSecret;
 use crate::subject::{SubjectType, sector_identifier};
 use crate::time::UnixTime;
 
-/// What an operator asks for when creating or updating a client.
+/// What an operator or a registrant asks for when creating or updating a
+/// client: the settings, and the identity when it is chosen rather than generated.
 #[derive(Clone, Debug)]
 pub struct ClientSpec {
     /// The client_id; generated when `None`.
     pub client_id: Option<String>,
     /// The secret of a confidential client; generated when `None`.
     pub client_secret: Option<ClientSecret>,
-    /// Display name.
-    pub name: String,
-    /// Confidential or public.
-    pub client_type: ClientType,
-    /// Allowed response types.
-    pub response_types: Vec<ResponseType>,
-    /// Allowed grant types at the token endpoint.
-    pub grant_types: Vec<GrantType>,
-    /// id_token algorithm.
-    pub jwt_alg: JwtAlg,
-    /// Redirect URIs.
-    pub redirect_uris: Vec<String>,
-    /// Post-logout redirect URIs.
-    pub post_logout_redirect_uris: Vec<String>,
-    /// Ask for consent.
-    pub require_consent: bool,
-    /// Remember consent.
-    pub reuse_consent: bool,
-    /// Website.
-    pub website_url: Option<String>,
-    /// Terms.
-    pub terms_url: Option<String>,
-    /// Contact.
-    pub contact_email: Option<String>,
-    /// Logo URL.
-    pub logo: Option<String>,
-    /// Allowed scopes (empty: all).
-    pub allowed_scopes: Vec<String>,
-    /// Enabled.
-    pub enabled: bool,
-    /// Public or pairwise subject identifiers.
-    pub subject_type: SubjectType,
-    /// The sector identifier URI of a pairwise client.
-    pub sector_identifier_uri: Option<String>,
-    /// The client's public keys (a JWKS document).
-    pub jwks: Option<String>,
-    /// The max_age of requests that send none.
-    pub default_max_age: Option<i64>,
-    /// Sign UserInfo responses with this algorithm.
-    pub userinfo_signed_response_alg: Option<JwtAlg>,
-    /// Where the client publishes its keys.
-    pub jwks_uri: Option<String>,
-    /// The one token endpoint authentication method it may use.
-    pub token_endpoint_auth_method: Option<crate::model::TokenAuthMethod>,
-    /// Its access token format (`None`: the realm's default).
-    pub access_token_format: Option<crate::model::AccessTokenFormat>,
-    /// The algorithm of its JWT access tokens (`None`: RS256).
-    pub access_token_signed_response_alg: Option<JwtAlg>,
+    /// Everything else (reached directly through `Deref`).
+    pub settings: ClientSettings,
 }
 
 impl ClientSpec {
-    /// A spec with the defaults of a new registration: code flow, RS256,
-    /// consent required and reused, enabled, every scope allowed, generated
+    /// A spec with the defaults of [`ClientSettings::new`] and a generated
     /// client_id and secret.
     pub fn new(name: impl Into<String>, client_type: ClientType, redirect_uris: Vec<String>) -> ClientSpec {
         ClientSpec {
             client_id: None,
             client_secret: None,
-            name: name.into(),
-            client_type,
-            response_types: vec![ResponseType::Code],
-            grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
-            jwt_alg: JwtAlg::Rs256,
-            redirect_uris,
-            post_logout_redirect_uris: vec![],
-            require_consent: true,
-            reuse_consent: true,
-            website_url: None,
-            terms_url: None,
-            contact_email: None,
-            logo: None,
-            allowed_scopes: vec![],
-            enabled: true,
-            subject_type: SubjectType::Public,
-            sector_identifier_uri: None,
-            jwks: None,
-            default_max_age: None,
-            userinfo_signed_response_alg: None,
-            jwks_uri: None,
-            token_endpoint_auth_method: None,
-            access_token_format: None,
-            access_token_signed_response_alg: None,
+            settings: ClientSettings::new(name, client_type, redirect_uris),
         }
+    }
+
+    /// The spec that recreates `client` as it is (the start of an update).
+    pub fn of(client: &Client) -> ClientSpec {
+        ClientSpec {
+            client_id: Some(client.client_id.clone()),
+            client_secret: client.client_secret.clone(),
+            settings: client.settings.clone(),
+        }
+    }
+}
+
+impl std::ops::Deref for ClientSpec {
+    type Target = ClientSettings;
+    fn deref(&self) -> &ClientSettings {
+        &self.settings
+    }
+}
+
+impl std::ops::DerefMut for ClientSpec {
+    fn deref_mut(&mut self) -> &mut ClientSettings {
+        &mut self.settings
     }
 }
 
 /// Checks a redirect URI: absolute, without a fragment (RFC 6749 §3.1.2),
 /// https, or http only on a loopback host, or a private-use scheme for
-/// native apps (RFC 8252 §7.1, §7.3, §8.4).
+/// native apps (RFC 8252 §7.1, §7.3, §8.4); parsed as browsers parse it, with
+/// no userinfo and no host that reads differently ([`crate::uri::parse`]).
 pub fn check_redirect_uri(uri: &str) -> Result<(), String> {
-    let Some((scheme, rest)) = uri.split_once(':') else {
-        return Err(format!("redirect URI '{uri}' is not absolute"));
-    };
+    let shown = crate::error::shorten(uri);
     if uri.contains('#') {
-        return Err(format!("redirect URI '{uri}' must not contain a fragment (RFC 6749 §3.1.2)"));
+        return Err(format!("redirect URI '{shown}' must not contain a fragment (RFC 6749 §3.1.2)"));
     }
-    if uri.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(format!("redirect URI '{uri}' contains spaces or control characters"));
-    }
-    if scheme.is_empty() || !scheme.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')) {
-        return Err(format!("redirect URI '{uri}' has an invalid scheme"));
-    }
-    match scheme.to_ascii_lowercase().as_str() {
-        "https" | "http" => {
-            let Some(authority) = rest.strip_prefix("//") else {
-                return Err(format!("redirect URI '{uri}' has no host"));
-            };
-            let host_port = authority.split(['/', '?']).next().unwrap_or("");
-            let host = if host_port.starts_with('[') {
-                host_port.split(']').next().map(|h| format!("{h}]")).unwrap_or_default()
-            } else {
-                host_port.rsplit_once(':').map_or(host_port, |(h, _)| h).to_owned()
-            };
-            if host.is_empty() || host_port.contains('@') {
-                return Err(format!("redirect URI '{uri}' has no valid host"));
-            }
-            if scheme.eq_ignore_ascii_case("http") && !matches!(host.as_str(), "127.0.0.1" | "[::1]" | "localhost") {
-                return Err(format!(
-                    "redirect URI '{uri}' uses http on a host that is not loopback; use https (RFC 9700 §2.6)"
-                ));
-            }
-            Ok(())
+    let u = crate::uri::parse(uri).map_err(|e| format!("redirect {e}"))?;
+    match u.scheme() {
+        "https" if u.host().is_some() => Ok(()),
+        "https" => Err(format!("redirect URI '{shown}' has no host")),
+        "http" if u.is_loopback(true) => Ok(()),
+        "http" => {
+            Err(format!("redirect URI '{shown}' uses http on a host that is not loopback; use https (RFC 9700 §2.6)"))
         }
-        "javascript" | "data" | "file" | "vbscript" => Err(format!("redirect URI scheme '{scheme}' is not allowed")),
+        "javascript" | "data" | "file" | "vbscript" | "blob" | "about" | "ws" | "wss" | "ftp" => {
+            Err(format!("redirect URI scheme '{}' is not allowed", u.scheme()))
+        }
+        // A private-use URI scheme of a native app (RFC 8252 §7.1).
         _ => Ok(()),
     }
 }
@@ -161,32 +97,9 @@ pub fn new_client(
     let client = Client {
         realm: realm.to_owned(),
         client_id,
-        name: spec.name,
-        client_type: spec.client_type,
         client_secret: secret.clone(),
-        response_types: spec.response_types,
-        grant_types: spec.grant_types,
-        jwt_alg: spec.jwt_alg,
         date_created: now,
-        redirect_uris: spec.redirect_uris,
-        post_logout_redirect_uris: spec.post_logout_redirect_uris,
-        require_consent: spec.require_consent,
-        reuse_consent: spec.reuse_consent,
-        website_url: spec.website_url,
-        terms_url: spec.terms_url,
-        contact_email: spec.contact_email,
-        logo: spec.logo,
-        allowed_scopes: spec.allowed_scopes,
-        enabled: spec.enabled,
-        subject_type: spec.subject_type,
-        sector_identifier_uri: spec.sector_identifier_uri,
-        jwks: spec.jwks,
-        default_max_age: spec.default_max_age,
-        userinfo_signed_response_alg: spec.userinfo_signed_response_alg,
-        jwks_uri: spec.jwks_uri,
-        token_endpoint_auth_method: spec.token_endpoint_auth_method,
-        access_token_format: spec.access_token_format,
-        access_token_signed_response_alg: spec.access_token_signed_response_alg,
+        settings: spec.settings,
     };
     check_client(&client)?;
     Ok((client, secret))
@@ -206,21 +119,27 @@ pub fn check_client(c: &Client) -> Result<(), String> {
     if c.response_types.is_empty() && c.grant_types.is_empty() {
         return Err("the client needs at least one response type or grant type".into());
     }
-    if !c.response_types.is_empty() && c.redirect_uris.is_empty() {
-        return Err("the client needs at least one redirect URI".into());
+    // RFC 7591 §2.1: the grant types and response types agree. (A client may have
+    // no redirect URI yet, as in Keycloak: it cannot use a browser flow until it has one.)
+    if c.grant_types.contains(&GrantType::AuthorizationCode) && !c.response_types.iter().any(|rt| rt.has_code()) {
+        return Err("the authorization_code grant type needs a response type with code (RFC 7591 §2.1)".into());
     }
     if let Some(jwks) = &c.jwks {
         check_jwks(jwks)?;
+    }
+    if let Some(s) = c.default_scopes.iter().find(|s| !c.allows_scope(s)) {
+        return Err(format!("default scope '{s}' is not among the client's allowed scopes"));
+    }
+    if let Some(o) = c.web_origins.iter().find(|o| !valid_web_origin(o)) {
+        return Err(format!("web origin '{o}' must be '+', '*' or an origin such as https://app.example"));
     }
     // RFC 7591 §2: jwks and jwks_uri must not both be used.
     if c.jwks.is_some() && c.jwks_uri.is_some() {
         return Err("a client has either jwks or jwks_uri, not both (RFC 7591 Section 2)".into());
     }
     // https, or http on a loopback address for development (RFC 8252-style).
-    if c.jwks_uri.as_ref().is_some_and(|u| {
-        !(u.starts_with("https://") || u.starts_with("http://127.0.0.1:") || u.starts_with("http://[::1]:"))
-    }) {
-        return Err("jwks_uri must be an https URL".into());
+    if let Some(u) = &c.jwks_uri {
+        crate::uri::check_web_uri("jwks_uri", u)?;
     }
     // OIDC Core §3.1.3.7 / Discovery §3: unsigned id_tokens only from the token endpoint.
     if c.jwt_alg == JwtAlg::None && c.response_types.iter().any(|r| r.has_id_token()) {
@@ -260,6 +179,19 @@ pub fn check_client(c: &Client) -> Result<(), String> {
         return Err("a public client has no secret".into());
     }
     Ok(())
+}
+
+/// A CORS origin as Keycloak's `webOrigins` take them: `+` (the redirect
+/// URIs' origins), `*`, or `scheme://host[:port]` without a path (RFC 6454 §6.2).
+fn valid_web_origin(o: &str) -> bool {
+    if o == "+" || o == "*" {
+        return true;
+    }
+    let Some((scheme, host)) = o.split_once("://") else { return false };
+    matches!(scheme, "http" | "https")
+        && !host.is_empty()
+        && !host.contains(['/', '?', '#', '@', ' '])
+        && o.len() <= 300
 }
 
 /// Checks a client's JWKS: a JSON object with a non-empty `keys` array of
@@ -321,6 +253,21 @@ mod tests {
         let mut hs = spec(ClientType::Public);
         hs.jwt_alg = JwtAlg::Hs256;
         assert!(new_client("r", hs, UnixTime(5), &rng).is_err());
+    }
+
+    #[test]
+    fn grant_types_and_response_types_must_agree_rfc7591_2_1() {
+        let rng = TestRandom::default();
+        let mut implicit_with_code_grant = spec(ClientType::Public);
+        implicit_with_code_grant.response_types = vec![crate::model::ResponseType::IdToken];
+        let e = new_client("r", implicit_with_code_grant, UnixTime(5), &rng).unwrap_err();
+        assert!(e.contains("RFC 7591 §2.1"), "{e}");
+        let mut code_without_grant = spec(ClientType::Confidential);
+        code_without_grant.grant_types = vec![GrantType::ClientCredentials];
+        assert!(new_client("r", code_without_grant, UnixTime(5), &rng).is_err());
+        let mut no_redirect_yet = spec(ClientType::Confidential);
+        no_redirect_yet.redirect_uris.clear();
+        assert!(new_client("r", no_redirect_yet, UnixTime(5), &rng).is_ok(), "as in Keycloak");
     }
 
     #[test]

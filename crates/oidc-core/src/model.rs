@@ -186,7 +186,10 @@ impl ResponseType {
 impl FromStr for ResponseType {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        let mut words: Vec<&str> = s.split(' ').filter(|w| !w.is_empty()).collect();
+        let mut words = crate::params::words("response_type", s)?;
+        if words.len() > 3 {
+            return Err("response_type has more than three values".into());
+        }
         words.sort_unstable();
         let before = words.len();
         words.dedup();
@@ -200,7 +203,7 @@ impl FromStr for ResponseType {
             ["code", "id_token"] => Ok(ResponseType::CodeIdToken),
             ["code", "token"] => Ok(ResponseType::CodeToken),
             ["code", "id_token", "token"] => Ok(ResponseType::CodeIdTokenToken),
-            _ => Err(format!("unsupported response_type '{s}'")),
+            _ => Err(format!("unsupported response_type '{}'", crate::error::shorten(s))),
         }
     }
 }
@@ -321,28 +324,22 @@ impl FromStr for TokenAuthMethod {
     }
 }
 
-/// A relying party registered in a realm, with every property of
-/// django-oidc-provider's `Client` model.
+/// Everything about a client that an operator or a registrant configures:
+/// the one settings structure shared by the CLI, both registration
+/// representations and the store (a new client property is a field here, a
+/// column, and its spelling in each representation).
 #[derive(Clone, Debug)]
-pub struct Client {
-    /// The realm the client belongs to.
-    pub realm: String,
-    /// The client identifier (RFC 6749 §2.2).
-    pub client_id: String,
+pub struct ClientSettings {
     /// Human-readable name shown on the consent page.
     pub name: String,
     /// Confidential or public (RFC 6749 §2.1).
     pub client_type: ClientType,
-    /// The secret of a confidential client; `None` for a public client.
-    pub client_secret: Option<ClientSecret>,
     /// The response types the client may use.
     pub response_types: Vec<ResponseType>,
     /// The grant types the client may use at the token endpoint.
     pub grant_types: Vec<GrantType>,
     /// The id_token signing algorithm.
     pub jwt_alg: JwtAlg,
-    /// When the client was registered.
-    pub date_created: UnixTime,
     /// Registered redirect URIs, compared exactly (RFC 6749 §3.1.2, RFC 9700 §4.1.3).
     pub redirect_uris: Vec<String>,
     /// Registered post-logout redirect URIs (RP-Initiated Logout 1.0 §3).
@@ -351,16 +348,21 @@ pub struct Client {
     pub require_consent: bool,
     /// Whether a consent once given is remembered until it expires.
     pub reuse_consent: bool,
-    /// The client's web site.
+    /// The client's web site (`client_uri`, Keycloak's `baseUrl`).
     pub website_url: Option<String>,
-    /// The client's terms or privacy policy.
+    /// The client's terms of service (`tos_uri`).
     pub terms_url: Option<String>,
+    /// The client's privacy policy (`policy_uri`).
+    pub policy_url: Option<String>,
     /// A contact e-mail address.
     pub contact_email: Option<String>,
     /// A logo URL shown on the consent page.
     pub logo: Option<String>,
     /// The scopes the client may request; empty means every scope the realm knows.
     pub allowed_scopes: Vec<String>,
+    /// The scopes granted whenever the client asks for `openid` (Keycloak's
+    /// default client scopes), whether or not the request names them.
+    pub default_scopes: Vec<String>,
     /// Disabled clients cannot obtain codes or tokens.
     pub enabled: bool,
     /// Public or pairwise subject identifiers (OIDC Core §8).
@@ -385,6 +387,94 @@ pub struct Client {
     /// The algorithm of its JWT access tokens (Keycloak's
     /// `access.token.signed.response.alg`); `None` is RS256.
     pub access_token_signed_response_alg: Option<JwtAlg>,
+    /// A description for operators (Keycloak's `description`).
+    pub description: Option<String>,
+    /// The URL relative redirect URIs were resolved against (Keycloak's `rootUrl`).
+    pub root_url: Option<String>,
+    /// Origins allowed to call the token and UserInfo endpoints from a browser
+    /// (Keycloak's `webOrigins`; `+` stands for the redirect URIs' origins).
+    pub web_origins: Vec<String>,
+    /// The PKCE method every authorization request of the client must use
+    /// (RFC 7636 §4.3; Keycloak's `pkce.code.challenge.method`), even when confidential.
+    pub pkce_method: Option<PkceMethod>,
+    /// Whether the client's tokens carry every realm role of their holder
+    /// (Keycloak's `fullScopeAllowed`); when false, only those in `role_scope`.
+    pub full_scope_allowed: bool,
+    /// The realm roles the client's tokens may carry when `full_scope_allowed` is false
+    /// (Keycloak's scope mappings).
+    pub role_scope: Vec<String>,
+}
+
+impl ClientSettings {
+    /// The defaults of a new client: code flow with refresh tokens, RS256,
+    /// consent required and reused, enabled, every scope allowed, no default
+    /// scopes, full role scope.
+    pub fn new(name: impl Into<String>, client_type: ClientType, redirect_uris: Vec<String>) -> ClientSettings {
+        ClientSettings {
+            name: name.into(),
+            client_type,
+            response_types: vec![ResponseType::Code],
+            grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
+            jwt_alg: JwtAlg::Rs256,
+            redirect_uris,
+            post_logout_redirect_uris: vec![],
+            require_consent: true,
+            reuse_consent: true,
+            website_url: None,
+            terms_url: None,
+            policy_url: None,
+            contact_email: None,
+            logo: None,
+            allowed_scopes: vec![],
+            default_scopes: vec![],
+            enabled: true,
+            subject_type: crate::subject::SubjectType::Public,
+            sector_identifier_uri: None,
+            jwks: None,
+            default_max_age: None,
+            userinfo_signed_response_alg: None,
+            jwks_uri: None,
+            token_endpoint_auth_method: None,
+            access_token_format: None,
+            access_token_signed_response_alg: None,
+            description: None,
+            root_url: None,
+            web_origins: vec![],
+            pkce_method: None,
+            full_scope_allowed: true,
+            role_scope: vec![],
+        }
+    }
+}
+
+/// A relying party registered in a realm: its identity and secret, and its
+/// [`ClientSettings`] (reached directly through `Deref`, so `client.name`
+/// reads a setting).
+#[derive(Clone, Debug)]
+pub struct Client {
+    /// The realm the client belongs to.
+    pub realm: String,
+    /// The client identifier (RFC 6749 §2.2).
+    pub client_id: String,
+    /// The secret of a confidential client; `None` for a public client.
+    pub client_secret: Option<ClientSecret>,
+    /// When the client was registered.
+    pub date_created: UnixTime,
+    /// Everything else.
+    pub settings: ClientSettings,
+}
+
+impl std::ops::Deref for Client {
+    type Target = ClientSettings;
+    fn deref(&self) -> &ClientSettings {
+        &self.settings
+    }
+}
+
+impl std::ops::DerefMut for Client {
+    fn deref_mut(&mut self) -> &mut ClientSettings {
+        &mut self.settings
+    }
 }
 
 impl Client {

@@ -8,13 +8,17 @@ use std::collections::HashMap;
 
 use crate::error::OAuthError;
 
+/// The most parameters one request may carry (every endpoint needs a few dozen at most).
+pub const MAX_PARAMS: usize = 128;
+
 /// Decoded request parameters, each name at most once, empty values dropped.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Params(HashMap<String, String>);
 
 impl Params {
     /// Builds the parameters from decoded pairs. A repeated name is an
-    /// `invalid_request` error (RFC 6749 §3.1); pairs with an empty value are ignored.
+    /// `invalid_request` error (RFC 6749 §3.1); pairs with an empty value are
+    /// ignored; more than [`MAX_PARAMS`] pairs are refused.
     pub fn from_pairs<I, K, V>(pairs: I) -> Result<Params, OAuthError>
     where
         I: IntoIterator<Item = (K, V)>,
@@ -22,13 +26,19 @@ impl Params {
         V: Into<String>,
     {
         let mut map = HashMap::new();
-        for (k, v) in pairs {
+        for (n, (k, v)) in pairs.into_iter().enumerate() {
+            if n == MAX_PARAMS {
+                return Err(OAuthError::invalid_request(format!("the request has more than {MAX_PARAMS} parameters")));
+            }
             let (k, v) = (k.into(), v.into());
             if v.is_empty() {
                 continue;
             }
             if map.contains_key(&k) {
-                return Err(OAuthError::invalid_request(format!("parameter '{k}' is repeated")));
+                return Err(OAuthError::invalid_request(format!(
+                    "parameter '{}' is repeated",
+                    crate::error::shorten(&k)
+                )));
             }
             map.insert(k, v);
         }
@@ -73,6 +83,32 @@ mod tests {
         assert_eq!(p.get("state"), Some("x"));
         assert_eq!(p.get("nonce"), None);
     }
+}
+
+/// The most values a space-delimited parameter (`scope`, `prompt`, `acr_values`,
+/// `ui_locales`, ...) may carry, and the longest value. Requests beyond these are
+/// refused before any further work, so that no parser does more than linear work
+/// on attacker input (RFC 9700 §4.15 on resource exhaustion is silent on sizes;
+/// these bounds are far above any real request).
+pub const MAX_WORDS: usize = 128;
+/// The longest single value of a space-delimited parameter.
+pub const MAX_WORD_LEN: usize = 256;
+
+/// Splits a space-delimited parameter value (RFC 6749 §3.3 uses `%x20` as the
+/// only delimiter) into its non-empty words, in one linear pass, refusing more
+/// than [`MAX_WORDS`] words or a word longer than [`MAX_WORD_LEN`] bytes.
+pub fn words<'a>(name: &str, s: &'a str) -> Result<Vec<&'a str>, String> {
+    let mut out = Vec::new();
+    for w in s.split(' ').filter(|w| !w.is_empty()) {
+        if out.len() == MAX_WORDS {
+            return Err(format!("'{name}' has more than {MAX_WORDS} values"));
+        }
+        if w.len() > MAX_WORD_LEN {
+            return Err(format!("a value of '{name}' is longer than {MAX_WORD_LEN} characters"));
+        }
+        out.push(w);
+    }
+    Ok(out)
 }
 
 /// Decodes `application/x-www-form-urlencoded` text: `+` is a space and `%XX`

@@ -3,7 +3,7 @@
 
 use std::num::NonZeroU32;
 
-use argon2::{Argon2, PasswordHash as PhcHash, PasswordHasher as _, PasswordVerifier as _};
+use argon2::{Argon2, Block, PasswordHash as PhcHash, PasswordHasher as _, PasswordVerifier as _};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
@@ -48,17 +48,127 @@ pub fn verify(password: &Password, stored: &PasswordHash) -> Verified {
         if Argon2::default().verify_password(password.secret().as_bytes(), &parsed).is_err() {
             return Verified::No;
         }
-        // Rehash when the stored parameters are weaker than today's defaults.
-        let current = hash_params_string();
-        if parsed.params.to_string() == current && parsed.algorithm.as_str() == "argon2id" {
-            Verified::Yes
-        } else {
-            Verified::YesRehash
-        }
+        verified_argon2(&parsed)
     } else if s.starts_with("pbkdf2_sha256$") {
         if verify_django_pbkdf2(s, password.secret()) { Verified::YesRehash } else { Verified::No }
     } else {
         Verified::No
+    }
+}
+
+/// Checks passwords with working memory that is kept from one check to the
+/// next. Argon2id needs 19 MiB per check; allocating it each time lets the
+/// allocator keep every freed buffer (one per thread arena), so a burst of
+/// logins left hundreds of MiB resident. A server keeps one worker per
+/// hashing thread, which bounds password memory at 19 MiB per thread.
+pub struct PasswordWorker {
+    blocks: Vec<Block>,
+}
+
+impl std::fmt::Debug for PasswordWorker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PasswordWorker").field("blocks", &self.blocks.len()).finish()
+    }
+}
+
+impl Default for PasswordWorker {
+    fn default() -> Self {
+        PasswordWorker::new()
+    }
+}
+
+/// The most Argon2 memory a stored hash may ask for (64 MiB): a hash with a
+/// larger `m` is treated as unusable rather than allowed to exhaust memory.
+const MAX_BLOCKS: usize = 64 * 1024;
+
+impl PasswordWorker {
+    /// A worker; its buffer grows to the size the first check needs.
+    pub fn new() -> PasswordWorker {
+        PasswordWorker { blocks: Vec::new() }
+    }
+
+    /// [`verify`], reusing this worker's memory for Argon2 hashes.
+    pub fn verify(&mut self, password: &Password, stored: &PasswordHash) -> Verified {
+        let s = stored.0.as_str();
+        if !s.starts_with("$argon2") {
+            return verify(password, stored);
+        }
+        let Ok(parsed) = PhcHash::new(s) else { return Verified::No };
+        let (Some(salt), Some(expected)) = (&parsed.salt, &parsed.hash) else { return Verified::No };
+        let Ok(algorithm) = argon2::Algorithm::new(parsed.algorithm.as_str()) else { return Verified::No };
+        let version = match parsed.version.map(argon2::Version::try_from) {
+            None => argon2::Version::default(),
+            Some(Ok(v)) => v,
+            Some(Err(_)) => return Verified::No,
+        };
+        let Ok(params) = argon2::Params::try_from(&parsed) else { return Verified::No };
+        let needed = params.block_count();
+        if needed > MAX_BLOCKS {
+            return Verified::No;
+        }
+        if self.blocks.len() < needed {
+            self.blocks.resize(needed, Block::default());
+        }
+        let mut out = vec![0u8; expected.len()];
+        let argon = Argon2::new(algorithm, version, params);
+        if argon
+            .hash_password_into_with_memory(password.secret().as_bytes(), salt, &mut out, &mut self.blocks[..needed])
+            .is_err()
+        {
+            return Verified::No;
+        }
+        if !bool::from(subtle::ConstantTimeEq::ct_eq(out.as_slice(), expected.as_bytes())) {
+            return Verified::No;
+        }
+        verified_argon2(&parsed)
+    }
+
+    /// [`hash`], reusing this worker's memory.
+    pub fn hash(&mut self, password: &Password, rng: &dyn Random) -> PasswordHash {
+        let mut salt = [0u8; 16];
+        rng.fill(&mut salt);
+        let params = argon2::Params::default();
+        let needed = params.block_count();
+        if self.blocks.len() < needed {
+            self.blocks.resize(needed, Block::default());
+        }
+        let mut out = [0u8; argon2::Params::DEFAULT_OUTPUT_LEN];
+        let argon = Argon2::default();
+        if let Err(e) = argon.hash_password_into_with_memory(
+            password.secret().as_bytes(),
+            &salt,
+            &mut out,
+            &mut self.blocks[..needed],
+        ) {
+            // Default parameters, a 16-byte salt and a 32-byte output are always valid inputs.
+            unreachable!("argon2 rejected its default parameters: {e}");
+        }
+        let (Ok(salt), Ok(output)) =
+            (argon2::password_hash::phc::Salt::new(&salt), argon2::password_hash::phc::Output::new(&out))
+        else {
+            unreachable!("a 16-byte salt and a 32-byte output are valid PHC parts");
+        };
+        let phc = PhcHash {
+            algorithm: argon2::ARGON2ID_IDENT,
+            version: Some(argon2::Version::default().into()),
+            params: match argon2::password_hash::phc::ParamsString::try_from(&params) {
+                Ok(p) => p,
+                Err(e) => unreachable!("default parameters always serialize: {e}"),
+            },
+            salt: Some(salt),
+            hash: Some(output),
+        };
+        PasswordHash(phc.to_string())
+    }
+}
+
+/// A verified Argon2 hash: current, or to be rehashed when its parameters are
+/// weaker than today's defaults.
+fn verified_argon2(parsed: &PhcHash) -> Verified {
+    if parsed.params.to_string() == hash_params_string() && parsed.algorithm.as_str() == "argon2id" {
+        Verified::Yes
+    } else {
+        Verified::YesRehash
     }
 }
 
@@ -126,5 +236,43 @@ mod tests {
         // python3 -c "import hashlib,base64;print(base64.b64encode(hashlib.pbkdf2_hmac('sha256',b'pw',b'abc',2)).decode())"
         let stored = PasswordHash("pbkdf2_sha256$2$abc$C6LhxlXjdcJxq3pUq3sgHZyk5blk7+S6zblohXPjxII=".into());
         assert_eq!(verify(&Password::new("pw".into()), &stored), Verified::YesRehash);
+    }
+
+    #[test]
+    fn worker_agrees_with_the_allocating_functions_and_reuses_its_memory() {
+        let rng = TestRandom::default();
+        let mut w = PasswordWorker::new();
+        let pw = Password::new("correct horse".into());
+        // A hash made by either verifies with both.
+        let by_worker = w.hash(&pw, &rng);
+        assert!(by_worker.0.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{}", by_worker.0);
+        assert_eq!(verify(&pw, &by_worker), Verified::Yes);
+        let by_fn = hash(&pw, &rng);
+        assert_eq!(w.verify(&pw, &by_fn), Verified::Yes);
+        assert_eq!(w.verify(&Password::new("correct horsf".into()), &by_fn), Verified::No);
+        let capacity = w.blocks.capacity();
+        for _ in 0..3 {
+            assert_eq!(w.verify(&pw, &by_worker), Verified::Yes);
+        }
+        assert_eq!(w.blocks.capacity(), capacity, "the working memory is reused, not reallocated");
+        // Weaker parameters ask for a rehash; other formats still work; junk is refused.
+        let weak = Argon2::new(
+            argon2::Algorithm::Argon2id,
+            argon2::Version::V0x13,
+            argon2::Params::new(8192, 1, 1, None).unwrap(),
+        )
+        .hash_password_with_salt(b"correct horse", b"0123456789abcdef")
+        .unwrap()
+        .to_string();
+        assert_eq!(w.verify(&pw, &PasswordHash(weak)), Verified::YesRehash);
+        assert_eq!(w.verify(&pw, &PasswordHash("$argon2id$v=19$m=19456,t=2,p=1$junk".into())), Verified::No);
+        // A stored hash that asks for more memory than the cap is unusable, not a way to exhaust memory.
+        let greedy =
+            "$argon2id$v=19$m=4194304,t=1,p=1$MDEyMzQ1Njc4OWFiY2RlZg$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+        assert_eq!(w.verify(&pw, &PasswordHash(greedy.into())), Verified::No);
+        let mut out = [0u8; 32];
+        ring::pbkdf2::derive(ring::pbkdf2::PBKDF2_HMAC_SHA256, NonZeroU32::new(10).unwrap(), b"s", b"pw", &mut out);
+        let django = PasswordHash(format!("pbkdf2_sha256$10$s${}", STANDARD.encode(out)));
+        assert_eq!(w.verify(&Password::new("pw".into()), &django), Verified::YesRehash);
     }
 }

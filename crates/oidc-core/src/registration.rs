@@ -123,9 +123,13 @@ fn string(obj: &Map<String, Value>, name: &str) -> Result<Option<String>, Regist
     }
 }
 
+/// The most entries a metadata array (redirect URIs, contacts, ...) may have.
+const MAX_ARRAY: usize = 100;
+
 fn strings(obj: &Map<String, Value>, name: &str) -> Result<Option<Vec<String>>, RegistrationError> {
     match obj.get(name) {
         None | Some(Value::Null) => Ok(None),
+        Some(Value::Array(a)) if a.len() > MAX_ARRAY => Err(bad(format!("{name} has more than {MAX_ARRAY} entries"))),
         Some(Value::Array(a)) => a
             .iter()
             .map(|v| v.as_str().map(str::to_owned).ok_or_else(|| bad(format!("{name} must be an array of strings"))))
@@ -135,13 +139,9 @@ fn strings(obj: &Map<String, Value>, name: &str) -> Result<Option<Vec<String>>, 
     }
 }
 
-/// An https URL (or http on a loopback host) for a client's web pages.
+/// An https URL (or http on a loopback IP) for a client's web pages.
 fn check_web_uri(name: &str, uri: &str) -> Result<(), RegistrationError> {
-    let ok = uri.starts_with("https://") || uri.starts_with("http://localhost") || uri.starts_with("http://127.0.0.1");
-    if !ok || uri.contains(char::is_whitespace) || uri.len() > 2000 {
-        return Err(bad(format!("{name} must be an https URL")));
-    }
-    Ok(())
+    crate::uri::check_web_uri(name, uri).map(|_| ()).map_err(bad)
 }
 
 /// Metadata that needs behaviour this provider does not have yet: refused,
@@ -353,7 +353,8 @@ impl Metadata {
         spec.jwt_alg = self.id_token_signed_response_alg;
         spec.post_logout_redirect_uris = self.post_logout_redirect_uris.clone();
         spec.website_url = self.client_uri.clone();
-        spec.terms_url = self.tos_uri.clone().or_else(|| self.policy_uri.clone());
+        spec.terms_url = self.tos_uri.clone();
+        spec.policy_url = self.policy_uri.clone();
         spec.logo = self.logo_uri.clone();
         spec.contact_email = self.contacts.first().cloned();
         spec.subject_type = self.subject_type;
@@ -422,6 +423,42 @@ impl Metadata {
         m
     }
 
+    /// The metadata that describes `client` (for clients created by an
+    /// operator or through the other representation, read as RFC 7591 metadata).
+    pub fn of_client(client: &Client) -> Metadata {
+        let mut grant_types: Vec<String> = client.grant_types.iter().map(|g| g.as_str().to_owned()).collect();
+        if client.response_types.iter().any(|r| r.has_id_token() || r.has_token()) {
+            grant_types.push("implicit".into());
+        }
+        let default_method = match client.client_type {
+            ClientType::Public => AuthMethod::None,
+            ClientType::Confidential => AuthMethod::ClientSecretBasic,
+        };
+        Metadata {
+            redirect_uris: client.redirect_uris.clone(),
+            response_types: client.response_types.clone(),
+            grant_types,
+            application_type: "web".into(),
+            client_name: Some(client.name.clone()),
+            client_uri: client.website_url.clone(),
+            logo_uri: client.logo.clone(),
+            tos_uri: client.terms_url.clone(),
+            policy_uri: client.policy_url.clone(),
+            contacts: client.contact_email.iter().cloned().collect(),
+            token_endpoint_auth_method: client.token_endpoint_auth_method.unwrap_or(default_method),
+            id_token_signed_response_alg: client.jwt_alg,
+            subject_type: client.subject_type,
+            sector_identifier_uri: client.sector_identifier_uri.clone(),
+            post_logout_redirect_uris: client.post_logout_redirect_uris.clone(),
+            scope: (!client.allowed_scopes.is_empty()).then(|| Scope::from_tokens(client.allowed_scopes.clone())),
+            require_auth_time: false,
+            jwks: client.jwks.clone(),
+            default_max_age: client.default_max_age,
+            userinfo_signed_response_alg: client.userinfo_signed_response_alg,
+            jwks_uri: client.jwks_uri.clone(),
+        }
+    }
+
     /// Every URI of the metadata, for the trusted-hosts policy.
     pub fn uris(&self) -> Vec<&str> {
         let mut out: Vec<&str> = self.redirect_uris.iter().map(String::as_str).collect();
@@ -482,6 +519,15 @@ pub struct Policies {
     pub allowed_scopes: Option<Vec<String>>,
     /// Whether registration access tokens rotate on every use.
     pub rotate_registration_token: bool,
+    /// Trusted Hosts: the requester's address must be a trusted host
+    /// (Keycloak's "Host Sending Client Registration Request Must Match").
+    pub trusted_hosts_check_requester: bool,
+    /// Trusted Hosts: the client's URIs must be on trusted hosts
+    /// (Keycloak's "Client URIs Must Match").
+    pub trusted_hosts_check_uris: bool,
+    /// Full Scope policy: new clients get `full_scope_allowed = false`, and
+    /// an update may not turn it on.
+    pub full_scope_disabled: bool,
 }
 
 impl Policies {
@@ -498,6 +544,9 @@ impl Policies {
                 ["openid", "profile", "email", "phone", "address", "offline_access"].map(str::to_owned).to_vec(),
             ),
             rotate_registration_token: true,
+            trusted_hosts_check_requester: true,
+            trusted_hosts_check_uris: true,
+            full_scope_disabled: true,
         }
     }
 
@@ -510,20 +559,14 @@ impl Policies {
             client_disabled: false,
             allowed_scopes: None,
             rotate_registration_token: true,
+            trusted_hosts_check_requester: true,
+            trusted_hosts_check_uris: true,
+            full_scope_disabled: false,
         }
     }
 
     fn trusted(&self, host: &str) -> bool {
-        let host = host.to_ascii_lowercase();
-        self.trusted_hosts.as_ref().is_none_or(|list| {
-            list.iter().any(|t| {
-                let t = t.to_ascii_lowercase();
-                match t.strip_prefix("*.") {
-                    Some(domain) => host.ends_with(&format!(".{domain}")) || host == domain,
-                    None => host == t,
-                }
-            })
-        })
+        self.trusted_hosts.as_ref().is_none_or(|list| list.iter().any(|t| crate::uri::host_matches(host, t)))
     }
 
     /// Checks a registration against the policies. `requester` is the host or
@@ -549,17 +592,14 @@ impl Policies {
         existing_clients: Option<u64>,
     ) -> Result<(), RegistrationError> {
         let refuse = |rule, reason: String| Err(RegistrationError::Policy { rule, reason });
-        if let Some(list) = &self.trusted_hosts {
-            if list.is_empty() {
-                return refuse("trusted-hosts", "no host is trusted to register clients".into());
-            }
-            if let Some(r) = requester
-                && !self.trusted(r)
-            {
-                return refuse("trusted-hosts", format!("host '{r}' is not trusted"));
-            }
+        if let Some(r) = requester {
+            self.check_requester(r)?;
+        }
+        if self.trusted_hosts.is_some() && self.trusted_hosts_check_uris {
             for &u in uris {
-                let host = u.split_once("://").map(|(_, r)| r.split(['/', '?', '#', ':']).next().unwrap_or(""));
+                // The host as browsers parse it (a URI that reads differently has none).
+                let host = crate::uri::parse(u).ok().and_then(|p| p.host());
+                let host = host.as_deref();
                 match host {
                     Some(h) if self.trusted(h) => {}
                     _ => return refuse("trusted-hosts", format!("URI '{u}' is not on a trusted host")),
@@ -579,6 +619,53 @@ impl Policies {
         Ok(())
     }
 
+    /// Trusted Hosts on the requester alone: checked on every call these
+    /// policies govern, reads and deletions included (Keycloak's
+    /// `beforeView` and `beforeDelete`).
+    pub fn check_requester(&self, requester: &str) -> Result<(), RegistrationError> {
+        let Some(list) = &self.trusted_hosts else { return Ok(()) };
+        if !self.trusted_hosts_check_requester {
+            return Ok(());
+        }
+        let refuse = |reason: String| Err(RegistrationError::Policy { rule: "trusted-hosts", reason });
+        if list.is_empty() {
+            return refuse("no host is trusted to register clients".into());
+        }
+        if !self.trusted(requester) {
+            return refuse(format!("host '{requester}' is not trusted"));
+        }
+        Ok(())
+    }
+
+    /// An update under these policies (Keycloak's `beforeUpdate`): the URIs
+    /// and scopes are checked as on registration, and an update may not turn
+    /// off consent where Consent Required holds, enable a client that Client
+    /// Disabled created disabled, or turn on full scope where Full Scope
+    /// Disabled holds.
+    pub fn check_update(
+        &self,
+        current: &Client,
+        new: &ClientSpec,
+        requester: Option<&str>,
+    ) -> Result<(), RegistrationError> {
+        let refuse = |rule, reason: &str| Err(RegistrationError::Policy { rule, reason: reason.to_owned() });
+        let scope = (!new.allowed_scopes.is_empty()).then(|| Scope::from_tokens(new.allowed_scopes.clone()));
+        self.check_parts(&spec_uris(new), scope.as_ref(), requester, None)?;
+        if self.allowed_scopes.is_some() && new.allowed_scopes.is_empty() {
+            return refuse("allowed-client-scopes", "the client may not widen its scopes to every scope");
+        }
+        if self.consent_required && current.require_consent && !new.require_consent {
+            return refuse("consent-required", "not permitted to turn off consent required");
+        }
+        if self.client_disabled && !current.enabled && new.enabled {
+            return refuse("client-disabled", "not permitted to enable the client");
+        }
+        if self.full_scope_disabled && !current.full_scope_allowed && new.full_scope_allowed {
+            return refuse("full-scope-disabled", "not permitted to enable full scope");
+        }
+        Ok(())
+    }
+
     /// Applies the policies to the client about to be saved.
     pub fn apply(&self, spec: &mut ClientSpec) {
         if self.consent_required {
@@ -587,12 +674,16 @@ impl Policies {
         if self.client_disabled {
             spec.enabled = false;
         }
+        if self.full_scope_disabled {
+            spec.full_scope_allowed = false;
+        }
         if let Some(allowed) = &self.allowed_scopes {
             if spec.allowed_scopes.is_empty() {
                 spec.allowed_scopes = allowed.clone();
             } else {
                 spec.allowed_scopes.retain(|s| allowed.contains(s));
             }
+            spec.default_scopes.retain(|s| allowed.contains(s));
         }
     }
 }
@@ -617,170 +708,80 @@ pub struct InitialAccessToken {
     pub used: i64,
 }
 
-/// The provider's own client representation (the `default` provider of
-/// Keycloak's registration service): every property of the client model.
-pub fn native_json(client: &Client) -> Map<String, Value> {
-    let mut m = Map::new();
-    m.insert("client_id".into(), json!(client.client_id));
-    m.insert("name".into(), json!(client.name));
-    m.insert("client_type".into(), json!(client.client_type.as_str()));
-    if let Some(s) = &client.client_secret {
-        m.insert("client_secret".into(), json!(s.secret()));
+/// Rules on what a registrant (rather than an operator) may set, for the
+/// Keycloak representation of the `default` provider: `base` is the client as
+/// it is (`None` when registering). A registrant cannot add the password
+/// grant (an operator's decision, with the realm's switch), enable or disable
+/// the client, switch between public and confidential, or change the role scope.
+pub fn check_registrant_change(base: Option<&Client>, spec: &ClientSpec) -> Result<(), RegistrationError> {
+    let had_password = base.is_some_and(|c| c.grant_types.contains(&GrantType::Password));
+    if spec.grant_types.contains(&GrantType::Password) && !had_password {
+        return Err(bad(
+            "the password grant (directAccessGrantsEnabled) cannot be registered; an operator must enable it",
+        ));
     }
-    m.insert("response_types".into(), json!(client.response_types.iter().map(|r| r.as_str()).collect::<Vec<_>>()));
-    m.insert("grant_types".into(), json!(client.grant_types.iter().map(|g| g.as_str()).collect::<Vec<_>>()));
-    m.insert("jwt_alg".into(), json!(client.jwt_alg.as_str()));
-    m.insert("date_created".into(), json!(client.date_created.secs()));
-    m.insert("redirect_uris".into(), json!(client.redirect_uris));
-    m.insert("post_logout_redirect_uris".into(), json!(client.post_logout_redirect_uris));
-    m.insert("require_consent".into(), json!(client.require_consent));
-    m.insert("reuse_consent".into(), json!(client.reuse_consent));
-    m.insert("website_url".into(), json!(client.website_url));
-    m.insert("terms_url".into(), json!(client.terms_url));
-    m.insert("contact_email".into(), json!(client.contact_email));
-    m.insert("logo".into(), json!(client.logo));
-    m.insert("allowed_scopes".into(), json!(client.allowed_scopes));
-    m.insert("enabled".into(), json!(client.enabled));
-    m.insert("subject_type".into(), json!(client.subject_type.as_str()));
-    m.insert("sector_identifier_uri".into(), json!(client.sector_identifier_uri));
-    m.insert(
-        "jwks".into(),
-        client.jwks.as_deref().and_then(|j| serde_json::from_str::<Value>(j).ok()).unwrap_or(Value::Null),
-    );
-    m
-}
-
-/// Reads the native representation into a client spec: members not given
-/// keep the values of `base` (the current client on update) or the defaults
-/// of a new registration; `client_id`, `client_secret` and `date_created`
-/// cannot be chosen; unknown members are ignored.
-pub fn native_spec(body: &Value, base: Option<&Client>) -> Result<ClientSpec, RegistrationError> {
-    let obj = body.as_object().ok_or_else(|| bad("the request body must be a JSON object"))?;
-    for fixed in ["client_secret", "date_created"] {
-        if obj.get(fixed).is_some_and(|v| !v.is_null()) {
-            return Err(bad(format!("{fixed} is set by the provider")));
-        }
-    }
-    let mut spec = match base {
-        Some(c) => ClientSpec {
-            client_id: Some(c.client_id.clone()),
-            client_secret: c.client_secret.clone(),
-            name: c.name.clone(),
-            client_type: c.client_type,
-            response_types: c.response_types.clone(),
-            grant_types: c.grant_types.clone(),
-            jwt_alg: c.jwt_alg,
-            redirect_uris: c.redirect_uris.clone(),
-            post_logout_redirect_uris: c.post_logout_redirect_uris.clone(),
-            require_consent: c.require_consent,
-            reuse_consent: c.reuse_consent,
-            website_url: c.website_url.clone(),
-            terms_url: c.terms_url.clone(),
-            contact_email: c.contact_email.clone(),
-            logo: c.logo.clone(),
-            allowed_scopes: c.allowed_scopes.clone(),
-            enabled: c.enabled,
-            subject_type: c.subject_type,
-            sector_identifier_uri: c.sector_identifier_uri.clone(),
-            jwks: c.jwks.clone(),
-            default_max_age: c.default_max_age,
-            userinfo_signed_response_alg: c.userinfo_signed_response_alg,
-            jwks_uri: c.jwks_uri.clone(),
-            token_endpoint_auth_method: c.token_endpoint_auth_method,
-            access_token_format: c.access_token_format,
-            access_token_signed_response_alg: c.access_token_signed_response_alg,
-        },
-        None => ClientSpec::new("Registered client", ClientType::Confidential, Vec::new()),
-    };
-    if let Some(id) = string(obj, "client_id")?
-        && base.is_some_and(|c| c.client_id != id)
-    {
-        return Err(bad("client_id must be the client's own"));
-    }
-    if let Some(v) = string(obj, "name")? {
-        spec.name = v;
-    }
-    if let Some(v) = string(obj, "client_type")? {
-        spec.client_type = v.parse().map_err(bad)?;
-        if base.is_some_and(|c| c.client_type != spec.client_type) {
-            return Err(bad("client_type cannot change"));
-        }
-    }
-    if let Some(v) = strings(obj, "response_types")? {
-        spec.response_types = v.iter().map(|r| r.parse().map_err(bad)).collect::<Result<_, _>>()?;
-    }
-    if let Some(v) = strings(obj, "grant_types")? {
-        spec.grant_types = v.iter().map(|g| g.parse().map_err(bad)).collect::<Result<_, _>>()?;
-        if spec.grant_types.contains(&GrantType::Password) {
-            return Err(bad("the password grant cannot be registered; an operator must enable it"));
-        }
-    }
-    if let Some(v) = string(obj, "jwt_alg")? {
-        spec.jwt_alg = v.parse().map_err(bad)?;
-    }
-    if let Some(v) = strings(obj, "redirect_uris")? {
-        for u in &v {
-            check_redirect_uri(u).map_err(RegistrationError::InvalidRedirectUri)?;
-        }
-        spec.redirect_uris = v;
-    }
-    if let Some(v) = strings(obj, "post_logout_redirect_uris")? {
-        spec.post_logout_redirect_uris = v;
-    }
-    if let Some(v) = strings(obj, "allowed_scopes")? {
-        spec.allowed_scopes = v;
-    }
-    let flag = |name: &str, current: bool| -> Result<bool, RegistrationError> {
-        match obj.get(name) {
-            None | Some(Value::Null) => Ok(current),
-            Some(Value::Bool(b)) => Ok(*b),
-            Some(_) => Err(bad(format!("{name} must be true or false"))),
-        }
-    };
-    spec.require_consent = flag("require_consent", spec.require_consent)?;
-    spec.reuse_consent = flag("reuse_consent", spec.reuse_consent)?;
-    // Registered clients cannot enable themselves; `enabled` is an operator's decision.
-    if obj.get("enabled").is_some_and(|v| !v.is_null() && Some(v) != Some(&json!(spec.enabled))) {
+    if spec.enabled != base.is_none_or(|c| c.enabled) {
         return Err(bad("enabled is set by an operator"));
     }
-    for (name, field) in [
-        ("website_url", &mut spec.website_url),
-        ("terms_url", &mut spec.terms_url),
-        ("logo", &mut spec.logo),
-        ("sector_identifier_uri", &mut spec.sector_identifier_uri),
-    ] {
-        if obj.contains_key(name) {
-            let v = string(obj, name)?;
-            if let Some(u) = &v {
-                check_web_uri(name, u)?;
-            }
-            *field = v;
+    if let Some(c) = base {
+        if c.client_type != spec.client_type {
+            return Err(bad("a client cannot switch between public and confidential (publicClient)"));
+        }
+        if c.role_scope != spec.role_scope {
+            return Err(bad("the role scope is set by an operator"));
         }
     }
-    if obj.contains_key("contact_email") {
-        spec.contact_email = string(obj, "contact_email")?;
-    }
-    match obj.get("jwks") {
-        None => {}
-        Some(Value::Null) => spec.jwks = None,
-        Some(v @ Value::Object(_)) => {
-            let text = v.to_string();
-            crate::manage::check_jwks(&text).map_err(bad)?;
-            spec.jwks = Some(text);
+    Ok(())
+}
+
+/// Resolves Keycloak-style redirect URIs: a URI starting with `/` is
+/// relative to `root_url` (Keycloak's `rootUrl`), as Keycloak resolves it.
+/// Wildcards, which Keycloak matches as patterns, are refused: RFC 9700 §2.1
+/// and §4.1.3 require exact string matching of redirect URIs.
+pub fn resolve_redirect_uris(root_url: Option<&str>, uris: &[String]) -> Result<Vec<String>, RegistrationError> {
+    let mut out = Vec::with_capacity(uris.len());
+    for u in uris {
+        if u.contains('*') {
+            return Err(RegistrationError::InvalidRedirectUri(format!(
+                "redirect URI '{u}' has a wildcard; RFC 9700 (OAuth 2.0 Security Best Current Practice) Section 2.1 \
+                 requires exact redirect URIs, so register each one"
+            )));
         }
-        Some(_) => return Err(bad("jwks must be a JWK Set object")),
+        let absolute = if u.starts_with('/') && !u.starts_with("//") {
+            let root = root_url.ok_or_else(|| {
+                RegistrationError::InvalidRedirectUri(format!("redirect URI '{u}' is relative and there is no rootUrl"))
+            })?;
+            format!("{}{u}", root.trim_end_matches('/'))
+        } else {
+            u.clone()
+        };
+        check_redirect_uri(&absolute).map_err(RegistrationError::InvalidRedirectUri)?;
+        out.push(absolute);
     }
-    if let Some(v) = string(obj, "subject_type")? {
-        spec.subject_type = v.parse().map_err(bad)?;
-    }
-    Ok(spec)
+    Ok(out)
+}
+
+/// Checks a URL of a client's web pages (`rootUrl`, `baseUrl`, logo, policy, terms).
+pub fn check_client_url(name: &str, uri: &str) -> Result<(), RegistrationError> {
+    check_web_uri(name, uri)
 }
 
 /// Every URI of a client spec, for the trusted-hosts policy.
 pub fn spec_uris(spec: &ClientSpec) -> Vec<&str> {
     let mut out: Vec<&str> = spec.redirect_uris.iter().map(String::as_str).collect();
     out.extend(spec.post_logout_redirect_uris.iter().map(String::as_str));
-    for u in [&spec.website_url, &spec.terms_url, &spec.logo, &spec.sector_identifier_uri].into_iter().flatten() {
+    for u in [
+        &spec.website_url,
+        &spec.terms_url,
+        &spec.policy_url,
+        &spec.logo,
+        &spec.sector_identifier_uri,
+        &spec.jwks_uri,
+        &spec.root_url,
+    ]
+    .into_iter()
+    .flatten()
+    {
         out.push(u);
     }
     out
@@ -852,6 +853,9 @@ impl Policies {
             "client_disabled": self.client_disabled,
             "allowed_scopes": self.allowed_scopes,
             "rotate_registration_token": self.rotate_registration_token,
+            "trusted_hosts_check_requester": self.trusted_hosts_check_requester,
+            "trusted_hosts_check_uris": self.trusted_hosts_check_uris,
+            "full_scope_disabled": self.full_scope_disabled,
         })
     }
 
@@ -890,6 +894,12 @@ impl Policies {
             client_disabled: flag("client_disabled", defaults.client_disabled)?,
             allowed_scopes: list("allowed_scopes", defaults.allowed_scopes.clone())?,
             rotate_registration_token: flag("rotate_registration_token", defaults.rotate_registration_token)?,
+            trusted_hosts_check_requester: flag(
+                "trusted_hosts_check_requester",
+                defaults.trusted_hosts_check_requester,
+            )?,
+            trusted_hosts_check_uris: flag("trusted_hosts_check_uris", defaults.trusted_hosts_check_uris)?,
+            full_scope_disabled: flag("full_scope_disabled", defaults.full_scope_disabled)?,
         })
     }
 }

@@ -226,6 +226,20 @@ pub trait ThrottleRepo: Send + Sync {
     async fn record_failure(&self, realm: &str, key: &str, now: UnixTime, window: i64) -> RepoResult<FailureCount>;
     /// Forgets the failures of `key` (after a successful check).
     async fn clear_failures(&self, realm: &str, key: &str) -> RepoResult<()>;
+    /// Replaces the count of `key` with `next` if it is still `expected`
+    /// (`None`: no count yet), atomically; `false` when another attempt changed
+    /// it first. Counting attempts this way before checking their passwords lets
+    /// no more than the threshold through, however many arrive at once.
+    async fn swap_failures(
+        &self,
+        realm: &str,
+        key: &str,
+        expected: Option<&FailureCount>,
+        next: &FailureCount,
+    ) -> RepoResult<bool>;
+    /// Takes one attempt back from the count of `key` (an attempt counted in
+    /// advance that succeeded), never below zero.
+    async fn refund_failure(&self, realm: &str, key: &str) -> RepoResult<()>;
 }
 
 /// What registering a client with an initial access token found.
@@ -235,6 +249,8 @@ pub enum Registered {
     Created,
     /// The initial access token is unknown, expired or used up: nothing was stored.
     TokenRefused,
+    /// The realm already has `max_clients` clients (the max-clients policy): nothing was stored.
+    LimitReached,
 }
 
 /// Dynamic registration: initial access tokens, registrations and policies.
@@ -246,17 +262,26 @@ pub trait RegistrationRepo: Send + Sync {
     async fn initial_tokens(&self, realm: &str) -> RepoResult<Vec<InitialAccessToken>>;
     /// Deletes an initial access token by id; `NotFound` if absent.
     async fn delete_initial_token(&self, realm: &str, id: &str) -> RepoResult<()>;
-    /// In one transaction: counts a use of the initial access token with
-    /// `token_digest` (when given) if it is unexpired at `now` and not used
-    /// up, then stores the client and its registration. Concurrent calls
-    /// never exceed the token's count; a refusal or failure stores nothing.
+    /// The initial access token with `digest`, if there is one (expired or not).
+    async fn initial_token(&self, realm: &str, digest: &Digest) -> RepoResult<Option<InitialAccessToken>>;
+    /// In one transaction: when `max_clients` is given, refuses if the realm
+    /// already has that many clients; counts a use of the initial access
+    /// token with `token_digest` (when given) if it is unexpired at `now` and
+    /// not used up; then stores the client and its registration. Concurrent
+    /// calls never exceed the token's count nor `max_clients`; a refusal or
+    /// failure stores nothing.
     async fn register_client(
         &self,
         client: &Client,
         registration: &ClientRegistration,
         token_digest: Option<&Digest>,
         now: UnixTime,
+        max_clients: Option<u64>,
     ) -> RepoResult<Registered>;
+    /// Gives a client a new registration access token (Keycloak's "Generate
+    /// registration access token"): replaces the digest of its registration,
+    /// or creates one (not anonymous) for a client an operator created.
+    async fn set_registration_token(&self, registration: &ClientRegistration) -> RepoResult<()>;
     /// The registration of a client.
     async fn registration(&self, realm: &str, client_id: &str) -> RepoResult<Option<ClientRegistration>>;
     /// Replaces the registration access token's digest if it is still

@@ -2,35 +2,37 @@
 
 use std::fmt;
 
+use crate::params;
+
 /// A set of scope tokens, in request order without duplicates.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Scope(Vec<String>);
 
 impl Scope {
     /// Parses a space-delimited scope (RFC 6749 §3.3). Each token must be
-    /// `%x21 / %x23-5B / %x5D-7E`; an invalid character is an error.
+    /// `%x21 / %x23-5B / %x5D-7E`; an invalid character is an error. At most
+    /// [`params::MAX_WORDS`] tokens of at most [`params::MAX_WORD_LEN`] bytes:
+    /// the parse is linear in the input and stops at the first excess.
     pub fn parse(s: &str) -> Result<Scope, String> {
-        let mut out: Vec<String> = Vec::new();
-        for tok in s.split(' ').filter(|t| !t.is_empty()) {
+        let words = params::words("scope", s)?;
+        for tok in &words {
             if !tok.bytes().all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b)) {
                 return Err(format!(
                     "scope token '{}' has a character RFC 6749 §3.3 does not allow",
                     tok.escape_default()
                 ));
             }
-            if !out.iter().any(|t| t == tok) {
-                out.push(tok.to_owned());
-            }
         }
-        Ok(Scope(out))
+        Ok(Scope::from_tokens(words))
     }
 
-    /// A scope from tokens known to be valid.
+    /// A scope from tokens known to be valid, duplicates dropped (first wins).
     pub fn from_tokens<I: IntoIterator<Item = S>, S: Into<String>>(tokens: I) -> Scope {
+        let mut seen = std::collections::HashSet::new();
         let mut out: Vec<String> = Vec::new();
         for t in tokens {
             let t = t.into();
-            if !out.contains(&t) {
+            if seen.insert(t.clone()) {
                 out.push(t);
             }
         }
@@ -54,7 +56,8 @@ impl Scope {
 
     /// Whether every token of `self` is in `other`.
     pub fn is_subset_of(&self, other: &Scope) -> bool {
-        self.iter().all(|t| other.contains(t))
+        let theirs: std::collections::HashSet<&str> = other.iter().collect();
+        self.iter().all(|t| theirs.contains(t))
     }
 
     /// The tokens of `self` for which `keep` is true.

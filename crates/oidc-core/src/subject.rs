@@ -45,36 +45,40 @@ impl FromStr for SubjectType {
     }
 }
 
-/// The host of an absolute http(s) URI (or any `scheme://host` URI).
-fn host_of(uri: &str) -> Option<&str> {
-    let rest = uri.split_once("://")?.1;
-    let authority = rest.split(['/', '?', '#']).next()?;
-    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    let host = if host_port.starts_with('[') {
-        host_port.split_inclusive(']').next()?
-    } else {
-        host_port.split(':').next()?
-    };
-    (!host.is_empty()).then_some(host)
-}
-
 /// The sector identifier of a pairwise client (OIDC Core §8.1): the host of
 /// its `sector_identifier_uri`, or else the one host all its redirect URIs
-/// share. Redirect URIs on several hosts need a sector_identifier_uri.
+/// share. Redirect URIs on several hosts need a sector_identifier_uri, and so
+/// do private-use schemes (RFC 8252 §7.1) and loopback addresses, which anyone
+/// can register: the sector is never derived from a URI the registrant cannot
+/// be said to control, so nobody can pair someone else's https redirect URI
+/// with their own app scheme to get that party's subjects.
 pub fn sector_identifier(redirect_uris: &[String], sector_identifier_uri: Option<&str>) -> Result<String, String> {
     if let Some(uri) = sector_identifier_uri {
-        if !uri.starts_with("https://") {
+        let u = crate::uri::parse(uri).map_err(|e| format!("sector_identifier_uri: {e}"))?;
+        if u.scheme() != "https" {
             return Err("sector_identifier_uri must be an https URL (OIDC Registration §2)".into());
         }
-        return host_of(uri).map(str::to_ascii_lowercase).ok_or_else(|| "sector_identifier_uri has no host".into());
+        return u.host().ok_or_else(|| "sector_identifier_uri has no host".into());
     }
-    let mut hosts: Vec<String> = redirect_uris.iter().filter_map(|u| host_of(u)).map(str::to_ascii_lowercase).collect();
-    hosts.dedup();
-    match hosts.as_slice() {
-        [one] => Ok(one.clone()),
-        [] => Err("a pairwise client needs redirect URIs with a host, or a sector_identifier_uri".into()),
-        _ => Err(
-            "the redirect URIs are on several hosts: a pairwise client needs a sector_identifier_uri (OIDC Core §8.1)"
+    let mut parties = std::collections::BTreeSet::new();
+    for r in redirect_uris {
+        let u = crate::uri::parse(r).map_err(|e| format!("redirect {e}"))?;
+        match u.host() {
+            Some(h) if !u.is_loopback(true) => parties.insert(h),
+            _ => {
+                return Err(format!(
+                    "redirect URI '{}' names no host of its own (a private-use scheme or loopback): a pairwise client needs a sector_identifier_uri (OIDC Core §8.1)",
+                    crate::error::shorten(r)
+                ));
+            }
+        };
+    }
+    let mut parties = parties.into_iter();
+    match (parties.next(), parties.next()) {
+        (Some(one), None) => Ok(one),
+        (None, _) => Err("a pairwise client needs redirect URIs, or a sector_identifier_uri".into()),
+        (Some(_), Some(_)) => Err(
+            "the redirect URIs belong to several hosts or apps: a pairwise client needs a sector_identifier_uri (OIDC Core §8.1)"
                 .into(),
         ),
     }
@@ -139,7 +143,7 @@ mod tests {
         );
         assert!(sector_identifier(&uris(&["https://a/cb"]), Some("http://rp.example/s")).is_err(), "https only");
         assert!(sector_identifier(&uris(&["com.example.app:/cb"]), None).is_err(), "no host");
-        assert_eq!(sector_identifier(&uris(&["http://127.0.0.1:8080/cb"]), None).unwrap(), "127.0.0.1");
+        assert!(sector_identifier(&uris(&["http://127.0.0.1:8080/cb"]), None).is_err(), "anyone can register loopback");
     }
 
     #[test]

@@ -35,6 +35,14 @@ pub struct AppConfig {
     /// Let outbound fetches (request_uri, sector_identifier_uri) use plain http
     /// on loopback addresses: for tests only, never in production.
     pub allow_http_fetch_loopback: bool,
+    /// Connection limits and request deadlines.
+    pub limits: crate::server::ServerLimits,
+    /// Private networks that outbound fetches (jwks_uri, request_uri,
+    /// sector_identifier_uri) may reach besides public addresses.
+    pub allow_fetch_networks: Vec<crate::net::Cidr>,
+    /// Reverse proxies whose `Forwarded` / `X-Forwarded-For` headers name the
+    /// client's address (none by default: the TCP peer is the client).
+    pub trusted_proxies: Vec<crate::net::Cidr>,
 }
 
 impl AppConfig {
@@ -96,8 +104,8 @@ pub struct App {
     realms: RwLock<HashMap<String, Arc<RealmState>>>,
     clients: RwLock<HashMap<(String, String), CachedClient>>,
     /// Password hashing is CPU- and memory-bound (Argon2id uses 19 MiB per
-    /// check): at most one check per core runs at a time, the rest wait.
-    pub(crate) password_slots: tokio::sync::Semaphore,
+    /// check): one thread per core with reused memory, the rest wait.
+    pub(crate) passwords: crate::hashing::PasswordPool,
     pub(crate) hooks: Hooks,
     pub(crate) fetcher: crate::fetch::Fetcher,
     /// Keys fetched from clients' jwks_uri, by (realm, client_id).
@@ -128,7 +136,14 @@ impl App {
         clock: Arc<dyn Clock>,
         rng: Arc<dyn Random>,
     ) -> App {
-        let fetcher = crate::fetch::Fetcher::new(config.allow_http_fetch_loopback);
+        let fetcher = crate::fetch::Fetcher::new(crate::fetch::OutboundPolicy {
+            allow_networks: config.allow_fetch_networks.clone(),
+            allow_http_loopback: config.allow_http_fetch_loopback,
+        });
+        let passwords = crate::hashing::PasswordPool::new(
+            std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get),
+            rng.clone(),
+        );
         App {
             repos,
             config,
@@ -137,9 +152,7 @@ impl App {
             rng,
             realms: RwLock::new(HashMap::new()),
             clients: RwLock::new(HashMap::new()),
-            password_slots: tokio::sync::Semaphore::new(
-                std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get),
-            ),
+            passwords,
             hooks: Hooks::default(),
             fetcher,
             client_keys: RwLock::new(HashMap::new()),
@@ -147,11 +160,15 @@ impl App {
     }
 
     /// `client` with its keys in `jwks`: those registered inline, or those at
-    /// its `jwks_uri` (fetched, then kept for [`REALM_REFRESH`] times ten;
-    /// `refresh` fetches again, for a key id that was not found).
-    pub(crate) async fn with_client_keys(&self, client: &Client, refresh: bool) -> Client {
+    /// its `jwks_uri` (fetched, then kept for [`REALM_REFRESH`] times ten), and
+    /// whether they were fetched just now. `refresh` fetches again (when a
+    /// signature did not verify, so that a client's key rotation works); callers
+    /// refresh only keys they did not fetch in the same request, so one bad
+    /// assertion causes at most one fetch, and the fetcher's per-client allowance
+    /// bounds how many a stream of them can cause.
+    pub(crate) async fn with_client_keys(&self, client: &Client, refresh: bool) -> (Client, bool) {
         let Some(uri) = client.jwks_uri.as_deref().filter(|_| client.jwks.is_none()) else {
-            return client.clone();
+            return (client.clone(), false);
         };
         let key = (client.realm.clone(), client.client_id.clone());
         let cached = self
@@ -161,33 +178,38 @@ impl App {
             .get(&key)
             .filter(|(_, at)| !refresh && at.elapsed() < REALM_REFRESH * 10)
             .map(|(doc, _)| doc.clone());
+        let fetched = cached.is_none();
         let doc = match cached {
             Some(doc) => Some(doc),
-            None => match self.fetcher.get(uri).await {
-                Ok(body) => match String::from_utf8(body.to_vec()) {
-                    Ok(text) if oidc_core::manage::check_jwks(&text).is_ok() => {
-                        let doc = Arc::new(text);
-                        let mut cache = self.client_keys.write().unwrap_or_else(std::sync::PoisonError::into_inner);
-                        if cache.len() >= CLIENT_CACHE_MAX {
-                            cache.clear();
+            None => {
+                match self.fetcher.get(uri, &format!("client '{}' of realm '{}'", client.client_id, client.realm)).await
+                {
+                    Ok(body) => match String::from_utf8(body.to_vec()) {
+                        Ok(text) if oidc_core::manage::check_jwks(&text).is_ok() => {
+                            let doc = Arc::new(text);
+                            let mut cache = self.client_keys.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+                            if cache.len() >= CLIENT_CACHE_MAX {
+                                cache.clear();
+                            }
+                            cache.insert(key, (doc.clone(), Instant::now()));
+                            Some(doc)
                         }
-                        cache.insert(key, (doc.clone(), Instant::now()));
-                        Some(doc)
-                    }
-                    _ => {
-                        eprintln!("warning: the jwks_uri of client '{}' is not a usable JWK Set", client.client_id);
-                        None
-                    }
-                },
-                Err(e) => {
-                    eprintln!("warning: fetching the jwks_uri of client '{}': {e}", client.client_id);
-                    None
+                        _ => {
+                            crate::log::warn(&format!(
+                                "the jwks_uri of client '{}' is not a usable JWK Set",
+                                client.client_id
+                            ));
+                            None
+                        }
+                    },
+                    // The fetcher logs the reason.
+                    Err(_) => None,
                 }
-            },
+            }
         };
         let mut c = client.clone();
         c.jwks = doc.map(|d| d.as_str().to_owned());
-        c
+        (c, fetched)
     }
 
     /// The application with `hooks` (subject generator, UserInfo and id_token

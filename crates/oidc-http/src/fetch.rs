@@ -4,13 +4,25 @@
 //!
 //! Every fetch is HTTPS with certificate verification against the web PKI,
 //! bounded in time and size, and refused for addresses that are not public
-//! (loopback, private, link-local, ...), so a client cannot make the provider
-//! reach into its own network (RFC 9700 §4.15 on SSRF-like attacks; OIDC
-//! Registration §5 asks for https). Tests may allow plain http on loopback.
+//! (every block of the IANA special-purpose registries, [`crate::net::is_public`]),
+//! so a client cannot make the provider reach into its own network (RFC 9700
+//! §4.15 on SSRF-like attacks; OIDC Registration §5 asks for https). The host
+//! is resolved once, the addresses checked, and the connection made to a
+//! checked address (no second lookup that DNS rebinding could answer
+//! differently). Operators may allow named private networks, and plain http
+//! to loopback for development.
+//!
+//! Each requester (a client) may cause a few fetches per minute, and a URL
+//! that failed is not fetched again for a while, so the provider cannot be
+//! turned into a scanner. Errors shown to requesters never carry connection or
+//! TLS details (which would make a port-scan oracle); those go to the log.
 
-use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
-use std::time::Duration;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::net::{self, Cidr};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt as _, Empty, Limited};
@@ -27,9 +39,15 @@ pub(crate) enum FetchError {
     /// The host resolves only to addresses that are not public.
     #[error("the host does not resolve to a public address")]
     NotPublic,
-    /// DNS, TCP, TLS or HTTP failed.
-    #[error("the document could not be fetched: {0}")]
+    /// DNS, TCP, TLS or HTTP failed; the detail is for the log only.
+    #[error("the document could not be fetched")]
     Failed(String),
+    /// The URL failed moments ago; it is not tried again yet.
+    #[error("the document could not be fetched recently; try again later")]
+    RecentlyFailed,
+    /// The requester caused too many fetches lately.
+    #[error("too many documents were fetched for this client recently; try again later")]
+    RateLimited,
     /// The server answered with another status than 200.
     #[error("the server answered {0}")]
     Status(u16),
@@ -41,19 +59,54 @@ pub(crate) enum FetchError {
     Timeout,
 }
 
+impl FetchError {
+    /// What the log may say about the failure (never shown to requesters).
+    pub(crate) fn detail(&self) -> String {
+        match self {
+            FetchError::Failed(d) => format!("the document could not be fetched: {d}"),
+            other => other.to_string(),
+        }
+    }
+}
+
+/// Which destinations outbound fetches may reach besides public https hosts.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OutboundPolicy {
+    /// Private networks the operator allows (e.g. relying parties inside its own network).
+    pub allow_networks: Vec<Cidr>,
+    /// Plain http to loopback addresses, for development only.
+    pub allow_http_loopback: bool,
+}
+
+/// How long a failed URL is not tried again.
+const FAILURE_MEMORY: Duration = Duration::from_secs(30);
+/// Fetches one requester may cause in a burst, and the pause that earns one more.
+const BURST: f64 = 10.0;
+const REFILL: Duration = Duration::from_secs(6);
+/// Entries kept in each table before it starts over.
+const TABLE_MAX: usize = 10_000;
+
 /// Fetches small documents over HTTPS.
 #[derive(Clone)]
 pub struct Fetcher {
     tls: tokio_rustls::TlsConnector,
-    allow_http_loopback: bool,
+    policy: OutboundPolicy,
     timeout: Duration,
     max_bytes: usize,
+    memory: Arc<Mutex<Memory>>,
+}
+
+/// Recent failures by URL, and fetch allowances by requester.
+#[derive(Default)]
+struct Memory {
+    failures: HashMap<String, Instant>,
+    allowance: HashMap<String, (f64, Instant)>,
 }
 
 impl std::fmt::Debug for Fetcher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Fetcher")
-            .field("allow_http_loopback", &self.allow_http_loopback)
+            .field("policy", &self.policy)
             .field("timeout", &self.timeout)
             .field("max_bytes", &self.max_bytes)
             .finish_non_exhaustive()
@@ -62,8 +115,7 @@ impl std::fmt::Debug for Fetcher {
 
 impl Fetcher {
     /// A fetcher trusting the web PKI roots: 5 seconds and 64 KiB per document.
-    /// `allow_http_loopback` permits `http://127.0.0.1` and `http://[::1]`, for tests only.
-    pub fn new(allow_http_loopback: bool) -> Fetcher {
+    pub fn new(policy: OutboundPolicy) -> Fetcher {
         let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let config = rustls::ClientConfig::builder_with_provider(provider)
@@ -79,34 +131,82 @@ impl Fetcher {
         });
         Fetcher {
             tls: tokio_rustls::TlsConnector::from(Arc::new(config)),
-            allow_http_loopback,
+            policy,
             timeout: Duration::from_secs(5),
             max_bytes: 64 * 1024,
+            memory: Arc::new(Mutex::new(Memory::default())),
         }
     }
 
-    /// GETs `url` and returns its body.
-    pub(crate) async fn get(&self, url: &str) -> Result<Bytes, FetchError> {
-        tokio::time::timeout(self.timeout, self.get_inner(url)).await.map_err(|_| FetchError::Timeout)?
+    /// GETs `url` for `requester` (a client, named by realm and client_id, or a
+    /// registrant's address) and returns its body.
+    pub(crate) async fn get(&self, url: &str, requester: &str) -> Result<Bytes, FetchError> {
+        self.admit(url, requester, Instant::now())?;
+        let result =
+            tokio::time::timeout(self.timeout, self.get_inner(url)).await.map_err(|_| FetchError::Timeout).flatten();
+        if let Err(e) = &result {
+            crate::log::warn(&format!("outbound fetch for {requester}: {}", e.detail()));
+            let mut m = self.memory.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if m.failures.len() >= TABLE_MAX {
+                m.failures.clear();
+            }
+            m.failures.insert(url.to_owned(), Instant::now());
+        }
+        result
+    }
+
+    /// Refuses a URL that failed recently and a requester over its allowance;
+    /// otherwise takes one fetch from the allowance.
+    fn admit(&self, url: &str, requester: &str, now: Instant) -> Result<(), FetchError> {
+        let mut m = self.memory.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if m.failures.get(url).is_some_and(|at| now.duration_since(*at) < FAILURE_MEMORY) {
+            return Err(FetchError::RecentlyFailed);
+        }
+        if m.allowance.len() >= TABLE_MAX {
+            m.allowance.clear();
+        }
+        let (tokens, at) = m.allowance.entry(requester.to_owned()).or_insert((BURST, now));
+        let earned = now.duration_since(*at).as_secs_f64() / REFILL.as_secs_f64();
+        *tokens = (*tokens + earned).min(BURST);
+        *at = now;
+        if *tokens < 1.0 {
+            return Err(FetchError::RateLimited);
+        }
+        *tokens -= 1.0;
+        Ok(())
+    }
+
+    /// Whether a connection to `ip` is allowed: a public address, an address in
+    /// a network the operator allowed, or loopback over plain http where allowed.
+    fn allowed(&self, ip: std::net::IpAddr, https: bool) -> bool {
+        if !https {
+            return self.policy.allow_http_loopback && net::canonical(ip).is_loopback();
+        }
+        net::is_public(ip) || self.policy.allow_networks.iter().any(|c| c.contains(ip))
     }
 
     async fn get_inner(&self, url: &str) -> Result<Bytes, FetchError> {
         let uri: hyper::Uri = url.parse().map_err(|_| FetchError::BadUrl)?;
         let https = match uri.scheme_str() {
             Some("https") => true,
-            Some("http") if self.allow_http_loopback => false,
+            Some("http") if self.policy.allow_http_loopback => false,
             _ => return Err(FetchError::BadUrl),
         };
+        if uri.authority().is_some_and(|a| a.as_str().contains('@')) {
+            return Err(FetchError::BadUrl);
+        }
         let host = uri.host().ok_or(FetchError::BadUrl)?.trim_start_matches('[').trim_end_matches(']').to_owned();
         let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
         let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), port))
             .await
             .map_err(|e| FetchError::Failed(e.to_string()))?
             .collect();
-        let addr = addrs
-            .into_iter()
-            .find(|a| if https { is_public(a.ip()) } else { a.ip().is_loopback() })
-            .ok_or(FetchError::NotPublic)?;
+        // Every address the name resolves to must be allowed: a name that also
+        // points inside the network is refused as a whole.
+        if addrs.is_empty() || !addrs.iter().all(|a| self.allowed(a.ip(), https)) {
+            return Err(FetchError::NotPublic);
+        }
+        let addr = addrs[0];
         let tcp = TcpStream::connect(addr).await.map_err(|e| FetchError::Failed(e.to_string()))?;
         let path = uri.path_and_query().map_or("/", |p| p.as_str()).to_owned();
         let authority = uri.authority().map(|a| a.as_str().to_owned()).unwrap_or_default();
@@ -146,64 +246,55 @@ impl Fetcher {
     }
 }
 
-/// Whether `ip` is a public unicast address.
-fn is_public(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => {
-            !(v4.is_loopback()
-                || v4.is_private()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || v4.is_multicast()
-                || v4.is_documentation()
-                || v4.octets()[0] == 100 && (v4.octets()[1] & 0xC0) == 64
-                || v4.octets()[0] == 0)
-        }
-        IpAddr::V6(v6) => {
-            let seg = v6.segments();
-            !(v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_multicast()
-                || (seg[0] & 0xfe00) == 0xfc00
-                || (seg[0] & 0xffc0) == 0xfe80
-                || v6.to_ipv4_mapped().is_some_and(|v4| !is_public(IpAddr::V4(v4))))
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn only_public_addresses_are_fetched_from() {
-        for private in [
-            "127.0.0.1",
-            "10.1.2.3",
-            "172.16.0.1",
-            "192.168.1.1",
-            "169.254.169.254",
-            "100.64.0.1",
-            "0.0.0.0",
-            "::1",
-            "fd00::1",
-            "fe80::1",
-            "::ffff:10.0.0.1",
-        ] {
-            assert!(!is_public(private.parse().unwrap()), "{private}");
-        }
-        for public in ["93.184.216.34", "2606:2800:220:1:248:1893:25c8:1946", "8.8.8.8"] {
-            assert!(is_public(public.parse().unwrap()), "{public}");
-        }
+    #[tokio::test]
+    async fn refuses_non_https_and_private_hosts_before_connecting() {
+        let f = Fetcher::new(OutboundPolicy::default());
+        assert!(matches!(f.get("http://example.com/x", "t").await, Err(FetchError::BadUrl)));
+        assert!(matches!(f.get("ftp://example.com/x", "t").await, Err(FetchError::BadUrl)));
+        assert!(matches!(f.get("https://127.0.0.1/x", "t").await, Err(FetchError::NotPublic)));
+        assert!(matches!(f.get("https://[::ffff:7f00:1]/x", "t").await, Err(FetchError::NotPublic)));
+        assert!(matches!(f.get("https://[64:ff9b::a00:1]/x", "t").await, Err(FetchError::NotPublic)));
+        assert!(matches!(f.get("https://198.18.0.1/x", "t").await, Err(FetchError::NotPublic)));
+        assert!(matches!(f.get("https://user@example.com/x", "t").await, Err(FetchError::BadUrl)));
+        assert!(matches!(f.get("not a url", "t").await, Err(FetchError::BadUrl)));
     }
 
     #[tokio::test]
-    async fn refuses_non_https_and_private_hosts_before_connecting() {
-        let f = Fetcher::new(false);
-        assert!(matches!(f.get("http://example.com/x").await, Err(FetchError::BadUrl)));
-        assert!(matches!(f.get("ftp://example.com/x").await, Err(FetchError::BadUrl)));
-        assert!(matches!(f.get("https://127.0.0.1/x").await, Err(FetchError::NotPublic)));
-        assert!(matches!(f.get("not a url").await, Err(FetchError::BadUrl)));
+    async fn failed_urls_are_remembered_and_requesters_limited() {
+        let f = Fetcher::new(OutboundPolicy::default());
+        // The failure is remembered: the next try does not reach the network.
+        assert!(matches!(f.get("https://10.0.0.1/x", "a").await, Err(FetchError::NotPublic)));
+        assert!(matches!(f.get("https://10.0.0.1/x", "b").await, Err(FetchError::RecentlyFailed)));
+        // A requester gets a burst of fetches, then must wait.
+        let now = Instant::now();
+        for i in 0..10 {
+            assert!(f.admit(&format!("https://rp.example/{i}"), "c", now).is_ok());
+        }
+        assert!(matches!(f.admit("https://rp.example/x", "c", now), Err(FetchError::RateLimited)));
+        assert!(f.admit("https://rp.example/x", "d", now).is_ok(), "other requesters are not affected");
+        assert!(f.admit("https://rp.example/x", "c", now + REFILL).is_ok(), "the allowance refills");
+    }
+
+    #[test]
+    fn errors_shown_to_requesters_carry_no_connection_detail() {
+        let e = FetchError::Failed("Connection refused (os error 111) to 203.0.113.5:22".into());
+        assert_eq!(e.to_string(), "the document could not be fetched");
+        assert!(e.detail().contains("111"));
+    }
+
+    #[test]
+    fn operators_may_allow_private_networks_and_http_loopback() {
+        let f = Fetcher::new(OutboundPolicy {
+            allow_networks: vec![Cidr::parse("10.0.0.0/8").unwrap()],
+            allow_http_loopback: true,
+        });
+        assert!(f.allowed("10.1.2.3".parse().unwrap(), true));
+        assert!(!f.allowed("192.168.1.1".parse().unwrap(), true));
+        assert!(f.allowed("127.0.0.1".parse().unwrap(), false));
+        assert!(!f.allowed("10.1.2.3".parse().unwrap(), false), "plain http only to loopback");
     }
 }

@@ -10,60 +10,110 @@ use serde_json::Value;
 
 use crate::app::App;
 
-/// The client's address, put in each request's extensions by the server loop.
+/// The client's address, put in each request's extensions by the server loop:
+/// the TCP peer, or the address a trusted reverse proxy reports for it
+/// ([`crate::net::client_addr`]).
 #[derive(Clone, Copy, Debug)]
 pub struct PeerAddr(pub IpAddr);
 
-/// Whether `username` and `addr` may try a password now (RFC 6749 §10.7).
-pub(crate) async fn check(
-    app: &App,
-    realm: &str,
-    username: &str,
-    addr: Option<IpAddr>,
-) -> Result<Result<(), Locked>, RepoError> {
-    let policy = &app.config.settings.throttle;
-    let now = app.clock.now();
-    let user_key = throttle::key(KeyKind::User, username);
-    let count = app.repos.failures(realm, &user_key).await?;
-    if let Err(l) = throttle::check(policy, KeyKind::User, count.as_ref(), now) {
-        return Ok(Err(l));
-    }
-    if let Some(a) = addr {
-        let count = app.repos.failures(realm, &throttle::key(KeyKind::Address, &a.to_string())).await?;
-        if let Err(l) = throttle::check(policy, KeyKind::Address, count.as_ref(), now) {
-            return Ok(Err(l));
-        }
-    }
-    Ok(Ok(()))
+/// The outcome of a password check under brute-force protection.
+pub(crate) enum PasswordCheck<T> {
+    /// The password was right.
+    Passed(T),
+    /// The password was wrong (or the user unknown); counted.
+    Failed,
+    /// The username or address is locked; no password was checked.
+    Locked(Locked),
 }
 
-/// Records a failed password check for the username and the address.
-pub(crate) async fn failed(
+/// Checks a password under brute-force protection (RFC 6749 §10.7 and §4.3.2).
+///
+/// The attempt is counted against the username *before* `verify` runs, by
+/// compare-and-swap in the store, so that concurrent guesses on any number of
+/// server instances never get more than the threshold checked; a success takes
+/// the count away again. The client address is slowed down past its threshold
+/// (or, if the operator chose so, counted and locked like a username).
+pub(crate) async fn password_check<T, F, Fut>(
     app: &App,
     realm: &str,
     username: &str,
     addr: Option<IpAddr>,
     client_id: Option<&str>,
-) -> Result<(), RepoError> {
+    verify: F,
+) -> Result<PasswordCheck<T>, RepoError>
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = Result<Option<T>, RepoError>>,
+{
     let policy = &app.config.settings.throttle;
-    let now = app.clock.now();
-    let c = app.repos.record_failure(realm, &throttle::key(KeyKind::User, username), now, policy.window).await?;
-    if let Some(a) = addr {
-        app.repos.record_failure(realm, &throttle::key(KeyKind::Address, &a.to_string()), now, policy.window).await?;
+    let user_key = throttle::key(KeyKind::User, username);
+    let addr_key = addr.map(throttle::address_key);
+    let lock_addresses = throttle::locks_addresses(policy);
+    if let Some(k) = &addr_key {
+        if lock_addresses {
+            if let Err(l) = reserve(app, realm, k, KeyKind::Address).await? {
+                return Ok(PasswordCheck::Locked(l));
+            }
+        } else {
+            let count = app.repos.failures(realm, k).await?;
+            let delay = throttle::address_delay(policy, count.as_ref(), app.clock.now());
+            if delay > 0 {
+                tokio::time::sleep(std::time::Duration::from_secs(delay.unsigned_abs())).await;
+            }
+        }
+    }
+    let refund_address = || async {
+        match &addr_key {
+            Some(k) if lock_addresses => app.repos.refund_failure(realm, k).await,
+            _ => Ok(()),
+        }
+    };
+    let counted = match reserve(app, realm, &user_key, KeyKind::User).await? {
+        Ok(c) => c,
+        Err(l) => {
+            refund_address().await?;
+            return Ok(PasswordCheck::Locked(l));
+        }
+    };
+    if let Some(t) = verify().await? {
+        app.repos.clear_failures(realm, &user_key).await?;
+        refund_address().await?;
+        return Ok(PasswordCheck::Passed(t));
+    }
+    if let Some(k) = addr_key.as_deref().filter(|_| !lock_addresses) {
+        app.repos.record_failure(realm, k, app.clock.now(), policy.window).await?;
     }
     let mut detail = serde_json::Map::new();
     detail.insert("username".into(), Value::from(username));
-    detail.insert("failures".into(), Value::from(c.count));
+    detail.insert("failures".into(), Value::from(counted.count));
     if let Some(a) = addr {
         detail.insert("address".into(), Value::from(a.to_string()));
     }
     audit(app, realm, "login.failed", None, client_id, Value::Object(detail)).await;
-    Ok(())
+    Ok(PasswordCheck::Failed)
 }
 
-/// Forgets the username's failures after a successful check.
-pub(crate) async fn succeeded(app: &App, realm: &str, username: &str) -> Result<(), RepoError> {
-    app.repos.clear_failures(realm, &throttle::key(KeyKind::User, username)).await
+/// Counts one attempt on `key` if it is not locked: read, decide, compare-and-swap,
+/// and again when another attempt changed the count in between. Under extreme
+/// contention it gives up and answers locked for a second (failing closed).
+async fn reserve(
+    app: &App,
+    realm: &str,
+    key: &str,
+    kind: KeyKind,
+) -> Result<Result<throttle::FailureCount, Locked>, RepoError> {
+    let policy = &app.config.settings.throttle;
+    for _ in 0..16 {
+        let previous = app.repos.failures(realm, key).await?;
+        let next = match throttle::reserve(policy, kind, previous.as_ref(), app.clock.now()) {
+            Ok(n) => n,
+            Err(l) => return Ok(Err(l)),
+        };
+        if app.repos.swap_failures(realm, key, previous.as_ref(), &next).await? {
+            return Ok(Ok(next));
+        }
+    }
+    Ok(Err(Locked { retry_after: 1 }))
 }
 
 /// Appends an event to the audit log; a failure to write it is logged, never
@@ -85,6 +135,6 @@ pub(crate) async fn audit(
         detail: detail.to_string(),
     };
     if let Err(e) = app.repos.record_event(&event).await {
-        eprintln!("error: writing the audit event {kind}: {e}");
+        crate::log::error(&format!("writing the audit event {kind}: {e}"));
     }
 }

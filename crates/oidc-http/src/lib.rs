@@ -15,14 +15,39 @@ mod cookies;
 mod endpoints;
 mod fetch;
 mod guard;
+mod hashing;
+mod log;
+mod net;
 mod request;
 mod response;
 mod router;
 mod server;
 mod templates;
 
+/// Entry points for the fuzz targets (`xtask/fuzz`) into parsers that are
+/// otherwise private to this crate.
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing {
+    /// The value of cookie `name` in a `Cookie` header.
+    pub fn cookie<'a>(header: &'a str, name: &str) -> Option<&'a str> {
+        crate::cookies::get(Some(header), name)
+    }
+
+    /// The client address for a request from a trusted proxy (10.0.0.1) whose
+    /// `Forwarded` and `X-Forwarded-For` headers are both `value`.
+    pub fn client_addr_from(value: &str) -> Option<std::net::IpAddr> {
+        let mut headers = hyper::HeaderMap::new();
+        let v = hyper::header::HeaderValue::from_str(value).ok()?;
+        headers.insert("forwarded", v.clone());
+        headers.insert("x-forwarded-for", v);
+        let trusted = [crate::net::Cidr::parse("10.0.0.0/8").ok()?];
+        Some(crate::net::client_addr(std::net::IpAddr::from([10, 0, 0, 1]), &headers, &trusted))
+    }
+}
+
 pub use app::{App, AppConfig, RealmState};
 pub use fetch::Fetcher;
 pub use guard::PeerAddr;
-pub use server::serve;
+pub use net::Cidr;
+pub use server::{ServerLimits, serve};
 pub use templates::{TemplateError, Templates};

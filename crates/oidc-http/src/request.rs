@@ -17,17 +17,25 @@ pub(crate) enum BodyError {
     /// The connection failed while reading.
     #[error("the request body could not be read")]
     Io,
+    /// The body did not arrive within the request deadline.
+    #[error("the request body did not arrive in time")]
+    Timeout,
     /// Not `application/x-www-form-urlencoded`.
     #[error("the request body must be application/x-www-form-urlencoded")]
     NotForm,
 }
 
-/// Reads the whole body, at most [`MAX_BODY`] bytes.
+/// Reads the whole body, at most [`MAX_BODY`] bytes, before the request's
+/// deadline (set by the server loop from the request's first byte).
 pub(crate) async fn read_body(body: Incoming) -> Result<Bytes, BodyError> {
-    match Limited::new(body, MAX_BODY).collect().await {
-        Ok(c) => Ok(c.to_bytes()),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(BodyError::TooLarge),
-        Err(_) => Err(BodyError::Io),
+    let deadline = crate::server::REQUEST_DEADLINE
+        .try_with(|d| *d)
+        .unwrap_or_else(|_| std::time::Instant::now() + std::time::Duration::from_secs(10));
+    match tokio::time::timeout_at(deadline.into(), Limited::new(body, MAX_BODY).collect()).await {
+        Err(_) => Err(BodyError::Timeout),
+        Ok(Ok(c)) => Ok(c.to_bytes()),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => Err(BodyError::TooLarge),
+        Ok(Err(_)) => Err(BodyError::Io),
     }
 }
 

@@ -32,8 +32,11 @@ pub(crate) enum Endpoint {
     Demo(String),
     /// `/realms/{realm}/account`: the applications the user authorized.
     Account(String),
-    /// `/realms/{realm}/clients-registrations/{openid-connect|default}[/{client_id}]`
-    /// (RFC 7591, RFC 7592; `default` is the native representation).
+    /// `GET /realms/{realm}`: Keycloak's public realm document (`PublishedRealmRepresentation`).
+    RealmInfo(String),
+    /// `/realms/{realm}/clients-registrations/{openid-connect|default|install}[/{client_id}]`
+    /// (RFC 7591, RFC 7592; `default` is Keycloak's client representation,
+    /// `install` its OIDC adapter configuration).
     Registration(String, RegistrationFormat, Option<String>),
     /// `/static/{file}`.
     Static(String),
@@ -56,6 +59,9 @@ impl Endpoint {
         }
         let mut parts = path.trim_start_matches('/').split('/');
         match (parts.next(), parts.next(), parts.next(), parts.next(), parts.next(), parts.next()) {
+            (Some("realms"), Some(realm), None | Some(""), None, None, None) if valid_realm(realm) => {
+                Endpoint::RealmInfo(realm.to_owned())
+            }
             (Some("realms"), Some(realm), Some(a), b, c, None) if valid_realm(realm) => {
                 let r = realm.to_owned();
                 match (a, b, c) {
@@ -73,7 +79,8 @@ impl Endpoint {
                     ("clients-registrations", Some(provider), id) => {
                         let format = match provider {
                             "openid-connect" => RegistrationFormat::OpenIdConnect,
-                            "default" => RegistrationFormat::Native,
+                            "default" => RegistrationFormat::Keycloak,
+                            "install" if id.is_some() => RegistrationFormat::Install,
                             _ => return Endpoint::NotFound,
                         };
                         match id.map(oidc_core::params::form_urldecode) {
@@ -102,6 +109,7 @@ impl Endpoint {
             Endpoint::Token(_) | Endpoint::Introspect(_) | Endpoint::Revoke(_) | Endpoint::Consent(_) => {
                 m == Method::POST
             }
+            Endpoint::Registration(_, RegistrationFormat::Install, _) => m == Method::GET || m == Method::OPTIONS,
             Endpoint::Registration(_, _, None) => m == Method::POST || m == Method::OPTIONS,
             Endpoint::Registration(_, _, Some(_)) => {
                 m == Method::GET || m == Method::PUT || m == Method::DELETE || m == Method::OPTIONS
@@ -116,8 +124,10 @@ impl Endpoint {
 pub(crate) enum RegistrationFormat {
     /// OpenID Connect client metadata (RFC 7591).
     OpenIdConnect,
-    /// The provider's own representation: every client property.
-    Native,
+    /// Keycloak's `ClientRepresentation` (the `default` provider).
+    Keycloak,
+    /// Keycloak's OIDC adapter configuration (`keycloak.json`), read only.
+    Install,
 }
 
 /// Realm names are short and URL-safe.
@@ -158,8 +168,16 @@ mod tests {
         );
         assert_eq!(
             Endpoint::parse("/realms/main/clients-registrations/default/x"),
-            Endpoint::Registration("main".into(), RegistrationFormat::Native, Some("x".into()))
+            Endpoint::Registration("main".into(), RegistrationFormat::Keycloak, Some("x".into()))
         );
+        assert_eq!(
+            Endpoint::parse("/realms/main/clients-registrations/install/x"),
+            Endpoint::Registration("main".into(), RegistrationFormat::Install, Some("x".into()))
+        );
+        assert_eq!(Endpoint::parse("/realms/main/clients-registrations/install"), Endpoint::NotFound);
+        assert_eq!(Endpoint::parse("/realms/main"), Endpoint::RealmInfo("main".into()));
+        assert_eq!(Endpoint::parse("/realms/main/"), Endpoint::RealmInfo("main".into()));
+        assert_eq!(Endpoint::parse("/realms/.."), Endpoint::NotFound);
         assert_eq!(Endpoint::parse("/realms/main/clients-registrations/saml2"), Endpoint::NotFound);
     }
 }

@@ -1,9 +1,24 @@
-//! The server loop: accept connections, serve HTTP/1.1, shut down gracefully.
+//! The server loop: accept connections within limits, serve HTTP/1.1 with
+//! deadlines, shut down gracefully.
+//!
+//! Defences against clients that hold connections open (slowloris and the like):
+//! - a global cap on open connections and a cap per client address (IPv6 by /64;
+//!   trusted reverse proxies are exempt), so one address cannot take them all;
+//! - a whole-request deadline: from the first byte of a request until its body
+//!   is read, at most [`ServerLimits::request_timeout`]; a late head closes the
+//!   connection, a late body is answered `408` (the handler never runs half-read);
+//! - an idle timeout for keep-alive connections between requests;
+//! - back-off in the accept loop when the process runs out of file descriptors.
 
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::Future;
-use std::sync::Arc;
-use std::time::Instant;
+use std::net::IpAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
@@ -11,57 +26,316 @@ use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::GracefulShutdown;
-use tokio::net::TcpListener;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
 
 use crate::app::App;
 use crate::endpoints;
+use crate::log;
+use crate::net;
+
+/// Limits on connections and on how long a client may take.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServerLimits {
+    /// Open connections at most; further clients wait in the listen queue (default 4096).
+    pub max_connections: usize,
+    /// Open connections per client address (IPv6 by /64) at most; beyond it new
+    /// connections are closed at once (default 64). Trusted proxies are exempt.
+    pub max_connections_per_address: usize,
+    /// From a request's first byte until its body is read (default 10 s).
+    pub request_timeout: Duration,
+    /// How long a keep-alive connection may wait for its next request (default 30 s).
+    pub idle_timeout: Duration,
+}
+
+impl Default for ServerLimits {
+    fn default() -> Self {
+        ServerLimits {
+            max_connections: 4096,
+            max_connections_per_address: 64,
+            request_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+tokio::task_local! {
+    /// When the current request's body must have arrived (see [`crate::request::read_body`]).
+    pub(crate) static REQUEST_DEADLINE: Instant;
+}
 
 /// Serves `app` on `listener` until `shutdown` completes, then lets open
 /// connections finish (at most 10 seconds).
 pub async fn serve(listener: TcpListener, app: Arc<App>, shutdown: impl Future<Output = ()>) -> std::io::Result<()> {
+    let limits = app.config.limits.clone();
     let graceful = GracefulShutdown::new();
+    let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
+    let per_address = Arc::new(PerAddress::default());
+    let mut backoff = Duration::ZERO;
     tokio::pin!(shutdown);
     loop {
-        tokio::select! {
-            accepted = listener.accept() => {
-                let (stream, peer) = match accepted {
-                    Ok(s) => s,
-                    Err(e) => {
-                        // Out of file descriptors and the like: wait briefly instead of spinning.
-                        eprintln!("warning: accept failed: {e}");
-                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                        continue;
-                    }
-                };
-                let _ = stream.set_nodelay(true);
-                let app = app.clone();
-                let peer = crate::guard::PeerAddr(peer.ip());
-                let service = service_fn(move |mut req: Request<Incoming>| {
-                    let app = app.clone();
-                    req.extensions_mut().insert(peer);
-                    async move { Ok::<_, Infallible>(handle_logged(&app, req).await) }
-                });
-                let conn = http1::Builder::new()
-                    .timer(hyper_util::rt::TokioTimer::new())
-                    .header_read_timeout(std::time::Duration::from_secs(30))
-                    .serve_connection(TokioIo::new(stream), service);
-                let conn = graceful.watch(conn);
-                tokio::spawn(async move {
-                    // Client disconnects are normal; nothing to report.
-                    let _ = conn.await;
-                });
-            }
+        let permit = tokio::select! {
+            p = slots.clone().acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => break,
+            },
             () = &mut shutdown => break,
-        }
+        };
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            () = &mut shutdown => break,
+        };
+        let (stream, peer) = match accepted {
+            Ok(s) => {
+                backoff = Duration::ZERO;
+                s
+            }
+            Err(e) => {
+                // Out of file descriptors or memory: wait, doubling up to a second,
+                // so that the loop neither spins nor gives up; other errors concern
+                // one connection only.
+                if is_resource_exhaustion(&e) {
+                    backoff = (backoff * 2).clamp(Duration::from_millis(10), Duration::from_secs(1));
+                    log::warn(&format!("accept failed ({e}); pausing {} ms", backoff.as_millis()));
+                    tokio::time::sleep(backoff).await;
+                }
+                continue;
+            }
+        };
+        let peer_ip = net::canonical(peer.ip());
+        let trusted_peer = app.config.trusted_proxies.iter().any(|c| c.contains(peer_ip));
+        let address_slot = if trusted_peer {
+            None
+        } else {
+            match per_address.take(peer_ip, limits.max_connections_per_address) {
+                Some(slot) => Some(slot),
+                // Over its share: close at once, before reading anything.
+                None => continue,
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let clock = Arc::new(ConnClock::new());
+        let io = TokioIo::new(TimedIo { inner: stream, clock: clock.clone() });
+        let service = {
+            let app = app.clone();
+            let clock = clock.clone();
+            service_fn(move |mut req: Request<Incoming>| {
+                let app = app.clone();
+                let clock = clock.clone();
+                let client = net::client_addr(peer_ip, req.headers(), &app.config.trusted_proxies);
+                req.extensions_mut().insert(crate::guard::PeerAddr(client));
+                let deadline = clock.started().unwrap_or_else(Instant::now) + app.config.limits.request_timeout;
+                clock.set(Phase::Handling);
+                async move {
+                    let resp = REQUEST_DEADLINE.scope(deadline, handle_logged(&app, req)).await;
+                    clock.set(Phase::Idle);
+                    Ok::<_, Infallible>(resp)
+                }
+            })
+        };
+        let conn = http1::Builder::new()
+            .timer(hyper_util::rt::TokioTimer::new())
+            .header_read_timeout(limits.idle_timeout + limits.request_timeout)
+            .max_buf_size(64 * 1024)
+            .serve_connection(io, service);
+        let conn = graceful.watch(conn);
+        let limits = limits.clone();
+        tokio::spawn(async move {
+            let _permit = permit;
+            let _address_slot = address_slot;
+            tokio::pin!(conn);
+            loop {
+                let wake = clock.deadline(&limits);
+                tokio::select! {
+                    // Client disconnects are normal; nothing to report.
+                    _ = &mut conn => break,
+                    () = tokio::time::sleep_until(wake.into()) => {
+                        if clock.expired(&limits, Instant::now()) {
+                            // Too slow or idle too long: dropping the connection closes it.
+                            break;
+                        }
+                    }
+                }
+            }
+        });
     }
     drop(listener);
     tokio::select! {
         () = graceful.shutdown() => {}
-        () = tokio::time::sleep(std::time::Duration::from_secs(10)) => {
-            eprintln!("warning: some connections were still open after 10 s and were closed");
+        () = tokio::time::sleep(Duration::from_secs(10)) => {
+            log::warn("some connections were still open after 10 s and were closed");
         }
     }
     Ok(())
+}
+
+fn is_resource_exhaustion(e: &std::io::Error) -> bool {
+    // EMFILE, ENFILE, ENOBUFS, ENOMEM (Linux numbers; elsewhere the kind says OutOfMemory).
+    matches!(e.raw_os_error(), Some(24 | 23 | 105 | 12)) || e.kind() == std::io::ErrorKind::OutOfMemory
+}
+
+/// Connections per client address; IPv6 addresses count by their /64.
+#[derive(Default)]
+struct PerAddress(Mutex<HashMap<IpAddr, usize>>);
+
+/// One connection's share of its address; given back on drop.
+struct AddressSlot {
+    table: Arc<PerAddress>,
+    key: IpAddr,
+}
+
+impl PerAddress {
+    fn key(ip: IpAddr) -> IpAddr {
+        match ip {
+            IpAddr::V6(v6) => {
+                let s = v6.segments();
+                IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+            }
+            v4 => v4,
+        }
+    }
+
+    fn take(self: &Arc<Self>, ip: IpAddr, max: usize) -> Option<AddressSlot> {
+        let key = PerAddress::key(ip);
+        let mut map = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let n = map.entry(key).or_insert(0);
+        if *n >= max.max(1) {
+            return None;
+        }
+        *n += 1;
+        Some(AddressSlot { table: self.clone(), key })
+    }
+}
+
+impl Drop for AddressSlot {
+    fn drop(&mut self) {
+        let mut map = self.table.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(n) = map.get_mut(&self.key) {
+            *n -= 1;
+            if *n == 0 {
+                map.remove(&self.key);
+            }
+        }
+    }
+}
+
+/// Where a connection is in its request cycle.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+enum Phase {
+    /// Between requests: the idle timeout runs.
+    Idle = 0,
+    /// A request's bytes are arriving: the request deadline runs.
+    Receiving = 1,
+    /// The handler runs (it bounds its own body reading).
+    Handling = 2,
+}
+
+/// The phase of a connection and when it began, shared by its reader, its
+/// service and its watchdog.
+struct ConnClock {
+    origin: Instant,
+    phase: AtomicU8,
+    /// Milliseconds after `origin` at which the phase began.
+    since: AtomicU64,
+}
+
+impl ConnClock {
+    fn new() -> ConnClock {
+        ConnClock { origin: Instant::now(), phase: AtomicU8::new(Phase::Idle as u8), since: AtomicU64::new(0) }
+    }
+
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    fn phase(&self) -> Phase {
+        match self.phase.load(Ordering::Acquire) {
+            1 => Phase::Receiving,
+            2 => Phase::Handling,
+            _ => Phase::Idle,
+        }
+    }
+
+    fn set(&self, phase: Phase) {
+        if phase != Phase::Handling {
+            self.since.store(self.now_ms(), Ordering::Release);
+        }
+        self.phase.store(phase as u8, Ordering::Release);
+    }
+
+    /// Bytes arrived: an idle connection starts receiving a request.
+    fn bytes_read(&self) {
+        if self.phase() == Phase::Idle {
+            self.set(Phase::Receiving);
+        }
+    }
+
+    /// When the current request's first byte arrived, if one is being received.
+    fn started(&self) -> Option<Instant> {
+        (self.phase() == Phase::Receiving)
+            .then(|| self.origin + Duration::from_millis(self.since.load(Ordering::Acquire)))
+    }
+
+    /// When the watchdog should look again.
+    fn deadline(&self, limits: &ServerLimits) -> Instant {
+        let since = self.origin + Duration::from_millis(self.since.load(Ordering::Acquire));
+        match self.phase() {
+            Phase::Idle => since + limits.idle_timeout,
+            Phase::Receiving => since + limits.request_timeout,
+            // The handler enforces its own deadline; look again later.
+            Phase::Handling => Instant::now() + limits.request_timeout,
+        }
+    }
+
+    /// Whether the connection has been idle or receiving for too long.
+    fn expired(&self, limits: &ServerLimits, now: Instant) -> bool {
+        self.phase() != Phase::Handling && now >= self.deadline(limits)
+    }
+}
+
+/// A TCP stream that tells its [`ConnClock`] when request bytes arrive.
+struct TimedIo {
+    inner: TcpStream,
+    clock: Arc<ConnClock>,
+}
+
+impl AsyncRead for TimedIo {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        let r = Pin::new(&mut this.inner).poll_read(cx, buf);
+        if matches!(r, Poll::Ready(Ok(()))) && buf.filled().len() > before {
+            this.clock.bytes_read();
+        }
+        r
+    }
+}
+
+impl AsyncWrite for TimedIo {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
 }
 
 async fn handle_logged(app: &App, req: Request<Incoming>) -> Response<http_body_util::Full<bytes::Bytes>> {
@@ -73,6 +347,6 @@ async fn handle_logged(app: &App, req: Request<Incoming>) -> Response<http_body_
     // Only the path: queries carry codes and tokens.
     let path = req.uri().path().to_owned();
     let resp = endpoints::handle(app, req).await;
-    eprintln!("{method} {path} {} {}us", resp.status().as_u16(), start.elapsed().as_micros());
+    log::access(&format!("{method} {path} {} {}us", resp.status().as_u16(), start.elapsed().as_micros()));
     resp
 }

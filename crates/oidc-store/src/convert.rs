@@ -9,8 +9,8 @@ use std::fmt::Display;
 use std::str::FromStr;
 
 use oidc_core::model::{
-    AccessTokenRecord, Address, AuditEvent, Client, CodeRecord, Consent, KeyRecord, LoginSession, PasswordHash, Realm,
-    RefreshTokenRecord, StandardClaims, User,
+    AccessTokenRecord, Address, AuditEvent, Client, ClientSettings, CodeRecord, Consent, KeyRecord, LoginSession,
+    PasswordHash, Realm, RefreshTokenRecord, StandardClaims, User,
 };
 use oidc_core::repo::{RepoError, RepoResult, RoleHolder};
 use oidc_core::scope::Scope;
@@ -166,8 +166,24 @@ impl From<&Client> for clients::Model {
             token_endpoint_auth_method: c.token_endpoint_auth_method.map(|m| m.as_str().to_owned()),
             access_token_format: c.access_token_format.map(|f| f.as_str().to_owned()),
             access_token_signed_response_alg: c.access_token_signed_response_alg.map(|a| a.as_str().to_owned()),
+            policy_url: c.policy_url.clone(),
+            default_scopes: to_json_list(&c.default_scopes),
+            description: c.description.clone(),
+            root_url: c.root_url.clone(),
+            web_origins: to_json_list(&c.web_origins),
+            pkce_method: c.pkce_method.map(|m| m.as_str().to_owned()),
+            full_scope_allowed: c.full_scope_allowed,
+            role_scope: to_json_list(&c.role_scope),
         }
     }
+}
+
+/// Parses an optional column with `FromStr`.
+fn parsed_opt<T: FromStr>(table: &'static str, column: &'static str, v: Option<&str>) -> Result<Option<T>, Corrupt>
+where
+    T::Err: Display,
+{
+    v.map(|a| parsed(table, column, a)).transpose()
 }
 
 impl TryFrom<clients::Model> for Client {
@@ -183,51 +199,58 @@ impl TryFrom<clients::Model> for Client {
             .iter()
             .map(|g| parsed(T, "grant_types", g))
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(Client {
+        let settings = ClientSettings {
+            name: m.name,
             client_type: parsed(T, "client_type", &m.client_type)?,
             response_types,
             grant_types,
             jwt_alg: parsed(T, "jwt_alg", &m.jwt_alg)?,
             redirect_uris: json_list(T, "redirect_uris", &m.redirect_uris)?,
             post_logout_redirect_uris: json_list(T, "post_logout_redirect_uris", &m.post_logout_redirect_uris)?,
-            allowed_scopes: json_list(T, "allowed_scopes", &m.allowed_scopes)?,
-            realm: m.realm,
-            client_id: m.client_id,
-            name: m.name,
-            client_secret: m.client_secret.map(ClientSecret::new),
-            date_created: UnixTime(m.date_created),
             require_consent: m.require_consent,
             reuse_consent: m.reuse_consent,
             website_url: m.website_url,
             terms_url: m.terms_url,
+            policy_url: m.policy_url,
             contact_email: m.contact_email,
             logo: m.logo,
+            allowed_scopes: json_list(T, "allowed_scopes", &m.allowed_scopes)?,
+            default_scopes: json_list(T, "default_scopes", &m.default_scopes)?,
             enabled: m.enabled,
             subject_type: parsed(T, "subject_type", &m.subject_type)?,
             sector_identifier_uri: m.sector_identifier_uri,
             jwks: m.jwks,
             default_max_age: m.default_max_age,
-            userinfo_signed_response_alg: m
-                .userinfo_signed_response_alg
-                .as_deref()
-                .map(|a| parsed(T, "userinfo_signed_response_alg", a))
-                .transpose()?,
+            userinfo_signed_response_alg: parsed_opt(
+                T,
+                "userinfo_signed_response_alg",
+                m.userinfo_signed_response_alg.as_deref(),
+            )?,
             jwks_uri: m.jwks_uri,
-            token_endpoint_auth_method: m
-                .token_endpoint_auth_method
-                .as_deref()
-                .map(|a| parsed(T, "token_endpoint_auth_method", a))
-                .transpose()?,
-            access_token_format: m
-                .access_token_format
-                .as_deref()
-                .map(|f| parsed(T, "access_token_format", f))
-                .transpose()?,
-            access_token_signed_response_alg: m
-                .access_token_signed_response_alg
-                .as_deref()
-                .map(|a| parsed(T, "access_token_signed_response_alg", a))
-                .transpose()?,
+            token_endpoint_auth_method: parsed_opt(
+                T,
+                "token_endpoint_auth_method",
+                m.token_endpoint_auth_method.as_deref(),
+            )?,
+            access_token_format: parsed_opt(T, "access_token_format", m.access_token_format.as_deref())?,
+            access_token_signed_response_alg: parsed_opt(
+                T,
+                "access_token_signed_response_alg",
+                m.access_token_signed_response_alg.as_deref(),
+            )?,
+            description: m.description,
+            root_url: m.root_url,
+            web_origins: json_list(T, "web_origins", &m.web_origins)?,
+            pkce_method: parsed_opt(T, "pkce_method", m.pkce_method.as_deref())?,
+            full_scope_allowed: m.full_scope_allowed,
+            role_scope: json_list(T, "role_scope", &m.role_scope)?,
+        };
+        Ok(Client {
+            realm: m.realm,
+            client_id: m.client_id,
+            client_secret: m.client_secret.map(ClientSecret::new),
+            date_created: UnixTime(m.date_created),
+            settings,
         })
     }
 }

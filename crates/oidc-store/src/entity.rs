@@ -89,6 +89,14 @@ pub(crate) mod clients {
         pub token_endpoint_auth_method: Option<String>,
         pub access_token_format: Option<String>,
         pub access_token_signed_response_alg: Option<String>,
+        pub policy_url: Option<String>,
+        pub default_scopes: String,
+        pub description: Option<String>,
+        pub root_url: Option<String>,
+        pub web_origins: String,
+        pub pkce_method: Option<String>,
+        pub full_scope_allowed: bool,
+        pub role_scope: String,
     }
 
     /// No relations are declared.

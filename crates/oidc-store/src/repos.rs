@@ -665,6 +665,66 @@ impl ThrottleRepo for Store {
         login_failures::Entity::delete_by_id((realm.to_owned(), key.to_owned())).exec(&self.db).await.repo()?;
         Ok(())
     }
+
+    /// One conditional statement: an `INSERT ... ON CONFLICT DO NOTHING` when
+    /// there is no count yet, else an `UPDATE ... WHERE count = ? AND last_failure = ?`;
+    /// exactly one of several concurrent swaps from the same value succeeds.
+    async fn swap_failures(
+        &self,
+        realm: &str,
+        key: &str,
+        expected: Option<&FailureCount>,
+        next: &FailureCount,
+    ) -> RepoResult<bool> {
+        let backend = self.db.get_database_backend();
+        let pg = backend == DbBackend::Postgres;
+        let stmt = match expected {
+            None => sea_orm::Statement::from_sql_and_values(
+                backend,
+                if pg {
+                    "INSERT INTO login_failures (realm, key, count, last_failure) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (realm, key) DO NOTHING"
+                } else {
+                    "INSERT INTO login_failures (realm, key, count, last_failure) VALUES (?1, ?2, ?3, ?4) \
+                     ON CONFLICT (realm, key) DO NOTHING"
+                },
+                [realm.into(), key.into(), next.count.into(), next.last_failure.secs().into()],
+            ),
+            Some(e) => sea_orm::Statement::from_sql_and_values(
+                backend,
+                if pg {
+                    "UPDATE login_failures SET count = $3, last_failure = $4 \
+                     WHERE realm = $1 AND key = $2 AND count = $5 AND last_failure = $6"
+                } else {
+                    "UPDATE login_failures SET count = ?3, last_failure = ?4 \
+                     WHERE realm = ?1 AND key = ?2 AND count = ?5 AND last_failure = ?6"
+                },
+                [
+                    realm.into(),
+                    key.into(),
+                    next.count.into(),
+                    next.last_failure.secs().into(),
+                    e.count.into(),
+                    e.last_failure.secs().into(),
+                ],
+            ),
+        };
+        Ok(self.db.execute_raw(stmt).await.repo()?.rows_affected() == 1)
+    }
+
+    async fn refund_failure(&self, realm: &str, key: &str) -> RepoResult<()> {
+        let backend = self.db.get_database_backend();
+        let sql = if backend == DbBackend::Postgres {
+            "UPDATE login_failures SET count = count - 1 WHERE realm = $1 AND key = $2 AND count > 0"
+        } else {
+            "UPDATE login_failures SET count = count - 1 WHERE realm = ?1 AND key = ?2 AND count > 0"
+        };
+        self.db
+            .execute_raw(sea_orm::Statement::from_sql_and_values(backend, sql, [realm.into(), key.into()]))
+            .await
+            .repo()?;
+        Ok(())
+    }
 }
 
 #[async_trait]
@@ -715,6 +775,20 @@ impl RegistrationRepo for Store {
         found(res.rows_affected, || format!("initial access token '{id}' in realm '{realm}'"))
     }
 
+    async fn initial_token(&self, realm: &str, digest: &Digest) -> RepoResult<Option<InitialAccessToken>> {
+        let row = initial_access_tokens::Entity::find()
+            .filter(initial_access_tokens::Column::Realm.eq(realm))
+            .filter(initial_access_tokens::Column::Digest.eq(digest.as_str()))
+            .one(&self.db)
+            .await
+            .repo()?;
+        Ok(row.map(InitialAccessToken::from))
+    }
+
+    /// With a client limit, the transaction first writes the realm's row
+    /// (`UPDATE realms SET name = name`): that takes PostgreSQL's row lock
+    /// and SQLite's write lock, so concurrent registrations of one realm
+    /// count and insert one after the other, and the count is exact.
     /// `UPDATE initial_access_tokens SET used = used + 1 WHERE ... AND used < max_uses`
     /// decides, under the row lock, whether this registration may happen;
     /// the client and registration rows follow in the same transaction.
@@ -724,8 +798,27 @@ impl RegistrationRepo for Store {
         registration: &ClientRegistration,
         token_digest: Option<&Digest>,
         now: UnixTime,
+        max_clients: Option<u64>,
     ) -> RepoResult<Registered> {
         let txn = self.db.begin().await.repo()?;
+        if let Some(max) = max_clients {
+            realms::Entity::update_many()
+                .col_expr(realms::Column::Name, Expr::col(realms::Column::Name))
+                .filter(realms::Column::Name.eq(client.realm.as_str()))
+                .exec(&txn)
+                .await
+                .repo()?;
+            use sea_orm::PaginatorTrait as _;
+            let count = clients::Entity::find()
+                .filter(clients::Column::Realm.eq(client.realm.as_str()))
+                .count(&txn)
+                .await
+                .repo()?;
+            if count >= max {
+                txn.rollback().await.repo()?;
+                return Ok(Registered::LimitReached);
+            }
+        }
         if let Some(digest) = token_digest {
             let res = initial_access_tokens::Entity::update_many()
                 .col_expr(initial_access_tokens::Column::Used, Expr::col(initial_access_tokens::Column::Used).add(1))
@@ -752,6 +845,20 @@ impl RegistrationRepo for Store {
         insert(&txn, client_registrations::Model::from(registration)).await?;
         txn.commit().await.repo()?;
         Ok(Registered::Created)
+    }
+
+    /// `INSERT ... ON CONFLICT (realm, client_id) DO UPDATE SET token_digest`.
+    async fn set_registration_token(&self, registration: &ClientRegistration) -> RepoResult<()> {
+        client_registrations::Entity::insert(client_registrations::Model::from(registration).into_active_model())
+            .on_conflict(
+                OnConflict::columns([client_registrations::Column::Realm, client_registrations::Column::ClientId])
+                    .update_column(client_registrations::Column::TokenDigest)
+                    .to_owned(),
+            )
+            .exec_without_returning(&self.db)
+            .await
+            .repo()?;
+        Ok(())
     }
 
     async fn registration(&self, realm: &str, client_id: &str) -> RepoResult<Option<ClientRegistration>> {

@@ -13,8 +13,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use migration::{Migrator, MigratorTrait as _};
 use oidc_core::model::{
-    AccessTokenRecord, Address, AuditEvent, Client, ClientType, CodeRecord, Consent, GrantType, JwtAlg, KeyRecord,
-    KeyState, LoginSession, PasswordHash, Realm, RefreshTokenRecord, ResponseType, StandardClaims, User,
+    AccessTokenRecord, Address, AuditEvent, Client, ClientSettings, ClientType, CodeRecord, Consent, GrantType, JwtAlg,
+    KeyRecord, KeyState, LoginSession, PasswordHash, Realm, RefreshTokenRecord, ResponseType, StandardClaims, User,
 };
 use oidc_core::pkce::PkceMethod;
 use oidc_core::registration::{ClientRegistration, InitialAccessToken, PolicyKind};
@@ -219,35 +219,40 @@ fn key(kid: &str, created_at: i64) -> KeyRecord {
 }
 
 fn client(realm: &str, id: &str) -> Client {
+    let mut settings = ClientSettings::new(
+        "App",
+        ClientType::Confidential,
+        vec!["https://a.example/cb".into(), "https://a.example/cb?x=\"1\"".into()],
+    );
+    settings.response_types = vec![ResponseType::Code, ResponseType::CodeIdTokenToken];
+    settings.grant_types = vec![GrantType::AuthorizationCode, GrantType::ClientCredentials];
+    settings.post_logout_redirect_uris = vec!["https://a.example/bye".into()];
+    settings.reuse_consent = false;
+    settings.website_url = Some("https://a.example".into());
+    settings.contact_email = Some("ops@a.example".into());
+    settings.allowed_scopes = vec!["openid".into(), "email".into()];
+    settings.subject_type = SubjectType::Pairwise;
+    settings.sector_identifier_uri = Some("https://a.example/sector.json".into());
+    settings.jwks = Some(r#"{"keys":[]}"#.into());
+    settings.default_max_age = Some(300);
+    settings.userinfo_signed_response_alg = Some(JwtAlg::Es256);
+    settings.token_endpoint_auth_method = Some(oidc_core::model::TokenAuthMethod::ClientSecretPost);
+    settings.policy_url = Some("https://a.example/privacy".into());
+    settings.default_scopes = vec!["email".into()];
+    settings.description = Some("An app".into());
+    settings.root_url = Some("https://a.example".into());
+    settings.web_origins = vec!["+".into(), "https://b.example".into()];
+    settings.pkce_method = Some(oidc_core::pkce::PkceMethod::S256);
+    settings.full_scope_allowed = false;
+    settings.role_scope = vec!["reader".into()];
+    settings.access_token_format = Some(oidc_core::model::AccessTokenFormat::Jwt);
+    settings.access_token_signed_response_alg = Some(JwtAlg::Es256);
     Client {
         realm: realm.into(),
         client_id: id.into(),
-        name: "App".into(),
-        client_type: ClientType::Confidential,
         client_secret: Some(ClientSecret::new("secret-secret-secret".into())),
-        response_types: vec![ResponseType::Code, ResponseType::CodeIdTokenToken],
-        grant_types: vec![GrantType::AuthorizationCode, GrantType::ClientCredentials],
-        jwt_alg: JwtAlg::Rs256,
         date_created: UnixTime(10),
-        redirect_uris: vec!["https://a.example/cb".into(), "https://a.example/cb?x=\"1\"".into()],
-        post_logout_redirect_uris: vec!["https://a.example/bye".into()],
-        require_consent: true,
-        reuse_consent: false,
-        website_url: Some("https://a.example".into()),
-        terms_url: None,
-        contact_email: Some("ops@a.example".into()),
-        logo: None,
-        allowed_scopes: vec!["openid".into(), "email".into()],
-        enabled: true,
-        subject_type: SubjectType::Pairwise,
-        sector_identifier_uri: Some("https://a.example/sector.json".into()),
-        jwks: Some(r#"{"keys":[]}"#.into()),
-        default_max_age: Some(300),
-        userinfo_signed_response_alg: Some(JwtAlg::Es256),
-        jwks_uri: None,
-        token_endpoint_auth_method: Some(oidc_core::model::TokenAuthMethod::ClientSecretPost),
-        access_token_format: Some(oidc_core::model::AccessTokenFormat::Jwt),
-        access_token_signed_response_alg: Some(JwtAlg::Es256),
+        settings,
     }
 }
 
@@ -1062,6 +1067,45 @@ async fn failures_concurrent_records_all_count(s: Store) {
 }
 on_backends!(failures_concurrent_records_all_count, with_sqlite_file);
 
+/// Attempts counted before the password check (brute-force protection, RFC 6749 §10.7):
+/// of 16 concurrent swaps from the same value exactly one wins, from "no count" too.
+async fn failures_swap_has_one_winner_per_value(s: Store) {
+    let first = FailureCount { count: 1, last_failure: UnixTime(50) };
+    let mut tasks = Vec::new();
+    for _ in 0..16 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move { s.swap_failures("r", "user:eve", None, &first).await }));
+    }
+    let mut wins = 0;
+    for t in tasks {
+        wins += usize::from(t.await.expect("join").expect("swap"));
+    }
+    assert_eq!(wins, 1);
+    let second = FailureCount { count: 2, last_failure: UnixTime(51) };
+    let mut tasks = Vec::new();
+    for _ in 0..16 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move { s.swap_failures("r", "user:eve", Some(&first), &second).await }));
+    }
+    let mut wins = 0;
+    for t in tasks {
+        wins += usize::from(t.await.expect("join").expect("swap"));
+    }
+    assert_eq!(wins, 1);
+    assert_eq!(s.failures("r", "user:eve").await.expect("read"), Some(second));
+    // A stale expectation changes nothing.
+    assert!(!s.swap_failures("r", "user:eve", Some(&first), &second).await.expect("swap"));
+    // A refund takes one back, never below zero, and only for that realm and key.
+    s.refund_failure("r", "user:eve").await.expect("refund");
+    assert_eq!(s.failures("r", "user:eve").await.expect("read").map(|c| c.count), Some(1));
+    for _ in 0..3 {
+        s.refund_failure("r", "user:eve").await.expect("refund");
+    }
+    assert_eq!(s.failures("r", "user:eve").await.expect("read").map(|c| c.count), Some(0));
+    s.refund_failure("r2", "user:nobody").await.expect("refunding nothing succeeds");
+}
+on_backends!(failures_swap_has_one_winner_per_value, with_sqlite_file);
+
 async fn audit_events_newest_first_per_realm(s: Store) {
     for (i, kind) in ["consent.given", "consent.declined", "login.failed"].into_iter().enumerate() {
         let e = AuditEvent {
@@ -1183,25 +1227,25 @@ async fn initial_tokens_count_expire_and_refuse_without_leaving_rows(s: Store) {
     s.create_initial_token(&initial("t2", 5, Some(100))).await.expect("create");
     assert_eq!(s.initial_tokens("r").await.expect("list").len(), 2);
     let d1 = Digest("iat-t1".into());
-    let r = s.register_client(&client("r", "c1"), &registration("c1", "rat1"), Some(&d1), UnixTime(50)).await;
+    let r = s.register_client(&client("r", "c1"), &registration("c1", "rat1"), Some(&d1), UnixTime(50), None).await;
     assert_eq!(r.expect("register"), Registered::Created);
     // Used up: refused, and nothing is stored.
-    let r = s.register_client(&client("r", "c2"), &registration("c2", "rat2"), Some(&d1), UnixTime(50)).await;
+    let r = s.register_client(&client("r", "c2"), &registration("c2", "rat2"), Some(&d1), UnixTime(50), None).await;
     assert_eq!(r.expect("register"), Registered::TokenRefused);
     assert!(s.client("r", "c2").await.expect("read").is_none());
     assert!(s.registration("r", "c2").await.expect("read").is_none());
     // Expired, unknown, or of another realm: refused.
     let d2 = Digest("iat-t2".into());
-    let expired = s.register_client(&client("r", "c3"), &registration("c3", "x"), Some(&d2), UnixTime(100)).await;
+    let expired = s.register_client(&client("r", "c3"), &registration("c3", "x"), Some(&d2), UnixTime(100), None).await;
     assert_eq!(expired.expect("register"), Registered::TokenRefused);
     let unknown = s
-        .register_client(&client("r", "c4"), &registration("c4", "y"), Some(&Digest("nope".into())), UnixTime(1))
+        .register_client(&client("r", "c4"), &registration("c4", "y"), Some(&Digest("nope".into())), UnixTime(1), None)
         .await;
     assert_eq!(unknown.expect("register"), Registered::TokenRefused);
     let listed = s.initial_tokens("r").await.expect("list");
     assert_eq!(listed.iter().map(|t| (t.id.as_str(), t.used)).collect::<Vec<_>>(), [("t1", 1), ("t2", 0)]);
     // A failing insert (duplicate client_id) rolls the use back.
-    let dup = s.register_client(&client("r", "c1"), &registration("c1", "z"), Some(&d2), UnixTime(1)).await;
+    let dup = s.register_client(&client("r", "c1"), &registration("c1", "z"), Some(&d2), UnixTime(1), None).await;
     assert!(is_conflict(dup));
     assert_eq!(s.initial_tokens("r").await.expect("list")[1].used, 0, "the use was not counted");
     s.delete_initial_token("r", "t1").await.expect("delete");
@@ -1222,6 +1266,7 @@ async fn concurrent_registrations_never_exceed_the_token_count(s: Store) {
                 &registration(&id, &format!("rat{i}")),
                 Some(&Digest("iat-k".into())),
                 UnixTime(5),
+                None,
             )
             .await
         }));
@@ -1237,8 +1282,56 @@ async fn concurrent_registrations_never_exceed_the_token_count(s: Store) {
 }
 on_backends!(concurrent_registrations_never_exceed_the_token_count, with_sqlite_file);
 
+/// Issue 8: with a limit of 12 clients, concurrent registrations ended with 23.
+/// The count and the insert now happen under one lock of the realm's row.
+async fn concurrent_registrations_never_exceed_max_clients(s: Store) {
+    s.create_realm(&realm("r")).await.expect("realm");
+    s.create_client(&client("r", "existing")).await.expect("an operator's client counts too");
+    let mut tasks = Vec::new();
+    for i in 0..30 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            let id = format!("mc{i}");
+            s.register_client(&client("r", &id), &registration(&id, &format!("rat{i}")), None, UnixTime(5), Some(12))
+                .await
+        }));
+    }
+    let mut outcomes = (0, 0);
+    for t in tasks {
+        match t.await.expect("join").expect("register") {
+            Registered::Created => outcomes.0 += 1,
+            Registered::LimitReached => outcomes.1 += 1,
+            Registered::TokenRefused => panic!("no token was given"),
+        }
+    }
+    assert_eq!(outcomes, (11, 19));
+    assert_eq!(s.client_count("r").await.expect("count"), 12, "exactly the limit");
+}
+on_backends!(concurrent_registrations_never_exceed_max_clients, with_sqlite_file);
+
+/// `initial_token` finds a token by digest in its realm; `set_registration_token`
+/// replaces a registration's token or creates a registration for an operator's client.
+async fn initial_token_lookup_and_new_registration_tokens(s: Store) {
+    s.create_initial_token(&initial("t1", 2, Some(100))).await.expect("create");
+    let found = s.initial_token("r", &Digest("iat-t1".into())).await.expect("read").expect("found");
+    assert_eq!((found.id.as_str(), found.max_uses), ("t1", 2));
+    assert!(s.initial_token("other", &Digest("iat-t1".into())).await.expect("read").is_none());
+    assert!(s.initial_token("r", &Digest("nope".into())).await.expect("read").is_none());
+    s.create_client(&client("r", "op")).await.expect("an operator's client");
+    s.set_registration_token(&registration("op", "fresh")).await.expect("set");
+    assert_eq!(s.registration("r", "op").await.expect("read").expect("created").token_digest, Digest("fresh".into()));
+    let mut again = registration("op", "newer");
+    again.metadata = "ignored".into();
+    s.set_registration_token(&again).await.expect("set");
+    let got = s.registration("r", "op").await.expect("read").expect("kept");
+    assert_eq!((got.token_digest, got.metadata.as_str()), (Digest("newer".into()), r#"{"client_name":"App"}"#));
+}
+on_backends!(initial_token_lookup_and_new_registration_tokens);
+
 async fn registration_tokens_rotate_once_and_updates_need_the_current_one(s: Store) {
-    s.register_client(&client("r", "c1"), &registration("c1", "rat1"), None, UnixTime(1)).await.expect("register");
+    s.register_client(&client("r", "c1"), &registration("c1", "rat1"), None, UnixTime(1), None)
+        .await
+        .expect("register");
     let got = s.registration("r", "c1").await.expect("read").expect("found");
     assert_eq!(got.token_digest, Digest("rat1".into()));
     assert!(

@@ -285,6 +285,7 @@ fn password_settings() -> Settings {
             window: 900,
             lockout: 60,
             max_lockout: 600,
+            ..ThrottlePolicy::default()
         },
         ..Settings::default()
     }
@@ -479,13 +480,21 @@ async fn request_object_parameters_take_precedence_oidc_core_6_1() {
     .unwrap();
     assert_eq!(id["nonce"], "ro-nonce");
     assert_eq!(body["scope"], "openid email");
-    // A request object that does not verify: an error page, never a redirect.
+    // A request object that does not verify: the error goes to the query's registered
+    // redirect_uri with its state (OIDC Core §3.1.2.6), ...
     let forged = oidc_core::jose::sign_hs256(claims.as_object().unwrap(), b"not-the-secret");
     let url = format!(
-        "{}?client_id={client_id}&response_type=code&redirect_uri={}&request={forged}",
+        "{}?client_id={client_id}&response_type=code&redirect_uri={}&state=q&request={forged}",
         env.endpoint("auth"),
         enc(CALLBACK)
     );
+    let r = browser().get(&url).send().await.unwrap();
+    assert_eq!(r.status(), 302);
+    let loc = harness::location(&r);
+    assert!(loc.starts_with(&format!("{CALLBACK}?error=invalid_request_object")), "{loc}");
+    assert_eq!(harness::query_param(&loc, "state").as_deref(), Some("q"));
+    // ... and to an error page, never a redirect, without a registered one.
+    let url = format!("{}?client_id={client_id}&response_type=code&request={forged}", env.endpoint("auth"));
     let r = browser().get(&url).send().await.unwrap();
     assert_eq!(r.status(), 400);
     assert!(r.headers().get("location").is_none());

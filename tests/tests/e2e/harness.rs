@@ -58,6 +58,13 @@ impl Env {
         Env { server, store }
     }
 
+    /// Starts a server with the given options over a fresh in-memory database.
+    pub(crate) async fn start_with_opts(opts: ServerOptions) -> Env {
+        let store = Env::fresh_store().await;
+        let server = server::spawn(opts, store.clone()).await.expect("start the server");
+        Env { server, store }
+    }
+
     /// Starts a server whose outbound fetches may use http on loopback (for request_uri tests).
     pub(crate) async fn start_with_loopback_fetch() -> Env {
         let store = Env::fresh_store().await;
@@ -110,6 +117,10 @@ impl Env {
         spec.jwt_alg = alg;
         spec.post_logout_redirect_uris = vec!["http://127.0.0.1:9/bye".into()];
         edit(&mut spec);
+        // A client without a code response type has no authorization_code grant (RFC 7591 §2.1).
+        if !spec.response_types.iter().any(|r| r.has_code()) {
+            spec.grant_types.retain(|g| *g != oidc_core::model::GrantType::AuthorizationCode);
+        }
         let (c, secret) = manage::new_client(REALM, spec, now(), &OsRandom::new()).expect("valid client");
         self.store.create_client(&c).await.expect("store the client");
         (c.client_id, secret.map(|s| s.secret().to_owned()))
@@ -282,14 +293,33 @@ pub(crate) async fn serve_document(body: String, content_type: &'static str) -> 
 
 /// Like [`serve_document`], with a handle to change the document later.
 pub(crate) async fn serve_mutable(body: String, content_type: &'static str) -> (String, Arc<std::sync::Mutex<String>>) {
+    let doc = Arc::new(std::sync::Mutex::new(body));
+    let (url, _) = serve_shared(doc.clone(), content_type).await;
+    (url, doc)
+}
+
+/// Serves `body` at every path and counts the requests it answered.
+pub(crate) async fn serve_counted(
+    body: String,
+    content_type: &'static str,
+) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+    serve_shared(Arc::new(std::sync::Mutex::new(body)), content_type).await
+}
+
+/// Serves the current `doc` at every path, counting requests.
+async fn serve_shared(
+    doc: Arc<std::sync::Mutex<String>>,
+    content_type: &'static str,
+) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
-    let doc = Arc::new(std::sync::Mutex::new(body));
-    let served = doc.clone();
+    let count = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = count.clone();
     tokio::spawn(async move {
         use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
         while let Ok((mut s, _)) = listener.accept().await {
-            let body = served.lock().expect("document").clone();
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let body = doc.lock().expect("document").clone();
             tokio::spawn(async move {
                 let mut buf = [0u8; 4096];
                 let _ = s.read(&mut buf).await;
@@ -301,5 +331,96 @@ pub(crate) async fn serve_mutable(body: String, content_type: &'static str) -> (
             });
         }
     });
-    (format!("http://{addr}"), doc)
+    (format!("http://{addr}"), count)
+}
+
+/// Which database a [`SharedDb`] lives in.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Backend {
+    /// A SQLite file in WAL mode.
+    SqliteFile,
+    /// A fresh database on the PostgreSQL server of `OIDC_TEST_POSTGRES_URL`.
+    Postgres,
+}
+
+/// A database that several server instances (separate connection pools) share,
+/// removed when the test ends.
+pub(crate) struct SharedDb {
+    pub(crate) url: String,
+    cleanup: Option<Box<dyn FnOnce() + Send>>,
+}
+
+impl SharedDb {
+    /// Creates an empty database, migrates it and bootstraps the realm.
+    pub(crate) async fn new(backend: Backend) -> SharedDb {
+        use sea_orm::ConnectionTrait as _;
+        static SEQ: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let name = format!("oidc_e2e_{}_{n}", std::process::id());
+        let db = match backend {
+            Backend::SqliteFile => {
+                let path = std::env::temp_dir().join(format!("{name}.sqlite"));
+                let files: Vec<std::path::PathBuf> =
+                    ["", "-wal", "-shm"].iter().map(|s| format!("{}{s}", path.display()).into()).collect();
+                SharedDb {
+                    url: format!("sqlite://{}", path.display()),
+                    cleanup: Some(Box::new(move || {
+                        for f in files {
+                            let _ = std::fs::remove_file(f);
+                        }
+                    })),
+                }
+            }
+            Backend::Postgres => {
+                let server = std::env::var("OIDC_TEST_POSTGRES_URL")
+                    .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+                let admin = Store::connect(&server).await.expect("PostgreSQL reachable (OIDC_TEST_POSTGRES_URL)");
+                admin.connection().execute_unprepared(&format!("CREATE DATABASE \"{name}\"")).await.expect("create db");
+                let base = server.rsplit_once('/').map_or(server.as_str(), |(b, _)| b).to_owned();
+                let url = format!("{base}/{name}");
+                SharedDb {
+                    url,
+                    cleanup: Some(Box::new(move || {
+                        // Dropped from a plain thread: the test's runtime may be shutting down.
+                        let _ = std::thread::spawn(move || {
+                            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build();
+                            if let Ok(rt) = rt {
+                                rt.block_on(async {
+                                    let _ = admin
+                                        .connection()
+                                        .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                                        .await;
+                                });
+                            }
+                        })
+                        .join();
+                    })),
+                }
+            }
+        };
+        let store = db.store().await;
+        store.migrate().await.expect("migrate");
+        server::bootstrap(&store, REALM).await.expect("bootstrap");
+        db
+    }
+
+    /// A new connection pool on the database: one server instance's storage.
+    pub(crate) async fn store(&self) -> Store {
+        Store::connect(&self.url).await.expect("connect to the shared database")
+    }
+
+    /// Starts a server instance with its own connection pool.
+    pub(crate) async fn instance(&self, opts: ServerOptions) -> Env {
+        let store: Arc<dyn Repositories> = Arc::new(self.store().await);
+        let server = server::spawn(opts, store.clone()).await.expect("start the server");
+        Env { server, store }
+    }
+}
+
+impl Drop for SharedDb {
+    fn drop(&mut self) {
+        if let Some(c) = self.cleanup.take() {
+            c();
+        }
+    }
 }

@@ -1,7 +1,7 @@
 //! End-to-end tests: one binary of modules; each test starts the real server
 //! on a free port (SQLite in memory) and acts as a relying party over HTTP.
 
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::disallowed_macros, clippy::disallowed_methods)]
 
 mod harness;
 
@@ -12,6 +12,8 @@ mod code_flow;
 mod discovery;
 mod errors;
 mod flows;
+mod hardening;
+mod keycloak;
 mod keys;
 mod registration;
 mod tokens;

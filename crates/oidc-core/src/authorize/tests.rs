@@ -2,7 +2,7 @@
 #![allow(clippy::type_complexity)]
 
 use super::*;
-use crate::model::{ClientType, JwtAlg};
+use crate::model::ClientType;
 use crate::rand::TestRandom;
 use crate::secret::{ClientSecret, Digest};
 
@@ -10,35 +10,18 @@ const ISS: &str = "https://op.example/realms/r";
 const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 
 pub(crate) fn client(kind: ClientType) -> Client {
+    let mut settings = crate::model::ClientSettings::new(
+        "RP",
+        kind,
+        vec!["https://rp.example/cb".into(), "http://127.0.0.1:8080/cb".into()],
+    );
+    settings.grant_types = vec![crate::model::GrantType::AuthorizationCode, crate::model::GrantType::RefreshToken];
     Client {
         realm: "r".into(),
         client_id: "rp".into(),
-        name: "RP".into(),
-        client_type: kind,
         client_secret: (kind == ClientType::Confidential).then(|| ClientSecret::new("s3cret".into())),
-        response_types: vec![ResponseType::Code],
-        grant_types: vec![crate::model::GrantType::AuthorizationCode, crate::model::GrantType::RefreshToken],
-        jwt_alg: JwtAlg::Rs256,
         date_created: UnixTime(0),
-        redirect_uris: vec!["https://rp.example/cb".into(), "http://127.0.0.1:8080/cb".into()],
-        post_logout_redirect_uris: vec![],
-        require_consent: true,
-        reuse_consent: true,
-        website_url: None,
-        terms_url: None,
-        contact_email: None,
-        logo: None,
-        allowed_scopes: vec![],
-        enabled: true,
-        subject_type: crate::subject::SubjectType::Public,
-        sector_identifier_uri: None,
-        jwks: None,
-        default_max_age: None,
-        userinfo_signed_response_alg: None,
-        jwks_uri: None,
-        token_endpoint_auth_method: None,
-        access_token_format: None,
-        access_token_signed_response_alg: None,
+        settings,
     }
 }
 
@@ -74,7 +57,7 @@ fn with(extra: &[(&'static str, &'static str)], without: &[&str]) -> Vec<(&'stat
 }
 
 fn run(params: Vec<(&'static str, &'static str)>, c: Option<&Client>) -> Result<Validated, AuthzError> {
-    parse(params)?.with_client(c, ISS, &ScopeRegistry::default())
+    parse(params)?.with_client(c, ISS, &ScopeRegistry::default(), UnixTime(1_000))
 }
 
 /// Runs a request expected to fail and renders the outcome as `page:<code>` or
@@ -130,7 +113,9 @@ fn errors_after_the_redirect_uri_is_trusted_redirect_with_state_oidc_core_3_1_2_
         (with(&[("code_challenge_method", "S256")], &[]), "redirect:invalid_request:st"),
         (with(&[("code_challenge", "short")], &[]), "redirect:invalid_request:st"),
         (with(&[("code_challenge", CHALLENGE), ("code_challenge_method", "S512")], &[]), "redirect:invalid_request:st"),
-        (with(&[("request", "eyJ...")], &[]), "page:invalid_request_object"),
+        // OIDC Core §3.1.2.6: the query's redirect_uri is registered, so a bad request object goes there.
+        (with(&[("request", "eyJ...")], &[]), "redirect:invalid_request_object:st"),
+        (with(&[("request", "eyJ...")], &["redirect_uri"]), "page:invalid_request_object"),
         (with(&[("request_uri", "https://rp.example/r")], &[]), "redirect:request_uri_not_supported:st"),
         (with(&[("registration", "{}")], &[]), "redirect:registration_not_supported:st"),
         (with(&[("response_mode", "bogus")], &[]), "redirect:invalid_request:st"),
@@ -477,7 +462,8 @@ fn custom_scopes_and_the_claims_parameter_oidc_core_5_4_and_5_5() {
         claims: vec!["department".into()],
     }])
     .unwrap();
-    let run_with = |p: Vec<(&'static str, &'static str)>| parse(p).unwrap().with_client(Some(&c), ISS, &registry);
+    let run_with =
+        |p: Vec<(&'static str, &'static str)>| parse(p).unwrap().with_client(Some(&c), ISS, &registry, UnixTime(1_000));
     // Without the registry the custom scope is unknown and dropped; with it, kept.
     let v = run(with(&[("scope", "openid work")], &[]), Some(&c)).unwrap();
     assert_eq!(v.scope.to_string(), "openid");
@@ -562,7 +548,9 @@ fn request_objects_take_precedence_and_must_verify_oidc_core_6_1() {
     let good = crate::jose::sign_hs256(claims.as_object().unwrap(), b"s3cret");
     assert_eq!(run(with(&[("request", leak(good))], &[]), Some(&c)).unwrap().nonce.as_deref(), Some("signed"));
     let forged = crate::jose::sign_hs256(claims.as_object().unwrap(), b"other");
-    assert_eq!(fails(with(&[("request", leak(forged))], &[]), Some(&c)), "page:invalid_request_object");
+    assert_eq!(fails(with(&[("request", leak(forged.clone()))], &[]), Some(&c)), "redirect:invalid_request_object:st");
+    // Without a registered redirect_uri in the query, an error page.
+    assert_eq!(fails(with(&[("request", leak(forged))], &["redirect_uri"]), Some(&c)), "page:invalid_request_object");
     // Signed by one of the client's own keys.
     let key = crate::jose::SigningKey::from_record(&crate::jose::tests::record_of(
         "rk",
@@ -584,12 +572,39 @@ fn request_objects_take_precedence_and_must_verify_oidc_core_6_1() {
     ] {
         assert_eq!(
             fails(with(&[("request", leak(unsigned(bad.clone())))], &[]), Some(&c)),
-            "page:invalid_request_object",
+            "redirect:invalid_request_object:st",
             "{bad}"
         );
     }
     let tampered = format!("{}sig", unsigned(serde_json::json!({})));
-    assert_eq!(fails(with(&[("request", leak(tampered))], &[]), Some(&c)), "page:invalid_request_object");
+    assert_eq!(fails(with(&[("request", leak(tampered))], &[]), Some(&c)), "redirect:invalid_request_object:st");
+}
+
+/// RFC 9101 §10.2 / RFC 7519 §4.1: exp, nbf and iat hold at the provider's time
+/// (1,000 in these tests, with 60 s of skew); the jti is handed to the adapter
+/// to refuse replays.
+#[test]
+fn request_object_times_and_jti_rfc9101_10_2() {
+    let c = client(ClientType::Confidential);
+    let leak = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
+    let ro = |claims: serde_json::Value| leak(unsigned(claims));
+    for (claims, expect) in [
+        (serde_json::json!({"exp": 1_000}), "redirect:invalid_request_object:st"),
+        (serde_json::json!({"exp": 1_001}), "ok"),
+        (serde_json::json!({"nbf": 1_061}), "redirect:invalid_request_object:st"),
+        (serde_json::json!({"nbf": 1_060}), "ok"),
+        (serde_json::json!({"iat": 1_061}), "redirect:invalid_request_object:st"),
+        (serde_json::json!({"iat": 10}), "ok"),
+        (serde_json::json!({"exp": "soon"}), "redirect:invalid_request_object:st"),
+        (serde_json::json!({"jti": 7}), "redirect:invalid_request_object:st"),
+    ] {
+        assert_eq!(fails(with(&[("request", ro(claims.clone()))], &[]), Some(&c)), expect, "{claims}");
+    }
+    let v = run(with(&[("request", ro(serde_json::json!({"jti": "j-1", "exp": 1_300})))], &[]), Some(&c)).unwrap();
+    assert_eq!(v.request_object_jti, Some(("j-1".to_owned(), UnixTime(1_300))));
+    let v = run(with(&[("request", ro(serde_json::json!({"jti": "j-2"})))], &[]), Some(&c)).unwrap();
+    assert_eq!(v.request_object_jti, Some(("j-2".to_owned(), UnixTime(4_600))), "remembered an hour without exp");
+    assert_eq!(run(base(), Some(&c)).unwrap().request_object_jti, None);
 }
 
 #[test]
@@ -604,4 +619,26 @@ fn default_max_age_and_unsigned_id_tokens_oidc_registration_2() {
     c.response_types = vec![ResponseType::Code, ResponseType::CodeIdToken];
     assert_eq!(fails(with(&[("response_type", "code id_token")], &[]), Some(&c)), "redirect:unauthorized_client:st");
     assert_eq!(fails(base(), Some(&c)), "ok", "the code flow may use unsigned id_tokens");
+}
+
+#[test]
+fn a_client_with_a_required_pkce_method_must_use_it_rfc7636_4_3() {
+    let mut c = client(ClientType::Confidential);
+    c.pkce_method = Some(PkceMethod::S256);
+    let e = run(base(), Some(&c)).unwrap_err();
+    assert!(format!("{e:?}").contains("code_challenge_method S256"), "{e:?}");
+    let plain = with(&[("code_challenge", CHALLENGE), ("code_challenge_method", "plain")], &[]);
+    assert!(run(plain, Some(&c)).is_err(), "plain is not the required method");
+    let s256 = with(&[("code_challenge", CHALLENGE), ("code_challenge_method", "S256")], &[]);
+    assert!(run(s256, Some(&c)).is_ok());
+}
+
+#[test]
+fn default_client_scopes_are_granted_with_openid_keycloak_default_client_scopes() {
+    let mut c = client(ClientType::Confidential);
+    c.default_scopes = vec!["profile".into(), "email".into()];
+    let v = run(with(&[("scope", "openid")], &[]), Some(&c)).unwrap();
+    assert_eq!(v.scope.to_string(), "openid profile email");
+    let v = run(with(&[("scope", "email")], &[]), Some(&c)).unwrap();
+    assert_eq!(v.scope.to_string(), "email", "only with openid");
 }

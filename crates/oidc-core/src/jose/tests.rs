@@ -220,3 +220,25 @@ fn keyset_has_one_signer_per_alg_and_lists_algs() {
     let hs = KeyRecord { alg: "HS256".into(), ..record("h", KeyState::Active, 1) };
     assert!(SigningKey::from_record(&hs).is_err(), "HS256 has no realm key");
 }
+
+#[test]
+fn rsa_public_key_as_subject_public_key_info_rfc5280_4_1_2_7() {
+    let key = SigningKey::from_record(&record("k1", KeyState::Active, 0)).unwrap();
+    let spki = key.rsa_spki_der().unwrap();
+    // SEQUENCE (long form length), then AlgorithmIdentifier rsaEncryption with NULL parameters.
+    assert_eq!(&spki[..2], &[0x30, 0x82]);
+    assert_eq!(usize::from(spki[2]) * 256 + usize::from(spki[3]), spki.len() - 4);
+    assert_eq!(
+        &spki[4..19],
+        &[0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05, 0x00]
+    );
+    // BIT STRING with no unused bits around the PKCS#1 RSAPublicKey, which verifies the key's signatures.
+    assert_eq!((spki[19], spki[20], spki[23]), (0x03, 0x82, 0x00));
+    let pkcs1 = &spki[24..];
+    let token = key.sign(&claims());
+    let (input, sig) = token.rsplit_once('.').unwrap();
+    let public = ring::signature::UnparsedPublicKey::new(&ring::signature::RSA_PKCS1_2048_8192_SHA256, pkcs1);
+    assert!(public.verify(input.as_bytes(), &b64_decode(sig).unwrap()).is_ok());
+    let ec = SigningKey::from_record(&record_of("e1", JwtAlg::Es256, KeyState::Active, 0)).unwrap();
+    assert!(ec.rsa_spki_der().is_none());
+}

@@ -156,33 +156,86 @@ fn policies_round_trip_through_json_with_defaults_for_missing_members() {
     assert!("other".parse::<PolicyKind>().is_err());
 }
 
+fn registered(spec: ClientSpec) -> crate::model::Client {
+    crate::manage::new_client("r", spec, UnixTime(1), &TestRandom::default()).unwrap().0
+}
+
 #[test]
-fn native_representation_round_trips_and_guards_operator_fields() {
-    let body = json!({"name": "Native", "client_type": "public", "redirect_uris": ["com.example.app:/cb"],
-        "response_types": ["code"], "grant_types": ["authorization_code", "refresh_token"], "allowed_scopes": ["openid"],
-        "unknown": true});
-    let spec = native_spec(&body, None).unwrap();
-    assert_eq!((spec.name.as_str(), spec.client_type), ("Native", ClientType::Public));
-    let (client, _) = crate::manage::new_client("r", spec, UnixTime(1), &TestRandom::default()).unwrap();
-    let json = native_json(&client);
-    assert_eq!(json["client_type"], "public");
-    assert!(json.get("client_secret").is_none());
-    assert!(json.get("unknown").is_none());
-    // An update keeps what it does not mention and cannot change identity or operator fields.
-    let spec = native_spec(&json!({"name": "Renamed"}), Some(&client)).unwrap();
-    assert_eq!((spec.name.as_str(), spec.redirect_uris.len()), ("Renamed", 1));
-    for bad_update in [
-        json!({"client_id": "other"}),
-        json!({"client_type": "confidential"}),
-        json!({"client_secret": "mine"}),
-        json!({"enabled": false}),
-        json!({"grant_types": ["password"]}),
-        json!({"redirect_uris": ["http://evil.example/cb"]}),
-        json!({"logo": "ftp://x"}),
-    ] {
-        assert!(native_spec(&bad_update, Some(&client)).is_err(), "{bad_update}");
+fn registrants_cannot_change_operator_settings() {
+    let client = registered(ClientSpec::new("App", ClientType::Public, vec!["com.example.app:/cb".into()]));
+    let ok = ClientSpec::of(&client);
+    assert_eq!(check_registrant_change(Some(&client), &ok), Ok(()));
+    assert_eq!(check_registrant_change(None, &ok), Ok(()));
+    let changes: [fn(&mut ClientSpec); 4] = [
+        |s| s.grant_types.push(GrantType::Password),
+        |s| s.enabled = false,
+        |s| s.client_type = ClientType::Confidential,
+        |s| s.role_scope = vec!["admin".into()],
+    ];
+    for change in changes {
+        let mut spec = ok.clone();
+        change(&mut spec);
+        assert!(check_registrant_change(Some(&client), &spec).is_err(), "{spec:?}");
     }
-    assert_eq!(spec_uris(&native_spec(&json!({"logo": "https://cdn.example/l.png"}), Some(&client)).unwrap()).len(), 2);
+}
+
+#[test]
+fn relative_redirect_uris_resolve_against_root_url_and_wildcards_are_refused_rfc9700_2_1() {
+    let uris = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+    assert_eq!(
+        resolve_redirect_uris(Some("https://app.example/"), &uris(&["/cb", "https://other.example/x"])),
+        Ok(uris(&["https://app.example/cb", "https://other.example/x"]))
+    );
+    assert!(matches!(
+        resolve_redirect_uris(None, &uris(&["/cb"])),
+        Err(RegistrationError::InvalidRedirectUri(d)) if d.contains("rootUrl")
+    ));
+    for wild in ["https://app.example/*", "*"] {
+        let e = resolve_redirect_uris(Some("https://app.example"), &uris(&[wild])).unwrap_err();
+        assert!(e.description().contains("RFC 9700"), "{e}");
+    }
+    assert!(resolve_redirect_uris(None, &uris(&["http://evil.example/cb"])).is_err(), "http only on loopback");
+}
+
+#[test]
+fn updates_under_anonymous_policies_keep_consent_disabled_state_and_scope_keycloak_policies() {
+    let p = Policies {
+        trusted_hosts: Some(vec!["app.example".into()]),
+        client_disabled: true,
+        ..Policies::anonymous_default()
+    };
+    let mut spec = ClientSpec::new("App", ClientType::Confidential, vec!["https://app.example/cb".into()]);
+    p.apply(&mut spec);
+    assert!(spec.require_consent && !spec.enabled && !spec.full_scope_allowed);
+    let client = registered(spec);
+    let rule = |r: Result<(), RegistrationError>| match r {
+        Ok(()) => "ok",
+        Err(RegistrationError::Policy { rule, .. }) => rule,
+        Err(_) => "other",
+    };
+    let same = ClientSpec::of(&client);
+    assert_eq!(rule(p.check_update(&client, &same, Some("app.example"))), "ok");
+    assert_eq!(rule(p.check_update(&client, &same, Some("other.example"))), "trusted-hosts");
+    type Change = fn(&mut ClientSpec);
+    let changes: [(Change, &str); 5] = [
+        (|s| s.require_consent = false, "consent-required"),
+        (|s| s.enabled = true, "client-disabled"),
+        (|s| s.full_scope_allowed = true, "full-scope-disabled"),
+        (|s| s.allowed_scopes.push("admin".into()), "allowed-client-scopes"),
+        (|s| s.redirect_uris = vec!["https://evil.example/cb".into()], "trusted-hosts"),
+    ];
+    for (change, expected) in changes {
+        let mut spec = same.clone();
+        change(&mut spec);
+        assert_eq!(rule(p.check_update(&client, &spec, Some("app.example"))), expected);
+    }
+    // Keycloak's two Trusted Hosts switches are separate.
+    let p2 = Policies { trusted_hosts_check_requester: false, ..p.clone() };
+    assert_eq!(rule(p2.check_update(&client, &same, Some("other.example"))), "ok");
+    let p3 = Policies { trusted_hosts_check_uris: false, ..p };
+    let mut elsewhere = same.clone();
+    elsewhere.redirect_uris = vec!["https://elsewhere.example/cb".into()];
+    assert_eq!(rule(p3.check_update(&client, &elsewhere, Some("app.example"))), "ok");
 }
 
 #[test]

@@ -13,12 +13,13 @@ use oidc_core::model::{Client, LoginSession, User};
 use oidc_core::params::form_urlencode;
 use oidc_core::password::{self, Verified};
 use oidc_core::rand::token;
+use oidc_core::sealed::SealKey;
 use oidc_core::secret::{Digest, Password, SessionToken, ct_eq};
 
 use super::{error_page, page, storage_failed};
 use crate::app::{App, RealmState};
 use crate::cookies;
-use crate::guard::{self, PeerAddr};
+use crate::guard::{self, PasswordCheck, PeerAddr};
 use crate::request::{self, header};
 use crate::response::{self, Resp};
 
@@ -58,50 +59,79 @@ async fn validate(
         Ok(c) => c,
         Err(e) => return Err(storage_failed(app, realm, &e)),
     };
-    // OIDC Core §6.2: a request object by reference, fetched only for a known client.
-    if client.is_some() {
+    // OIDC Core §6.2: a request object by reference, fetched only for a known client;
+    // once the client is known, a failure goes to its registered redirect_uri (§3.1.2.6).
+    if let Some(c) = client.as_deref() {
+        let fail = |received: &authorize::Received, e: OAuthError| {
+            authz_error(app, realm, &received.error_for_client(c, &realm.issuer, e), false)
+        };
         match received.take_request_uri() {
-            Err(e) => return Err(error_page(app, realm, StatusCode::BAD_REQUEST, &e)),
+            Err(e) => return Err(fail(&received, e)),
             Ok(None) => {}
-            Ok(Some(uri)) => match app.fetcher.get(&uri).await {
-                Ok(body) => match String::from_utf8(body.to_vec()) {
-                    Ok(jwt) => received.set_request(jwt.trim().to_owned()),
-                    Err(_) => {
-                        let e = OAuthError::new(oidc_core::ErrorCode::InvalidRequestUri, "request_uri: not text");
-                        return Err(error_page(app, realm, StatusCode::BAD_REQUEST, &e));
+            Ok(Some(uri)) => {
+                let requester = format!("client '{}' of realm '{}'", c.client_id, realm.realm.name);
+                match app.fetcher.get(&uri, &requester).await {
+                    Ok(body) => match String::from_utf8(body.to_vec()) {
+                        Ok(jwt) => received.set_request(jwt.trim().to_owned()),
+                        Err(_) => {
+                            let e = OAuthError::new(oidc_core::ErrorCode::InvalidRequestUri, "request_uri: not text");
+                            return Err(fail(&received, e));
+                        }
+                    },
+                    Err(e) => {
+                        let e = OAuthError::new(oidc_core::ErrorCode::InvalidRequestUri, format!("request_uri: {e}"));
+                        return Err(fail(&received, e));
                     }
-                },
-                Err(e) => {
-                    let e = OAuthError::new(oidc_core::ErrorCode::InvalidRequestUri, format!("request_uri: {e}"));
-                    return Err(error_page(app, realm, StatusCode::BAD_REQUEST, &e));
                 }
-            },
+            }
         }
     }
     // A signed request object may need the client's keys from its jwks_uri, fetched
     // again once when they do not verify it (the client may have rotated them).
-    let keyed = match client.as_deref() {
-        Some(c) => Some(app.with_client_keys(c, false).await),
-        None => None,
+    let (keyed, just_fetched) = match client.as_deref() {
+        Some(c) => {
+            let (c, fetched) = app.with_client_keys(c, false).await;
+            (Some(c), fetched)
+        }
+        None => (None, false),
     };
     let retry = received.clone();
-    let validated = match received.with_client(keyed.as_ref(), &realm.issuer, &app.config.scopes) {
+    let now = app.clock.now();
+    let validated = match received.with_client(keyed.as_ref(), &realm.issuer, &app.config.scopes, now) {
         Ok(v) => v,
-        Err(e) => match client.as_deref().filter(|c| c.jwks_uri.is_some() && c.jwks.is_none() && retry.has_request()) {
+        Err(e) => match client
+            .as_deref()
+            .filter(|c| c.jwks_uri.is_some() && c.jwks.is_none() && retry.has_request() && !just_fetched)
+        {
             Some(c) => {
-                let fresh = app.with_client_keys(c, true).await;
+                let (fresh, _) = app.with_client_keys(c, true).await;
                 retry
-                    .with_client(Some(&fresh), &realm.issuer, &app.config.scopes)
+                    .with_client(Some(&fresh), &realm.issuer, &app.config.scopes, now)
                     .map_err(|_| authz_error(app, realm, &e, false))?
             }
             None => return Err(authz_error(app, realm, &e, false)),
         },
     };
     // with_client succeeds only with a client.
-    match client {
-        Some(c) => Ok((c, validated)),
-        None => Err(error_page(app, realm, StatusCode::BAD_REQUEST, &OAuthError::invalid_client("unknown client"))),
+    let Some(client) = client else {
+        return Err(error_page(app, realm, StatusCode::BAD_REQUEST, &OAuthError::invalid_client("unknown client")));
+    };
+    // RFC 9101 §10.2: a request object is used once within its lifetime.
+    if let Some((jti, until)) = &validated.request_object_jti {
+        let first = app
+            .repos
+            .use_once(&realm.realm.name, &client.client_id, &format!("request-object:{jti}"), *until, now)
+            .await
+            .map_err(|e| storage_failed(app, realm, &e))?;
+        if !first {
+            let e = validated.error(
+                oidc_core::ErrorCode::InvalidRequestObject,
+                "request object: this jti was already used (a replayed request)",
+            );
+            return Err(authz_error(app, realm, &e, false));
+        }
     }
+    Ok((client, validated))
 }
 
 /// Runs the state machine from the current session: login, consent, or issue.
@@ -144,12 +174,12 @@ async fn resume(
     match v.decide(client, session.as_ref(), user_active, consent.as_ref(), hint_matches, now) {
         Decision::Login => login_page(app, realm, headers, client, v, None, StatusCode::OK),
         Decision::Consent => {
-            let (Some(_), Some(user)) = (&session, &user) else {
+            let (Some(session), Some(user)) = (&session, &user) else {
                 return login_page(app, realm, headers, client, v, None, StatusCode::OK);
             };
-            // A registered client's policy and terms pages (its registration metadata).
-            let links = registered_links(app, realm, &client.client_id).await;
-            consent_page(app, realm, headers, client, v, &user.username, &links)
+            // The client's privacy policy and terms pages.
+            let links = policy_links(app, realm, client).await;
+            consent_page(app, realm, headers, client, v, (&session.id, &user.username), &links)
         }
         Decision::Error(e) => authz_error(app, realm, &e, after_post),
         Decision::Issue => match (session, user) {
@@ -221,7 +251,7 @@ fn send(app: &App, r: &AuthorizationResponse, after_post: bool) -> Resp {
                     resp
                 }
                 Err(e) => {
-                    eprintln!("error: rendering form_post.html: {e}");
+                    crate::log::error(&format!("rendering form_post.html: {e}"));
                     response::plain(StatusCode::INTERNAL_SERVER_ERROR, "the response could not be rendered\n")
                 }
             }
@@ -231,11 +261,10 @@ fn send(app: &App, r: &AuthorizationResponse, after_post: bool) -> Resp {
 
 /// The scheme, host and port of a URL, for a CSP source expression.
 fn origin_of(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return "'none'".into();
-    };
-    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
-    format!("{scheme}://{host}")
+    match oidc_core::uri::parse(url) {
+        Ok(u) if u.host().is_some() => u.origin(),
+        _ => "'none'".into(),
+    }
 }
 
 /// Renders an authorization error: a page, or a redirect to the trusted redirect_uri.
@@ -289,13 +318,53 @@ pub(super) fn field<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a 
     form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
 }
 
-/// The request, as the query string the forms carry back.
-fn authz_query(v: &Validated) -> String {
-    v.params_after_login()
+/// How long a browser has to sign in and consent before the pending request expires.
+const PENDING_LIFETIME: i64 = 1800;
+
+/// The pending authorization request, sealed for the forms to carry: its
+/// parameters (those of a signed request object included, as the client signed
+/// them) and, for the consent form, the login session it was shown to, bound to
+/// the browser's CSRF cookie ([`oidc_core::sealed`]).
+fn seal_pending(app: &App, realm: &RealmState, v: &Validated, csrf_cookie: &str, session_id: Option<&str>) -> String {
+    let query = v
+        .params_after_login()
         .iter()
         .map(|(k, val)| format!("{}={}", form_urlencode(k), form_urlencode(val)))
         .collect::<Vec<_>>()
-        .join("&")
+        .join("&");
+    let plain = serde_json::json!({ "q": query, "sid": session_id }).to_string();
+    let key = SealKey::derive(&realm.realm.secret_key, "pending-authorization-request");
+    key.seal(plain.as_bytes(), app.clock.now().plus(PENDING_LIFETIME), csrf_cookie, app.rng.as_ref())
+}
+
+/// Opens a sealed pending request and validates it again against its client
+/// (which cannot fail on the parameters, but the client may have changed);
+/// returns the client, the request and the session it was shown to.
+async fn open_and_validate(
+    app: &App,
+    realm: &RealmState,
+    headers: &HeaderMap,
+    sealed: &str,
+) -> Result<(Arc<Client>, Validated, Option<String>), Resp> {
+    let cookie = cookies::get(header(headers, COOKIE), cookies::CSRF).unwrap_or("");
+    let key = SealKey::derive(&realm.realm.secret_key, "pending-authorization-request");
+    let opened = key
+        .open(sealed, cookie, app.clock.now())
+        .and_then(|plain| serde_json::from_slice::<serde_json::Value>(&plain).ok());
+    let Some(opened) = opened else {
+        return Err(error_page(
+            app,
+            realm,
+            StatusCode::BAD_REQUEST,
+            &OAuthError::invalid_request(
+                "this sign-in form has expired or does not belong to this browser; go back to the application and start again",
+            ),
+        ));
+    };
+    let query = opened["q"].as_str().unwrap_or("");
+    let shown_to = opened["sid"].as_str().map(str::to_owned);
+    let (client, v) = validate(app, realm, request::pairs(query.as_bytes())).await?;
+    Ok((client, v, shown_to))
 }
 
 fn login_page(
@@ -307,19 +376,20 @@ fn login_page(
     error: Option<&str>,
     status: StatusCode,
 ) -> Resp {
+    let cookie = csrf_cookie(app, headers);
     let form = LoginForm {
-        authz: authz_query(v),
+        authz: seal_pending(app, realm, v, &cookie.0, None),
         client_name: Some(client.name.clone()),
         username: v.login_hint.clone().unwrap_or_default(),
         ui_locales: v.ui_locales.clone(),
         display: v.display.clone(),
     };
-    render_login(app, realm, headers, &form, error, status)
+    render_login_with(app, realm, cookie, &form, error, status)
 }
 
 /// What the login form shows and carries.
 pub(super) struct LoginForm {
-    /// The authorization request to resume, as a query string; empty for the account page.
+    /// The sealed authorization request to resume; empty for the account page.
     pub(super) authz: String,
     /// The application the user signs in to.
     pub(super) client_name: Option<String>,
@@ -340,7 +410,19 @@ pub(super) fn render_login(
     error: Option<&str>,
     status: StatusCode,
 ) -> Resp {
-    let (cookie, new) = csrf_cookie(app, headers);
+    render_login_with(app, realm, csrf_cookie(app, headers), form, error, status)
+}
+
+/// [`render_login`] with the browser's CSRF cookie already chosen (the sealed
+/// request in the form is bound to it).
+fn render_login_with(
+    app: &App,
+    realm: &RealmState,
+    (cookie, new): (String, bool),
+    form: &LoginForm,
+    error: Option<&str>,
+    status: StatusCode,
+) -> Resp {
     let mut r = page(
         app,
         realm,
@@ -364,9 +446,13 @@ pub(super) fn render_login(
     r
 }
 
-/// `policy_uri` and `tos_uri` from a dynamically registered client's metadata.
-async fn registered_links(app: &App, realm: &RealmState, client_id: &str) -> (Option<String>, Option<String>) {
-    let Ok(Some(reg)) = app.repos.registration(&realm.realm.name, client_id).await else {
+/// The client's privacy policy and terms of service URLs; for clients
+/// registered before they were client settings, from the registration metadata.
+async fn policy_links(app: &App, realm: &RealmState, client: &Client) -> (Option<String>, Option<String>) {
+    if client.policy_url.is_some() || client.terms_url.is_some() {
+        return (client.policy_url.clone(), client.terms_url.clone());
+    }
+    let Ok(Some(reg)) = app.repos.registration(&realm.realm.name, &client.client_id).await else {
         return (None, None);
     };
     let md: serde_json::Value = serde_json::from_str(&reg.metadata).unwrap_or_default();
@@ -380,11 +466,11 @@ fn consent_page(
     headers: &HeaderMap,
     client: &Client,
     v: &Validated,
-    username: &str,
+    (session_id, username): (&str, &str),
     (policy_uri, tos_uri): &(Option<String>, Option<String>),
 ) -> Resp {
     let (cookie, new) = csrf_cookie(app, headers);
-    let authz = authz_query(v);
+    let authz = seal_pending(app, realm, v, &cookie, Some(session_id));
     // The seed's template receives the hidden inputs as markup; the value is escaped here.
     let hidden = format!("<input type=\"hidden\" name=\"authz\" value=\"{}\">", html_escape(&authz));
     let scopes: Vec<Value> = v
@@ -442,12 +528,22 @@ pub(super) fn forbidden(app: &App, realm: &RealmState) -> Resp {
 pub(crate) async fn login(app: &App, realm: &RealmState, req: Request<Incoming>) -> Resp {
     let (parts, body) = req.into_parts();
     if parts.method != Method::POST {
-        return error_page(
-            app,
-            realm,
-            StatusCode::METHOD_NOT_ALLOWED,
-            &OAuthError::invalid_request("sign in from your application"),
-        );
+        // After a login the browser comes back here with the sealed request to resume it.
+        let query = request::pairs(parts.uri.query().unwrap_or("").as_bytes());
+        let sealed = field(&query, "authz").unwrap_or("");
+        if sealed.is_empty() {
+            return error_page(
+                app,
+                realm,
+                StatusCode::METHOD_NOT_ALLOWED,
+                &OAuthError::invalid_request("sign in from your application"),
+            );
+        }
+        let (client, v) = match open_and_validate(app, realm, &parts.headers, sealed).await {
+            Ok((c, v, _)) => (c, v),
+            Err(r) => return r,
+        };
+        return resume(app, realm, &parts.headers, &client, &v, false).await;
     }
     let form = match request::read_form(&parts.headers, body).await {
         Ok(f) => f,
@@ -461,8 +557,8 @@ pub(crate) async fn login(app: &App, realm: &RealmState, req: Request<Incoming>)
     let target = if authz.is_empty() {
         None
     } else {
-        match validate(app, realm, request::pairs(authz.as_bytes())).await {
-            Ok(x) => Some(x),
+        match open_and_validate(app, realm, &parts.headers, authz).await {
+            Ok((c, v, _)) => Some((c, v)),
             Err(r) => return r,
         }
     };
@@ -488,9 +584,20 @@ pub(crate) async fn login(app: &App, realm: &RealmState, req: Request<Incoming>)
         }
     };
     // RFC 6749 §10.7: a locked username or address is refused before the password is checked.
-    match guard::check(app, name, username, addr).await {
-        Ok(Ok(())) => {}
-        Ok(Err(locked)) => {
+    let client_id = target.as_ref().map(|(c, _)| c.client_id.as_str());
+    let checked = guard::password_check(app, name, username, addr, client_id, || async {
+        let user = app.repos.user_by_username(name, username).await?;
+        let verified = check_password(app, &password, user.as_ref()).await;
+        Ok(match (user, verified) {
+            (Some(u), Verified::Yes | Verified::YesRehash) if u.active => Some((u, verified)),
+            _ => None,
+        })
+    })
+    .await;
+    let (user, verified) = match checked {
+        Ok(PasswordCheck::Passed(x)) => x,
+        Ok(PasswordCheck::Failed) => return retry_login("Invalid username or password.".into(), StatusCode::OK),
+        Ok(PasswordCheck::Locked(locked)) => {
             let mut r = retry_login(
                 format!("Too many failed sign-in attempts. Try again in {} seconds.", locked.retry_after),
                 StatusCode::TOO_MANY_REQUESTS,
@@ -499,30 +606,12 @@ pub(crate) async fn login(app: &App, realm: &RealmState, req: Request<Incoming>)
             return r;
         }
         Err(e) => return storage_failed(app, realm, &e),
-    }
-    let user = match app.repos.user_by_username(name, username).await {
-        Ok(u) => u,
-        Err(e) => return storage_failed(app, realm, &e),
     };
-    let verified = check_password(app, &password, user.as_ref()).await;
-    let user = match (user, verified) {
-        (Some(u), Verified::Yes | Verified::YesRehash) if u.active => u,
-        _ => {
-            let client_id = target.as_ref().map(|(c, _)| c.client_id.as_str());
-            if let Err(e) = guard::failed(app, name, username, addr, client_id).await {
-                return storage_failed(app, realm, &e);
-            }
-            return retry_login("Invalid username or password.".into(), StatusCode::OK);
-        }
-    };
-    if let Err(e) = guard::succeeded(app, name, username).await {
-        return storage_failed(app, realm, &e);
-    }
-    if verified == Verified::YesRehash {
-        let new_hash = password::hash(&password, app.rng.as_ref());
-        if let Err(e) = app.repos.set_password_hash(name, &user.id, &new_hash).await {
-            eprintln!("warning: could not upgrade a password hash: {e}");
-        }
+    if verified == Verified::YesRehash
+        && let Some(new_hash) = app.passwords.hash(Password::new(password.secret().to_owned())).await
+        && let Err(e) = app.repos.set_password_hash(name, &user.id, &new_hash).await
+    {
+        crate::log::warn(&format!("could not upgrade a password hash: {e}"));
     }
     let now = app.clock.now();
     let cookie = SessionToken::new(token(app.rng.as_ref(), 32));
@@ -538,7 +627,14 @@ pub(crate) async fn login(app: &App, realm: &RealmState, req: Request<Incoming>)
         return storage_failed(app, realm, &e);
     }
     let mut location = match &target {
-        Some((_, v)) => format!("{}?{}", realm_url(app, realm, "protocol/openid-connect/auth"), authz_query(v)),
+        Some((_, v)) => {
+            let (cookie, _) = csrf_cookie(app, &parts.headers);
+            format!(
+                "{}?authz={}",
+                realm_url(app, realm, "login-actions/authenticate"),
+                form_urlencode(&seal_pending(app, realm, v, &cookie, None))
+            )
+        }
         None => realm_url(app, realm, "account"),
     };
     // The seed's OIDC_AFTER_USERLOGIN_HOOK: it may send the user elsewhere first,
@@ -565,15 +661,21 @@ pub(crate) async fn consent(app: &App, realm: &RealmState, req: Request<Incoming
     if !csrf_ok(realm, &parts.headers, &form) {
         return forbidden(app, realm);
     }
-    let (client, v) = match validate(app, realm, request::pairs(field(&form, "authz").unwrap_or("").as_bytes())).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+    let (client, v, shown_to) =
+        match open_and_validate(app, realm, &parts.headers, field(&form, "authz").unwrap_or("")).await {
+            Ok(x) => x,
+            Err(r) => return r,
+        };
     let session = match current_session(app, realm, &parts.headers).await {
         Ok(Some(s)) => s,
         Ok(None) => return login_page(app, realm, &parts.headers, &client, &v, None, StatusCode::OK),
         Err(r) => return r,
     };
+    // The consent page was shown to one login session; if the browser's session
+    // changed since (another user signed in), decide again for the session it has now.
+    if shown_to.as_deref() != Some(session.id.as_str()) {
+        return resume(app, realm, &parts.headers, &client, &v, true).await;
+    }
     let name = &realm.realm.name;
     let event = |kind: &'static str| {
         guard::audit(
@@ -615,22 +717,19 @@ pub(crate) async fn consent(app: &App, realm: &RealmState, req: Request<Incoming
     issue(app, realm, &v, &client, &session, &user, true).await
 }
 
-/// Verifies `password` against the user's hash off the async workers (Argon2
-/// is CPU-bound). Without a user, a dummy hash is checked so that unknown
-/// usernames take as long as known ones.
+/// Verifies `password` against the user's hash on the password threads (Argon2
+/// is CPU- and memory-bound). Without a user, a dummy hash is checked so that
+/// unknown usernames take as long as known ones.
 pub(super) async fn check_password(app: &App, password: &Password, user: Option<&User>) -> Verified {
-    let Ok(_slot) = app.password_slots.acquire().await else { return Verified::No };
     let hash = user.filter(|u| u.active).and_then(|u| u.password_hash.clone());
     let pw = Password::new(password.secret().to_owned());
-    tokio::task::spawn_blocking(move || match hash {
-        Some(h) => password::verify(&pw, &h),
+    match hash {
+        Some(h) => app.passwords.verify(pw, h).await,
         None => {
-            password::verify(&pw, &dummy_hash());
+            app.passwords.verify(pw, dummy_hash()).await;
             Verified::No
         }
-    })
-    .await
-    .unwrap_or(Verified::No)
+    }
 }
 
 /// An Argon2id hash of nothing in particular, to verify against when the user does not exist.

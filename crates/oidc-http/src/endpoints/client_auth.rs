@@ -12,7 +12,7 @@ use crate::app::{App, RealmState};
 
 /// Logs a storage failure and turns it into a `server_error`.
 pub(crate) fn storage(e: &oidc_core::repo::RepoError) -> OAuthError {
-    eprintln!("error: storage: {e}");
+    crate::log::error(&format!("storage: {e}"));
     OAuthError::server_error("the request could not be completed, please try again")
 }
 
@@ -33,16 +33,20 @@ pub(crate) async fn authenticate(
         let called = format!("{}/protocol/openid-connect/{endpoint}", realm.issuer);
         let audiences = [token_endpoint.as_str(), realm.issuer.as_str(), called.as_str()];
         let now = app.clock.now();
-        let keyed = match client.as_deref() {
-            Some(c) => Some(app.with_client_keys(c, false).await),
-            None => None,
+        let (keyed, just_fetched) = match client.as_deref() {
+            Some(c) => {
+                let (c, fetched) = app.with_client_keys(c, false).await;
+                (Some(c), fetched)
+            }
+            None => (None, false),
         };
         let used = match token::authenticate_assertion(creds, keyed.as_ref(), &audiences, now) {
             Ok(u) => u,
-            // A key the cached jwks_uri document does not have: fetch it again once.
-            Err(e) => match client.as_deref().filter(|c| c.jwks_uri.is_some() && c.jwks.is_none()) {
+            // A key the cached jwks_uri document does not have: fetch it again once
+            // (not when it was fetched for this very request).
+            Err(e) => match client.as_deref().filter(|c| c.jwks_uri.is_some() && c.jwks.is_none() && !just_fetched) {
                 Some(c) => {
-                    let fresh = app.with_client_keys(c, true).await;
+                    let (fresh, _) = app.with_client_keys(c, true).await;
                     token::authenticate_assertion(creds, Some(&fresh), &audiences, now).map_err(|_| e)?
                 }
                 None => return Err(e),

@@ -92,7 +92,7 @@ async fn run(app: &App, realm: &RealmState, req: Request<Incoming>) -> Result<Re
     // RFC 9701 §4: a signed answer when the caller asks for one.
     if introspect::wants_jwt(header(&parts.headers, ACCEPT)) {
         let Some(key) = realm.keys.active() else {
-            eprintln!("error: realm '{name}' has no key to sign introspection responses with");
+            crate::log::error(&format!("realm '{name}' has no key to sign introspection responses with"));
             return Err(OAuthError::server_error("the response could not be signed"));
         };
         let claims = introspect::jwt_response_claims(answer, &realm.issuer, &caller, now);

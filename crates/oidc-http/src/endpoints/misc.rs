@@ -21,6 +21,31 @@ pub(crate) fn discovery(realm: &RealmState) -> Resp {
     r
 }
 
+/// `GET /realms/{realm}`: Keycloak's public realm document
+/// (`PublishedRealmRepresentation`), which Keycloak's adapters read the
+/// realm's public key from: the active RS256 key as a base64 DER
+/// SubjectPublicKeyInfo, the token and account service URLs, and the
+/// realm's not-before time (0: tokens are not revoked by date here).
+pub(crate) fn realm_info(realm: &RealmState) -> Resp {
+    use base64::Engine as _;
+    let public_key = realm
+        .keys
+        .active_for(oidc_core::model::JwtAlg::Rs256)
+        .and_then(oidc_core::jose::SigningKey::rsa_spki_der)
+        .map(|der| base64::engine::general_purpose::STANDARD.encode(der));
+    let body = serde_json::json!({
+        "realm": realm.realm.name,
+        "public_key": public_key,
+        "token-service": format!("{}/protocol/openid-connect", realm.issuer),
+        "account-service": format!("{}/account", realm.issuer),
+        "tokens-not-before": 0,
+    });
+    let mut r = response::with_body(StatusCode::OK, "application/json", body.to_string());
+    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
+    response::cors(&mut r);
+    r
+}
+
 /// `GET /realms/{realm}/protocol/openid-connect/certs`: precomputed (RFC 7517 §5).
 pub(crate) fn jwks(realm: &RealmState) -> Resp {
     let mut r = response::with_body(StatusCode::OK, "application/jwk-set+json", realm.jwks.clone());
@@ -121,7 +146,7 @@ pub(crate) async fn health(app: &App) -> Resp {
     match app.repos.realm_names().await {
         Ok(_) => response::with_body(StatusCode::OK, "application/json", r#"{"status":"ok"}"#),
         Err(e) => {
-            eprintln!("error: health check: {e}");
+            crate::log::error(&format!("health check: {e}"));
             response::with_body(StatusCode::SERVICE_UNAVAILABLE, "application/json", r#"{"status":"unavailable"}"#)
         }
     }

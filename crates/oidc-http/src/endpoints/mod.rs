@@ -4,6 +4,7 @@ mod account;
 mod authorize;
 mod client_auth;
 mod introspect;
+mod keycloak;
 mod misc;
 mod registration;
 mod revoke;
@@ -63,19 +64,21 @@ pub(crate) async fn handle(app: &App, req: Request<Incoming>) -> Resp {
         | Endpoint::Consent(r)
         | Endpoint::Demo(r)
         | Endpoint::Account(r)
+        | Endpoint::RealmInfo(r)
         | Endpoint::Registration(r, _, _) => r.clone(),
     };
     let realm = match app.realm(&realm_name).await {
         Ok(Some(r)) => r,
         Ok(None) => return response::plain(StatusCode::NOT_FOUND, "no such realm\n"),
         Err(e) => {
-            eprintln!("error: loading realm '{realm_name}': {e}");
+            crate::log::error(&format!("loading realm '{realm_name}': {e}"));
             return response::plain(StatusCode::INTERNAL_SERVER_ERROR, "the realm could not be loaded\n");
         }
     };
     match endpoint {
         Endpoint::Discovery(_) => misc::discovery(&realm),
         Endpoint::Jwks(_) => misc::jwks(&realm),
+        Endpoint::RealmInfo(_) => misc::realm_info(&realm),
         Endpoint::Authorize(_) => authorize::authorize(app, &realm, req).await,
         Endpoint::Login(_) => authorize::login(app, &realm, req).await,
         Endpoint::Consent(_) => authorize::consent(app, &realm, req).await,
@@ -105,7 +108,7 @@ pub(crate) fn page(app: &App, realm: &RealmState, status: StatusCode, name: &str
     match app.templates.render(name, context! { ..common, ..ctx }) {
         Ok(body) => response::html(status, body),
         Err(e) => {
-            eprintln!("error: rendering {name}: {e}");
+            crate::log::error(&format!("rendering {name}: {e}"));
             response::plain(StatusCode::INTERNAL_SERVER_ERROR, "the page could not be rendered\n")
         }
     }
@@ -113,7 +116,7 @@ pub(crate) fn page(app: &App, realm: &RealmState, status: StatusCode, name: &str
 
 /// A storage failure: logged, answered as a server error page.
 pub(crate) fn storage_failed(app: &App, realm: &RealmState, e: &oidc_core::repo::RepoError) -> Resp {
-    eprintln!("error: storage: {e}");
+    crate::log::error(&format!("storage: {e}"));
     error_page(
         app,
         realm,

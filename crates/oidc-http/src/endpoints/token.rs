@@ -16,7 +16,7 @@ use std::net::IpAddr;
 
 use super::client_auth::{self, storage};
 use crate::app::{App, RealmState};
-use crate::guard::{self, PeerAddr};
+use crate::guard::{self, PasswordCheck, PeerAddr};
 use crate::request::{self, header};
 use crate::response::{self, ApiError as _, Resp, TokenError};
 
@@ -114,6 +114,7 @@ async fn run(app: &App, realm: &RealmState, req: Request<Incoming>, addr: Option
             body.insert("access_token".into(), json!(minted.value.secret()));
             body.insert("token_type".into(), json!("Bearer"));
             body.insert("expires_in".into(), json!(minted.expires_in));
+            body.insert("not-before-policy".into(), json!(0));
             body.insert("scope".into(), json!(minted.record.scope.to_string()));
             return Ok(Value::Object(body).to_string());
         }
@@ -149,6 +150,7 @@ async fn run(app: &App, realm: &RealmState, req: Request<Incoming>, addr: Option
         settings: &app.config.settings,
         now,
     };
+    let session_state = grant.session_id.clone();
     let issued = token::issue(&ctx, grant, app.rng.as_ref())?;
     app.repos
         .save_tokens(&issued.access_record, issued.refresh.as_ref().map(|r| &r.1))
@@ -159,12 +161,19 @@ async fn run(app: &App, realm: &RealmState, req: Request<Incoming>, addr: Option
     body.insert("access_token".into(), json!(issued.access_token.secret()));
     body.insert("token_type".into(), json!("Bearer"));
     body.insert("expires_in".into(), json!(issued.expires_in));
-    if let Some((rt, _)) = &issued.refresh {
+    if let Some((rt, record)) = &issued.refresh {
         body.insert("refresh_token".into(), json!(rt.secret()));
+        // Keycloak's members: the refresh token's lifetime, and the login session's public id.
+        body.insert("refresh_expires_in".into(), json!(record.expires_at.secs().saturating_sub(now.secs())));
     }
     if let Some(id) = &issued.id_token {
         body.insert("id_token".into(), json!(id));
     }
+    if let Some(sid) = session_state {
+        body.insert("session_state".into(), json!(sid));
+    }
+    // Keycloak's realm not-before time (0: tokens are not revoked by date here).
+    body.insert("not-before-policy".into(), json!(0));
     body.insert("scope".into(), json!(issued.scope.to_string()));
     Ok(Value::Object(body).to_string())
 }
@@ -188,24 +197,28 @@ async fn password_grant(
         |s| app.config.scopes.is_known(s),
         &Scope::parse("openid").unwrap_or_default(),
     )?;
-    if let Err(locked) = guard::check(app, name, username, addr).await.map_err(|e| storage(&e))? {
-        return Err(Failure(
-            OAuthError::invalid_grant(format!(
-                "too many failed attempts for this account or address; try again in {} seconds",
-                locked.retry_after
-            )),
-            Some(locked.retry_after),
-        ));
-    }
-    let user = app.repos.user_by_username(name, username).await.map_err(|e| storage(&e))?;
-    let verified = super::authorize::check_password(app, password, user.as_ref()).await;
-    let user = match (user, verified) {
-        (Some(u), Verified::Yes | Verified::YesRehash) if u.active => u,
-        _ => {
-            guard::failed(app, name, username, addr, Some(client.client_id.as_str())).await.map_err(|e| storage(&e))?;
-            return Err(OAuthError::invalid_grant("the username or password is wrong").into());
+    let checked = guard::password_check(app, name, username, addr, Some(client.client_id.as_str()), || async {
+        let user = app.repos.user_by_username(name, username).await?;
+        let verified = super::authorize::check_password(app, password, user.as_ref()).await;
+        Ok(match (user, verified) {
+            (Some(u), Verified::Yes | Verified::YesRehash) if u.active => Some(u),
+            _ => None,
+        })
+    })
+    .await
+    .map_err(|e| storage(&e))?;
+    let user = match checked {
+        PasswordCheck::Passed(u) => u,
+        PasswordCheck::Failed => return Err(OAuthError::invalid_grant("the username or password is wrong").into()),
+        PasswordCheck::Locked(locked) => {
+            return Err(Failure(
+                OAuthError::invalid_grant(format!(
+                    "too many failed attempts for this account or address; try again in {} seconds",
+                    locked.retry_after
+                )),
+                Some(locked.retry_after),
+            ));
         }
     };
-    guard::succeeded(app, name, username).await.map_err(|e| storage(&e))?;
     Ok(token::password_grant(&user.id, scope, app.clock.now(), app.rng.as_ref()))
 }

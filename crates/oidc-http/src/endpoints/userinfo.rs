@@ -43,7 +43,7 @@ pub(crate) async fn userinfo(app: &App, realm: &RealmState, req: Request<Incomin
         Ok(Some((r, u))) => (Some(r), u),
         Ok(None) => (None, None),
         Err(e) => {
-            eprintln!("error: storage: {e}");
+            crate::log::error(&format!("storage: {e}"));
             return fail(OAuthError::server_error("the request could not be completed"));
         }
     };
@@ -64,7 +64,7 @@ pub(crate) async fn userinfo(app: &App, realm: &RealmState, req: Request<Incomin
         Ok(Some(c)) if c.enabled => c,
         Ok(_) => return fail(OAuthError::new(ErrorCode::InvalidToken, "the client of this token is disabled or gone")),
         Err(e) => {
-            eprintln!("error: storage: {e}");
+            crate::log::error(&format!("storage: {e}"));
             return fail(OAuthError::server_error("the request could not be completed"));
         }
     };
@@ -85,7 +85,7 @@ pub(crate) async fn userinfo(app: &App, realm: &RealmState, req: Request<Incomin
             (alg, _) => realm.keys.active_for(alg).map(|k| k.sign(&claims)),
         };
         let Some(jwt) = signed else {
-            eprintln!("error: realm '{name}' has no key to sign userinfo with {}", alg.as_str());
+            crate::log::error(&format!("realm '{name}' has no key to sign userinfo with {}", alg.as_str()));
             return fail(OAuthError::server_error("the response could not be signed"));
         };
         let mut r = response::with_body(StatusCode::OK, "application/jwt", jwt);
