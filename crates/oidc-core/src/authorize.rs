@@ -41,6 +41,23 @@ pub enum ResponseMode {
     FormPost,
 }
 
+impl ResponseMode {
+    /// Every response mode this provider delivers.
+    pub const ALL: [ResponseMode; 3] = [ResponseMode::Query, ResponseMode::Fragment, ResponseMode::FormPost];
+
+    /// The `response_mode` value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResponseMode::Query => "query",
+            ResponseMode::Fragment => "fragment",
+            ResponseMode::FormPost => "form_post",
+        }
+    }
+}
+
+/// The `display` values the authorization endpoint accepts (OIDC Core §3.1.2.1).
+pub const DISPLAY_VALUES: [&str; 4] = ["page", "popup", "touch", "wap"];
+
 /// A response to send back to the client's redirect_uri.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AuthorizationResponse {
@@ -342,7 +359,7 @@ impl Received {
             Err(e) => return Err(fail(e.code, e.description)),
         };
         if let Some(d) = p.get("display")
-            && !matches!(d, "page" | "popup" | "touch" | "wap")
+            && !DISPLAY_VALUES.contains(&d)
         {
             return Err(fail(
                 ErrorCode::InvalidRequest,

@@ -30,6 +30,7 @@ pub mod access_token;
 pub mod authorize;
 pub mod claims;
 pub mod config;
+pub mod discovery;
 pub mod error;
 pub mod hooks;
 pub mod idtoken;

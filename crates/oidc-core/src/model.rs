@@ -296,6 +296,15 @@ pub enum TokenAuthMethod {
 }
 
 impl TokenAuthMethod {
+    /// Every method the token endpoint accepts (`token::authenticate`, `token::authenticate_assertion`).
+    pub const ALL: [TokenAuthMethod; 5] = [
+        TokenAuthMethod::ClientSecretBasic,
+        TokenAuthMethod::ClientSecretPost,
+        TokenAuthMethod::ClientSecretJwt,
+        TokenAuthMethod::PrivateKeyJwt,
+        TokenAuthMethod::None,
+    ];
+
     /// The registered name.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -311,16 +320,10 @@ impl TokenAuthMethod {
 impl FromStr for TokenAuthMethod {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        [
-            TokenAuthMethod::None,
-            TokenAuthMethod::ClientSecretBasic,
-            TokenAuthMethod::ClientSecretPost,
-            TokenAuthMethod::ClientSecretJwt,
-            TokenAuthMethod::PrivateKeyJwt,
-        ]
-        .into_iter()
-        .find(|m| m.as_str() == s)
-        .ok_or_else(|| format!("unknown token_endpoint_auth_method '{s}'"))
+        TokenAuthMethod::ALL
+            .into_iter()
+            .find(|m| m.as_str() == s)
+            .ok_or_else(|| format!("unknown token_endpoint_auth_method '{s}'"))
     }
 }
 
