@@ -1,11 +1,12 @@
 //! The token endpoint (RFC 6749 §3.2, §4.1.3, §6; OpenID Connect Core 1.0 §3.1.3)
-//! as a state machine.
+//! as a state machine: [`flow::TokenFlow`] drives the rules of this module
+//! (credential parsing, client authentication, grant parsing, code and
+//! refresh-token checks, issuing) and tells the adapter what it needs next.
 //!
 //! ```text
-//!  form + Authorization ──parse──▶ TokenRequest ──authenticate(Client?)──▶ Authenticated
-//!     Authenticated ──redeem(Redeemed)──────▶ Grant ──issue──▶ Issued (tokens + records to store)
-//!     Authenticated ──refresh(Rotated)──────▶ Grant ──issue──▶ Issued
-//!                     └─ Replay(grant_id): the caller revokes the grant's tokens
+//!  form + Authorization ──parse_credentials──▶ ClientAuth ──▶ authenticated Client
+//!     ──parse_grant──▶ GrantRequest ──check_code / check_refresh / password──▶ Grant ──issue──▶ tokens
+//!                                       └─ Replay(grant_id): the grant's tokens are revoked
 //! ```
 
 use base64::Engine as _;
@@ -297,7 +298,7 @@ pub fn grantable_scope(
 
 /// A password grant whose password verified (RFC 6749 §4.3.2): a new grant
 /// family for `user_id`, authenticated `now`.
-pub fn password_grant(user_id: &str, scope: Scope, now: UnixTime, rng: &dyn Random) -> Grant {
+pub(crate) fn password_grant(user_id: &str, scope: Scope, now: UnixTime, rng: &dyn Random) -> Grant {
     Grant {
         user_id: user_id.to_owned(),
         scope,
@@ -392,7 +393,7 @@ pub fn parse_resources(values: Vec<String>) -> Result<Vec<String>, OAuthError> {
 /// The audience of the tokens issued for `grant` when `requested` resources
 /// were named (RFC 8707 §2.2): a grant that already names resources (a
 /// refresh) may only be narrowed to some of them; otherwise the request sets them.
-pub fn with_resources(mut grant: Grant, requested: Vec<String>) -> Result<Grant, OAuthError> {
+pub(crate) fn with_resources(mut grant: Grant, requested: Vec<String>) -> Result<Grant, OAuthError> {
     if requested.is_empty() {
         return Ok(grant);
     }
@@ -534,32 +535,34 @@ pub fn authenticate(creds: &ClientCredentials, client: Option<&Client>) -> Resul
     }
 }
 
-/// A grant that may be turned into tokens.
+/// A grant that may be turned into tokens: made only inside the token flow
+/// ([`flow::TokenFlow`]), after the client was authenticated and the code,
+/// refresh token or password checked.
 #[derive(Debug, Clone)]
 pub struct Grant {
     /// The user.
-    pub user_id: String,
+    pub(crate) user_id: String,
     /// The scope to issue.
-    pub scope: Scope,
+    pub(crate) scope: Scope,
     /// The nonce to put in the id_token (code grant only, OIDC Core §3.1.3.6).
-    pub nonce: Option<String>,
+    pub(crate) nonce: Option<String>,
     /// When the user authenticated.
-    pub auth_time: UnixTime,
+    pub(crate) auth_time: UnixTime,
     /// The login session's public id.
-    pub session_id: Option<String>,
+    pub(crate) session_id: Option<String>,
     /// The grant family.
-    pub grant_id: String,
+    pub(crate) grant_id: String,
     /// The `acr` granted at the authorization endpoint.
-    pub acr: Option<String>,
+    pub(crate) acr: Option<String>,
     /// The `claims` request parameter (OIDC Core §5.5), as compact JSON.
-    pub claims: Option<String>,
+    pub(crate) claims: Option<String>,
     /// The resource indicators the tokens are for (RFC 8707); empty: the client.
-    pub audience: Vec<String>,
+    pub(crate) audience: Vec<String>,
 }
 
 /// Why a code or refresh token was refused.
 #[derive(Debug, PartialEq, Eq)]
-pub enum GrantFailure {
+pub(crate) enum GrantFailure {
     /// Answer with this error.
     Refused(OAuthError),
     /// A replay: revoke every token of `grant_id`, then answer `invalid_grant`
@@ -573,7 +576,7 @@ pub enum GrantFailure {
 }
 
 /// Checks a redeemed authorization code (RFC 6749 §4.1.3, RFC 7636 §4.6).
-pub fn check_code(
+pub(crate) fn check_code(
     redeemed: Redeemed,
     client: &Client,
     redirect_uri: Option<&str>,
@@ -631,7 +634,7 @@ pub fn check_code(
 
 /// Checks a used refresh token (RFC 6749 §6): rotation makes a second use a
 /// replay; a narrower scope may be asked for, never a wider one.
-pub fn check_refresh(
+pub(crate) fn check_refresh(
     rotated: Rotated,
     client: &Client,
     scope: Option<&Scope>,
@@ -687,7 +690,7 @@ pub fn check_refresh(
 /// and the token must be the client's. A request refused here changes
 /// nothing, so a client's mistake does not spend its refresh token (whose
 /// next use would then look like a replay and revoke the grant).
-pub fn precheck_refresh(
+pub(crate) fn precheck_refresh(
     rec: &RefreshTokenRecord,
     client: &Client,
     scope: Option<&Scope>,
@@ -756,7 +759,7 @@ pub struct IssueContext<'a> {
 
 /// Issues an access token, a refresh token and, for `openid`, an id_token
 /// (OIDC Core §3.1.3.3).
-pub fn issue(ctx: &IssueContext<'_>, grant: Grant, rng: &dyn Random) -> Result<Issued, OAuthError> {
+pub(crate) fn issue(ctx: &IssueContext<'_>, grant: Grant, rng: &dyn Random) -> Result<Issued, OAuthError> {
     if !ctx.user.active || ctx.user.id != grant.user_id {
         return Err(OAuthError::invalid_grant("the user of this grant is no longer active"));
     }
@@ -829,6 +832,8 @@ pub fn issue(ctx: &IssueContext<'_>, grant: Grant, rng: &dyn Random) -> Result<I
     });
     Ok(Issued { access_token, access_record, refresh, id_token, expires_in, scope: grant.scope })
 }
+
+pub mod flow;
 
 #[cfg(test)]
 mod tests;

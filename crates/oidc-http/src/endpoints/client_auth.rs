@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use oidc_core::OAuthError;
 use oidc_core::model::Client;
-use oidc_core::token::{self, ClientCredentials};
+use oidc_core::token::ClientCredentials;
+use oidc_core::token::flow::{AuthAnswer, AuthNeed, AuthStep, ClientAuth};
 
 use crate::app::{App, RealmState};
 
@@ -16,53 +17,53 @@ pub(crate) fn storage(e: &oidc_core::repo::RepoError) -> OAuthError {
     OAuthError::server_error("the request could not be completed, please try again")
 }
 
+/// Answers one step of the core's client authentication; `client` keeps
+/// the client looked up for the following steps.
+pub(crate) async fn answer(
+    app: &App,
+    realm: &str,
+    need: AuthNeed,
+    client: &mut Option<Arc<Client>>,
+) -> Result<AuthAnswer, OAuthError> {
+    Ok(match need {
+        AuthNeed::Client { client_id } => {
+            *client = app.client(realm, &client_id).await.map_err(|e| storage(&e))?;
+            AuthAnswer::Client(client.as_deref().cloned())
+        }
+        AuthNeed::ClientKeys { refresh } => {
+            let c = client.as_deref().ok_or_else(|| OAuthError::invalid_client("client authentication failed"))?;
+            let (keyed, fetched) = app.with_client_keys(c, refresh).await;
+            AuthAnswer::ClientKeys(keyed, fetched)
+        }
+        // Each assertion is accepted once (RFC 7523 §3 item 7).
+        AuthNeed::AssertionJti { client_id, jti, expires_at } => AuthAnswer::FirstUse(
+            app.repos.use_once(realm, &client_id, &jti, expires_at, app.clock.now()).await.map_err(|e| storage(&e))?,
+        ),
+    })
+}
+
 /// Authenticates the client presenting `creds` at `endpoint` (the path after
-/// `protocol/openid-connect/`). Any failure is `invalid_client`.
+/// `protocol/openid-connect/`) with the core's [`ClientAuth`]: the token
+/// endpoint's methods, and an assertion may name the token endpoint, the
+/// issuer or the endpoint called. Any failure is `invalid_client`.
 pub(crate) async fn authenticate(
     app: &App,
     realm: &RealmState,
-    creds: &ClientCredentials,
+    creds: ClientCredentials,
     endpoint: &str,
-) -> Result<Arc<Client>, OAuthError> {
-    let name = &realm.realm.name;
-    let client = app.client(name, creds.client_id()).await.map_err(|e| storage(&e))?;
-    if matches!(creds, ClientCredentials::Assertion { .. }) {
-        // RFC 7523 §3: the audience is the token endpoint (the issuer is
-        // accepted too, OIDC Core §9, and the endpoint called).
-        let token_endpoint = format!("{}/protocol/openid-connect/token", realm.issuer);
-        let called = format!("{}/protocol/openid-connect/{endpoint}", realm.issuer);
-        let audiences = [token_endpoint.as_str(), realm.issuer.as_str(), called.as_str()];
-        let now = app.clock.now();
-        let (keyed, just_fetched) = match client.as_deref() {
-            Some(c) => {
-                let (c, fetched) = app.with_client_keys(c, false).await;
-                (Some(c), fetched)
+) -> Result<Client, OAuthError> {
+    let oidc = format!("{}/protocol/openid-connect", realm.issuer);
+    let audiences = vec![format!("{oidc}/token"), realm.issuer.clone(), format!("{oidc}/{endpoint}")];
+    let mut auth = ClientAuth::new(creds, audiences, app.clock.now());
+    let mut client = None;
+    loop {
+        match auth.step() {
+            AuthStep::Need(need) => {
+                let a = answer(app, &realm.realm.name, need, &mut client).await?;
+                auth.answer(a);
             }
-            None => (None, false),
-        };
-        let used = match token::authenticate_assertion(creds, keyed.as_ref(), &audiences, now) {
-            Ok(u) => u,
-            // A key the cached jwks_uri document does not have: fetch it again once
-            // (not when it was fetched for this very request).
-            Err(e) => match client.as_deref().filter(|c| c.jwks_uri.is_some() && c.jwks.is_none() && !just_fetched) {
-                Some(c) => {
-                    let (fresh, _) = app.with_client_keys(c, true).await;
-                    token::authenticate_assertion(creds, Some(&fresh), &audiences, now).map_err(|_| e)?
-                }
-                None => return Err(e),
-            },
-        };
-        // Each assertion is accepted once (RFC 7523 §3 item 7).
-        let first = app
-            .repos
-            .use_once(name, creds.client_id(), &used.jti, used.expires_at, app.clock.now())
-            .await
-            .map_err(|e| storage(&e))?;
-        if !first {
-            return Err(OAuthError::invalid_client("client assertion refused: its jti was already used"));
+            AuthStep::Authenticated(c) => return Ok(c),
+            AuthStep::Failed(e) => return Err(e),
         }
-    } else {
-        token::authenticate(creds, client.as_deref())?;
     }
-    client.ok_or_else(|| OAuthError::invalid_client("client authentication failed"))
 }

@@ -29,13 +29,13 @@ pub(crate) async fn authenticated_query(
     realm: &RealmState,
     req: Request<Incoming>,
     endpoint: &str,
-) -> Result<(std::sync::Arc<oidc_core::model::Client>, TokenQuery, hyper::http::request::Parts), OAuthError> {
+) -> Result<(oidc_core::model::Client, TokenQuery, hyper::http::request::Parts), OAuthError> {
     let (parts, body) = req.into_parts();
     let form =
         request::read_form(&parts.headers, body).await.map_err(|e| OAuthError::invalid_request(e.to_string()))?;
     let mut params = Params::from_pairs(form)?;
     let creds = token::parse_credentials(&mut params, header(&parts.headers, AUTHORIZATION))?;
-    let caller = client_auth::authenticate(app, realm, &creds, endpoint).await?;
+    let caller = client_auth::authenticate(app, realm, creds, endpoint).await?;
     let query = introspect::parse_query(&params)?;
     Ok((caller, query, parts))
 }
