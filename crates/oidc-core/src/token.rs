@@ -836,4 +836,4 @@ pub(crate) fn issue(ctx: &IssueContext<'_>, grant: Grant, rng: &dyn Random) -> R
 pub mod flow;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -26,21 +26,7 @@ fn access(expires_at: i64) -> AccessTokenRecord {
 }
 
 fn refresh() -> RefreshTokenRecord {
-    RefreshTokenRecord {
-        digest: Digest::of("rt"),
-        realm: "r".into(),
-        client_id: "rp".into(),
-        user_id: "u1".into(),
-        scope: Scope::parse("openid").unwrap(),
-        expires_at: UnixTime(5000),
-        grant_id: "g1".into(),
-        auth_time: UnixTime(800),
-        session_id: None,
-        claims: None,
-        issued_at: UnixTime(900),
-        audience: Vec::new(),
-        jti: "r1".into(),
-    }
+    crate::token::tests::refresh_record()
 }
 
 fn run(found: &Found, caller: &Client, token_client: Option<&Client>, policy: &IntrospectionPolicy) -> Value {

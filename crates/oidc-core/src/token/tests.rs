@@ -21,7 +21,7 @@ fn params(pairs: &[(&str, &str)]) -> Params {
     Params::from_pairs(pairs.iter().map(|(k, v)| (*k, *v))).unwrap()
 }
 
-fn code_record(challenge: bool) -> CodeRecord {
+pub(crate) fn code_record(challenge: bool) -> CodeRecord {
     CodeRecord {
         digest: Digest::of("code"),
         realm: "r".into(),
@@ -145,7 +145,7 @@ fn code_checks_rfc6749_4_1_3_and_rfc7636_4_6() {
     assert_eq!(refused(check_code(Redeemed::Replayed(code_record(false)), &other, cb, None, now)), "invalid_grant");
 }
 
-fn refresh_record() -> RefreshTokenRecord {
+pub(crate) fn refresh_record() -> RefreshTokenRecord {
     RefreshTokenRecord {
         digest: Digest::of("rt"),
         realm: "r".into(),
