@@ -16,4 +16,5 @@ mod hardening;
 mod keycloak;
 mod keys;
 mod registration;
+mod resource;
 mod tokens;

@@ -63,6 +63,11 @@ pub(crate) async fn introspect(env: &Env, token: &str, caller: (&str, &str)) -> 
 
 /// A confidential resource server client that may only introspect.
 pub(crate) async fn resource_server(env: &Env) -> (String, String) {
+    service_client(env, None).await
+}
+
+/// A confidential client for the client_credentials grant alone, with the access token `format`.
+pub(crate) async fn service_client(env: &Env, format: Option<oidc_core::model::AccessTokenFormat>) -> (String, String) {
     let (id, secret) = env
         .client(ClientType::Confidential, JwtAlg::Rs256, |s| {
             s.name = "API".into();
@@ -70,6 +75,7 @@ pub(crate) async fn resource_server(env: &Env) -> (String, String) {
             s.grant_types = vec![GrantType::ClientCredentials];
             s.redirect_uris = vec![];
             s.post_logout_redirect_uris = vec![];
+            s.access_token_format = format;
         })
         .await;
     (id, secret.unwrap())
