@@ -9,6 +9,23 @@ mod registration;
 mod token;
 mod userinfo;
 
+/// Keycloak's representation parser, for the fuzz targets.
+#[cfg(feature = "fuzzing")]
+pub(crate) fn keycloak_parse(
+    body: &serde_json::Value,
+) -> Result<keycloak::ClientRepresentation, oidc_core::registration::RegistrationError> {
+    keycloak::parse(body)
+}
+
+/// A representation applied to a new client, for the fuzz targets.
+#[cfg(feature = "fuzzing")]
+pub(crate) fn keycloak_to_spec(
+    rep: &keycloak::ClientRepresentation,
+    registry: &oidc_core::scope::ScopeRegistry,
+) -> Result<oidc_core::manage::ClientSpec, oidc_core::registration::RegistrationError> {
+    keycloak::to_spec(rep, None, registry)
+}
+
 use hyper::body::Incoming;
 use hyper::{Method, Request, StatusCode};
 use minijinja::context;
