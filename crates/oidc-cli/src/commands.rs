@@ -702,6 +702,12 @@ async fn client_cmd(store: &dyn Repositories, realm: &str, c: ClientCommand) -> 
     match c {
         ClientCommand::Create { client_id, secret_stdin, opts } => {
             let mut spec = spec_from(&opts, None)?;
+            // RFC 9700 §4.15: a client_id must not be mistaken for a user's sub.
+            if let Some(id) = &client_id
+                && store.user(realm, id).await?.is_some()
+            {
+                bail!("client_id '{id}' is a user's id (sub); choose another so tokens cannot be mistaken for the user's");
+            }
             spec.client_id = client_id;
             if secret_stdin {
                 spec.client_secret = Some(ClientSecret::new(read_line_stdin("client secret")?));
