@@ -706,7 +706,9 @@ async fn client_cmd(store: &dyn Repositories, realm: &str, c: ClientCommand) -> 
             if let Some(id) = &client_id
                 && store.user(realm, id).await?.is_some()
             {
-                bail!("client_id '{id}' is a user's id (sub); choose another so tokens cannot be mistaken for the user's");
+                bail!(
+                    "client_id '{id}' is a user's id (sub); choose another so tokens cannot be mistaken for the user's"
+                );
             }
             spec.client_id = client_id;
             if secret_stdin {

@@ -56,6 +56,14 @@ impl Endpoint {
         {
             return Endpoint::CheckSessionInit(realm.to_owned());
         }
+        // RFC 8414 §3.1: the authorization server metadata of issuer
+        // `{base}/realms/{realm}` is at `/.well-known/oauth-authorization-server/realms/{realm}`
+        // (the same document as OpenID Connect Discovery's).
+        if let Some(realm) = path.strip_prefix("/.well-known/oauth-authorization-server/realms/")
+            && valid_realm(realm)
+        {
+            return Endpoint::Discovery(realm.to_owned());
+        }
         let mut parts = path.trim_start_matches('/').split('/');
         match (parts.next(), parts.next(), parts.next(), parts.next(), parts.next(), parts.next()) {
             (Some("realms"), Some(realm), None | Some(""), None, None, None) if valid_realm(realm) => {
@@ -144,6 +152,12 @@ mod tests {
             Endpoint::parse("/realms/main/.well-known/openid-configuration"),
             Endpoint::Discovery("main".into())
         );
+        assert_eq!(
+            Endpoint::parse("/.well-known/oauth-authorization-server/realms/main"),
+            Endpoint::Discovery("main".into()),
+            "RFC 8414 section 3.1"
+        );
+        assert_eq!(Endpoint::parse("/.well-known/oauth-authorization-server/realms/main/x"), Endpoint::NotFound);
         assert_eq!(Endpoint::parse("/realms/main/protocol/openid-connect/auth"), Endpoint::Authorize("main".into()));
         assert_eq!(Endpoint::parse("/realms/main/protocol/openid-connect/token"), Endpoint::Token("main".into()));
         assert_eq!(Endpoint::parse("/realms/main/protocol/openid-connect/certs"), Endpoint::Jwks("main".into()));
