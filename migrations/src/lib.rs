@@ -18,6 +18,8 @@ mod m20261206_000020_token_details;
 mod m20261206_000021_client_access_token_format;
 mod m20261206_000022_refresh_reuse;
 mod m20261206_000023_expiry_indexes;
+mod m20261206_000030_sessions;
+mod m20261206_000031_client_logout;
 mod m20261206_000040_client_keycloak_settings;
 
 /// Lists the migrations in order.
@@ -41,6 +43,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000021_client_access_token_format::Migration),
             Box::new(m20261206_000022_refresh_reuse::Migration),
             Box::new(m20261206_000023_expiry_indexes::Migration),
+            Box::new(m20261206_000030_sessions::Migration),
+            Box::new(m20261206_000031_client_logout::Migration),
             Box::new(m20261206_000040_client_keycloak_settings::Migration),
         ]
     }

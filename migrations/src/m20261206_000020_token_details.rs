@@ -1,9 +1,10 @@
 //! What introspection (RFC 7662 §2.2) and JWT access tokens (RFC 9068 §2.2)
 //! say about a token: when it was issued, its `jti`, its audience (RFC 8707
-//! resource indicators) and, for access tokens, the login session (`sid`).
+//! resource indicators). (`access_tokens.session_id`, the `sid`, comes with
+//! the sessions migration, m20261206_000030.)
 
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::schema::{string_null, text_null};
+use sea_orm_migration::schema::text_null;
 
 /// Adds the token detail columns.
 #[derive(Debug, DeriveMigrationName)]
@@ -11,7 +12,6 @@ pub(crate) struct Migration;
 
 const ADDED: &[(&str, &str)] = &[
     ("access_tokens", "issued_at"),
-    ("access_tokens", "session_id"),
     ("access_tokens", "audience"),
     ("access_tokens", "jti"),
     ("refresh_tokens", "issued_at"),
@@ -33,7 +33,7 @@ impl MigrationTrait for Migration {
             add(m, table, text_null("audience")).await?;
             add(m, table, ColumnDef::new("jti").string().not_null().default("").to_owned()).await?;
         }
-        add(m, "access_tokens", string_null("session_id")).await
+        Ok(())
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {

@@ -8,7 +8,7 @@ use sea_orm_migration::sea_orm::Database;
 use crate::Migrator;
 
 /// Every table the migrations create.
-const TABLES: [&str; 16] = [
+const TABLES: [&str; 17] = [
     "realms",
     "signing_keys",
     "clients",
@@ -25,6 +25,7 @@ const TABLES: [&str; 16] = [
     "registration_policies",
     "role_assignments",
     "used_assertions",
+    "session_clients",
 ];
 
 #[tokio::test]
@@ -39,7 +40,15 @@ async fn all_migrations_run_on_an_empty_database_roll_back_and_rerun() {
         schema.has_index("users", "users_realm_username").await.expect("has_index"),
         "usernames are unique per realm"
     );
-    for (table, col) in [("clients", "grant_types"), ("users", "attributes"), ("signing_keys", "published_until")] {
+    for (table, col) in [
+        ("clients", "grant_types"),
+        ("users", "attributes"),
+        ("signing_keys", "published_until"),
+        ("login_sessions", "last_used"),
+        ("access_tokens", "session_id"),
+        ("refresh_tokens", "offline"),
+        ("clients", "backchannel_logout_uri"),
+    ] {
         assert!(schema.has_column(table, col).await.expect("has_column"), "{table}.{col} added");
     }
     assert!(Migrator::get_pending_migrations(&db).await.expect("pending").is_empty(), "nothing left to apply");

@@ -10,17 +10,20 @@
   const show = (msg) => { const e = document.getElementById("demo-error"); e.textContent = msg; e.hidden = false; };
   const decode = (part) => JSON.parse(new TextDecoder().decode(Uint8Array.from(atob(part.replace(/-/g, "+").replace(/_/g, "/")), (c) => c.charCodeAt(0))));
 
+  // The provider accepts only S256 (RFC 9700 2.1.1); browsers offer SHA-256 only in
+  // secure contexts (https, or http on localhost / 127.0.0.1).
   async function challenge(verifier) {
-    if (window.crypto && crypto.subtle) {
-      return { method: "S256", value: b64url(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier))) };
+    if (!(window.crypto && crypto.subtle)) {
+      throw new Error("This page is not a secure context (use https, or http on localhost), so it cannot compute the S256 PKCE challenge.");
     }
-    return { method: "plain", value: verifier };
+    return { method: "S256", value: b64url(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier))) };
   }
 
   button.addEventListener("click", async () => {
     const meta = await (await fetch(issuer + "/.well-known/openid-configuration")).json();
     const verifier = random(), state = random(), nonce = random();
-    const ch = await challenge(verifier);
+    let ch;
+    try { ch = await challenge(verifier); } catch (e) { show(e.message); return; }
     sessionStorage.setItem("demo", JSON.stringify({ verifier, state, nonce, token: meta.token_endpoint, userinfo: meta.userinfo_endpoint }));
     const q = new URLSearchParams({ client_id: clientId, redirect_uri: redirectUri, response_type: "code",
       scope: "openid profile email phone address", state, nonce, code_challenge: ch.value, code_challenge_method: ch.method });

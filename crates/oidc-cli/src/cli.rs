@@ -23,6 +23,8 @@ pub struct Cli {
 }
 
 /// The commands.
+// Parsed once per run: the size of the client options does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the server. On first start it migrates the database and creates the realm and a signing key.
@@ -317,6 +319,20 @@ pub struct ClientOpts {
     /// A description for operators.
     #[arg(long)]
     pub description: Option<String>,
+    /// Front-Channel Logout 1.0: a URL of the client that the logged-out page
+    /// loads in an iframe (same scheme, host and port as a redirect URI); `""` removes it.
+    #[arg(long)]
+    pub frontchannel_logout_uri: Option<String>,
+    /// Whether that URL needs `iss` and `sid` (`true`/`false`, default false).
+    #[arg(long)]
+    pub frontchannel_logout_session_required: Option<bool>,
+    /// Back-Channel Logout 1.0: a URL of the client that receives a signed
+    /// logout token by POST when a session it is in ends; `""` removes it.
+    #[arg(long)]
+    pub backchannel_logout_uri: Option<String>,
+    /// Whether the logout token must carry `sid` (`true`/`false`, default false).
+    #[arg(long)]
+    pub backchannel_logout_session_required: Option<bool>,
 }
 
 /// Client commands.
@@ -422,6 +438,12 @@ pub enum UserCommand {
     List,
     /// Delete a user with their sessions, tokens and consents.
     Delete {
+        /// Login name.
+        username: String,
+    },
+    /// End every login session of a user (their session-bound tokens stop
+    /// working) and notify the applications by back-channel logout.
+    Logout {
         /// Login name.
         username: String,
     },

@@ -64,6 +64,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     require_realm(store.as_ref(), &realm).await?;
                     client_cmd(store.as_ref(), &realm, *c).await
                 }
+                Command::User(UserCommand::Logout { username }) => {
+                    require_realm(store.as_ref(), &realm).await?;
+                    user_logout(store, &file, &realm, &username).await
+                }
                 Command::User(c) => {
                     require_realm(store.as_ref(), &realm).await?;
                     user_cmd(store.as_ref(), &realm, c).await
@@ -159,6 +163,7 @@ async fn serve(store: Store, file: &FileConfig, realm: &str, args: ServeArgs) ->
     opts.trusted_proxies = file.trusted_proxies()?;
     opts.allow_fetch_networks = file.fetch_networks()?;
     opts.allow_http_fetch_loopback = file.outbound.allow_http_loopback;
+    opts.unauthenticated_session_key = file.session_management.unauthenticated_key.clone();
     if opts.allow_http_fetch_loopback {
         eprintln!("WARNING: [outbound] allow_http_loopback is on: jwks_uri, request_uri and sector_identifier_uri");
         eprintln!("WARNING: may be fetched over plain http from this machine. Use it for development only.");
@@ -648,6 +653,21 @@ fn spec_from(opts: &ClientOpts, base: Option<&Client>) -> anyhow::Result<ClientS
     if let Some(a) = &opts.access_token_alg {
         set.access_token_signed_response_alg = Some(a.parse().map_err(|e: String| anyhow!(e))?);
     }
+    // Front-Channel and Back-Channel Logout 1.0; an empty value removes a URI.
+    for (field, new) in [
+        (&mut set.logout.frontchannel_uri, &opts.frontchannel_logout_uri),
+        (&mut set.logout.backchannel_uri, &opts.backchannel_logout_uri),
+    ] {
+        if let Some(u) = new {
+            *field = (!u.is_empty()).then(|| u.clone());
+        }
+    }
+    if let Some(v) = opts.frontchannel_logout_session_required {
+        set.logout.frontchannel_session_required = v;
+    }
+    if let Some(v) = opts.backchannel_logout_session_required {
+        set.logout.backchannel_session_required = v;
+    }
     Ok(spec)
 }
 
@@ -660,6 +680,12 @@ fn print_client(c: &Client) {
     say!("jwt_alg:        {}", c.jwt_alg.as_str());
     say!("subject_type:   {}", c.subject_type);
     say!("redirect_uris:  {}", c.redirect_uris.join(" "));
+    if let Some(u) = &c.logout.frontchannel_uri {
+        say!("frontchannel:   {u} (session required: {})", c.logout.frontchannel_session_required);
+    }
+    if let Some(u) = &c.logout.backchannel_uri {
+        say!("backchannel:    {u} (session required: {})", c.logout.backchannel_session_required);
+    }
     if !c.post_logout_redirect_uris.is_empty() {
         say!("post_logout:    {}", c.post_logout_redirect_uris.join(" "));
     }
@@ -705,6 +731,14 @@ async fn client_cmd(store: &dyn Repositories, realm: &str, c: ClientCommand) -> 
     match c {
         ClientCommand::Create { client_id, secret_stdin, opts } => {
             let mut spec = spec_from(&opts, None)?;
+            // RFC 9700 §4.15: a client_id must not be mistaken for a user's sub.
+            if let Some(id) = &client_id
+                && store.user(realm, id).await?.is_some()
+            {
+                bail!(
+                    "client_id '{id}' is a user's id (sub); choose another so tokens cannot be mistaken for the user's"
+                );
+            }
             spec.client_id = client_id;
             if secret_stdin {
                 spec.client_secret = Some(ClientSecret::new(read_line_stdin("client secret")?));
@@ -894,6 +928,7 @@ async fn user_cmd(store: &dyn Repositories, realm: &str, c: UserCommand) -> anyh
             store.delete_user(realm, &user.id).await?;
             say!("Deleted user '{username}'.");
         }
+        UserCommand::Logout { .. } => bail!("handled by user_logout"),
     }
 
     Ok(())
@@ -916,6 +951,38 @@ pub(crate) fn write_line(args: std::fmt::Arguments<'_>) {
         }
         std::process::exit(if e.kind() == std::io::ErrorKind::BrokenPipe { 141 } else { 1 });
     }
+}
+
+/// `oidc user logout NAME`: ends the user's sessions like the account page's
+/// "sign out everywhere", with the server's issuer (from `base_url`) in the
+/// logout tokens, and waits until they are delivered or given up on.
+async fn user_logout(
+    store: Arc<dyn Repositories>,
+    file: &FileConfig,
+    realm: &str,
+    username: &str,
+) -> anyhow::Result<()> {
+    let user = store.user_by_username(realm, username).await?.ok_or_else(|| anyhow!("no user '{username}'"))?;
+    let listen = file.listen.clone().unwrap_or(DEFAULT_LISTEN.into());
+    let base_url = file.base_url.clone().unwrap_or_else(|| format!("http://{listen}"));
+    let config = oidc_http::AppConfig {
+        base_url: base_url.trim_end_matches('/').to_owned(),
+        settings: file.settings()?,
+        demo_client_id: None,
+        log_requests: false,
+        scopes: file.scope_registry()?,
+        // The same outbound rules as the server's.
+        allow_http_fetch_loopback: file.outbound.allow_http_loopback,
+        unauthenticated_session_key: None,
+        allow_fetch_networks: file.fetch_networks()?,
+        limits: oidc_http::ServerLimits::default(),
+        trusted_proxies: Vec::new(),
+    };
+    let templates = oidc_http::Templates::load(None).context("cannot load the templates")?;
+    let app = oidc_http::App::new(store, config, templates, Arc::new(SystemClock), Arc::new(OsRandom::new()));
+    let (sessions, delivered) = app.end_user_sessions(realm, &user.id).await.map_err(|e| anyhow!(e))?;
+    say!("Ended {sessions} session(s) of '{username}'; {delivered} back-channel logout notification(s) delivered.");
+    Ok(())
 }
 
 #[cfg(test)]

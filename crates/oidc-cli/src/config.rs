@@ -14,7 +14,14 @@
 //! id_token = 600       # OIDC_IDTOKEN_EXPIRE
 //! refresh_token = 2592000
 //! consent_days = 90    # OIDC_SKIP_CONSENT_EXPIRE
-//! session = 36000
+//! session = 36000      # SSO Session Max
+//! session_idle = 1800  # SSO Session Idle
+//! offline_idle = 2592000   # offline_access refresh tokens: idle
+//! offline_max = 5184000    # offline_access refresh tokens: maximum
+//!
+//! [session_management]      # OIDC_SESSION_MANAGEMENT_ENABLE
+//! enabled = true
+//! unauthenticated_key = "..." # OIDC_UNAUTHENTICATED_SESSION_MANAGEMENT_KEY (random when unset)
 //!
 //! [grants]
 //! password = false                # OIDC_GRANT_TYPE_PASSWORD_ENABLE
@@ -106,6 +113,9 @@ pub struct FileConfig {
     /// The periodic cleanup of expired rows.
     #[serde(default)]
     pub cleanup: CleanupConfig,
+    /// Session Management 1.0.
+    #[serde(default)]
+    pub session_management: SessionManagement,
     /// Custom scopes.
     #[serde(default)]
     pub scopes: Vec<ScopeConfig>,
@@ -173,6 +183,17 @@ pub struct Introspection {
     pub require_audience: Option<bool>,
     /// Active answers carry `scope`.
     pub include_scope: Option<bool>,
+}
+
+/// Session Management 1.0 in the configuration file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionManagement {
+    /// `session_state` and the check_session_iframe (default on).
+    pub enabled: Option<bool>,
+    /// The fixed browser-state key of browsers with no session, shared by
+    /// every instance; random at start-up when unset.
+    pub unauthenticated_key: Option<String>,
 }
 
 /// Brute-force protection in the configuration file.
@@ -244,8 +265,14 @@ pub struct Lifetimes {
     pub refresh_token: Option<i64>,
     /// Consent, days.
     pub consent_days: Option<i64>,
-    /// Login session, seconds.
+    /// Login session maximum, seconds.
     pub session: Option<i64>,
+    /// Login session idle timeout, seconds.
+    pub session_idle: Option<i64>,
+    /// Offline token idle timeout, seconds.
+    pub offline_idle: Option<i64>,
+    /// Offline token maximum lifetime, seconds.
+    pub offline_max: Option<i64>,
 }
 
 impl FileConfig {
@@ -267,6 +294,10 @@ impl FileConfig {
             refresh_token_lifetime: l.refresh_token.unwrap_or(d.refresh_token_lifetime),
             consent_lifetime: l.consent_days.map_or(d.consent_lifetime, |days| days.saturating_mul(86_400)),
             session_lifetime: l.session.unwrap_or(d.session_lifetime),
+            session_idle: l.session_idle.unwrap_or(d.session_idle),
+            offline_idle: l.offline_idle.unwrap_or(d.offline_idle),
+            offline_max: l.offline_max.unwrap_or(d.offline_max),
+            session_management: self.session_management.enabled.unwrap_or(d.session_management),
             idtoken_include_claims: self.grants.idtoken_include_claims.unwrap_or(d.idtoken_include_claims),
             password_grant_enabled: self.grants.password.unwrap_or(d.password_grant_enabled),
             throttle: ThrottlePolicy {
@@ -305,6 +336,9 @@ impl FileConfig {
             ("lifetimes.consent_days", s.consent_lifetime),
             ("lifetimes.session", s.session_lifetime),
             ("tokens.jwt_access_token_lifetime", s.jwt_access_token_lifetime),
+            ("lifetimes.session_idle", s.session_idle),
+            ("lifetimes.offline_idle", s.offline_idle),
+            ("lifetimes.offline_max", s.offline_max),
             ("brute_force.max_failures_per_user", s.throttle.max_failures_per_user),
             ("brute_force.max_failures_per_address", s.throttle.max_failures_per_address),
             ("brute_force.window", s.throttle.window),
@@ -466,5 +500,21 @@ mod tests {
         assert!(e.to_string().contains("tokens.access_token_format"), "{e}");
         let e = parse("[tokens]\nrefresh_reuse_interval = -1\n").unwrap().settings().unwrap_err();
         assert!(e.to_string().contains("refresh_reuse_interval"), "{e}");
+        let e = parse("[lifetimes]\nsession_idle = 0\n").unwrap().settings().unwrap_err();
+        assert!(e.to_string().contains("lifetimes.session_idle"), "{e}");
+    }
+
+    #[test]
+    fn session_management_and_session_lifetimes_sections() {
+        let c = parse(
+            "[session_management]\nenabled = false\nunauthenticated_key = \"k\"\n\
+             [lifetimes]\nsession = 7200\nsession_idle = 600\noffline_idle = 100\noffline_max = 200\n",
+        )
+        .unwrap();
+        let s = c.settings().unwrap();
+        assert!(!s.session_management);
+        assert_eq!((s.session_lifetime, s.session_idle, s.offline_idle, s.offline_max), (7200, 600, 100, 200));
+        assert_eq!(c.session_management.unauthenticated_key.as_deref(), Some("k"));
+        assert!(parse("").unwrap().settings().unwrap().session_management, "on by default, as in Keycloak");
     }
 }

@@ -88,6 +88,8 @@ pub struct ServerOptions {
     /// Delete expired rows every interval, this many per table and statement
     /// (`None`: never; the binary's default is hourly).
     pub cleanup: Option<(std::time::Duration, u64)>,
+    /// The browser-state key for browsers with no session (Session Management); random when `None`.
+    pub unauthenticated_session_key: Option<String>,
     /// Private networks outbound fetches may reach.
     pub allow_fetch_networks: Vec<Cidr>,
     /// Connection limits and request deadlines.
@@ -110,6 +112,7 @@ impl ServerOptions {
             hooks: Hooks::default(),
             allow_http_fetch_loopback: false,
             cleanup: None,
+            unauthenticated_session_key: None,
             allow_fetch_networks: Vec::new(),
             limits: ServerLimits::default(),
             trusted_proxies: Vec::new(),
@@ -172,6 +175,7 @@ pub async fn spawn(opts: ServerOptions, repos: Arc<dyn Repositories>) -> anyhow:
         log_requests: opts.log_requests,
         scopes: opts.scopes.clone(),
         allow_http_fetch_loopback: opts.allow_http_fetch_loopback,
+        unauthenticated_session_key: opts.unauthenticated_session_key.clone(),
         allow_fetch_networks: opts.allow_fetch_networks.clone(),
         limits: opts.limits.clone(),
         trusted_proxies: opts.trusted_proxies.clone(),

@@ -385,7 +385,16 @@ impl Received {
                 if !is_valid_pkce_string(c) {
                     return Err(fail(ErrorCode::InvalidRequest, "code_challenge is malformed (RFC 7636 §4.2)".into()));
                 }
+                // RFC 7636 §4.3: an omitted method means plain. RFC 9700 §2.1.1: S256
+                // is required unless a client is configured for plain (Keycloak's
+                // pkce.code.challenge.method = plain), which then may use only that.
                 match m.unwrap_or("plain").parse::<PkceMethod>() {
+                    Ok(PkceMethod::Plain) if client.pkce_method != Some(PkceMethod::Plain) => {
+                        return Err(fail(
+                            ErrorCode::InvalidRequest,
+                            "code_challenge_method must be S256; plain is accepted only from clients configured for it (RFC 9700 Section 2.1.1)".into(),
+                        ));
+                    }
                     Ok(m) => Some(m),
                     Err(e) => return Err(fail(e.code, e.description)),
                 }
@@ -843,26 +852,9 @@ impl Validated {
     /// `Ok(None)` without a hint.
     pub fn hint_subject(&self, keys: &KeySet, client: &Client) -> Result<Option<String>, AuthzError> {
         let Some(hint) = &self.id_token_hint else { return Ok(None) };
-        let bad = |why: &str| self.error(ErrorCode::InvalidRequest, format!("id_token_hint {why}"));
-        let mut vkeys = keys.verify_keys().to_vec();
-        if let Some(secret) = &client.client_secret {
-            vkeys.push(crate::jose::VerifyKey::Hmac(secret.secret().as_bytes().to_vec()));
-        }
-        let verified = crate::jose::verify(hint, &crate::jose::ALL_ALGS, &vkeys)
-            .map_err(|_| bad("is not an id_token signed by this provider"))?;
-        let c = &verified.claims;
-        if c.get("iss").and_then(|i| i.as_str()) != Some(self.issuer.as_str()) {
-            return Err(bad("was issued by another provider"));
-        }
-        let aud_ok = match c.get("aud") {
-            Some(serde_json::Value::String(a)) => a == &client.client_id,
-            Some(serde_json::Value::Array(a)) => a.iter().any(|x| x.as_str() == Some(client.client_id.as_str())),
-            _ => false,
-        };
-        if !aud_ok {
-            return Err(bad("was issued to another client"));
-        }
-        c.get("sub").and_then(|s| s.as_str()).map(|s| Some(s.to_owned())).ok_or_else(|| bad("has no sub"))
+        idtoken::verify_hint(hint, keys, client, &self.issuer)
+            .map(|h| Some(h.subject))
+            .map_err(|why| self.error(ErrorCode::InvalidRequest, format!("id_token_hint {why}")))
     }
 
     /// The `acr` to put in the id_token: only when the client asked, with

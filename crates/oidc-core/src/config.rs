@@ -13,8 +13,18 @@ pub struct Settings {
     pub refresh_token_lifetime: i64,
     /// Consent lifetime in seconds (OIDC_SKIP_CONSENT_EXPIRE, default 90 days).
     pub consent_lifetime: i64,
-    /// Login session lifetime in seconds (default 10 hours).
+    /// Login session maximum lifetime in seconds (Keycloak's SSO Session Max, default 10 hours).
     pub session_lifetime: i64,
+    /// Login session idle timeout in seconds (Keycloak's SSO Session Idle, default 30 minutes).
+    pub session_idle: i64,
+    /// Offline tokens (`offline_access`): idle timeout in seconds, renewed by each refresh
+    /// (Keycloak's Offline Session Idle, default 30 days).
+    pub offline_idle: i64,
+    /// Offline tokens: maximum lifetime in seconds from the login (Offline Session Max, default 60 days).
+    pub offline_max: i64,
+    /// Session Management 1.0: `session_state` in authorization responses and
+    /// the check_session_iframe (OIDC_SESSION_MANAGEMENT_ENABLE; on by default, as in Keycloak).
+    pub session_management: bool,
     /// Whether id_tokens carry the claims of the granted scopes even when an
     /// access token is issued with them (OIDC_IDTOKEN_INCLUDE_CLAIMS, default off).
     pub idtoken_include_claims: bool,
@@ -47,6 +57,10 @@ impl Default for Settings {
             refresh_token_lifetime: 30 * 24 * 3600,
             consent_lifetime: 90 * 24 * 3600,
             session_lifetime: 10 * 3600,
+            session_idle: 30 * 60,
+            offline_idle: 30 * 24 * 3600,
+            offline_max: 60 * 24 * 3600,
+            session_management: true,
             idtoken_include_claims: false,
             password_grant_enabled: false,
             throttle: ThrottlePolicy::default(),

@@ -32,6 +32,8 @@ pub struct Endpoints {
     pub introspection: String,
     /// Token revocation (RFC 7009).
     pub revocation: String,
+    /// The OP iframe of Session Management 1.0 §3.3, when session management is on.
+    pub check_session_iframe: Option<String>,
 }
 
 /// What the discovery document describes.
@@ -110,7 +112,8 @@ pub fn document(input: &DiscoveryInput<'_>) -> Map<String, Value> {
         "introspection_endpoint_auth_methods_supported": introspection_auth_methods(),
         "introspection_endpoint_auth_signing_alg_values_supported": ALL_ALGS,
         "introspection_signing_alg_values_supported": input.keys.active().map(|k| k.alg().as_str()).into_iter().collect::<Vec<_>>(),
-        "code_challenge_methods_supported": names(&PkceMethod::ALL, PkceMethod::as_str),
+        // plain is accepted only from clients configured for it (RFC 9700 §2.1.1).
+        "code_challenge_methods_supported": [PkceMethod::S256.as_str()],
         "claims_supported": input.scopes.claims_supported(),
         "acr_values_supported": ["1"],
         "display_values_supported": DISPLAY_VALUES,
@@ -122,11 +125,20 @@ pub fn document(input: &DiscoveryInput<'_>) -> Map<String, Value> {
         "require_request_uri_registration": false,
         "authorization_response_iss_parameter_supported": true,
         "ui_locales_supported": ["en"],
+        // Front-Channel Logout 1.0 §3 and Back-Channel Logout 1.0 §2.1: iss and sid are always sent.
+        "frontchannel_logout_supported": true,
+        "frontchannel_logout_session_supported": true,
+        "backchannel_logout_supported": true,
+        "backchannel_logout_session_supported": true,
     });
-    match doc {
+    let mut doc = match doc {
         Value::Object(m) => m,
         _ => Map::new(),
+    };
+    if let Some(iframe) = &e.check_session_iframe {
+        doc.insert("check_session_iframe".into(), json!(iframe));
     }
+    doc
 }
 
 #[cfg(test)]
@@ -147,6 +159,7 @@ mod tests {
             registration: "https://op/r".into(),
             introspection: "https://op/i".into(),
             revocation: "https://op/v".into(),
+            check_session_iframe: None,
         };
         document(&DiscoveryInput {
             issuer: "https://op",
@@ -167,6 +180,7 @@ mod tests {
         for v in d["token_endpoint_auth_methods_supported"].as_array().unwrap() {
             assert!(v.as_str().unwrap().parse::<TokenAuthMethod>().is_ok(), "{v}");
         }
+        assert_eq!(d["code_challenge_methods_supported"], json!(["S256"]), "RFC 9700 §2.1.1");
         for v in d["code_challenge_methods_supported"].as_array().unwrap() {
             assert!(v.as_str().unwrap().parse::<PkceMethod>().is_ok(), "{v}");
         }

@@ -9,9 +9,11 @@
 //! | `OIDC_AFTER_USERLOGIN_HOOK` | [`AfterLoginHook`] |
 //! | signals `user_accept_consent`, `user_decline_consent` | [`ConsentListener`] |
 //! | `OIDC_INTROSPECTION_PROCESSING_HOOK` | [`IntrospectionHook`] |
+//! | `OIDC_AFTER_END_SESSION_HOOK` | [`AfterEndSessionHook`] |
 //!
 //! The flows of this crate call the id_token and userinfo hooks through
-//! [`Hooks`]; the adapter calls the after-login hook and the listeners.
+//! [`Hooks`]; the adapter calls the after-login and after-end-session hooks
+//! and the listeners.
 
 use std::fmt;
 use std::sync::Arc;
@@ -73,6 +75,43 @@ pub trait AfterLoginHook: Send + Sync {
     /// Called once the user's password was verified, for `client` (none for
     /// the account page).
     fn after_login(&self, user: &User, client: Option<&Client>, now: UnixTime) -> AfterLogin;
+}
+
+/// A logout at the end_session endpoint, about to happen (the arguments of
+/// the seed's `OIDC_AFTER_END_SESSION_HOOK`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EndSessionEvent {
+    /// The realm.
+    pub realm: String,
+    /// The user being signed out.
+    pub user_id: String,
+    /// The login session's public id (`sid`).
+    pub session_id: String,
+    /// The client that asked, if known.
+    pub client_id: Option<String>,
+    /// The registered post_logout_redirect_uri the browser goes to next, if any.
+    pub post_logout_redirect_uri: Option<String>,
+    /// The request's `state`.
+    pub state: Option<String>,
+    /// When.
+    pub at: UnixTime,
+}
+
+/// What happens after a logout (the seed's hook returns `None` to continue).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AfterEndSession {
+    /// Go on: the post_logout_redirect_uri, or the logged-out page.
+    Continue,
+    /// Send the browser here instead (the session is ended all the same).
+    Redirect(String),
+}
+
+/// Runs business logic when a user logs out at the end_session endpoint,
+/// just before the session ends (the seed's `OIDC_AFTER_END_SESSION_HOOK`).
+pub trait AfterEndSessionHook: Send + Sync {
+    /// Called once per logout with what is known about it.
+    fn after_end_session(&self, event: &EndSessionEvent) -> AfterEndSession;
 }
 
 /// A consent decision (the seed's `user_accept_consent` / `user_decline_consent` signals).
@@ -144,6 +183,8 @@ pub struct Hooks {
     pub consent: Vec<Arc<dyn ConsentListener>>,
     /// Introspection hooks, in order.
     pub introspection: Vec<Arc<dyn IntrospectionHook>>,
+    /// The after-end-session hook.
+    pub after_end_session: Option<Arc<dyn AfterEndSessionHook>>,
 }
 
 impl Default for Hooks {
@@ -155,6 +196,7 @@ impl Default for Hooks {
             after_login: None,
             consent: Vec::new(),
             introspection: Vec::new(),
+            after_end_session: None,
         }
     }
 }
@@ -167,6 +209,7 @@ impl fmt::Debug for Hooks {
             .field("after_login", &self.after_login.is_some())
             .field("consent", &self.consent.len())
             .field("introspection", &self.introspection.len())
+            .field("after_end_session", &self.after_end_session.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -234,6 +277,11 @@ impl Hooks {
     /// The after-login decision (`Continue` without a hook).
     pub fn after_login(&self, user: &User, client: Option<&Client>, now: UnixTime) -> AfterLogin {
         self.after_login.as_ref().map_or(AfterLogin::Continue, |h| h.after_login(user, client, now))
+    }
+
+    /// The after-end-session decision (`Continue` without a hook).
+    pub fn after_end_session(&self, event: &EndSessionEvent) -> AfterEndSession {
+        self.after_end_session.as_ref().map_or(AfterEndSession::Continue, |h| h.after_end_session(event))
     }
 
     /// Tells every listener that consent was given.
@@ -335,5 +383,28 @@ mod tests {
         assert_eq!(*rec.0.lock().unwrap(), ["given:c", "declined:c"]);
         assert_eq!(hooks.after_login(&crate::authorize::tests::user(), None, UnixTime(0)), AfterLogin::Continue);
         assert!(format!("{hooks:?}").contains("consent: 1"));
+    }
+
+    struct Elsewhere;
+    impl AfterEndSessionHook for Elsewhere {
+        fn after_end_session(&self, e: &EndSessionEvent) -> AfterEndSession {
+            AfterEndSession::Redirect(format!("https://app.example/bye/{}", e.session_id))
+        }
+    }
+
+    #[test]
+    fn after_end_session_hook_continues_by_default_and_may_redirect() {
+        let e = EndSessionEvent {
+            realm: "r".into(),
+            user_id: "u".into(),
+            session_id: "sid1".into(),
+            client_id: None,
+            post_logout_redirect_uri: None,
+            state: None,
+            at: UnixTime(1),
+        };
+        assert_eq!(Hooks::default().after_end_session(&e), AfterEndSession::Continue);
+        let hooks = Hooks { after_end_session: Some(Arc::new(Elsewhere)), ..Hooks::default() };
+        assert_eq!(hooks.after_end_session(&e), AfterEndSession::Redirect("https://app.example/bye/sid1".into()));
     }
 }

@@ -97,3 +97,57 @@ pub fn sign(claims: &Map<String, Value>, client: &Client, keys: &KeySet) -> Resu
         }
     }
 }
+
+/// What a verified `id_token_hint` says.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IdTokenHint {
+    /// `sub`: the user, as the client knows them.
+    pub subject: String,
+    /// `sid`: the login session it was issued in, if it says.
+    pub session_id: Option<String>,
+}
+
+/// The audiences of an id_token, read without verifying it: only to find
+/// the client whose keys (an HS256 secret) may verify it.
+pub fn unverified_audiences(jwt: &str) -> Vec<String> {
+    let Some(payload) = jwt.split('.').nth(1) else { return Vec::new() };
+    let Some(claims) = crate::jose::b64_decode(payload).ok().and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+    else {
+        return Vec::new();
+    };
+    match claims.get("aud") {
+        Some(Value::String(a)) => vec![a.clone()],
+        Some(Value::Array(a)) => a.iter().filter_map(|x| x.as_str().map(str::to_owned)).take(16).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Verifies an `id_token_hint`: an id_token this provider (`issuer`) issued
+/// to `client`, signed by a realm key or with the client's secret (HS256).
+/// `aud` may be a string or an array that contains the client. An expired
+/// token is accepted (OIDC Core §3.1.2.1: the OP need not be listed as an
+/// audience when it is used as a hint; RP-Initiated Logout 1.0 §2: "The OP
+/// need not ... reject it when ... expired"), as it still names its user.
+/// Used by both the authorization endpoint and the end_session endpoint.
+pub fn verify_hint(hint: &str, keys: &KeySet, client: &Client, issuer: &str) -> Result<IdTokenHint, String> {
+    let mut vkeys = keys.verify_keys().to_vec();
+    if let Some(secret) = &client.client_secret {
+        vkeys.push(crate::jose::VerifyKey::Hmac(secret.secret().as_bytes().to_vec()));
+    }
+    let verified = crate::jose::verify(hint, &crate::jose::ALL_ALGS, &vkeys)
+        .map_err(|_| "is not an id_token signed by this provider".to_owned())?;
+    let c = &verified.claims;
+    if c.get("iss").and_then(Value::as_str) != Some(issuer) {
+        return Err("was issued by another provider".into());
+    }
+    let aud_ok = match c.get("aud") {
+        Some(Value::String(a)) => a == &client.client_id,
+        Some(Value::Array(a)) => a.iter().any(|x| x.as_str() == Some(client.client_id.as_str())),
+        _ => false,
+    };
+    if !aud_ok {
+        return Err("was issued to another client".into());
+    }
+    let subject = c.get("sub").and_then(Value::as_str).ok_or("has no sub")?.to_owned();
+    Ok(IdTokenHint { subject, session_id: c.get("sid").and_then(Value::as_str).map(str::to_owned) })
+}

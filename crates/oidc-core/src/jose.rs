@@ -176,8 +176,8 @@ impl SigningKey {
     }
 
     /// Signs `claims` with the media type `typ` in the header (RFC 7515
-    /// §4.1.9), such as `at+jwt` (RFC 9068 §2.1) or `token-introspection+jwt`
-    /// (RFC 9701 §5).
+    /// §4.1.9), such as `at+jwt` (RFC 9068 §2.1), `token-introspection+jwt`
+    /// (RFC 9701 §5) or `logout+jwt`.
     pub fn sign_typed(&self, claims: &Map<String, Value>, typ: &str) -> String {
         let header = json!({"alg": self.alg.as_str(), "kid": self.kid, "typ": typ});
         let signing_input = signing_input(&header, claims);
@@ -232,7 +232,12 @@ pub fn unsigned(claims: &Map<String, Value>) -> String {
 /// Signs `claims` with HS256 keyed by `secret` (RFC 7518 §3.2; OIDC Core §10.1
 /// uses the client secret's octets).
 pub fn sign_hs256(claims: &Map<String, Value>, secret: &[u8]) -> String {
-    let header = json!({"alg": "HS256", "typ": "JWT"});
+    sign_hs256_typed(claims, secret, "JWT")
+}
+
+/// Like [`sign_hs256`], with another `typ` header.
+pub fn sign_hs256_typed(claims: &Map<String, Value>, secret: &[u8], typ: &str) -> String {
+    let header = json!({"alg": "HS256", "typ": typ});
     let signing_input = signing_input(&header, claims);
     let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret);
     let tag = ring::hmac::sign(&key, signing_input.as_bytes());

@@ -78,6 +78,16 @@ pub fn check_redirect_uri(uri: &str) -> Result<(), String> {
     }
 }
 
+/// Checks a front- or back-channel logout URI: an absolute https URL (http
+/// only on a loopback host), without a fragment (Front-Channel Logout 1.0
+/// §2, Back-Channel Logout 1.0 §2.2).
+pub fn check_logout_uri(uri: &str, what: &str) -> Result<(), String> {
+    if !(uri.starts_with("https://") || uri.starts_with("http://")) {
+        return Err(format!("{what} '{uri}' must be an https URL"));
+    }
+    check_redirect_uri(uri).map_err(|e| format!("{what}: {e}"))
+}
+
 /// Builds a new client from `spec`, generating what was not given: a
 /// client_id of 128 bits and, for a confidential client, a secret of 256 bits,
 /// both URL-safe. Returns the client and the secret to show once.
@@ -168,6 +178,23 @@ pub fn check_client(c: &Client) -> Result<(), String> {
     }
     for u in c.redirect_uris.iter().chain(&c.post_logout_redirect_uris) {
         check_redirect_uri(u)?;
+    }
+    if let Some(u) = &c.logout.frontchannel_uri {
+        check_logout_uri(u, "frontchannel_logout_uri")?;
+        // Front-Channel Logout 1.0 §2: same scheme, host and port as a redirect URI.
+        if !c
+            .redirect_uris
+            .iter()
+            .any(|r| crate::session::origin(r).is_some_and(|o| Some(o) == crate::session::origin(u)))
+        {
+            return Err(format!(
+                "frontchannel_logout_uri '{u}' must have the scheme, host and port of a redirect URI \
+                 (Front-Channel Logout 1.0 Section 2)"
+            ));
+        }
+    }
+    if let Some(u) = &c.logout.backchannel_uri {
+        check_logout_uri(u, "backchannel_logout_uri")?;
     }
     if c.client_type == ClientType::Public && c.jwt_alg == JwtAlg::Hs256 {
         return Err("a public client has no secret to key HS256; use RS256".into());

@@ -406,6 +406,8 @@ pub struct ClientSettings {
     /// The realm roles the client's tokens may carry when `full_scope_allowed` is false
     /// (Keycloak's scope mappings).
     pub role_scope: Vec<String>,
+    /// Where the client hears of logouts (Front-Channel and Back-Channel Logout 1.0).
+    pub logout: ClientLogout,
 }
 
 impl ClientSettings {
@@ -446,8 +448,23 @@ impl ClientSettings {
             pkce_method: None,
             full_scope_allowed: true,
             role_scope: vec![],
+            logout: ClientLogout::default(),
         }
     }
+}
+
+/// A client's logout notification endpoints (Front-Channel Logout 1.0 §2,
+/// Back-Channel Logout 1.0 §2.2).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ClientLogout {
+    /// `frontchannel_logout_uri`: rendered in an iframe on the OP's logged-out page.
+    pub frontchannel_uri: Option<String>,
+    /// `frontchannel_logout_session_required`: the RP needs `iss` and `sid` in that URI.
+    pub frontchannel_session_required: bool,
+    /// `backchannel_logout_uri`: receives a logout token by POST.
+    pub backchannel_uri: Option<String>,
+    /// `backchannel_logout_session_required`: the RP needs `sid` in the logout token.
+    pub backchannel_session_required: bool,
 }
 
 /// A relying party registered in a realm: its identity and secret, and its
@@ -489,6 +506,23 @@ impl Client {
     /// app may use any port, so the port is ignored in the comparison.
     pub fn has_redirect_uri(&self, uri: &str) -> bool {
         self.redirect_uris.iter().any(|r| r == uri || loopback_matches(r, uri))
+    }
+
+    /// Whether `origin` (as a browser sends it in `Origin`) is a web origin
+    /// of the client, for CORS and the check_session_iframe: one of its
+    /// `web_origins` (Keycloak's `webOrigins`: an origin, `+` for the origins
+    /// of the redirect URIs, `*` for any), or, when it lists none, the origin
+    /// of one of its redirect URIs.
+    pub fn allows_origin(&self, origin: &str) -> bool {
+        let of_redirects = || self.redirect_uris.iter().any(|u| crate::session::origin(u).as_deref() == Some(origin));
+        if self.web_origins.is_empty() {
+            return of_redirects();
+        }
+        self.web_origins.iter().any(|w| match w.as_str() {
+            "*" => true,
+            "+" => of_redirects(),
+            w => w.trim_end_matches('/').eq_ignore_ascii_case(origin),
+        })
     }
 
     /// Whether the client may use `rt`.
@@ -777,7 +811,8 @@ pub struct AccessTokenRecord {
     pub claims: Option<String>,
     /// When it was issued (`iat`, RFC 7662 §2.2).
     pub issued_at: UnixTime,
-    /// The login session's public id (`sid`), when issued within one.
+    /// The login session it was issued in; ending the session revokes it.
+    /// `None` for tokens of no session, and for those of an offline grant.
     pub session_id: Option<String>,
     /// The resource servers it is meant for (RFC 8707 `resource`); empty
     /// means the client itself (RFC 9068 §3).
@@ -821,6 +856,9 @@ pub struct RefreshTokenRecord {
     pub session_id: Option<String>,
     /// The `claims` request parameter (OIDC Core §5.5), carried into refreshed tokens.
     pub claims: Option<String>,
+    /// An offline token (`offline_access` was granted, OIDC Core §11): it
+    /// outlives its login session, within the offline limits.
+    pub offline: bool,
     /// When it was issued (`iat`, RFC 7662 §2.2).
     pub issued_at: UnixTime,
     /// The resource indicators of the grant (RFC 8707), carried into refreshed access tokens.
@@ -840,10 +878,31 @@ pub struct LoginSession {
     pub realm: String,
     /// The user.
     pub user_id: String,
-    /// When the user authenticated (`auth_time`).
+    /// When the user authenticated (`auth_time`); the session started then.
     pub auth_time: UnixTime,
-    /// Expiry.
+    /// Expiry: the idle timeout from the last use, never past the maximum
+    /// lifetime from `auth_time` (Keycloak's SSO Session Idle and Max).
     pub expires_at: UnixTime,
+    /// When the session was last used (a login or an authorization).
+    pub last_used: UnixTime,
+    /// The browser's `User-Agent`, shortened, for the account page.
+    pub user_agent: Option<String>,
+    /// The client address it was started from, for the account page.
+    pub address: Option<String>,
+}
+
+impl LoginSession {
+    /// The expiry after a use at `now`: `now` plus the idle timeout, capped
+    /// by the maximum lifetime from `auth_time`.
+    pub fn expiry_after_use(auth_time: UnixTime, now: UnixTime, settings: &crate::config::Settings) -> UnixTime {
+        UnixTime(now.plus(settings.session_idle).secs().min(auth_time.plus(settings.session_lifetime).secs()))
+    }
+
+    /// Whether a use at `now` should be recorded (at most once a minute, so
+    /// that a busy session does not write on every request).
+    pub fn needs_touch(&self, now: UnixTime) -> bool {
+        now.secs() - self.last_used.secs() >= 60
+    }
 }
 
 /// A user's consent to a client for some scopes (the seed's `UserConsent`).
@@ -920,6 +979,34 @@ mod tests {
         assert!(!c.has_redirect_uri("https://127.0.0.1:443/cb"));
         assert!(!c.has_redirect_uri("http://localhost:51004/cb"), "only IP literals get any port");
         assert!(!c.has_redirect_uri("com.example.app:/cb2"));
+    }
+
+    #[test]
+    fn sessions_slide_with_use_up_to_their_maximum_keycloak_sso_session_idle_and_max() {
+        let s = crate::config::Settings { session_idle: 100, session_lifetime: 1000, ..Default::default() };
+        let start = UnixTime(5000);
+        assert_eq!(LoginSession::expiry_after_use(start, start, &s), UnixTime(5100), "idle from the login");
+        assert_eq!(LoginSession::expiry_after_use(start, UnixTime(5500), &s), UnixTime(5600), "a use extends it");
+        assert_eq!(LoginSession::expiry_after_use(start, UnixTime(5950), &s), UnixTime(6000), "never past the maximum");
+        let mut session = crate::authorize::tests::session(5000);
+        assert!(!session.needs_touch(UnixTime(5059)), "at most one write a minute");
+        assert!(session.needs_touch(UnixTime(5060)));
+        session.last_used = UnixTime(5060);
+        assert!(!session.needs_touch(UnixTime(5061)));
+    }
+
+    #[test]
+    fn web_origins_of_a_client_for_cors_and_the_session_iframe() {
+        let mut c = crate::authorize::tests::client(ClientType::Public);
+        assert!(c.allows_origin("https://rp.example"), "none listed: the redirect URIs' origins");
+        assert!(c.allows_origin("http://127.0.0.1:8080"));
+        assert!(!c.allows_origin("https://evil.example"));
+        c.web_origins = vec!["https://spa.example".into()];
+        assert!(c.allows_origin("https://spa.example") && !c.allows_origin("https://rp.example"), "exact list");
+        c.web_origins.push("+".into());
+        assert!(c.allows_origin("https://rp.example"), "+ adds the redirect URIs' origins (Keycloak)");
+        c.web_origins = vec!["*".into()];
+        assert!(c.allows_origin("https://anything.example"));
     }
 
     #[test]

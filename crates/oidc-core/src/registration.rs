@@ -112,6 +112,44 @@ pub struct Metadata {
     pub userinfo_signed_response_alg: Option<JwtAlg>,
     /// `jwks_uri`.
     pub jwks_uri: Option<String>,
+    /// `frontchannel_logout_uri`, `backchannel_logout_uri` and their
+    /// `_session_required` flags (Front-Channel Logout 1.0 §2, Back-Channel Logout 1.0 §2.2).
+    pub logout: crate::model::ClientLogout,
+}
+
+fn flag(obj: &Map<String, Value>, name: &str) -> Result<Option<bool>, RegistrationError> {
+    match obj.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(*b)),
+        Some(_) => Err(bad(format!("{name} must be true or false"))),
+    }
+}
+
+/// The logout members of client metadata (the same names in both
+/// representations), over `base`.
+fn logout_members(
+    obj: &Map<String, Value>,
+    base: &crate::model::ClientLogout,
+) -> Result<crate::model::ClientLogout, RegistrationError> {
+    let mut out = base.clone();
+    for (name, field) in
+        [("frontchannel_logout_uri", &mut out.frontchannel_uri), ("backchannel_logout_uri", &mut out.backchannel_uri)]
+    {
+        if obj.contains_key(name) {
+            let v = string(obj, name)?;
+            if let Some(u) = &v {
+                crate::manage::check_logout_uri(u, name).map_err(bad)?;
+            }
+            *field = v;
+        }
+    }
+    if let Some(b) = flag(obj, "frontchannel_logout_session_required")? {
+        out.frontchannel_session_required = b;
+    }
+    if let Some(b) = flag(obj, "backchannel_logout_session_required")? {
+        out.backchannel_session_required = b;
+    }
+    Ok(out)
 }
 
 fn string(obj: &Map<String, Value>, name: &str) -> Result<Option<String>, RegistrationError> {
@@ -330,6 +368,7 @@ pub fn parse_metadata(body: &Value, supported_algs: &[JwtAlg]) -> Result<Metadat
         default_max_age,
         userinfo_signed_response_alg,
         jwks_uri,
+        logout: logout_members(obj, &crate::model::ClientLogout::default())?,
     })
 }
 
@@ -366,6 +405,7 @@ impl Metadata {
         spec.default_max_age = self.default_max_age;
         spec.userinfo_signed_response_alg = self.userinfo_signed_response_alg;
         spec.jwks_uri = self.jwks_uri.clone();
+        spec.logout = self.logout.clone();
         if let Some(scope) = &self.scope {
             let mut allowed: Vec<String> = scope.iter().filter(|s| registry.is_known(s)).map(str::to_owned).collect();
             if !allowed.iter().any(|s| s == "openid") {
@@ -420,6 +460,7 @@ impl Metadata {
         if let Some(u) = &self.jwks_uri {
             m.insert("jwks_uri".into(), json!(u));
         }
+        insert_logout(&mut m, &self.logout);
         m
     }
 
@@ -456,6 +497,7 @@ impl Metadata {
             default_max_age: client.default_max_age,
             userinfo_signed_response_alg: client.userinfo_signed_response_alg,
             jwks_uri: client.jwks_uri.clone(),
+            logout: client.logout.clone(),
         }
     }
 
@@ -470,6 +512,8 @@ impl Metadata {
             &self.policy_uri,
             &self.sector_identifier_uri,
             &self.jwks_uri,
+            &self.logout.frontchannel_uri,
+            &self.logout.backchannel_uri,
         ]
         .into_iter()
         .flatten()
@@ -477,6 +521,18 @@ impl Metadata {
             out.push(u);
         }
         out
+    }
+}
+
+/// Adds the logout members that are set (a URI with its flag).
+fn insert_logout(m: &mut Map<String, Value>, l: &crate::model::ClientLogout) {
+    if let Some(u) = &l.frontchannel_uri {
+        m.insert("frontchannel_logout_uri".into(), json!(u));
+        m.insert("frontchannel_logout_session_required".into(), json!(l.frontchannel_session_required));
+    }
+    if let Some(u) = &l.backchannel_uri {
+        m.insert("backchannel_logout_uri".into(), json!(u));
+        m.insert("backchannel_logout_session_required".into(), json!(l.backchannel_session_required));
     }
 }
 
@@ -778,6 +834,8 @@ pub fn spec_uris(spec: &ClientSpec) -> Vec<&str> {
         &spec.sector_identifier_uri,
         &spec.jwks_uri,
         &spec.root_url,
+        &spec.logout.frontchannel_uri,
+        &spec.logout.backchannel_uri,
     ]
     .into_iter()
     .flatten()

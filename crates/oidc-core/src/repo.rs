@@ -114,6 +114,21 @@ pub trait SessionRepo: Send + Sync {
     ) -> RepoResult<Option<(LoginSession, Option<User>)>>;
     /// Ends a session.
     async fn delete_session(&self, realm: &str, digest: &Digest) -> RepoResult<()>;
+    /// The unexpired session with public id `id`.
+    async fn session_by_id(&self, realm: &str, id: &str, now: UnixTime) -> RepoResult<Option<LoginSession>>;
+    /// The unexpired sessions of a user, newest first.
+    async fn sessions_of_user(&self, realm: &str, user_id: &str, now: UnixTime) -> RepoResult<Vec<LoginSession>>;
+    /// Records a use of session `id` at `now`, with its new expiry.
+    async fn touch_session(&self, realm: &str, id: &str, now: UnixTime, expires_at: UnixTime) -> RepoResult<()>;
+    /// Records that session `id` issued tokens (or a code) to `client_id`
+    /// (idempotent), so that logout notifies exactly those clients.
+    async fn add_session_client(&self, realm: &str, id: &str, client_id: &str, now: UnixTime) -> RepoResult<()>;
+    /// The clients session `id` issued tokens to, in the order they were first issued.
+    async fn session_clients(&self, realm: &str, id: &str) -> RepoResult<Vec<String>>;
+    /// Ends session `id` and what belongs to it, together: the session, its
+    /// list of clients, the access tokens and (not offline) refresh tokens
+    /// issued in it; its unused codes are spent. Idempotent.
+    async fn end_session(&self, realm: &str, id: &str) -> RepoResult<()>;
 }
 
 /// Consents (the seed's `UserConsent`).
@@ -211,6 +226,8 @@ pub trait TokenRepo: Send + Sync {
     ) -> RepoResult<Rotated>;
     /// Deletes one access token (RFC 7009 §2.1); false when there was none.
     async fn revoke_access_token(&self, realm: &str, digest: &Digest) -> RepoResult<bool>;
+    /// The refresh token with digest `digest` if it was never used (expired or not), without using it.
+    async fn unused_refresh_token(&self, realm: &str, digest: &Digest) -> RepoResult<Option<RefreshTokenRecord>>;
     /// Revokes every token of a grant (after a code or refresh token replay).
     async fn revoke_grant(&self, realm: &str, grant_id: &str) -> RepoResult<()>;
 }

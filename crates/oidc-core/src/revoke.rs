@@ -83,21 +83,10 @@ mod tests {
     }
 
     fn rt(client_id: &str) -> RefreshTokenRecord {
-        RefreshTokenRecord {
-            digest: Digest::of("rt"),
-            realm: "r".into(),
-            client_id: client_id.into(),
-            user_id: "u1".into(),
-            scope: Scope::default(),
-            expires_at: UnixTime(10),
-            grant_id: "g2".into(),
-            auth_time: UnixTime(0),
-            session_id: None,
-            claims: None,
-            issued_at: UnixTime(0),
-            audience: Vec::new(),
-            jti: "r".into(),
-        }
+        let mut r = crate::token::tests::refresh_record();
+        r.client_id = client_id.into();
+        r.grant_id = "g2".into();
+        r
     }
 
     #[test]

@@ -141,6 +141,7 @@ pub fn parse(mut params: Params, authorization: Option<&str>) -> Result<TokenReq
 /// RFC 7662 §2.1, RFC 7009 §2.1): HTTP Basic, the form body, or a client
 /// assertion. This reads only the credential parameters, so that the client
 /// can be authenticated before anything costly is parsed.
+/// Also used where clients authenticate elsewhere (logout by refresh token).
 pub fn parse_credentials(params: &mut Params, authorization: Option<&str>) -> Result<ClientCredentials, OAuthError> {
     Ok(match authorization {
         Some(h) => {
@@ -560,6 +561,32 @@ pub struct Grant {
     pub(crate) audience: Vec<String>,
 }
 
+impl Grant {
+    /// Whether the grant is offline (`offline_access`, OIDC Core §11): its
+    /// refresh tokens outlive the login session.
+    pub fn is_offline(&self) -> bool {
+        self.scope.contains("offline_access")
+    }
+
+    /// Whether tokens may be issued for this grant only while its login
+    /// session lasts: it came from a session and is not offline.
+    pub fn needs_session(&self) -> bool {
+        self.session_id.is_some() && !self.is_offline()
+    }
+
+    /// Checks that the login session of a grant that needs one is still
+    /// alive (`session`: the unexpired session with the grant's session id,
+    /// as the adapter found it). Refresh tokens die with their session, as
+    /// in Keycloak; offline ones do not.
+    pub fn check_session(&self, session: Option<&crate::model::LoginSession>) -> Result<(), OAuthError> {
+        match (self.needs_session(), session) {
+            (false, _) => Ok(()),
+            (true, Some(s)) if Some(&s.id) == self.session_id.as_ref() && s.user_id == self.user_id => Ok(()),
+            (true, _) => Err(OAuthError::invalid_grant("the login session of this grant has ended")),
+        }
+    }
+}
+
 /// Why a code or refresh token was refused.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum GrantFailure {
@@ -763,6 +790,9 @@ pub(crate) fn issue(ctx: &IssueContext<'_>, grant: Grant, rng: &dyn Random) -> R
     if !ctx.user.active || ctx.user.id != grant.user_id {
         return Err(OAuthError::invalid_grant("the user of this grant is no longer active"));
     }
+    let offline = grant.is_offline();
+    // Tokens of a session die with it; offline ones do not (OIDC Core §11).
+    let session_id = if offline { None } else { grant.session_id.as_deref() };
     let Minted { value: access_token, record: access_record, expires_in } = crate::access_token::mint(
         &AccessTokenInput {
             realm: ctx.realm,
@@ -773,7 +803,7 @@ pub(crate) fn issue(ctx: &IssueContext<'_>, grant: Grant, rng: &dyn Random) -> R
             subject: Some(ctx.subject),
             scope: &grant.scope,
             grant_id: &grant.grant_id,
-            session_id: grant.session_id.as_deref(),
+            session_id,
             auth_time: Some(grant.auth_time),
             claims: grant.claims.as_deref(),
             audience: &grant.audience,
@@ -813,13 +843,25 @@ pub(crate) fn issue(ctx: &IssueContext<'_>, grant: Grant, rng: &dyn Random) -> R
     };
     let refresh = ctx.client.allows_grant(GrantType::RefreshToken).then(|| {
         let refresh_token = RefreshToken::new(token(rng, 32));
+        // An offline token lives for the offline idle time from each use, never
+        // past the offline maximum from the login (Keycloak's Offline Session Idle/Max).
+        let expires_at = if offline {
+            UnixTime(
+                ctx.now
+                    .plus(ctx.settings.offline_idle)
+                    .secs()
+                    .min(grant.auth_time.plus(ctx.settings.offline_max).secs()),
+            )
+        } else {
+            ctx.now.plus(ctx.settings.refresh_token_lifetime)
+        };
         let record = RefreshTokenRecord {
             digest: refresh_token.digest(),
             realm: ctx.realm.to_owned(),
             client_id: ctx.client.client_id.clone(),
             user_id: grant.user_id.clone(),
             scope: grant.scope.clone(),
-            expires_at: ctx.now.plus(ctx.settings.refresh_token_lifetime),
+            expires_at,
             grant_id: grant.grant_id.clone(),
             auth_time: grant.auth_time,
             session_id: grant.session_id.clone(),
@@ -827,6 +869,7 @@ pub(crate) fn issue(ctx: &IssueContext<'_>, grant: Grant, rng: &dyn Random) -> R
             issued_at: ctx.now,
             audience: grant.audience.clone(),
             jti: token(rng, 16),
+            offline,
         };
         (refresh_token, record)
     });

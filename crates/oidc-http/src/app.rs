@@ -42,6 +42,10 @@ pub struct AppConfig {
     /// Reverse proxies whose `Forwarded` / `X-Forwarded-For` headers name the
     /// client's address (none by default: the TCP peer is the client).
     pub trusted_proxies: Vec<crate::net::Cidr>,
+    /// The browser-state key of browsers with no session (the seed's
+    /// OIDC_UNAUTHENTICATED_SESSION_MANAGEMENT_KEY): give every instance the
+    /// same one; `None` draws a random one at start-up.
+    pub unauthenticated_session_key: Option<String>,
 }
 
 impl AppConfig {
@@ -109,6 +113,11 @@ pub struct App {
     pub(crate) fetcher: crate::fetch::Fetcher,
     /// Keys fetched from clients' jwks_uri, by (realm, client_id).
     client_keys: RwLock<HashMap<(String, String), CachedKeys>>,
+    /// The browser state of browsers with no session (Session Management 1.0 §3).
+    pub(crate) unauthenticated_browser_state: String,
+    /// (session id, client_id) pairs this process already recorded, so that
+    /// repeated authorizations in a session do not write the same row again.
+    session_clients_seen: RwLock<std::collections::HashSet<(String, String)>>,
 }
 
 /// A client's JWK Set fetched from its jwks_uri, and when.
@@ -143,7 +152,18 @@ impl App {
             std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get),
             rng.clone(),
         );
+        let key = match &config.unauthenticated_session_key {
+            Some(k) => k.as_bytes().to_vec(),
+            None => {
+                let mut k = vec![0u8; 32];
+                rng.fill(&mut k);
+                k
+            }
+        };
+        let unauthenticated_browser_state = oidc_core::session::unauthenticated_browser_state(&key);
         App {
+            unauthenticated_browser_state,
+            session_clients_seen: RwLock::new(std::collections::HashSet::new()),
             repos,
             config,
             templates,
@@ -209,6 +229,28 @@ impl App {
         let mut c = client.clone();
         c.jwks = doc.map(|d| d.as_str().to_owned());
         (c, fetched)
+    }
+
+    /// Records that session `session_id` issued to `client_id` (once per
+    /// process and pair; the store's insert is idempotent anyway).
+    pub(crate) async fn add_session_client(
+        &self,
+        realm: &str,
+        session_id: &str,
+        client_id: &str,
+        now: oidc_core::time::UnixTime,
+    ) -> Result<(), RepoError> {
+        let key = (session_id.to_owned(), client_id.to_owned());
+        if self.session_clients_seen.read().unwrap_or_else(std::sync::PoisonError::into_inner).contains(&key) {
+            return Ok(());
+        }
+        self.repos.add_session_client(realm, session_id, client_id, now).await?;
+        let mut seen = self.session_clients_seen.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if seen.len() >= CLIENT_CACHE_MAX {
+            seen.clear();
+        }
+        seen.insert(key);
+        Ok(())
     }
 
     /// The application with `hooks` (subject generator, UserInfo and id_token
@@ -296,6 +338,12 @@ impl App {
             registration: format!("{issuer}/clients-registrations/openid-connect"),
             introspection: format!("{oidc}/token/introspect"),
             revocation: format!("{oidc}/revoke"),
+            // Session Management 1.0 §3.3.
+            check_session_iframe: self
+                .config
+                .settings
+                .session_management
+                .then(|| format!("{oidc}/login-status-iframe.html")),
         };
         let discovery =
             serde_json::Value::Object(oidc_core::discovery::document(&oidc_core::discovery::DiscoveryInput {

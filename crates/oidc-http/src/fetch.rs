@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use crate::net::{self, Cidr};
 
 use bytes::Bytes;
-use http_body_util::{BodyExt as _, Empty, Limited};
+use http_body_util::{BodyExt as _, Full, Limited};
 use hyper::Request;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
@@ -142,8 +142,10 @@ impl Fetcher {
     /// registrant's address) and returns its body.
     pub(crate) async fn get(&self, url: &str, requester: &str) -> Result<Bytes, FetchError> {
         self.admit(url, requester, Instant::now())?;
-        let result =
-            tokio::time::timeout(self.timeout, self.get_inner(url)).await.map_err(|_| FetchError::Timeout).flatten();
+        let result = tokio::time::timeout(self.timeout, self.get_inner(url, None))
+            .await
+            .map_err(|_| FetchError::Timeout)
+            .flatten();
         if let Err(e) = &result {
             crate::log::warn(&format!("outbound fetch for {requester}: {}", e.detail()));
             let mut m = self.memory.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -185,7 +187,16 @@ impl Fetcher {
         net::is_public(ip) || self.policy.allow_networks.iter().any(|c| c.contains(ip))
     }
 
-    async fn get_inner(&self, url: &str) -> Result<Bytes, FetchError> {
+    /// POSTs a form (`application/x-www-form-urlencoded`) to `url` under the
+    /// same rules; any 2xx answer is success (Back-Channel Logout 1.0 §2.8
+    /// allows 200 and 204).
+    pub(crate) async fn post_form(&self, url: &str, form: String) -> Result<(), FetchError> {
+        let sent = self.get_inner(url, Some(form));
+        tokio::time::timeout(self.timeout, sent).await.map_err(|_| FetchError::Timeout)?.map(|_| ())
+    }
+
+    /// GETs `url`, or POSTs `form` to it when given.
+    async fn get_inner(&self, url: &str, form: Option<String>) -> Result<Bytes, FetchError> {
         let uri: hyper::Uri = url.parse().map_err(|_| FetchError::BadUrl)?;
         let https = match uri.scheme_str() {
             Some("https") => true,
@@ -210,11 +221,18 @@ impl Fetcher {
         let tcp = TcpStream::connect(addr).await.map_err(|e| FetchError::Failed(e.to_string()))?;
         let path = uri.path_and_query().map_or("/", |p| p.as_str()).to_owned();
         let authority = uri.authority().map(|a| a.as_str().to_owned()).unwrap_or_default();
-        let req = Request::get(path)
+        let method = if form.is_some() { hyper::Method::POST } else { hyper::Method::GET };
+        let mut req = Request::builder()
+            .method(method)
+            .uri(path)
             .header(hyper::header::HOST, authority)
             .header(hyper::header::ACCEPT, "application/json, application/jwt, */*")
-            .header(hyper::header::USER_AGENT, "oidc-provider")
-            .body(Empty::<Bytes>::new())
+            .header(hyper::header::USER_AGENT, "oidc-provider");
+        if form.is_some() {
+            req = req.header(hyper::header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+        }
+        let req = req
+            .body(Full::new(Bytes::from(form.unwrap_or_default())))
             .map_err(|e| FetchError::Failed(e.to_string()))?;
         if https {
             let name = rustls::pki_types::ServerName::try_from(host).map_err(|_| FetchError::BadUrl)?;
@@ -225,7 +243,7 @@ impl Fetcher {
         }
     }
 
-    async fn exchange<T>(&self, io: T, req: Request<Empty<Bytes>>) -> Result<Bytes, FetchError>
+    async fn exchange<T>(&self, io: T, req: Request<Full<Bytes>>) -> Result<Bytes, FetchError>
     where
         T: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
     {
@@ -234,8 +252,9 @@ impl Fetcher {
         tokio::spawn(async move {
             let _ = conn.await;
         });
+        let post = req.method() == hyper::Method::POST;
         let resp = sender.send_request(req).await.map_err(|e| FetchError::Failed(e.to_string()))?;
-        if resp.status() != hyper::StatusCode::OK {
+        if resp.status() != hyper::StatusCode::OK && !(post && resp.status().is_success()) {
             return Err(FetchError::Status(resp.status().as_u16()));
         }
         match Limited::new(resp.into_body(), self.max_bytes).collect().await {

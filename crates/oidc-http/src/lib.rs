@@ -17,6 +17,7 @@ mod fetch;
 mod guard;
 mod hashing;
 mod log;
+mod logout;
 mod net;
 mod request;
 mod response;
@@ -31,6 +32,22 @@ pub mod fuzzing {
     /// The value of cookie `name` in a `Cookie` header.
     pub fn cookie<'a>(header: &'a str, name: &str) -> Option<&'a str> {
         crate::cookies::get(Some(header), name)
+    }
+
+    /// Keycloak's ClientRepresentation as the `default` registration endpoint
+    /// reads it: parsed, then applied to a new client and checked by the core.
+    pub fn keycloak_client(body: &serde_json::Value) {
+        let registry = oidc_core::scope::ScopeRegistry::default();
+        if let Ok(rep) = crate::endpoints::keycloak_parse(body)
+            && let Ok(spec) = crate::endpoints::keycloak_to_spec(&rep, &registry)
+        {
+            let _ = oidc_core::manage::new_client(
+                "main",
+                spec,
+                oidc_core::time::UnixTime(1_000),
+                &oidc_core::rand::TestRandom::default(),
+            );
+        }
     }
 
     /// The client address for a request from a trusted proxy (10.0.0.1) whose
@@ -48,6 +65,7 @@ pub mod fuzzing {
 pub use app::{App, AppConfig, RealmState};
 pub use fetch::Fetcher;
 pub use guard::PeerAddr;
+pub use logout::Delivery;
 pub use net::Cidr;
 pub use server::{ServerLimits, serve};
 pub use templates::{TemplateError, Templates};

@@ -91,6 +91,29 @@ pub(crate) fn cors(r: &mut Resp) {
     h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("GET, POST, OPTIONS"));
 }
 
+/// CORS for a client's browser: the request's `Origin` is allowed when it is
+/// the origin of one of the client's redirect URIs; other origins get no
+/// `Access-Control-Allow-Origin`, so their scripts cannot read the answer.
+pub(crate) fn cors_for_client(r: &mut Resp, origin: Option<&str>, client: &oidc_core::model::Client) {
+    match origin.filter(|o| client.allows_origin(o)) {
+        Some(o) => allow_origin(r, o),
+        None => {
+            r.headers_mut().remove(header::ACCESS_CONTROL_ALLOW_ORIGIN);
+            r.headers_mut().insert(header::VARY, HeaderValue::from_static("Origin"));
+        }
+    }
+}
+
+/// Allows exactly `origin` (a preflight, or a registered origin), varying by it.
+pub(crate) fn allow_origin(r: &mut Resp, origin: &str) {
+    cors(r);
+    if let Ok(v) = HeaderValue::from_str(origin) {
+        let h = r.headers_mut();
+        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, v);
+        h.insert(header::VARY, HeaderValue::from_static("Origin"));
+    }
+}
+
 /// How a protocol error is answered by an endpoint.
 pub(crate) trait ApiError {
     /// The response.

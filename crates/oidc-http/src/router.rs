@@ -22,8 +22,13 @@ pub(crate) enum Endpoint {
     UserInfo(String),
     /// `/realms/{realm}/protocol/openid-connect/certs` (RFC 7517 §5).
     Jwks(String),
-    /// `/realms/{realm}/protocol/openid-connect/logout`.
+    /// `/realms/{realm}/protocol/openid-connect/logout` (RP-Initiated Logout 1.0 §2).
     Logout(String),
+    /// `/realms/{realm}/protocol/openid-connect/login-status-iframe.html`:
+    /// the check_session_iframe (Session Management 1.0 §3.3, Keycloak's path).
+    CheckSessionIframe(String),
+    /// `.../login-status-iframe.html/init`: whether the iframe may answer an origin.
+    CheckSessionInit(String),
     /// `/realms/{realm}/login-actions/authenticate`: the login form.
     Login(String),
     /// `/realms/{realm}/login-actions/consent`: the consent form.
@@ -57,6 +62,20 @@ impl Endpoint {
         {
             return Endpoint::Introspect(realm.to_owned());
         }
+        if let Some((realm, "protocol/openid-connect/login-status-iframe.html/init")) =
+            path.trim_start_matches('/').strip_prefix("realms/").and_then(|r| r.split_once('/'))
+            && valid_realm(realm)
+        {
+            return Endpoint::CheckSessionInit(realm.to_owned());
+        }
+        // RFC 8414 §3.1: the authorization server metadata of issuer
+        // `{base}/realms/{realm}` is at `/.well-known/oauth-authorization-server/realms/{realm}`
+        // (the same document as OpenID Connect Discovery's).
+        if let Some(realm) = path.strip_prefix("/.well-known/oauth-authorization-server/realms/")
+            && valid_realm(realm)
+        {
+            return Endpoint::Discovery(realm.to_owned());
+        }
         let mut parts = path.trim_start_matches('/').split('/');
         match (parts.next(), parts.next(), parts.next(), parts.next(), parts.next(), parts.next()) {
             (Some("realms"), Some(realm), None | Some(""), None, None, None) if valid_realm(realm) => {
@@ -72,6 +91,9 @@ impl Endpoint {
                     ("protocol", Some("openid-connect"), Some("revoke")) => Endpoint::Revoke(r),
                     ("protocol", Some("openid-connect"), Some("certs")) => Endpoint::Jwks(r),
                     ("protocol", Some("openid-connect"), Some("logout")) => Endpoint::Logout(r),
+                    ("protocol", Some("openid-connect"), Some("login-status-iframe.html")) => {
+                        Endpoint::CheckSessionIframe(r)
+                    }
                     ("login-actions", Some("authenticate"), None) => Endpoint::Login(r),
                     ("login-actions", Some("consent"), None) => Endpoint::Consent(r),
                     ("demo", None, None) => Endpoint::Demo(r),
@@ -145,6 +167,12 @@ mod tests {
             Endpoint::parse("/realms/main/.well-known/openid-configuration"),
             Endpoint::Discovery("main".into())
         );
+        assert_eq!(
+            Endpoint::parse("/.well-known/oauth-authorization-server/realms/main"),
+            Endpoint::Discovery("main".into()),
+            "RFC 8414 section 3.1"
+        );
+        assert_eq!(Endpoint::parse("/.well-known/oauth-authorization-server/realms/main/x"), Endpoint::NotFound);
         assert_eq!(Endpoint::parse("/realms/main/protocol/openid-connect/auth"), Endpoint::Authorize("main".into()));
         assert_eq!(Endpoint::parse("/realms/main/protocol/openid-connect/token"), Endpoint::Token("main".into()));
         assert_eq!(Endpoint::parse("/realms/main/protocol/openid-connect/certs"), Endpoint::Jwks("main".into()));
@@ -158,6 +186,18 @@ mod tests {
         assert_eq!(Endpoint::parse("/realms/../protocol/openid-connect/auth"), Endpoint::NotFound);
         assert_eq!(Endpoint::parse("/realms/main/protocol/openid-connect/auth/x"), Endpoint::NotFound);
         assert_eq!(Endpoint::parse("/health"), Endpoint::Health);
+        assert_eq!(
+            Endpoint::parse("/realms/main/protocol/openid-connect/login-status-iframe.html"),
+            Endpoint::CheckSessionIframe("main".into())
+        );
+        assert_eq!(
+            Endpoint::parse("/realms/main/protocol/openid-connect/login-status-iframe.html/init"),
+            Endpoint::CheckSessionInit("main".into())
+        );
+        assert_eq!(
+            Endpoint::parse("/realms/../protocol/openid-connect/login-status-iframe.html/init"),
+            Endpoint::NotFound
+        );
         assert_eq!(
             Endpoint::parse("/realms/main/clients-registrations/openid-connect"),
             Endpoint::Registration("main".into(), RegistrationFormat::OpenIdConnect, None)

@@ -12,6 +12,8 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("authorize.html", include_str!("../../../templates/authorize.html")),
     ("error.html", include_str!("../../../templates/error.html")),
     ("logged_out.html", include_str!("../../../templates/logged_out.html")),
+    ("logout_confirm.html", include_str!("../../../templates/logout_confirm.html")),
+    ("check_session.html", include_str!("../../../templates/check_session.html")),
     ("form_post.html", include_str!("../../../templates/form_post.html")),
     ("demo.html", include_str!("../../../templates/demo.html")),
     ("account.html", include_str!("../../../templates/account.html")),
@@ -20,6 +22,8 @@ const DEFAULTS: &[(&str, &str)] = &[
 const STATIC: &[(&str, &str, &str)] = &[
     ("oidc.css", "text/css; charset=utf-8", include_str!("../../../templates/static/oidc.css")),
     ("demo.js", "text/javascript; charset=utf-8", include_str!("../../../templates/static/demo.js")),
+    ("logout.js", "text/javascript; charset=utf-8", include_str!("../../../templates/static/logout.js")),
+    ("check_session.js", "text/javascript; charset=utf-8", include_str!("../../../templates/static/check_session.js")),
 ];
 
 /// A template that failed to load or render.

@@ -174,6 +174,10 @@ impl From<&Client> for clients::Model {
             pkce_method: c.pkce_method.map(|m| m.as_str().to_owned()),
             full_scope_allowed: c.full_scope_allowed,
             role_scope: to_json_list(&c.role_scope),
+            frontchannel_logout_uri: c.logout.frontchannel_uri.clone(),
+            frontchannel_logout_session_required: c.logout.frontchannel_session_required,
+            backchannel_logout_uri: c.logout.backchannel_uri.clone(),
+            backchannel_logout_session_required: c.logout.backchannel_session_required,
         }
     }
 }
@@ -244,6 +248,12 @@ impl TryFrom<clients::Model> for Client {
             pkce_method: parsed_opt(T, "pkce_method", m.pkce_method.as_deref())?,
             full_scope_allowed: m.full_scope_allowed,
             role_scope: json_list(T, "role_scope", &m.role_scope)?,
+            logout: oidc_core::model::ClientLogout {
+                frontchannel_uri: m.frontchannel_logout_uri,
+                frontchannel_session_required: m.frontchannel_logout_session_required,
+                backchannel_uri: m.backchannel_logout_uri,
+                backchannel_session_required: m.backchannel_logout_session_required,
+            },
         };
         Ok(Client {
             realm: m.realm,
@@ -350,6 +360,9 @@ impl From<&LoginSession> for login_sessions::Model {
             user_id: s.user_id.clone(),
             auth_time: s.auth_time.secs(),
             expires_at: s.expires_at.secs(),
+            last_used: Some(s.last_used.secs()),
+            user_agent: s.user_agent.clone(),
+            address: s.address.clone(),
         }
     }
 }
@@ -363,6 +376,10 @@ impl From<login_sessions::Model> for LoginSession {
             user_id: m.user_id,
             auth_time: UnixTime(m.auth_time),
             expires_at: UnixTime(m.expires_at),
+            // Sessions from before the column existed were last used when they started.
+            last_used: UnixTime(m.last_used.unwrap_or(m.auth_time)),
+            user_agent: m.user_agent,
+            address: m.address,
         }
     }
 }
@@ -518,6 +535,7 @@ impl From<&RefreshTokenRecord> for refresh_tokens::Model {
             jti: r.jti.clone(),
             used_at: None,
             reused_at: None,
+            offline: r.offline,
         }
     }
 }
@@ -540,6 +558,7 @@ impl TryFrom<refresh_tokens::Model> for RefreshTokenRecord {
             audience: audience_field("refresh_tokens", m.audience.as_deref())?,
             issued_at: UnixTime(m.issued_at),
             jti: m.jti,
+            offline: m.offline,
         })
     }
 }

@@ -30,8 +30,8 @@ use crate::Store;
 use crate::convert::OrRepo as _;
 use crate::entity::{
     access_tokens, audit_events, auth_codes, client_registrations, clients, consents, initial_access_tokens,
-    login_failures, login_sessions, realms, refresh_tokens, registration_policies, role_assignments, signing_keys,
-    used_assertions, users,
+    login_failures, login_sessions, realms, refresh_tokens, registration_policies, role_assignments, session_clients,
+    signing_keys, used_assertions, users,
 };
 
 /// Inserts one row, without `RETURNING`.
@@ -41,6 +41,35 @@ where
     A: ActiveModelTrait + Send,
 {
     <A::Entity as EntityTrait>::insert(row.into_active_model()).exec_without_returning(db).await.repo()?;
+    Ok(())
+}
+
+/// Inserts one row unless its `key` columns are taken:
+/// `INSERT ... ON CONFLICT (key) DO NOTHING`, for idempotent writes.
+async fn insert_or_ignore<E, A>(db: &impl ConnectionTrait, row: A, key: Vec<E::Column>) -> RepoResult<()>
+where
+    E: EntityTrait,
+    A: ActiveModelTrait<Entity = E> + Send,
+{
+    E::insert(row)
+        .on_conflict(OnConflict::columns(key).do_nothing().to_owned())
+        .exec_without_returning(db)
+        .await
+        .repo()?;
+    Ok(())
+}
+
+/// Marks the unused codes of `realm` whose `col` equals `value` as used, so
+/// they can no longer be redeemed.
+async fn spend_codes(db: &impl ConnectionTrait, realm: &str, col: auth_codes::Column, value: &str) -> RepoResult<()> {
+    auth_codes::Entity::update_many()
+        .col_expr(auth_codes::Column::Used, Expr::value(true))
+        .filter(auth_codes::Column::Realm.eq(realm))
+        .filter(col.eq(value))
+        .filter(auth_codes::Column::Used.eq(false))
+        .exec(db)
+        .await
+        .repo()?;
     Ok(())
 }
 
@@ -362,6 +391,101 @@ impl SessionRepo for Store {
             .repo()?;
         Ok(())
     }
+
+    async fn session_by_id(&self, realm: &str, id: &str, now: UnixTime) -> RepoResult<Option<LoginSession>> {
+        let row = login_sessions::Entity::find()
+            .filter(login_sessions::Column::Realm.eq(realm))
+            .filter(login_sessions::Column::Id.eq(id))
+            .filter(login_sessions::Column::ExpiresAt.gt(now.secs()))
+            .one(&self.db)
+            .await
+            .repo()?;
+        Ok(row.map(LoginSession::from))
+    }
+
+    async fn sessions_of_user(&self, realm: &str, user_id: &str, now: UnixTime) -> RepoResult<Vec<LoginSession>> {
+        let rows = login_sessions::Entity::find()
+            .filter(login_sessions::Column::Realm.eq(realm))
+            .filter(login_sessions::Column::UserId.eq(user_id))
+            .filter(login_sessions::Column::ExpiresAt.gt(now.secs()))
+            .order_by_desc(login_sessions::Column::AuthTime)
+            .order_by_asc(login_sessions::Column::Id)
+            .all(&self.db)
+            .await
+            .repo()?;
+        Ok(rows.into_iter().map(LoginSession::from).collect())
+    }
+
+    async fn touch_session(&self, realm: &str, id: &str, now: UnixTime, expires_at: UnixTime) -> RepoResult<()> {
+        login_sessions::Entity::update_many()
+            .col_expr(login_sessions::Column::LastUsed, Expr::value(now.secs()))
+            .col_expr(login_sessions::Column::ExpiresAt, Expr::value(expires_at.secs()))
+            .filter(login_sessions::Column::Realm.eq(realm))
+            .filter(login_sessions::Column::Id.eq(id))
+            .exec(&self.db)
+            .await
+            .repo()?;
+        Ok(())
+    }
+
+    /// `INSERT ... ON CONFLICT DO NOTHING`.
+    async fn add_session_client(&self, realm: &str, id: &str, client_id: &str, now: UnixTime) -> RepoResult<()> {
+        let row = session_clients::Model {
+            realm: realm.to_owned(),
+            session_id: id.to_owned(),
+            client_id: client_id.to_owned(),
+            first_at: now.secs(),
+        };
+        let key =
+            vec![session_clients::Column::Realm, session_clients::Column::SessionId, session_clients::Column::ClientId];
+        insert_or_ignore(&self.db, row.into_active_model(), key).await
+    }
+
+    async fn session_clients(&self, realm: &str, id: &str) -> RepoResult<Vec<String>> {
+        session_clients::Entity::find()
+            .select_only()
+            .column(session_clients::Column::ClientId)
+            .filter(session_clients::Column::Realm.eq(realm))
+            .filter(session_clients::Column::SessionId.eq(id))
+            .order_by_asc(session_clients::Column::FirstAt)
+            .order_by_asc(session_clients::Column::ClientId)
+            .into_tuple::<String>()
+            .all(&self.db)
+            .await
+            .repo()
+    }
+
+    /// One transaction over the session, its clients, its tokens and its codes.
+    async fn end_session(&self, realm: &str, id: &str) -> RepoResult<()> {
+        let txn = self.db.begin().await.repo()?;
+        login_sessions::Entity::delete_many()
+            .filter(login_sessions::Column::Realm.eq(realm))
+            .filter(login_sessions::Column::Id.eq(id))
+            .exec(&txn)
+            .await
+            .repo()?;
+        session_clients::Entity::delete_many()
+            .filter(session_clients::Column::Realm.eq(realm))
+            .filter(session_clients::Column::SessionId.eq(id))
+            .exec(&txn)
+            .await
+            .repo()?;
+        access_tokens::Entity::delete_many()
+            .filter(access_tokens::Column::Realm.eq(realm))
+            .filter(access_tokens::Column::SessionId.eq(id))
+            .exec(&txn)
+            .await
+            .repo()?;
+        refresh_tokens::Entity::delete_many()
+            .filter(refresh_tokens::Column::Realm.eq(realm))
+            .filter(refresh_tokens::Column::SessionId.eq(id))
+            .filter(refresh_tokens::Column::Offline.eq(false))
+            .exec(&txn)
+            .await
+            .repo()?;
+        spend_codes(&txn, realm, auth_codes::Column::SessionId, id).await?;
+        txn.commit().await.repo()
+    }
 }
 
 #[async_trait]
@@ -593,6 +717,16 @@ impl TokenRepo for Store {
         })
     }
 
+    async fn unused_refresh_token(&self, realm: &str, digest: &Digest) -> RepoResult<Option<RefreshTokenRecord>> {
+        let row = refresh_tokens::Entity::find_by_id(digest.as_str())
+            .filter(refresh_tokens::Column::Realm.eq(realm))
+            .filter(refresh_tokens::Column::Used.eq(false))
+            .one(&self.db)
+            .await
+            .repo()?;
+        row.map(RefreshTokenRecord::try_from).transpose()
+    }
+
     /// Deletes the grant's access and refresh tokens and spends its codes, in one transaction.
     async fn revoke_grant(&self, realm: &str, grant_id: &str) -> RepoResult<()> {
         let txn = self.db.begin().await.repo()?;
@@ -608,14 +742,7 @@ impl TokenRepo for Store {
             .exec(&txn)
             .await
             .repo()?;
-        auth_codes::Entity::update_many()
-            .col_expr(auth_codes::Column::Used, Expr::value(true))
-            .filter(auth_codes::Column::Realm.eq(realm))
-            .filter(auth_codes::Column::GrantId.eq(grant_id))
-            .filter(auth_codes::Column::Used.eq(false))
-            .exec(&txn)
-            .await
-            .repo()?;
+        spend_codes(&txn, realm, auth_codes::Column::GrantId, grant_id).await?;
         txn.commit().await.repo()
     }
 }
@@ -978,21 +1105,13 @@ impl RoleRepo for Store {
             holder_id: id.to_owned(),
             role: role.to_owned(),
         };
-        role_assignments::Entity::insert(row.into_active_model())
-            .on_conflict(
-                OnConflict::columns([
-                    role_assignments::Column::Realm,
-                    role_assignments::Column::HolderKind,
-                    role_assignments::Column::HolderId,
-                    role_assignments::Column::Role,
-                ])
-                .do_nothing()
-                .to_owned(),
-            )
-            .exec_without_returning(&self.db)
-            .await
-            .repo()?;
-        Ok(())
+        let key = vec![
+            role_assignments::Column::Realm,
+            role_assignments::Column::HolderKind,
+            role_assignments::Column::HolderId,
+            role_assignments::Column::Role,
+        ];
+        insert_or_ignore(&self.db, row.into_active_model(), key).await
     }
 
     async fn revoke_role(&self, realm: &str, holder: &RoleHolder, role: &str) -> RepoResult<()> {

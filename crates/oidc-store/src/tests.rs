@@ -242,6 +242,12 @@ fn client(realm: &str, id: &str) -> Client {
     settings.description = Some("An app".into());
     settings.root_url = Some("https://a.example".into());
     settings.web_origins = vec!["+".into(), "https://b.example".into()];
+    settings.logout = oidc_core::model::ClientLogout {
+        frontchannel_uri: Some("https://a.example/fc".into()),
+        frontchannel_session_required: true,
+        backchannel_uri: Some("https://a.example/bc".into()),
+        backchannel_session_required: false,
+    };
     settings.pkce_method = Some(oidc_core::pkce::PkceMethod::S256);
     settings.full_scope_allowed = false;
     settings.role_scope = vec!["reader".into()];
@@ -306,6 +312,9 @@ fn session(digest: &str, user_id: &str, expires_at: i64) -> LoginSession {
         user_id: user_id.into(),
         auth_time: UnixTime(100),
         expires_at: UnixTime(expires_at),
+        last_used: UnixTime(100),
+        user_agent: Some("Mozilla/5.0 (X11; Linux x86_64) Chrome".into()),
+        address: Some("192.0.2.7".into()),
     }
 }
 
@@ -372,6 +381,7 @@ fn refresh(digest: &str, client_id: &str, user_id: &str, grant: &str) -> Refresh
         issued_at: UnixTime(1000),
         audience: Vec::new(),
         jti: format!("j-{digest}"),
+        offline: true,
     }
 }
 
@@ -731,6 +741,74 @@ async fn sessions_expired_are_not_returned(s: Store) {
     s.delete_session("r", &x.digest).await.expect("logging out twice succeeds");
 }
 on_backends!(sessions_expired_are_not_returned);
+
+/// Sessions by public id and by user, touched (SSO Session Idle), with the
+/// clients they issued to (Back-Channel Logout 1.0 §2.7).
+async fn sessions_by_id_by_user_touched_and_their_clients(s: Store) {
+    let a = session("sa", "u1", 500);
+    let mut b = session("sb", "u1", 600);
+    b.auth_time = UnixTime(300);
+    s.create_session(&a).await.expect("create");
+    s.create_session(&b).await.expect("create");
+    s.create_session(&session("sc", "u2", 600)).await.expect("create");
+    let got = s.session_by_id("r", &a.id, UnixTime(150)).await.expect("by id").expect("found");
+    assert_eq!(dbg(&got), dbg(&a), "every column round-trips");
+    assert!(s.session_by_id("r", &a.id, UnixTime(500)).await.expect("by id").is_none(), "expired");
+    assert!(s.session_by_id("other", &a.id, UnixTime(150)).await.expect("by id").is_none(), "scoped by realm");
+    let mine: Vec<String> =
+        s.sessions_of_user("r", "u1", UnixTime(150)).await.expect("of user").into_iter().map(|x| x.id).collect();
+    assert_eq!(mine, vec![b.id.clone(), a.id.clone()], "newest first, other users' left out");
+    s.touch_session("r", &a.id, UnixTime(400), UnixTime(900)).await.expect("touch");
+    let t = s.session_by_id("r", &a.id, UnixTime(600)).await.expect("by id").expect("extended by the touch");
+    assert_eq!((t.last_used, t.expires_at), (UnixTime(400), UnixTime(900)));
+    for c in ["c2", "c1", "c2"] {
+        s.add_session_client("r", &a.id, c, UnixTime(if c == "c2" { 10 } else { 20 })).await.expect("add client");
+    }
+    assert_eq!(s.session_clients("r", &a.id).await.expect("clients"), vec!["c2", "c1"], "once each, by first use");
+    assert!(s.session_clients("r", &b.id).await.expect("clients").is_empty());
+}
+on_backends!(sessions_by_id_by_user_touched_and_their_clients);
+
+/// Ending a session removes it, its clients, its access tokens and its
+/// refresh tokens but offline ones, and spends its codes, in one go.
+async fn ending_a_session_ends_its_tokens_but_not_offline_ones(s: Store) {
+    let x = session("se", "u1", 5000);
+    s.create_session(&x).await.expect("create");
+    s.add_session_client("r", &x.id, "c1", UnixTime(1)).await.expect("add client");
+    let mut at = access("at1", "c1", "u1", "g1");
+    at.session_id = Some(x.id.clone());
+    let mut online = refresh("rt1", "c1", "u1", "g1");
+    online.session_id = Some(x.id.clone());
+    online.offline = false;
+    s.save_tokens(&at, Some(&online)).await.expect("tokens");
+    let mut offline = refresh("rt2", "c1", "u1", "g2");
+    offline.session_id = Some(x.id.clone());
+    s.save_tokens(&access("at2", "c1", "u1", "g2"), Some(&offline)).await.expect("offline tokens");
+    let mut c = code("cd1", "c1", "u1", "g3");
+    c.session_id = Some(x.id.clone());
+    s.save_code(&c).await.expect("code");
+    let other = access("at3", "c1", "u1", "g4");
+    s.save_tokens(&other, None).await.expect("a token of another session");
+    assert!(s.unused_refresh_token("r", &online.digest).await.expect("read").is_some());
+
+    s.end_session("r", &x.id).await.expect("end");
+    assert!(s.session_by_id("r", &x.id, UnixTime(1)).await.expect("by id").is_none());
+    assert!(s.session_clients("r", &x.id).await.expect("clients").is_empty());
+    assert!(s.access_token("r", &at.digest).await.expect("read").is_none(), "the session's access token");
+    assert!(s.unused_refresh_token("r", &online.digest).await.expect("read").is_none(), "its refresh token");
+    let kept = s.unused_refresh_token("r", &offline.digest).await.expect("read").expect("offline tokens outlive it");
+    assert!(kept.offline);
+    assert!(matches!(s.redeem_code("r", &c.digest, "c1").await.expect("redeem"), Redeemed::Replayed(_)), "code spent");
+    assert!(s.access_token("r", &other.digest).await.expect("read").is_some(), "other sessions' tokens stay");
+    s.end_session("r", &x.id).await.expect("ending twice succeeds");
+    // A used refresh token is not "unused".
+    assert!(matches!(
+        s.use_refresh_token("r", &offline.digest, "c1", UnixTime(100), 0).await.expect("use"),
+        Rotated::First(_)
+    ));
+    assert!(s.unused_refresh_token("r", &offline.digest).await.expect("read").is_none());
+}
+on_backends!(ending_a_session_ends_its_tokens_but_not_offline_ones);
 
 // ---------------------------------------------------------------------------
 // Consents.

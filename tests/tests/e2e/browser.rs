@@ -6,6 +6,7 @@
 //! installs them). Without them each test fails with a message saying so,
 //! unless `OIDC_SKIP_BROWSER_TESTS=1` is set.
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use fantoccini::{Client, ClientBuilder, Locator};
@@ -225,5 +226,256 @@ async fn account_page_in_chromium_lists_and_removes_an_authorized_app() {
     assert!(b.text("#apps").await.contains("Demo app"));
     b.click(".revoke button").await;
     b.c().wait().at_most(Duration::from_secs(10)).for_element(Locator::Css("#no-apps")).await.unwrap();
+    b.close().await;
+}
+
+/// A relying party served by the test on its own loopback port: `/cb` is the
+/// seed's "Example RP iframe" (it frames the OP's check_session_iframe and
+/// posts `client_id session_state` to it every half second, showing the
+/// answer in `#status`); `/fc` is its front-channel logout URI and records
+/// each request; `/bye` is its post-logout page.
+async fn session_rp(op_origin: String, iframe_url: String, client_id: String) -> (String, Arc<Mutex<Vec<String>>>) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let hits = Arc::new(Mutex::new(Vec::new()));
+    let seen = hits.clone();
+    let cb = format!(
+        r#"<!DOCTYPE html><html><head><meta charset="utf-8"><title>RP Iframe</title></head><body>
+<p id="status">waiting</p>
+<p id="kc-status">waiting</p>
+<iframe id="op-iframe" src="{iframe_url}" frameborder="0" width="0" height="0"></iframe>
+<script>
+  var targetOP = "{op_origin}";
+  var clientId = "{client_id}";
+  var query = new URLSearchParams(window.location.search);
+  var sessionState = query.get("session_state") || "";
+  // Keycloak's adapters (keycloak-js) post "client_id sid" instead of the salted hash.
+  var sid = query.get("sid");
+  var pending = [];
+  window.addEventListener("message", receiveMessage, false);
+  function checkStatus() {{
+    var frame = document.getElementById("op-iframe").contentWindow;
+    pending.push("status");
+    frame.postMessage(clientId + " " + sessionState, targetOP);
+    if (sid) {{
+      pending.push("kc-status");
+      frame.postMessage(clientId + " " + sid, targetOP);
+    }}
+  }}
+  function receiveMessage(event) {{
+    if (event.origin !== targetOP) {{ return; }}
+    var target = pending.shift() || "status";
+    document.getElementById(target).textContent = event.data;
+  }}
+  document.getElementById("op-iframe").addEventListener("load", function () {{
+    checkStatus();
+    setInterval(checkStatus, 500);
+  }});
+</script></body></html>"#
+    );
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            let (seen, cb) = (seen.clone(), cb.clone());
+            tokio::spawn(async move {
+                let mut buf = [0u8; 8192];
+                let n = s.read(&mut buf).await.unwrap_or(0);
+                let head = String::from_utf8_lossy(&buf[..n]).to_string();
+                let target = head.split(' ').nth(1).unwrap_or("/").to_owned();
+                seen.lock().unwrap().push(target.clone());
+                let body = if target.starts_with("/cb") {
+                    cb
+                } else if target.starts_with("/bye") {
+                    "<!DOCTYPE html><p id=\"bye\">signed out of the RP</p>".to_owned()
+                } else {
+                    "<!DOCTYPE html><p>ok</p>".to_owned()
+                };
+                let resp = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = s.write_all(resp.as_bytes()).await;
+            });
+        }
+    });
+    (base, hits)
+}
+
+/// Session Management 1.0 §4 in a real browser: the RP's iframe sees
+/// `unchanged` while the user is signed in; a logout at the provider in another
+/// tab (RP-Initiated Logout 1.0 with confirmation) fires the front-channel
+/// iframe (Front-Channel Logout 1.0 §4), goes on to the registered
+/// post_logout_redirect_uri with state (RP-Initiated Logout 1.0 §3), and the
+/// RP's iframe then sees `changed`.
+#[tokio::test]
+async fn session_iframe_sees_unchanged_then_changed_after_a_logout_with_frontchannel_in_chromium() {
+    let env = Env::start().await;
+    env.user("alice", "wonderland-42").await;
+    let op_origin = env.server.base_url.clone();
+    let iframe = format!("{}/protocol/openid-connect/login-status-iframe.html", env.issuer());
+    let client_id = "session-rp".to_owned();
+    let (rp, hits) = session_rp(op_origin, iframe, client_id.clone()).await;
+    let mut spec = ClientSpec::new("Session RP", ClientType::Public, vec![format!("{rp}/cb")]);
+    spec.client_id = Some(client_id.clone());
+    spec.post_logout_redirect_uris = vec![format!("{rp}/bye")];
+    spec.logout.frontchannel_uri = Some(format!("{rp}/fc"));
+    spec.logout.frontchannel_session_required = true;
+    let (client, _) = manage::new_client(REALM, spec, now(), &OsRandom::new()).unwrap();
+    env.store.create_client(&client).await.unwrap();
+    let Some(b) = Browser::start().await else { return };
+    let auth = format!(
+        "{}/protocol/openid-connect/auth?client_id={client_id}&redirect_uri={}&response_type=code&scope=openid&state=s1\
+         &code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256",
+        env.issuer(),
+        crate::harness::enc(&format!("{rp}/cb"))
+    );
+    b.c().goto(&auth).await.unwrap();
+    b.fill("#username", "alice").await;
+    b.fill("#password", "wonderland-42").await;
+    b.click("#login-submit").await;
+    b.click("#consent-allow").await;
+    wait_text(&b, "#status", "unchanged").await;
+    // The RP redeems its code; with the id_token's sid, the page also asks the way
+    // Keycloak's adapters do ("client_id sid"), and is answered the same.
+    let back = b.c().current_url().await.unwrap().to_string();
+    let code = crate::harness::query_param(&back, "code").unwrap();
+    let session_state = crate::harness::query_param(&back, "session_state").unwrap();
+    let tokens: serde_json::Value = crate::harness::browser()
+        .post(env.endpoint("token"))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", format!("{rp}/cb").as_str()),
+            ("client_id", client_id.as_str()),
+            ("code_verifier", "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let payload = tokens["id_token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("an id_token: {tokens}"))
+        .split('.')
+        .nth(1)
+        .unwrap()
+        .to_owned();
+    let claims: serde_json::Value = serde_json::from_slice(&oidc_core::jose::b64_decode(&payload).unwrap()).unwrap();
+    let sid = claims["sid"].as_str().expect("sid in the id_token").to_owned();
+    let page =
+        format!("{rp}/cb?session_state={}&sid={}", crate::harness::enc(&session_state), crate::harness::enc(&sid));
+    b.c().goto(&page).await.unwrap();
+    wait_text(&b, "#status", "unchanged").await;
+    wait_text(&b, "#kc-status", "unchanged").await;
+    let rp_tab = b.c().window().await.unwrap();
+
+    // Another tab signs out at the provider.
+    let tab = b.c().new_window(true).await.unwrap();
+    b.c().switch_to_window(tab.handle).await.unwrap();
+    let logout = format!(
+        "{}/protocol/openid-connect/logout?client_id={client_id}&post_logout_redirect_uri={}&state=bye-1",
+        env.issuer(),
+        crate::harness::enc(&format!("{rp}/bye"))
+    );
+    b.c().goto(&logout).await.unwrap();
+    // No id_token_hint: the user confirms.
+    b.click("button[name=logout]").await;
+    let bye = format!("{rp}/bye?state=bye-1");
+    b.c().wait().at_most(Duration::from_secs(10)).for_url(&bye.parse().unwrap()).await.unwrap();
+    assert_eq!(b.text("#bye").await, "signed out of the RP");
+    let fc: Vec<String> = hits.lock().unwrap().iter().filter(|h| h.starts_with("/fc")).cloned().collect();
+    assert_eq!(fc.len(), 1, "the front-channel iframe loaded once: {fc:?}");
+    assert!(fc[0].contains("iss=") && fc[0].contains("sid="), "{}", fc[0]);
+
+    // Back on the RP's page, the iframe now answers `changed`.
+    b.c().switch_to_window(rp_tab).await.unwrap();
+    wait_text(&b, "#status", "changed").await;
+    wait_text(&b, "#kc-status", "changed").await;
+    b.close().await;
+}
+
+/// Waits up to ten seconds until the element's text is `want`.
+async fn wait_text(b: &Browser, css: &str, want: &str) {
+    let mut last = String::new();
+    for _ in 0..100 {
+        if let Ok(el) = b.c().find(Locator::Css(css)).await {
+            last = el.text().await.unwrap_or_default();
+            if last == want {
+                return;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{css} shows '{last}', not '{want}'");
+}
+
+/// Serves the files of `examples/implicit-js` on a loopback port; returns its base URL.
+async fn serve_example() -> String {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/implicit-js");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            let dir = dir.clone();
+            tokio::spawn(async move {
+                let mut buf = [0u8; 8192];
+                let n = s.read(&mut buf).await.unwrap_or(0);
+                let head = String::from_utf8_lossy(&buf[..n]).to_string();
+                let path = head.split(' ').nth(1).unwrap_or("/").split(['?', '#']).next().unwrap_or("/").to_owned();
+                let (file, ctype) = match path.as_str() {
+                    "/app.js" => ("app.js", "text/javascript"),
+                    _ => ("index.html", "text/html; charset=utf-8"),
+                };
+                let body = std::fs::read(dir.join(file)).unwrap_or_default();
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = s.write_all(head.as_bytes()).await;
+                let _ = s.write_all(&body).await;
+            });
+        }
+    });
+    base
+}
+
+/// The seed's "Pure JS client using Implicit Flow" (`examples/implicit-js`,
+/// no external scripts) from the login button to the UserInfo call, with the
+/// cross-origin requests a browser RP makes (discovery, UserInfo with a
+/// bearer header: CORS for the client's registered origin).
+#[tokio::test]
+async fn implicit_js_example_signs_in_and_calls_userinfo_in_chromium() {
+    let env = Env::start().await;
+    let sub = env.user("alice", "wonderland-42").await;
+    let site = serve_example().await;
+    let mut spec = ClientSpec::new("JS RP", ClientType::Public, vec![format!("{site}/")]);
+    spec.client_id = Some("js-rp".into());
+    spec.response_types = vec![oidc_core::model::ResponseType::IdTokenToken];
+    spec.grant_types = vec![];
+    let (client, _) = manage::new_client(REALM, spec, now(), &OsRandom::new()).unwrap();
+    env.store.create_client(&client).await.unwrap();
+    let Some(b) = Browser::start().await else { return };
+    let page = format!("{site}/?issuer={}&client_id=js-rp", crate::harness::enc(&env.issuer()));
+    b.c().goto(&page).await.unwrap();
+    b.click("#login-button").await;
+    b.fill("#username", "alice").await;
+    b.fill("#password", "wonderland-42").await;
+    b.click("#login-submit").await;
+    b.click("#consent-allow").await;
+    b.c()
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("#result:not([hidden])"))
+        .await
+        .unwrap_or_else(|e| panic!("no result: {e}"));
+    let claims: serde_json::Value = serde_json::from_str(&b.text("#id-token").await).unwrap();
+    assert_eq!(claims["sub"], sub.as_str());
+    assert_eq!(claims["aud"], "js-rp");
+    let info: serde_json::Value = serde_json::from_str(&b.text("#userinfo").await).unwrap();
+    assert_eq!(info["email"], "alice@example.com");
+    assert_eq!(info["sub"], sub.as_str());
     b.close().await;
 }

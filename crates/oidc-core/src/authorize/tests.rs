@@ -33,6 +33,9 @@ pub(crate) fn session(auth_time: i64) -> LoginSession {
         user_id: "u1".into(),
         auth_time: UnixTime(auth_time),
         expires_at: UnixTime(auth_time + 3600),
+        last_used: UnixTime(auth_time),
+        user_agent: None,
+        address: None,
     }
 }
 
@@ -140,9 +143,16 @@ fn public_clients_need_pkce_rfc7636_rfc9700_2_1_1() {
     assert_eq!(fails(base(), Some(&c)), "redirect:invalid_request:st");
     let v = run(with(&[("code_challenge", CHALLENGE), ("code_challenge_method", "S256")], &[]), Some(&c)).unwrap();
     assert_eq!(v.code_challenge_method, Some(PkceMethod::S256));
-    // RFC 7636 §4.3: the method defaults to plain.
-    let v = run(with(&[("code_challenge", CHALLENGE)], &[]), Some(&c)).unwrap();
+    // RFC 7636 §4.3: the method defaults to plain, which RFC 9700 §2.1.1 retires:
+    // refused, explicit or implied, unless the client is configured for plain.
+    assert_eq!(fails(with(&[("code_challenge", CHALLENGE)], &[]), Some(&c)), "redirect:invalid_request:st");
+    let plain = with(&[("code_challenge", CHALLENGE), ("code_challenge_method", "plain")], &[]);
+    assert_eq!(fails(plain.clone(), Some(&c)), "redirect:invalid_request:st");
+    let mut legacy = c.clone();
+    legacy.pkce_method = Some(PkceMethod::Plain);
+    let v = run(with(&[("code_challenge", CHALLENGE)], &[]), Some(&legacy)).unwrap();
     assert_eq!(v.code_challenge_method, Some(PkceMethod::Plain));
+    assert_eq!(run(plain, Some(&legacy)).unwrap().code_challenge_method, Some(PkceMethod::Plain));
 }
 
 #[test]

@@ -281,3 +281,45 @@ fn jwks_uri_is_https_and_exclusive_with_jwks_rfc7591_2() {
         "jwks": {"keys": [key.public_jwk()]}});
     assert_eq!(code(parse(both)), "invalid_client_metadata");
 }
+
+#[test]
+fn logout_metadata_frontchannel_logout_2_and_backchannel_logout_2_2() {
+    let md = parse(json!({
+        "redirect_uris": ["https://rp.example/cb"],
+        "frontchannel_logout_uri": "https://rp.example/fc",
+        "frontchannel_logout_session_required": true,
+        "backchannel_logout_uri": "https://rp.example/bc",
+    }))
+    .unwrap();
+    assert_eq!(md.logout.frontchannel_uri.as_deref(), Some("https://rp.example/fc"));
+    assert!(md.logout.frontchannel_session_required);
+    assert!(!md.logout.backchannel_session_required);
+    let echoed = md.to_json();
+    assert_eq!(echoed["backchannel_logout_uri"], "https://rp.example/bc");
+    assert_eq!(echoed["backchannel_logout_session_required"], false);
+    assert!(md.uris().contains(&"https://rp.example/bc"), "the trusted-hosts policy sees it");
+    let (c, _) =
+        crate::manage::new_client("r", md.to_spec(&ScopeRegistry::default()), UnixTime(0), &TestRandom::default())
+            .unwrap();
+    assert_eq!(c.logout, md.logout);
+    for bad in [
+        json!({"redirect_uris": ["https://rp.example/cb"], "backchannel_logout_uri": "http://rp.example/bc"}),
+        json!({"redirect_uris": ["https://rp.example/cb"], "backchannel_logout_uri": "https://rp.example/bc#x"}),
+        json!({"redirect_uris": ["https://rp.example/cb"], "frontchannel_logout_uri": "javascript:alert(1)"}),
+        json!({"redirect_uris": ["https://rp.example/cb"], "backchannel_logout_session_required": "yes"}),
+    ] {
+        assert_eq!(code(parse(bad.clone())), "invalid_client_metadata", "{bad}");
+    }
+    // Front-Channel Logout 1.0 §2: the URI shares scheme, host and port with a redirect URI.
+    let other_host = parse(
+        json!({"redirect_uris": ["https://rp.example/cb"], "frontchannel_logout_uri": "https://evil.example/fc"}),
+    )
+    .unwrap();
+    let e = crate::manage::new_client(
+        "r",
+        other_host.to_spec(&ScopeRegistry::default()),
+        UnixTime(0),
+        &TestRandom::default(),
+    );
+    assert!(e.unwrap_err().contains("Front-Channel Logout 1.0"));
+}

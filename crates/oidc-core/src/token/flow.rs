@@ -8,6 +8,7 @@
 //!      refresh_token:      [Need::RefreshRecord when narrowing] ─▶ Need::RotateRefresh ─▶ [Need::RevokeGrant]
 //!      password:           Need::CheckPassword
 //!      client_credentials: (no user)
+//!  ──▶ [Need::Session ─▶ Need::TouchSession: a grant of a login session, not offline]
 //!  ──▶ Need::User (not for client_credentials) ──▶ Need::Store ──▶ Step::Done(TokenResponse)
 //! ```
 //!
@@ -245,6 +246,24 @@ pub enum Need {
         /// The grant.
         grant_id: String,
     },
+    /// The unexpired login session of a grant that needs one (Keycloak's SSO
+    /// Session Idle/Max: refresh tokens die with their session unless
+    /// offline, OIDC Core §11; answer [`Answer::Session`]).
+    Session {
+        /// The session's public id.
+        session_id: String,
+        /// Now.
+        now: UnixTime,
+    },
+    /// Record a use of the session with its new expiry (answer [`Answer::Done`]).
+    TouchSession {
+        /// The session's public id.
+        session_id: String,
+        /// Now.
+        now: UnixTime,
+        /// Its expiry after this use.
+        expires_at: UnixTime,
+    },
     /// The grant's user (answer [`Answer::User`]).
     User {
         /// The user's id.
@@ -285,6 +304,8 @@ pub enum Answer {
     Rotated(Rotated),
     /// To [`Need::CheckPassword`].
     Password(PasswordOutcome),
+    /// To [`Need::Session`].
+    Session(Option<crate::model::LoginSession>),
     /// To [`Need::User`].
     User(Option<User>),
     /// To [`Need::RevokeGrant`] and [`Need::Store`].
@@ -359,6 +380,13 @@ enum State {
     Revoke {
         grant_id: String,
         error: OAuthError,
+        asked: bool,
+    },
+    Session(Client, Grant),
+    Touch {
+        client: Client,
+        grant: Grant,
+        expires_at: UnixTime,
         asked: bool,
     },
     User(Client, Grant),
@@ -476,6 +504,20 @@ impl<'a> TokenFlow<'a> {
                 let need = Need::RevokeGrant { grant_id: grant_id.clone() };
                 (State::Revoke { grant_id, error, asked: true }, Step::Need(need))
             }
+            State::Session(client, grant) => match grant.session_id.clone() {
+                Some(session_id) => {
+                    (State::Session(client, grant), Step::Need(Need::Session { session_id, now: self.ctx.now }))
+                }
+                None => self.advance(State::User(client, grant)),
+            },
+            State::Touch { client, grant, expires_at, asked: false } => {
+                let need = Need::TouchSession {
+                    session_id: grant.session_id.clone().unwrap_or_default(),
+                    now: self.ctx.now,
+                    expires_at,
+                };
+                (State::Touch { client, grant, expires_at, asked: true }, Step::Need(need))
+            }
             State::User(client, grant) => {
                 let need = Need::User { user_id: grant.user_id.clone() };
                 (State::User(client, grant), Step::Need(need))
@@ -486,9 +528,11 @@ impl<'a> TokenFlow<'a> {
             State::Issued(response) => (State::Finished, Step::Done(response)),
             State::Failed(e, retry) => failed(e, retry),
             // Asked and not answered, or finished.
-            State::Password { .. } | State::Revoke { .. } | State::Store { .. } | State::Finished => {
-                failed(lost(), None)
-            }
+            State::Password { .. }
+            | State::Revoke { .. }
+            | State::Touch { .. }
+            | State::Store { .. }
+            | State::Finished => failed(lost(), None),
         }
     }
 
@@ -607,6 +651,19 @@ impl<'a> TokenFlow<'a> {
                 ),
             },
             (State::Revoke { error, asked: true, .. }, Answer::Done) => State::Failed(error, None),
+            // Tokens of a login session are issued only while it lasts; each refresh counts as a use.
+            (State::Session(client, grant), Answer::Session(session)) => match grant.check_session(session.as_ref()) {
+                Err(e) => State::Failed(e, None),
+                Ok(()) => match session.filter(|s| s.needs_touch(now)) {
+                    Some(s) => {
+                        let expires_at =
+                            crate::model::LoginSession::expiry_after_use(s.auth_time, now, self.ctx.settings);
+                        State::Touch { client, grant, expires_at, asked: false }
+                    }
+                    None => State::User(client, grant),
+                },
+            },
+            (State::Touch { client, grant, asked: true, .. }, Answer::Done) => State::User(client, grant),
             (State::User(client, grant), Answer::User(user)) => match user {
                 Some(user) => self.issue_for(&client, grant, &user),
                 None => State::Failed(OAuthError::invalid_grant("the user of this grant no longer exists"), None),
@@ -620,6 +677,7 @@ impl<'a> TokenFlow<'a> {
     /// revocation, or the refusal.
     fn after_check(&mut self, client: Client, checked: Result<Grant, GrantFailure>) -> State {
         match checked {
+            Ok(grant) if grant.needs_session() => State::Session(client, grant),
             Ok(grant) => State::User(client, grant),
             Err(GrantFailure::Refused(e)) => State::Failed(e, None),
             Err(GrantFailure::Replay { grant_id, error }) => State::Revoke { grant_id, error, asked: false },

@@ -160,6 +160,7 @@ pub(crate) fn refresh_record() -> RefreshTokenRecord {
         issued_at: UnixTime(900),
         audience: Vec::new(),
         jti: "r1".into(),
+        offline: false,
     }
 }
 
@@ -534,4 +535,23 @@ fn narrowing_is_checked_before_the_refresh_token_is_spent_rfc6749_6_rfc8707_2_2(
     let mut other = c.clone();
     other.client_id = "other".into();
     assert_eq!(precheck_refresh(&rec, &other, None, &[]).unwrap_err().code, ErrorCode::InvalidGrant);
+}
+
+#[test]
+fn grants_of_a_session_need_it_alive_unless_offline_keycloak_sso_session_and_oidc_core_11() {
+    let mut rec = refresh_record();
+    rec.session_id = Some("sid1".into());
+    let c = client(ClientType::Confidential);
+    let g = check_refresh(Rotated::First(rec.clone()), &c, None, UnixTime(1000)).unwrap();
+    assert!(g.needs_session());
+    let alive = crate::authorize::tests::session(900);
+    assert!(g.check_session(Some(&alive)).is_ok());
+    assert_eq!(g.check_session(None).unwrap_err().code, ErrorCode::InvalidGrant, "ended or idle: invalid_grant");
+    let mut someone_else = alive.clone();
+    someone_else.user_id = "u2".into();
+    assert!(g.check_session(Some(&someone_else)).is_err());
+    rec.scope = Scope::parse("openid offline_access").unwrap();
+    let offline = check_refresh(Rotated::First(rec), &c, None, UnixTime(1000)).unwrap();
+    assert!(offline.is_offline() && !offline.needs_session());
+    assert!(offline.check_session(None).is_ok(), "offline tokens outlive the session");
 }

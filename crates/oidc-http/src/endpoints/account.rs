@@ -1,5 +1,7 @@
 //! `/realms/{realm}/account`: the applications a user has authorized (the
-//! seed's `UserConsent` records), with a way to withdraw each.
+//! seed's `UserConsent` records), with a way to withdraw each, and the
+//! user's active login sessions, with a way to sign out of one or all
+//! (Keycloak's account console).
 
 use hyper::body::Incoming;
 use hyper::{Method, Request, StatusCode};
@@ -14,6 +16,7 @@ use crate::app::{App, RealmState};
 use crate::guard;
 use crate::response::{self, Resp};
 use crate::{cookies, request};
+use oidc_core::model::LoginSession;
 
 /// `GET` shows the list; `POST` withdraws one consent.
 pub(crate) async fn account(app: &App, realm: &RealmState, req: Request<Incoming>) -> Resp {
@@ -42,6 +45,9 @@ pub(crate) async fn account(app: &App, realm: &RealmState, req: Request<Incoming
         };
         if !csrf_ok(realm, &parts.headers, &form) {
             return forbidden(app, realm);
+        }
+        if field(&form, "end_session").is_some() || field(&form, "end_all").is_some() {
+            return end_sessions(app, realm, &session, &form).await;
         }
         let Some(client_id) = field(&form, "client_id") else {
             return error_page(
@@ -86,6 +92,34 @@ pub(crate) async fn account(app: &App, realm: &RealmState, req: Request<Incoming
             expired => c.expires_at <= now,
         });
     }
+    let sessions = match app.repos.sessions_of_user(name, &user.id, now).await {
+        Ok(s) => s,
+        Err(e) => return storage_failed(app, realm, &e),
+    };
+    let mut session_views = Vec::new();
+    for s in &sessions {
+        let ids = match app.repos.session_clients(name, &s.id).await {
+            Ok(c) => c,
+            Err(e) => return storage_failed(app, realm, &e),
+        };
+        let mut names = Vec::new();
+        for id in &ids {
+            match app.client(name, id).await {
+                Ok(Some(c)) => names.push(c.name.clone()),
+                Ok(None) => {}
+                Err(e) => return storage_failed(app, realm, &e),
+            }
+        }
+        session_views.push(context! {
+            id => s.id.clone(),
+            current => s.id == session.id,
+            browser => browser_name(s.user_agent.as_deref()),
+            address => s.address.clone(),
+            started => date_time(s.auth_time.secs()),
+            last_used => date_time(s.last_used.secs()),
+            apps => names,
+        });
+    }
     let (cookie, new) = csrf_cookie(app, &parts.headers);
     let mut r = page(
         app,
@@ -94,6 +128,7 @@ pub(crate) async fn account(app: &App, realm: &RealmState, req: Request<Incoming
         "account.html",
         context! {
             username => user.username.clone(),
+            sessions => session_views,
             apps => apps,
             action => realm_url(app, realm, "account"),
             logout => realm_url(app, realm, "protocol/openid-connect/logout"),
@@ -105,6 +140,64 @@ pub(crate) async fn account(app: &App, realm: &RealmState, req: Request<Incoming
         response::set_cookie(&mut r, &cookies::set(cookies::CSRF, &cookie, &path, app.config.secure_cookies(), None));
     }
     r
+}
+
+/// Signs out of one session of the user (`end_session` = its public id) or of
+/// all (`end_all`), telling their applications (back-channel; front-channel
+/// iframes when the browser's own session ends). Sessions of other users are
+/// never touched.
+async fn end_sessions(app: &App, realm: &RealmState, current: &LoginSession, form: &[(String, String)]) -> Resp {
+    let name = &realm.realm.name;
+    let sessions = match app.repos.sessions_of_user(name, &current.user_id, app.clock.now()).await {
+        Ok(s) => s,
+        Err(e) => return storage_failed(app, realm, &e),
+    };
+    let wanted = field(form, "end_session");
+    let mut frontchannel = Vec::new();
+    let mut ended_current = false;
+    for s in sessions.iter().filter(|s| wanted.is_none_or(|id| id == s.id)) {
+        match app.end_session(realm, s, None, "account").await {
+            Ok(ended) => {
+                if s.id == current.id {
+                    ended_current = true;
+                    frontchannel = ended.frontchannel;
+                }
+                App::deliver_later(ended.delivery);
+            }
+            Err(e) => return storage_failed(app, realm, &e),
+        }
+    }
+    if ended_current {
+        return super::logout::logged_out(app, realm, None, &frontchannel, true);
+    }
+    response::redirect(&realm_url(app, realm, "account"), true)
+}
+
+/// A short name of the browser and system of a `User-Agent`.
+fn browser_name(ua: Option<&str>) -> String {
+    let Some(ua) = ua else { return "Unknown browser".into() };
+    let browser = ["Edg/", "OPR/", "Firefox/", "Chrome/", "Safari/", "curl/"].iter().find(|b| ua.contains(*b)).map_or(
+        "Browser",
+        |b| match *b {
+            "Edg/" => "Edge",
+            "OPR/" => "Opera",
+            "Firefox/" => "Firefox",
+            "Chrome/" => "Chrome",
+            "Safari/" => "Safari",
+            _ => "curl",
+        },
+    );
+    let system = ["Windows", "Android", "iPhone", "iPad", "Mac OS X", "Linux"]
+        .iter()
+        .find(|s| ua.contains(*s))
+        .map_or("", |s| if *s == "Mac OS X" { "macOS" } else { s });
+    if system.is_empty() { browser.to_owned() } else { format!("{browser} on {system}") }
+}
+
+/// `YYYY-MM-DD HH:MM` (UTC) of a Unix time.
+fn date_time(secs: i64) -> String {
+    let s = secs.rem_euclid(86_400);
+    format!("{} {:02}:{:02} UTC", date(secs), s / 3600, (s % 3600) / 60)
 }
 
 /// `YYYY-MM-DD` (UTC) of a Unix time, by the days-to-civil algorithm of the
@@ -130,5 +223,15 @@ mod tests {
         assert_eq!(super::date(0), "1970-01-01");
         assert_eq!(super::date(951_782_400), "2000-02-29");
         assert_eq!(super::date(1_795_996_800), "2026-11-30");
+        assert_eq!(super::date_time(1_795_996_800 + 3_660), "2026-11-30 01:01 UTC");
+    }
+
+    #[test]
+    fn browser_names() {
+        let chrome =
+            "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0 Safari/537.36";
+        assert_eq!(super::browser_name(Some(chrome)), "Chrome on Linux");
+        assert_eq!(super::browser_name(Some("curl/8.5.0")), "curl");
+        assert_eq!(super::browser_name(None), "Unknown browser");
     }
 }

@@ -212,10 +212,33 @@ async fn issue(
         registry: &app.config.scopes,
         hooks: &app.hooks,
     };
-    let issued = match v.issue(&input, app.rng.as_ref()) {
+    let mut issued = match v.issue(&input, app.rng.as_ref()) {
         Ok(i) => i,
         Err(e) => return authz_error(app, realm, &e, after_post),
     };
+    let now = input.now;
+    let name = &realm.realm.name;
+    // Front-Channel Logout 1.0 §4 / Back-Channel Logout 1.0 §2.7: the session
+    // remembers the clients it issued to, to notify exactly those at logout.
+    if let Err(e) = app.add_session_client(name, &session.id, &client.client_id, now).await {
+        return storage_failed(app, realm, &e);
+    }
+    // SSO Session Idle: each use extends the session, up to its maximum.
+    if session.needs_touch(now) {
+        let expires = LoginSession::expiry_after_use(session.auth_time, now, &app.config.settings);
+        if let Err(e) = app.repos.touch_session(name, &session.id, now, expires).await {
+            return storage_failed(app, realm, &e);
+        }
+    }
+    // Session Management 1.0 §3: session_state for the redirect URI's origin.
+    if app.config.settings.session_management
+        && let Some(origin) = oidc_core::session::origin(&v.redirect_uri)
+    {
+        let browser_state = oidc_core::session::browser_state(&realm.realm.secret_key, &session.id);
+        let salt = token(app.rng.as_ref(), 12);
+        let state = oidc_core::session::session_state(&client.client_id, &origin, &browser_state, &salt);
+        issued.response.params.push(("session_state".to_owned(), state));
+    }
     if let Some(code) = &issued.code
         && let Err(e) = app.repos.save_code(code).await
     {
@@ -614,14 +637,39 @@ pub(crate) async fn login(app: &App, realm: &RealmState, req: Request<Incoming>)
         crate::log::warn(&format!("could not upgrade a password hash: {e}"));
     }
     let now = app.clock.now();
+    // A new login replaces the browser's previous session (so its cookie stops
+    // working): the same user keeps the session's public id, and with it the
+    // applications and tokens of the session; another user's session ends,
+    // and its applications are told.
+    let previous = match current_session(app, realm, &parts.headers).await {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let mut session_id = token(app.rng.as_ref(), 16);
+    if let Some(old) = &previous {
+        if old.user_id == user.id {
+            session_id = old.id.clone();
+            if let Err(e) = app.repos.delete_session(name, &old.digest).await {
+                return storage_failed(app, realm, &e);
+            }
+        } else {
+            match app.end_session(realm, old, None, "new login").await {
+                Ok(ended) => App::deliver_later(ended.delivery),
+                Err(e) => return storage_failed(app, realm, &e),
+            }
+        }
+    }
     let cookie = SessionToken::new(token(app.rng.as_ref(), 32));
     let session = LoginSession {
         digest: cookie.digest(),
-        id: token(app.rng.as_ref(), 16),
+        id: session_id,
         realm: name.clone(),
         user_id: user.id.clone(),
         auth_time: now,
-        expires_at: now.plus(app.config.settings.session_lifetime),
+        expires_at: LoginSession::expiry_after_use(now, now, &app.config.settings),
+        last_used: now,
+        user_agent: header(&parts.headers, hyper::header::USER_AGENT).map(|ua| ua.chars().take(200).collect()),
+        address: addr.map(|a| a.to_string()),
     };
     if let Err(e) = app.repos.create_session(&session).await {
         return storage_failed(app, realm, &e);
@@ -648,6 +696,9 @@ pub(crate) async fn login(app: &App, realm: &RealmState, req: Request<Incoming>)
         &mut r,
         &cookies::set(cookies::SESSION, cookie.secret(), &path, app.config.secure_cookies(), None),
     );
+    // Session Management 1.0 §3: the browser state changes with each login.
+    let browser_state = oidc_core::session::browser_state(&realm.realm.secret_key, &session.id);
+    response::set_cookie(&mut r, &cookies::set_browser_state(&browser_state, &path, app.config.secure_cookies()));
     r
 }
 

@@ -123,6 +123,10 @@ mod attr {
     pub(super) const TOS: &str = "tosUri";
     pub(super) const JWKS_URL: &str = "jwks.url";
     pub(super) const USE_JWKS_URL: &str = "use.jwks.url";
+    pub(super) const FC_URL: &str = "frontchannel.logout.url";
+    pub(super) const FC_SESSION: &str = "frontchannel.logout.session.required";
+    pub(super) const BC_URL: &str = "backchannel.logout.url";
+    pub(super) const BC_SESSION: &str = "backchannel.logout.session.required";
     /// The provider's own properties, which Keycloak has no attribute for:
     /// named as in OpenID Connect Dynamic Client Registration 1.0 §2.
     pub(super) const SUBJECT_TYPE: &str = "subject_type";
@@ -146,8 +150,6 @@ const REFUSED_ATTRIBUTES: &[(&str, &str)] = &[
     ("require.pushed.authorization.requests", "pushed authorization requests (RFC 9126) are not supported"),
     ("oauth2.device.authorization.grant.enabled", "the device authorization grant (RFC 8628) is not supported"),
     ("oidc.ciba.grant.enabled", "CIBA is not supported"),
-    ("backchannel.logout.url", "back-channel logout is not available yet"),
-    ("frontchannel.logout.url", "front-channel logout is not available yet"),
 ];
 
 fn is_off(v: &str) -> bool {
@@ -241,6 +243,11 @@ pub(crate) fn to_representation(
         put(attr::AUTH_METHOD, m.as_str().to_owned());
     }
     put(attr::REUSE_CONSENT, client.reuse_consent.to_string());
+    // Front-Channel Logout 1.0 §2 and Back-Channel Logout 1.0 §2.2, under Keycloak's keys.
+    put(attr::FC_URL, client.logout.frontchannel_uri.clone().unwrap_or_default());
+    put(attr::FC_SESSION, client.logout.frontchannel_session_required.to_string());
+    put(attr::BC_URL, client.logout.backchannel_uri.clone().unwrap_or_default());
+    put(attr::BC_SESSION, client.logout.backchannel_session_required.to_string());
     ClientRepresentation {
         id: Some(client.client_id.clone()),
         client_id: Some(client.client_id.clone()),
@@ -266,7 +273,7 @@ pub(crate) fn to_representation(
         service_accounts_enabled: Some(client.allows_grant(GrantType::ClientCredentials)),
         authorization_services_enabled: None,
         public_client: Some(client.client_type == ClientType::Public),
-        frontchannel_logout: Some(false),
+        frontchannel_logout: Some(client.logout.frontchannel_uri.is_some()),
         protocol: Some("openid-connect".into()),
         attributes: Some(attributes),
         full_scope_allowed: Some(client.full_scope_allowed),
@@ -380,6 +387,10 @@ pub(crate) fn to_spec(
     }
     if let Some(attrs) = &rep.attributes {
         apply_attributes(attrs, set)?;
+    }
+    // Keycloak's switch: front-channel logout off means no front-channel URI.
+    if rep.frontchannel_logout == Some(false) {
+        set.logout.frontchannel_uri = None;
     }
     Ok(spec)
 }
@@ -572,6 +583,21 @@ fn apply_attributes(
                     Some(v.parse::<TokenAuthMethod>().map_err(|e| bad(format!("attribute '{name}': {e}")))?)
             }
             attr::REUSE_CONSENT => set.reuse_consent = flag_attribute(name, &v)?,
+            attr::FC_URL | attr::BC_URL => {
+                let uri = if v.is_empty() {
+                    None
+                } else {
+                    oidc_core::manage::check_logout_uri(&v, name).map_err(bad)?;
+                    Some(v.clone())
+                };
+                if name == attr::FC_URL {
+                    set.logout.frontchannel_uri = uri;
+                } else {
+                    set.logout.backchannel_uri = uri;
+                }
+            }
+            attr::FC_SESSION => set.logout.frontchannel_session_required = flag_attribute(name, &v)?,
+            attr::BC_SESSION => set.logout.backchannel_session_required = flag_attribute(name, &v)?,
             // use.refresh.tokens is read with the flows; other attributes (Keycloak's display
             // and session settings, a use.jwks.url that is on, ...) are accepted without effect.
             _ => {}

@@ -1,16 +1,11 @@
-//! Discovery, JWKS, logout, the demo relying party, static files and health.
+//! Discovery, JWKS, the demo relying party, static files and health.
 
-use hyper::body::Incoming;
-use hyper::header::{self, COOKIE, HeaderValue};
-use hyper::{Method, Request, StatusCode};
+use hyper::StatusCode;
+use hyper::header::{self, HeaderValue};
 use minijinja::context;
-use oidc_core::OAuthError;
-use oidc_core::secret::Digest;
 
-use super::{error_page, page};
+use super::page;
 use crate::app::{App, RealmState};
-use crate::cookies;
-use crate::request::{self, header};
 use crate::response::{self, Resp};
 
 /// `GET /realms/{realm}/.well-known/openid-configuration`: precomputed (Discovery 1.0 §4).
@@ -51,65 +46,6 @@ pub(crate) fn jwks(realm: &RealmState) -> Resp {
     let mut r = response::with_body(StatusCode::OK, "application/jwk-set+json", realm.jwks.clone());
     r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
     response::cors(&mut r);
-    r
-}
-
-/// `/realms/{realm}/protocol/openid-connect/logout`: ends the login session and,
-/// when the client registered the `post_logout_redirect_uri`, returns there
-/// with `state` (RP-Initiated Logout 1.0 §2, §3).
-pub(crate) async fn logout(app: &App, realm: &RealmState, req: Request<Incoming>) -> Resp {
-    let (parts, body) = req.into_parts();
-    // OIDC Core §3.1.2.1: GET with a query, or POST with a form.
-    let pairs = match request::query_or_form(&parts, body).await {
-        Ok(p) => p,
-        Err(e) => return error_page(app, realm, StatusCode::BAD_REQUEST, &OAuthError::invalid_request(e.to_string())),
-    };
-    let params = match oidc_core::params::Params::from_pairs(pairs) {
-        Ok(p) => p,
-        Err(e) => return error_page(app, realm, StatusCode::BAD_REQUEST, &e),
-    };
-    let name = &realm.realm.name;
-    // The client is named by client_id or by the audience of id_token_hint (verified with our keys).
-    let hint_aud = params.get("id_token_hint").and_then(|t| {
-        let v = oidc_core::jose::verify(t, &oidc_core::jose::ALL_ALGS, realm.keys.verify_keys()).ok()?;
-        (v.claims.get("iss")?.as_str()? == realm.issuer).then_some(())?;
-        v.claims.get("aud")?.as_str().map(str::to_owned)
-    });
-    let client_id = params.get("client_id").map(str::to_owned).or(hint_aud);
-    let target = match params.get("post_logout_redirect_uri") {
-        None => None,
-        Some(uri) => {
-            let client = match &client_id {
-                Some(id) => app.client(name, id).await.ok().flatten(),
-                None => None,
-            };
-            match client {
-                Some(c) if c.post_logout_redirect_uris.iter().any(|u| u == uri) => Some(uri.to_owned()),
-                _ => {
-                    return error_page(
-                        app,
-                        realm,
-                        StatusCode::BAD_REQUEST,
-                        &OAuthError::invalid_request("post_logout_redirect_uri is not registered for this client"),
-                    );
-                }
-            }
-        }
-    };
-    if let Some(value) = cookies::get(header(&parts.headers, COOKIE), cookies::SESSION)
-        && let Err(e) = app.repos.delete_session(name, &Digest::of(value)).await
-    {
-        return super::storage_failed(app, realm, &e);
-    }
-    let path = format!("{}/realms/{name}/", app.config.base_url_path());
-    let mut r = match target {
-        Some(uri) => {
-            let state: Vec<(&str, &str)> = params.get("state").map(|s| vec![("state", s)]).unwrap_or_default();
-            response::redirect(&oidc_core::params::append_params(&uri, &state, false), parts.method == Method::POST)
-        }
-        None => page(app, realm, StatusCode::OK, "logged_out.html", context! {}),
-    };
-    response::set_cookie(&mut r, &cookies::clear(cookies::SESSION, &path, app.config.secure_cookies()));
     r
 }
 

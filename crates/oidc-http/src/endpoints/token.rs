@@ -10,6 +10,10 @@ use oidc_core::token::flow::{Answer, FlowContext, Need, PasswordOutcome, Step, T
 use serde_json::{Map, Value, json};
 
 use std::net::IpAddr;
+use std::sync::Arc;
+
+use oidc_core::model::Client;
+use oidc_core::token::ClientCredentials;
 
 use super::client_auth::{self, storage};
 use crate::app::{App, RealmState};
@@ -20,10 +24,12 @@ use crate::response::{self, ApiError as _, Resp, TokenError};
 /// `POST /realms/{realm}/protocol/openid-connect/token`.
 pub(crate) async fn token(app: &App, realm: &RealmState, req: Request<Incoming>) -> Resp {
     let addr = req.extensions().get::<PeerAddr>().map(|p| p.0);
+    let origin = header(req.headers(), hyper::header::ORIGIN).map(str::to_owned);
     match run(app, realm, req, addr).await {
-        Ok(body) => {
+        Ok((body, client)) => {
             let mut r = response::json_no_store(StatusCode::OK, body);
-            response::cors(&mut r);
+            // Browser-based clients read tokens from their registered origins only.
+            response::cors_for_client(&mut r, origin.as_deref(), &client);
             r
         }
         Err(Failure(e, retry_after)) => {
@@ -46,7 +52,12 @@ impl From<OAuthError> for Failure {
 }
 
 /// Drives the core's token flow: one loop over "what do you need next".
-async fn run(app: &App, realm: &RealmState, req: Request<Incoming>, addr: Option<IpAddr>) -> Result<String, Failure> {
+async fn run(
+    app: &App,
+    realm: &RealmState,
+    req: Request<Incoming>,
+    addr: Option<IpAddr>,
+) -> Result<(String, Arc<Client>), Failure> {
     let (parts, body) = req.into_parts();
     let form =
         request::read_form(&parts.headers, body).await.map_err(|e| OAuthError::invalid_request(e.to_string()))?;
@@ -66,7 +77,10 @@ async fn run(app: &App, realm: &RealmState, req: Request<Incoming>, addr: Option
     loop {
         let need = match flow.step() {
             Step::Need(need) => need,
-            Step::Done(response) => return Ok(render(&response)),
+            Step::Done(response) => {
+                let client = client.ok_or_else(|| OAuthError::server_error("the client was not looked up"))?;
+                return Ok((render(&response), client));
+            }
             Step::Failed(e, retry_after) => return Err(Failure(e, retry_after)),
         };
         let answer = match need {
@@ -92,6 +106,13 @@ async fn run(app: &App, realm: &RealmState, req: Request<Incoming>, addr: Option
                 app.repos.revoke_grant(name, &grant_id).await.map_err(|e| storage(&e))?;
                 Answer::Done
             }
+            Need::Session { session_id, now } => {
+                Answer::Session(app.repos.session_by_id(name, &session_id, now).await.map_err(|e| storage(&e))?)
+            }
+            Need::TouchSession { session_id, now, expires_at } => {
+                app.repos.touch_session(name, &session_id, now, expires_at).await.map_err(|e| storage(&e))?;
+                Answer::Done
+            }
             Need::User { user_id } => Answer::User(app.repos.user(name, &user_id).await.map_err(|e| storage(&e))?),
             Need::Store { access, refresh } => {
                 app.repos.save_tokens(&access, refresh.as_ref()).await.map_err(|e| storage(&e))?;
@@ -101,6 +122,17 @@ async fn run(app: &App, realm: &RealmState, req: Request<Incoming>, addr: Option
         };
         flow.answer(answer);
     }
+}
+
+/// Authenticates the client of another endpoint where clients authenticate
+/// as at the token endpoint (logout by refresh token), with the core's
+/// client authentication step.
+pub(super) async fn authenticate_client(
+    app: &App,
+    realm: &RealmState,
+    credentials: ClientCredentials,
+) -> Result<Arc<Client>, OAuthError> {
+    client_auth::authenticate(app, realm, credentials, "logout").await.map(Arc::new)
 }
 
 /// The token response (RFC 6749 §5.1, OIDC Core §3.1.3.3) with Keycloak's members.

@@ -14,6 +14,7 @@ use crate::response::{self, ApiError as _, BearerError, Resp};
 /// `GET` or `POST /realms/{realm}/protocol/openid-connect/userinfo`.
 pub(crate) async fn userinfo(app: &App, realm: &RealmState, req: Request<Incoming>) -> Resp {
     let (parts, body) = req.into_parts();
+    let origin = header(&parts.headers, hyper::header::ORIGIN).map(str::to_owned);
     let query = request::pairs(parts.uri.query().unwrap_or("").as_bytes());
     let query_token = query.iter().find(|(k, _)| k == "access_token").map(|(_, v)| v.clone());
     // RFC 6750 §2.2: a form body may carry the token.
@@ -82,6 +83,9 @@ pub(crate) async fn userinfo(app: &App, realm: &RealmState, req: Request<Incomin
             return fail(e);
         }
     };
-    response::cors(&mut r);
+    // Browser-based clients read claims from their registered origins only.
+    if let Some(c) = &client {
+        response::cors_for_client(&mut r, origin.as_deref(), c);
+    }
     r
 }

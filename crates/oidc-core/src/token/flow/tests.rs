@@ -114,6 +114,19 @@ fn code_grant_redeems_for_the_client_then_reads_the_user_and_stores_rfc6749_4_1_
         other => panic!("expected the redemption, got {other:?}"),
     }
     flow.answer(Answer::Redeemed(Redeemed::First(code())));
+    // The code came from a login session: tokens only while it lasts, and this use is recorded.
+    assert!(matches!(flow.step(), Step::Need(Need::Session { session_id, .. }) if session_id == "sid"));
+    let mut session = crate::authorize::tests::session(100);
+    session.id = "sid".into();
+    flow.answer(Answer::Session(Some(session)));
+    match flow.step() {
+        Step::Need(Need::TouchSession { session_id, now, expires_at }) => {
+            assert_eq!((session_id.as_str(), now), ("sid", UnixTime(1000)));
+            assert!(expires_at > now);
+        }
+        other => panic!("expected the session's use to be recorded, got {other:?}"),
+    }
+    flow.answer(Answer::Done);
     assert!(matches!(flow.step(), Step::Need(Need::User { user_id }) if user_id == "u1"));
     flow.answer(Answer::User(Some(user())));
     let r = stored(&mut flow, true);
@@ -139,6 +152,27 @@ fn a_replayed_code_asks_to_revoke_its_grant_then_fails_rfc6749_4_1_2() {
     flow.step();
     flow.answer(Answer::Redeemed(Redeemed::OtherClient));
     assert_eq!(error(flow.step()).0, "invalid_grant");
+}
+
+#[test]
+fn a_grant_whose_login_session_ended_is_refused_unless_offline_oidc_core_11() {
+    let f = Fixture::new();
+    let form = [("grant_type", "authorization_code"), ("code", "c"), ("redirect_uri", "https://rp.example/cb")];
+    let mut flow = f.flow(&form, true);
+    authenticated(&mut flow);
+    flow.step();
+    flow.answer(Answer::Redeemed(Redeemed::First(code())));
+    assert!(matches!(flow.step(), Step::Need(Need::Session { .. })));
+    flow.answer(Answer::Session(None));
+    assert_eq!(error(flow.step()).0, "invalid_grant");
+    // An offline grant needs no session.
+    let mut offline = code();
+    offline.scope = Scope::parse("openid offline_access").unwrap();
+    let mut flow = f.flow(&form, true);
+    authenticated(&mut flow);
+    flow.step();
+    flow.answer(Answer::Redeemed(Redeemed::First(offline)));
+    assert!(matches!(flow.step(), Step::Need(Need::User { .. })));
 }
 
 #[test]

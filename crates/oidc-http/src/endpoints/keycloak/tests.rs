@@ -92,3 +92,24 @@ fn access_token_signed_response_alg_asks_for_jwt_access_tokens_rfc9068() {
     let spec = to_spec(&parse(&hs).unwrap(), None, &registry()).unwrap();
     assert!(new_client("r", spec, UnixTime(1), &OsRandom::new()).is_err(), "resource servers verify with the JWKS");
 }
+
+/// Front-Channel Logout 1.0 §2 and Back-Channel Logout 1.0 §2.2 under
+/// Keycloak's names: `frontchannelLogout` and the `*.logout.*` attributes.
+#[test]
+fn logout_urls_are_keycloak_attributes_and_frontchannel_logout_switches_them() {
+    let c = created(json!({"clientId": "app", "redirectUris": ["https://app.example/cb"], "attributes": {
+        "frontchannel.logout.url": "https://app.example/fc", "frontchannel.logout.session.required": "true",
+        "backchannel.logout.url": "https://app.example/bc", "backchannel.logout.session.required": "true"}}));
+    assert_eq!(c.logout.frontchannel_uri.as_deref(), Some("https://app.example/fc"));
+    assert_eq!(c.logout.backchannel_uri.as_deref(), Some("https://app.example/bc"));
+    assert!(c.logout.frontchannel_session_required && c.logout.backchannel_session_required);
+    let rep = serde_json::to_value(to_representation(&c, &registry(), None)).unwrap();
+    assert_eq!(rep["frontchannelLogout"], true);
+    assert_eq!(rep["attributes"]["backchannel.logout.url"], "https://app.example/bc");
+    // frontchannelLogout=false turns front-channel logout off.
+    let off = to_spec(&parse(&json!({"frontchannelLogout": false})).unwrap(), Some(&c), &registry()).unwrap();
+    assert_eq!(off.logout.frontchannel_uri, None);
+    assert_eq!(off.logout.backchannel_uri.as_deref(), Some("https://app.example/bc"));
+    let bad = json!({"clientId": "a", "attributes": {"backchannel.logout.url": "http://app.example/bc"}});
+    assert!(to_spec(&parse(&bad).unwrap(), None, &registry()).is_err(), "https only");
+}
