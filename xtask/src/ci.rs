@@ -7,7 +7,8 @@
 //! 4. `cargo deny --offline check licenses bans sources`, and `check advisories`
 //!    against the best RustSec database at hand ([`crate::advisories`]); when
 //!    cargo-deny is missing, CI says so loudly
-//! 5. with `--extended`: every fuzz target for a bounded time ([`crate::fuzz`])
+//! 5. the fuzz targets compile (`cargo check`); with `--extended` every fuzz
+//!    target runs for a bounded time ([`crate::fuzz`])
 
 use std::process::Stdio;
 
@@ -27,6 +28,13 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
         println!("==> cargo-nextest is not installed: running the tests with cargo test");
         step("tests", &["test", "--workspace"])?;
     }
+    // The fuzz targets are their own workspace; check that they still compile
+    // against today's APIs (they run only with --extended or `cargo xtask fuzz`).
+    crate::fuzz::prepare()?;
+    step(
+        "fuzz targets compile",
+        &["check", "--manifest-path", "xtask/fuzz/Cargo.toml", "--bins", "--target-dir", "target/fuzz-check"],
+    )?;
     if has_subcommand("deny") {
         // cargo-deny reads the metadata of every platform's dependencies, which a
         // build on this platform never downloaded.

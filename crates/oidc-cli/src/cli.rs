@@ -31,6 +31,12 @@ pub enum Command {
     Serve(ServeArgs),
     /// Apply database migrations.
     Migrate,
+    /// Delete expired codes, tokens, sessions, consents and replay records now (the server also does it periodically).
+    Cleanup {
+        /// Rows of one table deleted per statement.
+        #[arg(long, default_value_t = crate::cleanup::DEFAULT_BATCH)]
+        batch: u64,
+    },
     /// Manage realms.
     #[command(subcommand)]
     Realm(RealmCommand),
@@ -39,7 +45,7 @@ pub enum Command {
     Key(KeyCommand),
     /// Manage clients (relying parties).
     #[command(subcommand)]
-    Client(ClientCommand),
+    Client(Box<ClientCommand>),
     /// Manage users.
     #[command(subcommand)]
     User(UserCommand),
@@ -301,6 +307,12 @@ pub struct ClientOpts {
     /// Enable or disable the client.
     #[arg(long)]
     pub enabled: Option<bool>,
+    /// Access token format: `opaque` or `jwt` (RFC 9068); default: the realm's `[tokens] access_token_format`.
+    #[arg(long)]
+    pub access_token_format: Option<String>,
+    /// Signing algorithm of JWT access tokens: `RS256` (default), `PS256`, `ES256` or `EdDSA`.
+    #[arg(long)]
+    pub access_token_alg: Option<String>,
     /// A default scope: granted whenever the client asks for `openid` (Keycloak's
     /// default client scopes); repeat for several. On update, replaces the list.
     #[arg(long = "default-scope")]

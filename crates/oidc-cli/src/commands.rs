@@ -63,7 +63,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 Command::Key(c) => key_cmd(store.as_ref(), &realm, c).await,
                 Command::Client(c) => {
                     require_realm(store.as_ref(), &realm).await?;
-                    client_cmd(store.as_ref(), &realm, c).await
+                    client_cmd(store.as_ref(), &realm, *c).await
                 }
                 Command::User(UserCommand::Logout { username }) => {
                     require_realm(store.as_ref(), &realm).await?;
@@ -84,6 +84,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 Command::Role(c) => {
                     require_realm(store.as_ref(), &realm).await?;
                     roles::role_cmd(store.as_ref(), &realm, c).await
+                }
+                Command::Cleanup { batch } => {
+                    let n = crate::cleanup::run_once(store.as_ref(), batch).await?;
+                    println!(
+                        "Deleted {} expired rows: {} codes, {} access tokens, {} refresh tokens, {} sessions, \
+                         {} consents, {} assertion ids.",
+                        n.total(),
+                        n.codes,
+                        n.access_tokens,
+                        n.refresh_tokens,
+                        n.sessions,
+                        n.consents,
+                        n.assertions
+                    );
+                    Ok(())
                 }
                 Command::Migrate | Command::Serve(_) => Ok(()),
             }
@@ -164,6 +179,7 @@ async fn serve(store: Store, file: &FileConfig, realm: &str, args: ServeArgs) ->
         );
         opts.limits.max_connections = usable;
     }
+    opts.cleanup = file.cleanup()?;
     let mut handle = server::spawn(opts, store.clone()).await?;
     let issuer = format!("{}/realms/{realm}", handle.base_url);
     say!("Listening on http://{}", handle.addr);
@@ -478,7 +494,7 @@ async fn require_key_for(store: &dyn Repositories, realm: &str, alg: JwtAlg) -> 
     let keys = store.keys(realm).await?;
     if !keys.iter().any(|k| k.state == KeyState::Active && k.alg == alg.as_str()) {
         bail!(
-            "realm '{realm}' has no active {} key to sign this client's id_tokens; create one first with \
+            "realm '{realm}' has no active {} key to sign this client's tokens; create one first with \
              `oidc key create --alg {}`",
             alg.as_str(),
             alg.as_str()
@@ -578,6 +594,12 @@ fn spec_from(opts: &ClientOpts, base: Option<&Client>) -> anyhow::Result<ClientS
     if let Some(m) = &opts.pkce_method {
         set.pkce_method = Some(m.parse().map_err(|e: oidc_core::OAuthError| anyhow!(e.description))?);
     }
+    if let Some(f) = &opts.access_token_format {
+        set.access_token_format = Some(f.parse().map_err(|e: String| anyhow!(e))?);
+    }
+    if let Some(a) = &opts.access_token_alg {
+        set.access_token_signed_response_alg = Some(a.parse().map_err(|e: String| anyhow!(e))?);
+    }
     // Front-Channel and Back-Channel Logout 1.0; an empty value removes a URI.
     for (field, new) in [
         (&mut set.logout.frontchannel_uri, &opts.frontchannel_logout_uri),
@@ -627,6 +649,13 @@ fn print_client(c: &Client) {
     if let Some(m) = c.pkce_method {
         println!("pkce_method:    {}", m.as_str());
     }
+    if let Some(f) = c.access_token_format {
+        say!(
+            "access_tokens:  {} ({})",
+            f.as_str(),
+            c.access_token_signed_response_alg.unwrap_or(JwtAlg::Rs256).as_str()
+        );
+    }
     for (k, v) in [
         ("website_url", &c.website_url),
         ("terms_url", &c.terms_url),
@@ -650,12 +679,23 @@ async fn client_cmd(store: &dyn Repositories, realm: &str, c: ClientCommand) -> 
         ClientCommand::Create { client_id, secret_stdin, opts } => {
             roles::check_role_scope(store, realm, &opts.role_scope).await?;
             let mut spec = spec_from(&opts, None)?;
+            // RFC 9700 §4.15: a client_id must not be mistaken for a user's sub.
+            if let Some(id) = &client_id
+                && store.user(realm, id).await?.is_some()
+            {
+                bail!(
+                    "client_id '{id}' is a user's id (sub); choose another so tokens cannot be mistaken for the user's"
+                );
+            }
             spec.client_id = client_id;
             if secret_stdin {
                 spec.client_secret = Some(ClientSecret::new(read_line_stdin("client secret")?));
             }
             let (client, secret) = manage::new_client(realm, spec, now, &rng).map_err(|e| anyhow!(e))?;
             require_key_for(store, realm, client.jwt_alg).await?;
+            if let Some(alg) = client.access_token_signed_response_alg {
+                require_key_for(store, realm, alg).await?;
+            }
             store.create_client(&client).await.map_err(|e| match e {
                 oidc_core::repo::RepoError::Conflict(_) => {
                     anyhow!("client_id '{}' is already registered", client.client_id)
@@ -693,6 +733,9 @@ async fn client_cmd(store: &dyn Repositories, realm: &str, c: ClientCommand) -> 
             let (mut client, secret) = manage::new_client(realm, spec, now, &rng).map_err(|e| anyhow!(e))?;
             client.date_created = old.date_created;
             require_key_for(store, realm, client.jwt_alg).await?;
+            if let Some(alg) = client.access_token_signed_response_alg {
+                require_key_for(store, realm, alg).await?;
+            }
             store.update_client(&client).await?;
             print_client(&client);
             if let Some(s) = secret.filter(|_| show_secret) {

@@ -85,6 +85,9 @@ pub struct ServerOptions {
     pub hooks: Hooks,
     /// Let outbound fetches use plain http on loopback: tests only.
     pub allow_http_fetch_loopback: bool,
+    /// Delete expired rows every interval, this many per table and statement
+    /// (`None`: never; the binary's default is hourly).
+    pub cleanup: Option<(std::time::Duration, u64)>,
     /// The browser-state key for browsers with no session (Session Management); random when `None`.
     pub unauthenticated_session_key: Option<String>,
     /// Private networks outbound fetches may reach.
@@ -108,6 +111,7 @@ impl ServerOptions {
             scopes: ScopeRegistry::default(),
             hooks: Hooks::default(),
             allow_http_fetch_loopback: false,
+            cleanup: None,
             unauthenticated_session_key: None,
             allow_fetch_networks: Vec::new(),
             limits: ServerLimits::default(),
@@ -127,6 +131,7 @@ pub struct ServerHandle {
     pub app: Arc<App>,
     shutdown: Option<oneshot::Sender<()>>,
     join: tokio::task::JoinHandle<std::io::Result<()>>,
+    cleanup: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl ServerHandle {
@@ -135,12 +140,16 @@ impl ServerHandle {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
-        (&mut self.join).await.context("the server task failed")?.context("the server failed")
+        self.wait().await
     }
 
-    /// Waits until the server stops (after a shutdown signal).
+    /// Waits until the server stops (after a shutdown signal), then stops the periodic cleanup.
     pub async fn wait(mut self) -> anyhow::Result<()> {
-        (&mut self.join).await.context("the server task failed")?.context("the server failed")
+        let served = (&mut self.join).await;
+        if let Some(c) = self.cleanup.take() {
+            c.abort();
+        }
+        served.context("the server task failed")?.context("the server failed")
     }
 
     /// Takes the shutdown trigger, to fire from elsewhere (a signal handler).
@@ -171,6 +180,7 @@ pub async fn spawn(opts: ServerOptions, repos: Arc<dyn Repositories>) -> anyhow:
         limits: opts.limits.clone(),
         trusted_proxies: opts.trusted_proxies.clone(),
     };
+    let cleanup = opts.cleanup.map(|(interval, batch)| crate::cleanup::spawn_periodic(repos.clone(), interval, batch));
     let app = Arc::new(
         App::new(repos, config, templates, Arc::new(SystemClock), Arc::new(OsRandom::new()))
             .with_hooks(opts.hooks.clone()),
@@ -179,5 +189,5 @@ pub async fn spawn(opts: ServerOptions, repos: Arc<dyn Repositories>) -> anyhow:
     let join = tokio::spawn(oidc_http::serve(listener, app.clone(), async move {
         let _ = rx.await;
     }));
-    Ok(ServerHandle { addr, base_url, app, shutdown: Some(tx), join })
+    Ok(ServerHandle { addr, base_url, app, shutdown: Some(tx), join, cleanup })
 }

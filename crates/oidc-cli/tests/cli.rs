@@ -608,3 +608,69 @@ fn logout_uris_and_user_logout_from_the_command_line() {
     let (ok, _, err) = run(cmd(&["user", "logout", "nobody"]), None);
     assert!(!ok && err.contains("no user 'nobody'"), "{err}");
 }
+
+/// Out of file descriptors, the accept loop backs off instead of spinning or
+/// dying, and serves again once descriptors are free (issue 8: a flood made
+/// "Too many open files" stop the server). The server runs under a tiny
+/// open-file limit (`prlimit`), so a few dozen idle connections exhaust it.
+#[test]
+fn accept_backs_off_when_file_descriptors_run_out_and_recovers() {
+    let db = temp_db("emfile");
+    let mut cmd = Command::new("prlimit");
+    cmd.arg("--nofile=28:28").arg(env!("CARGO_BIN_EXE_oidc"));
+    cmd.arg("--database-url").arg(format!("sqlite://{}", db.display()));
+    cmd.env_remove("OIDC_CONFIG").env_remove("OIDC_REALM").env_remove("OIDC_DATABASE_URL");
+    let mut child = cmd
+        .args(["serve", "--listen", "127.0.0.1:0", "--quiet"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let addr = loop {
+        let line = lines.next().expect("the server printed where it listens").unwrap();
+        if let Some(a) = line.strip_prefix("Listening on http://") {
+            break a.to_owned();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    let mut flood: Vec<std::net::TcpStream> =
+        (0..80).filter_map(|_| std::net::TcpStream::connect(&addr).ok()).collect();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    flood.clear();
+    // Once the flood is gone the server answers again.
+    let started = std::time::Instant::now();
+    let health = loop {
+        let mut s = std::net::TcpStream::connect(&addr).unwrap();
+        s.set_read_timeout(Some(std::time::Duration::from_secs(5))).unwrap();
+        write!(s, "GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+        let mut out = String::new();
+        let _ = std::io::Read::read_to_string(&mut s, &mut out);
+        if out.starts_with("HTTP/1.1 200") || started.elapsed() > std::time::Duration::from_secs(20) {
+            break out;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    child.kill().unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(health.starts_with("HTTP/1.1 200"), "the server serves again: {health:?} {stderr}");
+    // About 19 descriptors are the server's own; 16 connections would need more than 28.
+    assert!(stderr.contains("accept failed"), "the flood ran the process out of descriptors: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn cleanup_runs_once_and_reports_what_it_deleted() {
+    let db = temp_db("cleanup");
+    let cmd = |args: &[&str]| {
+        let mut c = oidc(&db);
+        c.args(args);
+        c
+    };
+    let (ok, out, err) = run(cmd(&["cleanup", "--batch", "10"]), None);
+    assert!(ok, "{err}");
+    assert!(out.starts_with("Deleted 0 expired rows"), "{out}");
+    let (ok, _, err) = run(cmd(&["cleanup", "--batch", "x"]), None);
+    assert!(!ok && err.contains("--batch"), "{err}");
+}

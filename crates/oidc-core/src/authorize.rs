@@ -26,7 +26,7 @@ use crate::params::{Params, append_params};
 use crate::pkce::{PkceMethod, is_valid_pkce_string};
 use crate::rand::{Random, token};
 use crate::scope::{Scope, ScopeRegistry, ScopeView};
-use crate::secret::{AccessToken, AuthorizationCode};
+use crate::secret::AuthorizationCode;
 use crate::time::UnixTime;
 
 /// Where a response travels back to the client (OAuth 2.0 Multiple Response
@@ -40,6 +40,23 @@ pub enum ResponseMode {
     /// An auto-submitting HTML form that POSTs the parameters.
     FormPost,
 }
+
+impl ResponseMode {
+    /// Every response mode this provider delivers.
+    pub const ALL: [ResponseMode; 3] = [ResponseMode::Query, ResponseMode::Fragment, ResponseMode::FormPost];
+
+    /// The `response_mode` value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResponseMode::Query => "query",
+            ResponseMode::Fragment => "fragment",
+            ResponseMode::FormPost => "form_post",
+        }
+    }
+}
+
+/// The `display` values the authorization endpoint accepts (OIDC Core §3.1.2.1).
+pub const DISPLAY_VALUES: [&str; 4] = ["page", "popup", "touch", "wap"];
 
 /// A response to send back to the client's redirect_uri.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -342,7 +359,7 @@ impl Received {
             Err(e) => return Err(fail(e.code, e.description)),
         };
         if let Some(d) = p.get("display")
-            && !matches!(d, "page" | "popup" | "touch" | "wap")
+            && !DISPLAY_VALUES.contains(&d)
         {
             return Err(fail(
                 ErrorCode::InvalidRequest,
@@ -762,21 +779,33 @@ impl Validated {
         let mut access_record = None;
         let mut access_value = None;
         if rt.has_token() {
-            let at = AccessToken::new(token(rng, 32));
-            access_record = Some(AccessTokenRecord {
-                digest: at.digest(),
-                realm: realm.to_owned(),
-                client_id: self.client_id.clone(),
-                user_id: Some(session.user_id.clone()),
-                scope: self.scope.clone(),
-                expires_at: now.plus(settings.access_token_lifetime),
-                grant_id: grant_id.clone(),
-                claims: claims_json.clone(),
-                session_id: Some(session.id.clone()),
-            });
+            let minted = crate::access_token::mint(
+                &crate::access_token::AccessTokenInput {
+                    realm,
+                    issuer: &self.issuer,
+                    keys,
+                    client,
+                    user: Some(user),
+                    subject: Some(subject),
+                    scope: &self.scope,
+                    grant_id: &grant_id,
+                    session_id: Some(&session.id),
+                    auth_time: Some(session.auth_time),
+                    claims: claims_json.as_deref(),
+                    audience: &[],
+                    registry,
+                    settings,
+                    roles,
+                    now,
+                },
+                rng,
+            )
+            .map_err(|e| self.error(e.code, e.description))?;
+            let at = minted.value;
+            access_record = Some(minted.record);
             params.push(("access_token".to_owned(), at.secret().to_owned()));
             params.push(("token_type".to_owned(), "Bearer".to_owned()));
-            params.push(("expires_in".to_owned(), settings.access_token_lifetime.to_string()));
+            params.push(("expires_in".to_owned(), minted.expires_in.to_string()));
             access_value = Some(at);
         }
         if rt.has_id_token() {

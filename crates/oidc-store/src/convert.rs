@@ -165,6 +165,8 @@ impl From<&Client> for clients::Model {
             userinfo_signed_response_alg: c.userinfo_signed_response_alg.map(|a| a.as_str().to_owned()),
             jwks_uri: c.jwks_uri.clone(),
             token_endpoint_auth_method: c.token_endpoint_auth_method.map(|m| m.as_str().to_owned()),
+            access_token_format: c.access_token_format.map(|f| f.as_str().to_owned()),
+            access_token_signed_response_alg: c.access_token_signed_response_alg.map(|a| a.as_str().to_owned()),
             policy_url: c.policy_url.clone(),
             default_scopes: to_json_list(&c.default_scopes),
             description: c.description.clone(),
@@ -234,6 +236,12 @@ impl TryFrom<clients::Model> for Client {
                 T,
                 "token_endpoint_auth_method",
                 m.token_endpoint_auth_method.as_deref(),
+            )?,
+            access_token_format: parsed_opt(T, "access_token_format", m.access_token_format.as_deref())?,
+            access_token_signed_response_alg: parsed_opt(
+                T,
+                "access_token_signed_response_alg",
+                m.access_token_signed_response_alg.as_deref(),
             )?,
             description: m.description,
             root_url: m.root_url,
@@ -470,6 +478,9 @@ impl From<&AccessTokenRecord> for access_tokens::Model {
             expires_at: a.expires_at.secs(),
             grant_id: a.grant_id.clone(),
             claims: a.claims.clone(),
+            issued_at: a.issued_at.secs(),
+            audience: audience_column(&a.audience),
+            jti: a.jti.clone(),
             session_id: a.session_id.clone(),
         }
     }
@@ -488,9 +499,21 @@ impl TryFrom<access_tokens::Model> for AccessTokenRecord {
             expires_at: UnixTime(m.expires_at),
             grant_id: m.grant_id,
             claims: m.claims,
+            audience: audience_field("access_tokens", m.audience.as_deref())?,
+            issued_at: UnixTime(m.issued_at),
             session_id: m.session_id,
+            jti: m.jti,
         })
     }
+}
+
+/// RFC 8707 resource indicators as a JSON list; none is NULL.
+fn audience_column(audience: &[String]) -> Option<String> {
+    (!audience.is_empty()).then(|| to_json_list(audience))
+}
+
+fn audience_field(table: &'static str, text: Option<&str>) -> Result<Vec<String>, Corrupt> {
+    text.map_or(Ok(Vec::new()), |t| json_list(table, "audience", t))
 }
 
 /// A new, unused refresh token row.
@@ -508,6 +531,11 @@ impl From<&RefreshTokenRecord> for refresh_tokens::Model {
             session_id: r.session_id.clone(),
             used: false,
             claims: r.claims.clone(),
+            issued_at: r.issued_at.secs(),
+            audience: audience_column(&r.audience),
+            jti: r.jti.clone(),
+            used_at: None,
+            reused_at: None,
             offline: r.offline,
         }
     }
@@ -528,6 +556,9 @@ impl TryFrom<refresh_tokens::Model> for RefreshTokenRecord {
             auth_time: UnixTime(m.auth_time),
             session_id: m.session_id,
             claims: m.claims,
+            audience: audience_field("refresh_tokens", m.audience.as_deref())?,
+            issued_at: UnixTime(m.issued_at),
+            jti: m.jti,
             offline: m.offline,
         })
     }

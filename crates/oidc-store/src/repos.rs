@@ -13,13 +13,13 @@ use oidc_core::model::{
 };
 use oidc_core::registration::{ClientRegistration, InitialAccessToken, PolicyKind};
 use oidc_core::repo::{
-    AuditRepo, ClientRepo, CodeRepo, ConsentRepo, KeyRepo, RealmRepo, Redeemed, Registered, RegistrationRepo,
-    ReplayRepo, RepoError, RepoResult, Rotated, SessionRepo, ThrottleRepo, TokenRepo, UserRepo,
+    AuditRepo, CleanupRepo, ClientRepo, CodeRepo, ConsentRepo, Expired, KeyRepo, RealmRepo, Redeemed, Registered,
+    RegistrationRepo, ReplayRepo, RepoError, RepoResult, Rotated, SessionRepo, ThrottleRepo, TokenRepo, UserRepo,
 };
 use oidc_core::secret::Digest;
 use oidc_core::throttle::FailureCount;
 use oidc_core::time::UnixTime;
-use sea_orm::sea_query::{CommonTableExpression, Expr, ExprTrait as _, OnConflict, WithClause};
+use sea_orm::sea_query::{CommonTableExpression, Expr, ExprTrait as _, OnConflict, Query, WithClause};
 use sea_orm::{
     ActiveModelTrait, ActiveValue, ColumnTrait as _, ConnectionTrait, DbBackend, EntityTrait, IntoActiveModel,
     QueryFilter as _, QueryOrder as _, QuerySelect as _, QueryTrait as _, TransactionTrait as _,
@@ -559,14 +559,16 @@ impl CodeRepo for Store {
         insert(&self.db, auth_codes::Model::from(code)).await
     }
 
-    /// `UPDATE ... SET used = true WHERE ... AND used = false RETURNING *`: the row
-    /// lock (PostgreSQL) or the write lock (SQLite) lets exactly one caller match.
-    /// Only when it matched nothing does a `SELECT` tell a replay from an unknown code.
-    async fn redeem_code(&self, realm: &str, digest: &Digest) -> RepoResult<Redeemed> {
+    /// `UPDATE ... SET used = true WHERE ... AND client_id = ? AND used = false RETURNING *`:
+    /// the row lock (PostgreSQL) or the write lock (SQLite) lets exactly one caller
+    /// match, and only the code's own client. Only when it matched nothing does a
+    /// `SELECT` tell a replay from another client's or an unknown code.
+    async fn redeem_code(&self, realm: &str, digest: &Digest, client_id: &str) -> RepoResult<Redeemed> {
         let first = auth_codes::Entity::update_many()
             .col_expr(auth_codes::Column::Used, Expr::value(true))
             .filter(auth_codes::Column::Digest.eq(digest.as_str()))
             .filter(auth_codes::Column::Realm.eq(realm))
+            .filter(auth_codes::Column::ClientId.eq(client_id))
             .filter(auth_codes::Column::Used.eq(false))
             .exec_with_returning(&self.db)
             .await
@@ -580,6 +582,7 @@ impl CodeRepo for Store {
             .await
             .repo()?;
         Ok(match row {
+            Some(row) if row.client_id != client_id => Redeemed::OtherClient,
             Some(row) => Redeemed::Replayed(row.try_into()?),
             None => Redeemed::Unknown,
         })
@@ -634,12 +637,50 @@ impl TokenRepo for Store {
         Ok(Some((AccessTokenRecord::try_from(token)?, user.map(User::try_from).transpose()?)))
     }
 
+    /// `SELECT ... FROM refresh_tokens LEFT JOIN users`.
+    async fn refresh_token_with_user(
+        &self,
+        realm: &str,
+        digest: &Digest,
+    ) -> RepoResult<Option<(RefreshTokenRecord, bool, Option<User>)>> {
+        let row = refresh_tokens::Entity::find_by_id(digest.as_str())
+            .filter(refresh_tokens::Column::Realm.eq(realm))
+            .find_also_related(users::Entity)
+            .one(&self.db)
+            .await
+            .repo()?;
+        let Some((token, user)) = row else { return Ok(None) };
+        let used = token.used;
+        Ok(Some((RefreshTokenRecord::try_from(token)?, used, user.map(User::try_from).transpose()?)))
+    }
+
+    async fn revoke_access_token(&self, realm: &str, digest: &Digest) -> RepoResult<bool> {
+        let r = access_tokens::Entity::delete_many()
+            .filter(access_tokens::Column::Digest.eq(digest.as_str()))
+            .filter(access_tokens::Column::Realm.eq(realm))
+            .exec(&self.db)
+            .await
+            .repo()?;
+        Ok(r.rows_affected > 0)
+    }
+
     /// Like [`CodeRepo::redeem_code`]: one conditional `UPDATE ... RETURNING`.
-    async fn use_refresh_token(&self, realm: &str, digest: &Digest) -> RepoResult<Rotated> {
+    /// Then, with a reuse interval, a second conditional `UPDATE ... SET reused_at = now
+    /// WHERE used AND reused_at IS NULL AND used_at > now - interval RETURNING`.
+    async fn use_refresh_token(
+        &self,
+        realm: &str,
+        digest: &Digest,
+        client_id: &str,
+        now: UnixTime,
+        reuse_interval: i64,
+    ) -> RepoResult<Rotated> {
         let first = refresh_tokens::Entity::update_many()
             .col_expr(refresh_tokens::Column::Used, Expr::value(true))
+            .col_expr(refresh_tokens::Column::UsedAt, Expr::value(now.secs()))
             .filter(refresh_tokens::Column::Digest.eq(digest.as_str()))
             .filter(refresh_tokens::Column::Realm.eq(realm))
+            .filter(refresh_tokens::Column::ClientId.eq(client_id))
             .filter(refresh_tokens::Column::Used.eq(false))
             .exec_with_returning(&self.db)
             .await
@@ -647,12 +688,29 @@ impl TokenRepo for Store {
         if let Some(row) = first.into_iter().next() {
             return Ok(Rotated::First(row.try_into()?));
         }
+        if reuse_interval > 0 {
+            let again = refresh_tokens::Entity::update_many()
+                .col_expr(refresh_tokens::Column::ReusedAt, Expr::value(now.secs()))
+                .filter(refresh_tokens::Column::Digest.eq(digest.as_str()))
+                .filter(refresh_tokens::Column::Realm.eq(realm))
+                .filter(refresh_tokens::Column::ClientId.eq(client_id))
+                .filter(refresh_tokens::Column::Used.eq(true))
+                .filter(refresh_tokens::Column::ReusedAt.is_null())
+                .filter(refresh_tokens::Column::UsedAt.gt(now.secs().saturating_sub(reuse_interval)))
+                .exec_with_returning(&self.db)
+                .await
+                .repo()?;
+            if let Some(row) = again.into_iter().next() {
+                return Ok(Rotated::Reused(row.try_into()?));
+            }
+        }
         let row = refresh_tokens::Entity::find_by_id(digest.as_str())
             .filter(refresh_tokens::Column::Realm.eq(realm))
             .one(&self.db)
             .await
             .repo()?;
         Ok(match row {
+            Some(row) if row.client_id != client_id => Rotated::OtherClient,
             Some(row) => Rotated::Replayed(row.try_into()?),
             None => Rotated::Unknown,
         })
@@ -1045,5 +1103,44 @@ impl ReplayRepo for Store {
             Err(RepoError::Conflict(_)) => Ok(false),
             Err(e) => Err(e),
         }
+    }
+}
+
+/// Deletes at most `batch` rows of `table` whose `expires_at` is at or
+/// before `now`: `DELETE FROM t WHERE (pk...) IN (SELECT pk... FROM t WHERE
+/// expires_at <= ? LIMIT ?)`, portable to SQLite and PostgreSQL, so that one
+/// statement never holds the table long.
+async fn delete_expired_from(
+    db: &impl ConnectionTrait,
+    table: &'static str,
+    key: &[&'static str],
+    now: UnixTime,
+    batch: u64,
+) -> RepoResult<u64> {
+    let expired = Query::select()
+        .columns(key.iter().copied())
+        .from(table)
+        .and_where(Expr::col("expires_at").lte(now.secs()))
+        .limit(batch)
+        .to_owned();
+    let delete = Query::delete()
+        .from_table(table)
+        .and_where(Expr::tuple(key.iter().map(|c| Expr::col(*c))).in_subquery(expired))
+        .to_owned();
+    Ok(db.execute(&delete).await.repo()?.rows_affected())
+}
+
+#[async_trait]
+impl CleanupRepo for Store {
+    async fn delete_expired(&self, now: UnixTime, batch: u64) -> RepoResult<Expired> {
+        let db = &self.db;
+        Ok(Expired {
+            codes: delete_expired_from(db, "auth_codes", &["digest"], now, batch).await?,
+            access_tokens: delete_expired_from(db, "access_tokens", &["digest"], now, batch).await?,
+            refresh_tokens: delete_expired_from(db, "refresh_tokens", &["digest"], now, batch).await?,
+            sessions: delete_expired_from(db, "login_sessions", &["digest"], now, batch).await?,
+            consents: delete_expired_from(db, "consents", &["realm", "user_id", "client_id"], now, batch).await?,
+            assertions: delete_expired_from(db, "used_assertions", &["realm", "client_id", "jti"], now, batch).await?,
+        })
     }
 }

@@ -243,18 +243,30 @@ async fn session_rp(op_origin: String, iframe_url: String, client_id: String) ->
     let cb = format!(
         r#"<!DOCTYPE html><html><head><meta charset="utf-8"><title>RP Iframe</title></head><body>
 <p id="status">waiting</p>
+<p id="kc-status">waiting</p>
 <iframe id="op-iframe" src="{iframe_url}" frameborder="0" width="0" height="0"></iframe>
 <script>
   var targetOP = "{op_origin}";
   var clientId = "{client_id}";
-  var sessionState = new URLSearchParams(window.location.search).get("session_state") || "";
+  var query = new URLSearchParams(window.location.search);
+  var sessionState = query.get("session_state") || "";
+  // Keycloak's adapters (keycloak-js) post "client_id sid" instead of the salted hash.
+  var sid = query.get("sid");
+  var pending = [];
   window.addEventListener("message", receiveMessage, false);
   function checkStatus() {{
-    document.getElementById("op-iframe").contentWindow.postMessage(clientId + " " + sessionState, targetOP);
+    var frame = document.getElementById("op-iframe").contentWindow;
+    pending.push("status");
+    frame.postMessage(clientId + " " + sessionState, targetOP);
+    if (sid) {{
+      pending.push("kc-status");
+      frame.postMessage(clientId + " " + sid, targetOP);
+    }}
   }}
   function receiveMessage(event) {{
     if (event.origin !== targetOP) {{ return; }}
-    document.getElementById("status").textContent = event.data;
+    var target = pending.shift() || "status";
+    document.getElementById(target).textContent = event.data;
   }}
   document.getElementById("op-iframe").addEventListener("load", function () {{
     checkStatus();
@@ -323,6 +335,40 @@ async fn session_iframe_sees_unchanged_then_changed_after_a_logout_with_frontcha
     b.click("#login-submit").await;
     b.click("#consent-allow").await;
     wait_text(&b, "#status", "unchanged").await;
+    // The RP redeems its code; with the id_token's sid, the page also asks the way
+    // Keycloak's adapters do ("client_id sid"), and is answered the same.
+    let back = b.c().current_url().await.unwrap().to_string();
+    let code = crate::harness::query_param(&back, "code").unwrap();
+    let session_state = crate::harness::query_param(&back, "session_state").unwrap();
+    let tokens: serde_json::Value = crate::harness::browser()
+        .post(env.endpoint("token"))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", format!("{rp}/cb").as_str()),
+            ("client_id", client_id.as_str()),
+            ("code_verifier", "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let payload = tokens["id_token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("an id_token: {tokens}"))
+        .split('.')
+        .nth(1)
+        .unwrap()
+        .to_owned();
+    let claims: serde_json::Value = serde_json::from_slice(&oidc_core::jose::b64_decode(&payload).unwrap()).unwrap();
+    let sid = claims["sid"].as_str().expect("sid in the id_token").to_owned();
+    let page =
+        format!("{rp}/cb?session_state={}&sid={}", crate::harness::enc(&session_state), crate::harness::enc(&sid));
+    b.c().goto(&page).await.unwrap();
+    wait_text(&b, "#status", "unchanged").await;
+    wait_text(&b, "#kc-status", "unchanged").await;
     let rp_tab = b.c().window().await.unwrap();
 
     // Another tab signs out at the provider.
@@ -346,6 +392,7 @@ async fn session_iframe_sees_unchanged_then_changed_after_a_logout_with_frontcha
     // Back on the RP's page, the iframe now answers `changed`.
     b.c().switch_to_window(rp_tab).await.unwrap();
     wait_text(&b, "#status", "changed").await;
+    wait_text(&b, "#kc-status", "changed").await;
     b.close().await;
 }
 

@@ -18,4 +18,6 @@ mod keycloak;
 mod keys;
 mod logout;
 mod registration;
+mod resource;
 mod roles;
+mod tokens;

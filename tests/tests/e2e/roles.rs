@@ -155,3 +155,52 @@ async fn client_without_full_scope_gets_only_its_role_scope() {
     assert!(id_token.get("realm_access").is_none(), "{id_token}");
     assert!(userinfo(&env, &tokens["access_token"]).await.get("realm_access").is_none());
 }
+
+/// JWT access tokens (RFC 9068) carry `realm_access.roles` under the `roles`
+/// scope as Keycloak's access tokens do ("Client scopes"), within the role
+/// scope ("Role scope mappings"): a user's through the code flow, a service
+/// account's through `client_credentials` (Keycloak's service account roles);
+/// introspection answers with them too.
+#[tokio::test]
+async fn jwt_access_tokens_carry_realm_access_for_users_and_service_accounts() {
+    let env = env_with_roles().await;
+    let (limited, secret) = env
+        .client(ClientType::Confidential, JwtAlg::Rs256, |s| {
+            s.full_scope_allowed = false;
+            s.role_scope = vec!["writer".into()];
+            s.require_consent = false;
+            s.access_token_format = Some(oidc_core::model::AccessTokenFormat::Jwt);
+        })
+        .await;
+    let http = browser();
+    let tokens = code_flow(&env, &http, (&limited, secret.as_deref().unwrap()), "openid roles").await;
+    let tokens_of_user = tokens["access_token"].as_str().unwrap().to_owned();
+    let at = verified(&env, &tokens_of_user).await;
+    assert_eq!(at["realm_access"], json!({"roles": ["writer"]}), "{at}");
+    let tokens = code_flow(&env, &http, (&limited, secret.as_deref().unwrap()), "openid").await;
+    assert!(verified(&env, tokens["access_token"].as_str().unwrap()).await.get("realm_access").is_none());
+
+    let (svc, svc_secret) = crate::tokens::service_client(&env, Some(oidc_core::model::AccessTokenFormat::Jwt)).await;
+    env.store.grant_role(REALM, &RoleHolder::Client(svc.clone()), "auditor").await.unwrap();
+    let service_token = |scope: &'static str| {
+        let (http, env, svc, svc_secret) = (browser(), &env, svc.clone(), svc_secret.clone());
+        async move {
+            let r = http
+                .post(env.endpoint("token"))
+                .basic_auth(&svc, Some(&svc_secret))
+                .form(&[("grant_type", "client_credentials"), ("scope", scope)])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200);
+            let body: Value = r.json().await.unwrap();
+            verified(env, body["access_token"].as_str().unwrap()).await
+        }
+    };
+    assert_eq!(service_token("roles").await["realm_access"], json!({"roles": ["auditor"]}));
+    // Introspection answers with the roles too, as Keycloak's realm roles mapper does (RFC 7662 §2.2).
+    let (api, api_secret) = crate::tokens::resource_server(&env).await;
+    let (status, answer) = crate::tokens::introspect(&env, tokens_of_user.as_str(), (&api, &api_secret)).await;
+    assert_eq!((status, &answer["realm_access"]), (200, &json!({"roles": ["writer"]})), "{answer}");
+    assert!(service_token("").await.get("realm_access").is_none(), "without the roles scope");
+}

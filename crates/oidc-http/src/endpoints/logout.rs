@@ -220,7 +220,7 @@ async fn by_refresh_token(app: &App, realm: &RealmState, headers: &HeaderMap, pa
         Ok(c) => c,
         Err(e) => return fail(e),
     };
-    let client = match super::token::authenticate_client(app, realm, &credentials).await {
+    let client = match super::token::authenticate_client(app, realm, credentials).await {
         Ok(c) => c,
         Err(e) => return fail(e),
     };
