@@ -86,17 +86,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     roles::role_cmd(store.as_ref(), &realm, c).await
                 }
                 Command::Cleanup { batch } => {
-                    let n = crate::cleanup::run_once(store.as_ref(), batch).await?;
-                    println!(
+                    let throttle = file.settings()?.throttle;
+                    let horizon = throttle.window.max(throttle.max_lockout);
+                    let n = crate::cleanup::run_once(store.as_ref(), batch, horizon).await?;
+                    say!(
                         "Deleted {} expired rows: {} codes, {} access tokens, {} refresh tokens, {} sessions, \
-                         {} consents, {} assertion ids.",
+                         {} consents, {} assertion ids, {} failed-password counters.",
                         n.total(),
                         n.codes,
                         n.access_tokens,
                         n.refresh_tokens,
                         n.sessions,
                         n.consents,
-                        n.assertions
+                        n.assertions,
+                        n.failure_counts
                     );
                     Ok(())
                 }

@@ -180,7 +180,9 @@ pub async fn spawn(opts: ServerOptions, repos: Arc<dyn Repositories>) -> anyhow:
         limits: opts.limits.clone(),
         trusted_proxies: opts.trusted_proxies.clone(),
     };
-    let cleanup = opts.cleanup.map(|(interval, batch)| crate::cleanup::spawn_periodic(repos.clone(), interval, batch));
+    let horizon = opts.settings.throttle.window.max(opts.settings.throttle.max_lockout);
+    let cleanup =
+        opts.cleanup.map(|(interval, batch)| crate::cleanup::spawn_periodic(repos.clone(), interval, batch, horizon));
     let app = Arc::new(
         App::new(repos, config, templates, Arc::new(SystemClock), Arc::new(OsRandom::new()))
             .with_hooks(opts.hooks.clone()),

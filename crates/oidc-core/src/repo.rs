@@ -399,12 +399,22 @@ pub struct Expired {
     pub consents: u64,
     /// Client assertion ids (RFC 7523 replay records).
     pub assertions: u64,
+    /// Failed-password counters nobody has added to for longer than any lockout lasts.
+    pub failure_counts: u64,
 }
 
 impl Expired {
     /// Every count.
-    pub fn counts(&self) -> [u64; 6] {
-        [self.codes, self.access_tokens, self.refresh_tokens, self.sessions, self.consents, self.assertions]
+    pub fn counts(&self) -> [u64; 7] {
+        [
+            self.codes,
+            self.access_tokens,
+            self.refresh_tokens,
+            self.sessions,
+            self.consents,
+            self.assertions,
+            self.failure_counts,
+        ]
     }
 
     /// The rows deleted in all.
@@ -420,6 +430,7 @@ impl Expired {
         self.sessions += other.sessions;
         self.consents += other.consents;
         self.assertions += other.assertions;
+        self.failure_counts += other.failure_counts;
     }
 }
 
@@ -428,10 +439,11 @@ impl Expired {
 pub trait CleanupRepo: Send + Sync {
     /// Deletes, in every realm, at most `batch` rows of each table of
     /// expiring things whose expiry is at or before `now`: codes, access and
-    /// refresh tokens (used or not), login sessions, consents and client
-    /// assertion ids. Live rows stay. The caller repeats while a table had a
-    /// full batch.
-    async fn delete_expired(&self, now: UnixTime, batch: u64) -> RepoResult<Expired>;
+    /// refresh tokens (used or not), login sessions (with the record of the
+    /// clients each one served), consents and client assertion ids, and the
+    /// failed-password counters last touched before `failures_before`. Live
+    /// rows stay. The caller repeats while a table had a full batch.
+    async fn delete_expired(&self, now: UnixTime, failures_before: UnixTime, batch: u64) -> RepoResult<Expired>;
 }
 
 /// Every repository: what an adapter holds as one object.

@@ -1132,9 +1132,33 @@ async fn delete_expired_from(
 
 #[async_trait]
 impl CleanupRepo for Store {
-    async fn delete_expired(&self, now: UnixTime, batch: u64) -> RepoResult<Expired> {
+    async fn delete_expired(&self, now: UnixTime, failures_before: UnixTime, batch: u64) -> RepoResult<Expired> {
         let db = &self.db;
+        // The clients each expiring session served go first, with the same bound.
+        let expiring_sessions = Query::select()
+            .columns(["realm", "id"])
+            .from("login_sessions")
+            .and_where(Expr::col("expires_at").lte(now.secs()))
+            .limit(batch)
+            .to_owned();
+        let served = Query::delete()
+            .from_table("session_clients")
+            .and_where(Expr::tuple([Expr::col("realm"), Expr::col("session_id")]).in_subquery(expiring_sessions))
+            .to_owned();
+        db.execute(&served).await.repo()?;
+        let stale = Query::select()
+            .columns(["realm", "key"])
+            .from("login_failures")
+            .and_where(Expr::col("last_failure").lt(failures_before.secs()))
+            .limit(batch)
+            .to_owned();
+        let forget = Query::delete()
+            .from_table("login_failures")
+            .and_where(Expr::tuple([Expr::col("realm"), Expr::col("key")]).in_subquery(stale))
+            .to_owned();
+        let failure_counts = db.execute(&forget).await.repo()?.rows_affected();
         Ok(Expired {
+            failure_counts,
             codes: delete_expired_from(db, "auth_codes", &["digest"], now, batch).await?,
             access_tokens: delete_expired_from(db, "access_tokens", &["digest"], now, batch).await?,
             refresh_tokens: delete_expired_from(db, "refresh_tokens", &["digest"], now, batch).await?,

@@ -1524,8 +1524,9 @@ async fn assertion_ids_are_accepted_once_until_they_expire(s: Store) {
 }
 on_backends!(assertion_ids_are_accepted_once_until_they_expire);
 
-/// Expired codes, tokens (used or not), sessions, consents and assertion ids
-/// go, in bounded batches, in every realm; live ones stay.
+/// Expired codes, tokens (used or not), sessions with the clients they served,
+/// consents, assertion ids and stale failed-password counters go, in bounded
+/// batches, in every realm; live ones stay.
 async fn cleanup_deletes_expired_rows_in_batches_and_keeps_live_ones(s: Store) {
     let now = UnixTime(6000);
     s.create_user(&user("r", "u1", "alice")).await.expect("user");
@@ -1540,6 +1541,7 @@ async fn cleanup_deletes_expired_rows_in_batches_and_keeps_live_ones(s: Store) {
         rt.expires_at = UnixTime(expires);
         s.save_tokens(&at, Some(&rt)).await.expect("tokens");
         s.create_session(&session(&format!("s{i}"), "u1", expires)).await.expect("session");
+        s.add_session_client("r", &format!("sid-s{i}"), "c1", UnixTime(50)).await.expect("session client");
         let mut consent = consent("u1", &format!("c{i}"), "openid");
         consent.expires_at = UnixTime(expires);
         s.save_consent(&consent).await.expect("consent");
@@ -1551,15 +1553,26 @@ async fn cleanup_deletes_expired_rows_in_batches_and_keeps_live_ones(s: Store) {
     s.save_tokens(&elsewhere, None).await.expect("tokens");
     s.use_refresh_token("r", &Digest("rt1".into()), "c1", UnixTime(10), 0).await.expect("a used one expires too");
 
-    let first = s.delete_expired(now, 1).await.expect("cleanup");
-    assert_eq!(first.counts(), [1; 6], "one batch of one row per table");
-    let second = s.delete_expired(now, 1).await.expect("cleanup");
+    // Failed-password counters: two stale (last failure before the horizon), one recent.
+    for (key, at) in [("user:old1", 10), ("addr:old2", 20), ("user:recent", 5900)] {
+        s.record_failure("r", key, UnixTime(at), 900).await.expect("failure");
+    }
+    let horizon = UnixTime(5000);
+
+    let first = s.delete_expired(now, horizon, 1).await.expect("cleanup");
+    assert_eq!(first.counts(), [1; 7], "one batch of one row per table");
+    let second = s.delete_expired(now, horizon, 1).await.expect("cleanup");
     assert_eq!(second.access_tokens, 1);
-    let mut rest = s.delete_expired(now, 100).await.expect("cleanup");
+    let mut rest = s.delete_expired(now, horizon, 100).await.expect("cleanup");
     rest.add(first);
     rest.add(second);
-    assert_eq!(rest.counts(), [2, 3, 2, 2, 2, 2], "every expired row, the other realm's too");
-    assert_eq!(s.delete_expired(now, 100).await.expect("cleanup").total(), 0, "nothing left to delete");
+    assert_eq!(rest.counts(), [2, 3, 2, 2, 2, 2, 2], "every expired row, the other realm's too");
+    assert_eq!(s.delete_expired(now, horizon, 100).await.expect("cleanup").total(), 0, "nothing left to delete");
+    // The record of the clients an ended session served went with it; a live session keeps its own.
+    assert!(s.session_clients("r", "sid-s1").await.expect("clients").is_empty());
+    assert_eq!(s.session_clients("r", "sid-s3").await.expect("clients"), vec!["c1".to_owned()]);
+    assert!(s.failures("r", "user:old1").await.expect("failures").is_none());
+    assert!(s.failures("r", "user:recent").await.expect("failures").is_some(), "a recent counter stays");
 
     // The live ones stay.
     assert!(matches!(s.redeem_code("r", &Digest("code3".into()), "c1").await.expect("code"), Redeemed::First(_)));

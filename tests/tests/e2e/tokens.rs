@@ -673,5 +673,5 @@ async fn periodic_cleanup_deletes_expired_rows_and_keeps_live_ones() {
     assert_eq!(left, 0, "the periodic job deleted every expired token");
     assert_eq!(userinfo_status(&env, live["access_token"].as_str().unwrap()).await, 200, "live tokens stay");
     // Run once by hand (what `oidc cleanup` does): nothing left.
-    assert_eq!(oidc_cli::cleanup::run_once(env.store.as_ref(), 2).await.unwrap().total(), 0);
+    assert_eq!(oidc_cli::cleanup::run_once(env.store.as_ref(), 2, 3600).await.unwrap().total(), 0);
 }
