@@ -379,3 +379,46 @@ async fn keycloak_apps_read_the_realm_key_token_members_and_default_scopes() {
     assert_eq!(info["email"], "alice@example.com", "{info}");
     assert_eq!(info["name"], "Alice Liddell", "{info}");
 }
+
+/// A client registered in Keycloak's form gets JWT access tokens (RFC 9068), as
+/// Keycloak issues them: keycloak-js reads them and server adapters verify them
+/// against the realm's keys; their `sid` is the token response's `session_state`,
+/// which keycloak-js posts to the session iframe ("Securing Applications",
+/// "JavaScript adapter").
+#[tokio::test]
+async fn clients_registered_in_keycloak_form_get_jwt_access_tokens() {
+    let env = Env::start().await;
+    env.user("alice", "wonderland-42").await;
+    let iat = initial_token(&env).await;
+    let (status, created) = send(
+        browser()
+            .post(default_endpoint(&env))
+            .bearer_auth(&iat)
+            .json(&json!({"clientId": "kc-app", "redirectUris": [CALLBACK]})),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    let secret = created["secret"].as_str().unwrap().to_owned();
+    let auth = format!(
+        "{}?client_id=kc-app&response_type=code&scope=openid&state=s&redirect_uri={}",
+        env.endpoint("auth"),
+        crate::harness::enc(CALLBACK)
+    );
+    let back = crate::harness::authorize(&browser(), &auth, "alice", "wonderland-42").await;
+    let code = crate::harness::query_param(&back, "code").unwrap();
+    let (status, tokens) = send(browser().post(env.endpoint("token")).basic_auth("kc-app", Some(&secret)).form(&[
+        ("grant_type", "authorization_code"),
+        ("code", &code),
+        ("redirect_uri", CALLBACK),
+    ]))
+    .await;
+    assert_eq!(status, 200, "{tokens}");
+    let access = tokens["access_token"].as_str().unwrap();
+    let (_, jwks) = send(browser().get(env.endpoint("certs"))).await;
+    let keys: Vec<_> =
+        jwks["keys"].as_array().unwrap().iter().filter_map(|k| oidc_core::jose::VerifyKey::from_jwk(k).ok()).collect();
+    let verified = oidc_core::jose::verify(access, &["RS256"], &keys).expect("a JWT the realm's keys verify");
+    assert_eq!(verified.header["typ"], "at+jwt");
+    assert_eq!(verified.claims["azp"], "kc-app");
+    assert_eq!(verified.claims["sid"], tokens["session_state"], "keycloak-js posts this sid to the iframe");
+}

@@ -296,6 +296,11 @@ fn new_spec(rep: &ClientRepresentation, registry: &ScopeRegistry) -> ClientSpec 
         .filter(|s| registry.is_known(s))
         .map(str::to_owned)
         .collect();
+    // Keycloak's access tokens are JWTs that its adapters read and verify
+    // locally (keycloak-js parses them; server adapters check them against the
+    // realm keys), so a client registered in Keycloak's form gets RFC 9068 JWT
+    // access tokens unless its attributes ask otherwise.
+    spec.access_token_format = Some(oidc_core::model::AccessTokenFormat::Jwt);
     spec
 }
 
