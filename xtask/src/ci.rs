@@ -2,7 +2,7 @@
 //!
 //! 1. `cargo fmt --all -- --check`
 //! 2. `cargo clippy --workspace --all-targets -- -D warnings`
-//! 3. the tests: `cargo nextest run --workspace` plus `cargo test --workspace --doc`
+//! 3. keycloak-js from npm into `target/npm` (for a browser test), then the tests: `cargo nextest run --workspace` plus `cargo test --workspace --doc`
 //!    (nextest does not run doc tests), or `cargo test --workspace` without nextest
 //! 4. `cargo deny --offline check licenses bans sources`, and `check advisories`
 //!    against the best RustSec database at hand ([`crate::advisories`]); when
@@ -21,6 +21,7 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
     let extended = args.iter().any(|a| a == "--extended");
     step("format", &["fmt", "--all", "--", "--check"])?;
     step("clippy", &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])?;
+    keycloak_js()?;
     if has_subcommand("nextest") {
         step("tests (nextest)", &["nextest", "run", "--workspace"])?;
         step("doc tests (nextest skips them)", &["test", "--workspace", "--doc"])?;
@@ -51,6 +52,33 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
         crate::fuzz::run(&["--seconds".to_owned(), "30".to_owned()])?;
     }
     println!("==> ci passed");
+    Ok(())
+}
+
+/// The version of Keycloak's JavaScript adapter the browser tests run unmodified.
+const KEYCLOAK_JS: &str = "keycloak-js@26.2.4";
+
+/// Installs keycloak-js from the npm registry into `target/npm` for the browser
+/// tests (once; `tests/tests/e2e/browser.rs` reads it from there).
+fn keycloak_js() -> anyhow::Result<()> {
+    let dir = crate::root().join("target/npm");
+    if dir.join("node_modules/keycloak-js/lib/keycloak.js").exists() {
+        return Ok(());
+    }
+    if std::env::var_os("OIDC_SKIP_BROWSER_TESTS").is_some() {
+        println!("==> keycloak-js not installed: the browser tests are skipped (OIDC_SKIP_BROWSER_TESTS)");
+        return Ok(());
+    }
+    println!("==> keycloak-js for the browser tests: npm install {KEYCLOAK_JS} into target/npm");
+    std::fs::create_dir_all(&dir).context("create target/npm")?;
+    let status = std::process::Command::new("npm")
+        .current_dir(&dir)
+        .args(["install", "--no-save", "--no-audit", "--no-fund", "--prefix", ".", KEYCLOAK_JS])
+        .status()
+        .context("cannot run npm (install Node.js and npm; .ci/run does)")?;
+    if !status.success() {
+        bail!("npm install {KEYCLOAK_JS} failed ({status})");
+    }
     Ok(())
 }
 

@@ -781,6 +781,8 @@ pub struct IssueContext<'a> {
     pub hooks: &'a Hooks,
     /// The realm's keys.
     pub keys: &'a KeySet,
+    /// The realm's secret, from which the key of refresh-token envelopes is derived.
+    pub realm_secret: &'a [u8],
     /// Lifetimes.
     pub settings: &'a Settings,
     /// The user's realm roles; the adapter may leave them out when the
@@ -851,7 +853,6 @@ pub(crate) fn issue(ctx: &IssueContext<'_>, grant: Grant, rng: &dyn Random) -> R
         None
     };
     let refresh = ctx.client.allows_grant(GrantType::RefreshToken).then(|| {
-        let refresh_token = RefreshToken::new(token(rng, 32));
         // An offline token lives for the offline idle time from each use, never
         // past the offline maximum from the login (Keycloak's Offline Session Idle/Max).
         let expires_at = if offline {
@@ -864,6 +865,8 @@ pub(crate) fn issue(ctx: &IssueContext<'_>, grant: Grant, rng: &dyn Random) -> R
         } else {
             ctx.now.plus(ctx.settings.refresh_token_lifetime)
         };
+        let jti = token(rng, 16);
+        let refresh_token = refresh_envelope(ctx, &grant, offline, expires_at, &jti, rng);
         let record = RefreshTokenRecord {
             digest: refresh_token.digest(),
             realm: ctx.realm.to_owned(),
@@ -877,12 +880,46 @@ pub(crate) fn issue(ctx: &IssueContext<'_>, grant: Grant, rng: &dyn Random) -> R
             claims: grant.claims.clone(),
             issued_at: ctx.now,
             audience: grant.audience.clone(),
-            jti: token(rng, 16),
+            jti,
             offline,
         };
         (refresh_token, record)
     });
     Ok(Issued { access_token, access_record, refresh, id_token, expires_in, scope: grant.scope })
+}
+
+/// A refresh token's value: a JWT (HS256 under a key derived from the realm's
+/// secret) carrying what the client may read about it (`exp`, `iat`, `jti`,
+/// `typ` `Refresh` or `Offline`, `sid`, `azp`, `scope`), as Keycloak's refresh
+/// tokens do: Keycloak's adapters (keycloak-js) decode every token they get
+/// and fail on an opaque one. For the provider it stays an opaque secret: it
+/// is stored only as a digest and accepted only by finding that digest, never
+/// by its signature or claims; 128 random bits in `nonce` and the `jti` make
+/// it unguessable on their own.
+fn refresh_envelope(
+    ctx: &IssueContext<'_>,
+    grant: &Grant,
+    offline: bool,
+    expires_at: UnixTime,
+    jti: &str,
+    rng: &dyn Random,
+) -> RefreshToken {
+    let mut claims = serde_json::Map::new();
+    claims.insert("exp".into(), expires_at.secs().into());
+    claims.insert("iat".into(), ctx.now.secs().into());
+    claims.insert("jti".into(), jti.into());
+    claims.insert("iss".into(), ctx.issuer.into());
+    claims.insert("aud".into(), ctx.issuer.into());
+    claims.insert("sub".into(), ctx.subject.into());
+    claims.insert("typ".into(), if offline { "Offline" } else { "Refresh" }.into());
+    claims.insert("azp".into(), ctx.client.client_id.clone().into());
+    if let Some(sid) = &grant.session_id {
+        claims.insert("sid".into(), sid.clone().into());
+    }
+    claims.insert("scope".into(), grant.scope.to_string().into());
+    claims.insert("nonce".into(), token(rng, 16).into());
+    let key = crate::sealed::derive_key(ctx.realm_secret, "refresh-token-envelope");
+    RefreshToken::new(crate::jose::sign_hs256(&claims, &key))
 }
 
 pub mod flow;

@@ -27,6 +27,9 @@ pub(crate) enum Endpoint {
     /// `/realms/{realm}/protocol/openid-connect/login-status-iframe.html`:
     /// the check_session_iframe (Session Management 1.0 §3.3, Keycloak's path).
     CheckSessionIframe(String),
+    /// `/realms/{realm}/protocol/openid-connect/3p-cookies/step{1,2}.html`: the
+    /// third-party cookie check of Keycloak's JavaScript adapter.
+    ThirdPartyCookies(String, u8),
     /// `.../login-status-iframe.html/init`: whether the iframe may answer an origin.
     CheckSessionInit(String),
     /// `/realms/{realm}/login-actions/authenticate`: the login form.
@@ -67,6 +70,16 @@ impl Endpoint {
             && valid_realm(realm)
         {
             return Endpoint::CheckSessionInit(realm.to_owned());
+        }
+        if let Some(rest) = path.strip_prefix("/realms/")
+            && let Some((realm, step)) = rest.split_once("/protocol/openid-connect/3p-cookies/step")
+            && valid_realm(realm)
+        {
+            match step {
+                "1.html" => return Endpoint::ThirdPartyCookies(realm.to_owned(), 1),
+                "2.html" => return Endpoint::ThirdPartyCookies(realm.to_owned(), 2),
+                _ => return Endpoint::NotFound,
+            }
         }
         // RFC 8414 §3.1: the authorization server metadata of issuer
         // `{base}/realms/{realm}` is at `/.well-known/oauth-authorization-server/realms/{realm}`
@@ -167,6 +180,11 @@ mod tests {
             Endpoint::parse("/realms/main/.well-known/openid-configuration"),
             Endpoint::Discovery("main".into())
         );
+        assert_eq!(
+            Endpoint::parse("/realms/main/protocol/openid-connect/3p-cookies/step1.html"),
+            Endpoint::ThirdPartyCookies("main".into(), 1)
+        );
+        assert_eq!(Endpoint::parse("/realms/main/protocol/openid-connect/3p-cookies/step3.html"), Endpoint::NotFound);
         assert_eq!(
             Endpoint::parse("/.well-known/oauth-authorization-server/realms/main"),
             Endpoint::Discovery("main".into()),

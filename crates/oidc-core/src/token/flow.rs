@@ -759,6 +759,7 @@ impl<'a> TokenFlow<'a> {
             registry: self.ctx.registry,
             hooks: self.ctx.hooks,
             keys: self.ctx.keys,
+            realm_secret: self.ctx.realm_secret,
             settings: self.ctx.settings,
             roles,
             now: self.ctx.now,

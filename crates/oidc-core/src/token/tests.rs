@@ -201,6 +201,7 @@ fn issue_signs_id_token_with_at_hash_and_nonce_oidc_core_3_1_3_6() {
         registry: &REGISTRY,
         hooks: &HOOKS,
         keys: &keys,
+        realm_secret: b"realm-secret",
         settings: &settings,
         roles: &[],
         now: UnixTime(1000),
@@ -218,6 +219,17 @@ fn issue_signs_id_token_with_at_hash_and_nonce_oidc_core_3_1_3_6() {
     assert_eq!(issued.expires_in, 3600);
     assert_eq!(issued.access_record.digest, issued.access_token.digest());
     assert_eq!(issued.refresh.as_ref().unwrap().1.grant_id, "g1");
+    // The refresh token is a JWT envelope (as Keycloak's are, which its adapters
+    // decode); the provider finds it by digest only.
+    let (refresh_token, refresh_record) = issued.refresh.as_ref().unwrap();
+    assert_eq!(refresh_record.digest, refresh_token.digest());
+    let key = crate::sealed::derive_key(b"realm-secret", "refresh-token-envelope");
+    let rt = crate::jose::verify(refresh_token.secret(), &["HS256"], &[crate::jose::VerifyKey::Hmac(key.to_vec())])
+        .expect("an HS256 envelope under the realm-derived key");
+    assert_eq!(rt.claims["typ"], "Refresh");
+    assert_eq!(rt.claims["azp"], "rp");
+    assert_eq!(rt.claims["exp"], refresh_record.expires_at.secs());
+    assert_eq!(rt.claims["jti"], refresh_record.jti.as_str());
     let jws = issued.id_token.unwrap();
     let v = crate::jose::verify(&jws, &["RS256"], keys.verify_keys()).unwrap();
     let cl = &v.claims;
@@ -274,6 +286,7 @@ fn id_token_carries_realm_access_under_the_roles_scope_keycloak_client_scopes() 
             registry: &REGISTRY,
             hooks: &HOOKS,
             keys: &keys,
+            realm_secret: b"realm-secret",
             settings: &settings,
             roles: &roles,
             now: UnixTime(1),
@@ -383,6 +396,7 @@ fn no_refresh_token_for_clients_without_the_grant() {
         registry: &REGISTRY,
         hooks: &HOOKS,
         keys: &keys,
+        realm_secret: b"realm-secret",
         settings: &settings,
         roles: &[],
         now: UnixTime(1),

@@ -83,6 +83,7 @@ pub(crate) async fn handle(app: &App, req: Request<Incoming>) -> Resp {
         | Endpoint::Jwks(r)
         | Endpoint::Logout(r)
         | Endpoint::CheckSessionIframe(r)
+        | Endpoint::ThirdPartyCookies(r, _)
         | Endpoint::CheckSessionInit(r)
         | Endpoint::Login(r)
         | Endpoint::Consent(r)
@@ -112,6 +113,7 @@ pub(crate) async fn handle(app: &App, req: Request<Incoming>) -> Resp {
         Endpoint::UserInfo(_) => userinfo::userinfo(app, &realm, req).await,
         Endpoint::Logout(_) => logout::logout(app, &realm, req).await,
         Endpoint::CheckSessionIframe(_) => logout::check_session_iframe(app, &realm),
+        Endpoint::ThirdPartyCookies(_, step) => logout::third_party_cookies(app, &realm, step),
         Endpoint::CheckSessionInit(_) => logout::check_session_init(app, &realm, &req).await,
         Endpoint::Demo(_) => misc::demo(app, &realm),
         Endpoint::Account(_) => account::account(app, &realm, req).await,
