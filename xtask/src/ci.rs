@@ -2,7 +2,8 @@
 //!
 //! 1. `cargo fmt --all -- --check`
 //! 2. `cargo clippy --workspace --all-targets -- -D warnings`
-//! 3. keycloak-js from npm into `target/npm` (for a browser test), then the tests: `cargo nextest run --workspace` plus `cargo test --workspace --doc`
+//! 3. keycloak-js from npm into `target/npm` (a browser test) and python-keycloak
+//!    from PyPI into `target/py` (an end-to-end test), then the tests: `cargo nextest run --workspace` plus `cargo test --workspace --doc`
 //!    (nextest does not run doc tests), or `cargo test --workspace` without nextest
 //! 4. `cargo deny --offline check licenses bans sources`, and `check advisories`
 //!    against the best RustSec database at hand ([`crate::advisories`]); when
@@ -22,6 +23,7 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
     step("format", &["fmt", "--all", "--", "--check"])?;
     step("clippy", &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])?;
     keycloak_js()?;
+    python_keycloak()?;
     if has_subcommand("nextest") {
         step("tests (nextest)", &["nextest", "run", "--workspace"])?;
         step("doc tests (nextest skips them)", &["test", "--workspace", "--doc"])?;
@@ -80,6 +82,39 @@ fn keycloak_js() -> anyhow::Result<()> {
         bail!("npm install {KEYCLOAK_JS} failed ({status})");
     }
     Ok(())
+}
+
+/// The version of python-keycloak an end-to-end test runs unmodified.
+const PYTHON_KEYCLOAK: &str = "python-keycloak==7.1.1";
+
+/// Makes a virtual environment in `target/py` with python-keycloak from PyPI
+/// (once; `tests/tests/e2e/keycloak.rs` runs `tests/python/python_keycloak.py` with it).
+fn python_keycloak() -> anyhow::Result<()> {
+    let venv = crate::root().join("target/py");
+    let python = venv.join("bin/python3");
+    let ready =
+        std::process::Command::new(&python).args(["-c", "import keycloak"]).output().is_ok_and(|o| o.status.success());
+    if ready {
+        return Ok(());
+    }
+    println!("==> python-keycloak for an end-to-end test: python3 -m venv target/py; pip install {PYTHON_KEYCLOAK}");
+    let run = |c: &mut std::process::Command, what: &str| -> anyhow::Result<()> {
+        let status = c.status().with_context(|| format!("cannot run {what}"))?;
+        if !status.success() {
+            bail!("{what} failed ({status})");
+        }
+        Ok(())
+    };
+    run(std::process::Command::new("python3").args(["-m", "venv"]).arg(&venv), "python3 -m venv")?;
+    run(
+        std::process::Command::new(venv.join("bin/pip")).args([
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            PYTHON_KEYCLOAK,
+        ]),
+        "pip install python-keycloak",
+    )
 }
 
 /// Prints a header, runs `cargo ARGS`, and fails with the step's name if it fails.

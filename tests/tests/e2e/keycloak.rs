@@ -422,3 +422,49 @@ async fn clients_registered_in_keycloak_form_get_jwt_access_tokens() {
     assert_eq!(verified.claims["azp"], "kc-app");
     assert_eq!(verified.claims["sid"], tokens["session_state"], "keycloak-js posts this sid to the iframe");
 }
+
+/// The Python interpreter of the virtual environment `cargo xtask ci` makes in
+/// `target/py` with python-keycloak from PyPI.
+fn python_keycloak() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/py/bin/python3")
+}
+
+/// A server-side application written for Keycloak: python-keycloak (PyPI,
+/// unmodified) registers a client in Keycloak's form with an initial access
+/// token, signs in with the password grant, reads UserInfo, verifies the access
+/// token with the realm's certificates, introspects, refreshes, reads the
+/// realm's public key and logs out with the refresh token
+/// (tests/python/python_keycloak.py prints each step).
+#[tokio::test]
+async fn python_keycloak_drives_the_provider_as_it_drives_keycloak() {
+    let python = python_keycloak();
+    assert!(
+        python.exists(),
+        "{} is missing: `cargo xtask ci` makes it (python3 -m venv target/py && target/py/bin/pip install python-keycloak)",
+        python.display()
+    );
+    let settings =
+        oidc_core::config::Settings { password_grant_enabled: true, ..oidc_core::config::Settings::default() };
+    let env = Env::start_with(settings).await;
+    env.user("alice", "wonderland-42").await;
+    let iat = initial_token(&env).await;
+    // An application the operator set up for the password grant, with JWT access tokens as Keycloak's.
+    let (client_id, secret) = env
+        .client(oidc_core::model::ClientType::Confidential, oidc_core::model::JwtAlg::Rs256, |s| {
+            s.grant_types.push(oidc_core::model::GrantType::Password);
+            s.access_token_format = Some(oidc_core::model::AccessTokenFormat::Jwt);
+        })
+        .await;
+    let secret = secret.unwrap();
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("python/python_keycloak.py");
+    let out = tokio::process::Command::new(&python)
+        .arg(&script)
+        .args([env.server.base_url.as_str(), REALM, iat.as_str(), "alice", "wonderland-42", &client_id, &secret])
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "python-keycloak failed:\n{stdout}\n{stderr}");
+    assert_eq!(stdout.lines().filter(|l| l.starts_with("ok ")).count(), 12, "{stdout}");
+}
