@@ -2,8 +2,9 @@
 //!
 //! 1. `cargo fmt --all -- --check`
 //! 2. `cargo clippy --workspace --all-targets -- -D warnings`
-//! 3. keycloak-js from npm into `target/npm` (a browser test) and python-keycloak
-//!    from PyPI into `target/py` (an end-to-end test), then the tests: `cargo nextest run --workspace` plus `cargo test --workspace --doc`
+//! 3. the relying-party libraries the tests run unmodified: keycloak-js and
+//!    openid-client from npm into `target/npm`, python-keycloak from PyPI into
+//!    `target/py`; then the tests: `cargo nextest run --workspace` plus `cargo test --workspace --doc`
 //!    (nextest does not run doc tests), or `cargo test --workspace` without nextest
 //! 4. `cargo deny --offline check licenses bans sources`, and `check advisories`
 //!    against the best RustSec database at hand ([`crate::advisories`]); when
@@ -22,7 +23,7 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
     let extended = args.iter().any(|a| a == "--extended");
     step("format", &["fmt", "--all", "--", "--check"])?;
     step("clippy", &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])?;
-    keycloak_js()?;
+    npm_packages()?;
     python_keycloak()?;
     if has_subcommand("nextest") {
         step("tests (nextest)", &["nextest", "run", "--workspace"])?;
@@ -57,29 +58,31 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The version of Keycloak's JavaScript adapter the browser tests run unmodified.
-const KEYCLOAK_JS: &str = "keycloak-js@26.2.4";
+/// The relying-party libraries the tests run unmodified: Keycloak's JavaScript
+/// adapter (a browser test) and openid-client, an OpenID Certified RP (an
+/// end-to-end test). Installed together: npm prunes what one command leaves out.
+const NPM_PACKAGES: &[&str] = &["keycloak-js@26.2.4", "openid-client@6.9.1"];
 
-/// Installs keycloak-js from the npm registry into `target/npm` for the browser
-/// tests (once; `tests/tests/e2e/browser.rs` reads it from there).
-fn keycloak_js() -> anyhow::Result<()> {
+/// Installs the npm packages into `target/npm` (once; `browser.rs` and
+/// `rp_libraries.rs` read them from there).
+fn npm_packages() -> anyhow::Result<()> {
     let dir = crate::root().join("target/npm");
-    if dir.join("node_modules/keycloak-js/lib/keycloak.js").exists() {
+    let installed = ["keycloak-js/lib/keycloak.js", "openid-client/package.json"]
+        .iter()
+        .all(|p| dir.join("node_modules").join(p).exists());
+    if installed {
         return Ok(());
     }
-    if std::env::var_os("OIDC_SKIP_BROWSER_TESTS").is_some() {
-        println!("==> keycloak-js not installed: the browser tests are skipped (OIDC_SKIP_BROWSER_TESTS)");
-        return Ok(());
-    }
-    println!("==> keycloak-js for the browser tests: npm install {KEYCLOAK_JS} into target/npm");
+    println!("==> relying-party libraries for the tests: npm install {} into target/npm", NPM_PACKAGES.join(" "));
     std::fs::create_dir_all(&dir).context("create target/npm")?;
     let status = std::process::Command::new("npm")
         .current_dir(&dir)
-        .args(["install", "--no-save", "--no-audit", "--no-fund", "--prefix", ".", KEYCLOAK_JS])
+        .args(["install", "--no-save", "--no-audit", "--no-fund", "--prefix", "."])
+        .args(NPM_PACKAGES)
         .status()
         .context("cannot run npm (install Node.js and npm; .ci/run does)")?;
     if !status.success() {
-        bail!("npm install {KEYCLOAK_JS} failed ({status})");
+        bail!("npm install {} failed ({status})", NPM_PACKAGES.join(" "));
     }
     Ok(())
 }

@@ -492,7 +492,7 @@ async fn keycloak_js_app(op_base: String, client_id: String) -> String {
     let library = std::fs::read_to_string(keycloak_js()).unwrap_or_else(|e| {
         panic!(
             "{} is missing ({e}): `cargo xtask ci` installs it, or run \
-             `npm install --no-save --prefix target/npm keycloak-js@26.2.4`",
+             `npm install --no-save --prefix target/npm keycloak-js@26.2.4 openid-client@6.9.1`",
             keycloak_js().display()
         )
     });

@@ -20,4 +20,5 @@ mod logout;
 mod registration;
 mod resource;
 mod roles;
+mod rp_libraries;
 mod tokens;
