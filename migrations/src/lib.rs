@@ -14,6 +14,7 @@ mod m20261124_000006_client_jwks;
 mod m20261124_000007_client_response_options;
 mod m20261124_000008_client_jwks_uri;
 mod m20261124_000009_client_auth_method;
+mod m20261206_000011_code_resources;
 mod m20261206_000020_token_details;
 mod m20261206_000021_client_access_token_format;
 mod m20261206_000022_refresh_reuse;
@@ -48,6 +49,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000031_client_logout::Migration),
             Box::new(m20261206_000040_client_keycloak_settings::Migration),
             Box::new(m20261206_000050_role_definitions::Migration),
+            Box::new(m20261206_000011_code_resources::Migration),
         ]
     }
 }

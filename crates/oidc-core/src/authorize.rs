@@ -132,11 +132,16 @@ impl Prompt {
     }
 }
 
+/// A decoded parameter.
+type Pair = (String, String);
+
 /// A request parsed from its parameters, before its client is known.
 #[derive(Clone, Debug)]
 pub struct Received {
     params: Params,
     client_id: String,
+    /// Every `resource` parameter (RFC 8707 §2, which lets it repeat).
+    resources: Vec<String>,
 }
 
 /// Parses the parameters of an authorization request (GET query or POST form,
@@ -147,11 +152,14 @@ where
     K: Into<String>,
     V: Into<String>,
 {
+    let (resources, pairs): (Vec<Pair>, Vec<Pair>) =
+        pairs.into_iter().map(|(k, v)| (k.into(), v.into())).partition(|(k, _)| k == "resource");
     let params = Params::from_pairs(pairs).map_err(AuthzError::ErrorPage)?;
     let Some(client_id) = params.get("client_id").map(str::to_owned) else {
         return Err(AuthzError::ErrorPage(OAuthError::invalid_request("the client_id parameter is missing")));
     };
-    Ok(Received { params, client_id })
+    let resources = resources.into_iter().map(|(_, v)| v).filter(|v| !v.is_empty()).collect();
+    Ok(Received { params, client_id, resources })
 }
 
 impl Received {
@@ -340,6 +348,23 @@ impl Received {
                 format!("response_type '{}' needs the openid scope", response_type.as_str()),
             ));
         }
+        // RFC 8707 §2: each resource is an absolute URI without a fragment; they
+        // become the audience of the tokens of this grant.
+        if this.resources.len() > MAX_RESOURCES {
+            return Err(fail(ErrorCode::InvalidTarget, format!("at most {MAX_RESOURCES} resource parameters")));
+        }
+        for r in &this.resources {
+            let ok = crate::uri::parse(r).is_ok_and(|u| u.host().is_some() || u.scheme() == "urn") && !r.contains('#');
+            if !ok {
+                return Err(fail(
+                    ErrorCode::InvalidTarget,
+                    format!(
+                        "resource '{}' must be an absolute URI without a fragment (RFC 8707 Section 2)",
+                        crate::error::shorten(r)
+                    ),
+                ));
+            }
+        }
         let acr_values = match p.get("acr_values").map(|a| crate::params::words("acr_values", a)).transpose() {
             Ok(a) => a.map(|w| w.into_iter().map(str::to_owned).collect()),
             Err(e) => return Err(fail(ErrorCode::InvalidRequest, e)),
@@ -436,6 +461,10 @@ impl Received {
             claims_locales: p.get("claims_locales").map(str::to_owned),
             claims: claims_request,
             request_object_jti,
+            resources: crate::scope::Scope::from_tokens(this.resources.iter().cloned())
+                .iter()
+                .map(str::to_owned)
+                .collect(),
             params: this.params,
         })
     }
@@ -473,6 +502,9 @@ fn error_for(params: &Params, client: &Client, issuer: &str, e: OAuthError) -> A
     out.push(("iss".to_owned(), issuer.to_owned()));
     AuthzError::Redirect(AuthorizationResponse { redirect_uri: redirect_uri.to_owned(), mode, params: out })
 }
+
+/// The most resource indicators one request may name.
+const MAX_RESOURCES: usize = 10;
 
 /// How far a request object's `nbf` and `iat` may be ahead of the provider's clock.
 const CLOCK_SKEW: i64 = 60;
@@ -619,6 +651,9 @@ pub struct Validated {
     /// The `jti` of the request object and until when to remember it (RFC 9101
     /// §10.2): the adapter refuses a second request with the same one.
     pub request_object_jti: Option<(String, UnixTime)>,
+    /// The resource indicators (RFC 8707 §2), without duplicates: the
+    /// audience of the tokens issued for this request.
+    pub resources: Vec<String>,
     params: Params,
 }
 
@@ -668,6 +703,7 @@ impl Validated {
                 out.push((k.to_owned(), v.to_owned()));
             }
         }
+        out.extend(self.resources.iter().map(|r| ("resource".to_owned(), r.clone())));
         out.sort();
         out
     }
@@ -772,6 +808,7 @@ impl Validated {
                 grant_id: grant_id.clone(),
                 acr: acr.clone(),
                 claims: claims_json.clone(),
+                resources: self.resources.clone(),
             });
             params.push(("code".to_owned(), code.secret().to_owned()));
             code_value = Some(code);
@@ -792,7 +829,7 @@ impl Validated {
                     session_id: Some(&session.id),
                     auth_time: Some(session.auth_time),
                     claims: claims_json.as_deref(),
-                    audience: &[],
+                    audience: &self.resources,
                     registry,
                     settings,
                     roles,

@@ -787,6 +787,9 @@ pub struct CodeRecord {
     pub acr: Option<String>,
     /// The `claims` request parameter (OIDC Core §5.5), as compact JSON.
     pub claims: Option<String>,
+    /// The resource indicators of the authorization request (RFC 8707 §2):
+    /// the audience of the tokens the code is exchanged for.
+    pub resources: Vec<String>,
 }
 
 /// A stored access token.

@@ -404,7 +404,7 @@ pub(crate) fn with_resources(mut grant: Grant, requested: Vec<String>) -> Result
     if !grant.audience.is_empty() && !requested.iter().all(|r| grant.audience.contains(r)) {
         return Err(OAuthError::new(
             ErrorCode::InvalidTarget,
-            "a refresh may only name resources of the original grant (RFC 8707 §2.2)",
+            "a token request may only name resources of the original grant (RFC 8707 §2.2)",
         ));
     }
     grant.audience = requested;
@@ -658,7 +658,8 @@ pub(crate) fn check_code(
         grant_id: rec.grant_id,
         acr: rec.acr,
         claims: rec.claims,
-        audience: Vec::new(),
+        // RFC 8707 §2.2: a token request may narrow these, never widen them.
+        audience: rec.resources,
     })
 }
 
@@ -738,7 +739,7 @@ pub(crate) fn precheck_refresh(
     if !rec.audience.is_empty() && !resources.iter().all(|r| rec.audience.contains(r)) {
         return Err(OAuthError::new(
             ErrorCode::InvalidTarget,
-            "a refresh may only name resources of the original grant (RFC 8707 §2.2)",
+            "a token request may only name resources of the original grant (RFC 8707 §2.2)",
         ));
     }
     Ok(())

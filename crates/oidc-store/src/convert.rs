@@ -433,6 +433,7 @@ impl From<&CodeRecord> for auth_codes::Model {
             used: false,
             acr: c.acr.clone(),
             claims: c.claims.clone(),
+            resources: audience_column(&c.resources),
         }
     }
 }
@@ -462,6 +463,7 @@ impl TryFrom<auth_codes::Model> for CodeRecord {
             grant_id: m.grant_id,
             acr: m.acr,
             claims: m.claims,
+            resources: audience_field(T, m.resources.as_deref())?,
         })
     }
 }

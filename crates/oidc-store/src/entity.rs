@@ -277,6 +277,7 @@ pub(crate) mod auth_codes {
         pub used: bool,
         pub acr: Option<String>,
         pub claims: Option<String>,
+        pub resources: Option<String>,
     }
 
     /// No relations are declared.

@@ -346,6 +346,7 @@ fn code(digest: &str, client_id: &str, user_id: &str, grant: &str) -> CodeRecord
         grant_id: grant.into(),
         acr: Some("1".into()),
         claims: Some(r#"{"userinfo":{"email":null}}"#.into()),
+        resources: vec!["https://api.example/".into(), "urn:example:ledger".into()],
     }
 }
 

@@ -675,3 +675,59 @@ async fn periodic_cleanup_deletes_expired_rows_and_keeps_live_ones() {
     // Run once by hand (what `oidc cleanup` does): nothing left.
     assert_eq!(oidc_cli::cleanup::run_once(env.store.as_ref(), 2, 3600).await.unwrap().total(), 0);
 }
+
+/// RFC 8707 §2.1 and §2.2: resources named in the authorization request become
+/// the audience of the tokens the code is exchanged for; the token request may
+/// narrow them (one resource per token), never add another.
+#[tokio::test]
+async fn resource_indicators_in_the_authorization_request_rfc8707_2_1() {
+    let env = Env::start().await;
+    let (rp, rp_secret) = jwt_client(&env).await;
+    env.user("alice", PASSWORD).await;
+    let code = || async {
+        let auth = format!(
+            "{}?client_id={rp}&redirect_uri={}&response_type=code&scope=openid&state=s&resource={}&resource={}",
+            env.endpoint("auth"),
+            enc(CALLBACK),
+            enc("https://api.example/"),
+            enc("https://billing.example/")
+        );
+        let back = authorize(&browser(), &auth, "alice", PASSWORD).await;
+        query_param(&back, "code").unwrap()
+    };
+    let exchange = |code: String, resource: Option<&'static str>| {
+        let (rp, rp_secret) = (rp.clone(), rp_secret.clone());
+        let env = &env;
+        async move {
+            let mut form =
+                vec![("grant_type", "authorization_code"), ("code", code.as_str()), ("redirect_uri", CALLBACK)];
+            if let Some(r) = resource {
+                form.push(("resource", r));
+            }
+            let (status, _, body) = post(env, "token", &form, Some((&rp, &rp_secret))).await;
+            (status, serde_json::from_str::<Value>(&body).unwrap())
+        }
+    };
+    let (status, body) = exchange(code().await, None).await;
+    assert_eq!(status, 200, "{body}");
+    let v =
+        oidc_core::jose::verify(body["access_token"].as_str().unwrap(), &["RS256"], &jwks_keys(&env).await).unwrap();
+    assert_eq!(v.claims["aud"], json!(["https://api.example/", "https://billing.example/"]));
+    let (status, body) = exchange(code().await, Some("https://billing.example/")).await;
+    assert_eq!(status, 200, "{body}");
+    let v =
+        oidc_core::jose::verify(body["access_token"].as_str().unwrap(), &["RS256"], &jwks_keys(&env).await).unwrap();
+    assert_eq!(v.claims["aud"], "https://billing.example/", "narrowed to one resource");
+    let (status, body) = exchange(code().await, Some("https://other.example/")).await;
+    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_target")), "{body}");
+    // A bad resource in the authorization request goes back to the client.
+    let auth = format!(
+        "{}?client_id={rp}&redirect_uri={}&response_type=code&scope=openid&state=s&resource={}",
+        env.endpoint("auth"),
+        enc(CALLBACK),
+        enc("https://api.example/#frag")
+    );
+    let r = browser().get(auth).send().await.unwrap();
+    assert_eq!(r.status(), 302);
+    assert!(crate::harness::location(&r).contains("error=invalid_target"));
+}

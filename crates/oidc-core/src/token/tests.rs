@@ -38,6 +38,7 @@ pub(crate) fn code_record(challenge: bool) -> CodeRecord {
         grant_id: "g1".into(),
         acr: None,
         claims: None,
+        resources: vec![],
     }
 }
 
