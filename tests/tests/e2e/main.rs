@@ -18,3 +18,4 @@ mod keycloak;
 mod keys;
 mod logout;
 mod registration;
+mod statements;
