@@ -18,4 +18,5 @@ mod keycloak;
 mod keys;
 mod logout;
 mod registration;
+mod scale_out;
 mod statements;
