@@ -164,6 +164,7 @@ async fn serve(store: Store, file: &FileConfig, realm: &str, args: ServeArgs) ->
     opts.scopes = file.scope_registry()?;
     opts.hooks = file.hooks()?;
     opts.limits = file.limits()?;
+    opts.cache_refresh = file.cache_refresh()?;
     opts.trusted_proxies = file.trusted_proxies()?;
     opts.allow_fetch_networks = file.fetch_networks()?;
     opts.allow_http_fetch_loopback = file.outbound.allow_http_loopback;
@@ -929,6 +930,7 @@ async fn user_logout(
         allow_fetch_networks: file.fetch_networks()?,
         limits: oidc_http::ServerLimits::default(),
         trusted_proxies: Vec::new(),
+        cache_refresh: oidc_http::DEFAULT_CACHE_REFRESH,
     };
     let templates = oidc_http::Templates::load(None).context("cannot load the templates")?;
     let app = oidc_http::App::new(store, config, templates, Arc::new(SystemClock), Arc::new(OsRandom::new()));

@@ -228,6 +228,10 @@ pub struct ServerSection {
     pub request_timeout: Option<u64>,
     /// Seconds a keep-alive connection may stay idle.
     pub idle_timeout: Option<u64>,
+    /// Seconds realm keys and clients are served from memory before they are
+    /// read again: the bound within which changes made by another instance or
+    /// the CLI take effect (default 30).
+    pub cache_refresh: Option<u64>,
 }
 
 /// `[outbound]`: where outbound fetches may go besides public https hosts.
@@ -385,6 +389,15 @@ impl FileConfig {
         Ok(limits)
     }
 
+    /// `[server] cache_refresh`, checked: between 1 second and 1 hour.
+    pub fn cache_refresh(&self) -> anyhow::Result<std::time::Duration> {
+        match self.server.cache_refresh {
+            None => Ok(oidc_http::DEFAULT_CACHE_REFRESH),
+            Some(s) if (1..=3600).contains(&s) => Ok(std::time::Duration::from_secs(s)),
+            Some(s) => bail!("server.cache_refresh must be between 1 and 3600 seconds, got {s}"),
+        }
+    }
+
     /// The private networks of `[outbound]`, checked.
     pub fn fetch_networks(&self) -> anyhow::Result<Vec<Cidr>> {
         let parse = |t: &String| Cidr::parse(t).map_err(|e| anyhow::anyhow!("outbound.allow_networks: {e}"));
@@ -516,5 +529,16 @@ mod tests {
         assert_eq!((s.session_lifetime, s.session_idle, s.offline_idle, s.offline_max), (7200, 600, 100, 200));
         assert_eq!(c.session_management.unauthenticated_key.as_deref(), Some("k"));
         assert!(parse("").unwrap().settings().unwrap().session_management, "on by default, as in Keycloak");
+    }
+
+    #[test]
+    fn cache_refresh_defaults_to_30_seconds_and_is_bounded() {
+        assert_eq!(parse("").unwrap().cache_refresh().unwrap(), oidc_http::DEFAULT_CACHE_REFRESH);
+        let c = parse("[server]\ncache_refresh = 5\n").unwrap();
+        assert_eq!(c.cache_refresh().unwrap(), std::time::Duration::from_secs(5));
+        for bad in [0, 3601] {
+            let e = parse(&format!("[server]\ncache_refresh = {bad}\n")).unwrap().cache_refresh().unwrap_err();
+            assert!(e.to_string().contains("server.cache_refresh"), "{e}");
+        }
     }
 }

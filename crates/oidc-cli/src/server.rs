@@ -96,6 +96,9 @@ pub struct ServerOptions {
     pub limits: ServerLimits,
     /// Reverse proxies whose forwarding headers name the client.
     pub trusted_proxies: Vec<Cidr>,
+    /// How long keys and clients are served from memory before they are read
+    /// again (the bound for changes made elsewhere to reach this instance).
+    pub cache_refresh: std::time::Duration,
 }
 
 impl ServerOptions {
@@ -116,6 +119,7 @@ impl ServerOptions {
             allow_fetch_networks: Vec::new(),
             limits: ServerLimits::default(),
             trusted_proxies: Vec::new(),
+            cache_refresh: oidc_http::DEFAULT_CACHE_REFRESH,
         }
     }
 }
@@ -179,6 +183,7 @@ pub async fn spawn(opts: ServerOptions, repos: Arc<dyn Repositories>) -> anyhow:
         allow_fetch_networks: opts.allow_fetch_networks.clone(),
         limits: opts.limits.clone(),
         trusted_proxies: opts.trusted_proxies.clone(),
+        cache_refresh: opts.cache_refresh,
     };
     let horizon = opts.settings.throttle.window.max(opts.settings.throttle.max_lockout);
     let cleanup =

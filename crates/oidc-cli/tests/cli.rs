@@ -2,7 +2,9 @@
 //! a non-zero exit on bad input.
 #![allow(clippy::unwrap_used, clippy::disallowed_macros, clippy::disallowed_methods)]
 
-use std::io::{BufRead as _, BufReader, Write as _};
+mod common;
+
+use std::io::Write as _;
 use std::process::{Command, Stdio};
 
 fn oidc(db: &std::path::Path) -> Command {
@@ -33,22 +35,7 @@ fn run(mut c: Command, stdin: Option<&str>) -> (bool, String, String) {
 
 /// Starts `oidc serve` on a free port; returns the process, its address and what it printed first.
 fn serve(db: &std::path::Path) -> (std::process::Child, String, Vec<String>) {
-    let mut child = oidc(db)
-        .args(["serve", "--listen", "127.0.0.1:0", "--quiet"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut seen = Vec::new();
-    let addr = loop {
-        let line = lines.next().expect("the server printed where it listens").unwrap();
-        seen.push(line.clone());
-        if let Some(a) = line.strip_prefix("Listening on http://") {
-            break a.to_owned();
-        }
-    };
-    (child, addr, seen)
+    common::serve(oidc(db))
 }
 
 #[test]
@@ -489,21 +476,9 @@ fn memory_stays_bounded_across_a_thousand_failed_logins() {
     // Many made-up usernames from one address: no lockout or delay should slow the test down.
     std::fs::write(&config, "[brute_force]\nmax_failures_per_address = 1000000\nmax_failures_per_user = 1000000\n")
         .unwrap();
-    let mut child = oidc(&db)
-        .arg("--config")
-        .arg(&config)
-        .args(["serve", "--listen", "127.0.0.1:0", "--quiet"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let addr = loop {
-        let line = lines.next().expect("the server printed where it listens").unwrap();
-        if let Some(a) = line.strip_prefix("Listening on http://") {
-            break a.to_owned();
-        }
-    };
+    let mut cmd = oidc(&db);
+    cmd.arg("--config").arg(&config);
+    let (mut child, addr, _) = common::serve(cmd);
     let page = http(&addr, &format!("GET /realms/main/account HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"));
     let cookie = page
         .lines()
@@ -615,6 +590,7 @@ fn logout_uris_and_user_logout_from_the_command_line() {
 /// open-file limit (`prlimit`), so a few dozen idle connections exhaust it.
 #[test]
 fn accept_backs_off_when_file_descriptors_run_out_and_recovers() {
+    use std::io::{BufRead as _, BufReader};
     let db = temp_db("emfile");
     let mut cmd = Command::new("prlimit");
     cmd.arg("--nofile=28:28").arg(env!("CARGO_BIN_EXE_oidc"));

@@ -46,6 +46,10 @@ pub struct AppConfig {
     /// OIDC_UNAUTHENTICATED_SESSION_MANAGEMENT_KEY): give every instance the
     /// same one; `None` draws a random one at start-up.
     pub unauthenticated_session_key: Option<String>,
+    /// How long realm keys, discovery, JWKS and clients are served from memory
+    /// before they are read again: the bound within which a change made by
+    /// another instance or by the CLI reaches this one ([`DEFAULT_CACHE_REFRESH`]).
+    pub cache_refresh: Duration,
 }
 
 impl AppConfig {
@@ -79,14 +83,18 @@ pub struct RealmState {
     pub(crate) discovery: Bytes,
     /// The JWKS document, serialized once.
     pub(crate) jwks: Bytes,
-    /// When this state was loaded; it is reloaded after [`REALM_REFRESH`].
+    /// When this state was loaded; it is reloaded after [`AppConfig::cache_refresh`].
     loaded: Instant,
 }
 
-/// How long a realm's keys and documents are served from memory before they
-/// are read again, so that `oidc key rotate` and the like take effect on a
-/// running server (and on every instance) without a restart.
-pub(crate) const REALM_REFRESH: Duration = Duration::from_secs(30);
+/// How long a realm's keys and documents and its clients are served from
+/// memory before they are read again by default, so that `oidc key rotate`,
+/// `oidc client update` and the like take effect on a running server (and on
+/// every instance sharing the database) without a restart.
+pub const DEFAULT_CACHE_REFRESH: Duration = Duration::from_secs(30);
+
+/// How long keys fetched from a client's jwks_uri are kept.
+const CLIENT_KEYS_REFRESH: Duration = Duration::from_secs(300);
 
 /// Failure to load a realm.
 #[derive(Debug, thiserror::Error)]
@@ -179,7 +187,7 @@ impl App {
     }
 
     /// `client` with its keys in `jwks`: those registered inline, or those at
-    /// its `jwks_uri` (fetched, then kept for [`REALM_REFRESH`] times ten), and
+    /// its `jwks_uri` (fetched, then kept for [`CLIENT_KEYS_REFRESH`]), and
     /// whether they were fetched just now. `refresh` fetches again (when a
     /// signature did not verify, so that a client's key rotation works); callers
     /// refresh only keys they did not fetch in the same request, so one bad
@@ -195,7 +203,7 @@ impl App {
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .get(&key)
-            .filter(|(_, at)| !refresh && at.elapsed() < REALM_REFRESH * 10)
+            .filter(|(_, at)| !refresh && at.elapsed() < CLIENT_KEYS_REFRESH)
             .map(|(doc, _)| doc.clone());
         let fetched = cached.is_none();
         let doc = match cached {
@@ -275,7 +283,7 @@ impl App {
     /// The realm `name`, loaded once and then served from memory.
     pub(crate) async fn realm(&self, name: &str) -> Result<Option<Arc<RealmState>>, LoadError> {
         if let Some(r) = self.realms.read().unwrap_or_else(std::sync::PoisonError::into_inner).get(name)
-            && r.loaded.elapsed() < REALM_REFRESH
+            && r.loaded.elapsed() < self.config.cache_refresh
         {
             return Ok(Some(r.clone()));
         }
@@ -289,13 +297,13 @@ impl App {
     }
 
     /// The client `client_id` of `realm`, served from memory for up to
-    /// [`REALM_REFRESH`] after it was read (so a change made by another
+    /// [`AppConfig::cache_refresh`] after it was read (so a change made by another
     /// process, such as `oidc client update`, takes effect within that time).
     /// Unknown client_ids are not cached.
     pub(crate) async fn client(&self, realm: &str, client_id: &str) -> Result<Option<Arc<Client>>, RepoError> {
         let key = (realm.to_owned(), client_id.to_owned());
         if let Some((c, at)) = self.clients.read().unwrap_or_else(std::sync::PoisonError::into_inner).get(&key)
-            && at.elapsed() < REALM_REFRESH
+            && at.elapsed() < self.config.cache_refresh
         {
             return Ok(Some(c.clone()));
         }

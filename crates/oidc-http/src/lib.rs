@@ -62,7 +62,7 @@ pub mod fuzzing {
     }
 }
 
-pub use app::{App, AppConfig, RealmState};
+pub use app::{App, AppConfig, DEFAULT_CACHE_REFRESH, RealmState};
 pub use fetch::Fetcher;
 pub use guard::PeerAddr;
 pub use logout::Delivery;

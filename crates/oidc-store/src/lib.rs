@@ -16,11 +16,14 @@ mod entity;
 mod repos;
 mod roles;
 
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait as _};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
+use sea_orm::{
+    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbErr, Statement, TransactionTrait as _,
+};
 
 /// How long an SQLite connection waits for another one's write lock.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -49,6 +52,28 @@ pub enum StoreError {
 #[derive(Debug, Clone)]
 pub struct Store {
     db: DatabaseConnection,
+    /// Where every statement goes when [`Store::log_statements`] asked for it.
+    log: Option<Arc<StatementLog>>,
+}
+
+/// Every SQL statement a [`Store`] sent, in order, with its values: counted at
+/// the connection (SeaORM's per-statement callback), plus `BEGIN` and `COMMIT`
+/// for each transaction, which SeaORM sends outside that callback. For tests
+/// and diagnostics (statements per request, query plans); off by default.
+#[derive(Debug, Default)]
+pub struct StatementLog {
+    entries: Mutex<Vec<Statement>>,
+}
+
+impl StatementLog {
+    fn push(&self, statement: Statement) {
+        self.entries.lock().unwrap_or_else(PoisonError::into_inner).push(statement);
+    }
+
+    /// The statements logged since the last call, oldest first; the log starts empty again.
+    pub fn take(&self) -> Vec<Statement> {
+        std::mem::take(&mut *self.entries.lock().unwrap_or_else(PoisonError::into_inner))
+    }
 }
 
 impl Store {
@@ -78,7 +103,36 @@ impl Store {
         // trip per statement. Only a connection idle for a while may have gone stale.
         opts.test_before_acquire_if_idle_for(PING_IF_IDLE_FOR);
         let db = Database::connect(opts).await?;
-        Ok(Store { db })
+        Ok(Store { db, log: None })
+    }
+
+    /// This store with every statement it sends from now on recorded in the
+    /// returned log (see [`StatementLog`]).
+    #[must_use]
+    pub fn log_statements(mut self) -> (Store, Arc<StatementLog>) {
+        let log = Arc::new(StatementLog::default());
+        let sink = log.clone();
+        self.db.set_metric_callback(move |info| sink.push(info.statement.clone()));
+        self.log = Some(log.clone());
+        (self, log)
+    }
+
+    /// Begins a transaction (logged as `BEGIN` when statements are logged).
+    pub(crate) async fn begin(&self) -> Result<DatabaseTransaction, DbErr> {
+        self.log_marker("BEGIN");
+        self.db.begin().await
+    }
+
+    /// Commits `txn` (logged as `COMMIT` when statements are logged).
+    pub(crate) async fn commit(&self, txn: DatabaseTransaction) -> Result<(), DbErr> {
+        self.log_marker("COMMIT");
+        txn.commit().await
+    }
+
+    fn log_marker(&self, sql: &str) {
+        if let Some(log) = &self.log {
+            log.push(Statement::from_string(self.db.get_database_backend(), sql));
+        }
     }
 
     /// Applies every pending migration of the `migration` crate.

@@ -22,7 +22,7 @@ use oidc_core::time::UnixTime;
 use sea_orm::sea_query::{CommonTableExpression, Expr, ExprTrait as _, OnConflict, Query, WithClause};
 use sea_orm::{
     ActiveModelTrait, ActiveValue, ColumnTrait as _, ConnectionTrait, DbBackend, EntityTrait, IntoActiveModel,
-    QueryFilter as _, QueryOrder as _, QuerySelect as _, QueryTrait as _, TransactionTrait as _,
+    QueryFilter as _, QueryOrder as _, QuerySelect as _, QueryTrait as _,
 };
 
 use crate::Store;
@@ -177,7 +177,7 @@ impl ClientRepo for Store {
     }
 
     async fn delete_client(&self, realm: &str, client_id: &str) -> RepoResult<()> {
-        let txn = self.db.begin().await.repo()?;
+        let txn = self.begin().await.repo()?;
         let res = clients::Entity::delete_many()
             .filter(clients::Column::Realm.eq(realm))
             .filter(clients::Column::ClientId.eq(client_id))
@@ -225,7 +225,7 @@ impl ClientRepo for Store {
             .exec(&txn)
             .await
             .repo()?;
-        txn.commit().await.repo()
+        self.commit(txn).await.repo()
     }
 }
 
@@ -294,7 +294,7 @@ impl UserRepo for Store {
     }
 
     async fn delete_user(&self, realm: &str, id: &str) -> RepoResult<()> {
-        let txn = self.db.begin().await.repo()?;
+        let txn = self.begin().await.repo()?;
         let res = users::Entity::delete_many()
             .filter(users::Column::Realm.eq(realm))
             .filter(users::Column::Id.eq(id))
@@ -342,7 +342,7 @@ impl UserRepo for Store {
             .exec(&txn)
             .await
             .repo()?;
-        txn.commit().await.repo()
+        self.commit(txn).await.repo()
     }
 }
 
@@ -456,7 +456,7 @@ impl SessionRepo for Store {
 
     /// One transaction over the session, its clients, its tokens and its codes.
     async fn end_session(&self, realm: &str, id: &str) -> RepoResult<()> {
-        let txn = self.db.begin().await.repo()?;
+        let txn = self.begin().await.repo()?;
         login_sessions::Entity::delete_many()
             .filter(login_sessions::Column::Realm.eq(realm))
             .filter(login_sessions::Column::Id.eq(id))
@@ -483,7 +483,7 @@ impl SessionRepo for Store {
             .await
             .repo()?;
         spend_codes(&txn, realm, auth_codes::Column::SessionId, id).await?;
-        txn.commit().await.repo()
+        self.commit(txn).await.repo()
     }
 }
 
@@ -527,7 +527,7 @@ impl ConsentRepo for Store {
     /// Idempotent: withdrawing a consent that does not exist succeeds. The
     /// consent and the client's tokens for the user go in one transaction.
     async fn delete_consent(&self, realm: &str, user_id: &str, client_id: &str) -> RepoResult<()> {
-        let txn = self.db.begin().await.repo()?;
+        let txn = self.begin().await.repo()?;
         consents::Entity::delete_many()
             .filter(consents::Column::Realm.eq(realm))
             .filter(consents::Column::UserId.eq(user_id))
@@ -549,7 +549,7 @@ impl ConsentRepo for Store {
             .exec(&txn)
             .await
             .repo()?;
-        txn.commit().await.repo()
+        self.commit(txn).await.repo()
     }
 }
 
@@ -606,10 +606,10 @@ impl TokenRepo for Store {
             return Ok(());
         }
         // SQLite has no data-modifying CTEs.
-        let txn = self.db.begin().await.repo()?;
+        let txn = self.begin().await.repo()?;
         insert(&txn, access_tokens::Model::from(access)).await?;
         insert(&txn, refresh_tokens::Model::from(refresh)).await?;
-        txn.commit().await.repo()
+        self.commit(txn).await.repo()
     }
 
     async fn access_token(&self, realm: &str, digest: &Digest) -> RepoResult<Option<AccessTokenRecord>> {
@@ -728,7 +728,7 @@ impl TokenRepo for Store {
 
     /// Deletes the grant's access and refresh tokens and spends its codes, in one transaction.
     async fn revoke_grant(&self, realm: &str, grant_id: &str) -> RepoResult<()> {
-        let txn = self.db.begin().await.repo()?;
+        let txn = self.begin().await.repo()?;
         access_tokens::Entity::delete_many()
             .filter(access_tokens::Column::Realm.eq(realm))
             .filter(access_tokens::Column::GrantId.eq(grant_id))
@@ -742,7 +742,7 @@ impl TokenRepo for Store {
             .await
             .repo()?;
         spend_codes(&txn, realm, auth_codes::Column::GrantId, grant_id).await?;
-        txn.commit().await.repo()
+        self.commit(txn).await.repo()
     }
 }
 
@@ -926,7 +926,7 @@ impl RegistrationRepo for Store {
         now: UnixTime,
         max_clients: Option<u64>,
     ) -> RepoResult<Registered> {
-        let txn = self.db.begin().await.repo()?;
+        let txn = self.begin().await.repo()?;
         if let Some(max) = max_clients {
             realms::Entity::update_many()
                 .col_expr(realms::Column::Name, Expr::col(realms::Column::Name))
@@ -969,7 +969,7 @@ impl RegistrationRepo for Store {
         }
         insert(&txn, clients::Model::from(client)).await?;
         insert(&txn, client_registrations::Model::from(registration)).await?;
-        txn.commit().await.repo()?;
+        self.commit(txn).await.repo()?;
         Ok(Registered::Created)
     }
 
@@ -1020,7 +1020,7 @@ impl RegistrationRepo for Store {
         old: &Digest,
         new: &Digest,
     ) -> RepoResult<bool> {
-        let txn = self.db.begin().await.repo()?;
+        let txn = self.begin().await.repo()?;
         let res = client_registrations::Entity::update_many()
             .col_expr(client_registrations::Column::TokenDigest, Expr::value(new.as_str()))
             .col_expr(client_registrations::Column::Metadata, Expr::value(metadata))
@@ -1044,7 +1044,7 @@ impl RegistrationRepo for Store {
             .exec(&txn)
             .await
             .repo()?;
-        txn.commit().await.repo()?;
+        self.commit(txn).await.repo()?;
         Ok(true)
     }
 

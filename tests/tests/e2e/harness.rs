@@ -126,6 +126,18 @@ impl Env {
         (c.client_id, secret.map(|s| s.secret().to_owned()))
     }
 
+    /// Registers a service account: a confidential client with only the
+    /// client_credentials grant; returns its id and secret.
+    pub(crate) async fn service_account(&self) -> (String, Option<String>) {
+        self.client(ClientType::Confidential, JwtAlg::Rs256, |s| {
+            s.response_types = vec![];
+            s.grant_types = vec![oidc_core::model::GrantType::ClientCredentials];
+            s.redirect_uris = vec![];
+            s.post_logout_redirect_uris = vec![];
+        })
+        .await
+    }
+
     /// Creates user `username` with `password`, an e-mail and a name; returns the `sub`.
     pub(crate) async fn user(&self, username: &str, password: &str) -> String {
         let claims = StandardClaims {

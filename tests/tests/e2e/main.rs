@@ -21,4 +21,6 @@ mod registration;
 mod resource;
 mod roles;
 mod rp_libraries;
+mod scale_out;
+mod statements;
 mod tokens;
