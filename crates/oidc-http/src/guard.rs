@@ -93,9 +93,20 @@ where
     Ok(PasswordCheck::Failed)
 }
 
+/// How long an attempt waits for attempts counted moments before it to be
+/// decided, when they have reached the limit (see [`reserve`]).
+const IN_FLIGHT_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// Counts one attempt on `key` if it is not locked: read, decide, compare-and-swap,
-/// and again when another attempt changed the count in between. Under extreme
-/// contention it gives up and answers locked for a second (failing closed).
+/// and again when another attempt changed the count in between.
+///
+/// Attempts are counted before their passwords are checked, so a count at the
+/// limit may be made of attempts still in flight, some of them right: a right
+/// one clears the count. So when the limit is reached by attempts counted in
+/// the last two seconds, this waits (up to [`IN_FLIGHT_WAIT`]) for them to be
+/// decided instead of refusing at once: several correct logins of one user at
+/// the same moment all go through, while guesses still never get more than the
+/// limit checked. Under extreme contention it answers locked (failing closed).
 async fn reserve(
     app: &App,
     realm: &str,
@@ -103,17 +114,30 @@ async fn reserve(
     kind: KeyKind,
 ) -> Result<Result<throttle::FailureCount, Locked>, RepoError> {
     let policy = &app.config.settings.throttle;
-    for _ in 0..16 {
+    let give_up = std::time::Instant::now() + IN_FLIGHT_WAIT;
+    let mut races = 0;
+    loop {
+        let now = app.clock.now();
         let previous = app.repos.failures(realm, key).await?;
-        let next = match throttle::reserve(policy, kind, previous.as_ref(), app.clock.now()) {
+        let next = match throttle::reserve(policy, kind, previous.as_ref(), now) {
             Ok(n) => n,
-            Err(l) => return Ok(Err(l)),
+            Err(l) => {
+                let recent = previous.is_some_and(|p| now.secs() - p.last_failure.secs() <= 2);
+                if recent && std::time::Instant::now() < give_up {
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+                return Ok(Err(l));
+            }
         };
         if app.repos.swap_failures(realm, key, previous.as_ref(), &next).await? {
             return Ok(Ok(next));
         }
+        races += 1;
+        if races >= 16 {
+            return Ok(Err(Locked { retry_after: 1 }));
+        }
     }
-    Ok(Err(Locked { retry_after: 1 }))
 }
 
 /// Appends an event to the audit log; a failure to write it is logged, never

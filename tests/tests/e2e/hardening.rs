@@ -532,3 +532,32 @@ async fn a_registrant_cannot_take_a_users_sub_as_client_id_rfc9700_4_15() {
         browser().post(&url).bearer_auth(&iat).json(&serde_json::json!({"clientId": "an-app"})).send().await.unwrap();
     assert_eq!(r.status(), 201);
 }
+
+/// Attempts are counted before their passwords are checked, but several correct
+/// logins of one user at the same moment (more than the failure limit) all go
+/// through: an attempt that finds the limit reached by attempts still in
+/// flight waits for them instead of being refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_correct_logins_of_one_user_all_succeed_rfc6749_10_7() {
+    let env = Env::start_with(settings(3, 10_000, AddressLimit::Delay)).await;
+    let (client_id, secret) = password_client(&env).await;
+    env.user("dora", "doras-password-1").await;
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let (url, client_id, secret) = (env.endpoint("token"), client_id.clone(), secret.clone());
+        tasks.push(tokio::spawn(async move {
+            browser()
+                .post(url)
+                .basic_auth(client_id, Some(secret))
+                .form(&[("grant_type", "password"), ("username", "dora"), ("password", "doras-password-1")])
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), 200, "every correct login succeeds");
+    }
+}
