@@ -142,6 +142,13 @@ async fn flow_statements_and_plans(backend: Backend) {
         "statements per step changed; update TODAY and docs/PERFORMANCE.md:\n{}",
         render(&steps)
     );
+    // A bound `LIMIT ?` makes SQLite re-prepare the statement at every execution
+    // (see oidc-store's repos.rs): lookups by a unique key go without one.
+    for (step, statements) in &steps {
+        for s in statements {
+            assert!(!s.sql.contains(" LIMIT "), "{step}: a bound LIMIT in {}", render(&[(step, vec![s.clone()])]));
+        }
+    }
     env.server.stop().await.unwrap();
 
     let store = db.store().await;
