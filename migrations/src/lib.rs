@@ -14,9 +14,15 @@ mod m20261124_000006_client_jwks;
 mod m20261124_000007_client_response_options;
 mod m20261124_000008_client_jwks_uri;
 mod m20261124_000009_client_auth_method;
+mod m20261206_000011_code_resources;
+mod m20261206_000020_token_details;
+mod m20261206_000021_client_access_token_format;
+mod m20261206_000022_refresh_reuse;
+mod m20261206_000023_expiry_indexes;
 mod m20261206_000030_sessions;
 mod m20261206_000031_client_logout;
 mod m20261206_000040_client_keycloak_settings;
+mod m20261206_000050_role_definitions;
 
 /// Lists the migrations in order.
 #[derive(Debug)]
@@ -35,9 +41,15 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000007_client_response_options::Migration),
             Box::new(m20261124_000008_client_jwks_uri::Migration),
             Box::new(m20261124_000009_client_auth_method::Migration),
+            Box::new(m20261206_000020_token_details::Migration),
+            Box::new(m20261206_000021_client_access_token_format::Migration),
+            Box::new(m20261206_000022_refresh_reuse::Migration),
+            Box::new(m20261206_000023_expiry_indexes::Migration),
             Box::new(m20261206_000030_sessions::Migration),
             Box::new(m20261206_000031_client_logout::Migration),
             Box::new(m20261206_000040_client_keycloak_settings::Migration),
+            Box::new(m20261206_000050_role_definitions::Migration),
+            Box::new(m20261206_000011_code_resources::Migration),
         ]
     }
 }

@@ -4,7 +4,8 @@
 //
 // session_state = hex(SHA-256(client_id " " origin " " browser_state " " salt)) "." salt,
 // where browser_state is the OP's browser-state cookie, which changes at every
-// login and logout. The (client_id, origin) pair is checked once with the OP:
+// login and logout. Keycloak's adapters post "client_id sid" instead; the
+// cookie holds the session's sid, so that form is answered too. The (client_id, origin) pair is checked once with the OP:
 // the origin must be the origin of one of the client's redirect URIs.
 (function () {
   "use strict";
@@ -78,11 +79,18 @@
     if (!event.source || event.origin === "null" || typeof event.data !== "string") { return; }
     function answer(value) { event.source.postMessage(value, event.origin); }
     var parts = event.data.split(" ");
-    var dot = parts.length === 2 ? parts[1].lastIndexOf(".") : -1;
-    if (!parts[0] || dot < 0) { answer("error"); return; }
-    var clientId = parts[0], sessionState = parts[1], salt = sessionState.substring(dot + 1);
+    if (parts.length !== 2 || !parts[0]) { answer("error"); return; }
+    var clientId = parts[0], sessionState = parts[1];
+    var dot = sessionState.lastIndexOf(".");
     var key = clientId + " " + event.origin;
     function compare() {
+      if (dot < 0) {
+        // Keycloak's adapters (keycloak-js) post "client_id sid": the session's
+        // public id, which the browser-state cookie holds while the session lasts.
+        answer(sessionState !== "" && sessionState === browserState() ? "unchanged" : "changed");
+        return;
+      }
+      var salt = sessionState.substring(dot + 1);
       var expected = sha256hex(clientId + " " + event.origin + " " + browserState() + " " + salt) + "." + salt;
       answer(expected === sessionState ? "unchanged" : "changed");
     }

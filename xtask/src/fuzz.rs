@@ -29,6 +29,14 @@ pub(crate) const TARGETS: &[&str] = &[
     "sealed",
 ];
 
+/// Builds against the versions the workspace tested: the fuzz crate starts from
+/// the workspace's lock file (cargo adds only what fuzzing needs on top).
+pub(crate) fn prepare() -> anyhow::Result<std::path::PathBuf> {
+    let dir = root().join("xtask/fuzz");
+    std::fs::copy(root().join("Cargo.lock"), dir.join("Cargo.lock")).context("copy Cargo.lock into xtask/fuzz")?;
+    Ok(dir)
+}
+
 /// Runs the fuzz targets.
 pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
     let mut seconds = 60u64;
@@ -45,10 +53,7 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
     if !has_fuzz {
         bail!("cargo-fuzz is not installed (`cargo install --locked cargo-fuzz`); the fuzzers did NOT run");
     }
-    let dir = root().join("xtask/fuzz");
-    // Build against the versions the workspace tested: start from its lock file
-    // (cargo adds only what fuzzing needs on top).
-    std::fs::copy(root().join("Cargo.lock"), dir.join("Cargo.lock")).context("copy Cargo.lock into xtask/fuzz")?;
+    let dir = prepare()?;
     for target in TARGETS.iter().filter(|t| only.as_deref().is_none_or(|o| o == **t)) {
         println!("==> fuzz {target} for {seconds} s");
         let corpus = dir.join("corpus").join(target);

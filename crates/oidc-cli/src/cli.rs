@@ -31,6 +31,12 @@ pub enum Command {
     Serve(ServeArgs),
     /// Apply database migrations.
     Migrate,
+    /// Delete expired codes, tokens, sessions, consents and replay records now (the server also does it periodically).
+    Cleanup {
+        /// Rows of one table deleted per statement.
+        #[arg(long, default_value_t = crate::cleanup::DEFAULT_BATCH)]
+        batch: u64,
+    },
     /// Manage realms.
     #[command(subcommand)]
     Realm(RealmCommand),
@@ -39,7 +45,7 @@ pub enum Command {
     Key(KeyCommand),
     /// Manage clients (relying parties).
     #[command(subcommand)]
-    Client(ClientCommand),
+    Client(Box<ClientCommand>),
     /// Manage users.
     #[command(subcommand)]
     User(UserCommand),
@@ -49,7 +55,8 @@ pub enum Command {
     /// View and change the client registration policies.
     #[command(subcommand, name = "registration-policy")]
     RegistrationPolicy(PolicyCommand),
-    /// Manage realm roles of users and service accounts (create-client, manage-clients, view-clients).
+    /// Manage realm roles: define them, grant them to users and service accounts (besides the
+    /// built-in create-client, manage-clients, view-clients); tokens carry them as realm_access.
     #[command(subcommand)]
     Role(RoleCommand),
 }
@@ -69,9 +76,22 @@ pub struct RoleHolderArgs {
 /// Role commands.
 #[derive(Debug, Subcommand)]
 pub enum RoleCommand {
-    /// Give a role.
+    /// Define a realm role.
+    Create {
+        /// The role's name: letters, digits, '-', '_', ':' or '.'.
+        role: String,
+        /// What holding it means, for operators.
+        #[arg(long)]
+        description: Option<String>,
+    },
+    /// Delete a realm role, every grant of it and its place in clients' role scopes.
+    Delete {
+        /// The role.
+        role: String,
+    },
+    /// Give a role (a defined one, or create-client, manage-clients, view-clients).
     Grant {
-        /// The role, e.g. create-client, manage-clients, view-clients.
+        /// The role.
         role: String,
         /// Who gets it.
         #[command(flatten)]
@@ -85,7 +105,7 @@ pub enum RoleCommand {
         #[command(flatten)]
         holder: RoleHolderArgs,
     },
-    /// List every role assignment.
+    /// List the realm's roles with their descriptions and holders.
     List,
 }
 
@@ -287,6 +307,12 @@ pub struct ClientOpts {
     /// Enable or disable the client.
     #[arg(long)]
     pub enabled: Option<bool>,
+    /// Access token format: `opaque` or `jwt` (RFC 9068); default: the realm's `[tokens] access_token_format`.
+    #[arg(long)]
+    pub access_token_format: Option<String>,
+    /// Signing algorithm of JWT access tokens: `RS256` (default), `PS256`, `ES256` or `EdDSA`.
+    #[arg(long)]
+    pub access_token_alg: Option<String>,
     /// A default scope: granted whenever the client asks for `openid` (Keycloak's
     /// default client scopes); repeat for several. On update, replaces the list.
     #[arg(long = "default-scope")]

@@ -21,17 +21,18 @@ use oidc_core::model::{Client, ClientType, GrantType, JwtAlg, KeyState, Response
 use oidc_core::rand::OsRandom;
 use oidc_core::registration::{InitialAccessToken, Policies, PolicyKind};
 use oidc_core::repo::Repositories;
-use oidc_core::repo::RoleHolder;
 use oidc_core::secret::{ClientSecret, Password};
 use oidc_core::time::Clock as _;
 use oidc_store::Store;
 
 use crate::cli::{
-    Cli, ClientCommand, ClientOpts, Command, InitialTokenCommand, KeyCommand, PolicyCommand, RealmCommand, RoleCommand,
-    RoleHolderArgs, ServeArgs, UserCommand,
+    Cli, ClientCommand, ClientOpts, Command, InitialTokenCommand, KeyCommand, PolicyCommand, RealmCommand, ServeArgs,
+    UserCommand,
 };
 use crate::config::{DEFAULT_DATABASE_URL, DEFAULT_LISTEN, DEFAULT_REALM, FileConfig};
 use crate::server::{self, ServerOptions, SystemClock};
+
+mod roles;
 
 /// Runs a parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -62,7 +63,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 Command::Key(c) => key_cmd(store.as_ref(), &realm, c).await,
                 Command::Client(c) => {
                     require_realm(store.as_ref(), &realm).await?;
-                    client_cmd(store.as_ref(), &realm, c).await
+                    client_cmd(store.as_ref(), &realm, *c).await
                 }
                 Command::User(UserCommand::Logout { username }) => {
                     require_realm(store.as_ref(), &realm).await?;
@@ -82,7 +83,25 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
                 Command::Role(c) => {
                     require_realm(store.as_ref(), &realm).await?;
-                    role_cmd(store.as_ref(), &realm, c).await
+                    roles::role_cmd(store.as_ref(), &realm, c).await
+                }
+                Command::Cleanup { batch } => {
+                    let throttle = file.settings()?.throttle;
+                    let horizon = throttle.window.max(throttle.max_lockout);
+                    let n = crate::cleanup::run_once(store.as_ref(), batch, horizon).await?;
+                    say!(
+                        "Deleted {} expired rows: {} codes, {} access tokens, {} refresh tokens, {} sessions, \
+                         {} consents, {} assertion ids, {} failed-password counters.",
+                        n.total(),
+                        n.codes,
+                        n.access_tokens,
+                        n.refresh_tokens,
+                        n.sessions,
+                        n.consents,
+                        n.assertions,
+                        n.failure_counts
+                    );
+                    Ok(())
                 }
                 Command::Migrate | Command::Serve(_) => Ok(()),
             }
@@ -164,6 +183,7 @@ async fn serve(store: Store, file: &FileConfig, realm: &str, args: ServeArgs) ->
         );
         opts.limits.max_connections = usable;
     }
+    opts.cleanup = file.cleanup()?;
     let mut handle = server::spawn(opts, store.clone()).await?;
     let issuer = format!("{}/realms/{realm}", handle.base_url);
     say!("Listening on http://{}", handle.addr);
@@ -391,60 +411,6 @@ async fn initial_token_cmd(store: &dyn Repositories, realm: &str, c: InitialToke
     Ok(())
 }
 
-async fn role_holder(store: &dyn Repositories, realm: &str, h: RoleHolderArgs) -> anyhow::Result<(RoleHolder, String)> {
-    if let Some(username) = h.user {
-        let u = store.user_by_username(realm, &username).await?.ok_or_else(|| anyhow!("no user '{username}'"))?;
-        return Ok((RoleHolder::User(u.id), format!("user '{username}'")));
-    }
-    let id = h.client.ok_or_else(|| anyhow!("name a --user or a --client"))?;
-    let c = store.client(realm, &id).await?.ok_or_else(|| anyhow!("no client '{id}'"))?;
-    if c.client_type != ClientType::Confidential {
-        bail!("client '{id}' is public: only confidential clients have a service account");
-    }
-    Ok((RoleHolder::Client(id.clone()), format!("client '{id}'")))
-}
-
-async fn role_cmd(store: &dyn Repositories, realm: &str, c: RoleCommand) -> anyhow::Result<()> {
-    let check_role = |r: &str| {
-        if r.is_empty()
-            || r.len() > 100
-            || !r.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | ':' | '.'))
-        {
-            bail!("role '{r}' must be letters, digits, '-', '_', ':' or '.'");
-        }
-        Ok(())
-    };
-    match c {
-        RoleCommand::Grant { role, holder } => {
-            check_role(&role)?;
-            let (h, who) = role_holder(store, realm, holder).await?;
-            store.grant_role(realm, &h, &role).await?;
-            say!("Granted '{role}' to {who}.");
-        }
-        RoleCommand::Revoke { role, holder } => {
-            let (h, who) = role_holder(store, realm, holder).await?;
-            store.revoke_role(realm, &h, &role).await.map_err(|e| match e {
-                oidc_core::repo::RepoError::NotFound(_) => anyhow!("{who} does not have the role '{role}'"),
-                other => other.into(),
-            })?;
-            say!("Revoked '{role}' from {who}.");
-        }
-        RoleCommand::List => {
-            for (h, role) in store.role_assignments(realm).await? {
-                let who = match h {
-                    RoleHolder::User(id) => match store.user(realm, &id).await? {
-                        Some(u) => format!("user {}", u.username),
-                        None => format!("user id {id}"),
-                    },
-                    RoleHolder::Client(id) => format!("client {id}"),
-                };
-                say!("{role:<20} {who}");
-            }
-        }
-    }
-    Ok(())
-}
-
 async fn load_policies(store: &dyn Repositories, realm: &str, kind: PolicyKind) -> anyhow::Result<Policies> {
     Ok(match store.policies(realm, kind).await? {
         None => kind.defaults(),
@@ -532,7 +498,7 @@ async fn require_key_for(store: &dyn Repositories, realm: &str, alg: JwtAlg) -> 
     let keys = store.keys(realm).await?;
     if !keys.iter().any(|k| k.state == KeyState::Active && k.alg == alg.as_str()) {
         bail!(
-            "realm '{realm}' has no active {} key to sign this client's id_tokens; create one first with \
+            "realm '{realm}' has no active {} key to sign this client's tokens; create one first with \
              `oidc key create --alg {}`",
             alg.as_str(),
             alg.as_str()
@@ -632,6 +598,12 @@ fn spec_from(opts: &ClientOpts, base: Option<&Client>) -> anyhow::Result<ClientS
     if let Some(m) = &opts.pkce_method {
         set.pkce_method = Some(m.parse().map_err(|e: oidc_core::OAuthError| anyhow!(e.description))?);
     }
+    if let Some(f) = &opts.access_token_format {
+        set.access_token_format = Some(f.parse().map_err(|e: String| anyhow!(e))?);
+    }
+    if let Some(a) = &opts.access_token_alg {
+        set.access_token_signed_response_alg = Some(a.parse().map_err(|e: String| anyhow!(e))?);
+    }
     // Front-Channel and Back-Channel Logout 1.0; an empty value removes a URI.
     for (field, new) in [
         (&mut set.logout.frontchannel_uri, &opts.frontchannel_logout_uri),
@@ -681,6 +653,13 @@ fn print_client(c: &Client) {
     if let Some(m) = c.pkce_method {
         println!("pkce_method:    {}", m.as_str());
     }
+    if let Some(f) = c.access_token_format {
+        say!(
+            "access_tokens:  {} ({})",
+            f.as_str(),
+            c.access_token_signed_response_alg.unwrap_or(JwtAlg::Rs256).as_str()
+        );
+    }
     for (k, v) in [
         ("website_url", &c.website_url),
         ("terms_url", &c.terms_url),
@@ -702,13 +681,25 @@ async fn client_cmd(store: &dyn Repositories, realm: &str, c: ClientCommand) -> 
     let now = SystemClock.now();
     match c {
         ClientCommand::Create { client_id, secret_stdin, opts } => {
+            roles::check_role_scope(store, realm, &opts.role_scope).await?;
             let mut spec = spec_from(&opts, None)?;
+            // RFC 9700 §4.15: a client_id must not be mistaken for a user's sub.
+            if let Some(id) = &client_id
+                && store.user(realm, id).await?.is_some()
+            {
+                bail!(
+                    "client_id '{id}' is a user's id (sub); choose another so tokens cannot be mistaken for the user's"
+                );
+            }
             spec.client_id = client_id;
             if secret_stdin {
                 spec.client_secret = Some(ClientSecret::new(read_line_stdin("client secret")?));
             }
             let (client, secret) = manage::new_client(realm, spec, now, &rng).map_err(|e| anyhow!(e))?;
             require_key_for(store, realm, client.jwt_alg).await?;
+            if let Some(alg) = client.access_token_signed_response_alg {
+                require_key_for(store, realm, alg).await?;
+            }
             store.create_client(&client).await.map_err(|e| match e {
                 oidc_core::repo::RepoError::Conflict(_) => {
                     anyhow!("client_id '{}' is already registered", client.client_id)
@@ -733,6 +724,7 @@ async fn client_cmd(store: &dyn Repositories, realm: &str, c: ClientCommand) -> 
         }
         ClientCommand::Update { client_id, rotate_secret, opts } => {
             let old = store.client(realm, &client_id).await?.ok_or_else(|| anyhow!("no client '{client_id}'"))?;
+            roles::check_role_scope(store, realm, &opts.role_scope).await?;
             let mut spec = spec_from(&opts, Some(&old))?;
             let becomes_confidential = spec.client_type == ClientType::Confidential && spec.client_secret.is_none();
             if rotate_secret || becomes_confidential {
@@ -745,6 +737,9 @@ async fn client_cmd(store: &dyn Repositories, realm: &str, c: ClientCommand) -> 
             let (mut client, secret) = manage::new_client(realm, spec, now, &rng).map_err(|e| anyhow!(e))?;
             client.date_created = old.date_created;
             require_key_for(store, realm, client.jwt_alg).await?;
+            if let Some(alg) = client.access_token_signed_response_alg {
+                require_key_for(store, realm, alg).await?;
+            }
             store.update_client(&client).await?;
             print_client(&client);
             if let Some(s) = secret.filter(|_| show_secret) {

@@ -34,6 +34,19 @@
 //! lockout = 60         # first lockout in seconds, doubling per further failure
 //! max_lockout = 3600
 //!
+//! [tokens]
+//! access_token_format = "opaque"  # or "jwt" (RFC 9068), for clients that choose none
+//! jwt_access_token_lifetime = 300 # seconds
+//! refresh_reuse_interval = 0      # seconds a rotated refresh token may be presented once more (0: off)
+//!
+//! [cleanup]            # expired codes, tokens, sessions, consents, replay records
+//! interval = 3600      # seconds between two runs; 0: never
+//! batch = 1000         # rows of one table per statement
+//!
+//! [introspection]      # RFC 7662
+//! require_audience = false  # OIDC_INTROSPECTION_VALIDATE_AUDIENCE_SCOPE
+//! include_scope = true      # OIDC_INTROSPECTION_RESPONSE_SCOPE_ENABLE
+//!
 //! [[scopes]]           # custom scopes (OIDC_EXTRA_SCOPE_CLAIMS)
 //! name = "work"
 //! display_name = "Work information"          # info_work's name
@@ -51,7 +64,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, bail};
 use std::sync::Arc;
 
-use oidc_core::config::{AddressLimit, Settings, ThrottlePolicy};
+use oidc_core::config::{AddressLimit, IntrospectionPolicy, Settings, ThrottlePolicy};
 use oidc_core::hooks::{Hooks, StaticClaims};
 use oidc_core::scope::{ScopeDef, ScopeRegistry};
 use oidc_http::{Cidr, ServerLimits};
@@ -91,6 +104,15 @@ pub struct FileConfig {
     /// Brute-force protection.
     #[serde(default)]
     pub brute_force: BruteForce,
+    /// Access token format and lifetime.
+    #[serde(default)]
+    pub tokens: Tokens,
+    /// Token introspection.
+    #[serde(default)]
+    pub introspection: Introspection,
+    /// The periodic cleanup of expired rows.
+    #[serde(default)]
+    pub cleanup: CleanupConfig,
     /// Session Management 1.0.
     #[serde(default)]
     pub session_management: SessionManagement,
@@ -129,6 +151,38 @@ pub struct Grants {
     pub password: Option<bool>,
     /// Put the scope's claims in every id_token.
     pub idtoken_include_claims: Option<bool>,
+}
+
+/// Access tokens in the configuration file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tokens {
+    /// `opaque` or `jwt`: the format of clients that choose none.
+    pub access_token_format: Option<String>,
+    /// JWT access token lifetime, seconds.
+    pub jwt_access_token_lifetime: Option<i64>,
+    /// Seconds after a rotation during which the previous refresh token may be used once more.
+    pub refresh_reuse_interval: Option<i64>,
+}
+
+/// The periodic cleanup in the configuration file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CleanupConfig {
+    /// Seconds between two runs; 0 turns it off.
+    pub interval: Option<u64>,
+    /// Rows of one table deleted per statement.
+    pub batch: Option<u64>,
+}
+
+/// Token introspection (RFC 7662) in the configuration file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Introspection {
+    /// A caller may only introspect tokens whose audience includes it.
+    pub require_audience: Option<bool>,
+    /// Active answers carry `scope`.
+    pub include_scope: Option<bool>,
 }
 
 /// Session Management 1.0 in the configuration file.
@@ -264,7 +318,20 @@ impl FileConfig {
                 },
                 max_address_delay: b.max_address_delay.unwrap_or(d.throttle.max_address_delay),
             },
+            introspection: IntrospectionPolicy {
+                require_audience: self.introspection.require_audience.unwrap_or(d.introspection.require_audience),
+                include_scope: self.introspection.include_scope.unwrap_or(d.introspection.include_scope),
+            },
+            access_token_format: match &self.tokens.access_token_format {
+                Some(f) => f.parse().map_err(|e: String| anyhow::anyhow!("tokens.access_token_format: {e}"))?,
+                None => d.access_token_format,
+            },
+            jwt_access_token_lifetime: self.tokens.jwt_access_token_lifetime.unwrap_or(d.jwt_access_token_lifetime),
+            refresh_reuse_interval: self.tokens.refresh_reuse_interval.unwrap_or(d.refresh_reuse_interval),
         };
+        if !(0..=300).contains(&s.refresh_reuse_interval) {
+            bail!("tokens.refresh_reuse_interval must be 0 (off) to 300 seconds, got {}", s.refresh_reuse_interval);
+        }
         for (name, v) in [
             ("lifetimes.code", s.code_lifetime),
             ("lifetimes.access_token", s.access_token_lifetime),
@@ -272,6 +339,7 @@ impl FileConfig {
             ("lifetimes.refresh_token", s.refresh_token_lifetime),
             ("lifetimes.consent_days", s.consent_lifetime),
             ("lifetimes.session", s.session_lifetime),
+            ("tokens.jwt_access_token_lifetime", s.jwt_access_token_lifetime),
             ("lifetimes.session_idle", s.session_idle),
             ("lifetimes.offline_idle", s.offline_idle),
             ("lifetimes.offline_max", s.offline_max),
@@ -291,6 +359,17 @@ impl FileConfig {
 }
 
 impl FileConfig {
+    /// The periodic cleanup: every `interval` (default hourly), `batch` rows
+    /// at a time (default 1000); `None` when `interval = 0`.
+    pub fn cleanup(&self) -> anyhow::Result<Option<(std::time::Duration, u64)>> {
+        let interval = self.cleanup.interval.map_or(crate::cleanup::DEFAULT_INTERVAL, std::time::Duration::from_secs);
+        let batch = self.cleanup.batch.unwrap_or(crate::cleanup::DEFAULT_BATCH);
+        if batch == 0 {
+            bail!("cleanup.batch must be positive");
+        }
+        Ok((!interval.is_zero()).then_some((interval, batch)))
+    }
+
     /// The connection limits of `[server]`, checked.
     pub fn limits(&self) -> anyhow::Result<ServerLimits> {
         let d = ServerLimits::default();
@@ -392,6 +471,10 @@ mod tests {
             password = true
             [brute_force]
             max_failures_per_user = 3
+            [introspection]
+            require_audience = true
+            [tokens]
+            access_token_format = "jwt"
             [[scopes]]
             name = "work"
             description = "Your department"
@@ -407,6 +490,12 @@ mod tests {
         assert!(s.password_grant_enabled);
         assert_eq!(s.throttle.max_failures_per_user, 3);
         assert_eq!(s.throttle.max_failures_per_address, 20, "defaults fill the rest");
+        assert!(s.introspection.require_audience && s.introspection.include_scope);
+        assert_eq!(s.access_token_format, oidc_core::model::AccessTokenFormat::Jwt);
+        assert_eq!(s.jwt_access_token_lifetime, 300);
+        assert_eq!(s.refresh_reuse_interval, 0, "off by default");
+        assert_eq!(c.cleanup().unwrap(), Some((crate::cleanup::DEFAULT_INTERVAL, 1000)), "hourly by default");
+        assert_eq!(parse("[cleanup]\ninterval = 0\n").unwrap().cleanup().unwrap(), None);
         let r = c.scope_registry().unwrap();
         assert!(r.is_known("work"));
         assert_eq!(r.custom()[0].display_name, "work", "the name defaults to the token");
@@ -420,6 +509,10 @@ mod tests {
         let e = parse("[brute_force]\nlockout = 0\n").unwrap().settings().unwrap_err();
         assert!(e.to_string().contains("brute_force.lockout"), "{e}");
         assert!(parse("[grants]\npasword = true\n").is_err(), "unknown keys are refused");
+        let e = parse("[tokens]\naccess_token_format = \"paseto\"\n").unwrap().settings().unwrap_err();
+        assert!(e.to_string().contains("tokens.access_token_format"), "{e}");
+        let e = parse("[tokens]\nrefresh_reuse_interval = -1\n").unwrap().settings().unwrap_err();
+        assert!(e.to_string().contains("refresh_reuse_interval"), "{e}");
         let e = parse("[lifetimes]\nsession_idle = 0\n").unwrap().settings().unwrap_err();
         assert!(e.to_string().contains("lifetimes.session_idle"), "{e}");
     }

@@ -7,6 +7,7 @@
 // The command line prints: that is its interface.
 #![allow(clippy::disallowed_macros)]
 
+pub mod cleanup;
 mod cli;
 mod commands;
 pub mod config;

@@ -85,6 +85,9 @@ pub struct ServerOptions {
     pub hooks: Hooks,
     /// Let outbound fetches use plain http on loopback: tests only.
     pub allow_http_fetch_loopback: bool,
+    /// Delete expired rows every interval, this many per table and statement
+    /// (`None`: never; the binary's default is hourly).
+    pub cleanup: Option<(std::time::Duration, u64)>,
     /// The browser-state key for browsers with no session (Session Management); random when `None`.
     pub unauthenticated_session_key: Option<String>,
     /// Private networks outbound fetches may reach.
@@ -111,6 +114,7 @@ impl ServerOptions {
             scopes: ScopeRegistry::default(),
             hooks: Hooks::default(),
             allow_http_fetch_loopback: false,
+            cleanup: None,
             unauthenticated_session_key: None,
             allow_fetch_networks: Vec::new(),
             limits: ServerLimits::default(),
@@ -131,6 +135,7 @@ pub struct ServerHandle {
     pub app: Arc<App>,
     shutdown: Option<oneshot::Sender<()>>,
     join: tokio::task::JoinHandle<std::io::Result<()>>,
+    cleanup: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl ServerHandle {
@@ -139,12 +144,16 @@ impl ServerHandle {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
-        (&mut self.join).await.context("the server task failed")?.context("the server failed")
+        self.wait().await
     }
 
-    /// Waits until the server stops (after a shutdown signal).
+    /// Waits until the server stops (after a shutdown signal), then stops the periodic cleanup.
     pub async fn wait(mut self) -> anyhow::Result<()> {
-        (&mut self.join).await.context("the server task failed")?.context("the server failed")
+        let served = (&mut self.join).await;
+        if let Some(c) = self.cleanup.take() {
+            c.abort();
+        }
+        served.context("the server task failed")?.context("the server failed")
     }
 
     /// Takes the shutdown trigger, to fire from elsewhere (a signal handler).
@@ -176,6 +185,9 @@ pub async fn spawn(opts: ServerOptions, repos: Arc<dyn Repositories>) -> anyhow:
         trusted_proxies: opts.trusted_proxies.clone(),
         cache_refresh: opts.cache_refresh,
     };
+    let horizon = opts.settings.throttle.window.max(opts.settings.throttle.max_lockout);
+    let cleanup =
+        opts.cleanup.map(|(interval, batch)| crate::cleanup::spawn_periodic(repos.clone(), interval, batch, horizon));
     let app = Arc::new(
         App::new(repos, config, templates, Arc::new(SystemClock), Arc::new(OsRandom::new()))
             .with_hooks(opts.hooks.clone()),
@@ -184,5 +196,5 @@ pub async fn spawn(opts: ServerOptions, repos: Arc<dyn Repositories>) -> anyhow:
     let join = tokio::spawn(oidc_http::serve(listener, app.clone(), async move {
         let _ = rx.await;
     }));
-    Ok(ServerHandle { addr, base_url, app, shutdown: Some(tx), join })
+    Ok(ServerHandle { addr, base_url, app, shutdown: Some(tx), join, cleanup })
 }

@@ -26,7 +26,7 @@ use crate::params::{Params, append_params};
 use crate::pkce::{PkceMethod, is_valid_pkce_string};
 use crate::rand::{Random, token};
 use crate::scope::{Scope, ScopeRegistry, ScopeView};
-use crate::secret::{AccessToken, AuthorizationCode};
+use crate::secret::AuthorizationCode;
 use crate::time::UnixTime;
 
 /// Where a response travels back to the client (OAuth 2.0 Multiple Response
@@ -40,6 +40,23 @@ pub enum ResponseMode {
     /// An auto-submitting HTML form that POSTs the parameters.
     FormPost,
 }
+
+impl ResponseMode {
+    /// Every response mode this provider delivers.
+    pub const ALL: [ResponseMode; 3] = [ResponseMode::Query, ResponseMode::Fragment, ResponseMode::FormPost];
+
+    /// The `response_mode` value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResponseMode::Query => "query",
+            ResponseMode::Fragment => "fragment",
+            ResponseMode::FormPost => "form_post",
+        }
+    }
+}
+
+/// The `display` values the authorization endpoint accepts (OIDC Core §3.1.2.1).
+pub const DISPLAY_VALUES: [&str; 4] = ["page", "popup", "touch", "wap"];
 
 /// A response to send back to the client's redirect_uri.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -115,11 +132,16 @@ impl Prompt {
     }
 }
 
+/// A decoded parameter.
+type Pair = (String, String);
+
 /// A request parsed from its parameters, before its client is known.
 #[derive(Clone, Debug)]
 pub struct Received {
     params: Params,
     client_id: String,
+    /// Every `resource` parameter (RFC 8707 §2, which lets it repeat).
+    resources: Vec<String>,
 }
 
 /// Parses the parameters of an authorization request (GET query or POST form,
@@ -130,11 +152,14 @@ where
     K: Into<String>,
     V: Into<String>,
 {
+    let (resources, pairs): (Vec<Pair>, Vec<Pair>) =
+        pairs.into_iter().map(|(k, v)| (k.into(), v.into())).partition(|(k, _)| k == "resource");
     let params = Params::from_pairs(pairs).map_err(AuthzError::ErrorPage)?;
     let Some(client_id) = params.get("client_id").map(str::to_owned) else {
         return Err(AuthzError::ErrorPage(OAuthError::invalid_request("the client_id parameter is missing")));
     };
-    Ok(Received { params, client_id })
+    let resources = resources.into_iter().map(|(_, v)| v).filter(|v| !v.is_empty()).collect();
+    Ok(Received { params, client_id, resources })
 }
 
 impl Received {
@@ -323,6 +348,23 @@ impl Received {
                 format!("response_type '{}' needs the openid scope", response_type.as_str()),
             ));
         }
+        // RFC 8707 §2: each resource is an absolute URI without a fragment; they
+        // become the audience of the tokens of this grant.
+        if this.resources.len() > MAX_RESOURCES {
+            return Err(fail(ErrorCode::InvalidTarget, format!("at most {MAX_RESOURCES} resource parameters")));
+        }
+        for r in &this.resources {
+            let ok = crate::uri::parse(r).is_ok_and(|u| u.host().is_some() || u.scheme() == "urn") && !r.contains('#');
+            if !ok {
+                return Err(fail(
+                    ErrorCode::InvalidTarget,
+                    format!(
+                        "resource '{}' must be an absolute URI without a fragment (RFC 8707 Section 2)",
+                        crate::error::shorten(r)
+                    ),
+                ));
+            }
+        }
         let acr_values = match p.get("acr_values").map(|a| crate::params::words("acr_values", a)).transpose() {
             Ok(a) => a.map(|w| w.into_iter().map(str::to_owned).collect()),
             Err(e) => return Err(fail(ErrorCode::InvalidRequest, e)),
@@ -342,7 +384,7 @@ impl Received {
             Err(e) => return Err(fail(e.code, e.description)),
         };
         if let Some(d) = p.get("display")
-            && !matches!(d, "page" | "popup" | "touch" | "wap")
+            && !DISPLAY_VALUES.contains(&d)
         {
             return Err(fail(
                 ErrorCode::InvalidRequest,
@@ -419,6 +461,10 @@ impl Received {
             claims_locales: p.get("claims_locales").map(str::to_owned),
             claims: claims_request,
             request_object_jti,
+            resources: crate::scope::Scope::from_tokens(this.resources.iter().cloned())
+                .iter()
+                .map(str::to_owned)
+                .collect(),
             params: this.params,
         })
     }
@@ -456,6 +502,9 @@ fn error_for(params: &Params, client: &Client, issuer: &str, e: OAuthError) -> A
     out.push(("iss".to_owned(), issuer.to_owned()));
     AuthzError::Redirect(AuthorizationResponse { redirect_uri: redirect_uri.to_owned(), mode, params: out })
 }
+
+/// The most resource indicators one request may name.
+const MAX_RESOURCES: usize = 10;
 
 /// How far a request object's `nbf` and `iat` may be ahead of the provider's clock.
 const CLOCK_SKEW: i64 = 60;
@@ -602,6 +651,9 @@ pub struct Validated {
     /// The `jti` of the request object and until when to remember it (RFC 9101
     /// §10.2): the adapter refuses a second request with the same one.
     pub request_object_jti: Option<(String, UnixTime)>,
+    /// The resource indicators (RFC 8707 §2), without duplicates: the
+    /// audience of the tokens issued for this request.
+    pub resources: Vec<String>,
     params: Params,
 }
 
@@ -651,6 +703,7 @@ impl Validated {
                 out.push((k.to_owned(), v.to_owned()));
             }
         }
+        out.extend(self.resources.iter().map(|r| ("resource".to_owned(), r.clone())));
         out.sort();
         out
     }
@@ -726,7 +779,7 @@ impl Validated {
     /// §4.2.2, never a refresh token) and an id_token (OIDC Core §3.2.2.5,
     /// §3.3.2.5), with the records to store.
     pub fn issue(&self, input: &IssueInput<'_>, rng: &dyn Random) -> Result<AuthzIssued, AuthzError> {
-        let IssueInput { realm, client, user, subject, session, keys, settings, now, registry, hooks } = *input;
+        let IssueInput { realm, client, user, subject, session, keys, settings, now, registry, hooks, roles } = *input;
         let acr = self.acr().map(str::to_owned);
         let claims_json = self.claims.as_ref().map(ClaimsRequest::to_json);
         if !user.active || user.id != session.user_id {
@@ -755,6 +808,7 @@ impl Validated {
                 grant_id: grant_id.clone(),
                 acr: acr.clone(),
                 claims: claims_json.clone(),
+                resources: self.resources.clone(),
             });
             params.push(("code".to_owned(), code.secret().to_owned()));
             code_value = Some(code);
@@ -762,21 +816,33 @@ impl Validated {
         let mut access_record = None;
         let mut access_value = None;
         if rt.has_token() {
-            let at = AccessToken::new(token(rng, 32));
-            access_record = Some(AccessTokenRecord {
-                digest: at.digest(),
-                realm: realm.to_owned(),
-                client_id: self.client_id.clone(),
-                user_id: Some(session.user_id.clone()),
-                scope: self.scope.clone(),
-                expires_at: now.plus(settings.access_token_lifetime),
-                grant_id: grant_id.clone(),
-                claims: claims_json.clone(),
-                session_id: Some(session.id.clone()),
-            });
+            let minted = crate::access_token::mint(
+                &crate::access_token::AccessTokenInput {
+                    realm,
+                    issuer: &self.issuer,
+                    keys,
+                    client,
+                    user: Some(user),
+                    subject: Some(subject),
+                    scope: &self.scope,
+                    grant_id: &grant_id,
+                    session_id: Some(&session.id),
+                    auth_time: Some(session.auth_time),
+                    claims: claims_json.as_deref(),
+                    audience: &self.resources,
+                    registry,
+                    settings,
+                    roles,
+                    now,
+                },
+                rng,
+            )
+            .map_err(|e| self.error(e.code, e.description))?;
+            let at = minted.value;
+            access_record = Some(minted.record);
             params.push(("access_token".to_owned(), at.secret().to_owned()));
             params.push(("token_type".to_owned(), "Bearer".to_owned()));
-            params.push(("expires_in".to_owned(), settings.access_token_lifetime.to_string()));
+            params.push(("expires_in".to_owned(), minted.expires_in.to_string()));
             access_value = Some(at);
         }
         if rt.has_id_token() {
@@ -788,7 +854,9 @@ impl Validated {
             }
             let requested = self.claims.as_ref().map(ClaimsRequest::id_token_names).unwrap_or_default();
             let names = crate::userinfo::released_extra(registry, names, &requested);
-            let extra = crate::userinfo::claims_for(user, subject, &names);
+            let mut extra = crate::userinfo::claims_for(user, subject, &names);
+            // Keycloak's `roles` client scope: realm_access.roles within the client's role scope.
+            crate::roles::add_realm_access(&mut extra, &self.scope, roles, client);
             let mut claims = idtoken::claims(&IdTokenInput {
                 issuer: &self.issuer,
                 subject,
@@ -860,6 +928,9 @@ pub struct IssueInput<'a> {
     pub registry: &'a ScopeRegistry,
     /// The id_token hooks.
     pub hooks: &'a Hooks,
+    /// The user's realm roles; the adapter may leave them out when the
+    /// request has no `roles` scope, as nothing reads them then.
+    pub roles: &'a [String],
 }
 
 /// An authorization response with the records to store before sending it.

@@ -34,6 +34,18 @@ pub struct Settings {
     pub password_grant_enabled: bool,
     /// Brute-force protection of password checks (login form and password grant).
     pub throttle: ThrottlePolicy,
+    /// Who may introspect which tokens, and what the answer says (RFC 7662).
+    pub introspection: IntrospectionPolicy,
+    /// The access token format of clients that choose none (default opaque).
+    pub access_token_format: crate::model::AccessTokenFormat,
+    /// JWT access token lifetime in seconds (default 300): a resource server
+    /// that only checks the signature sees a revoked one valid until it
+    /// expires, so they live short.
+    pub jwt_access_token_lifetime: i64,
+    /// Seconds after a refresh token's rotation during which it may be
+    /// presented once more, for a client whose answer was lost (default 0:
+    /// off; any reuse revokes the grant).
+    pub refresh_reuse_interval: i64,
 }
 
 impl Default for Settings {
@@ -52,6 +64,10 @@ impl Default for Settings {
             idtoken_include_claims: false,
             password_grant_enabled: false,
             throttle: ThrottlePolicy::default(),
+            introspection: IntrospectionPolicy::default(),
+            access_token_format: crate::model::AccessTokenFormat::Opaque,
+            jwt_access_token_lifetime: 300,
+            refresh_reuse_interval: 0,
         }
     }
 }
@@ -102,5 +118,23 @@ impl Default for ThrottlePolicy {
             address_limit: AddressLimit::Delay,
             max_address_delay: 30,
         }
+    }
+}
+
+/// The introspection endpoint's rules (RFC 7662 §2.1, §4), with
+/// django-oidc-provider's `OIDC_INTROSPECTION_*` settings as switches.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IntrospectionPolicy {
+    /// A caller may only introspect tokens whose audience includes it
+    /// (`OIDC_INTROSPECTION_VALIDATE_AUDIENCE_SCOPE`); default off: any
+    /// authenticated confidential client of the realm may (Keycloak's behaviour).
+    pub require_audience: bool,
+    /// Whether an active answer carries `scope` (`OIDC_INTROSPECTION_RESPONSE_SCOPE_ENABLE`); default on.
+    pub include_scope: bool,
+}
+
+impl Default for IntrospectionPolicy {
+    fn default() -> Self {
+        IntrospectionPolicy { require_audience: false, include_scope: true }
     }
 }

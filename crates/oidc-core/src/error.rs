@@ -47,11 +47,13 @@ pub enum ErrorCode {
     InvalidRequestObject,
     /// OpenID Connect Core 1.0 §3.1.2.6: the request_uri cannot be used.
     InvalidRequestUri,
+    /// RFC 8707 §2: a `resource` is invalid or not allowed.
+    InvalidTarget,
 }
 
 impl ErrorCode {
     /// Every code.
-    pub const ALL: [ErrorCode; 20] = [
+    pub const ALL: [ErrorCode; 21] = [
         ErrorCode::InvalidRequest,
         ErrorCode::InvalidClient,
         ErrorCode::InvalidGrant,
@@ -72,6 +74,7 @@ impl ErrorCode {
         ErrorCode::RegistrationNotSupported,
         ErrorCode::InvalidRequestObject,
         ErrorCode::InvalidRequestUri,
+        ErrorCode::InvalidTarget,
     ];
 
     /// The code as it appears on the wire.
@@ -97,6 +100,7 @@ impl ErrorCode {
             ErrorCode::RegistrationNotSupported => "registration_not_supported",
             ErrorCode::InvalidRequestObject => "invalid_request_object",
             ErrorCode::InvalidRequestUri => "invalid_request_uri",
+            ErrorCode::InvalidTarget => "invalid_target",
         }
     }
 }

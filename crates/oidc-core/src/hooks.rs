@@ -8,6 +8,7 @@
 //! | `OIDC_IDTOKEN_PROCESSING_HOOK` (a list, applied in order) | [`IdTokenHook`] |
 //! | `OIDC_AFTER_USERLOGIN_HOOK` | [`AfterLoginHook`] |
 //! | signals `user_accept_consent`, `user_decline_consent` | [`ConsentListener`] |
+//! | `OIDC_INTROSPECTION_PROCESSING_HOOK` | [`IntrospectionHook`] |
 //! | `OIDC_AFTER_END_SESSION_HOOK` | [`AfterEndSessionHook`] |
 //!
 //! The flows of this crate call the id_token and userinfo hooks through
@@ -38,6 +39,24 @@ pub trait UserInfoHook: Send + Sync {
 pub trait IdTokenHook: Send + Sync {
     /// Changes `claims` for `user`, `client` and the granted `scope`.
     fn process(&self, claims: &mut Map<String, Value>, user: &User, client: &Client, scope: &Scope);
+}
+
+/// Changes the answer of the introspection endpoint for an active token
+/// (the seed's `OIDC_INTROSPECTION_PROCESSING_HOOK`, RFC 7662 §2.2 allows
+/// extension members). The members RFC 7662 §2.2 defines (`active`, `iss`,
+/// `sub`, `aud`, `exp`, `iat`, `nbf`, `jti`, `client_id`, `token_type`,
+/// `username`, `sid`) are restored after the hooks ran.
+pub trait IntrospectionHook: Send + Sync {
+    /// Changes `response` about a token of `token_client` for `user` (none
+    /// for a client's own token) with `scope`, asked by `caller`.
+    fn process(
+        &self,
+        response: &mut Map<String, Value>,
+        caller: &Client,
+        token_client: &Client,
+        user: Option<&User>,
+        scope: &Scope,
+    );
 }
 
 /// What happens right after a successful login (the seed's `OIDC_AFTER_USERLOGIN_HOOK`).
@@ -140,6 +159,10 @@ impl IdTokenHook for StaticClaims {
     }
 }
 
+/// The introspection members no hook may change (RFC 7662 §2.2).
+const INTROSPECTION_PROTECTED: &[&str] =
+    &["active", "iss", "sub", "aud", "exp", "iat", "nbf", "jti", "client_id", "token_type", "username", "sid"];
+
 /// The claims no hook may change in an id_token.
 const PROTECTED: &[&str] =
     &["iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "c_hash", "azp", "sid"];
@@ -158,6 +181,8 @@ pub struct Hooks {
     pub after_login: Option<Arc<dyn AfterLoginHook>>,
     /// Consent listeners.
     pub consent: Vec<Arc<dyn ConsentListener>>,
+    /// Introspection hooks, in order.
+    pub introspection: Vec<Arc<dyn IntrospectionHook>>,
     /// The after-end-session hook.
     pub after_end_session: Option<Arc<dyn AfterEndSessionHook>>,
 }
@@ -170,6 +195,7 @@ impl Default for Hooks {
             id_token: Vec::new(),
             after_login: None,
             consent: Vec::new(),
+            introspection: Vec::new(),
             after_end_session: None,
         }
     }
@@ -182,8 +208,25 @@ impl fmt::Debug for Hooks {
             .field("id_token", &self.id_token.len())
             .field("after_login", &self.after_login.is_some())
             .field("consent", &self.consent.len())
+            .field("introspection", &self.introspection.len())
             .field("after_end_session", &self.after_end_session.is_some())
             .finish_non_exhaustive()
+    }
+}
+
+/// Runs `hooks` over `claims`, then puts back the `protected` members as they were.
+fn keeping(claims: &mut Map<String, Value>, protected: &[&str], hooks: impl FnOnce(&mut Map<String, Value>)) {
+    let kept: Vec<(&str, Option<Value>)> = protected.iter().map(|k| (*k, claims.get(*k).cloned())).collect();
+    hooks(claims);
+    for (k, v) in kept {
+        match v {
+            Some(v) => {
+                claims.insert(k.to_owned(), v);
+            }
+            None => {
+                claims.remove(k);
+            }
+        }
     }
 }
 
@@ -193,20 +236,31 @@ impl Hooks {
         if self.id_token.is_empty() {
             return;
         }
-        let kept: Vec<(&str, Option<Value>)> = PROTECTED.iter().map(|k| (*k, claims.get(*k).cloned())).collect();
-        for h in &self.id_token {
-            h.process(claims, user, client, scope);
-        }
-        for (k, v) in kept {
-            match v {
-                Some(v) => {
-                    claims.insert(k.to_owned(), v);
-                }
-                None => {
-                    claims.remove(k);
-                }
+        keeping(claims, PROTECTED, |claims| {
+            for h in &self.id_token {
+                h.process(claims, user, client, scope);
             }
+        });
+    }
+
+    /// Runs the introspection hooks in order over an active answer, then
+    /// restores the members of RFC 7662 §2.2.
+    pub fn process_introspection(
+        &self,
+        response: &mut Map<String, Value>,
+        caller: &Client,
+        token_client: &Client,
+        user: Option<&User>,
+        scope: &Scope,
+    ) {
+        if self.introspection.is_empty() {
+            return;
         }
+        keeping(response, INTROSPECTION_PROTECTED, |response| {
+            for h in &self.introspection {
+                h.process(response, caller, token_client, user, scope);
+            }
+        });
     }
 
     /// Runs the UserInfo hooks in order; `sub` is restored afterwards.

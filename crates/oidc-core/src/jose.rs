@@ -175,7 +175,9 @@ impl SigningKey {
         self.sign_typed(claims, "JWT")
     }
 
-    /// Like [`Self::sign`], with another `typ` header (such as `logout+jwt`).
+    /// Signs `claims` with the media type `typ` in the header (RFC 7515
+    /// §4.1.9), such as `at+jwt` (RFC 9068 §2.1), `token-introspection+jwt`
+    /// (RFC 9701 §5) or `logout+jwt`.
     pub fn sign_typed(&self, claims: &Map<String, Value>, typ: &str) -> String {
         let header = json!({"alg": self.alg.as_str(), "kid": self.kid, "typ": typ});
         let signing_input = signing_input(&header, claims);

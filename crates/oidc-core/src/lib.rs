@@ -26,12 +26,15 @@
 //! subject identifiers ([`subject::SubjectGenerator`], public or pairwise),
 //! UserInfo population, id_token processing, after-login and consent events.
 
+pub mod access_token;
 pub mod authorize;
 pub mod claims;
 pub mod config;
+pub mod discovery;
 pub mod error;
 pub mod hooks;
 pub mod idtoken;
+pub mod introspect;
 pub mod jose;
 pub mod logout;
 pub mod manage;
@@ -42,6 +45,8 @@ pub mod pkce;
 pub mod rand;
 pub mod registration;
 pub mod repo;
+pub mod revoke;
+pub mod roles;
 pub mod scope;
 pub mod sealed;
 pub mod secret;

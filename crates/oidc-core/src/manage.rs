@@ -158,6 +158,10 @@ pub fn check_client(c: &Client) -> Result<(), String> {
     if c.default_max_age.is_some_and(|m| m < 0) {
         return Err("default_max_age must not be negative".into());
     }
+    // RFC 9068 §2.1: asymmetric signatures, so that resource servers verify with the realm's JWKS.
+    if c.access_token_signed_response_alg.is_some_and(|a| !a.uses_realm_key()) {
+        return Err("access tokens are signed with a realm key: RS256, PS256, ES256 or EdDSA".into());
+    }
     if c.userinfo_signed_response_alg == Some(JwtAlg::None) {
         return Err("userinfo_signed_response_alg cannot be none".into());
     }

@@ -248,6 +248,37 @@ impl FromStr for GrantType {
     }
 }
 
+/// The format of the access tokens a client gets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum AccessTokenFormat {
+    /// 256 random bits, meaningful only to this provider (introspection, UserInfo).
+    #[default]
+    Opaque,
+    /// A signed JWT (RFC 9068) a resource server can verify with the realm's keys.
+    Jwt,
+}
+
+impl AccessTokenFormat {
+    /// `opaque` or `jwt`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccessTokenFormat::Opaque => "opaque",
+            AccessTokenFormat::Jwt => "jwt",
+        }
+    }
+}
+
+impl FromStr for AccessTokenFormat {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "opaque" => Ok(AccessTokenFormat::Opaque),
+            "jwt" => Ok(AccessTokenFormat::Jwt),
+            _ => Err(format!("unknown access token format '{s}' (expected opaque or jwt)")),
+        }
+    }
+}
+
 /// How the client authenticates at the token endpoint (RFC 7591 §2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -265,6 +296,15 @@ pub enum TokenAuthMethod {
 }
 
 impl TokenAuthMethod {
+    /// Every method the token endpoint accepts (`token::authenticate`, `token::authenticate_assertion`).
+    pub const ALL: [TokenAuthMethod; 5] = [
+        TokenAuthMethod::ClientSecretBasic,
+        TokenAuthMethod::ClientSecretPost,
+        TokenAuthMethod::ClientSecretJwt,
+        TokenAuthMethod::PrivateKeyJwt,
+        TokenAuthMethod::None,
+    ];
+
     /// The registered name.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -280,16 +320,10 @@ impl TokenAuthMethod {
 impl FromStr for TokenAuthMethod {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        [
-            TokenAuthMethod::None,
-            TokenAuthMethod::ClientSecretBasic,
-            TokenAuthMethod::ClientSecretPost,
-            TokenAuthMethod::ClientSecretJwt,
-            TokenAuthMethod::PrivateKeyJwt,
-        ]
-        .into_iter()
-        .find(|m| m.as_str() == s)
-        .ok_or_else(|| format!("unknown token_endpoint_auth_method '{s}'"))
+        TokenAuthMethod::ALL
+            .into_iter()
+            .find(|m| m.as_str() == s)
+            .ok_or_else(|| format!("unknown token_endpoint_auth_method '{s}'"))
     }
 }
 
@@ -351,6 +385,11 @@ pub struct ClientSettings {
     /// The one way it may authenticate at the token endpoint, when it
     /// registered one (RFC 7591 §2); `None` accepts any method its type allows.
     pub token_endpoint_auth_method: Option<TokenAuthMethod>,
+    /// The format of its access tokens; `None` follows the realm's default.
+    pub access_token_format: Option<AccessTokenFormat>,
+    /// The algorithm of its JWT access tokens (Keycloak's
+    /// `access.token.signed.response.alg`); `None` is RS256.
+    pub access_token_signed_response_alg: Option<JwtAlg>,
     /// A description for operators (Keycloak's `description`).
     pub description: Option<String>,
     /// The URL relative redirect URIs were resolved against (Keycloak's `rootUrl`).
@@ -401,6 +440,8 @@ impl ClientSettings {
             userinfo_signed_response_alg: None,
             jwks_uri: None,
             token_endpoint_auth_method: None,
+            access_token_format: None,
+            access_token_signed_response_alg: None,
             description: None,
             root_url: None,
             web_origins: vec![],
@@ -746,6 +787,9 @@ pub struct CodeRecord {
     pub acr: Option<String>,
     /// The `claims` request parameter (OIDC Core §5.5), as compact JSON.
     pub claims: Option<String>,
+    /// The resource indicators of the authorization request (RFC 8707 §2):
+    /// the audience of the tokens the code is exchanged for.
+    pub resources: Vec<String>,
 }
 
 /// A stored access token.
@@ -768,9 +812,28 @@ pub struct AccessTokenRecord {
     pub grant_id: String,
     /// The `claims` request parameter (OIDC Core §5.5), for UserInfo.
     pub claims: Option<String>,
+    /// When it was issued (`iat`, RFC 7662 §2.2).
+    pub issued_at: UnixTime,
     /// The login session it was issued in; ending the session revokes it.
     /// `None` for tokens of no session, and for those of an offline grant.
     pub session_id: Option<String>,
+    /// The resource servers it is meant for (RFC 8707 `resource`); empty
+    /// means the client itself (RFC 9068 §3).
+    pub audience: Vec<String>,
+    /// Its unique identifier (`jti`, RFC 7519 §4.1.7; RFC 7662 §2.2).
+    pub jti: String,
+}
+
+impl AccessTokenRecord {
+    /// The token's audience (`aud`): the resource indicators it was issued
+    /// for, or else the client (RFC 9068 §3, RFC 8707 §2).
+    pub fn aud(&self) -> Vec<&str> {
+        if self.audience.is_empty() {
+            vec![self.client_id.as_str()]
+        } else {
+            self.audience.iter().map(String::as_str).collect()
+        }
+    }
 }
 
 /// A stored refresh token.
@@ -799,6 +862,12 @@ pub struct RefreshTokenRecord {
     /// An offline token (`offline_access` was granted, OIDC Core §11): it
     /// outlives its login session, within the offline limits.
     pub offline: bool,
+    /// When it was issued (`iat`, RFC 7662 §2.2).
+    pub issued_at: UnixTime,
+    /// The resource indicators of the grant (RFC 8707), carried into refreshed access tokens.
+    pub audience: Vec<String>,
+    /// Its unique identifier (`jti`, RFC 7662 §2.2).
+    pub jti: String,
 }
 
 /// A login session at the provider, found by the digest of its cookie.

@@ -18,6 +18,9 @@ pub enum PkceMethod {
 }
 
 impl PkceMethod {
+    /// Every method (RFC 7636 §4.3).
+    pub const ALL: [PkceMethod; 2] = [PkceMethod::Plain, PkceMethod::S256];
+
     /// The method's name.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -589,7 +589,10 @@ pub struct Policies {
 impl Policies {
     /// Keycloak's defaults for anonymous registration: no trusted host (so
     /// anonymous registration is in effect off), at most 200 clients, consent
-    /// required, only the standard scopes.
+    /// required, only the standard scopes. Keycloak's Allowed Client Scopes
+    /// policy allows the realm's default and optional client scopes
+    /// (`allow-default-scopes`), and `roles` is one of its realm default
+    /// client scopes, so it is allowed here too.
     pub fn anonymous_default() -> Policies {
         Policies {
             trusted_hosts: Some(Vec::new()),
@@ -597,7 +600,9 @@ impl Policies {
             consent_required: true,
             client_disabled: false,
             allowed_scopes: Some(
-                ["openid", "profile", "email", "phone", "address", "offline_access"].map(str::to_owned).to_vec(),
+                ["openid", "profile", "email", "phone", "address", "offline_access", crate::roles::ROLES_SCOPE]
+                    .map(str::to_owned)
+                    .to_vec(),
             ),
             rotate_registration_token: true,
             trusted_hosts_check_requester: true,

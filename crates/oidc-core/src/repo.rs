@@ -152,8 +152,11 @@ pub enum Redeemed {
     Unknown,
     /// The code, redeemed now for the first time.
     First(CodeRecord),
-    /// The code was redeemed before: a replay (RFC 6749 §4.1.2).
+    /// The code was redeemed before by its own client: a replay (RFC 6749 §4.1.2).
     Replayed(CodeRecord),
+    /// The code was issued to another client: nothing was changed
+    /// (RFC 6749 §4.1.3: the code is bound to its client).
+    OtherClient,
 }
 
 /// Authorization codes.
@@ -161,9 +164,11 @@ pub enum Redeemed {
 pub trait CodeRepo: Send + Sync {
     /// Stores a new code.
     async fn save_code(&self, code: &CodeRecord) -> RepoResult<()>;
-    /// Marks the code used and returns it, atomically: of concurrent calls
-    /// for one code exactly one sees [`Redeemed::First`].
-    async fn redeem_code(&self, realm: &str, digest: &Digest) -> RepoResult<Redeemed>;
+    /// Marks the code of `client_id` used and returns it, atomically: of
+    /// concurrent calls for one code exactly one sees [`Redeemed::First`]. A
+    /// code of another client is left as it is ([`Redeemed::OtherClient`]),
+    /// so that presenting a leaked code cannot spend it.
+    async fn redeem_code(&self, realm: &str, digest: &Digest, client_id: &str) -> RepoResult<Redeemed>;
 }
 
 /// What rotating a refresh token found.
@@ -173,8 +178,15 @@ pub enum Rotated {
     Unknown,
     /// The token, used now for the first time; it no longer works.
     First(RefreshTokenRecord),
-    /// The token was used before: a replay.
+    /// The token was rotated less than the reuse interval ago and is
+    /// presented once more by its client (whose answer may have been lost):
+    /// it yields a new pair from the same grant, once.
+    Reused(RefreshTokenRecord),
+    /// The token was used before by its own client: a replay.
     Replayed(RefreshTokenRecord),
+    /// The token was issued to another client: nothing was changed
+    /// (RFC 6749 §6: the refresh token is bound to its client).
+    OtherClient,
 }
 
 /// Access and refresh tokens.
@@ -191,8 +203,29 @@ pub trait TokenRepo: Send + Sync {
         realm: &str,
         digest: &Digest,
     ) -> RepoResult<Option<(AccessTokenRecord, Option<User>)>>;
-    /// Marks a refresh token used and returns it, atomically.
-    async fn use_refresh_token(&self, realm: &str, digest: &Digest) -> RepoResult<Rotated>;
+    /// The refresh token with digest `digest` (expired, used or not), whether
+    /// it was used, and its user (`None` when the user is gone), in one read
+    /// where the storage can join (for introspection and revocation).
+    async fn refresh_token_with_user(
+        &self,
+        realm: &str,
+        digest: &Digest,
+    ) -> RepoResult<Option<(RefreshTokenRecord, bool, Option<User>)>>;
+    /// Marks a refresh token of `client_id` used at `now` and returns it,
+    /// atomically; another client's token is left as it is
+    /// ([`Rotated::OtherClient`]). With a `reuse_interval` (seconds, 0 for
+    /// none), a token rotated less than that long ago may be used once more
+    /// ([`Rotated::Reused`]); of concurrent reuses one wins.
+    async fn use_refresh_token(
+        &self,
+        realm: &str,
+        digest: &Digest,
+        client_id: &str,
+        now: UnixTime,
+        reuse_interval: i64,
+    ) -> RepoResult<Rotated>;
+    /// Deletes one access token (RFC 7009 §2.1); false when there was none.
+    async fn revoke_access_token(&self, realm: &str, digest: &Digest) -> RepoResult<bool>;
     /// The refresh token with digest `digest` if it was never used (expired or not), without using it.
     async fn unused_refresh_token(&self, realm: &str, digest: &Digest) -> RepoResult<Option<RefreshTokenRecord>>;
     /// Revokes every token of a grant (after a code or refresh token replay).
@@ -320,9 +353,18 @@ pub enum RoleHolder {
     Client(String),
 }
 
-/// Realm roles (such as `create-client`, `manage-clients`, `view-clients`).
+/// Realm roles: their definitions (Keycloak's realm roles) and who holds them.
+/// The built-in roles (`create-client`, `manage-clients`, `view-clients`,
+/// [`crate::roles::BUILTIN_ROLES`]) are never stored as definitions.
 #[async_trait]
 pub trait RoleRepo: Send + Sync {
+    /// The roles defined in `realm`, by name.
+    async fn role_definitions(&self, realm: &str) -> RepoResult<Vec<crate::roles::RoleDef>>;
+    /// Defines a role; `Conflict` if one of that name exists.
+    async fn define_role(&self, realm: &str, role: &crate::roles::RoleDef) -> RepoResult<()>;
+    /// Deletes a role's definition, every grant of it and its place in
+    /// clients' role scopes, in one transaction; `NotFound` if it was not defined.
+    async fn delete_role(&self, realm: &str, name: &str) -> RepoResult<()>;
     /// The roles `holder` has in `realm`.
     async fn roles(&self, realm: &str, holder: &RoleHolder) -> RepoResult<Vec<String>>;
     /// Gives `holder` a role (idempotent).
@@ -342,6 +384,68 @@ pub trait AuditRepo: Send + Sync {
     async fn events(&self, realm: &str, limit: u64) -> RepoResult<Vec<AuditEvent>>;
 }
 
+/// How many expired rows one cleanup round deleted, per table.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Expired {
+    /// Authorization codes.
+    pub codes: u64,
+    /// Access tokens.
+    pub access_tokens: u64,
+    /// Refresh tokens.
+    pub refresh_tokens: u64,
+    /// Login sessions.
+    pub sessions: u64,
+    /// Consents.
+    pub consents: u64,
+    /// Client assertion ids (RFC 7523 replay records).
+    pub assertions: u64,
+    /// Failed-password counters nobody has added to for longer than any lockout lasts.
+    pub failure_counts: u64,
+}
+
+impl Expired {
+    /// Every count.
+    pub fn counts(&self) -> [u64; 7] {
+        [
+            self.codes,
+            self.access_tokens,
+            self.refresh_tokens,
+            self.sessions,
+            self.consents,
+            self.assertions,
+            self.failure_counts,
+        ]
+    }
+
+    /// The rows deleted in all.
+    pub fn total(&self) -> u64 {
+        self.counts().iter().sum()
+    }
+
+    /// Adds another round's counts.
+    pub fn add(&mut self, other: Expired) {
+        self.codes += other.codes;
+        self.access_tokens += other.access_tokens;
+        self.refresh_tokens += other.refresh_tokens;
+        self.sessions += other.sessions;
+        self.consents += other.consents;
+        self.assertions += other.assertions;
+        self.failure_counts += other.failure_counts;
+    }
+}
+
+/// Removing what has expired, so that tables do not grow forever.
+#[async_trait]
+pub trait CleanupRepo: Send + Sync {
+    /// Deletes, in every realm, at most `batch` rows of each table of
+    /// expiring things whose expiry is at or before `now`: codes, access and
+    /// refresh tokens (used or not), login sessions (with the record of the
+    /// clients each one served), consents and client assertion ids, and the
+    /// failed-password counters last touched before `failures_before`. Live
+    /// rows stay. The caller repeats while a table had a full batch.
+    async fn delete_expired(&self, now: UnixTime, failures_before: UnixTime, batch: u64) -> RepoResult<Expired>;
+}
+
 /// Every repository: what an adapter holds as one object.
 pub trait Repositories:
     RealmRepo
@@ -357,6 +461,7 @@ pub trait Repositories:
     + RegistrationRepo
     + RoleRepo
     + ReplayRepo
+    + CleanupRepo
 {
 }
 
@@ -374,5 +479,6 @@ impl<T> Repositories for T where
         + RegistrationRepo
         + RoleRepo
         + ReplayRepo
+        + CleanupRepo
 {
 }

@@ -146,6 +146,15 @@ pub const STANDARD_SCOPES: &[ScopeInfo] = &[
         description: "Access to your information while you are not signed in.",
         claims: &[],
     },
+    // Keycloak's `roles` client scope ("Client scopes" in its Server
+    // Administration Guide): the realm roles a token may carry, as
+    // `realm_access.roles` (see `crate::roles`), not a user claim.
+    ScopeInfo {
+        scope: crate::roles::ROLES_SCOPE,
+        name: "User roles",
+        description: "Access to the roles you hold in this realm.",
+        claims: &[],
+    },
 ];
 
 /// The standard scope named `scope`, if any.
@@ -200,9 +209,24 @@ pub struct ScopeRegistry {
     custom: Vec<ScopeDef>,
 }
 
-/// The claims every id_token may carry besides the scope claims.
-const PROTOCOL_CLAIMS: &[&str] =
-    &["iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "c_hash", "azp", "sid", "acr", "amr"];
+/// The claims every id_token may carry besides the scope claims, and
+/// `realm_access`, which the `roles` scope fills from role grants (never from
+/// user attributes).
+const PROTOCOL_CLAIMS: &[&str] = &[
+    "iss",
+    "aud",
+    "exp",
+    "iat",
+    "auth_time",
+    "nonce",
+    "at_hash",
+    "c_hash",
+    "azp",
+    "sid",
+    "acr",
+    "amr",
+    crate::roles::REALM_ACCESS,
+];
 
 impl ScopeRegistry {
     /// A registry with `custom` scopes besides the standard ones. A custom
@@ -369,5 +393,20 @@ mod tests {
         assert_eq!(standard_scope("address").unwrap().claims, &["address"]);
         assert_eq!(standard_scope("profile").unwrap().claims.len(), 14);
         assert!(standard_claims().contains(&"phone_number_verified"));
+    }
+
+    #[test]
+    fn roles_is_a_known_scope_releasing_no_user_claim_keycloak_client_scopes() {
+        let r = ScopeRegistry::default();
+        assert!(r.is_known("roles"));
+        assert!(r.scopes_supported().contains(&"roles".to_owned()));
+        assert!(r.claims_supported().contains(&"realm_access".to_owned()));
+        let views = r.consent_views(&Scope::parse("openid roles").unwrap());
+        assert_eq!(views[0].name, "User roles");
+        // realm_access comes from role grants, never from a user attribute.
+        assert!(r.claims_of(&Scope::parse("roles").unwrap()).is_empty());
+        assert!(!r.is_user_claim("realm_access"));
+        assert!(ScopeRegistry::new(vec![custom("x", &["realm_access"])]).is_err());
+        assert!(ScopeRegistry::new(vec![custom("roles", &["x"])]).unwrap_err().contains("standard"));
     }
 }

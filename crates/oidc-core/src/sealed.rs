@@ -14,6 +14,19 @@ use ring::hkdf;
 use crate::rand::Random;
 use crate::time::UnixTime;
 
+/// 32 bytes derived from the realm's secret for one `purpose` (HKDF-SHA256,
+/// RFC 5869), so that each use of the realm secret has a key of its own.
+pub fn derive_key(realm_secret: &[u8], purpose: &str) -> [u8; 32] {
+    let prk = hkdf::Salt::new(hkdf::HKDF_SHA256, b"oidc-provider sealed values v1").extract(realm_secret);
+    let info = [purpose.as_bytes()];
+    let mut bytes = [0u8; 32];
+    // 32 bytes of HKDF-SHA256 output are always available (the limit is 255 * 32).
+    if let Ok(okm) = prk.expand(&info, &CHACHA20_POLY1305) {
+        let _ = okm.fill(&mut bytes);
+    }
+    bytes
+}
+
 /// A key for sealing one kind of value in one realm.
 pub struct SealKey(LessSafeKey);
 
@@ -27,13 +40,7 @@ impl SealKey {
     /// Derives the key for `purpose` from the realm's secret (HKDF-SHA256,
     /// RFC 5869), so that values sealed for one purpose open for no other.
     pub fn derive(realm_secret: &[u8], purpose: &str) -> SealKey {
-        let prk = hkdf::Salt::new(hkdf::HKDF_SHA256, b"oidc-provider sealed values v1").extract(realm_secret);
-        let info = [purpose.as_bytes()];
-        let mut bytes = [0u8; 32];
-        // 32 bytes of HKDF-SHA256 output are always available (the limit is 255 * 32).
-        if let Ok(okm) = prk.expand(&info, &CHACHA20_POLY1305) {
-            let _ = okm.fill(&mut bytes);
-        }
+        let bytes = derive_key(realm_secret, purpose);
         match UnboundKey::new(&CHACHA20_POLY1305, &bytes) {
             Ok(k) => SealKey(LessSafeKey::new(k)),
             Err(_) => unreachable!("a 32-byte key is the size ChaCha20-Poly1305 takes"),

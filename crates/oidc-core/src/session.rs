@@ -21,11 +21,15 @@ pub fn origin(url: &str) -> Option<String> {
     matches!(u.scheme(), "http" | "https").then(|| u.origin())
 }
 
-/// The browser state of a browser logged in with session `session_id`: a
-/// MAC under the realm's key, so it cannot be predicted from the public `sid`.
-pub fn browser_state(realm_secret: &[u8], session_id: &str) -> String {
-    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, realm_secret);
-    b64(ring::hmac::sign(&key, format!("browser-state:{session_id}").as_bytes()).as_ref())
+/// The browser state of a browser logged in with session `session_id`: the
+/// session's public id (the `sid` of its id_tokens, the `session_state` of
+/// Keycloak's token responses). It changes at every login and logout as §3
+/// asks, and it lets the iframe answer Keycloak's adapters too, which post
+/// `client_id sid` rather than the salted hash (keycloak-js compares the `sid`
+/// of its token with Keycloak's session cookie the same way). The `sid` is no
+/// credential; the session cookie itself stays HttpOnly and is stored digested.
+pub fn browser_state(_realm_secret: &[u8], session_id: &str) -> String {
+    session_id.to_owned()
 }
 
 /// The browser state of a browser with no session: derived from the fixed

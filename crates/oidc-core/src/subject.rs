@@ -19,6 +19,9 @@ pub enum SubjectType {
 }
 
 impl SubjectType {
+    /// Every subject type (OIDC Core §8).
+    pub const ALL: [SubjectType; 2] = [SubjectType::Public, SubjectType::Pairwise];
+
     /// `public` or `pairwise`.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -1,16 +1,18 @@
 //! The token endpoint (RFC 6749 §3.2, §4.1.3, §6; OpenID Connect Core 1.0 §3.1.3)
-//! as a state machine.
+//! as a state machine: [`flow::TokenFlow`] drives the rules of this module
+//! (credential parsing, client authentication, grant parsing, code and
+//! refresh-token checks, issuing) and tells the adapter what it needs next.
 //!
 //! ```text
-//!  form + Authorization ──parse──▶ TokenRequest ──authenticate(Client?)──▶ Authenticated
-//!     Authenticated ──redeem(Redeemed)──────▶ Grant ──issue──▶ Issued (tokens + records to store)
-//!     Authenticated ──refresh(Rotated)──────▶ Grant ──issue──▶ Issued
-//!                     └─ Replay(grant_id): the caller revokes the grant's tokens
+//!  form + Authorization ──parse_credentials──▶ ClientAuth ──▶ authenticated Client
+//!     ──parse_grant──▶ GrantRequest ──check_code / check_refresh / password──▶ Grant ──issue──▶ tokens
+//!                                       └─ Replay(grant_id): the grant's tokens are revoked
 //! ```
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
+use crate::access_token::{AccessTokenInput, Minted};
 use crate::config::Settings;
 use crate::error::{ErrorCode, OAuthError};
 use crate::hooks::Hooks;
@@ -134,9 +136,12 @@ pub fn parse(mut params: Params, authorization: Option<&str>) -> Result<TokenReq
     Ok(TokenRequest { credentials, grant })
 }
 
-/// Reads the client's credentials (RFC 6749 §2.3) from the `Authorization`
-/// header or the form, taking them out of `params`; also used by the other
-/// endpoints where clients authenticate (logout by refresh token).
+/// Takes the client's credentials out of a request to the token,
+/// introspection or revocation endpoint (RFC 6749 §2.3.1, RFC 7523 §2.2,
+/// RFC 7662 §2.1, RFC 7009 §2.1): HTTP Basic, the form body, or a client
+/// assertion. This reads only the credential parameters, so that the client
+/// can be authenticated before anything costly is parsed.
+/// Also used where clients authenticate elsewhere (logout by refresh token).
 pub fn parse_credentials(params: &mut Params, authorization: Option<&str>) -> Result<ClientCredentials, OAuthError> {
     Ok(match authorization {
         Some(h) => {
@@ -197,8 +202,10 @@ pub fn parse_credentials(params: &mut Params, authorization: Option<&str>) -> Re
     })
 }
 
-fn parse_grant(mut params: Params) -> Result<GrantRequest, OAuthError> {
-    let grant = match params.get("grant_type") {
+/// Parses the grant of a token request whose credentials were taken out
+/// (RFC 6749 §4.1.3, §4.3.2, §4.4.2, §6).
+pub fn parse_grant(mut params: Params) -> Result<GrantRequest, OAuthError> {
+    Ok(match params.get("grant_type") {
         None => return Err(OAuthError::invalid_request("the grant_type parameter is missing")),
         Some("authorization_code") => GrantRequest::AuthorizationCode {
             code: crate::secret::AuthorizationCode::new(
@@ -233,8 +240,7 @@ fn parse_grant(mut params: Params) -> Result<GrantRequest, OAuthError> {
                 format!("grant_type '{other}' is not supported"),
             ));
         }
-    };
-    Ok(grant)
+    })
 }
 
 fn scope_param(params: &Params) -> Result<Option<Scope>, OAuthError> {
@@ -293,7 +299,7 @@ pub fn grantable_scope(
 
 /// A password grant whose password verified (RFC 6749 §4.3.2): a new grant
 /// family for `user_id`, authenticated `now`.
-pub fn password_grant(user_id: &str, scope: Scope, now: UnixTime, rng: &dyn Random) -> Grant {
+pub(crate) fn password_grant(user_id: &str, scope: Scope, now: UnixTime, rng: &dyn Random) -> Grant {
     Grant {
         user_id: user_id.to_owned(),
         scope,
@@ -303,32 +309,106 @@ pub fn password_grant(user_id: &str, scope: Scope, now: UnixTime, rng: &dyn Rand
         grant_id: token(rng, 16),
         acr: None,
         claims: None,
+        audience: Vec::new(),
     }
+}
+
+/// What issuing a token for a client acting on its own behalf needs.
+#[derive(Debug)]
+pub struct ServiceContext<'a> {
+    /// The realm.
+    pub realm: &'a str,
+    /// The realm's issuer.
+    pub issuer: &'a str,
+    /// The client.
+    pub client: &'a Client,
+    /// The realm's keys.
+    pub keys: &'a KeySet,
+    /// The scopes the realm knows.
+    pub registry: &'a ScopeRegistry,
+    /// Lifetimes and formats.
+    pub settings: &'a Settings,
+    /// The realm roles of the client's service account; read only under the `roles` scope.
+    pub roles: &'a [String],
+    /// Now.
+    pub now: UnixTime,
 }
 
 /// An access token for a client acting on its own behalf (RFC 6749 §4.4.3):
 /// no refresh token and no id_token, as there is no end-user.
 pub fn issue_client_credentials(
-    realm: &str,
-    client: &Client,
-    scope: Scope,
-    settings: &Settings,
-    now: UnixTime,
+    ctx: &ServiceContext<'_>,
+    scope: &Scope,
+    audience: &[String],
     rng: &dyn Random,
-) -> (AccessToken, AccessTokenRecord) {
-    let access_token = AccessToken::new(token(rng, 32));
-    let record = AccessTokenRecord {
-        digest: access_token.digest(),
-        realm: realm.to_owned(),
-        client_id: client.client_id.clone(),
-        user_id: None,
-        scope,
-        expires_at: now.plus(settings.access_token_lifetime),
-        grant_id: token(rng, 16),
-        claims: None,
-        session_id: None,
-    };
-    (access_token, record)
+) -> Result<Minted, OAuthError> {
+    let grant_id = token(rng, 16);
+    crate::access_token::mint(
+        &AccessTokenInput {
+            realm: ctx.realm,
+            issuer: ctx.issuer,
+            keys: ctx.keys,
+            client: ctx.client,
+            user: None,
+            subject: None,
+            scope,
+            grant_id: &grant_id,
+            session_id: None,
+            auth_time: None,
+            claims: None,
+            audience,
+            registry: ctx.registry,
+            settings: ctx.settings,
+            roles: ctx.roles,
+            now: ctx.now,
+        },
+        rng,
+    )
+}
+
+/// The most resource indicators one request may name.
+const MAX_RESOURCES: usize = 10;
+
+/// Checks RFC 8707 `resource` values (§2): absolute URIs without a
+/// fragment, at most ten, duplicates dropped. Anything else is `invalid_target`.
+pub fn parse_resources(values: Vec<String>) -> Result<Vec<String>, OAuthError> {
+    let invalid = |d: String| Err(OAuthError::new(ErrorCode::InvalidTarget, d));
+    let mut out: Vec<String> = Vec::new();
+    for v in values {
+        let scheme_ok = v.split_once(':').is_some_and(|(scheme, rest)| {
+            !scheme.is_empty()
+                && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+                && scheme.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+                && !rest.is_empty()
+        });
+        if !scheme_ok || v.contains('#') || v.len() > 2048 || v.chars().any(|c| c.is_ascii_control() || c == ' ') {
+            return invalid("a resource must be an absolute URI without a fragment (RFC 8707 §2)".into());
+        }
+        if !out.contains(&v) {
+            out.push(v);
+        }
+    }
+    if out.len() > MAX_RESOURCES {
+        return invalid(format!("at most {MAX_RESOURCES} resources may be requested"));
+    }
+    Ok(out)
+}
+
+/// The audience of the tokens issued for `grant` when `requested` resources
+/// were named (RFC 8707 §2.2): a grant that already names resources (a
+/// refresh) may only be narrowed to some of them; otherwise the request sets them.
+pub(crate) fn with_resources(mut grant: Grant, requested: Vec<String>) -> Result<Grant, OAuthError> {
+    if requested.is_empty() {
+        return Ok(grant);
+    }
+    if !grant.audience.is_empty() && !requested.iter().all(|r| grant.audience.contains(r)) {
+        return Err(OAuthError::new(
+            ErrorCode::InvalidTarget,
+            "a token request may only name resources of the original grant (RFC 8707 §2.2)",
+        ));
+    }
+    grant.audience = requested;
+    Ok(grant)
 }
 
 /// The client assertion type of RFC 7523 §2.2.
@@ -459,25 +539,29 @@ pub fn authenticate(creds: &ClientCredentials, client: Option<&Client>) -> Resul
     }
 }
 
-/// A grant that may be turned into tokens.
+/// A grant that may be turned into tokens: made only inside the token flow
+/// ([`flow::TokenFlow`]), after the client was authenticated and the code,
+/// refresh token or password checked.
 #[derive(Debug, Clone)]
 pub struct Grant {
     /// The user.
-    pub user_id: String,
+    pub(crate) user_id: String,
     /// The scope to issue.
-    pub scope: Scope,
+    pub(crate) scope: Scope,
     /// The nonce to put in the id_token (code grant only, OIDC Core §3.1.3.6).
-    pub nonce: Option<String>,
+    pub(crate) nonce: Option<String>,
     /// When the user authenticated.
-    pub auth_time: UnixTime,
+    pub(crate) auth_time: UnixTime,
     /// The login session's public id.
-    pub session_id: Option<String>,
+    pub(crate) session_id: Option<String>,
     /// The grant family.
-    pub grant_id: String,
+    pub(crate) grant_id: String,
     /// The `acr` granted at the authorization endpoint.
-    pub acr: Option<String>,
+    pub(crate) acr: Option<String>,
     /// The `claims` request parameter (OIDC Core §5.5), as compact JSON.
-    pub claims: Option<String>,
+    pub(crate) claims: Option<String>,
+    /// The resource indicators the tokens are for (RFC 8707); empty: the client.
+    pub(crate) audience: Vec<String>,
 }
 
 impl Grant {
@@ -508,7 +592,7 @@ impl Grant {
 
 /// Why a code or refresh token was refused.
 #[derive(Debug, PartialEq, Eq)]
-pub enum GrantFailure {
+pub(crate) enum GrantFailure {
     /// Answer with this error.
     Refused(OAuthError),
     /// A replay: revoke every token of `grant_id`, then answer `invalid_grant`
@@ -522,7 +606,7 @@ pub enum GrantFailure {
 }
 
 /// Checks a redeemed authorization code (RFC 6749 §4.1.3, RFC 7636 §4.6).
-pub fn check_code(
+pub(crate) fn check_code(
     redeemed: Redeemed,
     client: &Client,
     redirect_uri: Option<&str>,
@@ -532,6 +616,12 @@ pub fn check_code(
     let refuse = |d: &str| Err(GrantFailure::Refused(OAuthError::invalid_grant(d)));
     let rec = match redeemed {
         Redeemed::Unknown => return refuse("the authorization code is invalid"),
+        // RFC 6749 §4.1.3: ensure the code was issued to the authenticated client;
+        // another client's presentation changes nothing (it is no replay).
+        Redeemed::OtherClient => return refuse("the authorization code was issued to another client"),
+        Redeemed::Replayed(rec) if rec.client_id != client.client_id => {
+            return refuse("the authorization code was issued to another client");
+        }
         Redeemed::Replayed(rec) => {
             return Err(GrantFailure::Replay {
                 grant_id: rec.grant_id,
@@ -568,12 +658,14 @@ pub fn check_code(
         grant_id: rec.grant_id,
         acr: rec.acr,
         claims: rec.claims,
+        // RFC 8707 §2.2: a token request may narrow these, never widen them.
+        audience: rec.resources,
     })
 }
 
 /// Checks a used refresh token (RFC 6749 §6): rotation makes a second use a
 /// replay; a narrower scope may be asked for, never a wider one.
-pub fn check_refresh(
+pub(crate) fn check_refresh(
     rotated: Rotated,
     client: &Client,
     scope: Option<&Scope>,
@@ -582,13 +674,21 @@ pub fn check_refresh(
     let refuse = |c: ErrorCode, d: &str| Err(GrantFailure::Refused(OAuthError::new(c, d)));
     let rec = match rotated {
         Rotated::Unknown => return refuse(ErrorCode::InvalidGrant, "the refresh token is invalid"),
+        // RFC 6749 §6: the refresh token is bound to the client it was issued to.
+        Rotated::OtherClient => {
+            return refuse(ErrorCode::InvalidGrant, "the refresh token was issued to another client");
+        }
+        Rotated::Replayed(rec) if rec.client_id != client.client_id => {
+            return refuse(ErrorCode::InvalidGrant, "the refresh token was issued to another client");
+        }
         Rotated::Replayed(rec) => {
             return Err(GrantFailure::Replay {
                 grant_id: rec.grant_id,
                 error: OAuthError::invalid_grant("the refresh token was already used; its grant is revoked"),
             });
         }
-        Rotated::First(rec) => rec,
+        // Within the reuse interval, the previous token once more: a new pair of the same grant.
+        Rotated::First(rec) | Rotated::Reused(rec) => rec,
     };
     if rec.client_id != client.client_id {
         return refuse(ErrorCode::InvalidGrant, "the refresh token was issued to another client");
@@ -612,7 +712,37 @@ pub fn check_refresh(
         grant_id: rec.grant_id,
         acr: None,
         claims: rec.claims,
+        audience: rec.audience,
     })
+}
+
+/// Checks, before a refresh token is spent, what the request narrows: the
+/// scope (RFC 6749 §6) and the resources (RFC 8707 §2.2) must fit the token,
+/// and the token must be the client's. A request refused here changes
+/// nothing, so a client's mistake does not spend its refresh token (whose
+/// next use would then look like a replay and revoke the grant).
+pub(crate) fn precheck_refresh(
+    rec: &RefreshTokenRecord,
+    client: &Client,
+    scope: Option<&Scope>,
+    resources: &[String],
+) -> Result<(), OAuthError> {
+    if rec.client_id != client.client_id {
+        return Err(OAuthError::invalid_grant("the refresh token was issued to another client"));
+    }
+    if scope.is_some_and(|s| !s.is_subset_of(&rec.scope)) {
+        return Err(OAuthError::new(
+            ErrorCode::InvalidScope,
+            "the requested scope exceeds the original grant (RFC 6749 §6)",
+        ));
+    }
+    if !rec.audience.is_empty() && !resources.iter().all(|r| rec.audience.contains(r)) {
+        return Err(OAuthError::new(
+            ErrorCode::InvalidTarget,
+            "a token request may only name resources of the original grant (RFC 8707 §2.2)",
+        ));
+    }
+    Ok(())
 }
 
 /// Tokens issued for a grant, with the records to store.
@@ -652,19 +782,47 @@ pub struct IssueContext<'a> {
     pub hooks: &'a Hooks,
     /// The realm's keys.
     pub keys: &'a KeySet,
+    /// The realm's secret, from which the key of refresh-token envelopes is derived.
+    pub realm_secret: &'a [u8],
     /// Lifetimes.
     pub settings: &'a Settings,
+    /// The user's realm roles; the adapter may leave them out when the
+    /// grant has no `roles` scope, as nothing reads them then.
+    pub roles: &'a [String],
     /// Now.
     pub now: UnixTime,
 }
 
 /// Issues an access token, a refresh token and, for `openid`, an id_token
 /// (OIDC Core §3.1.3.3).
-pub fn issue(ctx: &IssueContext<'_>, grant: Grant, rng: &dyn Random) -> Result<Issued, OAuthError> {
+pub(crate) fn issue(ctx: &IssueContext<'_>, grant: Grant, rng: &dyn Random) -> Result<Issued, OAuthError> {
     if !ctx.user.active || ctx.user.id != grant.user_id {
         return Err(OAuthError::invalid_grant("the user of this grant is no longer active"));
     }
-    let access_token = AccessToken::new(token(rng, 32));
+    let offline = grant.is_offline();
+    // Tokens of a session die with it; offline ones do not (OIDC Core §11).
+    let session_id = if offline { None } else { grant.session_id.as_deref() };
+    let Minted { value: access_token, record: access_record, expires_in } = crate::access_token::mint(
+        &AccessTokenInput {
+            realm: ctx.realm,
+            issuer: ctx.issuer,
+            keys: ctx.keys,
+            client: ctx.client,
+            user: Some(ctx.user),
+            subject: Some(ctx.subject),
+            scope: &grant.scope,
+            grant_id: &grant.grant_id,
+            session_id,
+            auth_time: Some(grant.auth_time),
+            claims: grant.claims.as_deref(),
+            audience: &grant.audience,
+            registry: ctx.registry,
+            settings: ctx.settings,
+            roles: ctx.roles,
+            now: ctx.now,
+        },
+        rng,
+    )?;
     let id_token = if grant.scope.contains("openid") {
         // OIDC_IDTOKEN_INCLUDE_CLAIMS puts the scope's claims in the id_token too;
         // claims asked for in the id_token (OIDC Core §5.5) always go there.
@@ -672,7 +830,9 @@ pub fn issue(ctx: &IssueContext<'_>, grant: Grant, rng: &dyn Random) -> Result<I
         let request = grant.claims.as_deref().and_then(|c| crate::claims::ClaimsRequest::parse(c).ok());
         let requested = request.as_ref().map(crate::claims::ClaimsRequest::id_token_names).unwrap_or_default();
         let names = crate::userinfo::released_extra(ctx.registry, base, &requested);
-        let extra = crate::userinfo::claims_for(ctx.user, ctx.subject, &names);
+        let mut extra = crate::userinfo::claims_for(ctx.user, ctx.subject, &names);
+        // Keycloak's `roles` client scope: realm_access.roles within the client's role scope.
+        crate::roles::add_realm_access(&mut extra, &grant.scope, ctx.roles, ctx.client);
         let mut claims = idtoken::claims(&IdTokenInput {
             issuer: ctx.issuer,
             subject: ctx.subject,
@@ -693,21 +853,7 @@ pub fn issue(ctx: &IssueContext<'_>, grant: Grant, rng: &dyn Random) -> Result<I
     } else {
         None
     };
-    let offline = grant.is_offline();
-    let access_record = AccessTokenRecord {
-        digest: access_token.digest(),
-        realm: ctx.realm.to_owned(),
-        client_id: ctx.client.client_id.clone(),
-        user_id: Some(grant.user_id.clone()),
-        scope: grant.scope.clone(),
-        expires_at: ctx.now.plus(ctx.settings.access_token_lifetime),
-        grant_id: grant.grant_id.clone(),
-        claims: grant.claims.clone(),
-        // Tokens of a session die with it; offline ones do not (OIDC Core §11).
-        session_id: if offline { None } else { grant.session_id.clone() },
-    };
     let refresh = ctx.client.allows_grant(GrantType::RefreshToken).then(|| {
-        let refresh_token = RefreshToken::new(token(rng, 32));
         // An offline token lives for the offline idle time from each use, never
         // past the offline maximum from the login (Keycloak's Offline Session Idle/Max).
         let expires_at = if offline {
@@ -720,6 +866,8 @@ pub fn issue(ctx: &IssueContext<'_>, grant: Grant, rng: &dyn Random) -> Result<I
         } else {
             ctx.now.plus(ctx.settings.refresh_token_lifetime)
         };
+        let jti = token(rng, 16);
+        let refresh_token = refresh_envelope(ctx, &grant, offline, expires_at, &jti, rng);
         let record = RefreshTokenRecord {
             digest: refresh_token.digest(),
             realm: ctx.realm.to_owned(),
@@ -731,19 +879,51 @@ pub fn issue(ctx: &IssueContext<'_>, grant: Grant, rng: &dyn Random) -> Result<I
             auth_time: grant.auth_time,
             session_id: grant.session_id.clone(),
             claims: grant.claims.clone(),
+            issued_at: ctx.now,
+            audience: grant.audience.clone(),
+            jti,
             offline,
         };
         (refresh_token, record)
     });
-    Ok(Issued {
-        access_token,
-        access_record,
-        refresh,
-        id_token,
-        expires_in: ctx.settings.access_token_lifetime,
-        scope: grant.scope,
-    })
+    Ok(Issued { access_token, access_record, refresh, id_token, expires_in, scope: grant.scope })
 }
 
+/// A refresh token's value: a JWT (HS256 under a key derived from the realm's
+/// secret) carrying what the client may read about it (`exp`, `iat`, `jti`,
+/// `typ` `Refresh` or `Offline`, `sid`, `azp`, `scope`), as Keycloak's refresh
+/// tokens do: Keycloak's adapters (keycloak-js) decode every token they get
+/// and fail on an opaque one. For the provider it stays an opaque secret: it
+/// is stored only as a digest and accepted only by finding that digest, never
+/// by its signature or claims; 128 random bits in `nonce` and the `jti` make
+/// it unguessable on their own.
+fn refresh_envelope(
+    ctx: &IssueContext<'_>,
+    grant: &Grant,
+    offline: bool,
+    expires_at: UnixTime,
+    jti: &str,
+    rng: &dyn Random,
+) -> RefreshToken {
+    let mut claims = serde_json::Map::new();
+    claims.insert("exp".into(), expires_at.secs().into());
+    claims.insert("iat".into(), ctx.now.secs().into());
+    claims.insert("jti".into(), jti.into());
+    claims.insert("iss".into(), ctx.issuer.into());
+    claims.insert("aud".into(), ctx.issuer.into());
+    claims.insert("sub".into(), ctx.subject.into());
+    claims.insert("typ".into(), if offline { "Offline" } else { "Refresh" }.into());
+    claims.insert("azp".into(), ctx.client.client_id.clone().into());
+    if let Some(sid) = &grant.session_id {
+        claims.insert("sid".into(), sid.clone().into());
+    }
+    claims.insert("scope".into(), grant.scope.to_string().into());
+    claims.insert("nonce".into(), token(rng, 16).into());
+    let key = crate::sealed::derive_key(ctx.realm_secret, "refresh-token-envelope");
+    RefreshToken::new(crate::jose::sign_hs256(&claims, &key))
+}
+
+pub mod flow;
+
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

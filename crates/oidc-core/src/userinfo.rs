@@ -143,6 +143,89 @@ pub fn check_access_token(
     Ok(rec)
 }
 
+/// A UserInfo answer (OIDC Core §5.3.2): JSON, or a signed JWT for a client
+/// that registered `userinfo_signed_response_alg`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum UserInfoResponse {
+    /// `application/json`.
+    Json(Map<String, Value>),
+    /// `application/jwt`, with `iss` and `aud`.
+    Jwt(String),
+}
+
+/// What UserInfo found for a presented access token.
+#[derive(Debug)]
+pub struct UserInfoInput<'a> {
+    /// The access token stored under the presented token's digest, with its
+    /// user (`None` when the user is gone), if any.
+    pub found: Option<(AccessTokenRecord, Option<User>)>,
+    /// The client the token was issued to, if it still exists.
+    pub client: Option<&'a crate::model::Client>,
+    /// The realm's issuer (`iss` of a signed answer).
+    pub issuer: &'a str,
+    /// The realm's secret key (salt of pairwise subjects).
+    pub realm_secret: &'a [u8],
+    /// The scopes and claims the realm knows.
+    pub registry: &'a ScopeRegistry,
+    /// The subject generator and UserInfo hooks.
+    pub hooks: &'a crate::hooks::Hooks,
+    /// The realm's keys, for a signed answer.
+    pub keys: &'a crate::jose::KeySet,
+    /// The user's realm roles; the adapter may leave them out when the
+    /// token has no `roles` scope, as nothing reads them then.
+    pub roles: &'a [String],
+    /// Now.
+    pub now: UnixTime,
+}
+
+/// The UserInfo rules in one place (OIDC Core §5.3, RFC 6750 §3.1): the token
+/// must be stored, unexpired, carry `openid`, have been issued for a user who
+/// is active, to a client that is enabled; the claims are those of the scope
+/// and of the `claims` parameter (§5.5), then the hooks; a client that
+/// registered `userinfo_signed_response_alg` gets a JWT with `iss` and `aud`.
+pub fn respond(input: UserInfoInput<'_>) -> Result<UserInfoResponse, OAuthError> {
+    let invalid = |d: &str| OAuthError::new(ErrorCode::InvalidToken, d);
+    let (record, user) = match input.found {
+        Some((r, u)) => (Some(r), u),
+        None => (None, None),
+    };
+    // OIDC Core §5.3: the token must come from an OpenID Connect request.
+    let record = check_access_token(record, &["openid"], input.now)?;
+    // A client_credentials token has no end-user to describe.
+    let Some(user_id) = record.user_id.as_deref() else {
+        return Err(invalid("this access token was not issued for a user"));
+    };
+    let user =
+        user.filter(|u| u.active && u.id == user_id).ok_or_else(|| invalid("the user of this token is not active"))?;
+    let client = input
+        .client
+        .filter(|c| c.enabled && c.client_id == record.client_id)
+        .ok_or_else(|| invalid("the client of this token is disabled or gone"))?;
+    let request = record.claims.as_deref().and_then(|c| crate::claims::ClaimsRequest::parse(c).ok());
+    let requested = request.as_ref().map(crate::claims::ClaimsRequest::userinfo_names).unwrap_or_default();
+    let names = released(input.registry, &record.scope, &requested);
+    let subject = input.hooks.subjects.subject(&user, client, input.realm_secret);
+    let mut claims = claims_for(&user, &subject, &names);
+    // Keycloak's `roles` client scope: realm_access.roles within the client's role scope.
+    crate::roles::add_realm_access(&mut claims, &record.scope, input.roles, client);
+    input.hooks.process_userinfo(&mut claims, &user, client, &record.scope);
+    let Some(alg) = client.userinfo_signed_response_alg else {
+        return Ok(UserInfoResponse::Json(claims));
+    };
+    // OIDC Core §5.3.2: a signed answer carries iss and aud.
+    claims.insert("iss".into(), json!(input.issuer));
+    claims.insert("aud".into(), json!(client.client_id));
+    let signed = match (alg, client.client_secret.as_ref()) {
+        (crate::model::JwtAlg::Hs256, Some(secret)) => {
+            Some(crate::jose::sign_hs256(&claims, secret.secret().as_bytes()))
+        }
+        (alg, _) => input.keys.active_for(alg).map(|k| k.sign(&claims)),
+    };
+    signed
+        .map(UserInfoResponse::Jwt)
+        .ok_or_else(|| OAuthError::server_error(format!("the realm has no key to sign UserInfo with {}", alg.as_str())))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -184,3 +267,6 @@ mod tests {
         assert!(standard.get("department").is_none());
     }
 }
+
+#[cfg(test)]
+mod respond_tests;

@@ -10,12 +10,11 @@ use oidc_core::config::Settings;
 use oidc_core::hooks::Hooks;
 use oidc_core::jose::KeySet;
 use oidc_core::model::User;
-use oidc_core::model::{Client, Realm, ResponseType};
+use oidc_core::model::{Client, Realm};
 use oidc_core::rand::Random;
 use oidc_core::repo::{RepoError, Repositories};
 use oidc_core::scope::ScopeRegistry;
 use oidc_core::time::Clock;
-use serde_json::json;
 
 use crate::templates::Templates;
 
@@ -321,6 +320,22 @@ impl App {
         Ok(Some(client))
     }
 
+    /// The realm roles of `holder` that a token with `scope` may need: read
+    /// only when the `roles` scope is granted (Keycloak's `roles` client
+    /// scope), so other tokens cost no query. `oidc_core::roles` then keeps
+    /// those within the client's role scope.
+    pub(crate) async fn roles_for(
+        &self,
+        realm: &str,
+        holder: &oidc_core::repo::RoleHolder,
+        scope: &oidc_core::scope::Scope,
+    ) -> Result<Vec<String>, RepoError> {
+        if !scope.contains(oidc_core::roles::ROLES_SCOPE) {
+            return Ok(Vec::new());
+        }
+        self.repos.roles(realm, holder).await
+    }
+
     /// Forgets the cached copy of a client (after it changed in this process).
     pub fn invalidate_client(&self, realm: &str, client_id: &str) {
         self.clients
@@ -337,56 +352,31 @@ impl App {
     fn build_state(&self, realm: Realm, keys: KeySet) -> RealmState {
         let issuer = self.config.issuer(&realm.name);
         let oidc = format!("{issuer}/protocol/openid-connect");
-        let scopes = self.config.scopes.scopes_supported();
-        let response_types: Vec<&str> = ResponseType::ALL.iter().map(|r| r.as_str()).collect();
-        let mut grant_types = vec!["authorization_code", "implicit", "refresh_token", "client_credentials"];
-        if self.config.settings.password_grant_enabled {
-            grant_types.push("password");
-        }
-        let claims = self.config.scopes.claims_supported();
-        // OpenID Connect Discovery 1.0 §3: only what is implemented is advertised.
-        let discovery = json!({
-            "issuer": issuer,
-            "authorization_endpoint": format!("{oidc}/auth"),
-            "token_endpoint": format!("{oidc}/token"),
-            "userinfo_endpoint": format!("{oidc}/userinfo"),
-            "jwks_uri": format!("{oidc}/certs"),
-            "end_session_endpoint": format!("{oidc}/logout"),
-            "registration_endpoint": format!("{issuer}/clients-registrations/openid-connect"),
-            "scopes_supported": scopes,
-            "response_types_supported": response_types,
-            "response_modes_supported": ["query", "fragment", "form_post"],
-            "grant_types_supported": grant_types,
-            "subject_types_supported": ["public", "pairwise"],
-            "id_token_signing_alg_values_supported": keys.algs().iter().map(|a| a.as_str()).chain(["none"]).collect::<Vec<_>>(),
-            "userinfo_signing_alg_values_supported": keys.algs().iter().map(|a| a.as_str()).collect::<Vec<_>>(),
-            "token_endpoint_auth_methods_supported":
-                ["client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt", "none"],
-            "token_endpoint_auth_signing_alg_values_supported": ["RS256", "PS256", "ES256", "EdDSA", "HS256"],
-            // plain is accepted only from clients configured for it (RFC 9700 §2.1.1).
-            "code_challenge_methods_supported": ["S256"],
-            "claims_supported": claims,
-            "acr_values_supported": ["1"],
-            "display_values_supported": ["page", "popup", "touch", "wap"],
-            "claim_types_supported": ["normal"],
-            "claims_parameter_supported": true,
-            "request_parameter_supported": true,
-            "request_object_signing_alg_values_supported": ["none", "RS256", "PS256", "ES256", "EdDSA", "HS256"],
-            "request_uri_parameter_supported": true,
-            "require_request_uri_registration": false,
-            "authorization_response_iss_parameter_supported": true,
-            "ui_locales_supported": ["en"],
-            // Front-Channel Logout 1.0 §3 and Back-Channel Logout 1.0 §2.1: iss and sid are always sent.
-            "frontchannel_logout_supported": true,
-            "frontchannel_logout_session_supported": true,
-            "backchannel_logout_supported": true,
-            "backchannel_logout_session_supported": true,
-        });
-        let mut discovery = discovery;
-        if self.config.settings.session_management {
+        // OpenID Connect Discovery 1.0 §3: the core lists what its flows accept.
+        let endpoints = oidc_core::discovery::Endpoints {
+            authorization: format!("{oidc}/auth"),
+            token: format!("{oidc}/token"),
+            userinfo: format!("{oidc}/userinfo"),
+            jwks: format!("{oidc}/certs"),
+            end_session: format!("{oidc}/logout"),
+            registration: format!("{issuer}/clients-registrations/openid-connect"),
+            introspection: format!("{oidc}/token/introspect"),
+            revocation: format!("{oidc}/revoke"),
             // Session Management 1.0 §3.3.
-            discovery["check_session_iframe"] = json!(format!("{oidc}/login-status-iframe.html"));
-        }
+            check_session_iframe: self
+                .config
+                .settings
+                .session_management
+                .then(|| format!("{oidc}/login-status-iframe.html")),
+        };
+        let discovery =
+            serde_json::Value::Object(oidc_core::discovery::document(&oidc_core::discovery::DiscoveryInput {
+                issuer: &issuer,
+                endpoints: &endpoints,
+                keys: &keys,
+                scopes: &self.config.scopes,
+                settings: &self.config.settings,
+            }));
         RealmState {
             discovery: Bytes::from(discovery.to_string()),
             jwks: Bytes::from(keys.jwks_json().to_owned()),

@@ -34,6 +34,22 @@ pub mod fuzzing {
         crate::cookies::get(Some(header), name)
     }
 
+    /// Keycloak's ClientRepresentation as the `default` registration endpoint
+    /// reads it: parsed, then applied to a new client and checked by the core.
+    pub fn keycloak_client(body: &serde_json::Value) {
+        let registry = oidc_core::scope::ScopeRegistry::default();
+        if let Ok(rep) = crate::endpoints::keycloak_parse(body)
+            && let Ok(spec) = crate::endpoints::keycloak_to_spec(&rep, &registry)
+        {
+            let _ = oidc_core::manage::new_client(
+                "main",
+                spec,
+                oidc_core::time::UnixTime(1_000),
+                &oidc_core::rand::TestRandom::default(),
+            );
+        }
+    }
+
     /// The client address for a request from a trusted proxy (10.0.0.1) whose
     /// `Forwarded` and `X-Forwarded-For` headers are both `value`.
     pub fn client_addr_from(value: &str) -> Option<std::net::IpAddr> {

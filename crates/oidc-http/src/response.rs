@@ -104,12 +104,17 @@ pub(crate) fn cors_for_client(r: &mut Resp, origin: Option<&str>, client: &oidc_
     }
 }
 
-/// Allows exactly `origin` (a preflight, or a registered origin), varying by it.
+/// Allows exactly `origin` (a preflight, or a registered origin), varying by
+/// it, with credentials: Keycloak's JavaScript adapter sends its token and
+/// UserInfo requests with `credentials: "include"`, which browsers allow only
+/// with an exact origin and `Access-Control-Allow-Credentials`. These
+/// endpoints read no cookies, so the credentials give a page nothing more.
 pub(crate) fn allow_origin(r: &mut Resp, origin: &str) {
     cors(r);
     if let Ok(v) = HeaderValue::from_str(origin) {
         let h = r.headers_mut();
         h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, v);
+        h.insert(header::ACCESS_CONTROL_ALLOW_CREDENTIALS, HeaderValue::from_static("true"));
         h.insert(header::VARY, HeaderValue::from_static("Origin"));
     }
 }

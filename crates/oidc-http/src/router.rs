@@ -14,6 +14,10 @@ pub(crate) enum Endpoint {
     Authorize(String),
     /// `/realms/{realm}/protocol/openid-connect/token` (RFC 6749 §3.2).
     Token(String),
+    /// `/realms/{realm}/protocol/openid-connect/token/introspect` (RFC 7662 §2).
+    Introspect(String),
+    /// `/realms/{realm}/protocol/openid-connect/revoke` (RFC 7009 §2).
+    Revoke(String),
     /// `/realms/{realm}/protocol/openid-connect/userinfo` (OIDC Core §5.3).
     UserInfo(String),
     /// `/realms/{realm}/protocol/openid-connect/certs` (RFC 7517 §5).
@@ -23,6 +27,9 @@ pub(crate) enum Endpoint {
     /// `/realms/{realm}/protocol/openid-connect/login-status-iframe.html`:
     /// the check_session_iframe (Session Management 1.0 §3.3, Keycloak's path).
     CheckSessionIframe(String),
+    /// `/realms/{realm}/protocol/openid-connect/3p-cookies/step{1,2}.html`: the
+    /// third-party cookie check of Keycloak's JavaScript adapter.
+    ThirdPartyCookies(String, u8),
     /// `.../login-status-iframe.html/init`: whether the iframe may answer an origin.
     CheckSessionInit(String),
     /// `/realms/{realm}/login-actions/authenticate`: the login form.
@@ -50,11 +57,37 @@ pub(crate) enum Endpoint {
 impl Endpoint {
     /// Parses a request path.
     pub(crate) fn parse(path: &str) -> Endpoint {
+        // Keycloak's one endpoint one level deeper.
+        if let Some(realm) = path
+            .strip_prefix("/realms/")
+            .and_then(|p| p.strip_suffix("/protocol/openid-connect/token/introspect"))
+            .filter(|r| valid_realm(r))
+        {
+            return Endpoint::Introspect(realm.to_owned());
+        }
         if let Some((realm, "protocol/openid-connect/login-status-iframe.html/init")) =
             path.trim_start_matches('/').strip_prefix("realms/").and_then(|r| r.split_once('/'))
             && valid_realm(realm)
         {
             return Endpoint::CheckSessionInit(realm.to_owned());
+        }
+        if let Some(rest) = path.strip_prefix("/realms/")
+            && let Some((realm, step)) = rest.split_once("/protocol/openid-connect/3p-cookies/step")
+            && valid_realm(realm)
+        {
+            match step {
+                "1.html" => return Endpoint::ThirdPartyCookies(realm.to_owned(), 1),
+                "2.html" => return Endpoint::ThirdPartyCookies(realm.to_owned(), 2),
+                _ => return Endpoint::NotFound,
+            }
+        }
+        // RFC 8414 §3.1: the authorization server metadata of issuer
+        // `{base}/realms/{realm}` is at `/.well-known/oauth-authorization-server/realms/{realm}`
+        // (the same document as OpenID Connect Discovery's).
+        if let Some(realm) = path.strip_prefix("/.well-known/oauth-authorization-server/realms/")
+            && valid_realm(realm)
+        {
+            return Endpoint::Discovery(realm.to_owned());
         }
         let mut parts = path.trim_start_matches('/').split('/');
         match (parts.next(), parts.next(), parts.next(), parts.next(), parts.next(), parts.next()) {
@@ -68,6 +101,7 @@ impl Endpoint {
                     ("protocol", Some("openid-connect"), Some("auth")) => Endpoint::Authorize(r),
                     ("protocol", Some("openid-connect"), Some("token")) => Endpoint::Token(r),
                     ("protocol", Some("openid-connect"), Some("userinfo")) => Endpoint::UserInfo(r),
+                    ("protocol", Some("openid-connect"), Some("revoke")) => Endpoint::Revoke(r),
                     ("protocol", Some("openid-connect"), Some("certs")) => Endpoint::Jwks(r),
                     ("protocol", Some("openid-connect"), Some("logout")) => Endpoint::Logout(r),
                     ("protocol", Some("openid-connect"), Some("login-status-iframe.html")) => {
@@ -107,7 +141,9 @@ impl Endpoint {
             | Endpoint::Logout(_)
             | Endpoint::Login(_)
             | Endpoint::Account(_) => m == Method::GET || m == Method::POST,
-            Endpoint::Token(_) | Endpoint::Consent(_) => m == Method::POST,
+            Endpoint::Token(_) | Endpoint::Introspect(_) | Endpoint::Revoke(_) | Endpoint::Consent(_) => {
+                m == Method::POST
+            }
             Endpoint::Registration(_, RegistrationFormat::Install, _) => m == Method::GET || m == Method::OPTIONS,
             Endpoint::Registration(_, _, None) => m == Method::POST || m == Method::OPTIONS,
             Endpoint::Registration(_, _, Some(_)) => {
@@ -144,9 +180,26 @@ mod tests {
             Endpoint::parse("/realms/main/.well-known/openid-configuration"),
             Endpoint::Discovery("main".into())
         );
+        assert_eq!(
+            Endpoint::parse("/realms/main/protocol/openid-connect/3p-cookies/step1.html"),
+            Endpoint::ThirdPartyCookies("main".into(), 1)
+        );
+        assert_eq!(Endpoint::parse("/realms/main/protocol/openid-connect/3p-cookies/step3.html"), Endpoint::NotFound);
+        assert_eq!(
+            Endpoint::parse("/.well-known/oauth-authorization-server/realms/main"),
+            Endpoint::Discovery("main".into()),
+            "RFC 8414 section 3.1"
+        );
+        assert_eq!(Endpoint::parse("/.well-known/oauth-authorization-server/realms/main/x"), Endpoint::NotFound);
         assert_eq!(Endpoint::parse("/realms/main/protocol/openid-connect/auth"), Endpoint::Authorize("main".into()));
         assert_eq!(Endpoint::parse("/realms/main/protocol/openid-connect/token"), Endpoint::Token("main".into()));
         assert_eq!(Endpoint::parse("/realms/main/protocol/openid-connect/certs"), Endpoint::Jwks("main".into()));
+        assert_eq!(
+            Endpoint::parse("/realms/main/protocol/openid-connect/token/introspect"),
+            Endpoint::Introspect("main".into())
+        );
+        assert_eq!(Endpoint::parse("/realms/a/b/protocol/openid-connect/token/introspect"), Endpoint::NotFound);
+        assert_eq!(Endpoint::parse("/realms/main/protocol/openid-connect/revoke"), Endpoint::Revoke("main".into()));
         assert_eq!(Endpoint::parse("/realms/main/login-actions/consent"), Endpoint::Consent("main".into()));
         assert_eq!(Endpoint::parse("/realms/../protocol/openid-connect/auth"), Endpoint::NotFound);
         assert_eq!(Endpoint::parse("/realms/main/protocol/openid-connect/auth/x"), Endpoint::NotFound);

@@ -14,6 +14,7 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("logged_out.html", include_str!("../../../templates/logged_out.html")),
     ("logout_confirm.html", include_str!("../../../templates/logout_confirm.html")),
     ("check_session.html", include_str!("../../../templates/check_session.html")),
+    ("third_party_cookies.html", include_str!("../../../templates/third_party_cookies.html")),
     ("form_post.html", include_str!("../../../templates/form_post.html")),
     ("demo.html", include_str!("../../../templates/demo.html")),
     ("account.html", include_str!("../../../templates/account.html")),
@@ -24,6 +25,11 @@ const STATIC: &[(&str, &str, &str)] = &[
     ("demo.js", "text/javascript; charset=utf-8", include_str!("../../../templates/static/demo.js")),
     ("logout.js", "text/javascript; charset=utf-8", include_str!("../../../templates/static/logout.js")),
     ("check_session.js", "text/javascript; charset=utf-8", include_str!("../../../templates/static/check_session.js")),
+    (
+        "third_party_cookies.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../../templates/static/third_party_cookies.js"),
+    ),
 ];
 
 /// A template that failed to load or render.

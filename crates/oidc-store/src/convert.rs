@@ -13,6 +13,7 @@ use oidc_core::model::{
     PasswordHash, Realm, RefreshTokenRecord, StandardClaims, User,
 };
 use oidc_core::repo::{RepoError, RepoResult, RoleHolder};
+use oidc_core::roles::RoleDef;
 use oidc_core::scope::Scope;
 use oidc_core::secret::{ClientSecret, Digest};
 use oidc_core::time::UnixTime;
@@ -23,8 +24,8 @@ use oidc_core::throttle::FailureCount;
 
 use crate::entity::{
     access_tokens, audit_events, auth_codes, client_registrations, clients, consents, initial_access_tokens,
-    login_failures, login_sessions, realms, refresh_tokens, registration_policies, role_assignments, signing_keys,
-    used_assertions, users,
+    login_failures, login_sessions, realms, refresh_tokens, registration_policies, role_assignments, role_definitions,
+    signing_keys, used_assertions, users,
 };
 
 /// A stored value that does not parse.
@@ -164,6 +165,8 @@ impl From<&Client> for clients::Model {
             userinfo_signed_response_alg: c.userinfo_signed_response_alg.map(|a| a.as_str().to_owned()),
             jwks_uri: c.jwks_uri.clone(),
             token_endpoint_auth_method: c.token_endpoint_auth_method.map(|m| m.as_str().to_owned()),
+            access_token_format: c.access_token_format.map(|f| f.as_str().to_owned()),
+            access_token_signed_response_alg: c.access_token_signed_response_alg.map(|a| a.as_str().to_owned()),
             policy_url: c.policy_url.clone(),
             default_scopes: to_json_list(&c.default_scopes),
             description: c.description.clone(),
@@ -233,6 +236,12 @@ impl TryFrom<clients::Model> for Client {
                 T,
                 "token_endpoint_auth_method",
                 m.token_endpoint_auth_method.as_deref(),
+            )?,
+            access_token_format: parsed_opt(T, "access_token_format", m.access_token_format.as_deref())?,
+            access_token_signed_response_alg: parsed_opt(
+                T,
+                "access_token_signed_response_alg",
+                m.access_token_signed_response_alg.as_deref(),
             )?,
             description: m.description,
             root_url: m.root_url,
@@ -424,6 +433,7 @@ impl From<&CodeRecord> for auth_codes::Model {
             used: false,
             acr: c.acr.clone(),
             claims: c.claims.clone(),
+            resources: audience_column(&c.resources),
         }
     }
 }
@@ -453,6 +463,7 @@ impl TryFrom<auth_codes::Model> for CodeRecord {
             grant_id: m.grant_id,
             acr: m.acr,
             claims: m.claims,
+            resources: audience_field(T, m.resources.as_deref())?,
         })
     }
 }
@@ -469,6 +480,9 @@ impl From<&AccessTokenRecord> for access_tokens::Model {
             expires_at: a.expires_at.secs(),
             grant_id: a.grant_id.clone(),
             claims: a.claims.clone(),
+            issued_at: a.issued_at.secs(),
+            audience: audience_column(&a.audience),
+            jti: a.jti.clone(),
             session_id: a.session_id.clone(),
         }
     }
@@ -487,9 +501,21 @@ impl TryFrom<access_tokens::Model> for AccessTokenRecord {
             expires_at: UnixTime(m.expires_at),
             grant_id: m.grant_id,
             claims: m.claims,
+            audience: audience_field("access_tokens", m.audience.as_deref())?,
+            issued_at: UnixTime(m.issued_at),
             session_id: m.session_id,
+            jti: m.jti,
         })
     }
+}
+
+/// RFC 8707 resource indicators as a JSON list; none is NULL.
+fn audience_column(audience: &[String]) -> Option<String> {
+    (!audience.is_empty()).then(|| to_json_list(audience))
+}
+
+fn audience_field(table: &'static str, text: Option<&str>) -> Result<Vec<String>, Corrupt> {
+    text.map_or(Ok(Vec::new()), |t| json_list(table, "audience", t))
 }
 
 /// A new, unused refresh token row.
@@ -507,6 +533,11 @@ impl From<&RefreshTokenRecord> for refresh_tokens::Model {
             session_id: r.session_id.clone(),
             used: false,
             claims: r.claims.clone(),
+            issued_at: r.issued_at.secs(),
+            audience: audience_column(&r.audience),
+            jti: r.jti.clone(),
+            used_at: None,
+            reused_at: None,
             offline: r.offline,
         }
     }
@@ -527,6 +558,9 @@ impl TryFrom<refresh_tokens::Model> for RefreshTokenRecord {
             auth_time: UnixTime(m.auth_time),
             session_id: m.session_id,
             claims: m.claims,
+            audience: audience_field("refresh_tokens", m.audience.as_deref())?,
+            issued_at: UnixTime(m.issued_at),
+            jti: m.jti,
             offline: m.offline,
         })
     }
@@ -660,4 +694,19 @@ impl From<UsedAssertion<'_>> for used_assertions::Model {
             expires_at: u.3.secs(),
         }
     }
+}
+
+impl From<role_definitions::Model> for RoleDef {
+    fn from(m: role_definitions::Model) -> Self {
+        RoleDef { name: m.name, description: m.description }
+    }
+}
+
+/// A client's role scope without `role`, as stored; `None` when the stored
+/// list does not name it (or cannot be read, which the client's next read reports).
+pub(crate) fn role_scope_without(stored: &str, role: &str) -> Option<String> {
+    let mut list = json_list("clients", "role_scope", stored).ok()?;
+    let before = list.len();
+    list.retain(|r| r != role);
+    (list.len() != before).then(|| to_json_list(&list))
 }

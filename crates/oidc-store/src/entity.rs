@@ -87,6 +87,8 @@ pub(crate) mod clients {
         pub userinfo_signed_response_alg: Option<String>,
         pub jwks_uri: Option<String>,
         pub token_endpoint_auth_method: Option<String>,
+        pub access_token_format: Option<String>,
+        pub access_token_signed_response_alg: Option<String>,
         pub policy_url: Option<String>,
         pub default_scopes: String,
         pub description: Option<String>,
@@ -275,6 +277,7 @@ pub(crate) mod auth_codes {
         pub used: bool,
         pub acr: Option<String>,
         pub claims: Option<String>,
+        pub resources: Option<String>,
     }
 
     /// No relations are declared.
@@ -301,6 +304,9 @@ pub(crate) mod access_tokens {
         pub expires_at: i64,
         pub grant_id: String,
         pub claims: Option<String>,
+        pub issued_at: i64,
+        pub audience: Option<String>,
+        pub jti: String,
         pub session_id: Option<String>,
     }
 
@@ -344,12 +350,30 @@ pub(crate) mod refresh_tokens {
         pub session_id: Option<String>,
         pub used: bool,
         pub claims: Option<String>,
+        pub issued_at: i64,
+        pub audience: Option<String>,
+        pub jti: String,
+        pub used_at: Option<i64>,
+        pub reused_at: Option<i64>,
         pub offline: bool,
     }
 
-    /// No relations are declared.
+    /// The token's user, for reading both in one `LEFT JOIN`.
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-    pub enum Relation {}
+    pub enum Relation {
+        #[sea_orm(
+            belongs_to = "super::users::Entity",
+            from = "(Column::Realm, Column::UserId)",
+            to = "(super::users::Column::Realm, super::users::Column::Id)"
+        )]
+        User,
+    }
+
+    impl Related<super::users::Entity> for Entity {
+        fn to() -> RelationDef {
+            Relation::User.def()
+        }
+    }
 
     impl ActiveModelBehavior for ActiveModel {}
 }
@@ -466,6 +490,29 @@ pub(crate) mod registration_policies {
         #[sea_orm(primary_key, auto_increment = false)]
         pub kind: String,
         pub config: String,
+    }
+
+    /// No relations are declared.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// `role_definitions`: the realm roles an operator defined.
+pub(crate) mod role_definitions {
+    use sea_orm::entity::prelude::*;
+
+    /// A role definition row.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "role_definitions")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub realm: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub name: String,
+        #[sea_orm(column_type = "Text")]
+        pub description: String,
     }
 
     /// No relations are declared.

@@ -14,6 +14,7 @@
 mod convert;
 mod entity;
 mod repos;
+mod roles;
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;

@@ -20,13 +20,13 @@ use oidc_core::model::{
 };
 use oidc_core::registration::{ClientRegistration, InitialAccessToken, PolicyKind};
 use oidc_core::repo::{
-    AuditRepo, ClientRepo, CodeRepo, ConsentRepo, KeyRepo, RealmRepo, Redeemed, Registered, RegistrationRepo,
-    ReplayRepo, RepoError, RepoResult, RoleHolder, RoleRepo, Rotated, SessionRepo, ThrottleRepo, TokenRepo, UserRepo,
+    AuditRepo, CleanupRepo, ClientRepo, CodeRepo, ConsentRepo, Expired, KeyRepo, RealmRepo, Redeemed, Registered,
+    RegistrationRepo, ReplayRepo, RepoError, RepoResult, Rotated, SessionRepo, ThrottleRepo, TokenRepo, UserRepo,
 };
 use oidc_core::secret::Digest;
 use oidc_core::throttle::FailureCount;
 use oidc_core::time::UnixTime;
-use sea_orm::sea_query::{CommonTableExpression, Expr, ExprTrait as _, OnConflict, WithClause};
+use sea_orm::sea_query::{CommonTableExpression, Expr, ExprTrait as _, OnConflict, Query, WithClause};
 use sea_orm::{
     ActiveModelTrait, ActiveValue, ColumnTrait as _, ConnectionTrait, DbBackend, EntityTrait, IntoActiveModel,
     QueryFilter as _, QueryOrder as _, QuerySelect as _, QueryTrait as _,
@@ -41,7 +41,7 @@ use crate::entity::{
 };
 
 /// Inserts one row, without `RETURNING`.
-async fn insert<M, A>(db: &impl ConnectionTrait, row: M) -> RepoResult<()>
+pub(crate) async fn insert<M, A>(db: &impl ConnectionTrait, row: M) -> RepoResult<()>
 where
     M: IntoActiveModel<A>,
     A: ActiveModelTrait + Send,
@@ -52,7 +52,7 @@ where
 
 /// Inserts one row unless its `key` columns are taken:
 /// `INSERT ... ON CONFLICT (key) DO NOTHING`, for idempotent writes.
-async fn insert_or_ignore<E, A>(db: &impl ConnectionTrait, row: A, key: Vec<E::Column>) -> RepoResult<()>
+pub(crate) async fn insert_or_ignore<E, A>(db: &impl ConnectionTrait, row: A, key: Vec<E::Column>) -> RepoResult<()>
 where
     E: EntityTrait,
     A: ActiveModelTrait<Entity = E> + Send,
@@ -80,7 +80,7 @@ async fn spend_codes(db: &impl ConnectionTrait, realm: &str, col: auth_codes::Co
 }
 
 /// `NotFound` when an update or deletion of a named row matched none.
-fn found(rows_affected: u64, what: impl FnOnce() -> String) -> RepoResult<()> {
+pub(crate) fn found(rows_affected: u64, what: impl FnOnce() -> String) -> RepoResult<()> {
     if rows_affected == 0 { Err(RepoError::NotFound(what())) } else { Ok(()) }
 }
 
@@ -580,14 +580,16 @@ impl CodeRepo for Store {
         insert(&self.db, auth_codes::Model::from(code)).await
     }
 
-    /// `UPDATE ... SET used = true WHERE ... AND used = false RETURNING *`: the row
-    /// lock (PostgreSQL) or the write lock (SQLite) lets exactly one caller match.
-    /// Only when it matched nothing does a `SELECT` tell a replay from an unknown code.
-    async fn redeem_code(&self, realm: &str, digest: &Digest) -> RepoResult<Redeemed> {
+    /// `UPDATE ... SET used = true WHERE ... AND client_id = ? AND used = false RETURNING *`:
+    /// the row lock (PostgreSQL) or the write lock (SQLite) lets exactly one caller
+    /// match, and only the code's own client. Only when it matched nothing does a
+    /// `SELECT` tell a replay from another client's or an unknown code.
+    async fn redeem_code(&self, realm: &str, digest: &Digest, client_id: &str) -> RepoResult<Redeemed> {
         let first = auth_codes::Entity::update_many()
             .col_expr(auth_codes::Column::Used, Expr::value(true))
             .filter(auth_codes::Column::Digest.eq(digest.as_str()))
             .filter(auth_codes::Column::Realm.eq(realm))
+            .filter(auth_codes::Column::ClientId.eq(client_id))
             .filter(auth_codes::Column::Used.eq(false))
             .exec_with_returning(&self.db)
             .await
@@ -603,6 +605,7 @@ impl CodeRepo for Store {
             .into_iter()
             .next();
         Ok(match row {
+            Some(row) if row.client_id != client_id => Redeemed::OtherClient,
             Some(row) => Redeemed::Replayed(row.try_into()?),
             None => Redeemed::Unknown,
         })
@@ -661,18 +664,74 @@ impl TokenRepo for Store {
         Ok(Some((AccessTokenRecord::try_from(token)?, user.map(User::try_from).transpose()?)))
     }
 
+    /// `SELECT ... FROM refresh_tokens LEFT JOIN users`.
+    async fn refresh_token_with_user(
+        &self,
+        realm: &str,
+        digest: &Digest,
+    ) -> RepoResult<Option<(RefreshTokenRecord, bool, Option<User>)>> {
+        let row = refresh_tokens::Entity::find_by_id(digest.as_str())
+            .filter(refresh_tokens::Column::Realm.eq(realm))
+            .find_also_related(users::Entity)
+            .all(&self.db)
+            .await
+            .repo()?
+            .into_iter()
+            .next();
+        let Some((token, user)) = row else { return Ok(None) };
+        let used = token.used;
+        Ok(Some((RefreshTokenRecord::try_from(token)?, used, user.map(User::try_from).transpose()?)))
+    }
+
+    async fn revoke_access_token(&self, realm: &str, digest: &Digest) -> RepoResult<bool> {
+        let r = access_tokens::Entity::delete_many()
+            .filter(access_tokens::Column::Digest.eq(digest.as_str()))
+            .filter(access_tokens::Column::Realm.eq(realm))
+            .exec(&self.db)
+            .await
+            .repo()?;
+        Ok(r.rows_affected > 0)
+    }
+
     /// Like [`CodeRepo::redeem_code`]: one conditional `UPDATE ... RETURNING`.
-    async fn use_refresh_token(&self, realm: &str, digest: &Digest) -> RepoResult<Rotated> {
+    /// Then, with a reuse interval, a second conditional `UPDATE ... SET reused_at = now
+    /// WHERE used AND reused_at IS NULL AND used_at > now - interval RETURNING`.
+    async fn use_refresh_token(
+        &self,
+        realm: &str,
+        digest: &Digest,
+        client_id: &str,
+        now: UnixTime,
+        reuse_interval: i64,
+    ) -> RepoResult<Rotated> {
         let first = refresh_tokens::Entity::update_many()
             .col_expr(refresh_tokens::Column::Used, Expr::value(true))
+            .col_expr(refresh_tokens::Column::UsedAt, Expr::value(now.secs()))
             .filter(refresh_tokens::Column::Digest.eq(digest.as_str()))
             .filter(refresh_tokens::Column::Realm.eq(realm))
+            .filter(refresh_tokens::Column::ClientId.eq(client_id))
             .filter(refresh_tokens::Column::Used.eq(false))
             .exec_with_returning(&self.db)
             .await
             .repo()?;
         if let Some(row) = first.into_iter().next() {
             return Ok(Rotated::First(row.try_into()?));
+        }
+        if reuse_interval > 0 {
+            let again = refresh_tokens::Entity::update_many()
+                .col_expr(refresh_tokens::Column::ReusedAt, Expr::value(now.secs()))
+                .filter(refresh_tokens::Column::Digest.eq(digest.as_str()))
+                .filter(refresh_tokens::Column::Realm.eq(realm))
+                .filter(refresh_tokens::Column::ClientId.eq(client_id))
+                .filter(refresh_tokens::Column::Used.eq(true))
+                .filter(refresh_tokens::Column::ReusedAt.is_null())
+                .filter(refresh_tokens::Column::UsedAt.gt(now.secs().saturating_sub(reuse_interval)))
+                .exec_with_returning(&self.db)
+                .await
+                .repo()?;
+            if let Some(row) = again.into_iter().next() {
+                return Ok(Rotated::Reused(row.try_into()?));
+            }
         }
         let row = refresh_tokens::Entity::find_by_id(digest.as_str())
             .filter(refresh_tokens::Column::Realm.eq(realm))
@@ -682,6 +741,7 @@ impl TokenRepo for Store {
             .into_iter()
             .next();
         Ok(match row {
+            Some(row) if row.client_id != client_id => Rotated::OtherClient,
             Some(row) => Rotated::Replayed(row.try_into()?),
             None => Rotated::Unknown,
         })
@@ -1065,65 +1125,6 @@ impl RegistrationRepo for Store {
 }
 
 #[async_trait]
-impl RoleRepo for Store {
-    async fn roles(&self, realm: &str, holder: &RoleHolder) -> RepoResult<Vec<String>> {
-        let (kind, id) = crate::convert::holder_columns(holder);
-        let rows = role_assignments::Entity::find()
-            .filter(role_assignments::Column::Realm.eq(realm))
-            .filter(role_assignments::Column::HolderKind.eq(kind))
-            .filter(role_assignments::Column::HolderId.eq(id))
-            .order_by_asc(role_assignments::Column::Role)
-            .all(&self.db)
-            .await
-            .repo()?;
-        Ok(rows.into_iter().map(|r| r.role).collect())
-    }
-
-    /// Idempotent: `INSERT ... ON CONFLICT DO NOTHING`.
-    async fn grant_role(&self, realm: &str, holder: &RoleHolder, role: &str) -> RepoResult<()> {
-        let (kind, id) = crate::convert::holder_columns(holder);
-        let row = role_assignments::Model {
-            realm: realm.to_owned(),
-            holder_kind: kind.to_owned(),
-            holder_id: id.to_owned(),
-            role: role.to_owned(),
-        };
-        let key = vec![
-            role_assignments::Column::Realm,
-            role_assignments::Column::HolderKind,
-            role_assignments::Column::HolderId,
-            role_assignments::Column::Role,
-        ];
-        insert_or_ignore(&self.db, row.into_active_model(), key).await
-    }
-
-    async fn revoke_role(&self, realm: &str, holder: &RoleHolder, role: &str) -> RepoResult<()> {
-        let (kind, id) = crate::convert::holder_columns(holder);
-        let res = role_assignments::Entity::delete_many()
-            .filter(role_assignments::Column::Realm.eq(realm))
-            .filter(role_assignments::Column::HolderKind.eq(kind))
-            .filter(role_assignments::Column::HolderId.eq(id))
-            .filter(role_assignments::Column::Role.eq(role))
-            .exec(&self.db)
-            .await
-            .repo()?;
-        found(res.rows_affected, || format!("role '{role}' of {kind} '{id}'"))
-    }
-
-    async fn role_assignments(&self, realm: &str) -> RepoResult<Vec<(RoleHolder, String)>> {
-        let rows = role_assignments::Entity::find()
-            .filter(role_assignments::Column::Realm.eq(realm))
-            .order_by_asc(role_assignments::Column::HolderKind)
-            .order_by_asc(role_assignments::Column::HolderId)
-            .order_by_asc(role_assignments::Column::Role)
-            .all(&self.db)
-            .await
-            .repo()?;
-        rows.into_iter().map(<(RoleHolder, String)>::try_from).collect()
-    }
-}
-
-#[async_trait]
 impl ReplayRepo for Store {
     /// Forgets expired ids of the realm, then inserts: a unique violation is a replay.
     async fn use_once(
@@ -1146,5 +1147,68 @@ impl ReplayRepo for Store {
             Err(RepoError::Conflict(_)) => Ok(false),
             Err(e) => Err(e),
         }
+    }
+}
+
+/// Deletes at most `batch` rows of `table` whose `expires_at` is at or
+/// before `now`: `DELETE FROM t WHERE (pk...) IN (SELECT pk... FROM t WHERE
+/// expires_at <= ? LIMIT ?)`, portable to SQLite and PostgreSQL, so that one
+/// statement never holds the table long.
+async fn delete_expired_from(
+    db: &impl ConnectionTrait,
+    table: &'static str,
+    key: &[&'static str],
+    now: UnixTime,
+    batch: u64,
+) -> RepoResult<u64> {
+    let expired = Query::select()
+        .columns(key.iter().copied())
+        .from(table)
+        .and_where(Expr::col("expires_at").lte(now.secs()))
+        .limit(batch)
+        .to_owned();
+    let delete = Query::delete()
+        .from_table(table)
+        .and_where(Expr::tuple(key.iter().map(|c| Expr::col(*c))).in_subquery(expired))
+        .to_owned();
+    Ok(db.execute(&delete).await.repo()?.rows_affected())
+}
+
+#[async_trait]
+impl CleanupRepo for Store {
+    async fn delete_expired(&self, now: UnixTime, failures_before: UnixTime, batch: u64) -> RepoResult<Expired> {
+        let db = &self.db;
+        // The clients each expiring session served go first, with the same bound.
+        let expiring_sessions = Query::select()
+            .columns(["realm", "id"])
+            .from("login_sessions")
+            .and_where(Expr::col("expires_at").lte(now.secs()))
+            .limit(batch)
+            .to_owned();
+        let served = Query::delete()
+            .from_table("session_clients")
+            .and_where(Expr::tuple([Expr::col("realm"), Expr::col("session_id")]).in_subquery(expiring_sessions))
+            .to_owned();
+        db.execute(&served).await.repo()?;
+        let stale = Query::select()
+            .columns(["realm", "key"])
+            .from("login_failures")
+            .and_where(Expr::col("last_failure").lt(failures_before.secs()))
+            .limit(batch)
+            .to_owned();
+        let forget = Query::delete()
+            .from_table("login_failures")
+            .and_where(Expr::tuple([Expr::col("realm"), Expr::col("key")]).in_subquery(stale))
+            .to_owned();
+        let failure_counts = db.execute(&forget).await.repo()?.rows_affected();
+        Ok(Expired {
+            failure_counts,
+            codes: delete_expired_from(db, "auth_codes", &["digest"], now, batch).await?,
+            access_tokens: delete_expired_from(db, "access_tokens", &["digest"], now, batch).await?,
+            refresh_tokens: delete_expired_from(db, "refresh_tokens", &["digest"], now, batch).await?,
+            sessions: delete_expired_from(db, "login_sessions", &["digest"], now, batch).await?,
+            consents: delete_expired_from(db, "consents", &["realm", "user_id", "client_id"], now, batch).await?,
+            assertions: delete_expired_from(db, "used_assertions", &["realm", "client_id", "jti"], now, batch).await?,
+        })
     }
 }

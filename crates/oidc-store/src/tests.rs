@@ -19,8 +19,8 @@ use oidc_core::model::{
 use oidc_core::pkce::PkceMethod;
 use oidc_core::registration::{ClientRegistration, InitialAccessToken, PolicyKind};
 use oidc_core::repo::{
-    AuditRepo as _, ClientRepo as _, CodeRepo as _, ConsentRepo as _, KeyRepo as _, RealmRepo as _, Redeemed,
-    Registered, RegistrationRepo as _, ReplayRepo as _, RepoError, RoleHolder, RoleRepo as _, Rotated,
+    AuditRepo as _, CleanupRepo as _, ClientRepo as _, CodeRepo as _, ConsentRepo as _, KeyRepo as _, RealmRepo as _,
+    Redeemed, Registered, RegistrationRepo as _, ReplayRepo as _, RepoError, RoleHolder, RoleRepo as _, Rotated,
     SessionRepo as _, ThrottleRepo as _, TokenRepo as _, UserRepo as _,
 };
 use oidc_core::scope::Scope;
@@ -251,6 +251,8 @@ fn client(realm: &str, id: &str) -> Client {
     settings.pkce_method = Some(oidc_core::pkce::PkceMethod::S256);
     settings.full_scope_allowed = false;
     settings.role_scope = vec!["reader".into()];
+    settings.access_token_format = Some(oidc_core::model::AccessTokenFormat::Jwt);
+    settings.access_token_signed_response_alg = Some(JwtAlg::Es256);
     Client {
         realm: realm.into(),
         client_id: id.into(),
@@ -344,6 +346,7 @@ fn code(digest: &str, client_id: &str, user_id: &str, grant: &str) -> CodeRecord
         grant_id: grant.into(),
         acr: Some("1".into()),
         claims: Some(r#"{"userinfo":{"email":null}}"#.into()),
+        resources: vec!["https://api.example/".into(), "urn:example:ledger".into()],
     }
 }
 
@@ -357,7 +360,10 @@ fn access(digest: &str, client_id: &str, user_id: &str, grant: &str) -> AccessTo
         expires_at: UnixTime(5000),
         grant_id: grant.into(),
         claims: Some(r#"{"userinfo":{"email":null}}"#.into()),
+        issued_at: UnixTime(1000),
         session_id: Some("sid".into()),
+        audience: vec!["https://api.example".into()],
+        jti: format!("j-{digest}"),
     }
 }
 
@@ -373,6 +379,9 @@ fn refresh(digest: &str, client_id: &str, user_id: &str, grant: &str) -> Refresh
         auth_time: UnixTime(100),
         session_id: Some("sid".into()),
         claims: None,
+        issued_at: UnixTime(1000),
+        audience: Vec::new(),
+        jti: format!("j-{digest}"),
         offline: true,
     }
 }
@@ -594,15 +603,18 @@ async fn clients_delete_removes_codes_tokens_and_consents(s: Store) {
 
     s.delete_client("r", "c1").await.expect("delete");
     assert!(s.client("r", "c1").await.expect("client").is_none());
-    assert!(matches!(s.redeem_code("r", &Digest("code1".into())).await.expect("redeem"), Redeemed::Unknown));
+    assert!(matches!(s.redeem_code("r", &Digest("code1".into()), "c1").await.expect("redeem"), Redeemed::Unknown));
     assert!(s.access_token("r", &Digest("at1".into())).await.expect("token").is_none());
-    assert!(matches!(s.use_refresh_token("r", &Digest("rt1".into())).await.expect("use"), Rotated::Unknown));
+    assert!(matches!(
+        s.use_refresh_token("r", &Digest("rt1".into()), "c1", UnixTime(100), 0).await.expect("use"),
+        Rotated::Unknown
+    ));
     assert!(s.consent("r", "u1", "c1").await.expect("consent").is_none());
 
     assert!(s.client("r", "c2").await.expect("client").is_some(), "the other client stays");
     assert!(s.access_token("r", &Digest("at2".into())).await.expect("token").is_some());
     assert!(s.consent("r", "u1", "c2").await.expect("consent").is_some());
-    assert!(matches!(s.redeem_code("r", &Digest("code2".into())).await.expect("redeem"), Redeemed::First(_)));
+    assert!(matches!(s.redeem_code("r", &Digest("code2".into()), "c2").await.expect("redeem"), Redeemed::First(_)));
 
     assert!(is_not_found(s.delete_client("r", "c1").await), "deleting a missing client");
 }
@@ -627,7 +639,7 @@ async fn corrupt_stored_values_are_backend_errors(s: Store) {
     assert!(is_backend(s.client("r", "c2").await), "response_types is not JSON");
     assert!(is_backend(s.clients("r").await), "a corrupt row fails the list");
     assert!(is_backend(s.keys("r").await), "unknown key state");
-    assert!(is_backend(s.redeem_code("r", &Digest("code1".into())).await), "unknown PKCE method");
+    assert!(is_backend(s.redeem_code("r", &Digest("code1".into()), "c1").await), "unknown PKCE method");
     let e = s.client("r", "c1").await.expect_err("corrupt");
     assert!(e.to_string().contains("clients.client_type"), "the error names the column: {e}");
 }
@@ -695,9 +707,12 @@ async fn users_delete_removes_sessions_codes_tokens_and_consents(s: Store) {
     let now = UnixTime(500);
     assert!(s.user("r", "u1").await.expect("user").is_none());
     assert!(s.session("r", &Digest("s-u1".into()), now).await.expect("session").is_none());
-    assert!(matches!(s.redeem_code("r", &Digest("code-u1".into())).await.expect("redeem"), Redeemed::Unknown));
+    assert!(matches!(s.redeem_code("r", &Digest("code-u1".into()), "c1").await.expect("redeem"), Redeemed::Unknown));
     assert!(s.access_token("r", &Digest("at-u1".into())).await.expect("token").is_none());
-    assert!(matches!(s.use_refresh_token("r", &Digest("rt-u1".into())).await.expect("use"), Rotated::Unknown));
+    assert!(matches!(
+        s.use_refresh_token("r", &Digest("rt-u1".into()), "c1", UnixTime(100), 0).await.expect("use"),
+        Rotated::Unknown
+    ));
     assert!(s.consents_of_user("r", "u1").await.expect("consents").is_empty());
 
     assert!(s.session("r", &Digest("s-u2".into()), now).await.expect("session").is_some(), "other users stay");
@@ -784,11 +799,14 @@ async fn ending_a_session_ends_its_tokens_but_not_offline_ones(s: Store) {
     assert!(s.unused_refresh_token("r", &online.digest).await.expect("read").is_none(), "its refresh token");
     let kept = s.unused_refresh_token("r", &offline.digest).await.expect("read").expect("offline tokens outlive it");
     assert!(kept.offline);
-    assert!(matches!(s.redeem_code("r", &c.digest).await.expect("redeem"), Redeemed::Replayed(_)), "code spent");
+    assert!(matches!(s.redeem_code("r", &c.digest, "c1").await.expect("redeem"), Redeemed::Replayed(_)), "code spent");
     assert!(s.access_token("r", &other.digest).await.expect("read").is_some(), "other sessions' tokens stay");
     s.end_session("r", &x.id).await.expect("ending twice succeeds");
     // A used refresh token is not "unused".
-    assert!(matches!(s.use_refresh_token("r", &offline.digest).await.expect("use"), Rotated::First(_)));
+    assert!(matches!(
+        s.use_refresh_token("r", &offline.digest, "c1", UnixTime(100), 0).await.expect("use"),
+        Rotated::First(_)
+    ));
     assert!(s.unused_refresh_token("r", &offline.digest).await.expect("read").is_none());
 }
 on_backends!(ending_a_session_ends_its_tokens_but_not_offline_ones);
@@ -833,31 +851,97 @@ async fn codes_redeem_first_replayed_unknown(s: Store) {
     plain.code_challenge_method = None;
     plain.session_id = None;
     s.save_code(&plain).await.expect("save");
-    match s.redeem_code("r", &c.digest).await.expect("redeem") {
+    match s.redeem_code("r", &c.digest, "c1").await.expect("redeem") {
         Redeemed::First(got) => assert_eq!(dbg(&got), dbg(&c)),
         other => panic!("expected the first redemption, got {other:?}"),
     }
-    match s.redeem_code("r", &c.digest).await.expect("redeem") {
+    match s.redeem_code("r", &c.digest, "c1").await.expect("redeem") {
         Redeemed::Replayed(got) => assert_eq!(got.grant_id, "g1", "a replay names the grant to revoke"),
         other => panic!("expected a replay, got {other:?}"),
     }
-    assert!(matches!(s.redeem_code("r", &c.digest).await.expect("redeem"), Redeemed::Replayed(_)));
-    match s.redeem_code("r", &plain.digest).await.expect("redeem") {
+    assert!(matches!(s.redeem_code("r", &c.digest, "c1").await.expect("redeem"), Redeemed::Replayed(_)));
+    match s.redeem_code("r", &plain.digest, "c1").await.expect("redeem") {
         Redeemed::First(got) => assert_eq!(dbg(&got), dbg(&plain)),
         other => panic!("expected the first redemption, got {other:?}"),
     }
-    assert!(matches!(s.redeem_code("r", &Digest("nope".into())).await.expect("redeem"), Redeemed::Unknown));
+    assert!(matches!(s.redeem_code("r", &Digest("nope".into()), "c1").await.expect("redeem"), Redeemed::Unknown));
     s.save_code(&code("d3", "c1", "u1", "g3")).await.expect("save");
     assert!(
-        matches!(s.redeem_code("other", &Digest("d3".into())).await.expect("redeem"), Redeemed::Unknown),
+        matches!(s.redeem_code("other", &Digest("d3".into()), "c1").await.expect("redeem"), Redeemed::Unknown),
         "codes are scoped by realm"
     );
     assert!(
-        matches!(s.redeem_code("r", &Digest("d3".into())).await.expect("redeem"), Redeemed::First(_)),
+        matches!(s.redeem_code("r", &Digest("d3".into()), "c1").await.expect("redeem"), Redeemed::First(_)),
         "a redemption in another realm does not spend the code"
     );
 }
 on_backends!(codes_redeem_first_replayed_unknown);
+
+/// Another client presenting a code or refresh token changes nothing: the
+/// owner's first use is still the first (RFC 6749 §4.1.3, §6).
+async fn codes_and_refresh_tokens_of_another_client_are_not_spent(s: Store) {
+    s.save_code(&code("d1", "c1", "u1", "g1")).await.expect("save");
+    s.save_tokens(&access("at1", "c1", "u1", "g2"), Some(&refresh("rt1", "c1", "u1", "g2"))).await.expect("save");
+    for _ in 0..2 {
+        assert!(matches!(s.redeem_code("r", &Digest("d1".into()), "c2").await.expect("redeem"), Redeemed::OtherClient));
+        assert!(matches!(
+            s.use_refresh_token("r", &Digest("rt1".into()), "c2", UnixTime(100), 0).await.expect("use"),
+            Rotated::OtherClient
+        ));
+    }
+    assert!(matches!(s.redeem_code("r", &Digest("d1".into()), "c1").await.expect("redeem"), Redeemed::First(_)));
+    assert!(matches!(
+        s.use_refresh_token("r", &Digest("rt1".into()), "c1", UnixTime(100), 0).await.expect("use"),
+        Rotated::First(_)
+    ));
+    // Once spent, another client's presentation is still no replay of the owner's.
+    assert!(matches!(s.redeem_code("r", &Digest("d1".into()), "c2").await.expect("redeem"), Redeemed::OtherClient));
+    assert!(matches!(
+        s.use_refresh_token("r", &Digest("rt1".into()), "c2", UnixTime(100), 0).await.expect("use"),
+        Rotated::OtherClient
+    ));
+}
+on_backends!(codes_and_refresh_tokens_of_another_client_are_not_spent);
+
+/// Within the reuse interval after its rotation a refresh token may be used
+/// once more by its client; after that, or after the interval, it is a replay.
+async fn refresh_tokens_may_be_reused_once_within_the_interval(s: Store) {
+    for d in ["rt1", "rt2", "rt3"] {
+        s.save_tokens(&access(&format!("at-{d}"), "c1", "u1", "g1"), Some(&refresh(d, "c1", "u1", "g1")))
+            .await
+            .expect("save");
+    }
+    let rt = |d: &str| Digest(d.into());
+    assert!(matches!(
+        s.use_refresh_token("r", &rt("rt1"), "c1", UnixTime(100), 10).await.expect("use"),
+        Rotated::First(_)
+    ));
+    assert!(matches!(
+        s.use_refresh_token("r", &rt("rt1"), "c2", UnixTime(105), 10).await.expect("use"),
+        Rotated::OtherClient
+    ));
+    match s.use_refresh_token("r", &rt("rt1"), "c1", UnixTime(105), 10).await.expect("use") {
+        Rotated::Reused(got) => assert_eq!(got.grant_id, "g1"),
+        other => panic!("expected the one reuse, got {other:?}"),
+    }
+    assert!(matches!(
+        s.use_refresh_token("r", &rt("rt1"), "c1", UnixTime(106), 10).await.expect("use"),
+        Rotated::Replayed(_)
+    ));
+    // Past the interval: a replay.
+    s.use_refresh_token("r", &rt("rt2"), "c1", UnixTime(100), 10).await.expect("use");
+    assert!(matches!(
+        s.use_refresh_token("r", &rt("rt2"), "c1", UnixTime(110), 10).await.expect("use"),
+        Rotated::Replayed(_)
+    ));
+    // No interval: every second use is a replay.
+    s.use_refresh_token("r", &rt("rt3"), "c1", UnixTime(100), 0).await.expect("use");
+    assert!(matches!(
+        s.use_refresh_token("r", &rt("rt3"), "c1", UnixTime(101), 0).await.expect("use"),
+        Rotated::Replayed(_)
+    ));
+}
+on_backends!(refresh_tokens_may_be_reused_once_within_the_interval);
 
 /// Of 16 concurrent redemptions of one code exactly one is `First`; the rest are replays.
 async fn codes_concurrent_redemptions_have_one_winner(s: Store) {
@@ -868,7 +952,7 @@ async fn codes_concurrent_redemptions_have_one_winner(s: Store) {
         let tasks: Vec<_> = (0..16)
             .map(|_| {
                 let (s, d) = (s.clone(), digest.clone());
-                tokio::spawn(async move { s.redeem_code("r", &d).await })
+                tokio::spawn(async move { s.redeem_code("r", &d, "c1").await })
             })
             .collect();
         let (mut first, mut replayed) = (0, 0);
@@ -876,7 +960,7 @@ async fn codes_concurrent_redemptions_have_one_winner(s: Store) {
             match t.await.expect("join").expect("redeem") {
                 Redeemed::First(_) => first += 1,
                 Redeemed::Replayed(_) => replayed += 1,
-                Redeemed::Unknown => panic!("the code exists"),
+                Redeemed::Unknown | Redeemed::OtherClient => panic!("the code exists and is c1's"),
             }
         }
         assert_eq!((first, replayed), (1, 15), "exactly one of 16 concurrent redemptions wins (round {round})");
@@ -895,15 +979,18 @@ async fn tokens_roundtrip_and_refresh_rotation(s: Store) {
     let got = s.access_token("r", &at.digest).await.expect("token").expect("stored");
     assert_eq!(dbg(&got), dbg(&at));
     assert!(s.access_token("other", &at.digest).await.expect("token").is_none(), "scoped by realm");
-    match s.use_refresh_token("r", &rt.digest).await.expect("use") {
+    match s.use_refresh_token("r", &rt.digest, "c1", UnixTime(100), 0).await.expect("use") {
         Rotated::First(got) => assert_eq!(dbg(&got), dbg(&rt)),
         other => panic!("expected the first use, got {other:?}"),
     }
-    match s.use_refresh_token("r", &rt.digest).await.expect("use") {
+    match s.use_refresh_token("r", &rt.digest, "c1", UnixTime(100), 0).await.expect("use") {
         Rotated::Replayed(got) => assert_eq!(got.grant_id, "g1"),
         other => panic!("expected a replay, got {other:?}"),
     }
-    assert!(matches!(s.use_refresh_token("r", &Digest("x".into())).await.expect("use"), Rotated::Unknown));
+    assert!(matches!(
+        s.use_refresh_token("r", &Digest("x".into()), "c1", UnixTime(100), 0).await.expect("use"),
+        Rotated::Unknown
+    ));
     // The rotation's new pair, without a refresh token this time.
     let at2 = access("at2", "c1", "u1", "g1");
     s.save_tokens(&at2, None).await.expect("save an access token alone");
@@ -911,11 +998,11 @@ async fn tokens_roundtrip_and_refresh_rotation(s: Store) {
     let mut rt3 = refresh("rt3", "c1", "u1", "g1");
     rt3.session_id = None;
     s.save_tokens(&access("at3", "c1", "u1", "g1"), Some(&rt3)).await.expect("save");
-    match s.use_refresh_token("other", &rt3.digest).await.expect("use") {
+    match s.use_refresh_token("other", &rt3.digest, "c1", UnixTime(100), 0).await.expect("use") {
         Rotated::Unknown => {}
         other => panic!("refresh tokens are scoped by realm, got {other:?}"),
     }
-    match s.use_refresh_token("r", &rt3.digest).await.expect("use") {
+    match s.use_refresh_token("r", &rt3.digest, "c1", UnixTime(100), 0).await.expect("use") {
         Rotated::First(got) => assert_eq!(dbg(&got), dbg(&rt3)),
         other => panic!("expected the first use, got {other:?}"),
     }
@@ -929,7 +1016,7 @@ async fn tokens_concurrent_refresh_has_one_winner(s: Store) {
     let tasks: Vec<_> = (0..16)
         .map(|_| {
             let s = s.clone();
-            tokio::spawn(async move { s.use_refresh_token("r", &Digest("rt".into())).await })
+            tokio::spawn(async move { s.use_refresh_token("r", &Digest("rt".into()), "c1", UnixTime(100), 0).await })
         })
         .collect();
     let mut first = 0;
@@ -952,7 +1039,10 @@ async fn tokens_save_is_all_or_nothing(s: Store) {
     let r = s.save_tokens(&access("at1", "c1", "u1", "g4"), Some(&refresh("rt4", "c1", "u1", "g4"))).await;
     assert!(is_conflict(r), "the access token's digest is taken");
     assert!(
-        matches!(s.use_refresh_token("r", &Digest("rt4".into())).await.expect("use"), Rotated::Unknown),
+        matches!(
+            s.use_refresh_token("r", &Digest("rt4".into()), "c1", UnixTime(100), 0).await.expect("use"),
+            Rotated::Unknown
+        ),
         "the refresh token was not written"
     );
 }
@@ -975,21 +1065,48 @@ async fn tokens_revoke_grant_removes_its_tokens(s: Store) {
     }
     for d in ["rt1", "rt2"] {
         assert!(
-            matches!(s.use_refresh_token("r", &Digest(d.into())).await.expect("use"), Rotated::Unknown),
+            matches!(
+                s.use_refresh_token("r", &Digest(d.into()), "c1", UnixTime(100), 0).await.expect("use"),
+                Rotated::Unknown
+            ),
             "{d} is revoked"
         );
     }
     assert!(
-        matches!(s.redeem_code("r", &Digest("code1".into())).await.expect("redeem"), Redeemed::Replayed(_)),
+        matches!(s.redeem_code("r", &Digest("code1".into()), "c1").await.expect("redeem"), Redeemed::Replayed(_)),
         "the grant's code is spent"
     );
     assert!(s.access_token("r", &Digest("at3".into())).await.expect("token").is_some(), "other grants stay");
-    assert!(matches!(s.use_refresh_token("r", &Digest("rt3".into())).await.expect("use"), Rotated::First(_)));
+    assert!(matches!(
+        s.use_refresh_token("r", &Digest("rt3".into()), "c1", UnixTime(100), 0).await.expect("use"),
+        Rotated::First(_)
+    ));
     assert!(s.access_token("r2", &Digest("at4".into())).await.expect("token").is_some(), "other realms stay");
     s.revoke_grant("r", "g1").await.expect("revoking twice succeeds");
     s.revoke_grant("r", "nope").await.expect("revoking an unknown grant succeeds");
 }
 on_backends!(tokens_revoke_grant_removes_its_tokens);
+
+/// Introspection and revocation (RFC 7662, RFC 7009) read a refresh token in
+/// any state with its user, and delete one access token alone.
+async fn tokens_read_for_introspection_and_revoke_one_access_token(s: Store) {
+    s.create_user(&user("r", "u1", "alice")).await.expect("user");
+    let (at, rt) = (access("at1", "c1", "u1", "g1"), refresh("rt1", "c1", "u1", "g1"));
+    s.save_tokens(&at, Some(&rt)).await.expect("save");
+    s.save_tokens(&access("at2", "c1", "u1", "g1"), None).await.expect("save");
+    let (got, used, u) = s.refresh_token_with_user("r", &rt.digest).await.expect("read").expect("found");
+    assert_eq!((dbg(&got), used, u.map(|u| u.username)), (dbg(&rt), false, Some("alice".into())));
+    assert!(s.refresh_token_with_user("r2", &rt.digest).await.expect("read").is_none(), "scoped by realm");
+    s.use_refresh_token("r", &rt.digest, "c1", UnixTime(100), 0).await.expect("rotate");
+    let (_, used, _) = s.refresh_token_with_user("r", &rt.digest).await.expect("read").expect("found");
+    assert!(used, "a rotated refresh token reads as used");
+    assert!(!s.revoke_access_token("r2", &at.digest).await.expect("revoke"), "other realms are not touched");
+    assert!(s.revoke_access_token("r", &at.digest).await.expect("revoke"));
+    assert!(!s.revoke_access_token("r", &at.digest).await.expect("revoke twice"));
+    assert!(s.access_token("r", &at.digest).await.expect("read").is_none());
+    assert!(s.access_token("r", &Digest("at2".into())).await.expect("read").is_some(), "only that token goes");
+}
+on_backends!(tokens_read_for_introspection_and_revoke_one_access_token);
 
 async fn client_credentials_tokens_have_no_user(s: Store) {
     s.save_tokens(&access("cc1", "c1", "", "g9"), None).await.expect("save");
@@ -1099,7 +1216,10 @@ async fn withdrawing_consent_revokes_the_clients_tokens_for_the_user(s: Store) {
     s.delete_consent("r", "u1", "c1").await.expect("withdraw");
     assert!(s.consent("r", "u1", "c1").await.expect("read").is_none());
     assert!(s.access_token("r", &Digest("at1".into())).await.expect("read").is_none(), "revoked");
-    assert!(matches!(s.use_refresh_token("r", &Digest("rt1".into())).await.expect("use"), Rotated::Unknown));
+    assert!(matches!(
+        s.use_refresh_token("r", &Digest("rt1".into()), "c1", UnixTime(100), 0).await.expect("use"),
+        Rotated::Unknown
+    ));
     assert!(s.access_token("r", &Digest("at2".into())).await.expect("read").is_some(), "other clients keep theirs");
     assert!(s.access_token("r", &Digest("at3".into())).await.expect("read").is_some(), "other users keep theirs");
 }
@@ -1358,6 +1478,45 @@ async fn roles_are_granted_revoked_and_go_with_their_holder(s: Store) {
 }
 on_backends!(roles_are_granted_revoked_and_go_with_their_holder);
 
+/// Keycloak Server Administration Guide, "Assigning permissions using roles
+/// and groups": realm roles are defined per realm; deleting one removes its
+/// grants and its place in clients' role scope mappings ("Role scope mappings").
+async fn roles_are_defined_listed_and_deleted_with_their_grants(s: Store) {
+    let def = |name: &str, description: &str| oidc_core::roles::RoleDef {
+        name: name.into(),
+        description: description.into(),
+    };
+    s.define_role("r", &def("writer", "Writes")).await.expect("define");
+    s.define_role("r", &def("reader", "Reads")).await.expect("define");
+    s.define_role("r2", &def("reader", "Reads elsewhere")).await.expect("same name in another realm");
+    assert!(matches!(s.define_role("r", &def("reader", "Again")).await, Err(RepoError::Conflict(_))));
+    assert_eq!(s.role_definitions("r").await.expect("list"), [def("reader", "Reads"), def("writer", "Writes")]);
+    // A client whose role scope maps reader and writer, and holders of reader.
+    let mut c = client("r", "c1");
+    c.role_scope = vec!["reader".into(), "writer".into()];
+    s.create_client(&c).await.expect("client");
+    let mut other = client("r", "c2");
+    other.role_scope = vec!["writer".into()];
+    s.create_client(&other).await.expect("client");
+    let alice = RoleHolder::User("u1".into());
+    s.grant_role("r", &alice, "reader").await.expect("grant");
+    s.grant_role("r", &alice, "writer").await.expect("grant");
+    s.grant_role("r", &RoleHolder::Client("c1".into()), "reader").await.expect("grant");
+    s.grant_role("r2", &alice, "reader").await.expect("grant in r2");
+    s.delete_role("r", "reader").await.expect("delete");
+    assert!(is_not_found(s.delete_role("r", "reader").await));
+    assert_eq!(s.role_definitions("r").await.expect("list"), [def("writer", "Writes")]);
+    assert_eq!(s.roles("r", &alice).await.expect("roles"), ["writer"], "the grants went with it");
+    assert_eq!(s.role_assignments("r").await.expect("all").len(), 1);
+    let c1 = s.client("r", "c1").await.expect("read").expect("c1");
+    assert_eq!(c1.role_scope, ["writer"], "the role left the role scope");
+    let c2 = s.client("r", "c2").await.expect("read").expect("c2");
+    assert_eq!(c2.role_scope, ["writer"], "other role scopes are untouched");
+    assert_eq!(s.roles("r2", &alice).await.expect("roles"), ["reader"], "other realms are untouched");
+    assert_eq!(s.role_definitions("r2").await.expect("list").len(), 1);
+}
+on_backends!(roles_are_defined_listed_and_deleted_with_their_grants);
+
 async fn assertion_ids_are_accepted_once_until_they_expire(s: Store) {
     assert!(s.use_once("r", "c1", "j1", UnixTime(100), UnixTime(10)).await.expect("use"));
     assert!(!s.use_once("r", "c1", "j1", UnixTime(100), UnixTime(20)).await.expect("use"), "a replay");
@@ -1365,3 +1524,68 @@ async fn assertion_ids_are_accepted_once_until_they_expire(s: Store) {
     assert!(s.use_once("r", "c1", "j1", UnixTime(200), UnixTime(100)).await.expect("use"), "forgotten once expired");
 }
 on_backends!(assertion_ids_are_accepted_once_until_they_expire);
+
+/// Expired codes, tokens (used or not), sessions with the clients they served,
+/// consents, assertion ids and stale failed-password counters go, in bounded
+/// batches, in every realm; live ones stay.
+async fn cleanup_deletes_expired_rows_in_batches_and_keeps_live_ones(s: Store) {
+    let now = UnixTime(6000);
+    s.create_user(&user("r", "u1", "alice")).await.expect("user");
+    // Expired (at or before now) and live (after now) of each kind.
+    for (i, expires) in [(1, 100), (2, 6000), (3, 7000)] {
+        let mut c = code(&format!("code{i}"), "c1", "u1", "g1");
+        c.expires_at = UnixTime(expires);
+        s.save_code(&c).await.expect("code");
+        let mut at = access(&format!("at{i}"), "c1", "u1", "g1");
+        at.expires_at = UnixTime(expires);
+        let mut rt = refresh(&format!("rt{i}"), "c1", "u1", "g1");
+        rt.expires_at = UnixTime(expires);
+        s.save_tokens(&at, Some(&rt)).await.expect("tokens");
+        s.create_session(&session(&format!("s{i}"), "u1", expires)).await.expect("session");
+        s.add_session_client("r", &format!("sid-s{i}"), "c1", UnixTime(50)).await.expect("session client");
+        let mut consent = consent("u1", &format!("c{i}"), "openid");
+        consent.expires_at = UnixTime(expires);
+        s.save_consent(&consent).await.expect("consent");
+        s.use_once("r", "c1", &format!("j{i}"), UnixTime(expires), UnixTime(0)).await.expect("jti");
+    }
+    let mut elsewhere = access("at-r2", "c1", "u1", "g9");
+    elsewhere.realm = "r2".into();
+    elsewhere.expires_at = UnixTime(50);
+    s.save_tokens(&elsewhere, None).await.expect("tokens");
+    s.use_refresh_token("r", &Digest("rt1".into()), "c1", UnixTime(10), 0).await.expect("a used one expires too");
+
+    // Failed-password counters: two stale (last failure before the horizon), one recent.
+    for (key, at) in [("user:old1", 10), ("addr:old2", 20), ("user:recent", 5900)] {
+        s.record_failure("r", key, UnixTime(at), 900).await.expect("failure");
+    }
+    let horizon = UnixTime(5000);
+
+    let first = s.delete_expired(now, horizon, 1).await.expect("cleanup");
+    assert_eq!(first.counts(), [1; 7], "one batch of one row per table");
+    let second = s.delete_expired(now, horizon, 1).await.expect("cleanup");
+    assert_eq!(second.access_tokens, 1);
+    let mut rest = s.delete_expired(now, horizon, 100).await.expect("cleanup");
+    rest.add(first);
+    rest.add(second);
+    assert_eq!(rest.counts(), [2, 3, 2, 2, 2, 2, 2], "every expired row, the other realm's too");
+    assert_eq!(s.delete_expired(now, horizon, 100).await.expect("cleanup").total(), 0, "nothing left to delete");
+    // The record of the clients an ended session served went with it; a live session keeps its own.
+    assert!(s.session_clients("r", "sid-s1").await.expect("clients").is_empty());
+    assert_eq!(s.session_clients("r", "sid-s3").await.expect("clients"), vec!["c1".to_owned()]);
+    assert!(s.failures("r", "user:old1").await.expect("failures").is_none());
+    assert!(s.failures("r", "user:recent").await.expect("failures").is_some(), "a recent counter stays");
+
+    // The live ones stay.
+    assert!(matches!(s.redeem_code("r", &Digest("code3".into()), "c1").await.expect("code"), Redeemed::First(_)));
+    assert!(matches!(s.redeem_code("r", &Digest("code1".into()), "c1").await.expect("code"), Redeemed::Unknown));
+    assert!(s.access_token("r", &Digest("at3".into())).await.expect("at").is_some());
+    assert!(s.access_token("r", &Digest("at2".into())).await.expect("at").is_none());
+    assert!(s.refresh_token_with_user("r", &Digest("rt3".into())).await.expect("rt").is_some());
+    assert!(s.refresh_token_with_user("r", &Digest("rt1".into())).await.expect("rt").is_none());
+    assert!(s.session("r", &Digest("s3".into()), UnixTime(0)).await.expect("session").is_some());
+    assert!(s.session("r", &Digest("s1".into()), UnixTime(0)).await.expect("session").is_none());
+    assert!(s.consent("r", "u1", "c3").await.expect("consent").is_some());
+    assert!(s.consent("r", "u1", "c1").await.expect("consent").is_none());
+    assert!(!s.use_once("r", "c1", "j3", UnixTime(9000), UnixTime(0)).await.expect("jti"), "a live jti is kept");
+}
+on_backends!(cleanup_deletes_expired_rows_in_batches_and_keeps_live_ones);

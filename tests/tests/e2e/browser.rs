@@ -243,18 +243,30 @@ async fn session_rp(op_origin: String, iframe_url: String, client_id: String) ->
     let cb = format!(
         r#"<!DOCTYPE html><html><head><meta charset="utf-8"><title>RP Iframe</title></head><body>
 <p id="status">waiting</p>
+<p id="kc-status">waiting</p>
 <iframe id="op-iframe" src="{iframe_url}" frameborder="0" width="0" height="0"></iframe>
 <script>
   var targetOP = "{op_origin}";
   var clientId = "{client_id}";
-  var sessionState = new URLSearchParams(window.location.search).get("session_state") || "";
+  var query = new URLSearchParams(window.location.search);
+  var sessionState = query.get("session_state") || "";
+  // Keycloak's adapters (keycloak-js) post "client_id sid" instead of the salted hash.
+  var sid = query.get("sid");
+  var pending = [];
   window.addEventListener("message", receiveMessage, false);
   function checkStatus() {{
-    document.getElementById("op-iframe").contentWindow.postMessage(clientId + " " + sessionState, targetOP);
+    var frame = document.getElementById("op-iframe").contentWindow;
+    pending.push("status");
+    frame.postMessage(clientId + " " + sessionState, targetOP);
+    if (sid) {{
+      pending.push("kc-status");
+      frame.postMessage(clientId + " " + sid, targetOP);
+    }}
   }}
   function receiveMessage(event) {{
     if (event.origin !== targetOP) {{ return; }}
-    document.getElementById("status").textContent = event.data;
+    var target = pending.shift() || "status";
+    document.getElementById(target).textContent = event.data;
   }}
   document.getElementById("op-iframe").addEventListener("load", function () {{
     checkStatus();
@@ -323,6 +335,40 @@ async fn session_iframe_sees_unchanged_then_changed_after_a_logout_with_frontcha
     b.click("#login-submit").await;
     b.click("#consent-allow").await;
     wait_text(&b, "#status", "unchanged").await;
+    // The RP redeems its code; with the id_token's sid, the page also asks the way
+    // Keycloak's adapters do ("client_id sid"), and is answered the same.
+    let back = b.c().current_url().await.unwrap().to_string();
+    let code = crate::harness::query_param(&back, "code").unwrap();
+    let session_state = crate::harness::query_param(&back, "session_state").unwrap();
+    let tokens: serde_json::Value = crate::harness::browser()
+        .post(env.endpoint("token"))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", format!("{rp}/cb").as_str()),
+            ("client_id", client_id.as_str()),
+            ("code_verifier", "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let payload = tokens["id_token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("an id_token: {tokens}"))
+        .split('.')
+        .nth(1)
+        .unwrap()
+        .to_owned();
+    let claims: serde_json::Value = serde_json::from_slice(&oidc_core::jose::b64_decode(&payload).unwrap()).unwrap();
+    let sid = claims["sid"].as_str().expect("sid in the id_token").to_owned();
+    let page =
+        format!("{rp}/cb?session_state={}&sid={}", crate::harness::enc(&session_state), crate::harness::enc(&sid));
+    b.c().goto(&page).await.unwrap();
+    wait_text(&b, "#status", "unchanged").await;
+    wait_text(&b, "#kc-status", "unchanged").await;
     let rp_tab = b.c().window().await.unwrap();
 
     // Another tab signs out at the provider.
@@ -346,6 +392,7 @@ async fn session_iframe_sees_unchanged_then_changed_after_a_logout_with_frontcha
     // Back on the RP's page, the iframe now answers `changed`.
     b.c().switch_to_window(rp_tab).await.unwrap();
     wait_text(&b, "#status", "changed").await;
+    wait_text(&b, "#kc-status", "changed").await;
     b.close().await;
 }
 
@@ -430,5 +477,129 @@ async fn implicit_js_example_signs_in_and_calls_userinfo_in_chromium() {
     let info: serde_json::Value = serde_json::from_str(&b.text("#userinfo").await).unwrap();
     assert_eq!(info["email"], "alice@example.com");
     assert_eq!(info["sub"], sub.as_str());
+    b.close().await;
+}
+
+/// The keycloak-js module, which `cargo xtask ci` installs from npm into `target/npm`.
+fn keycloak_js() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/npm/node_modules/keycloak-js/lib/keycloak.js")
+}
+
+/// A single-page application built on Keycloak's own JavaScript adapter
+/// (keycloak-js, unmodified from npm), served on its own loopback port.
+async fn keycloak_js_app(op_base: String, client_id: String) -> String {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let library = std::fs::read_to_string(keycloak_js()).unwrap_or_else(|e| {
+        panic!(
+            "{} is missing ({e}): `cargo xtask ci` installs it, or run \
+             `npm install --no-save --prefix target/npm keycloak-js@26.2.4 openid-client@6.9.1`",
+            keycloak_js().display()
+        )
+    });
+    let index = format!(
+        r#"<!DOCTYPE html><html><head><meta charset="utf-8"><title>keycloak-js app</title></head><body>
+<p id="status">starting</p><p id="user"></p><p id="email"></p><p id="answers"></p>
+<script type="module">
+  import Keycloak from "/keycloak.js";
+  // What the provider's frames tell the page (the third-party cookie check, the session iframe).
+  window.addEventListener("message", (e) => {{
+    if (e.origin === "{op_base}") {{ document.getElementById("answers").textContent += e.data + " "; }}
+  }});
+  const status = document.getElementById("status");
+  const keycloak = new Keycloak({{ url: "{op_base}", realm: "main", clientId: "{client_id}" }});
+  try {{
+    const authenticated = await keycloak.init({{ onLoad: "login-required", pkceMethod: "S256",
+      checkLoginIframe: true, checkLoginIframeInterval: 1 }});
+    document.getElementById("user").textContent = keycloak.tokenParsed.preferred_username || "";
+    const info = await keycloak.loadUserInfo();
+    document.getElementById("email").textContent = info.email || "";
+    await keycloak.updateToken(-1);
+    status.textContent = authenticated ? "authenticated" : "anonymous";
+  }} catch (e) {{
+    status.textContent = "error: " + (e && e.message ? e.message : JSON.stringify(e));
+  }}
+</script></body></html>"#
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            let (index, library) = (index.clone(), library.clone());
+            tokio::spawn(async move {
+                let mut buf = [0u8; 8192];
+                let n = s.read(&mut buf).await.unwrap_or(0);
+                let head = String::from_utf8_lossy(&buf[..n]).to_string();
+                let path = head.split(' ').nth(1).unwrap_or("/").to_owned();
+                let (ctype, body) = if path.starts_with("/keycloak.js") {
+                    ("text/javascript", library)
+                } else {
+                    ("text/html; charset=utf-8", index)
+                };
+                let resp = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = s.write_all(resp.as_bytes()).await;
+            });
+        }
+    });
+    base
+}
+
+/// Keycloak's own JavaScript adapter (keycloak-js from npm, unmodified) against
+/// this provider, as an application configured for a Keycloak realm would run
+/// after changing only the host ("Securing Applications and Services Guide",
+/// "JavaScript adapter"): login-required with PKCE S256 and the fragment
+/// response mode, the code exchange with CORS, decoding of every token it gets
+/// (access, refresh and id token), UserInfo, a token refresh, the third-party
+/// cookie check and the session iframe; a logout at the provider in another
+/// tab makes the adapter drop its tokens and send the user to sign in again.
+#[tokio::test]
+async fn keycloak_js_signs_in_refreshes_and_notices_a_logout_in_chromium() {
+    let env = Env::start().await;
+    env.user("alice", "wonderland-42").await;
+    let client_id = "keycloak-js-app".to_owned();
+    let Some(b) = Browser::start().await else { return };
+    let app = keycloak_js_app(env.server.base_url.clone(), client_id.clone()).await;
+    let mut spec = ClientSpec::new("keycloak-js app", ClientType::Public, vec![format!("{app}/")]);
+    spec.client_id = Some(client_id.clone());
+    spec.require_consent = false;
+    spec.access_token_format = Some(oidc_core::model::AccessTokenFormat::Jwt);
+    // As a client registered in Keycloak's form has (Keycloak's default client scopes).
+    spec.default_scopes = vec!["profile".into(), "email".into()];
+    let (client, _) = manage::new_client(REALM, spec, now(), &OsRandom::new()).unwrap();
+    env.store.create_client(&client).await.unwrap();
+
+    b.c().goto(&format!("{app}/")).await.unwrap();
+    b.fill("#username", "alice").await;
+    b.fill("#password", "wonderland-42").await;
+    b.click("#login-submit").await;
+    // A public client's request is confirmed by the user (the provider asks whenever
+    // it cannot authenticate the client).
+    b.click("#consent-allow").await;
+    wait_text(&b, "#status", "authenticated").await;
+    assert_eq!(b.text("#user").await, "alice");
+    assert_eq!(b.text("#email").await, "alice@example.com");
+    for _ in 0..50 {
+        if b.text("#answers").await.contains("unchanged") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let answers = b.text("#answers").await;
+    assert!(answers.contains("supported") && answers.contains("unchanged"), "the adapter's checks: {answers}");
+    let app_tab = b.c().window().await.unwrap();
+
+    // A logout at the provider in another tab: the adapter's session iframe notices.
+    let tab = b.c().new_window(true).await.unwrap();
+    b.c().switch_to_window(tab.handle).await.unwrap();
+    b.c().goto(&format!("{}/protocol/openid-connect/logout", env.issuer())).await.unwrap();
+    b.click("button[name=logout]").await;
+    assert_eq!(b.text("#logged-out").await, "You are signed out");
+    // The adapter's iframe hears "changed"; with onLoad login-required keycloak-js
+    // clears its tokens and sends the user back to sign in at the provider.
+    b.c().switch_to_window(app_tab).await.unwrap();
+    let signed_out = b.c().wait().at_most(Duration::from_secs(15)).for_element(Locator::Css("#login-form")).await;
+    assert!(signed_out.is_ok(), "keycloak-js noticed the logout and asks for a new sign-in");
     b.close().await;
 }

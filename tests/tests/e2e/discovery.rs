@@ -53,3 +53,22 @@ async fn discovery_lists_what_is_implemented_and_jwks_has_public_keys_only() {
     let r = http.get(format!("{}/health", env.server.base_url)).send().await.unwrap();
     assert_eq!(r.status(), 200);
 }
+
+/// RFC 8414 §3.1: the authorization server metadata is also at the well-known
+/// location inserted before the issuer's path, with the same issuer (§3.3).
+#[tokio::test]
+async fn authorization_server_metadata_at_the_rfc8414_location() {
+    let env = Env::start().await;
+    let url = format!("{}/.well-known/oauth-authorization-server/realms/main", env.server.base_url);
+    let r = browser().get(url).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let d: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(d["issuer"], env.issuer());
+    assert_eq!(d["token_endpoint"], env.endpoint("token"));
+    let r = browser()
+        .get(format!("{}/.well-known/oauth-authorization-server/realms/nope", env.server.base_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+}

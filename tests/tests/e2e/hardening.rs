@@ -515,3 +515,20 @@ async fn an_unfetchable_request_uri_is_an_error_at_the_redirect_uri_oidc_core_6_
     assert_eq!(r.status(), 400);
     assert!(r.headers().get("location").is_none());
 }
+
+/// RFC 9700 §4.15: a registrant cannot choose a client_id equal to a user's
+/// `sub`, so that no resource server can take the client's own tokens
+/// (client_credentials) for that user's.
+#[tokio::test]
+async fn a_registrant_cannot_take_a_users_sub_as_client_id_rfc9700_4_15() {
+    let env = Env::start().await;
+    let victim_sub = env.user("victim", "victims-password-1").await;
+    let iat = crate::registration::initial_token(&env, 5, 3600).await;
+    let url = format!("{}/clients-registrations/default", env.issuer());
+    let r =
+        browser().post(&url).bearer_auth(&iat).json(&serde_json::json!({"clientId": victim_sub})).send().await.unwrap();
+    assert_eq!(r.status(), 409);
+    let r =
+        browser().post(&url).bearer_auth(&iat).json(&serde_json::json!({"clientId": "an-app"})).send().await.unwrap();
+    assert_eq!(r.status(), 201);
+}

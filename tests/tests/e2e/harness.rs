@@ -74,6 +74,15 @@ impl Env {
         Env { server, store }
     }
 
+    /// Starts a server with options changed by `edit`.
+    pub(crate) async fn start_customized(edit: impl FnOnce(&mut ServerOptions)) -> Env {
+        let store = Env::fresh_store().await;
+        let mut opts = ServerOptions::new("127.0.0.1:0", oidc_core::config::Settings::default());
+        edit(&mut opts);
+        let server = server::spawn(opts, store.clone()).await.expect("start the server");
+        Env { server, store }
+    }
+
     /// A migrated in-memory database with the realm and its key.
     async fn fresh_store() -> Arc<dyn Repositories> {
         let store = Store::connect("sqlite::memory:").await.expect("open the database");

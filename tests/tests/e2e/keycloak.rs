@@ -45,7 +45,8 @@ async fn keycloak_representation_create_get_put_delete_and_install() {
     assert_eq!(created["clientAuthenticatorType"], "client-secret");
     assert_eq!(created["redirectUris"], json!([]), "a client may start without redirect URIs");
     assert!(created["secret"].as_str().is_some_and(|s| s.len() >= 32), "{created}");
-    assert_eq!(created["defaultClientScopes"], json!(["profile", "email"]));
+    // Keycloak's realm default client scopes that exist here ("Client scopes": profile, email, roles).
+    assert_eq!(created["defaultClientScopes"], json!(["profile", "email", "roles"]));
     // The chosen clientId is taken: 409 with a JSON error.
     let (status, taken) = send(browser().post(&url).bearer_auth(&iat).json(&json!({"clientId": "myclient"}))).await;
     assert_eq!((status, taken["error"].as_str()), (409, Some("invalid_client_metadata")), "{taken}");
@@ -377,4 +378,93 @@ async fn keycloak_apps_read_the_realm_key_token_members_and_default_scopes() {
         send(browser().get(env.endpoint("userinfo")).bearer_auth(tokens["access_token"].as_str().unwrap())).await;
     assert_eq!(info["email"], "alice@example.com", "{info}");
     assert_eq!(info["name"], "Alice Liddell", "{info}");
+}
+
+/// A client registered in Keycloak's form gets JWT access tokens (RFC 9068), as
+/// Keycloak issues them: keycloak-js reads them and server adapters verify them
+/// against the realm's keys; their `sid` is the token response's `session_state`,
+/// which keycloak-js posts to the session iframe ("Securing Applications",
+/// "JavaScript adapter").
+#[tokio::test]
+async fn clients_registered_in_keycloak_form_get_jwt_access_tokens() {
+    let env = Env::start().await;
+    env.user("alice", "wonderland-42").await;
+    let iat = initial_token(&env).await;
+    let (status, created) = send(
+        browser()
+            .post(default_endpoint(&env))
+            .bearer_auth(&iat)
+            .json(&json!({"clientId": "kc-app", "redirectUris": [CALLBACK]})),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    let secret = created["secret"].as_str().unwrap().to_owned();
+    let auth = format!(
+        "{}?client_id=kc-app&response_type=code&scope=openid&state=s&redirect_uri={}",
+        env.endpoint("auth"),
+        crate::harness::enc(CALLBACK)
+    );
+    let back = crate::harness::authorize(&browser(), &auth, "alice", "wonderland-42").await;
+    let code = crate::harness::query_param(&back, "code").unwrap();
+    let (status, tokens) = send(browser().post(env.endpoint("token")).basic_auth("kc-app", Some(&secret)).form(&[
+        ("grant_type", "authorization_code"),
+        ("code", &code),
+        ("redirect_uri", CALLBACK),
+    ]))
+    .await;
+    assert_eq!(status, 200, "{tokens}");
+    let access = tokens["access_token"].as_str().unwrap();
+    let (_, jwks) = send(browser().get(env.endpoint("certs"))).await;
+    let keys: Vec<_> =
+        jwks["keys"].as_array().unwrap().iter().filter_map(|k| oidc_core::jose::VerifyKey::from_jwk(k).ok()).collect();
+    let verified = oidc_core::jose::verify(access, &["RS256"], &keys).expect("a JWT the realm's keys verify");
+    assert_eq!(verified.header["typ"], "at+jwt");
+    assert_eq!(verified.claims["azp"], "kc-app");
+    assert_eq!(verified.claims["sid"], tokens["session_state"], "keycloak-js posts this sid to the iframe");
+}
+
+/// The Python interpreter of the virtual environment `cargo xtask ci` makes in
+/// `target/py` with python-keycloak from PyPI.
+fn python_keycloak() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/py/bin/python3")
+}
+
+/// A server-side application written for Keycloak: python-keycloak (PyPI,
+/// unmodified) registers a client in Keycloak's form with an initial access
+/// token, signs in with the password grant, reads UserInfo, verifies the access
+/// token with the realm's certificates, introspects, refreshes, reads the
+/// realm's public key and logs out with the refresh token
+/// (tests/python/python_keycloak.py prints each step).
+#[tokio::test]
+async fn python_keycloak_drives_the_provider_as_it_drives_keycloak() {
+    let python = python_keycloak();
+    assert!(
+        python.exists(),
+        "{} is missing: `cargo xtask ci` makes it (python3 -m venv target/py && target/py/bin/pip install python-keycloak)",
+        python.display()
+    );
+    let settings =
+        oidc_core::config::Settings { password_grant_enabled: true, ..oidc_core::config::Settings::default() };
+    let env = Env::start_with(settings).await;
+    env.user("alice", "wonderland-42").await;
+    let iat = initial_token(&env).await;
+    // An application the operator set up for the password grant, with JWT access tokens as Keycloak's.
+    let (client_id, secret) = env
+        .client(oidc_core::model::ClientType::Confidential, oidc_core::model::JwtAlg::Rs256, |s| {
+            s.grant_types.push(oidc_core::model::GrantType::Password);
+            s.access_token_format = Some(oidc_core::model::AccessTokenFormat::Jwt);
+        })
+        .await;
+    let secret = secret.unwrap();
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("python/python_keycloak.py");
+    let out = tokio::process::Command::new(&python)
+        .arg(&script)
+        .args([env.server.base_url.as_str(), REALM, iat.as_str(), "alice", "wonderland-42", &client_id, &secret])
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "python-keycloak failed:\n{stdout}\n{stderr}");
+    assert_eq!(stdout.lines().filter(|l| l.starts_with("ok ")).count(), 12, "{stdout}");
 }

@@ -146,7 +146,9 @@ async fn anonymous_registration_follows_the_policies() {
     let client = env.store.client(REALM, reg["client_id"].as_str().unwrap()).await.unwrap().unwrap();
     assert!(client.require_consent, "consent-required policy");
     assert!(!client.enabled, "client-disabled policy: an operator enables it");
-    assert_eq!(client.allowed_scopes.len(), 6, "only the allowed scopes");
+    // The standard scopes and `roles` (Keycloak's Allowed Client Scopes policy allows the realm's default client scopes).
+    assert_eq!(client.allowed_scopes.len(), 7, "only the allowed scopes");
+    assert!(client.allowed_scopes.iter().any(|s| s == "roles"), "{:?}", client.allowed_scopes);
     // URIs on an untrusted host, or a scope the policy does not allow, are refused.
     let (status, b, _) = register(&env, None, json!({"redirect_uris": ["https://evil.example/cb"]})).await;
     assert_eq!(status, 403, "{b}");

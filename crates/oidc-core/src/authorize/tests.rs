@@ -259,6 +259,7 @@ fn issue_with(v: &Validated, c: &Client) -> AuthzIssued {
         now: UnixTime(1100),
         registry: &ScopeRegistry::default(),
         hooks: &Hooks::default(),
+        roles: &[],
     };
     v.issue(&input, &TestRandom::default()).unwrap()
 }
@@ -515,6 +516,7 @@ fn custom_scopes_and_the_claims_parameter_oidc_core_5_4_and_5_5() {
         now: UnixTime(1100),
         registry: &registry,
         hooks: &hooks,
+        roles: &[],
     };
     let issued = v.issue(&input, &TestRandom::default()).unwrap();
     let cl = id_token_claims(&issued.response);
@@ -651,4 +653,37 @@ fn default_client_scopes_are_granted_with_openid_keycloak_default_client_scopes(
     assert_eq!(v.scope.to_string(), "openid profile email");
     let v = run(with(&[("scope", "email")], &[]), Some(&c)).unwrap();
     assert_eq!(v.scope.to_string(), "email", "only with openid");
+}
+
+/// RFC 8707 §2: `resource` may repeat; each is an absolute URI without a
+/// fragment; they are kept (without duplicates) for the code and carried
+/// through a login; a bad one is `invalid_target` at the redirect URI.
+#[test]
+fn resource_indicators_rfc8707_2() {
+    let c = client(ClientType::Confidential);
+    let mut p = base();
+    p.extend([
+        ("resource", "https://api.example/"),
+        ("resource", "urn:example:ledger"),
+        ("resource", "https://api.example/"),
+    ]);
+    let v = run(p, Some(&c)).unwrap();
+    assert_eq!(v.resources, ["https://api.example/", "urn:example:ledger"]);
+    let after = v.params_after_login();
+    assert_eq!(after.iter().filter(|(k, _)| k == "resource").count(), 2, "a login keeps them: {after:?}");
+    assert_eq!(run(after.iter().map(|(k, v)| (leak(k), leak(v))).collect(), Some(&c)).unwrap().resources, v.resources);
+    for bad in ["/api", "https://api.example/#x", "api.example"] {
+        let mut p = base();
+        p.push(("resource", bad));
+        assert_eq!(fails(p, Some(&c)), "redirect:invalid_target:st", "{bad}");
+    }
+    let mut many = base();
+    let uris: Vec<&'static str> = (0..11).map(|i| leak(&format!("https://api{i}.example/"))).collect();
+    many.extend(uris.iter().map(|u| ("resource", *u)));
+    assert_eq!(fails(many, Some(&c)), "redirect:invalid_target:st");
+    assert!(run(base(), Some(&c)).unwrap().resources.is_empty());
+}
+
+fn leak(s: &str) -> &'static str {
+    Box::leak(s.to_owned().into_boxed_str())
 }

@@ -135,7 +135,9 @@ fn trusted_hosts_max_clients_and_allowed_scopes_policies() {
     spec.require_consent = false;
     p.apply(&mut spec);
     assert!(spec.require_consent && !spec.enabled);
-    assert_eq!(spec.allowed_scopes.len(), 6);
+    assert_eq!(spec.allowed_scopes.len(), 7);
+    // Keycloak's Allowed Client Scopes policy allows its realm default client scopes, `roles` among them.
+    assert!(spec.allowed_scopes.iter().any(|s| s == "roles"));
     assert_eq!(rule(Policies::authenticated_default().check(&evil, Some("anywhere"), Some(10_000))), "ok");
 }
 

@@ -21,7 +21,7 @@ fn params(pairs: &[(&str, &str)]) -> Params {
     Params::from_pairs(pairs.iter().map(|(k, v)| (*k, *v))).unwrap()
 }
 
-fn code_record(challenge: bool) -> CodeRecord {
+pub(crate) fn code_record(challenge: bool) -> CodeRecord {
     CodeRecord {
         digest: Digest::of("code"),
         realm: "r".into(),
@@ -38,6 +38,7 @@ fn code_record(challenge: bool) -> CodeRecord {
         grant_id: "g1".into(),
         acr: None,
         claims: None,
+        resources: vec![],
     }
 }
 
@@ -76,6 +77,16 @@ fn parse_errors_rfc6749_5_2() {
     for (p, auth, want) in cases {
         assert_eq!(parse(params(&p), auth).unwrap_err().code, want, "{p:?} {auth:?}");
     }
+}
+
+#[test]
+fn credentials_are_read_without_parsing_the_grant_rfc6749_2_3() {
+    // An invalid scope (RFC 6749 §3.3) does not stop the credentials from being read,
+    // so the client is authenticated (and an unknown one refused) before it is parsed.
+    let mut p = params(&[("grant_type", "client_credentials"), ("scope", "bad\"scope"), ("client_id", "rp")]);
+    let creds = parse_credentials(&mut p, None).unwrap();
+    assert_eq!(creds.client_id(), "rp");
+    assert_eq!(parse_grant(p).unwrap_err().code, ErrorCode::InvalidScope);
 }
 
 #[test]
@@ -130,9 +141,12 @@ fn code_checks_rfc6749_4_1_3_and_rfc7636_4_6() {
     let mut other = c.clone();
     other.client_id = "other".into();
     assert_eq!(refused(check_code(Redeemed::First(code_record(false)), &other, cb, None, now)), "invalid_grant");
+    // RFC 6749 §4.1.3: another client's code is refused without revoking anything.
+    assert_eq!(refused(check_code(Redeemed::OtherClient, &other, cb, None, now)), "invalid_grant");
+    assert_eq!(refused(check_code(Redeemed::Replayed(code_record(false)), &other, cb, None, now)), "invalid_grant");
 }
 
-fn refresh_record() -> RefreshTokenRecord {
+pub(crate) fn refresh_record() -> RefreshTokenRecord {
     RefreshTokenRecord {
         digest: Digest::of("rt"),
         realm: "r".into(),
@@ -144,6 +158,9 @@ fn refresh_record() -> RefreshTokenRecord {
         auth_time: UnixTime(900),
         session_id: None,
         claims: None,
+        issued_at: UnixTime(900),
+        audience: Vec::new(),
+        jti: "r1".into(),
         offline: false,
     }
 }
@@ -160,6 +177,13 @@ fn refresh_checks_rotation_and_narrowing_rfc6749_6() {
     assert_eq!(refused(check_refresh(Rotated::First(refresh_record()), &c, Some(&wide), now)), "invalid_scope");
     assert_eq!(refused(check_refresh(Rotated::Replayed(refresh_record()), &c, None, now)), "replay:g1:invalid_grant");
     assert_eq!(refused(check_refresh(Rotated::Unknown, &c, None, now)), "invalid_grant");
+    // Reused within the reuse interval: a new pair from the same grant.
+    assert_eq!(check_refresh(Rotated::Reused(refresh_record()), &c, None, now).unwrap().grant_id, "g1");
+    // RFC 6749 §6: another client's refresh token is refused, never a replay that revokes the grant.
+    let mut other = c.clone();
+    other.client_id = "other".into();
+    assert_eq!(refused(check_refresh(Rotated::OtherClient, &other, None, now)), "invalid_grant");
+    assert_eq!(refused(check_refresh(Rotated::Replayed(refresh_record()), &other, None, now)), "invalid_grant");
     assert_eq!(refused(check_refresh(Rotated::First(refresh_record()), &c, None, UnixTime(5000))), "invalid_grant");
 }
 
@@ -178,7 +202,9 @@ fn issue_signs_id_token_with_at_hash_and_nonce_oidc_core_3_1_3_6() {
         registry: &REGISTRY,
         hooks: &HOOKS,
         keys: &keys,
+        realm_secret: b"realm-secret",
         settings: &settings,
+        roles: &[],
         now: UnixTime(1000),
     };
     let grant = check_code(
@@ -194,6 +220,17 @@ fn issue_signs_id_token_with_at_hash_and_nonce_oidc_core_3_1_3_6() {
     assert_eq!(issued.expires_in, 3600);
     assert_eq!(issued.access_record.digest, issued.access_token.digest());
     assert_eq!(issued.refresh.as_ref().unwrap().1.grant_id, "g1");
+    // The refresh token is a JWT envelope (as Keycloak's are, which its adapters
+    // decode); the provider finds it by digest only.
+    let (refresh_token, refresh_record) = issued.refresh.as_ref().unwrap();
+    assert_eq!(refresh_record.digest, refresh_token.digest());
+    let key = crate::sealed::derive_key(b"realm-secret", "refresh-token-envelope");
+    let rt = crate::jose::verify(refresh_token.secret(), &["HS256"], &[crate::jose::VerifyKey::Hmac(key.to_vec())])
+        .expect("an HS256 envelope under the realm-derived key");
+    assert_eq!(rt.claims["typ"], "Refresh");
+    assert_eq!(rt.claims["azp"], "rp");
+    assert_eq!(rt.claims["exp"], refresh_record.expires_at.secs());
+    assert_eq!(rt.claims["jti"], refresh_record.jti.as_str());
     let jws = issued.id_token.unwrap();
     let v = crate::jose::verify(&jws, &["RS256"], keys.verify_keys()).unwrap();
     let cl = &v.claims;
@@ -228,6 +265,44 @@ fn issue_signs_id_token_with_at_hash_and_nonce_oidc_core_3_1_3_6() {
     let ctx = IssueContext { user: &inactive, ..ctx };
     assert_eq!(issue(&ctx, grant, &rng).unwrap_err().code, ErrorCode::InvalidGrant);
     let _ = AuthorizationCode::new("unused".into());
+}
+
+/// Keycloak Server Administration Guide, "Client scopes" (the `roles` scope
+/// puts `realm_access.roles` in tokens) and "Role scope mappings" (a client
+/// without full scope carries only its mapped roles).
+#[test]
+fn id_token_carries_realm_access_under_the_roles_scope_keycloak_client_scopes() {
+    let mut c = client(ClientType::Confidential);
+    let keys = KeySet::from_records(&[record("k1", KeyState::Active, 1)], UnixTime(0)).unwrap();
+    let (settings, u) = (Settings::default(), user());
+    let roles = vec!["admin".to_owned(), "reader".to_owned()];
+    let rng = TestRandom::default();
+    let id_token = |c: &Client, scope: &str| {
+        let ctx = IssueContext {
+            realm: "r",
+            issuer: "https://op/r",
+            client: c,
+            user: &u,
+            subject: "u1",
+            registry: &REGISTRY,
+            hooks: &HOOKS,
+            keys: &keys,
+            realm_secret: b"realm-secret",
+            settings: &settings,
+            roles: &roles,
+            now: UnixTime(1),
+        };
+        let grant = password_grant("u1", Scope::parse(scope).unwrap(), UnixTime(1), &rng);
+        let jws = issue(&ctx, grant, &rng).unwrap().id_token.unwrap();
+        crate::jose::verify(&jws, &["RS256"], keys.verify_keys()).unwrap().claims
+    };
+    assert_eq!(id_token(&c, "openid roles")["realm_access"], json!({"roles": ["admin", "reader"]}));
+    assert!(id_token(&c, "openid").get("realm_access").is_none(), "without the roles scope");
+    c.full_scope_allowed = false;
+    c.role_scope = vec!["reader".into()];
+    assert_eq!(id_token(&c, "openid roles")["realm_access"], json!({"roles": ["reader"]}));
+    c.role_scope.clear();
+    assert!(id_token(&c, "openid roles").get("realm_access").is_none(), "no role in the role scope");
 }
 
 #[test]
@@ -286,9 +361,21 @@ fn password_and_client_credentials_parse_and_scope_rfc6749_4_3_2_and_4_4_2() {
 fn client_credentials_token_has_no_user_and_no_refresh_rfc6749_4_4_3() {
     let c = client(ClientType::Confidential);
     let rng = TestRandom::default();
-    let (at, rec) =
-        issue_client_credentials("r", &c, Scope::parse("api").unwrap(), &Settings::default(), UnixTime(10), &rng);
-    assert_eq!(rec.digest, at.digest());
+    let keys = KeySet::from_records(&[record("k1", KeyState::Active, 1)], UnixTime(0)).unwrap();
+    let settings = Settings::default();
+    let ctx = ServiceContext {
+        realm: "r",
+        issuer: "https://op/r",
+        client: &c,
+        keys: &keys,
+        registry: &REGISTRY,
+        settings: &settings,
+        roles: &[],
+        now: UnixTime(10),
+    };
+    let minted = issue_client_credentials(&ctx, &Scope::parse("api").unwrap(), &[], &rng).unwrap();
+    let rec = minted.record;
+    assert_eq!(rec.digest, minted.value.digest());
     assert_eq!(rec.user_id, None);
     assert_eq!(rec.expires_at, UnixTime(3610));
     let g = password_grant("u1", Scope::parse("openid").unwrap(), UnixTime(5), &rng);
@@ -310,7 +397,9 @@ fn no_refresh_token_for_clients_without_the_grant() {
         registry: &REGISTRY,
         hooks: &HOOKS,
         keys: &keys,
+        realm_secret: b"realm-secret",
         settings: &settings,
+        roles: &[],
         now: UnixTime(1),
     };
     let rng = TestRandom::default();
@@ -467,6 +556,40 @@ fn a_registered_auth_method_is_enforced_rfc7591_2() {
     );
     c.token_endpoint_auth_method = None;
     assert!(authenticate(&basic, Some(&c)).is_ok(), "operator-created clients may use any method");
+}
+
+#[test]
+fn resource_indicators_are_absolute_uris_and_narrow_on_refresh_rfc8707_2() {
+    let ok =
+        parse_resources(vec!["https://api.example/".into(), "urn:x:y".into(), "https://api.example/".into()]).unwrap();
+    assert_eq!(ok, ["https://api.example/", "urn:x:y"], "duplicates dropped");
+    for bad in ["api", "https://api.example/#frag", ":x", "1http://x", "https://a b"] {
+        assert_eq!(parse_resources(vec![bad.into()]).unwrap_err().code, ErrorCode::InvalidTarget, "{bad}");
+    }
+    let many: Vec<String> = (0..11).map(|i| format!("https://api{i}.example")).collect();
+    assert_eq!(parse_resources(many).unwrap_err().code, ErrorCode::InvalidTarget);
+    // A new grant takes the requested resources; a refresh may only narrow them (§2.2).
+    let g = password_grant("u1", Scope::default(), UnixTime(0), &TestRandom::default());
+    let g = with_resources(g, vec!["https://a".into(), "https://b".into()]).unwrap();
+    assert_eq!(g.audience, ["https://a", "https://b"]);
+    let narrowed = with_resources(g.clone(), vec!["https://b".into()]).unwrap();
+    assert_eq!(narrowed.audience, ["https://b"]);
+    assert_eq!(with_resources(g.clone(), vec!["https://c".into()]).unwrap_err().code, ErrorCode::InvalidTarget);
+    assert_eq!(with_resources(g, vec![]).unwrap().audience.len(), 2, "no resource keeps the grant's");
+}
+
+#[test]
+fn narrowing_is_checked_before_the_refresh_token_is_spent_rfc6749_6_rfc8707_2_2() {
+    let c = client(ClientType::Confidential);
+    let mut rec = refresh_record();
+    rec.audience = vec!["https://a".into()];
+    assert!(precheck_refresh(&rec, &c, Some(&Scope::parse("openid").unwrap()), &["https://a".into()]).is_ok());
+    let wide = Scope::parse("openid profile").unwrap();
+    assert_eq!(precheck_refresh(&rec, &c, Some(&wide), &[]).unwrap_err().code, ErrorCode::InvalidScope);
+    assert_eq!(precheck_refresh(&rec, &c, None, &["https://b".into()]).unwrap_err().code, ErrorCode::InvalidTarget);
+    let mut other = c.clone();
+    other.client_id = "other".into();
+    assert_eq!(precheck_refresh(&rec, &other, None, &[]).unwrap_err().code, ErrorCode::InvalidGrant);
 }
 
 #[test]

@@ -13,6 +13,7 @@ use oidc_core::model::{Client, LoginSession, User};
 use oidc_core::params::form_urlencode;
 use oidc_core::password::{self, Verified};
 use oidc_core::rand::token;
+use oidc_core::repo::RoleHolder;
 use oidc_core::sealed::SealKey;
 use oidc_core::secret::{Digest, Password, SessionToken, ct_eq};
 
@@ -200,6 +201,10 @@ async fn issue(
     after_post: bool,
 ) -> Resp {
     let sub = app.subject(realm, user, client);
+    let roles = match app.roles_for(&realm.realm.name, &RoleHolder::User(user.id.clone()), &v.scope).await {
+        Ok(r) => r,
+        Err(e) => return storage_failed(app, realm, &e),
+    };
     let input = IssueInput {
         realm: &realm.realm.name,
         client,
@@ -211,6 +216,7 @@ async fn issue(
         now: app.clock.now(),
         registry: &app.config.scopes,
         hooks: &app.hooks,
+        roles: &roles,
     };
     let mut issued = match v.issue(&input, app.rng.as_ref()) {
         Ok(i) => i,

@@ -115,6 +115,7 @@ mod attr {
     pub(super) const POST_LOGOUT: &str = "post.logout.redirect.uris";
     pub(super) const ID_TOKEN_ALG: &str = "id.token.signed.response.alg";
     pub(super) const USERINFO_ALG: &str = "user.info.response.signature.alg";
+    pub(super) const ACCESS_TOKEN_ALG: &str = "access.token.signed.response.alg";
     pub(super) const USE_REFRESH: &str = "use.refresh.tokens";
     pub(super) const CC_REFRESH: &str = "client_credentials.use_refresh_token";
     pub(super) const LOGO: &str = "logoUri";
@@ -135,6 +136,8 @@ mod attr {
     pub(super) const CONTACT: &str = "contacts";
     pub(super) const AUTH_METHOD: &str = "token_endpoint_auth_method";
     pub(super) const REUSE_CONSENT: &str = "reuse_consent";
+    /// `opaque` or `jwt` (RFC 9068); Keycloak's access tokens are always JWTs.
+    pub(super) const ACCESS_TOKEN_FORMAT: &str = "access_token_format";
 }
 
 /// Attributes that ask for behaviour this provider does not have: refused
@@ -147,7 +150,6 @@ const REFUSED_ATTRIBUTES: &[(&str, &str)] = &[
     ("require.pushed.authorization.requests", "pushed authorization requests (RFC 9126) are not supported"),
     ("oauth2.device.authorization.grant.enabled", "the device authorization grant (RFC 8628) is not supported"),
     ("oidc.ciba.grant.enabled", "CIBA is not supported"),
-    ("access.token.signed.response.alg", "access tokens are opaque here; JWT access tokens are not available yet"),
 ];
 
 fn is_off(v: &str) -> bool {
@@ -206,6 +208,12 @@ pub(crate) fn to_representation(
     put(attr::ID_TOKEN_ALG, client.jwt_alg.as_str().to_owned());
     if let Some(a) = client.userinfo_signed_response_alg {
         put(attr::USERINFO_ALG, a.as_str().to_owned());
+    }
+    if let Some(f) = client.access_token_format {
+        put(attr::ACCESS_TOKEN_FORMAT, f.as_str().to_owned());
+    }
+    if let Some(a) = client.access_token_signed_response_alg {
+        put(attr::ACCESS_TOKEN_ALG, a.as_str().to_owned());
     }
     put(attr::USE_REFRESH, client.allows_grant(GrantType::RefreshToken).to_string());
     put(attr::CC_REFRESH, "false".into());
@@ -283,8 +291,16 @@ fn new_spec(rep: &ClientRepresentation, registry: &ScopeRegistry) -> ClientSpec 
     let mut spec = ClientSpec::new(name, ClientType::Confidential, Vec::new());
     spec.client_id = rep.client_id.clone();
     spec.require_consent = false;
-    spec.default_scopes =
-        ["profile", "email"].into_iter().filter(|s| registry.is_known(s)).map(str::to_owned).collect();
+    spec.default_scopes = ["profile", "email", oidc_core::roles::ROLES_SCOPE]
+        .into_iter()
+        .filter(|s| registry.is_known(s))
+        .map(str::to_owned)
+        .collect();
+    // Keycloak's access tokens are JWTs that its adapters read and verify
+    // locally (keycloak-js parses them; server adapters check them against the
+    // realm keys), so a client registered in Keycloak's form gets RFC 9068 JWT
+    // access tokens unless its attributes ask otherwise.
+    spec.access_token_format = Some(oidc_core::model::AccessTokenFormat::Jwt);
     spec
 }
 
@@ -514,6 +530,23 @@ fn apply_attributes(
                 set.userinfo_signed_response_alg = match v.as_str() {
                     "" | "unsigned" => None,
                     a => Some(a.parse::<JwtAlg>().map_err(|e| bad(format!("attribute '{name}': {e}")))?),
+                }
+            }
+            // Keycloak's access tokens are JWTs signed so: naming an algorithm asks for
+            // JWT access tokens (RFC 9068), unless access_token_format says otherwise.
+            attr::ACCESS_TOKEN_ALG => {
+                set.access_token_signed_response_alg = match v.as_str() {
+                    "" => None,
+                    a => Some(a.parse::<JwtAlg>().map_err(|e| bad(format!("attribute '{name}': {e}")))?),
+                };
+                if set.access_token_signed_response_alg.is_some() && !attrs.contains_key(attr::ACCESS_TOKEN_FORMAT) {
+                    set.access_token_format = Some(oidc_core::model::AccessTokenFormat::Jwt);
+                }
+            }
+            attr::ACCESS_TOKEN_FORMAT => {
+                set.access_token_format = match v.as_str() {
+                    "" => None,
+                    f => Some(f.parse().map_err(|e: String| bad(format!("attribute '{name}': {e}")))?),
                 }
             }
             attr::CC_REFRESH if flag_attribute(name, &v)? => {

@@ -220,7 +220,7 @@ async fn by_refresh_token(app: &App, realm: &RealmState, headers: &HeaderMap, pa
         Ok(c) => c,
         Err(e) => return fail(e),
     };
-    let client = match super::token::authenticate_client(app, realm, &credentials).await {
+    let client = match super::token::authenticate_client(app, realm, credentials).await {
         Ok(c) => c,
         Err(e) => return fail(e),
     };
@@ -284,13 +284,30 @@ pub(crate) fn check_session_iframe(app: &App, realm: &RealmState) -> Resp {
             init_url => realm_url(app, realm, "protocol/openid-connect/login-status-iframe.html/init"),
         },
     );
+    frameable(&mut r, "default-src 'none'; script-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'");
+    r
+}
+
+/// A page relying parties frame: no frame denial, and `csp` instead of the pages' policy.
+fn frameable(r: &mut Resp, csp: &'static str) {
     let h = r.headers_mut();
     h.remove(hyper::header::X_FRAME_OPTIONS);
-    if let Ok(v) = hyper::header::HeaderValue::from_str(
-        "default-src 'none'; script-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'",
-    ) {
-        h.insert(hyper::header::CONTENT_SECURITY_POLICY, v);
-    }
+    h.insert(hyper::header::CONTENT_SECURITY_POLICY, hyper::header::HeaderValue::from_static(csp));
+}
+
+/// `GET .../protocol/openid-connect/3p-cookies/step{1,2}.html`: the check
+/// Keycloak's JavaScript adapter makes before it uses the session iframe,
+/// whether the browser keeps the provider's cookies in a frame of the relying
+/// party (step 1 sets one, step 2 answers `supported` or `unsupported`).
+pub(crate) fn third_party_cookies(app: &App, realm: &RealmState, step: u8) -> Resp {
+    let mut r = page(
+        app,
+        realm,
+        StatusCode::OK,
+        "third_party_cookies.html",
+        context! { step => step, cookie_path => super::authorize::realm_path(app, realm) },
+    );
+    frameable(&mut r, "default-src 'none'; script-src 'self'; base-uri 'none'; form-action 'none'");
     r
 }
 

@@ -2,12 +2,32 @@
 
 mod account;
 mod authorize;
+mod client_auth;
+mod introspect;
 mod keycloak;
 mod logout;
 mod misc;
 mod registration;
+mod revoke;
 mod token;
 mod userinfo;
+
+/// Keycloak's representation parser, for the fuzz targets.
+#[cfg(feature = "fuzzing")]
+pub(crate) fn keycloak_parse(
+    body: &serde_json::Value,
+) -> Result<keycloak::ClientRepresentation, oidc_core::registration::RegistrationError> {
+    keycloak::parse(body)
+}
+
+/// A representation applied to a new client, for the fuzz targets.
+#[cfg(feature = "fuzzing")]
+pub(crate) fn keycloak_to_spec(
+    rep: &keycloak::ClientRepresentation,
+    registry: &oidc_core::scope::ScopeRegistry,
+) -> Result<oidc_core::manage::ClientSpec, oidc_core::registration::RegistrationError> {
+    keycloak::to_spec(rep, None, registry)
+}
 
 use hyper::body::Incoming;
 use hyper::{Method, Request, StatusCode};
@@ -32,8 +52,10 @@ pub(crate) async fn handle(app: &App, req: Request<Incoming>) -> Resp {
         registration::cors(&mut r);
         return r;
     }
-    if req.method() == Method::OPTIONS && matches!(endpoint, Endpoint::Token(_) | Endpoint::UserInfo(_)) {
-        // CORS preflight for browser-based clients (the token and userinfo endpoints take no
+    if req.method() == Method::OPTIONS
+        && matches!(endpoint, Endpoint::Token(_) | Endpoint::Revoke(_) | Endpoint::UserInfo(_))
+    {
+        // CORS preflight for browser-based clients (the token, revocation and userinfo endpoints take no
         // cookies). The client is not known yet: the actual response allows only its origins.
         let mut r = response::with_body(StatusCode::NO_CONTENT, "text/plain", "");
         match crate::request::header(req.headers(), hyper::header::ORIGIN) {
@@ -55,10 +77,13 @@ pub(crate) async fn handle(app: &App, req: Request<Incoming>) -> Resp {
         Endpoint::Discovery(r)
         | Endpoint::Authorize(r)
         | Endpoint::Token(r)
+        | Endpoint::Introspect(r)
+        | Endpoint::Revoke(r)
         | Endpoint::UserInfo(r)
         | Endpoint::Jwks(r)
         | Endpoint::Logout(r)
         | Endpoint::CheckSessionIframe(r)
+        | Endpoint::ThirdPartyCookies(r, _)
         | Endpoint::CheckSessionInit(r)
         | Endpoint::Login(r)
         | Endpoint::Consent(r)
@@ -83,9 +108,12 @@ pub(crate) async fn handle(app: &App, req: Request<Incoming>) -> Resp {
         Endpoint::Login(_) => authorize::login(app, &realm, req).await,
         Endpoint::Consent(_) => authorize::consent(app, &realm, req).await,
         Endpoint::Token(_) => token::token(app, &realm, req).await,
+        Endpoint::Introspect(_) => introspect::introspect(app, &realm, req).await,
+        Endpoint::Revoke(_) => revoke::revoke(app, &realm, req).await,
         Endpoint::UserInfo(_) => userinfo::userinfo(app, &realm, req).await,
         Endpoint::Logout(_) => logout::logout(app, &realm, req).await,
         Endpoint::CheckSessionIframe(_) => logout::check_session_iframe(app, &realm),
+        Endpoint::ThirdPartyCookies(_, step) => logout::third_party_cookies(app, &realm, step),
         Endpoint::CheckSessionInit(_) => logout::check_session_init(app, &realm, &req).await,
         Endpoint::Demo(_) => misc::demo(app, &realm),
         Endpoint::Account(_) => account::account(app, &realm, req).await,

@@ -296,6 +296,15 @@ async fn register(app: &App, realm: &RealmState, format: RegistrationFormat, req
     };
     let now = app.clock.now();
     policy.apply(&mut spec);
+    // RFC 9700 §4.15: a registrant must not choose a client_id that could be taken
+    // for a resource owner (a user's sub) by a resource server.
+    if let Some(chosen) = spec.client_id.as_deref() {
+        match app.repos.user(name, chosen).await {
+            Ok(None) => {}
+            Ok(Some(_)) => return error(StatusCode::CONFLICT, "invalid_client_metadata", "Client Identifier in use"),
+            Err(e) => return storage(&e),
+        }
+    }
     if let Err(r) = check_sector(app, &spec).await {
         return r;
     }

@@ -3,7 +3,8 @@
 use hyper::body::Incoming;
 use hyper::header::AUTHORIZATION;
 use hyper::{Method, Request, StatusCode};
-use oidc_core::claims::ClaimsRequest;
+use oidc_core::repo::RoleHolder;
+use oidc_core::userinfo::{UserInfoInput, UserInfoResponse};
 use oidc_core::{ErrorCode, OAuthError, userinfo};
 use serde_json::Value;
 
@@ -39,63 +40,67 @@ pub(crate) async fn userinfo(app: &App, realm: &RealmState, req: Request<Incomin
     };
     let name = &realm.realm.name;
     let fail = |e: OAuthError| BearerError(Some(&e), name).to_response();
-    // The token and its user in one read.
-    let (record, user) = match app.repos.access_token_with_user(name, &token.digest()).await {
-        Ok(Some((r, u))) => (Some(r), u),
-        Ok(None) => (None, None),
+    // The token and its user in one read, then its client; the rules are the core's.
+    let found = match app.repos.access_token_with_user(name, &token.digest()).await {
+        Ok(f) => f,
         Err(e) => {
             crate::log::error(&format!("storage: {e}"));
             return fail(OAuthError::server_error("the request could not be completed"));
         }
     };
-    // OIDC Core §5.3: the token must come from an OpenID Connect request.
-    let record = match userinfo::check_access_token(record, &["openid"], app.clock.now()) {
-        Ok(r) => r,
-        Err(e) => return fail(e),
-    };
-    // A client_credentials token has no end-user to describe.
-    if record.user_id.is_none() {
-        return fail(OAuthError::new(ErrorCode::InvalidToken, "this access token was not issued for a user"));
-    }
-    let user = match user {
-        Some(u) if u.active => u,
-        _ => return fail(OAuthError::new(ErrorCode::InvalidToken, "the user of this token is not active")),
-    };
-    let client = match app.client(name, &record.client_id).await {
-        Ok(Some(c)) if c.enabled => c,
-        Ok(_) => return fail(OAuthError::new(ErrorCode::InvalidToken, "the client of this token is disabled or gone")),
-        Err(e) => {
-            crate::log::error(&format!("storage: {e}"));
-            return fail(OAuthError::server_error("the request could not be completed"));
-        }
-    };
-    // The scope's claims and those asked for individually (OIDC Core §5.5), then the hooks.
-    let request = record.claims.as_deref().and_then(|c| ClaimsRequest::parse(c).ok());
-    let requested = request.as_ref().map(ClaimsRequest::userinfo_names).unwrap_or_default();
-    let names = userinfo::released(&app.config.scopes, &record.scope, &requested);
-    let mut claims = userinfo::claims_for(&user, &app.subject(realm, &user, &client), &names);
-    app.hooks.process_userinfo(&mut claims, &user, &client, &record.scope);
-    // OIDC Core §5.3.2: a client that registered userinfo_signed_response_alg gets a JWT with iss and aud.
-    if let Some(alg) = client.userinfo_signed_response_alg {
-        claims.insert("iss".into(), Value::from(realm.issuer.clone()));
-        claims.insert("aud".into(), Value::from(client.client_id.clone()));
-        let signed = match (alg, client.client_secret.as_ref()) {
-            (oidc_core::model::JwtAlg::Hs256, Some(secret)) => {
-                Some(oidc_core::jose::sign_hs256(&claims, secret.secret().as_bytes()))
+    let client = match &found {
+        Some((record, _)) => match app.client(name, &record.client_id).await {
+            Ok(c) => c,
+            Err(e) => {
+                crate::log::error(&format!("storage: {e}"));
+                return fail(OAuthError::server_error("the request could not be completed"));
             }
-            (alg, _) => realm.keys.active_for(alg).map(|k| k.sign(&claims)),
-        };
-        let Some(jwt) = signed else {
-            crate::log::error(&format!("realm '{name}' has no key to sign userinfo with {}", alg.as_str()));
-            return fail(OAuthError::server_error("the response could not be signed"));
-        };
-        let mut r = response::with_body(StatusCode::OK, "application/jwt", jwt);
-        response::no_store(&mut r);
-        response::cors_for_client(&mut r, origin.as_deref(), &client);
-        return r;
-    }
-    let mut r = response::json_no_store(StatusCode::OK, Value::Object(claims).to_string());
+        },
+        None => None,
+    };
+    // Keycloak's `roles` client scope: the user's roles, read only when the token has it.
+    let roles = match &found {
+        Some((record, _)) if let Some(user_id) = &record.user_id => {
+            match app.roles_for(name, &RoleHolder::User(user_id.clone()), &record.scope).await {
+                Ok(r) => r,
+                Err(e) => {
+                    crate::log::error(&format!("storage: {e}"));
+                    return fail(OAuthError::server_error("the request could not be completed"));
+                }
+            }
+        }
+        _ => Vec::new(),
+    };
+    let answer = userinfo::respond(UserInfoInput {
+        found,
+        client: client.as_deref(),
+        issuer: &realm.issuer,
+        realm_secret: &realm.realm.secret_key,
+        registry: &app.config.scopes,
+        hooks: &app.hooks,
+        keys: &realm.keys,
+        roles: &roles,
+        now: app.clock.now(),
+    });
+    let mut r = match answer {
+        Ok(UserInfoResponse::Json(claims)) => {
+            response::json_no_store(StatusCode::OK, Value::Object(claims).to_string())
+        }
+        Ok(UserInfoResponse::Jwt(jwt)) => {
+            let mut r = response::with_body(StatusCode::OK, "application/jwt", jwt);
+            response::no_store(&mut r);
+            r
+        }
+        Err(e) => {
+            if e.code == ErrorCode::ServerError {
+                crate::log::error(&format!("realm '{name}': {}", e.description));
+            }
+            return fail(e);
+        }
+    };
     // Browser-based clients read claims from their registered origins only.
-    response::cors_for_client(&mut r, origin.as_deref(), &client);
+    if let Some(c) = &client {
+        response::cors_for_client(&mut r, origin.as_deref(), c);
+    }
     r
 }

@@ -75,6 +75,24 @@ fn attributes_for_behaviour_the_provider_lacks_are_refused_unless_off() {
     assert!(to_spec(&parse(&off).unwrap(), None, &registry()).is_ok());
 }
 
+#[test]
+fn access_token_signed_response_alg_asks_for_jwt_access_tokens_rfc9068() {
+    let c = created(json!({"clientId": "api-client", "redirectUris": ["https://app.example/cb"],
+        "attributes": {"access.token.signed.response.alg": "ES256"}}));
+    assert_eq!(c.access_token_format, Some(oidc_core::model::AccessTokenFormat::Jwt));
+    assert_eq!(c.access_token_signed_response_alg, Some(JwtAlg::Es256));
+    let rep = serde_json::to_value(to_representation(&c, &registry(), None)).unwrap();
+    assert_eq!(rep["attributes"]["access.token.signed.response.alg"], "ES256");
+    assert_eq!(rep["attributes"]["access_token_format"], "jwt");
+    let opaque = created(json!({"clientId": "b", "redirectUris": ["https://app.example/cb"],
+        "attributes": {"access.token.signed.response.alg": "RS256", "access_token_format": "opaque"}}));
+    assert_eq!(opaque.access_token_format, Some(oidc_core::model::AccessTokenFormat::Opaque));
+    let hs = json!({"clientId": "c", "redirectUris": ["https://app.example/cb"],
+        "attributes": {"access.token.signed.response.alg": "HS256"}});
+    let spec = to_spec(&parse(&hs).unwrap(), None, &registry()).unwrap();
+    assert!(new_client("r", spec, UnixTime(1), &OsRandom::new()).is_err(), "resource servers verify with the JWKS");
+}
+
 /// Front-Channel Logout 1.0 §2 and Back-Channel Logout 1.0 §2.2 under
 /// Keycloak's names: `frontchannelLogout` and the `*.logout.*` attributes.
 #[test]
