@@ -4,6 +4,8 @@
 //!   included), and cargo-deny's license, ban and source checks when it is installed.
 //! - `cargo xtask bench [--seconds N] [--concurrency 1,8,32]`: full code flows per second
 //!   against the release binary on a fresh SQLite file.
+//! - `cargo xtask bench --peers`: the side-by-side harness of `../shared/peers` with
+//!   node-oidc-provider and this provider, then issue 12's ratios table.
 //! - `cargo xtask fuzz [--seconds N] [TARGET]`: runs the fuzz targets of `fuzz/` (cargo-fuzz).
 //! - `cargo xtask advisories --update PATH`: vendors a newer RustSec database snapshot.
 //!
@@ -16,6 +18,7 @@ mod advisories;
 mod bench;
 mod ci;
 mod fuzz;
+mod peers;
 #[cfg(test)]
 mod tidy;
 
@@ -25,10 +28,11 @@ fn main() -> std::process::ExitCode {
         Some("ci") => ci::run(&args[1..]),
         Some("fuzz") => fuzz::run(&args[1..]),
         Some("advisories") => advisories::update(&args[1..]),
+        Some("bench") if args.get(1).is_some_and(|a| a == "--peers") => peers::run(&args[2..]),
         Some("bench") => bench::run(&args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask ci [--extended] | bench [--seconds N] [--concurrency 1,8,32] \
+                "usage: cargo xtask ci [--extended] | bench [--seconds N] [--concurrency 1,8,32] | bench --peers \
                  | fuzz [--seconds N] [TARGET] | advisories --update PATH"
             );
             return std::process::ExitCode::from(2);

@@ -5,6 +5,13 @@
 //! transaction, and `save_tokens` with a refresh token, which is one statement
 //! on PostgreSQL and one transaction on SQLite. Updates and deletions of a
 //! named row report `NotFound` when no row matched.
+//!
+//! Lookups by a unique key read `.all()` and take the first row, never
+//! `.one()`: SeaORM's `one()` adds a bound `LIMIT ?`, and SQLite (3.47 and
+//! later) plans a bound LIMIT by its value, so binding it again at the next
+//! execution expires the cached statement and SQLite parses and plans it anew
+//! every time; that was 12% of the server's CPU under a load of code flows
+//! (`docs/PERFORMANCE.md`). A unique key needs no limit.
 
 use async_trait::async_trait;
 use oidc_core::model::{
@@ -80,7 +87,7 @@ pub(crate) fn found(rows_affected: u64, what: impl FnOnce() -> String) -> RepoRe
 #[async_trait]
 impl RealmRepo for Store {
     async fn realm(&self, name: &str) -> RepoResult<Option<Realm>> {
-        Ok(realms::Entity::find_by_id(name).one(&self.db).await.repo()?.map(Realm::from))
+        Ok(realms::Entity::find_by_id(name).all(&self.db).await.repo()?.into_iter().next().map(Realm::from))
     }
 
     async fn create_realm(&self, realm: &Realm) -> RepoResult<()> {
@@ -141,9 +148,11 @@ impl ClientRepo for Store {
         let row = clients::Entity::find()
             .filter(clients::Column::Realm.eq(realm))
             .filter(clients::Column::ClientId.eq(client_id))
-            .one(&self.db)
+            .all(&self.db)
             .await
-            .repo()?;
+            .repo()?
+            .into_iter()
+            .next();
         Ok(row.map(Client::try_from).transpose()?)
     }
 
@@ -235,9 +244,11 @@ impl UserRepo for Store {
         let row = users::Entity::find()
             .filter(users::Column::Realm.eq(realm))
             .filter(users::Column::Username.eq(username))
-            .one(&self.db)
+            .all(&self.db)
             .await
-            .repo()?;
+            .repo()?
+            .into_iter()
+            .next();
         Ok(row.map(User::try_from).transpose()?)
     }
 
@@ -245,9 +256,11 @@ impl UserRepo for Store {
         let row = users::Entity::find()
             .filter(users::Column::Realm.eq(realm))
             .filter(users::Column::Id.eq(id))
-            .one(&self.db)
+            .all(&self.db)
             .await
-            .repo()?;
+            .repo()?
+            .into_iter()
+            .next();
         Ok(row.map(User::try_from).transpose()?)
     }
 
@@ -356,9 +369,11 @@ impl SessionRepo for Store {
         let row = login_sessions::Entity::find_by_id(digest.as_str())
             .filter(login_sessions::Column::Realm.eq(realm))
             .filter(login_sessions::Column::ExpiresAt.gt(now.secs()))
-            .one(&self.db)
+            .all(&self.db)
             .await
-            .repo()?;
+            .repo()?
+            .into_iter()
+            .next();
         Ok(row.map(LoginSession::from))
     }
 
@@ -373,9 +388,11 @@ impl SessionRepo for Store {
             .filter(login_sessions::Column::Realm.eq(realm))
             .filter(login_sessions::Column::ExpiresAt.gt(now.secs()))
             .find_also_related(users::Entity)
-            .one(&self.db)
+            .all(&self.db)
             .await
-            .repo()?;
+            .repo()?
+            .into_iter()
+            .next();
         let Some((session, user)) = row else { return Ok(None) };
         Ok(Some((LoginSession::from(session), user.map(User::try_from).transpose()?)))
     }
@@ -396,9 +413,11 @@ impl SessionRepo for Store {
             .filter(login_sessions::Column::Realm.eq(realm))
             .filter(login_sessions::Column::Id.eq(id))
             .filter(login_sessions::Column::ExpiresAt.gt(now.secs()))
-            .one(&self.db)
+            .all(&self.db)
             .await
-            .repo()?;
+            .repo()?
+            .into_iter()
+            .next();
         Ok(row.map(LoginSession::from))
     }
 
@@ -494,9 +513,11 @@ impl ConsentRepo for Store {
             .filter(consents::Column::Realm.eq(realm))
             .filter(consents::Column::UserId.eq(user_id))
             .filter(consents::Column::ClientId.eq(client_id))
-            .one(&self.db)
+            .all(&self.db)
             .await
-            .repo()?;
+            .repo()?
+            .into_iter()
+            .next();
         Ok(row.map(Consent::try_from).transpose()?)
     }
 
@@ -578,9 +599,11 @@ impl CodeRepo for Store {
         }
         let row = auth_codes::Entity::find_by_id(digest.as_str())
             .filter(auth_codes::Column::Realm.eq(realm))
-            .one(&self.db)
+            .all(&self.db)
             .await
-            .repo()?;
+            .repo()?
+            .into_iter()
+            .next();
         Ok(match row {
             Some(row) if row.client_id != client_id => Redeemed::OtherClient,
             Some(row) => Redeemed::Replayed(row.try_into()?),
@@ -615,9 +638,11 @@ impl TokenRepo for Store {
     async fn access_token(&self, realm: &str, digest: &Digest) -> RepoResult<Option<AccessTokenRecord>> {
         let row = access_tokens::Entity::find_by_id(digest.as_str())
             .filter(access_tokens::Column::Realm.eq(realm))
-            .one(&self.db)
+            .all(&self.db)
             .await
-            .repo()?;
+            .repo()?
+            .into_iter()
+            .next();
         Ok(row.map(AccessTokenRecord::try_from).transpose()?)
     }
 
@@ -630,9 +655,11 @@ impl TokenRepo for Store {
         let row = access_tokens::Entity::find_by_id(digest.as_str())
             .filter(access_tokens::Column::Realm.eq(realm))
             .find_also_related(users::Entity)
-            .one(&self.db)
+            .all(&self.db)
             .await
-            .repo()?;
+            .repo()?
+            .into_iter()
+            .next();
         let Some((token, user)) = row else { return Ok(None) };
         Ok(Some((AccessTokenRecord::try_from(token)?, user.map(User::try_from).transpose()?)))
     }
@@ -646,9 +673,11 @@ impl TokenRepo for Store {
         let row = refresh_tokens::Entity::find_by_id(digest.as_str())
             .filter(refresh_tokens::Column::Realm.eq(realm))
             .find_also_related(users::Entity)
-            .one(&self.db)
+            .all(&self.db)
             .await
-            .repo()?;
+            .repo()?
+            .into_iter()
+            .next();
         let Some((token, user)) = row else { return Ok(None) };
         let used = token.used;
         Ok(Some((RefreshTokenRecord::try_from(token)?, used, user.map(User::try_from).transpose()?)))
@@ -706,9 +735,11 @@ impl TokenRepo for Store {
         }
         let row = refresh_tokens::Entity::find_by_id(digest.as_str())
             .filter(refresh_tokens::Column::Realm.eq(realm))
-            .one(&self.db)
+            .all(&self.db)
             .await
-            .repo()?;
+            .repo()?
+            .into_iter()
+            .next();
         Ok(match row {
             Some(row) if row.client_id != client_id => Rotated::OtherClient,
             Some(row) => Rotated::Replayed(row.try_into()?),
@@ -720,9 +751,11 @@ impl TokenRepo for Store {
         let row = refresh_tokens::Entity::find_by_id(digest.as_str())
             .filter(refresh_tokens::Column::Realm.eq(realm))
             .filter(refresh_tokens::Column::Used.eq(false))
-            .one(&self.db)
+            .all(&self.db)
             .await
-            .repo()?;
+            .repo()?
+            .into_iter()
+            .next();
         row.map(RefreshTokenRecord::try_from).transpose()
     }
 
@@ -749,7 +782,12 @@ impl TokenRepo for Store {
 #[async_trait]
 impl ThrottleRepo for Store {
     async fn failures(&self, realm: &str, key: &str) -> RepoResult<Option<FailureCount>> {
-        let row = login_failures::Entity::find_by_id((realm.to_owned(), key.to_owned())).one(&self.db).await.repo()?;
+        let row = login_failures::Entity::find_by_id((realm.to_owned(), key.to_owned()))
+            .all(&self.db)
+            .await
+            .repo()?
+            .into_iter()
+            .next();
         Ok(row.map(FailureCount::from))
     }
 
@@ -905,9 +943,11 @@ impl RegistrationRepo for Store {
         let row = initial_access_tokens::Entity::find()
             .filter(initial_access_tokens::Column::Realm.eq(realm))
             .filter(initial_access_tokens::Column::Digest.eq(digest.as_str()))
-            .one(&self.db)
+            .all(&self.db)
             .await
-            .repo()?;
+            .repo()?
+            .into_iter()
+            .next();
         Ok(row.map(InitialAccessToken::from))
     }
 
@@ -989,9 +1029,11 @@ impl RegistrationRepo for Store {
 
     async fn registration(&self, realm: &str, client_id: &str) -> RepoResult<Option<ClientRegistration>> {
         let row = client_registrations::Entity::find_by_id((realm.to_owned(), client_id.to_owned()))
-            .one(&self.db)
+            .all(&self.db)
             .await
-            .repo()?;
+            .repo()?
+            .into_iter()
+            .next();
         Ok(row.map(ClientRegistration::from))
     }
 
@@ -1055,9 +1097,11 @@ impl RegistrationRepo for Store {
 
     async fn policies(&self, realm: &str, kind: PolicyKind) -> RepoResult<Option<String>> {
         let row = registration_policies::Entity::find_by_id((realm.to_owned(), kind.as_str().to_owned()))
-            .one(&self.db)
+            .all(&self.db)
             .await
-            .repo()?;
+            .repo()?
+            .into_iter()
+            .next();
         Ok(row.map(|r| <(PolicyKind, String)>::from(r).1))
     }
 

@@ -7,9 +7,7 @@ use async_trait::async_trait;
 use oidc_core::repo::{RepoError, RepoResult, RoleHolder, RoleRepo};
 use oidc_core::roles::RoleDef;
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ColumnTrait as _, EntityTrait, IntoActiveModel as _, QueryFilter as _, QueryOrder as _, TransactionTrait as _,
-};
+use sea_orm::{ColumnTrait as _, EntityTrait, IntoActiveModel as _, QueryFilter as _, QueryOrder as _};
 
 use crate::Store;
 use crate::convert::OrRepo as _;
@@ -42,7 +40,7 @@ impl RoleRepo for Store {
     }
 
     async fn delete_role(&self, realm: &str, name: &str) -> RepoResult<()> {
-        let txn = self.db.begin().await.repo()?;
+        let txn = self.begin().await.repo()?;
         let res = role_definitions::Entity::delete_many()
             .filter(role_definitions::Column::Realm.eq(realm))
             .filter(role_definitions::Column::Name.eq(name))
@@ -75,7 +73,7 @@ impl RoleRepo for Store {
                     .repo()?;
             }
         }
-        txn.commit().await.repo()
+        self.commit(txn).await.repo()
     }
 
     async fn roles(&self, realm: &str, holder: &RoleHolder) -> RepoResult<Vec<String>> {

@@ -1,0 +1,243 @@
+//! `cargo xtask bench --peers`: the side-by-side harness of `../shared/peers`
+//! (see its README) with node-oidc-provider and this provider on SQLite and on
+//! PostgreSQL, then the ratios issue 12 sets its targets in.
+//!
+//! The harness does the measuring (its load driver, its quiet-machine waits,
+//! its report); this task builds the release binary, runs
+//! `run-all.sh providers/node.toml providers/rust-op.toml providers/rust-op-pg.toml`
+//! with `PROJECT` set to this checkout, and reads the results file it wrote.
+//! `OIDC_PEERS_DIR` names the harness when it is not at `../shared/peers`;
+//! `ROUNDS`, `DURATION`, `CONNS`, `SCENARIOS`, ... pass through to it.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, bail, ensure};
+use serde_json::Value;
+
+/// The providers compared, as the harness names them in its results.
+const NODE: &str = "node-oidc-provider";
+const RUST_SQLITE: &str = "rust-op";
+const RUST_PG: &str = "rust-op-pg";
+
+/// Runs the harness and prints its report and the ratios.
+pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
+    ensure!(args.is_empty(), "bench --peers takes no further arguments (the harness reads ROUNDS, DURATION, ...)");
+    let root = crate::root();
+    let peers = std::env::var_os("OIDC_PEERS_DIR")
+        .map_or_else(|| root.join("../shared/peers"), PathBuf::from)
+        .canonicalize()
+        .context("no peers harness at ../shared/peers (set OIDC_PEERS_DIR)")?;
+    ensure!(
+        peers.join("work/target/release/loadgen").exists(),
+        "the harness is not set up: run {}/setup.sh first",
+        peers.display()
+    );
+    println!("==> cargo build --release -p oidc-cli");
+    let status = crate::cargo().args(["build", "--release", "-p", "oidc-cli"]).status().context("cannot run cargo")?;
+    ensure!(status.success(), "the release build failed ({status})");
+
+    let providers = provider_files(&peers, &root.join("target/peers-bench"), &root.join("target/release/oidc"))?;
+    let before = newest_results(&peers)?;
+    println!("==> {}/run-all.sh (this takes a while; see its README)", peers.display());
+    let status = std::process::Command::new(peers.join("run-all.sh"))
+        .arg("providers/node.toml")
+        .args(&providers)
+        .current_dir(&peers)
+        .env("PROJECT", &root)
+        .status()
+        .context("cannot run run-all.sh")?;
+    ensure!(status.success(), "run-all.sh failed ({status})");
+    let results = newest_results(&peers)?.filter(|r| Some(r) != before.as_ref());
+    let Some(results) = results else { bail!("run-all.sh wrote no results file") };
+    let text = std::fs::read_to_string(&results).with_context(|| format!("cannot read {}", results.display()))?;
+    println!("\nResults: {}\n", results.display());
+    print!("{}", ratios(&text));
+    Ok(())
+}
+
+/// What the server's `[brute_force]` gets for the benchmark; see [`provider_files`].
+const BENCH_BRUTE_FORCE: &str = "\n[brute_force]\nmax_failures_per_user = 1000\n";
+
+/// The harness's provider files for this provider on SQLite and PostgreSQL,
+/// written to `dir` with one change: the binary runs through a wrapper that
+/// raises the per-user failure limit of the server it starts. The harness
+/// logs its virtual users in as one user, 8 at a time; the brute-force guard
+/// counts every attempt on a username before checking its password (so that
+/// concurrent guesses never get more than the limit checked), so 8 logins at
+/// once get 429 past the default limit of 5. No password is checked during
+/// the measured flows, so the limit does not change what is measured.
+fn provider_files(peers: &Path, dir: &Path, bin: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::create_dir_all(dir)?;
+    let wrapper = dir.join("oidc");
+    let script = format!(
+        "#!/bin/sh\n# Written by cargo xtask bench --peers: see xtask/src/peers.rs.\n\
+         if [ \"$1\" = serve ] && [ -n \"$OIDC_CONFIG\" ]; then printf '{}' >> \"$OIDC_CONFIG\"; fi\n\
+         exec '{}' \"$@\"\n",
+        BENCH_BRUTE_FORCE.replace('\n', "\\n"),
+        bin.display()
+    );
+    std::fs::write(&wrapper, script)?;
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755))?;
+    let mut files = Vec::new();
+    for name in ["rust-op.toml", "rust-op-pg.toml"] {
+        let original = peers.join("providers").join(name);
+        let text = std::fs::read_to_string(&original).with_context(|| format!("cannot read {}", original.display()))?;
+        let start = "rust-op/start.sh";
+        ensure!(text.contains(start), "{} does not start {start}", original.display());
+        let file = dir.join(name);
+        std::fs::write(&file, with_wrapper(&text, &wrapper))?;
+        files.push(file);
+    }
+    Ok(files)
+}
+
+/// `provider` (a provider file of the harness) with its start command running `wrapper` as the binary.
+fn with_wrapper(provider: &str, wrapper: &Path) -> String {
+    provider.replace("rust-op/start.sh", &format!("OIDC_BIN={} rust-op/start.sh", wrapper.display()))
+}
+
+/// The newest `work/results/run-*.jsonl`, if any.
+fn newest_results(peers: &Path) -> anyhow::Result<Option<PathBuf>> {
+    let dir = peers.join("work/results");
+    if !dir.exists() {
+        return Ok(None);
+    }
+    let mut runs: Vec<PathBuf> = std::fs::read_dir(&dir)?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "jsonl"))
+        .collect();
+    // The names carry a UTC timestamp, so they sort by time.
+    runs.sort();
+    Ok(runs.pop())
+}
+
+/// One measurement of one provider: ops/s, p99 ms and peak RSS per round.
+#[derive(Default, Debug)]
+struct Cell {
+    rate: Vec<f64>,
+    p99_ms: Vec<f64>,
+    rss_kib: Vec<f64>,
+    cpu: Vec<f64>,
+}
+
+/// The ratios table of issue 12 from a results file of the harness (JSON lines).
+pub(crate) fn ratios(jsonl: &str) -> String {
+    let records: Vec<Value> = jsonl.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    let mut cells: BTreeMap<(String, u64, String), Cell> = BTreeMap::new();
+    let mut idle: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    for r in &records {
+        let text = |k: &str| r.get(k).and_then(Value::as_str).unwrap_or_default().to_owned();
+        let num = |k: &str| r.get(k).and_then(Value::as_f64);
+        match r.get("kind").and_then(Value::as_str) {
+            Some("scenario") if r.get("skipped").is_none() => {
+                let conns = r.get("conns").and_then(Value::as_u64).unwrap_or(0);
+                let cell = cells.entry((text("scenario"), conns, text("provider"))).or_default();
+                cell.rate.extend(num("rate"));
+                cell.p99_ms.extend(num("p99_ms"));
+                cell.rss_kib.extend(num("server_rss_peak_kb"));
+                cell.cpu.extend(num("server_cpu_cores"));
+            }
+            Some("idle") => idle.entry(text("provider")).or_default().extend(num("rss_kb")),
+            _ => {}
+        }
+    }
+    let mean = |xs: &[f64]| if xs.is_empty() { None } else { Some(xs.iter().sum::<f64>() / xs.len() as f64) };
+    let get = |sc: &str, c: u64, p: &str| cells.get(&(sc.to_owned(), c, p.to_owned()));
+    let rate = |sc: &str, c: u64, p: &str| get(sc, c, p).and_then(|x| mean(&x.rate));
+    let ratio = |sc: &str, c: u64, p: &str| Some(rate(sc, c, p)? / rate(sc, c, NODE)?);
+    let fmt = |x: Option<f64>, unit: &str| x.map_or_else(|| "-".to_owned(), |x| format!("{x:.2}{unit}"));
+    let verdict = |ok: Option<bool>| match ok {
+        Some(true) => "met",
+        Some(false) => "NOT met",
+        None => "not measured",
+    };
+
+    let mut out = String::new();
+    out.push_str(
+        "| measurement | conns | node ops/s | rust-op (SQLite) ops/s | ratio | rust-op (PostgreSQL) ops/s | ratio |\n",
+    );
+    out.push_str("|---|---:|---:|---:|---:|---:|---:|\n");
+    let conns: std::collections::BTreeSet<u64> = cells.keys().map(|(_, c, _)| *c).collect();
+    for sc in ["discovery", "jwks", "token", "flow"] {
+        for &c in &conns {
+            if get(sc, c, NODE).is_none() && get(sc, c, RUST_SQLITE).is_none() {
+                continue;
+            }
+            out.push_str(&format!(
+                "| {sc} | {c} | {} | {} | {} | {} | {} |\n",
+                fmt(rate(sc, c, NODE), ""),
+                fmt(rate(sc, c, RUST_SQLITE), ""),
+                fmt(ratio(sc, c, RUST_SQLITE), "x"),
+                fmt(rate(sc, c, RUST_PG), ""),
+                fmt(ratio(sc, c, RUST_PG), "x"),
+            ));
+        }
+    }
+    let mib = |kib: Option<f64>| fmt(kib.map(|k| k / 1024.0), " MiB");
+    let peak = |p: &str| {
+        cells
+            .iter()
+            .filter(|((sc, _, pr), _)| sc == "flow" && pr == p)
+            .flat_map(|(_, x)| x.rss_kib.clone())
+            .reduce(f64::max)
+    };
+    out.push_str(&format!(
+        "\nMemory: idle RSS node {}, rust-op {}; peak RSS under the flow load node {}, rust-op {}, rust-op-pg {}\n",
+        mib(idle.get(NODE).and_then(|v| mean(v))),
+        mib(idle.get(RUST_SQLITE).and_then(|v| mean(v))),
+        mib(peak(NODE)),
+        mib(peak(RUST_SQLITE)),
+        mib(peak(RUST_PG)),
+    ));
+
+    // Issue 12's targets, one line each.
+    let all_at_least = |sc: &str, p: &str, k: f64| {
+        let rs: Vec<Option<f64>> =
+            conns.iter().filter(|c| get(sc, **c, p).is_some()).map(|c| ratio(sc, *c, p)).collect();
+        if rs.is_empty() || rs.iter().any(Option::is_none) { None } else { Some(rs.iter().flatten().all(|r| *r >= k)) }
+    };
+    let (lo, hi) = (conns.first().copied().unwrap_or(16), conns.last().copied().unwrap_or(64));
+    let no_collapse = (|| Some(rate("flow", hi, RUST_SQLITE)? >= rate("flow", lo, RUST_SQLITE)?))();
+    let p99 = |p: &str| get("flow", hi, p).and_then(|x| mean(&x.p99_ms));
+    let p99_below = (|| Some(p99(RUST_SQLITE)? < p99(NODE)?))();
+    let cpu = get("flow", hi, RUST_SQLITE).and_then(|x| mean(&x.cpu));
+    out.push_str("\nTargets (issue 12):\n");
+    out.push_str(&format!(
+        "- flow on SQLite >= 3x node at every concurrency: {}\n",
+        verdict(all_at_least("flow", RUST_SQLITE, 3.0))
+    ));
+    out.push_str(&format!("- flow at {hi} connections >= at {lo} (no collapse): {}\n", verdict(no_collapse)));
+    out.push_str(&format!(
+        "- flow p99 at {hi} connections below node's ({} vs {}): {}\n",
+        fmt(p99(RUST_SQLITE), " ms"),
+        fmt(p99(NODE), " ms"),
+        verdict(p99_below)
+    ));
+    out.push_str(&format!("- flow on PostgreSQL >= 2x node: {}\n", verdict(all_at_least("flow", RUST_PG, 2.0))));
+    out.push_str(&format!(
+        "- client_credentials token >= 3x node: {}\n",
+        verdict(all_at_least("token", RUST_SQLITE, 3.0))
+    ));
+    out.push_str(&format!(
+        "- server CPU during the flow at {hi} connections >= 1.8 cores ({}): {}\n",
+        fmt(cpu, ""),
+        verdict(cpu.map(|c| c >= 1.8))
+    ));
+    out.push_str(&format!(
+        "- peak RSS under the flow load <= 64 MiB ({}): {}\n",
+        mib(peak(RUST_SQLITE)),
+        verdict(peak(RUST_SQLITE).map(|k| k <= 64.0 * 1024.0))
+    ));
+    out.push_str(&format!(
+        "- idle RSS <= 16 MiB: {}\n",
+        verdict(idle.get(RUST_SQLITE).and_then(|v| mean(v)).map(|k| k <= 16.0 * 1024.0))
+    ));
+    out
+}
+
+#[cfg(test)]
+#[path = "peers_tests.rs"]
+mod tests;
