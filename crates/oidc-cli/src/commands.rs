@@ -16,6 +16,7 @@ use std::io::{BufRead as _, IsTerminal as _};
 use std::sync::Arc;
 
 use anyhow::{Context as _, anyhow, bail};
+use oidc_core::ids::{ClientId, RealmName, UserId};
 use oidc_core::manage::{self, ClientSpec};
 use oidc_core::model::{Client, ClientType, GrantType, JwtAlg, KeyState, ResponseType, StandardClaims};
 use oidc_core::rand::OsRandom;
@@ -126,7 +127,7 @@ fn redact_url(url: &str) -> String {
 }
 
 async fn require_realm(store: &dyn Repositories, realm: &str) -> anyhow::Result<()> {
-    if store.realm(realm).await?.is_none() {
+    if store.realm(RealmName::new(realm)).await?.is_none() {
         bail!("realm '{realm}' does not exist; run `oidc serve` once, or `oidc realm create {realm}`");
     }
     Ok(())
@@ -242,8 +243,8 @@ async fn seed_demo(store: &dyn Repositories, realm: &str, base_url: &str) -> any
     let now = SystemClock.now();
     let password = oidc_core::rand::token(&rng, 9);
     let hash = oidc_core::password::hash(&Password::new(password.clone()), &rng);
-    match store.user_by_username(realm, "demo").await? {
-        Some(u) => store.set_password_hash(realm, &u.id, &hash).await?,
+    match store.user_by_username(RealmName::new(realm), "demo").await? {
+        Some(u) => store.set_password_hash(RealmName::new(realm), u.id(), &hash).await?,
         None => {
             let claims = StandardClaims {
                 name: Some("Demo User".into()),
@@ -264,7 +265,7 @@ async fn seed_demo(store: &dyn Repositories, realm: &str, base_url: &str) -> any
     spec.client_id = Some(DEMO_CLIENT.into());
     spec.post_logout_redirect_uris = vec![redirect];
     let (client, _) = manage::new_client(realm, spec, now, &rng).map_err(|e| anyhow!(e))?;
-    if store.client(realm, DEMO_CLIENT).await?.is_some() {
+    if store.client(RealmName::new(realm), ClientId::new(DEMO_CLIENT)).await?.is_some() {
         store.update_client(&client).await?;
     } else {
         store.create_client(&client).await?;
@@ -278,7 +279,7 @@ async fn realm_cmd(store: &dyn Repositories, c: RealmCommand) -> anyhow::Result<
             if !valid_realm(&name) {
                 bail!("invalid realm name '{name}': use 1 to 64 letters, digits, '-' or '_'");
             }
-            if store.realm(&name).await?.is_some() {
+            if store.realm(RealmName::new(&name)).await?.is_some() {
                 bail!("realm '{name}' already exists");
             }
             let b = server::bootstrap(store, &name).await?;
@@ -306,7 +307,7 @@ async fn key_cmd(store: &dyn Repositories, realm: &str, c: KeyCommand) -> anyhow
         }
         KeyCommand::List => {
             say!("{:<18} {:<6} {:<8} {:<12} published_until", "kid", "alg", "state", "created_at");
-            for k in store.keys(realm).await? {
+            for k in store.keys(RealmName::new(realm)).await? {
                 let until = k.published_until.map_or_else(String::new, |t| t.to_string());
                 say!("{:<18} {:<6} {:<8} {:<12} {until}", k.kid, k.alg, k.state.as_str(), k.created_at.to_string());
             }
@@ -317,7 +318,7 @@ async fn key_cmd(store: &dyn Repositories, realm: &str, c: KeyCommand) -> anyhow
                 bail!("--keep-published must not be negative");
             }
             let old: Vec<_> = store
-                .keys(realm)
+                .keys(RealmName::new(realm))
                 .await?
                 .into_iter()
                 .filter(|k| k.state == KeyState::Active && k.alg == alg.as_str())
@@ -326,7 +327,7 @@ async fn key_cmd(store: &dyn Repositories, realm: &str, c: KeyCommand) -> anyhow
             store.add_key(&key).await?;
             let until = now.plus(keep_published);
             for k in &old {
-                store.set_key_state(realm, &k.kid, KeyState::Retired, Some(until)).await?;
+                store.set_key_state(RealmName::new(realm), &k.kid, KeyState::Retired, Some(until)).await?;
             }
             say!(
                 "Created {} key {}; retired {} (published until {until}); {TAKES_EFFECT}.",
@@ -343,18 +344,18 @@ async fn key_cmd(store: &dyn Repositories, realm: &str, c: KeyCommand) -> anyhow
             if keep_published < 0 {
                 bail!("--keep-published must not be negative");
             }
-            let key = store.keys(realm).await?.into_iter().find(|k| k.kid == kid);
+            let key = store.keys(RealmName::new(realm)).await?.into_iter().find(|k| k.kid == kid);
             match key {
                 None => bail!("no key '{kid}' in realm '{realm}'"),
                 Some(k) if k.state == KeyState::Revoked => bail!("key '{kid}' is revoked; it cannot be retired"),
                 Some(_) => {}
             }
             let until = now.plus(keep_published);
-            store.set_key_state(realm, &kid, KeyState::Retired, Some(until)).await?;
+            store.set_key_state(RealmName::new(realm), &kid, KeyState::Retired, Some(until)).await?;
             say!("Retired key {kid}: it no longer signs and stays published until {until}; {TAKES_EFFECT}.");
         }
         KeyCommand::Revoke { kid } => {
-            store.set_key_state(realm, &kid, KeyState::Revoked, None).await.map_err(|e| match e {
+            store.set_key_state(RealmName::new(realm), &kid, KeyState::Revoked, None).await.map_err(|e| match e {
                 oidc_core::repo::RepoError::NotFound(_) => anyhow!("no key '{kid}' in realm '{realm}'"),
                 other => other.into(),
             })?;
@@ -390,7 +391,7 @@ async fn initial_token_cmd(store: &dyn Repositories, realm: &str, c: InitialToke
         }
         InitialTokenCommand::List => {
             say!("{:<14} {:<10} {:<12} expires_at", "id", "remaining", "created_at");
-            for t in store.initial_tokens(realm).await? {
+            for t in store.initial_tokens(RealmName::new(realm)).await? {
                 let expires = t.expires_at.map_or_else(
                     || "never".to_owned(),
                     |e| {
@@ -401,7 +402,7 @@ async fn initial_token_cmd(store: &dyn Repositories, realm: &str, c: InitialToke
             }
         }
         InitialTokenCommand::Delete { id } => {
-            store.delete_initial_token(realm, &id).await.map_err(|e| match e {
+            store.delete_initial_token(RealmName::new(realm), &id).await.map_err(|e| match e {
                 oidc_core::repo::RepoError::NotFound(_) => anyhow!("no initial access token '{id}'"),
                 other => other.into(),
             })?;
@@ -412,7 +413,7 @@ async fn initial_token_cmd(store: &dyn Repositories, realm: &str, c: InitialToke
 }
 
 async fn load_policies(store: &dyn Repositories, realm: &str, kind: PolicyKind) -> anyhow::Result<Policies> {
-    Ok(match store.policies(realm, kind).await? {
+    Ok(match store.policies(RealmName::new(realm), kind).await? {
         None => kind.defaults(),
         Some(text) => Policies::from_json(&serde_json::from_str(&text)?, kind.defaults()).map_err(|e| anyhow!(e))?,
     })
@@ -472,7 +473,7 @@ async fn policy_cmd(store: &dyn Repositories, realm: &str, c: PolicyCommand) -> 
             if let Some(b) = full_scope_disabled {
                 p.full_scope_disabled = b;
             }
-            store.set_policies(realm, kind, &p.to_json().to_string()).await?;
+            store.set_policies(RealmName::new(realm), kind, &p.to_json().to_string()).await?;
             say!("{}: {}", kind.as_str(), p.to_json());
         }
     }
@@ -495,7 +496,7 @@ async fn require_key_for(store: &dyn Repositories, realm: &str, alg: JwtAlg) -> 
     if !alg.uses_realm_key() {
         return Ok(());
     }
-    let keys = store.keys(realm).await?;
+    let keys = store.keys(RealmName::new(realm)).await?;
     if !keys.iter().any(|k| k.state == KeyState::Active && k.alg == alg.as_str()) {
         bail!(
             "realm '{realm}' has no active {} key to sign this client's tokens; create one first with \
@@ -685,7 +686,7 @@ async fn client_cmd(store: &dyn Repositories, realm: &str, c: ClientCommand) -> 
             let mut spec = spec_from(&opts, None)?;
             // RFC 9700 §4.15: a client_id must not be mistaken for a user's sub.
             if let Some(id) = &client_id
-                && store.user(realm, id).await?.is_some()
+                && store.user(RealmName::new(realm), UserId::new(id)).await?.is_some()
             {
                 bail!(
                     "client_id '{id}' is a user's id (sub); choose another so tokens cannot be mistaken for the user's"
@@ -714,16 +715,22 @@ async fn client_cmd(store: &dyn Repositories, realm: &str, c: ClientCommand) -> 
         }
         ClientCommand::List => {
             say!("{:<24} {:<13} name", "client_id", "type");
-            for c in store.clients(realm).await? {
+            for c in store.clients(RealmName::new(realm)).await? {
                 say!("{:<24} {:<13} {}", c.client_id, c.client_type.as_str(), c.name);
             }
         }
         ClientCommand::Show { client_id } => {
-            let c = store.client(realm, &client_id).await?.ok_or_else(|| anyhow!("no client '{client_id}'"))?;
+            let c = store
+                .client(RealmName::new(realm), ClientId::new(&client_id))
+                .await?
+                .ok_or_else(|| anyhow!("no client '{client_id}'"))?;
             print_client(&c);
         }
         ClientCommand::Update { client_id, rotate_secret, opts } => {
-            let old = store.client(realm, &client_id).await?.ok_or_else(|| anyhow!("no client '{client_id}'"))?;
+            let old = store
+                .client(RealmName::new(realm), ClientId::new(&client_id))
+                .await?
+                .ok_or_else(|| anyhow!("no client '{client_id}'"))?;
             roles::check_role_scope(store, realm, &opts.role_scope).await?;
             let mut spec = spec_from(&opts, Some(&old))?;
             let becomes_confidential = spec.client_type == ClientType::Confidential && spec.client_secret.is_none();
@@ -748,7 +755,7 @@ async fn client_cmd(store: &dyn Repositories, realm: &str, c: ClientCommand) -> 
             }
         }
         ClientCommand::RegistrationToken { client_id } => {
-            if store.client(realm, &client_id).await?.is_none() {
+            if store.client(RealmName::new(realm), ClientId::new(&client_id)).await?.is_none() {
                 bail!("no client '{client_id}'");
             }
             let value = oidc_core::rand::token(&rng, 32);
@@ -765,7 +772,7 @@ async fn client_cmd(store: &dyn Repositories, realm: &str, c: ClientCommand) -> 
             println!("(The token is shown only now; the previous one no longer works.)");
         }
         ClientCommand::Delete { client_id } => {
-            store.delete_client(realm, &client_id).await.map_err(|e| match e {
+            store.delete_client(RealmName::new(realm), ClientId::new(&client_id)).await.map_err(|e| match e {
                 oidc_core::repo::RepoError::NotFound(_) => anyhow!("no client '{client_id}'"),
                 e => e.into(),
             })?;
@@ -846,7 +853,7 @@ async fn user_cmd(store: &dyn Repositories, realm: &str, c: UserCommand) -> anyh
         }
         UserCommand::SetAttr { username, attrs, remove } => {
             let mut user = store
-                .user_by_username(realm, &username)
+                .user_by_username(RealmName::new(realm), &username)
                 .await?
                 .ok_or_else(|| anyhow!("no user '{username}' in realm '{realm}'"))?;
             for a in &attrs {
@@ -863,22 +870,26 @@ async fn user_cmd(store: &dyn Repositories, realm: &str, c: UserCommand) -> anyh
             say!("Attributes of '{username}': {}", serde_json::Value::Object(user.attributes.into_iter().collect()));
         }
         UserCommand::SetPassword { username, password_stdin } => {
-            let user =
-                store.user_by_username(realm, &username).await?.ok_or_else(|| anyhow!("no user '{username}'"))?;
+            let user = store
+                .user_by_username(RealmName::new(realm), &username)
+                .await?
+                .ok_or_else(|| anyhow!("no user '{username}'"))?;
             let hash = oidc_core::password::hash(&read_password(password_stdin)?, &rng);
-            store.set_password_hash(realm, &user.id, &hash).await?;
+            store.set_password_hash(RealmName::new(realm), user.id(), &hash).await?;
             say!("Password of '{username}' changed.");
         }
         UserCommand::List => {
             say!("{:<24} {:<24} {:<7} email", "username", "sub", "active");
-            for u in store.users(realm).await? {
+            for u in store.users(RealmName::new(realm)).await? {
                 say!("{:<24} {:<24} {:<7} {}", u.username, u.id, u.active, u.claims.email.unwrap_or_default());
             }
         }
         UserCommand::Delete { username } => {
-            let user =
-                store.user_by_username(realm, &username).await?.ok_or_else(|| anyhow!("no user '{username}'"))?;
-            store.delete_user(realm, &user.id).await?;
+            let user = store
+                .user_by_username(RealmName::new(realm), &username)
+                .await?
+                .ok_or_else(|| anyhow!("no user '{username}'"))?;
+            store.delete_user(RealmName::new(realm), user.id()).await?;
             say!("Deleted user '{username}'.");
         }
         UserCommand::Logout { .. } => bail!("handled by user_logout"),
@@ -915,7 +926,10 @@ async fn user_logout(
     realm: &str,
     username: &str,
 ) -> anyhow::Result<()> {
-    let user = store.user_by_username(realm, username).await?.ok_or_else(|| anyhow!("no user '{username}'"))?;
+    let user = store
+        .user_by_username(RealmName::new(realm), username)
+        .await?
+        .ok_or_else(|| anyhow!("no user '{username}'"))?;
     let listen = file.listen.clone().unwrap_or(DEFAULT_LISTEN.into());
     let base_url = file.base_url.clone().unwrap_or_else(|| format!("http://{listen}"));
     let config = oidc_http::AppConfig {

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use oidc_core::config::Settings;
 use oidc_core::hooks::Hooks;
+use oidc_core::ids::RealmName;
 use oidc_core::model::Realm;
 use oidc_core::rand::{OsRandom, Random};
 use oidc_core::repo::{RepoError, Repositories};
@@ -45,7 +46,7 @@ pub async fn bootstrap(repos: &dyn Repositories, realm: &str) -> anyhow::Result<
     let rng = OsRandom::new();
     let now = SystemClock.now();
     let mut out = Bootstrapped::default();
-    if repos.realm(realm).await?.is_none() {
+    if repos.realm(RealmName::new(realm)).await?.is_none() {
         let mut secret_key = vec![0u8; 32];
         rng.fill(&mut secret_key);
         match repos.create_realm(&Realm { name: realm.to_owned(), secret_key, created_at: now }).await {
@@ -55,7 +56,7 @@ pub async fn bootstrap(repos: &dyn Repositories, realm: &str) -> anyhow::Result<
             Err(e) => return Err(e.into()),
         }
     }
-    let keys = repos.keys(realm).await?;
+    let keys = repos.keys(RealmName::new(realm)).await?;
     if !keys.iter().any(|k| k.state == oidc_core::model::KeyState::Active) {
         let key = crate::keys::generate_rs256(realm, now, &rng)?;
         repos.add_key(&key).await?;

@@ -33,6 +33,7 @@ pub mod config;
 pub mod discovery;
 pub mod error;
 pub mod hooks;
+pub mod ids;
 pub mod idtoken;
 pub mod introspect;
 pub mod jose;

@@ -1027,3 +1027,31 @@ mod tests {
         assert!(!c.covers(&Scope::parse("openid profile").unwrap(), UnixTime(1)));
     }
 }
+
+/// The typed view of a record's id fields (`realm`, `client_id`, `user_id`,
+/// ...): a method named like the field that names it as a
+/// [`crate::ids`] type, for the repository traits.
+macro_rules! typed_ids {
+    ($ty:ty { $($field:ident: $id:ident),* $(,)? }) => {
+        impl $ty {
+            $(
+                #[doc = concat!("`", stringify!($field), "` as a typed id ([`crate::ids::", stringify!($id), "`]).")]
+                #[must_use]
+                pub fn $field(&self) -> crate::ids::$id<'_> {
+                    crate::ids::$id::new(&self.$field)
+                }
+            )*
+        }
+    };
+}
+
+typed_ids!(Realm { name: RealmName });
+typed_ids!(Client { realm: RealmName, client_id: ClientId });
+typed_ids!(User { realm: RealmName, id: UserId });
+typed_ids!(KeyRecord { realm: RealmName });
+typed_ids!(CodeRecord { realm: RealmName, client_id: ClientId, user_id: UserId });
+typed_ids!(AccessTokenRecord { realm: RealmName, client_id: ClientId });
+typed_ids!(RefreshTokenRecord { realm: RealmName, client_id: ClientId, user_id: UserId });
+typed_ids!(LoginSession { realm: RealmName, user_id: UserId });
+typed_ids!(Consent { realm: RealmName, user_id: UserId, client_id: ClientId });
+typed_ids!(AuditEvent { realm: RealmName });

@@ -969,3 +969,25 @@ impl Policies {
 
 #[cfg(test)]
 mod tests;
+
+impl InitialAccessToken {
+    /// `realm` as a typed id ([`crate::ids::RealmName`]).
+    #[must_use]
+    pub fn realm(&self) -> crate::ids::RealmName<'_> {
+        crate::ids::RealmName::new(&self.realm)
+    }
+}
+
+impl ClientRegistration {
+    /// `realm` as a typed id ([`crate::ids::RealmName`]).
+    #[must_use]
+    pub fn realm(&self) -> crate::ids::RealmName<'_> {
+        crate::ids::RealmName::new(&self.realm)
+    }
+
+    /// `client_id` as a typed id ([`crate::ids::ClientId`]).
+    #[must_use]
+    pub fn client_id(&self) -> crate::ids::ClientId<'_> {
+        crate::ids::ClientId::new(&self.client_id)
+    }
+}

@@ -3,9 +3,29 @@
 //! Flows never call these; adapters fetch what a flow asks for and store what
 //! it returns. `oidc-store` implements every trait over SeaORM; tests can
 //! implement them in memory.
+//!
+//! Realms, clients and users are named by the typed ids of [`crate::ids`],
+//! which the records hand out (`client.client_id()`, `user.id()`), so a call
+//! with two ids swapped is a compile error, not a query that finds nothing:
+//!
+//! ```
+//! # use oidc_core::{model::{Client, User}, repo::{ConsentRepo, RepoResult}};
+//! async fn consent_given(repo: &impl ConsentRepo, user: &User, client: &Client) -> RepoResult<bool> {
+//!     Ok(repo.consent(client.realm(), user.id(), client.client_id()).await?.is_some())
+//! }
+//! ```
+//!
+//! ```compile_fail
+//! # use oidc_core::{model::{Client, User}, repo::{ConsentRepo, RepoResult}};
+//! async fn consent_given(repo: &impl ConsentRepo, user: &User, client: &Client) -> RepoResult<bool> {
+//!     // expected `UserId<'_>`, found `ClientId<'_>`
+//!     Ok(repo.consent(client.realm(), client.client_id(), user.id()).await?.is_some())
+//! }
+//! ```
 
 use async_trait::async_trait;
 
+use crate::ids::{ClientId, RealmName, UserId};
 use crate::model::{
     AccessTokenRecord, AuditEvent, Client, CodeRecord, Consent, KeyRecord, KeyState, LoginSession, PasswordHash, Realm,
     RefreshTokenRecord, User,
@@ -37,7 +57,7 @@ pub type RepoResult<T> = Result<T, RepoError>;
 #[async_trait]
 pub trait RealmRepo: Send + Sync {
     /// The realm named `name`.
-    async fn realm(&self, name: &str) -> RepoResult<Option<Realm>>;
+    async fn realm(&self, name: RealmName<'_>) -> RepoResult<Option<Realm>>;
     /// Creates a realm; `Conflict` if it exists.
     async fn create_realm(&self, realm: &Realm) -> RepoResult<()>;
     /// Every realm's name.
@@ -48,14 +68,14 @@ pub trait RealmRepo: Send + Sync {
 #[async_trait]
 pub trait KeyRepo: Send + Sync {
     /// Every key of `realm`, in any state.
-    async fn keys(&self, realm: &str) -> RepoResult<Vec<KeyRecord>>;
+    async fn keys(&self, realm: RealmName<'_>) -> RepoResult<Vec<KeyRecord>>;
     /// Stores a new key.
     async fn add_key(&self, key: &KeyRecord) -> RepoResult<()>;
     /// Changes a key's state and, for a retired key, until when it stays
     /// published; `NotFound` if there is no such key.
     async fn set_key_state(
         &self,
-        realm: &str,
+        realm: RealmName<'_>,
         kid: &str,
         state: KeyState,
         published_until: Option<UnixTime>,
@@ -66,35 +86,35 @@ pub trait KeyRepo: Send + Sync {
 #[async_trait]
 pub trait ClientRepo: Send + Sync {
     /// The client `client_id` of `realm`.
-    async fn client(&self, realm: &str, client_id: &str) -> RepoResult<Option<Client>>;
+    async fn client(&self, realm: RealmName<'_>, client_id: ClientId<'_>) -> RepoResult<Option<Client>>;
     /// Every client of `realm`, by client_id.
-    async fn clients(&self, realm: &str) -> RepoResult<Vec<Client>>;
+    async fn clients(&self, realm: RealmName<'_>) -> RepoResult<Vec<Client>>;
     /// Stores a new client; `Conflict` if the client_id is taken.
     async fn create_client(&self, client: &Client) -> RepoResult<()>;
     /// Replaces a client; `NotFound` if absent.
     async fn update_client(&self, client: &Client) -> RepoResult<()>;
     /// Deletes a client with its codes, tokens and consents; `NotFound` if absent.
-    async fn delete_client(&self, realm: &str, client_id: &str) -> RepoResult<()>;
+    async fn delete_client(&self, realm: RealmName<'_>, client_id: ClientId<'_>) -> RepoResult<()>;
 }
 
 /// End-users.
 #[async_trait]
 pub trait UserRepo: Send + Sync {
     /// The user with `username` in `realm`.
-    async fn user_by_username(&self, realm: &str, username: &str) -> RepoResult<Option<User>>;
+    async fn user_by_username(&self, realm: RealmName<'_>, username: &str) -> RepoResult<Option<User>>;
     /// The user with id (`sub`) `id` in `realm`.
-    async fn user(&self, realm: &str, id: &str) -> RepoResult<Option<User>>;
+    async fn user(&self, realm: RealmName<'_>, id: UserId<'_>) -> RepoResult<Option<User>>;
     /// Every user of `realm`, by username.
-    async fn users(&self, realm: &str) -> RepoResult<Vec<User>>;
+    async fn users(&self, realm: RealmName<'_>) -> RepoResult<Vec<User>>;
     /// Stores a new user; `Conflict` if the username is taken.
     async fn create_user(&self, user: &User) -> RepoResult<()>;
     /// Replaces a user's username, state, claims and attributes (not the
     /// password hash); `NotFound` if absent, `Conflict` if the username is taken.
     async fn update_user(&self, user: &User) -> RepoResult<()>;
     /// Replaces a user's password hash.
-    async fn set_password_hash(&self, realm: &str, id: &str, hash: &PasswordHash) -> RepoResult<()>;
+    async fn set_password_hash(&self, realm: RealmName<'_>, id: UserId<'_>, hash: &PasswordHash) -> RepoResult<()>;
     /// Deletes a user with sessions, codes, tokens and consents; `NotFound` if absent.
-    async fn delete_user(&self, realm: &str, id: &str) -> RepoResult<()>;
+    async fn delete_user(&self, realm: RealmName<'_>, id: UserId<'_>) -> RepoResult<()>;
 }
 
 /// Login sessions at the provider.
@@ -103,46 +123,73 @@ pub trait SessionRepo: Send + Sync {
     /// Stores a new session.
     async fn create_session(&self, session: &LoginSession) -> RepoResult<()>;
     /// The unexpired session whose cookie has digest `digest`.
-    async fn session(&self, realm: &str, digest: &Digest, now: UnixTime) -> RepoResult<Option<LoginSession>>;
+    async fn session(&self, realm: RealmName<'_>, digest: &Digest, now: UnixTime) -> RepoResult<Option<LoginSession>>;
     /// The unexpired session with its user (`None` when the user is gone), in
     /// one read where the storage can join.
     async fn session_with_user(
         &self,
-        realm: &str,
+        realm: RealmName<'_>,
         digest: &Digest,
         now: UnixTime,
     ) -> RepoResult<Option<(LoginSession, Option<User>)>>;
     /// Ends a session.
-    async fn delete_session(&self, realm: &str, digest: &Digest) -> RepoResult<()>;
+    async fn delete_session(&self, realm: RealmName<'_>, digest: &Digest) -> RepoResult<()>;
     /// The unexpired session with public id `id`.
-    async fn session_by_id(&self, realm: &str, id: &str, now: UnixTime) -> RepoResult<Option<LoginSession>>;
+    async fn session_by_id(&self, realm: RealmName<'_>, id: &str, now: UnixTime) -> RepoResult<Option<LoginSession>>;
     /// The unexpired sessions of a user, newest first.
-    async fn sessions_of_user(&self, realm: &str, user_id: &str, now: UnixTime) -> RepoResult<Vec<LoginSession>>;
+    async fn sessions_of_user(
+        &self,
+        realm: RealmName<'_>,
+        user_id: UserId<'_>,
+        now: UnixTime,
+    ) -> RepoResult<Vec<LoginSession>>;
     /// Records a use of session `id` at `now`, with its new expiry.
-    async fn touch_session(&self, realm: &str, id: &str, now: UnixTime, expires_at: UnixTime) -> RepoResult<()>;
+    async fn touch_session(
+        &self,
+        realm: RealmName<'_>,
+        id: &str,
+        now: UnixTime,
+        expires_at: UnixTime,
+    ) -> RepoResult<()>;
     /// Records that session `id` issued tokens (or a code) to `client_id`
     /// (idempotent), so that logout notifies exactly those clients.
-    async fn add_session_client(&self, realm: &str, id: &str, client_id: &str, now: UnixTime) -> RepoResult<()>;
+    async fn add_session_client(
+        &self,
+        realm: RealmName<'_>,
+        id: &str,
+        client_id: ClientId<'_>,
+        now: UnixTime,
+    ) -> RepoResult<()>;
     /// The clients session `id` issued tokens to, in the order they were first issued.
-    async fn session_clients(&self, realm: &str, id: &str) -> RepoResult<Vec<String>>;
+    async fn session_clients(&self, realm: RealmName<'_>, id: &str) -> RepoResult<Vec<String>>;
     /// Ends session `id` and what belongs to it, together: the session, its
     /// list of clients, the access tokens and (not offline) refresh tokens
     /// issued in it; its unused codes are spent. Idempotent.
-    async fn end_session(&self, realm: &str, id: &str) -> RepoResult<()>;
+    async fn end_session(&self, realm: RealmName<'_>, id: &str) -> RepoResult<()>;
 }
 
 /// Consents (the seed's `UserConsent`).
 #[async_trait]
 pub trait ConsentRepo: Send + Sync {
     /// The consent of `user_id` to `client_id`, expired or not.
-    async fn consent(&self, realm: &str, user_id: &str, client_id: &str) -> RepoResult<Option<Consent>>;
+    async fn consent(
+        &self,
+        realm: RealmName<'_>,
+        user_id: UserId<'_>,
+        client_id: ClientId<'_>,
+    ) -> RepoResult<Option<Consent>>;
     /// Creates or replaces the consent of its user to its client.
     async fn save_consent(&self, consent: &Consent) -> RepoResult<()>;
     /// The consents a user has given: the apps they authorized.
-    async fn consents_of_user(&self, realm: &str, user_id: &str) -> RepoResult<Vec<Consent>>;
+    async fn consents_of_user(&self, realm: RealmName<'_>, user_id: UserId<'_>) -> RepoResult<Vec<Consent>>;
     /// Withdraws a consent and revokes the access and refresh tokens the
     /// client holds for the user, together.
-    async fn delete_consent(&self, realm: &str, user_id: &str, client_id: &str) -> RepoResult<()>;
+    async fn delete_consent(
+        &self,
+        realm: RealmName<'_>,
+        user_id: UserId<'_>,
+        client_id: ClientId<'_>,
+    ) -> RepoResult<()>;
 }
 
 /// What redeeming an authorization code found.
@@ -168,7 +215,8 @@ pub trait CodeRepo: Send + Sync {
     /// concurrent calls for one code exactly one sees [`Redeemed::First`]. A
     /// code of another client is left as it is ([`Redeemed::OtherClient`]),
     /// so that presenting a leaked code cannot spend it.
-    async fn redeem_code(&self, realm: &str, digest: &Digest, client_id: &str) -> RepoResult<Redeemed>;
+    async fn redeem_code(&self, realm: RealmName<'_>, digest: &Digest, client_id: ClientId<'_>)
+    -> RepoResult<Redeemed>;
 }
 
 /// What rotating a refresh token found.
@@ -195,12 +243,12 @@ pub trait TokenRepo: Send + Sync {
     /// Stores the tokens of one token response together.
     async fn save_tokens(&self, access: &AccessTokenRecord, refresh: Option<&RefreshTokenRecord>) -> RepoResult<()>;
     /// The access token with digest `digest`, if stored (expired or not).
-    async fn access_token(&self, realm: &str, digest: &Digest) -> RepoResult<Option<AccessTokenRecord>>;
+    async fn access_token(&self, realm: RealmName<'_>, digest: &Digest) -> RepoResult<Option<AccessTokenRecord>>;
     /// The access token with its user (`None` for a token without one, or
     /// when the user is gone), in one read where the storage can join.
     async fn access_token_with_user(
         &self,
-        realm: &str,
+        realm: RealmName<'_>,
         digest: &Digest,
     ) -> RepoResult<Option<(AccessTokenRecord, Option<User>)>>;
     /// The refresh token with digest `digest` (expired, used or not), whether
@@ -208,7 +256,7 @@ pub trait TokenRepo: Send + Sync {
     /// where the storage can join (for introspection and revocation).
     async fn refresh_token_with_user(
         &self,
-        realm: &str,
+        realm: RealmName<'_>,
         digest: &Digest,
     ) -> RepoResult<Option<(RefreshTokenRecord, bool, Option<User>)>>;
     /// Marks a refresh token of `client_id` used at `now` and returns it,
@@ -218,18 +266,22 @@ pub trait TokenRepo: Send + Sync {
     /// ([`Rotated::Reused`]); of concurrent reuses one wins.
     async fn use_refresh_token(
         &self,
-        realm: &str,
+        realm: RealmName<'_>,
         digest: &Digest,
-        client_id: &str,
+        client_id: ClientId<'_>,
         now: UnixTime,
         reuse_interval: i64,
     ) -> RepoResult<Rotated>;
     /// Deletes one access token (RFC 7009 §2.1); false when there was none.
-    async fn revoke_access_token(&self, realm: &str, digest: &Digest) -> RepoResult<bool>;
+    async fn revoke_access_token(&self, realm: RealmName<'_>, digest: &Digest) -> RepoResult<bool>;
     /// The refresh token with digest `digest` if it was never used (expired or not), without using it.
-    async fn unused_refresh_token(&self, realm: &str, digest: &Digest) -> RepoResult<Option<RefreshTokenRecord>>;
+    async fn unused_refresh_token(
+        &self,
+        realm: RealmName<'_>,
+        digest: &Digest,
+    ) -> RepoResult<Option<RefreshTokenRecord>>;
     /// Revokes every token of a grant (after a code or refresh token replay).
-    async fn revoke_grant(&self, realm: &str, grant_id: &str) -> RepoResult<()>;
+    async fn revoke_grant(&self, realm: RealmName<'_>, grant_id: &str) -> RepoResult<()>;
 }
 
 /// Failed password checks, for brute-force protection ([`crate::throttle`]).
@@ -237,26 +289,32 @@ pub trait TokenRepo: Send + Sync {
 #[async_trait]
 pub trait ThrottleRepo: Send + Sync {
     /// The failures recorded for `key`.
-    async fn failures(&self, realm: &str, key: &str) -> RepoResult<Option<FailureCount>>;
+    async fn failures(&self, realm: RealmName<'_>, key: &str) -> RepoResult<Option<FailureCount>>;
     /// Records one failure at `now` atomically, resetting the count first when
     /// the previous failure is more than `window` seconds old; returns the new count.
-    async fn record_failure(&self, realm: &str, key: &str, now: UnixTime, window: i64) -> RepoResult<FailureCount>;
+    async fn record_failure(
+        &self,
+        realm: RealmName<'_>,
+        key: &str,
+        now: UnixTime,
+        window: i64,
+    ) -> RepoResult<FailureCount>;
     /// Forgets the failures of `key` (after a successful check).
-    async fn clear_failures(&self, realm: &str, key: &str) -> RepoResult<()>;
+    async fn clear_failures(&self, realm: RealmName<'_>, key: &str) -> RepoResult<()>;
     /// Replaces the count of `key` with `next` if it is still `expected`
     /// (`None`: no count yet), atomically; `false` when another attempt changed
     /// it first. Counting attempts this way before checking their passwords lets
     /// no more than the threshold through, however many arrive at once.
     async fn swap_failures(
         &self,
-        realm: &str,
+        realm: RealmName<'_>,
         key: &str,
         expected: Option<&FailureCount>,
         next: &FailureCount,
     ) -> RepoResult<bool>;
     /// Takes one attempt back from the count of `key` (an attempt counted in
     /// advance that succeeded), never below zero.
-    async fn refund_failure(&self, realm: &str, key: &str) -> RepoResult<()>;
+    async fn refund_failure(&self, realm: RealmName<'_>, key: &str) -> RepoResult<()>;
 }
 
 /// What registering a client with an initial access token found.
@@ -276,11 +334,11 @@ pub trait RegistrationRepo: Send + Sync {
     /// Stores a new initial access token.
     async fn create_initial_token(&self, token: &InitialAccessToken) -> RepoResult<()>;
     /// The initial access tokens of `realm`.
-    async fn initial_tokens(&self, realm: &str) -> RepoResult<Vec<InitialAccessToken>>;
+    async fn initial_tokens(&self, realm: RealmName<'_>) -> RepoResult<Vec<InitialAccessToken>>;
     /// Deletes an initial access token by id; `NotFound` if absent.
-    async fn delete_initial_token(&self, realm: &str, id: &str) -> RepoResult<()>;
+    async fn delete_initial_token(&self, realm: RealmName<'_>, id: &str) -> RepoResult<()>;
     /// The initial access token with `digest`, if there is one (expired or not).
-    async fn initial_token(&self, realm: &str, digest: &Digest) -> RepoResult<Option<InitialAccessToken>>;
+    async fn initial_token(&self, realm: RealmName<'_>, digest: &Digest) -> RepoResult<Option<InitialAccessToken>>;
     /// In one transaction: when `max_clients` is given, refuses if the realm
     /// already has that many clients; counts a use of the initial access
     /// token with `token_digest` (when given) if it is unexpired at `now` and
@@ -300,13 +358,17 @@ pub trait RegistrationRepo: Send + Sync {
     /// or creates one (not anonymous) for a client an operator created.
     async fn set_registration_token(&self, registration: &ClientRegistration) -> RepoResult<()>;
     /// The registration of a client.
-    async fn registration(&self, realm: &str, client_id: &str) -> RepoResult<Option<ClientRegistration>>;
+    async fn registration(
+        &self,
+        realm: RealmName<'_>,
+        client_id: ClientId<'_>,
+    ) -> RepoResult<Option<ClientRegistration>>;
     /// Replaces the registration access token's digest if it is still
     /// `old`: true when this call rotated it (one winner among concurrent uses).
     async fn rotate_registration_token(
         &self,
-        realm: &str,
-        client_id: &str,
+        realm: RealmName<'_>,
+        client_id: ClientId<'_>,
         old: &Digest,
         new: &Digest,
     ) -> RepoResult<bool>;
@@ -320,11 +382,11 @@ pub trait RegistrationRepo: Send + Sync {
         new: &Digest,
     ) -> RepoResult<bool>;
     /// The number of clients in `realm` (for the max-clients policy).
-    async fn client_count(&self, realm: &str) -> RepoResult<u64>;
+    async fn client_count(&self, realm: RealmName<'_>) -> RepoResult<u64>;
     /// The stored policies of a kind as JSON, if any were set.
-    async fn policies(&self, realm: &str, kind: PolicyKind) -> RepoResult<Option<String>>;
+    async fn policies(&self, realm: RealmName<'_>, kind: PolicyKind) -> RepoResult<Option<String>>;
     /// Stores the policies of a kind.
-    async fn set_policies(&self, realm: &str, kind: PolicyKind, json: &str) -> RepoResult<()>;
+    async fn set_policies(&self, realm: RealmName<'_>, kind: PolicyKind, json: &str) -> RepoResult<()>;
 }
 
 /// One-time values: client assertion `jti`s (RFC 7523 §3 item 7).
@@ -335,8 +397,8 @@ pub trait ReplayRepo: Send + Sync {
     /// may be forgotten.
     async fn use_once(
         &self,
-        realm: &str,
-        client_id: &str,
+        realm: RealmName<'_>,
+        client_id: ClientId<'_>,
         jti: &str,
         expires_at: UnixTime,
         now: UnixTime,
@@ -359,20 +421,20 @@ pub enum RoleHolder {
 #[async_trait]
 pub trait RoleRepo: Send + Sync {
     /// The roles defined in `realm`, by name.
-    async fn role_definitions(&self, realm: &str) -> RepoResult<Vec<crate::roles::RoleDef>>;
+    async fn role_definitions(&self, realm: RealmName<'_>) -> RepoResult<Vec<crate::roles::RoleDef>>;
     /// Defines a role; `Conflict` if one of that name exists.
-    async fn define_role(&self, realm: &str, role: &crate::roles::RoleDef) -> RepoResult<()>;
+    async fn define_role(&self, realm: RealmName<'_>, role: &crate::roles::RoleDef) -> RepoResult<()>;
     /// Deletes a role's definition, every grant of it and its place in
     /// clients' role scopes, in one transaction; `NotFound` if it was not defined.
-    async fn delete_role(&self, realm: &str, name: &str) -> RepoResult<()>;
+    async fn delete_role(&self, realm: RealmName<'_>, name: &str) -> RepoResult<()>;
     /// The roles `holder` has in `realm`.
-    async fn roles(&self, realm: &str, holder: &RoleHolder) -> RepoResult<Vec<String>>;
+    async fn roles(&self, realm: RealmName<'_>, holder: &RoleHolder) -> RepoResult<Vec<String>>;
     /// Gives `holder` a role (idempotent).
-    async fn grant_role(&self, realm: &str, holder: &RoleHolder, role: &str) -> RepoResult<()>;
+    async fn grant_role(&self, realm: RealmName<'_>, holder: &RoleHolder, role: &str) -> RepoResult<()>;
     /// Takes a role away; `NotFound` if the holder did not have it.
-    async fn revoke_role(&self, realm: &str, holder: &RoleHolder, role: &str) -> RepoResult<()>;
+    async fn revoke_role(&self, realm: RealmName<'_>, holder: &RoleHolder, role: &str) -> RepoResult<()>;
     /// Every role assignment of `realm`.
-    async fn role_assignments(&self, realm: &str) -> RepoResult<Vec<(RoleHolder, String)>>;
+    async fn role_assignments(&self, realm: RealmName<'_>) -> RepoResult<Vec<(RoleHolder, String)>>;
 }
 
 /// The audit log: security-relevant events, newest last.
@@ -381,7 +443,7 @@ pub trait AuditRepo: Send + Sync {
     /// Appends an event.
     async fn record_event(&self, event: &AuditEvent) -> RepoResult<()>;
     /// The most recent `limit` events of `realm`, newest first.
-    async fn events(&self, realm: &str, limit: u64) -> RepoResult<Vec<AuditEvent>>;
+    async fn events(&self, realm: RealmName<'_>, limit: u64) -> RepoResult<Vec<AuditEvent>>;
 }
 
 /// How many expired rows one cleanup round deleted, per table.

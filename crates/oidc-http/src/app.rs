@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use oidc_core::config::Settings;
 use oidc_core::hooks::Hooks;
+use oidc_core::ids::{ClientId, RealmName};
 use oidc_core::jose::KeySet;
 use oidc_core::model::User;
 use oidc_core::model::{Client, Realm};
@@ -252,7 +253,7 @@ impl App {
         if self.session_clients_seen.read().unwrap_or_else(std::sync::PoisonError::into_inner).contains(&key) {
             return Ok(());
         }
-        self.repos.add_session_client(realm, session_id, client_id, now).await?;
+        self.repos.add_session_client(RealmName::new(realm), session_id, ClientId::new(client_id), now).await?;
         let mut seen = self.session_clients_seen.write().unwrap_or_else(std::sync::PoisonError::into_inner);
         if seen.len() >= CLIENT_CACHE_MAX {
             seen.clear();
@@ -287,10 +288,10 @@ impl App {
         {
             return Ok(Some(r.clone()));
         }
-        let Some(realm) = self.repos.realm(name).await? else {
+        let Some(realm) = self.repos.realm(RealmName::new(name)).await? else {
             return Ok(None);
         };
-        let keys = KeySet::from_records(&self.repos.keys(name).await?, self.clock.now())?;
+        let keys = KeySet::from_records(&self.repos.keys(RealmName::new(name)).await?, self.clock.now())?;
         let state = Arc::new(self.build_state(realm, keys));
         self.realms.write().unwrap_or_else(std::sync::PoisonError::into_inner).insert(name.to_owned(), state.clone());
         Ok(Some(state))
@@ -307,7 +308,7 @@ impl App {
         {
             return Ok(Some(c.clone()));
         }
-        let Some(client) = self.repos.client(realm, client_id).await? else {
+        let Some(client) = self.repos.client(RealmName::new(realm), ClientId::new(client_id)).await? else {
             self.invalidate_client(realm, client_id);
             return Ok(None);
         };
@@ -333,7 +334,7 @@ impl App {
         if !scope.contains(oidc_core::roles::ROLES_SCOPE) {
             return Ok(Vec::new());
         }
-        self.repos.roles(realm, holder).await
+        self.repos.roles(RealmName::new(realm), holder).await
     }
 
     /// Forgets the cached copy of a client (after it changed in this process).

@@ -3,6 +3,7 @@
 
 use std::net::IpAddr;
 
+use oidc_core::ids::RealmName;
 use oidc_core::model::AuditEvent;
 use oidc_core::repo::RepoError;
 use oidc_core::throttle::{self, KeyKind, Locked};
@@ -55,7 +56,7 @@ where
                 return Ok(PasswordCheck::Locked(l));
             }
         } else {
-            let count = app.repos.failures(realm, k).await?;
+            let count = app.repos.failures(RealmName::new(realm), k).await?;
             let delay = throttle::address_delay(policy, count.as_ref(), app.clock.now());
             if delay > 0 {
                 tokio::time::sleep(std::time::Duration::from_secs(delay.unsigned_abs())).await;
@@ -64,7 +65,7 @@ where
     }
     let refund_address = || async {
         match &addr_key {
-            Some(k) if lock_addresses => app.repos.refund_failure(realm, k).await,
+            Some(k) if lock_addresses => app.repos.refund_failure(RealmName::new(realm), k).await,
             _ => Ok(()),
         }
     };
@@ -76,12 +77,12 @@ where
         }
     };
     if let Some(t) = verify().await? {
-        app.repos.clear_failures(realm, &user_key).await?;
+        app.repos.clear_failures(RealmName::new(realm), &user_key).await?;
         refund_address().await?;
         return Ok(PasswordCheck::Passed(t));
     }
     if let Some(k) = addr_key.as_deref().filter(|_| !lock_addresses) {
-        app.repos.record_failure(realm, k, app.clock.now(), policy.window).await?;
+        app.repos.record_failure(RealmName::new(realm), k, app.clock.now(), policy.window).await?;
     }
     let mut detail = serde_json::Map::new();
     detail.insert("username".into(), Value::from(username));
@@ -118,7 +119,7 @@ async fn reserve(
     let mut races = 0;
     loop {
         let now = app.clock.now();
-        let previous = app.repos.failures(realm, key).await?;
+        let previous = app.repos.failures(RealmName::new(realm), key).await?;
         let next = match throttle::reserve(policy, kind, previous.as_ref(), now) {
             Ok(n) => n,
             Err(l) => {
@@ -130,7 +131,7 @@ async fn reserve(
                 return Ok(Err(l));
             }
         };
-        if app.repos.swap_failures(realm, key, previous.as_ref(), &next).await? {
+        if app.repos.swap_failures(RealmName::new(realm), key, previous.as_ref(), &next).await? {
             return Ok(Ok(next));
         }
         races += 1;

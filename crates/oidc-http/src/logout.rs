@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use oidc_core::ids::{RealmName, UserId};
 use oidc_core::logout::{frontchannel_url, logout_token, logout_token_claims};
 use oidc_core::model::{AuditEvent, LoginSession};
 use oidc_core::rand::token;
@@ -110,8 +111,8 @@ impl App {
         why: &str,
     ) -> Result<Ended, RepoError> {
         let name = &realm.realm.name;
-        let client_ids = self.repos.session_clients(name, &session.id).await?;
-        self.repos.end_session(name, &session.id).await?;
+        let client_ids = self.repos.session_clients(RealmName::new(name), &session.id).await?;
+        self.repos.end_session(RealmName::new(name), &session.id).await?;
         crate::guard::audit(
             self,
             name,
@@ -121,7 +122,7 @@ impl App {
             json!({ "session": session.id, "by": why, "clients": client_ids }),
         )
         .await;
-        let user = self.repos.user(name, &session.user_id).await?;
+        let user = self.repos.user(RealmName::new(name), session.user_id()).await?;
         let now = self.clock.now();
         let mut frontchannel = Vec::new();
         let mut items = Vec::new();
@@ -159,8 +160,11 @@ impl App {
             Ok(None) => return Err(format!("no realm '{realm}'")),
             Err(e) => return Err(e.to_string()),
         };
-        let sessions =
-            self.repos.sessions_of_user(realm, user_id, self.clock.now()).await.map_err(|e| e.to_string())?;
+        let sessions = self
+            .repos
+            .sessions_of_user(RealmName::new(realm), UserId::new(user_id), self.clock.now())
+            .await
+            .map_err(|e| e.to_string())?;
         let mut delivered = 0;
         for s in &sessions {
             let ended = self.end_session(&state, s, None, "operator").await.map_err(|e| e.to_string())?;

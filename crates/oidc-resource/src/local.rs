@@ -3,6 +3,7 @@
 //! so revocation and logout take effect at once, with no HTTP round trip
 //! (what the seed's `protected_resource_view` decorator does in Django).
 
+use oidc_core::ids::RealmName;
 use oidc_core::repo::TokenRepo;
 use oidc_core::time::UnixTime;
 use serde_json::{Map, Value, json};
@@ -20,8 +21,10 @@ pub async fn check(
     now: UnixTime,
 ) -> Result<Principal, AuthError> {
     let digest = oidc_core::secret::Digest::of(token);
-    let found =
-        repos.access_token_with_user(realm, &digest).await.map_err(|e| AuthError::Unavailable(e.to_string()))?;
+    let found = repos
+        .access_token_with_user(RealmName::new(realm), &digest)
+        .await
+        .map_err(|e| AuthError::Unavailable(e.to_string()))?;
     let (record, user) = match found {
         Some((r, u)) => (Some(r), u),
         None => (None, None),

@@ -14,6 +14,7 @@
 //! (`docs/PERFORMANCE.md`). A unique key needs no limit.
 
 use async_trait::async_trait;
+use oidc_core::ids::{ClientId, RealmName, UserId};
 use oidc_core::model::{
     AccessTokenRecord, AuditEvent, Client, CodeRecord, Consent, KeyRecord, KeyState, LoginSession, PasswordHash, Realm,
     RefreshTokenRecord, User,
@@ -86,7 +87,8 @@ pub(crate) fn found(rows_affected: u64, what: impl FnOnce() -> String) -> RepoRe
 
 #[async_trait]
 impl RealmRepo for Store {
-    async fn realm(&self, name: &str) -> RepoResult<Option<Realm>> {
+    async fn realm(&self, name: RealmName<'_>) -> RepoResult<Option<Realm>> {
+        let name = name.as_str();
         Ok(realms::Entity::find_by_id(name).all(&self.db).await.repo()?.into_iter().next().map(Realm::from))
     }
 
@@ -108,7 +110,8 @@ impl RealmRepo for Store {
 
 #[async_trait]
 impl KeyRepo for Store {
-    async fn keys(&self, realm: &str) -> RepoResult<Vec<KeyRecord>> {
+    async fn keys(&self, realm: RealmName<'_>) -> RepoResult<Vec<KeyRecord>> {
+        let realm = realm.as_str();
         let rows = signing_keys::Entity::find()
             .filter(signing_keys::Column::Realm.eq(realm))
             .order_by_asc(signing_keys::Column::CreatedAt)
@@ -125,11 +128,12 @@ impl KeyRepo for Store {
 
     async fn set_key_state(
         &self,
-        realm: &str,
+        realm: RealmName<'_>,
         kid: &str,
         state: KeyState,
         published_until: Option<UnixTime>,
     ) -> RepoResult<()> {
+        let realm = realm.as_str();
         let res = signing_keys::Entity::update_many()
             .col_expr(signing_keys::Column::State, Expr::value(state.as_str()))
             .col_expr(signing_keys::Column::PublishedUntil, Expr::value(published_until.map(UnixTime::secs)))
@@ -144,7 +148,9 @@ impl KeyRepo for Store {
 
 #[async_trait]
 impl ClientRepo for Store {
-    async fn client(&self, realm: &str, client_id: &str) -> RepoResult<Option<Client>> {
+    async fn client(&self, realm: RealmName<'_>, client_id: ClientId<'_>) -> RepoResult<Option<Client>> {
+        let realm = realm.as_str();
+        let client_id = client_id.as_str();
         let row = clients::Entity::find()
             .filter(clients::Column::Realm.eq(realm))
             .filter(clients::Column::ClientId.eq(client_id))
@@ -156,7 +162,8 @@ impl ClientRepo for Store {
         Ok(row.map(Client::try_from).transpose()?)
     }
 
-    async fn clients(&self, realm: &str) -> RepoResult<Vec<Client>> {
+    async fn clients(&self, realm: RealmName<'_>) -> RepoResult<Vec<Client>> {
+        let realm = realm.as_str();
         let rows = clients::Entity::find()
             .filter(clients::Column::Realm.eq(realm))
             .order_by_asc(clients::Column::ClientId)
@@ -185,7 +192,9 @@ impl ClientRepo for Store {
         found(res.rows_affected, || format!("client '{}' in realm '{}'", client.client_id, client.realm))
     }
 
-    async fn delete_client(&self, realm: &str, client_id: &str) -> RepoResult<()> {
+    async fn delete_client(&self, realm: RealmName<'_>, client_id: ClientId<'_>) -> RepoResult<()> {
+        let realm = realm.as_str();
+        let client_id = client_id.as_str();
         let txn = self.begin().await.repo()?;
         let res = clients::Entity::delete_many()
             .filter(clients::Column::Realm.eq(realm))
@@ -240,7 +249,8 @@ impl ClientRepo for Store {
 
 #[async_trait]
 impl UserRepo for Store {
-    async fn user_by_username(&self, realm: &str, username: &str) -> RepoResult<Option<User>> {
+    async fn user_by_username(&self, realm: RealmName<'_>, username: &str) -> RepoResult<Option<User>> {
+        let realm = realm.as_str();
         let row = users::Entity::find()
             .filter(users::Column::Realm.eq(realm))
             .filter(users::Column::Username.eq(username))
@@ -252,7 +262,9 @@ impl UserRepo for Store {
         Ok(row.map(User::try_from).transpose()?)
     }
 
-    async fn user(&self, realm: &str, id: &str) -> RepoResult<Option<User>> {
+    async fn user(&self, realm: RealmName<'_>, id: UserId<'_>) -> RepoResult<Option<User>> {
+        let realm = realm.as_str();
+        let id = id.as_str();
         let row = users::Entity::find()
             .filter(users::Column::Realm.eq(realm))
             .filter(users::Column::Id.eq(id))
@@ -264,7 +276,8 @@ impl UserRepo for Store {
         Ok(row.map(User::try_from).transpose()?)
     }
 
-    async fn users(&self, realm: &str) -> RepoResult<Vec<User>> {
+    async fn users(&self, realm: RealmName<'_>) -> RepoResult<Vec<User>> {
+        let realm = realm.as_str();
         let rows = users::Entity::find()
             .filter(users::Column::Realm.eq(realm))
             .order_by_asc(users::Column::Username)
@@ -295,7 +308,9 @@ impl UserRepo for Store {
         found(res.rows_affected, || format!("user '{}' in realm '{}'", user.id, user.realm))
     }
 
-    async fn set_password_hash(&self, realm: &str, id: &str, hash: &PasswordHash) -> RepoResult<()> {
+    async fn set_password_hash(&self, realm: RealmName<'_>, id: UserId<'_>, hash: &PasswordHash) -> RepoResult<()> {
+        let realm = realm.as_str();
+        let id = id.as_str();
         let res = users::Entity::update_many()
             .col_expr(users::Column::PasswordHash, Expr::value(hash.0.as_str()))
             .filter(users::Column::Realm.eq(realm))
@@ -306,7 +321,9 @@ impl UserRepo for Store {
         found(res.rows_affected, || format!("user '{id}' in realm '{realm}'"))
     }
 
-    async fn delete_user(&self, realm: &str, id: &str) -> RepoResult<()> {
+    async fn delete_user(&self, realm: RealmName<'_>, id: UserId<'_>) -> RepoResult<()> {
+        let realm = realm.as_str();
+        let id = id.as_str();
         let txn = self.begin().await.repo()?;
         let res = users::Entity::delete_many()
             .filter(users::Column::Realm.eq(realm))
@@ -365,7 +382,8 @@ impl SessionRepo for Store {
         insert(&self.db, login_sessions::Model::from(session)).await
     }
 
-    async fn session(&self, realm: &str, digest: &Digest, now: UnixTime) -> RepoResult<Option<LoginSession>> {
+    async fn session(&self, realm: RealmName<'_>, digest: &Digest, now: UnixTime) -> RepoResult<Option<LoginSession>> {
+        let realm = realm.as_str();
         let row = login_sessions::Entity::find_by_id(digest.as_str())
             .filter(login_sessions::Column::Realm.eq(realm))
             .filter(login_sessions::Column::ExpiresAt.gt(now.secs()))
@@ -380,10 +398,11 @@ impl SessionRepo for Store {
     /// `SELECT ... FROM login_sessions LEFT JOIN users`: one round trip for the authorization endpoint.
     async fn session_with_user(
         &self,
-        realm: &str,
+        realm: RealmName<'_>,
         digest: &Digest,
         now: UnixTime,
     ) -> RepoResult<Option<(LoginSession, Option<User>)>> {
+        let realm = realm.as_str();
         let row = login_sessions::Entity::find_by_id(digest.as_str())
             .filter(login_sessions::Column::Realm.eq(realm))
             .filter(login_sessions::Column::ExpiresAt.gt(now.secs()))
@@ -398,7 +417,8 @@ impl SessionRepo for Store {
     }
 
     /// Idempotent: logging out with a session that is already gone succeeds.
-    async fn delete_session(&self, realm: &str, digest: &Digest) -> RepoResult<()> {
+    async fn delete_session(&self, realm: RealmName<'_>, digest: &Digest) -> RepoResult<()> {
+        let realm = realm.as_str();
         login_sessions::Entity::delete_many()
             .filter(login_sessions::Column::Digest.eq(digest.as_str()))
             .filter(login_sessions::Column::Realm.eq(realm))
@@ -408,7 +428,8 @@ impl SessionRepo for Store {
         Ok(())
     }
 
-    async fn session_by_id(&self, realm: &str, id: &str, now: UnixTime) -> RepoResult<Option<LoginSession>> {
+    async fn session_by_id(&self, realm: RealmName<'_>, id: &str, now: UnixTime) -> RepoResult<Option<LoginSession>> {
+        let realm = realm.as_str();
         let row = login_sessions::Entity::find()
             .filter(login_sessions::Column::Realm.eq(realm))
             .filter(login_sessions::Column::Id.eq(id))
@@ -421,7 +442,14 @@ impl SessionRepo for Store {
         Ok(row.map(LoginSession::from))
     }
 
-    async fn sessions_of_user(&self, realm: &str, user_id: &str, now: UnixTime) -> RepoResult<Vec<LoginSession>> {
+    async fn sessions_of_user(
+        &self,
+        realm: RealmName<'_>,
+        user_id: UserId<'_>,
+        now: UnixTime,
+    ) -> RepoResult<Vec<LoginSession>> {
+        let realm = realm.as_str();
+        let user_id = user_id.as_str();
         let rows = login_sessions::Entity::find()
             .filter(login_sessions::Column::Realm.eq(realm))
             .filter(login_sessions::Column::UserId.eq(user_id))
@@ -434,7 +462,14 @@ impl SessionRepo for Store {
         Ok(rows.into_iter().map(LoginSession::from).collect())
     }
 
-    async fn touch_session(&self, realm: &str, id: &str, now: UnixTime, expires_at: UnixTime) -> RepoResult<()> {
+    async fn touch_session(
+        &self,
+        realm: RealmName<'_>,
+        id: &str,
+        now: UnixTime,
+        expires_at: UnixTime,
+    ) -> RepoResult<()> {
+        let realm = realm.as_str();
         login_sessions::Entity::update_many()
             .col_expr(login_sessions::Column::LastUsed, Expr::value(now.secs()))
             .col_expr(login_sessions::Column::ExpiresAt, Expr::value(expires_at.secs()))
@@ -447,7 +482,15 @@ impl SessionRepo for Store {
     }
 
     /// `INSERT ... ON CONFLICT DO NOTHING`.
-    async fn add_session_client(&self, realm: &str, id: &str, client_id: &str, now: UnixTime) -> RepoResult<()> {
+    async fn add_session_client(
+        &self,
+        realm: RealmName<'_>,
+        id: &str,
+        client_id: ClientId<'_>,
+        now: UnixTime,
+    ) -> RepoResult<()> {
+        let realm = realm.as_str();
+        let client_id = client_id.as_str();
         let row = session_clients::Model {
             realm: realm.to_owned(),
             session_id: id.to_owned(),
@@ -459,7 +502,8 @@ impl SessionRepo for Store {
         insert_or_ignore(&self.db, row.into_active_model(), key).await
     }
 
-    async fn session_clients(&self, realm: &str, id: &str) -> RepoResult<Vec<String>> {
+    async fn session_clients(&self, realm: RealmName<'_>, id: &str) -> RepoResult<Vec<String>> {
+        let realm = realm.as_str();
         session_clients::Entity::find()
             .select_only()
             .column(session_clients::Column::ClientId)
@@ -474,7 +518,8 @@ impl SessionRepo for Store {
     }
 
     /// One transaction over the session, its clients, its tokens and its codes.
-    async fn end_session(&self, realm: &str, id: &str) -> RepoResult<()> {
+    async fn end_session(&self, realm: RealmName<'_>, id: &str) -> RepoResult<()> {
+        let realm = realm.as_str();
         let txn = self.begin().await.repo()?;
         login_sessions::Entity::delete_many()
             .filter(login_sessions::Column::Realm.eq(realm))
@@ -508,7 +553,15 @@ impl SessionRepo for Store {
 
 #[async_trait]
 impl ConsentRepo for Store {
-    async fn consent(&self, realm: &str, user_id: &str, client_id: &str) -> RepoResult<Option<Consent>> {
+    async fn consent(
+        &self,
+        realm: RealmName<'_>,
+        user_id: UserId<'_>,
+        client_id: ClientId<'_>,
+    ) -> RepoResult<Option<Consent>> {
+        let realm = realm.as_str();
+        let client_id = client_id.as_str();
+        let user_id = user_id.as_str();
         let row = consents::Entity::find()
             .filter(consents::Column::Realm.eq(realm))
             .filter(consents::Column::UserId.eq(user_id))
@@ -534,7 +587,9 @@ impl ConsentRepo for Store {
         Ok(())
     }
 
-    async fn consents_of_user(&self, realm: &str, user_id: &str) -> RepoResult<Vec<Consent>> {
+    async fn consents_of_user(&self, realm: RealmName<'_>, user_id: UserId<'_>) -> RepoResult<Vec<Consent>> {
+        let realm = realm.as_str();
+        let user_id = user_id.as_str();
         let rows = consents::Entity::find()
             .filter(consents::Column::Realm.eq(realm))
             .filter(consents::Column::UserId.eq(user_id))
@@ -547,7 +602,15 @@ impl ConsentRepo for Store {
 
     /// Idempotent: withdrawing a consent that does not exist succeeds. The
     /// consent and the client's tokens for the user go in one transaction.
-    async fn delete_consent(&self, realm: &str, user_id: &str, client_id: &str) -> RepoResult<()> {
+    async fn delete_consent(
+        &self,
+        realm: RealmName<'_>,
+        user_id: UserId<'_>,
+        client_id: ClientId<'_>,
+    ) -> RepoResult<()> {
+        let realm = realm.as_str();
+        let client_id = client_id.as_str();
+        let user_id = user_id.as_str();
         let txn = self.begin().await.repo()?;
         consents::Entity::delete_many()
             .filter(consents::Column::Realm.eq(realm))
@@ -584,7 +647,14 @@ impl CodeRepo for Store {
     /// the row lock (PostgreSQL) or the write lock (SQLite) lets exactly one caller
     /// match, and only the code's own client. Only when it matched nothing does a
     /// `SELECT` tell a replay from another client's or an unknown code.
-    async fn redeem_code(&self, realm: &str, digest: &Digest, client_id: &str) -> RepoResult<Redeemed> {
+    async fn redeem_code(
+        &self,
+        realm: RealmName<'_>,
+        digest: &Digest,
+        client_id: ClientId<'_>,
+    ) -> RepoResult<Redeemed> {
+        let realm = realm.as_str();
+        let client_id = client_id.as_str();
         let first = auth_codes::Entity::update_many()
             .col_expr(auth_codes::Column::Used, Expr::value(true))
             .filter(auth_codes::Column::Digest.eq(digest.as_str()))
@@ -635,7 +705,8 @@ impl TokenRepo for Store {
         self.commit(txn).await.repo()
     }
 
-    async fn access_token(&self, realm: &str, digest: &Digest) -> RepoResult<Option<AccessTokenRecord>> {
+    async fn access_token(&self, realm: RealmName<'_>, digest: &Digest) -> RepoResult<Option<AccessTokenRecord>> {
+        let realm = realm.as_str();
         let row = access_tokens::Entity::find_by_id(digest.as_str())
             .filter(access_tokens::Column::Realm.eq(realm))
             .all(&self.db)
@@ -649,9 +720,10 @@ impl TokenRepo for Store {
     /// `SELECT ... FROM access_tokens LEFT JOIN users`: one round trip for UserInfo.
     async fn access_token_with_user(
         &self,
-        realm: &str,
+        realm: RealmName<'_>,
         digest: &Digest,
     ) -> RepoResult<Option<(AccessTokenRecord, Option<User>)>> {
+        let realm = realm.as_str();
         let row = access_tokens::Entity::find_by_id(digest.as_str())
             .filter(access_tokens::Column::Realm.eq(realm))
             .find_also_related(users::Entity)
@@ -667,9 +739,10 @@ impl TokenRepo for Store {
     /// `SELECT ... FROM refresh_tokens LEFT JOIN users`.
     async fn refresh_token_with_user(
         &self,
-        realm: &str,
+        realm: RealmName<'_>,
         digest: &Digest,
     ) -> RepoResult<Option<(RefreshTokenRecord, bool, Option<User>)>> {
+        let realm = realm.as_str();
         let row = refresh_tokens::Entity::find_by_id(digest.as_str())
             .filter(refresh_tokens::Column::Realm.eq(realm))
             .find_also_related(users::Entity)
@@ -683,7 +756,8 @@ impl TokenRepo for Store {
         Ok(Some((RefreshTokenRecord::try_from(token)?, used, user.map(User::try_from).transpose()?)))
     }
 
-    async fn revoke_access_token(&self, realm: &str, digest: &Digest) -> RepoResult<bool> {
+    async fn revoke_access_token(&self, realm: RealmName<'_>, digest: &Digest) -> RepoResult<bool> {
+        let realm = realm.as_str();
         let r = access_tokens::Entity::delete_many()
             .filter(access_tokens::Column::Digest.eq(digest.as_str()))
             .filter(access_tokens::Column::Realm.eq(realm))
@@ -698,12 +772,14 @@ impl TokenRepo for Store {
     /// WHERE used AND reused_at IS NULL AND used_at > now - interval RETURNING`.
     async fn use_refresh_token(
         &self,
-        realm: &str,
+        realm: RealmName<'_>,
         digest: &Digest,
-        client_id: &str,
+        client_id: ClientId<'_>,
         now: UnixTime,
         reuse_interval: i64,
     ) -> RepoResult<Rotated> {
+        let realm = realm.as_str();
+        let client_id = client_id.as_str();
         let first = refresh_tokens::Entity::update_many()
             .col_expr(refresh_tokens::Column::Used, Expr::value(true))
             .col_expr(refresh_tokens::Column::UsedAt, Expr::value(now.secs()))
@@ -747,7 +823,12 @@ impl TokenRepo for Store {
         })
     }
 
-    async fn unused_refresh_token(&self, realm: &str, digest: &Digest) -> RepoResult<Option<RefreshTokenRecord>> {
+    async fn unused_refresh_token(
+        &self,
+        realm: RealmName<'_>,
+        digest: &Digest,
+    ) -> RepoResult<Option<RefreshTokenRecord>> {
+        let realm = realm.as_str();
         let row = refresh_tokens::Entity::find_by_id(digest.as_str())
             .filter(refresh_tokens::Column::Realm.eq(realm))
             .filter(refresh_tokens::Column::Used.eq(false))
@@ -760,7 +841,8 @@ impl TokenRepo for Store {
     }
 
     /// Deletes the grant's access and refresh tokens and spends its codes, in one transaction.
-    async fn revoke_grant(&self, realm: &str, grant_id: &str) -> RepoResult<()> {
+    async fn revoke_grant(&self, realm: RealmName<'_>, grant_id: &str) -> RepoResult<()> {
+        let realm = realm.as_str();
         let txn = self.begin().await.repo()?;
         access_tokens::Entity::delete_many()
             .filter(access_tokens::Column::Realm.eq(realm))
@@ -781,7 +863,8 @@ impl TokenRepo for Store {
 
 #[async_trait]
 impl ThrottleRepo for Store {
-    async fn failures(&self, realm: &str, key: &str) -> RepoResult<Option<FailureCount>> {
+    async fn failures(&self, realm: RealmName<'_>, key: &str) -> RepoResult<Option<FailureCount>> {
+        let realm = realm.as_str();
         let row = login_failures::Entity::find_by_id((realm.to_owned(), key.to_owned()))
             .all(&self.db)
             .await
@@ -793,7 +876,14 @@ impl ThrottleRepo for Store {
 
     /// One upsert, so concurrent failures on any number of instances all count:
     /// `INSERT ... ON CONFLICT DO UPDATE SET count = CASE ... END RETURNING`.
-    async fn record_failure(&self, realm: &str, key: &str, now: UnixTime, window: i64) -> RepoResult<FailureCount> {
+    async fn record_failure(
+        &self,
+        realm: RealmName<'_>,
+        key: &str,
+        now: UnixTime,
+        window: i64,
+    ) -> RepoResult<FailureCount> {
+        let realm = realm.as_str();
         let backend = self.db.get_database_backend();
         let sql = match backend {
             DbBackend::Postgres => {
@@ -825,7 +915,8 @@ impl ThrottleRepo for Store {
         Ok(FailureCount { count, last_failure: UnixTime(last) })
     }
 
-    async fn clear_failures(&self, realm: &str, key: &str) -> RepoResult<()> {
+    async fn clear_failures(&self, realm: RealmName<'_>, key: &str) -> RepoResult<()> {
+        let realm = realm.as_str();
         login_failures::Entity::delete_by_id((realm.to_owned(), key.to_owned())).exec(&self.db).await.repo()?;
         Ok(())
     }
@@ -835,11 +926,12 @@ impl ThrottleRepo for Store {
     /// exactly one of several concurrent swaps from the same value succeeds.
     async fn swap_failures(
         &self,
-        realm: &str,
+        realm: RealmName<'_>,
         key: &str,
         expected: Option<&FailureCount>,
         next: &FailureCount,
     ) -> RepoResult<bool> {
+        let realm = realm.as_str();
         let backend = self.db.get_database_backend();
         let pg = backend == DbBackend::Postgres;
         let stmt = match expected {
@@ -876,7 +968,8 @@ impl ThrottleRepo for Store {
         Ok(self.db.execute_raw(stmt).await.repo()?.rows_affected() == 1)
     }
 
-    async fn refund_failure(&self, realm: &str, key: &str) -> RepoResult<()> {
+    async fn refund_failure(&self, realm: RealmName<'_>, key: &str) -> RepoResult<()> {
+        let realm = realm.as_str();
         let backend = self.db.get_database_backend();
         let sql = if backend == DbBackend::Postgres {
             "UPDATE login_failures SET count = count - 1 WHERE realm = $1 AND key = $2 AND count > 0"
@@ -901,7 +994,8 @@ impl AuditRepo for Store {
         Ok(())
     }
 
-    async fn events(&self, realm: &str, limit: u64) -> RepoResult<Vec<AuditEvent>> {
+    async fn events(&self, realm: RealmName<'_>, limit: u64) -> RepoResult<Vec<AuditEvent>> {
+        let realm = realm.as_str();
         let rows = audit_events::Entity::find()
             .filter(audit_events::Column::Realm.eq(realm))
             .order_by_desc(audit_events::Column::Id)
@@ -919,7 +1013,8 @@ impl RegistrationRepo for Store {
         insert(&self.db, initial_access_tokens::Model::from(token)).await
     }
 
-    async fn initial_tokens(&self, realm: &str) -> RepoResult<Vec<InitialAccessToken>> {
+    async fn initial_tokens(&self, realm: RealmName<'_>) -> RepoResult<Vec<InitialAccessToken>> {
+        let realm = realm.as_str();
         let rows = initial_access_tokens::Entity::find()
             .filter(initial_access_tokens::Column::Realm.eq(realm))
             .order_by_asc(initial_access_tokens::Column::CreatedAt)
@@ -929,7 +1024,8 @@ impl RegistrationRepo for Store {
         Ok(rows.into_iter().map(InitialAccessToken::from).collect())
     }
 
-    async fn delete_initial_token(&self, realm: &str, id: &str) -> RepoResult<()> {
+    async fn delete_initial_token(&self, realm: RealmName<'_>, id: &str) -> RepoResult<()> {
+        let realm = realm.as_str();
         let res = initial_access_tokens::Entity::delete_many()
             .filter(initial_access_tokens::Column::Realm.eq(realm))
             .filter(initial_access_tokens::Column::Id.eq(id))
@@ -939,7 +1035,8 @@ impl RegistrationRepo for Store {
         found(res.rows_affected, || format!("initial access token '{id}' in realm '{realm}'"))
     }
 
-    async fn initial_token(&self, realm: &str, digest: &Digest) -> RepoResult<Option<InitialAccessToken>> {
+    async fn initial_token(&self, realm: RealmName<'_>, digest: &Digest) -> RepoResult<Option<InitialAccessToken>> {
+        let realm = realm.as_str();
         let row = initial_access_tokens::Entity::find()
             .filter(initial_access_tokens::Column::Realm.eq(realm))
             .filter(initial_access_tokens::Column::Digest.eq(digest.as_str()))
@@ -1027,7 +1124,13 @@ impl RegistrationRepo for Store {
         Ok(())
     }
 
-    async fn registration(&self, realm: &str, client_id: &str) -> RepoResult<Option<ClientRegistration>> {
+    async fn registration(
+        &self,
+        realm: RealmName<'_>,
+        client_id: ClientId<'_>,
+    ) -> RepoResult<Option<ClientRegistration>> {
+        let realm = realm.as_str();
+        let client_id = client_id.as_str();
         let row = client_registrations::Entity::find_by_id((realm.to_owned(), client_id.to_owned()))
             .all(&self.db)
             .await
@@ -1039,11 +1142,13 @@ impl RegistrationRepo for Store {
 
     async fn rotate_registration_token(
         &self,
-        realm: &str,
-        client_id: &str,
+        realm: RealmName<'_>,
+        client_id: ClientId<'_>,
         old: &Digest,
         new: &Digest,
     ) -> RepoResult<bool> {
+        let realm = realm.as_str();
+        let client_id = client_id.as_str();
         let res = client_registrations::Entity::update_many()
             .col_expr(client_registrations::Column::TokenDigest, Expr::value(new.as_str()))
             .filter(client_registrations::Column::Realm.eq(realm))
@@ -1090,12 +1195,14 @@ impl RegistrationRepo for Store {
         Ok(true)
     }
 
-    async fn client_count(&self, realm: &str) -> RepoResult<u64> {
+    async fn client_count(&self, realm: RealmName<'_>) -> RepoResult<u64> {
+        let realm = realm.as_str();
         use sea_orm::PaginatorTrait as _;
         clients::Entity::find().filter(clients::Column::Realm.eq(realm)).count(&self.db).await.repo()
     }
 
-    async fn policies(&self, realm: &str, kind: PolicyKind) -> RepoResult<Option<String>> {
+    async fn policies(&self, realm: RealmName<'_>, kind: PolicyKind) -> RepoResult<Option<String>> {
+        let realm = realm.as_str();
         let row = registration_policies::Entity::find_by_id((realm.to_owned(), kind.as_str().to_owned()))
             .all(&self.db)
             .await
@@ -1105,7 +1212,8 @@ impl RegistrationRepo for Store {
         Ok(row.map(|r| <(PolicyKind, String)>::from(r).1))
     }
 
-    async fn set_policies(&self, realm: &str, kind: PolicyKind, json: &str) -> RepoResult<()> {
+    async fn set_policies(&self, realm: RealmName<'_>, kind: PolicyKind, json: &str) -> RepoResult<()> {
+        let realm = realm.as_str();
         let row = registration_policies::Model {
             realm: realm.to_owned(),
             kind: kind.as_str().to_owned(),
@@ -1129,12 +1237,14 @@ impl ReplayRepo for Store {
     /// Forgets expired ids of the realm, then inserts: a unique violation is a replay.
     async fn use_once(
         &self,
-        realm: &str,
-        client_id: &str,
+        realm: RealmName<'_>,
+        client_id: ClientId<'_>,
         jti: &str,
         expires_at: UnixTime,
         now: UnixTime,
     ) -> RepoResult<bool> {
+        let realm = realm.as_str();
+        let client_id = client_id.as_str();
         used_assertions::Entity::delete_many()
             .filter(used_assertions::Column::Realm.eq(realm))
             .filter(used_assertions::Column::ExpiresAt.lte(now.secs()))

@@ -4,6 +4,7 @@
 //! definition, its grants and its place in clients' role scopes in one transaction.
 
 use async_trait::async_trait;
+use oidc_core::ids::RealmName;
 use oidc_core::repo::{RepoError, RepoResult, RoleHolder, RoleRepo};
 use oidc_core::roles::RoleDef;
 use sea_orm::sea_query::Expr;
@@ -16,7 +17,8 @@ use crate::repos::{found, insert, insert_or_ignore};
 
 #[async_trait]
 impl RoleRepo for Store {
-    async fn role_definitions(&self, realm: &str) -> RepoResult<Vec<RoleDef>> {
+    async fn role_definitions(&self, realm: RealmName<'_>) -> RepoResult<Vec<RoleDef>> {
+        let realm = realm.as_str();
         let rows = role_definitions::Entity::find()
             .filter(role_definitions::Column::Realm.eq(realm))
             .order_by_asc(role_definitions::Column::Name)
@@ -27,7 +29,8 @@ impl RoleRepo for Store {
     }
 
     /// A plain insert: the primary key (realm, name) makes a second one a `Conflict`.
-    async fn define_role(&self, realm: &str, role: &RoleDef) -> RepoResult<()> {
+    async fn define_role(&self, realm: RealmName<'_>, role: &RoleDef) -> RepoResult<()> {
+        let realm = realm.as_str();
         let row = role_definitions::Model {
             realm: realm.to_owned(),
             name: role.name.clone(),
@@ -39,7 +42,8 @@ impl RoleRepo for Store {
         })
     }
 
-    async fn delete_role(&self, realm: &str, name: &str) -> RepoResult<()> {
+    async fn delete_role(&self, realm: RealmName<'_>, name: &str) -> RepoResult<()> {
+        let realm = realm.as_str();
         let txn = self.begin().await.repo()?;
         let res = role_definitions::Entity::delete_many()
             .filter(role_definitions::Column::Realm.eq(realm))
@@ -76,7 +80,8 @@ impl RoleRepo for Store {
         self.commit(txn).await.repo()
     }
 
-    async fn roles(&self, realm: &str, holder: &RoleHolder) -> RepoResult<Vec<String>> {
+    async fn roles(&self, realm: RealmName<'_>, holder: &RoleHolder) -> RepoResult<Vec<String>> {
+        let realm = realm.as_str();
         let (kind, id) = crate::convert::holder_columns(holder);
         let rows = role_assignments::Entity::find()
             .filter(role_assignments::Column::Realm.eq(realm))
@@ -90,7 +95,8 @@ impl RoleRepo for Store {
     }
 
     /// Idempotent: `INSERT ... ON CONFLICT DO NOTHING`.
-    async fn grant_role(&self, realm: &str, holder: &RoleHolder, role: &str) -> RepoResult<()> {
+    async fn grant_role(&self, realm: RealmName<'_>, holder: &RoleHolder, role: &str) -> RepoResult<()> {
+        let realm = realm.as_str();
         let (kind, id) = crate::convert::holder_columns(holder);
         let row = role_assignments::Model {
             realm: realm.to_owned(),
@@ -107,7 +113,8 @@ impl RoleRepo for Store {
         insert_or_ignore(&self.db, row.into_active_model(), key).await
     }
 
-    async fn revoke_role(&self, realm: &str, holder: &RoleHolder, role: &str) -> RepoResult<()> {
+    async fn revoke_role(&self, realm: RealmName<'_>, holder: &RoleHolder, role: &str) -> RepoResult<()> {
+        let realm = realm.as_str();
         let (kind, id) = crate::convert::holder_columns(holder);
         let res = role_assignments::Entity::delete_many()
             .filter(role_assignments::Column::Realm.eq(realm))
@@ -120,7 +127,8 @@ impl RoleRepo for Store {
         found(res.rows_affected, || format!("role '{role}' of {kind} '{id}'"))
     }
 
-    async fn role_assignments(&self, realm: &str) -> RepoResult<Vec<(RoleHolder, String)>> {
+    async fn role_assignments(&self, realm: RealmName<'_>) -> RepoResult<Vec<(RoleHolder, String)>> {
+        let realm = realm.as_str();
         let rows = role_assignments::Entity::find()
             .filter(role_assignments::Column::Realm.eq(realm))
             .order_by_asc(role_assignments::Column::HolderKind)

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use migration::{Migrator, MigratorTrait as _};
+use oidc_core::ids::{ClientId, RealmName, UserId};
 use oidc_core::model::{
     AccessTokenRecord, Address, AuditEvent, Client, ClientSettings, ClientType, CodeRecord, Consent, GrantType, JwtAlg,
     KeyRecord, KeyState, LoginSession, PasswordHash, Realm, RefreshTokenRecord, ResponseType, StandardClaims, User,
@@ -511,10 +512,10 @@ fn with_database_replaces_only_the_database_name() {
 
 /// Realms round-trip; a duplicate name is `Conflict`; names come sorted.
 async fn realms_roundtrip_and_conflict(s: Store) {
-    assert!(s.realm("r").await.expect("realm").is_none());
+    assert!(s.realm(RealmName::new("r")).await.expect("realm").is_none());
     s.create_realm(&realm("r")).await.expect("create");
     s.create_realm(&realm("a")).await.expect("create");
-    let r = s.realm("r").await.expect("realm").expect("stored");
+    let r = s.realm(RealmName::new("r")).await.expect("realm").expect("stored");
     assert_eq!((r.name.as_str(), r.secret_key, r.created_at), ("r", vec![0, 1, 2, 255], UnixTime(5)));
     assert!(is_conflict(s.create_realm(&realm("r")).await), "duplicate realm");
     assert_eq!(s.realm_names().await.expect("names"), ["a", "r"]);
@@ -526,14 +527,17 @@ async fn keys_roundtrip_state_and_not_found(s: Store) {
     s.add_key(&key("k2", 7)).await.expect("add");
     s.add_key(&key("k1", 6)).await.expect("add");
     assert!(is_conflict(s.add_key(&key("k1", 9)).await), "duplicate kid");
-    s.set_key_state("r", "k1", KeyState::Retired, Some(UnixTime(99))).await.expect("set state");
-    let keys = s.keys("r").await.expect("keys");
+    s.set_key_state(RealmName::new("r"), "k1", KeyState::Retired, Some(UnixTime(99))).await.expect("set state");
+    let keys = s.keys(RealmName::new("r")).await.expect("keys");
     let got: Vec<_> = keys.iter().map(|k| (k.kid.as_str(), k.state, k.created_at.secs(), k.published_until)).collect();
     assert_eq!(got, [("k1", KeyState::Retired, 6, Some(UnixTime(99))), ("k2", KeyState::Active, 7, None)]);
     assert_eq!((keys[0].alg.as_str(), keys[0].private_pkcs8.as_slice()), ("RS256", &[0x30, 0x82, 0, 255, 7][..]));
-    assert!(s.keys("other").await.expect("keys").is_empty(), "keys are scoped by realm");
-    assert!(is_not_found(s.set_key_state("r", "nope", KeyState::Revoked, None).await));
-    assert!(is_not_found(s.set_key_state("other", "k1", KeyState::Revoked, None).await), "scoped by realm");
+    assert!(s.keys(RealmName::new("other")).await.expect("keys").is_empty(), "keys are scoped by realm");
+    assert!(is_not_found(s.set_key_state(RealmName::new("r"), "nope", KeyState::Revoked, None).await));
+    assert!(
+        is_not_found(s.set_key_state(RealmName::new("other"), "k1", KeyState::Revoked, None).await),
+        "scoped by realm"
+    );
 }
 on_backends!(keys_roundtrip_state_and_not_found);
 
@@ -544,7 +548,7 @@ on_backends!(keys_roundtrip_state_and_not_found);
 async fn clients_roundtrip_every_field(s: Store) {
     let c = client("r", "c1");
     s.create_client(&c).await.expect("create");
-    let got = s.client("r", "c1").await.expect("client").expect("stored");
+    let got = s.client(RealmName::new("r"), ClientId::new("c1")).await.expect("client").expect("stored");
     assert_eq!(dbg(&got), dbg(&c));
     assert_eq!(got.client_secret.as_ref().map(ClientSecret::secret), Some("secret-secret-secret"));
     let mut public = client("r", "c0");
@@ -556,11 +560,15 @@ async fn clients_roundtrip_every_field(s: Store) {
     public.allowed_scopes = vec![];
     public.enabled = false;
     s.create_client(&public).await.expect("create");
-    let got = s.client("r", "c0").await.expect("client").expect("stored");
+    let got = s.client(RealmName::new("r"), ClientId::new("c0")).await.expect("client").expect("stored");
     assert_eq!(dbg(&got), dbg(&public));
-    let ids: Vec<String> = s.clients("r").await.expect("clients").into_iter().map(|c| c.client_id).collect();
+    let ids: Vec<String> =
+        s.clients(RealmName::new("r")).await.expect("clients").into_iter().map(|c| c.client_id).collect();
     assert_eq!(ids, ["c0", "c1"]);
-    assert!(s.client("other", "c1").await.expect("client").is_none(), "clients are scoped by realm");
+    assert!(
+        s.client(RealmName::new("other"), ClientId::new("c1")).await.expect("client").is_none(),
+        "clients are scoped by realm"
+    );
 }
 on_backends!(clients_roundtrip_every_field);
 
@@ -583,7 +591,10 @@ async fn clients_update_replaces_and_missing_is_not_found(s: Store) {
     changed.require_consent = false;
     changed.terms_url = Some("https://b.example/terms".into());
     s.update_client(&changed).await.expect("update");
-    assert_eq!(dbg(&s.client("r", "c1").await.expect("client").expect("stored")), dbg(&changed));
+    assert_eq!(
+        dbg(&s.client(RealmName::new("r"), ClientId::new("c1")).await.expect("client").expect("stored")),
+        dbg(&changed)
+    );
     assert!(is_not_found(s.update_client(&client("r", "zz")).await));
     assert!(is_not_found(s.update_client(&client("r2", "c1")).await), "scoped by realm");
 }
@@ -601,22 +612,33 @@ async fn clients_delete_removes_codes_tokens_and_consents(s: Store) {
     s.save_tokens(&access("at2", "c2", "u1", "g2"), Some(&refresh("rt2", "c2", "u1", "g2"))).await.expect("tokens");
     s.save_consent(&consent("u1", "c2", "openid")).await.expect("consent");
 
-    s.delete_client("r", "c1").await.expect("delete");
-    assert!(s.client("r", "c1").await.expect("client").is_none());
-    assert!(matches!(s.redeem_code("r", &Digest("code1".into()), "c1").await.expect("redeem"), Redeemed::Unknown));
-    assert!(s.access_token("r", &Digest("at1".into())).await.expect("token").is_none());
+    s.delete_client(RealmName::new("r"), ClientId::new("c1")).await.expect("delete");
+    assert!(s.client(RealmName::new("r"), ClientId::new("c1")).await.expect("client").is_none());
     assert!(matches!(
-        s.use_refresh_token("r", &Digest("rt1".into()), "c1", UnixTime(100), 0).await.expect("use"),
+        s.redeem_code(RealmName::new("r"), &Digest("code1".into()), ClientId::new("c1")).await.expect("redeem"),
+        Redeemed::Unknown
+    ));
+    assert!(s.access_token(RealmName::new("r"), &Digest("at1".into())).await.expect("token").is_none());
+    assert!(matches!(
+        s.use_refresh_token(RealmName::new("r"), &Digest("rt1".into()), ClientId::new("c1"), UnixTime(100), 0)
+            .await
+            .expect("use"),
         Rotated::Unknown
     ));
-    assert!(s.consent("r", "u1", "c1").await.expect("consent").is_none());
+    assert!(s.consent(RealmName::new("r"), UserId::new("u1"), ClientId::new("c1")).await.expect("consent").is_none());
 
-    assert!(s.client("r", "c2").await.expect("client").is_some(), "the other client stays");
-    assert!(s.access_token("r", &Digest("at2".into())).await.expect("token").is_some());
-    assert!(s.consent("r", "u1", "c2").await.expect("consent").is_some());
-    assert!(matches!(s.redeem_code("r", &Digest("code2".into()), "c2").await.expect("redeem"), Redeemed::First(_)));
+    assert!(
+        s.client(RealmName::new("r"), ClientId::new("c2")).await.expect("client").is_some(),
+        "the other client stays"
+    );
+    assert!(s.access_token(RealmName::new("r"), &Digest("at2".into())).await.expect("token").is_some());
+    assert!(s.consent(RealmName::new("r"), UserId::new("u1"), ClientId::new("c2")).await.expect("consent").is_some());
+    assert!(matches!(
+        s.redeem_code(RealmName::new("r"), &Digest("code2".into()), ClientId::new("c2")).await.expect("redeem"),
+        Redeemed::First(_)
+    ));
 
-    assert!(is_not_found(s.delete_client("r", "c1").await), "deleting a missing client");
+    assert!(is_not_found(s.delete_client(RealmName::new("r"), ClientId::new("c1")).await), "deleting a missing client");
 }
 on_backends!(clients_delete_removes_codes_tokens_and_consents);
 
@@ -635,12 +657,15 @@ async fn corrupt_stored_values_are_backend_errors(s: Store) {
     ] {
         db.execute_unprepared(sql).await.expect(sql);
     }
-    assert!(is_backend(s.client("r", "c1").await), "unknown client_type");
-    assert!(is_backend(s.client("r", "c2").await), "response_types is not JSON");
-    assert!(is_backend(s.clients("r").await), "a corrupt row fails the list");
-    assert!(is_backend(s.keys("r").await), "unknown key state");
-    assert!(is_backend(s.redeem_code("r", &Digest("code1".into()), "c1").await), "unknown PKCE method");
-    let e = s.client("r", "c1").await.expect_err("corrupt");
+    assert!(is_backend(s.client(RealmName::new("r"), ClientId::new("c1")).await), "unknown client_type");
+    assert!(is_backend(s.client(RealmName::new("r"), ClientId::new("c2")).await), "response_types is not JSON");
+    assert!(is_backend(s.clients(RealmName::new("r")).await), "a corrupt row fails the list");
+    assert!(is_backend(s.keys(RealmName::new("r")).await), "unknown key state");
+    assert!(
+        is_backend(s.redeem_code(RealmName::new("r"), &Digest("code1".into()), ClientId::new("c1")).await),
+        "unknown PKCE method"
+    );
+    let e = s.client(RealmName::new("r"), ClientId::new("c1")).await.expect_err("corrupt");
     assert!(e.to_string().contains("clients.client_type"), "the error names the column: {e}");
 }
 on_backends!(corrupt_stored_values_are_backend_errors);
@@ -657,17 +682,21 @@ async fn users_roundtrip_every_claim(s: Store) {
     bare.active = false;
     bare.claims = StandardClaims::default();
     s.create_user(&bare).await.expect("create");
-    let got = s.user("r", "u1").await.expect("user").expect("stored");
+    let got = s.user(RealmName::new("r"), UserId::new("u1")).await.expect("user").expect("stored");
     assert_eq!(dbg(&got), dbg(&u));
     assert_eq!(got.claims, u.claims);
     assert_eq!(got.password_hash, u.password_hash);
-    let got = s.user_by_username("r", "bob").await.expect("user").expect("stored");
+    let got = s.user_by_username(RealmName::new("r"), "bob").await.expect("user").expect("stored");
     assert_eq!(dbg(&got), dbg(&bare));
     assert_eq!(got.claims, StandardClaims::default());
-    let names: Vec<String> = s.users("r").await.expect("users").into_iter().map(|u| u.username).collect();
+    let names: Vec<String> =
+        s.users(RealmName::new("r")).await.expect("users").into_iter().map(|u| u.username).collect();
     assert_eq!(names, ["alice", "bob"]);
-    assert!(s.user("other", "u1").await.expect("user").is_none(), "users are scoped by realm");
-    assert!(s.user_by_username("r", "carol").await.expect("user").is_none());
+    assert!(
+        s.user(RealmName::new("other"), UserId::new("u1")).await.expect("user").is_none(),
+        "users are scoped by realm"
+    );
+    assert!(s.user_by_username(RealmName::new("r"), "carol").await.expect("user").is_none());
 }
 on_backends!(users_roundtrip_every_claim);
 
@@ -683,11 +712,13 @@ on_backends!(users_duplicate_username_is_conflict);
 /// `set_password_hash` replaces the hash; a missing user is `NotFound`.
 async fn users_set_password_hash(s: Store) {
     s.create_user(&user("r", "u1", "alice")).await.expect("create");
-    s.set_password_hash("r", "u1", &PasswordHash("new-hash".into())).await.expect("set");
-    let got = s.user("r", "u1").await.expect("user").expect("stored");
+    s.set_password_hash(RealmName::new("r"), UserId::new("u1"), &PasswordHash("new-hash".into())).await.expect("set");
+    let got = s.user(RealmName::new("r"), UserId::new("u1")).await.expect("user").expect("stored");
     assert_eq!(got.password_hash, Some(PasswordHash("new-hash".into())));
     assert_eq!(got.claims, user("r", "u1", "alice").claims, "the claims are untouched");
-    assert!(is_not_found(s.set_password_hash("r", "nope", &PasswordHash("x".into())).await));
+    assert!(is_not_found(
+        s.set_password_hash(RealmName::new("r"), UserId::new("nope"), &PasswordHash("x".into())).await
+    ));
 }
 on_backends!(users_set_password_hash);
 
@@ -703,23 +734,31 @@ async fn users_delete_removes_sessions_codes_tokens_and_consents(s: Store) {
         s.save_tokens(&at, Some(&rt)).await.expect("tokens");
         s.save_consent(&consent(u, "c1", "openid")).await.expect("consent");
     }
-    s.delete_user("r", "u1").await.expect("delete");
+    s.delete_user(RealmName::new("r"), UserId::new("u1")).await.expect("delete");
     let now = UnixTime(500);
-    assert!(s.user("r", "u1").await.expect("user").is_none());
-    assert!(s.session("r", &Digest("s-u1".into()), now).await.expect("session").is_none());
-    assert!(matches!(s.redeem_code("r", &Digest("code-u1".into()), "c1").await.expect("redeem"), Redeemed::Unknown));
-    assert!(s.access_token("r", &Digest("at-u1".into())).await.expect("token").is_none());
+    assert!(s.user(RealmName::new("r"), UserId::new("u1")).await.expect("user").is_none());
+    assert!(s.session(RealmName::new("r"), &Digest("s-u1".into()), now).await.expect("session").is_none());
     assert!(matches!(
-        s.use_refresh_token("r", &Digest("rt-u1".into()), "c1", UnixTime(100), 0).await.expect("use"),
+        s.redeem_code(RealmName::new("r"), &Digest("code-u1".into()), ClientId::new("c1")).await.expect("redeem"),
+        Redeemed::Unknown
+    ));
+    assert!(s.access_token(RealmName::new("r"), &Digest("at-u1".into())).await.expect("token").is_none());
+    assert!(matches!(
+        s.use_refresh_token(RealmName::new("r"), &Digest("rt-u1".into()), ClientId::new("c1"), UnixTime(100), 0)
+            .await
+            .expect("use"),
         Rotated::Unknown
     ));
-    assert!(s.consents_of_user("r", "u1").await.expect("consents").is_empty());
+    assert!(s.consents_of_user(RealmName::new("r"), UserId::new("u1")).await.expect("consents").is_empty());
 
-    assert!(s.session("r", &Digest("s-u2".into()), now).await.expect("session").is_some(), "other users stay");
-    assert!(s.access_token("r", &Digest("at-u2".into())).await.expect("token").is_some());
-    assert_eq!(s.consents_of_user("r", "u2").await.expect("consents").len(), 1);
+    assert!(
+        s.session(RealmName::new("r"), &Digest("s-u2".into()), now).await.expect("session").is_some(),
+        "other users stay"
+    );
+    assert!(s.access_token(RealmName::new("r"), &Digest("at-u2".into())).await.expect("token").is_some());
+    assert_eq!(s.consents_of_user(RealmName::new("r"), UserId::new("u2")).await.expect("consents").len(), 1);
 
-    assert!(is_not_found(s.delete_user("r", "u1").await), "deleting a missing user");
+    assert!(is_not_found(s.delete_user(RealmName::new("r"), UserId::new("u1")).await), "deleting a missing user");
 }
 on_backends!(users_delete_removes_sessions_codes_tokens_and_consents);
 
@@ -729,17 +768,26 @@ async fn sessions_expired_are_not_returned(s: Store) {
     let x = session("sd", "u1", 200);
     s.create_session(&x).await.expect("create");
     assert!(is_conflict(s.create_session(&x).await), "duplicate digest");
-    let got = s.session("r", &x.digest, UnixTime(199)).await.expect("session").expect("unexpired");
+    let got = s.session(RealmName::new("r"), &x.digest, UnixTime(199)).await.expect("session").expect("unexpired");
     assert_eq!(dbg(&got), dbg(&x));
-    assert!(s.session("r", &x.digest, UnixTime(200)).await.expect("session").is_none(), "expired at expires_at");
-    assert!(s.session("r", &x.digest, UnixTime(10_000)).await.expect("session").is_none(), "long expired");
-    assert!(s.session("other", &x.digest, UnixTime(150)).await.expect("session").is_none(), "scoped by realm");
-    assert!(s.session("r", &Digest("nope".into()), UnixTime(150)).await.expect("session").is_none());
-    s.delete_session("other", &x.digest).await.expect("deleting in another realm is a no-op");
-    assert!(s.session("r", &x.digest, UnixTime(150)).await.expect("session").is_some());
-    s.delete_session("r", &x.digest).await.expect("delete");
-    assert!(s.session("r", &x.digest, UnixTime(150)).await.expect("session").is_none());
-    s.delete_session("r", &x.digest).await.expect("logging out twice succeeds");
+    assert!(
+        s.session(RealmName::new("r"), &x.digest, UnixTime(200)).await.expect("session").is_none(),
+        "expired at expires_at"
+    );
+    assert!(
+        s.session(RealmName::new("r"), &x.digest, UnixTime(10_000)).await.expect("session").is_none(),
+        "long expired"
+    );
+    assert!(
+        s.session(RealmName::new("other"), &x.digest, UnixTime(150)).await.expect("session").is_none(),
+        "scoped by realm"
+    );
+    assert!(s.session(RealmName::new("r"), &Digest("nope".into()), UnixTime(150)).await.expect("session").is_none());
+    s.delete_session(RealmName::new("other"), &x.digest).await.expect("deleting in another realm is a no-op");
+    assert!(s.session(RealmName::new("r"), &x.digest, UnixTime(150)).await.expect("session").is_some());
+    s.delete_session(RealmName::new("r"), &x.digest).await.expect("delete");
+    assert!(s.session(RealmName::new("r"), &x.digest, UnixTime(150)).await.expect("session").is_none());
+    s.delete_session(RealmName::new("r"), &x.digest).await.expect("logging out twice succeeds");
 }
 on_backends!(sessions_expired_are_not_returned);
 
@@ -752,21 +800,39 @@ async fn sessions_by_id_by_user_touched_and_their_clients(s: Store) {
     s.create_session(&a).await.expect("create");
     s.create_session(&b).await.expect("create");
     s.create_session(&session("sc", "u2", 600)).await.expect("create");
-    let got = s.session_by_id("r", &a.id, UnixTime(150)).await.expect("by id").expect("found");
+    let got = s.session_by_id(RealmName::new("r"), &a.id, UnixTime(150)).await.expect("by id").expect("found");
     assert_eq!(dbg(&got), dbg(&a), "every column round-trips");
-    assert!(s.session_by_id("r", &a.id, UnixTime(500)).await.expect("by id").is_none(), "expired");
-    assert!(s.session_by_id("other", &a.id, UnixTime(150)).await.expect("by id").is_none(), "scoped by realm");
-    let mine: Vec<String> =
-        s.sessions_of_user("r", "u1", UnixTime(150)).await.expect("of user").into_iter().map(|x| x.id).collect();
+    assert!(s.session_by_id(RealmName::new("r"), &a.id, UnixTime(500)).await.expect("by id").is_none(), "expired");
+    assert!(
+        s.session_by_id(RealmName::new("other"), &a.id, UnixTime(150)).await.expect("by id").is_none(),
+        "scoped by realm"
+    );
+    let mine: Vec<String> = s
+        .sessions_of_user(RealmName::new("r"), UserId::new("u1"), UnixTime(150))
+        .await
+        .expect("of user")
+        .into_iter()
+        .map(|x| x.id)
+        .collect();
     assert_eq!(mine, vec![b.id.clone(), a.id.clone()], "newest first, other users' left out");
-    s.touch_session("r", &a.id, UnixTime(400), UnixTime(900)).await.expect("touch");
-    let t = s.session_by_id("r", &a.id, UnixTime(600)).await.expect("by id").expect("extended by the touch");
+    s.touch_session(RealmName::new("r"), &a.id, UnixTime(400), UnixTime(900)).await.expect("touch");
+    let t = s
+        .session_by_id(RealmName::new("r"), &a.id, UnixTime(600))
+        .await
+        .expect("by id")
+        .expect("extended by the touch");
     assert_eq!((t.last_used, t.expires_at), (UnixTime(400), UnixTime(900)));
     for c in ["c2", "c1", "c2"] {
-        s.add_session_client("r", &a.id, c, UnixTime(if c == "c2" { 10 } else { 20 })).await.expect("add client");
+        s.add_session_client(RealmName::new("r"), &a.id, ClientId::new(c), UnixTime(if c == "c2" { 10 } else { 20 }))
+            .await
+            .expect("add client");
     }
-    assert_eq!(s.session_clients("r", &a.id).await.expect("clients"), vec!["c2", "c1"], "once each, by first use");
-    assert!(s.session_clients("r", &b.id).await.expect("clients").is_empty());
+    assert_eq!(
+        s.session_clients(RealmName::new("r"), &a.id).await.expect("clients"),
+        vec!["c2", "c1"],
+        "once each, by first use"
+    );
+    assert!(s.session_clients(RealmName::new("r"), &b.id).await.expect("clients").is_empty());
 }
 on_backends!(sessions_by_id_by_user_touched_and_their_clients);
 
@@ -775,7 +841,7 @@ on_backends!(sessions_by_id_by_user_touched_and_their_clients);
 async fn ending_a_session_ends_its_tokens_but_not_offline_ones(s: Store) {
     let x = session("se", "u1", 5000);
     s.create_session(&x).await.expect("create");
-    s.add_session_client("r", &x.id, "c1", UnixTime(1)).await.expect("add client");
+    s.add_session_client(RealmName::new("r"), &x.id, ClientId::new("c1"), UnixTime(1)).await.expect("add client");
     let mut at = access("at1", "c1", "u1", "g1");
     at.session_id = Some(x.id.clone());
     let mut online = refresh("rt1", "c1", "u1", "g1");
@@ -790,24 +856,45 @@ async fn ending_a_session_ends_its_tokens_but_not_offline_ones(s: Store) {
     s.save_code(&c).await.expect("code");
     let other = access("at3", "c1", "u1", "g4");
     s.save_tokens(&other, None).await.expect("a token of another session");
-    assert!(s.unused_refresh_token("r", &online.digest).await.expect("read").is_some());
+    assert!(s.unused_refresh_token(RealmName::new("r"), &online.digest).await.expect("read").is_some());
 
-    s.end_session("r", &x.id).await.expect("end");
-    assert!(s.session_by_id("r", &x.id, UnixTime(1)).await.expect("by id").is_none());
-    assert!(s.session_clients("r", &x.id).await.expect("clients").is_empty());
-    assert!(s.access_token("r", &at.digest).await.expect("read").is_none(), "the session's access token");
-    assert!(s.unused_refresh_token("r", &online.digest).await.expect("read").is_none(), "its refresh token");
-    let kept = s.unused_refresh_token("r", &offline.digest).await.expect("read").expect("offline tokens outlive it");
+    s.end_session(RealmName::new("r"), &x.id).await.expect("end");
+    assert!(s.session_by_id(RealmName::new("r"), &x.id, UnixTime(1)).await.expect("by id").is_none());
+    assert!(s.session_clients(RealmName::new("r"), &x.id).await.expect("clients").is_empty());
+    assert!(
+        s.access_token(RealmName::new("r"), &at.digest).await.expect("read").is_none(),
+        "the session's access token"
+    );
+    assert!(
+        s.unused_refresh_token(RealmName::new("r"), &online.digest).await.expect("read").is_none(),
+        "its refresh token"
+    );
+    let kept = s
+        .unused_refresh_token(RealmName::new("r"), &offline.digest)
+        .await
+        .expect("read")
+        .expect("offline tokens outlive it");
     assert!(kept.offline);
-    assert!(matches!(s.redeem_code("r", &c.digest, "c1").await.expect("redeem"), Redeemed::Replayed(_)), "code spent");
-    assert!(s.access_token("r", &other.digest).await.expect("read").is_some(), "other sessions' tokens stay");
-    s.end_session("r", &x.id).await.expect("ending twice succeeds");
+    assert!(
+        matches!(
+            s.redeem_code(RealmName::new("r"), &c.digest, ClientId::new("c1")).await.expect("redeem"),
+            Redeemed::Replayed(_)
+        ),
+        "code spent"
+    );
+    assert!(
+        s.access_token(RealmName::new("r"), &other.digest).await.expect("read").is_some(),
+        "other sessions' tokens stay"
+    );
+    s.end_session(RealmName::new("r"), &x.id).await.expect("ending twice succeeds");
     // A used refresh token is not "unused".
     assert!(matches!(
-        s.use_refresh_token("r", &offline.digest, "c1", UnixTime(100), 0).await.expect("use"),
+        s.use_refresh_token(RealmName::new("r"), &offline.digest, ClientId::new("c1"), UnixTime(100), 0)
+            .await
+            .expect("use"),
         Rotated::First(_)
     ));
-    assert!(s.unused_refresh_token("r", &offline.digest).await.expect("read").is_none());
+    assert!(s.unused_refresh_token(RealmName::new("r"), &offline.digest).await.expect("read").is_none());
 }
 on_backends!(ending_a_session_ends_its_tokens_but_not_offline_ones);
 
@@ -822,17 +909,32 @@ async fn consents_save_is_an_upsert(s: Store) {
     c.given_at = UnixTime(50);
     c.expires_at = UnixTime(99);
     s.save_consent(&c).await.expect("save again");
-    assert_eq!(s.consent("r", "u1", "c1").await.expect("consent"), Some(c.clone()), "the upsert replaced it");
+    assert_eq!(
+        s.consent(RealmName::new("r"), UserId::new("u1"), ClientId::new("c1")).await.expect("consent"),
+        Some(c.clone()),
+        "the upsert replaced it"
+    );
     let c0 = consent("u1", "c0", "openid profile");
     s.save_consent(&c0).await.expect("save");
     s.save_consent(&consent("u2", "c1", "openid")).await.expect("save");
-    assert_eq!(s.consents_of_user("r", "u1").await.expect("consents"), vec![c0, c.clone()]);
-    assert!(s.consent("other", "u1", "c1").await.expect("consent").is_none(), "scoped by realm");
-    s.delete_consent("r", "u1", "c1").await.expect("withdraw");
-    assert!(s.consent("r", "u1", "c1").await.expect("consent").is_none());
-    assert_eq!(s.consents_of_user("r", "u1").await.expect("consents").len(), 1);
-    assert!(s.consent("r", "u2", "c1").await.expect("consent").is_some(), "other users' consents stay");
-    s.delete_consent("r", "u1", "c1").await.expect("withdrawing twice succeeds");
+    assert_eq!(
+        s.consents_of_user(RealmName::new("r"), UserId::new("u1")).await.expect("consents"),
+        vec![c0, c.clone()]
+    );
+    assert!(
+        s.consent(RealmName::new("other"), UserId::new("u1"), ClientId::new("c1")).await.expect("consent").is_none(),
+        "scoped by realm"
+    );
+    s.delete_consent(RealmName::new("r"), UserId::new("u1"), ClientId::new("c1")).await.expect("withdraw");
+    assert!(s.consent(RealmName::new("r"), UserId::new("u1"), ClientId::new("c1")).await.expect("consent").is_none());
+    assert_eq!(s.consents_of_user(RealmName::new("r"), UserId::new("u1")).await.expect("consents").len(), 1);
+    assert!(
+        s.consent(RealmName::new("r"), UserId::new("u2"), ClientId::new("c1")).await.expect("consent").is_some(),
+        "other users' consents stay"
+    );
+    s.delete_consent(RealmName::new("r"), UserId::new("u1"), ClientId::new("c1"))
+        .await
+        .expect("withdrawing twice succeeds");
 }
 on_backends!(consents_save_is_an_upsert);
 
@@ -851,27 +953,39 @@ async fn codes_redeem_first_replayed_unknown(s: Store) {
     plain.code_challenge_method = None;
     plain.session_id = None;
     s.save_code(&plain).await.expect("save");
-    match s.redeem_code("r", &c.digest, "c1").await.expect("redeem") {
+    match s.redeem_code(RealmName::new("r"), &c.digest, ClientId::new("c1")).await.expect("redeem") {
         Redeemed::First(got) => assert_eq!(dbg(&got), dbg(&c)),
         other => panic!("expected the first redemption, got {other:?}"),
     }
-    match s.redeem_code("r", &c.digest, "c1").await.expect("redeem") {
+    match s.redeem_code(RealmName::new("r"), &c.digest, ClientId::new("c1")).await.expect("redeem") {
         Redeemed::Replayed(got) => assert_eq!(got.grant_id, "g1", "a replay names the grant to revoke"),
         other => panic!("expected a replay, got {other:?}"),
     }
-    assert!(matches!(s.redeem_code("r", &c.digest, "c1").await.expect("redeem"), Redeemed::Replayed(_)));
-    match s.redeem_code("r", &plain.digest, "c1").await.expect("redeem") {
+    assert!(matches!(
+        s.redeem_code(RealmName::new("r"), &c.digest, ClientId::new("c1")).await.expect("redeem"),
+        Redeemed::Replayed(_)
+    ));
+    match s.redeem_code(RealmName::new("r"), &plain.digest, ClientId::new("c1")).await.expect("redeem") {
         Redeemed::First(got) => assert_eq!(dbg(&got), dbg(&plain)),
         other => panic!("expected the first redemption, got {other:?}"),
     }
-    assert!(matches!(s.redeem_code("r", &Digest("nope".into()), "c1").await.expect("redeem"), Redeemed::Unknown));
+    assert!(matches!(
+        s.redeem_code(RealmName::new("r"), &Digest("nope".into()), ClientId::new("c1")).await.expect("redeem"),
+        Redeemed::Unknown
+    ));
     s.save_code(&code("d3", "c1", "u1", "g3")).await.expect("save");
     assert!(
-        matches!(s.redeem_code("other", &Digest("d3".into()), "c1").await.expect("redeem"), Redeemed::Unknown),
+        matches!(
+            s.redeem_code(RealmName::new("other"), &Digest("d3".into()), ClientId::new("c1")).await.expect("redeem"),
+            Redeemed::Unknown
+        ),
         "codes are scoped by realm"
     );
     assert!(
-        matches!(s.redeem_code("r", &Digest("d3".into()), "c1").await.expect("redeem"), Redeemed::First(_)),
+        matches!(
+            s.redeem_code(RealmName::new("r"), &Digest("d3".into()), ClientId::new("c1")).await.expect("redeem"),
+            Redeemed::First(_)
+        ),
         "a redemption in another realm does not spend the code"
     );
 }
@@ -883,21 +997,36 @@ async fn codes_and_refresh_tokens_of_another_client_are_not_spent(s: Store) {
     s.save_code(&code("d1", "c1", "u1", "g1")).await.expect("save");
     s.save_tokens(&access("at1", "c1", "u1", "g2"), Some(&refresh("rt1", "c1", "u1", "g2"))).await.expect("save");
     for _ in 0..2 {
-        assert!(matches!(s.redeem_code("r", &Digest("d1".into()), "c2").await.expect("redeem"), Redeemed::OtherClient));
         assert!(matches!(
-            s.use_refresh_token("r", &Digest("rt1".into()), "c2", UnixTime(100), 0).await.expect("use"),
+            s.redeem_code(RealmName::new("r"), &Digest("d1".into()), ClientId::new("c2")).await.expect("redeem"),
+            Redeemed::OtherClient
+        ));
+        assert!(matches!(
+            s.use_refresh_token(RealmName::new("r"), &Digest("rt1".into()), ClientId::new("c2"), UnixTime(100), 0)
+                .await
+                .expect("use"),
             Rotated::OtherClient
         ));
     }
-    assert!(matches!(s.redeem_code("r", &Digest("d1".into()), "c1").await.expect("redeem"), Redeemed::First(_)));
     assert!(matches!(
-        s.use_refresh_token("r", &Digest("rt1".into()), "c1", UnixTime(100), 0).await.expect("use"),
+        s.redeem_code(RealmName::new("r"), &Digest("d1".into()), ClientId::new("c1")).await.expect("redeem"),
+        Redeemed::First(_)
+    ));
+    assert!(matches!(
+        s.use_refresh_token(RealmName::new("r"), &Digest("rt1".into()), ClientId::new("c1"), UnixTime(100), 0)
+            .await
+            .expect("use"),
         Rotated::First(_)
     ));
     // Once spent, another client's presentation is still no replay of the owner's.
-    assert!(matches!(s.redeem_code("r", &Digest("d1".into()), "c2").await.expect("redeem"), Redeemed::OtherClient));
     assert!(matches!(
-        s.use_refresh_token("r", &Digest("rt1".into()), "c2", UnixTime(100), 0).await.expect("use"),
+        s.redeem_code(RealmName::new("r"), &Digest("d1".into()), ClientId::new("c2")).await.expect("redeem"),
+        Redeemed::OtherClient
+    ));
+    assert!(matches!(
+        s.use_refresh_token(RealmName::new("r"), &Digest("rt1".into()), ClientId::new("c2"), UnixTime(100), 0)
+            .await
+            .expect("use"),
         Rotated::OtherClient
     ));
 }
@@ -913,31 +1042,43 @@ async fn refresh_tokens_may_be_reused_once_within_the_interval(s: Store) {
     }
     let rt = |d: &str| Digest(d.into());
     assert!(matches!(
-        s.use_refresh_token("r", &rt("rt1"), "c1", UnixTime(100), 10).await.expect("use"),
+        s.use_refresh_token(RealmName::new("r"), &rt("rt1"), ClientId::new("c1"), UnixTime(100), 10)
+            .await
+            .expect("use"),
         Rotated::First(_)
     ));
     assert!(matches!(
-        s.use_refresh_token("r", &rt("rt1"), "c2", UnixTime(105), 10).await.expect("use"),
+        s.use_refresh_token(RealmName::new("r"), &rt("rt1"), ClientId::new("c2"), UnixTime(105), 10)
+            .await
+            .expect("use"),
         Rotated::OtherClient
     ));
-    match s.use_refresh_token("r", &rt("rt1"), "c1", UnixTime(105), 10).await.expect("use") {
+    match s
+        .use_refresh_token(RealmName::new("r"), &rt("rt1"), ClientId::new("c1"), UnixTime(105), 10)
+        .await
+        .expect("use")
+    {
         Rotated::Reused(got) => assert_eq!(got.grant_id, "g1"),
         other => panic!("expected the one reuse, got {other:?}"),
     }
     assert!(matches!(
-        s.use_refresh_token("r", &rt("rt1"), "c1", UnixTime(106), 10).await.expect("use"),
+        s.use_refresh_token(RealmName::new("r"), &rt("rt1"), ClientId::new("c1"), UnixTime(106), 10)
+            .await
+            .expect("use"),
         Rotated::Replayed(_)
     ));
     // Past the interval: a replay.
-    s.use_refresh_token("r", &rt("rt2"), "c1", UnixTime(100), 10).await.expect("use");
+    s.use_refresh_token(RealmName::new("r"), &rt("rt2"), ClientId::new("c1"), UnixTime(100), 10).await.expect("use");
     assert!(matches!(
-        s.use_refresh_token("r", &rt("rt2"), "c1", UnixTime(110), 10).await.expect("use"),
+        s.use_refresh_token(RealmName::new("r"), &rt("rt2"), ClientId::new("c1"), UnixTime(110), 10)
+            .await
+            .expect("use"),
         Rotated::Replayed(_)
     ));
     // No interval: every second use is a replay.
-    s.use_refresh_token("r", &rt("rt3"), "c1", UnixTime(100), 0).await.expect("use");
+    s.use_refresh_token(RealmName::new("r"), &rt("rt3"), ClientId::new("c1"), UnixTime(100), 0).await.expect("use");
     assert!(matches!(
-        s.use_refresh_token("r", &rt("rt3"), "c1", UnixTime(101), 0).await.expect("use"),
+        s.use_refresh_token(RealmName::new("r"), &rt("rt3"), ClientId::new("c1"), UnixTime(101), 0).await.expect("use"),
         Rotated::Replayed(_)
     ));
 }
@@ -952,7 +1093,7 @@ async fn codes_concurrent_redemptions_have_one_winner(s: Store) {
         let tasks: Vec<_> = (0..16)
             .map(|_| {
                 let (s, d) = (s.clone(), digest.clone());
-                tokio::spawn(async move { s.redeem_code("r", &d, "c1").await })
+                tokio::spawn(async move { s.redeem_code(RealmName::new("r"), &d, ClientId::new("c1")).await })
             })
             .collect();
         let (mut first, mut replayed) = (0, 0);
@@ -976,33 +1117,51 @@ on_backends!(codes_concurrent_redemptions_have_one_winner, with_sqlite_file);
 async fn tokens_roundtrip_and_refresh_rotation(s: Store) {
     let (at, rt) = (access("at1", "c1", "u1", "g1"), refresh("rt1", "c1", "u1", "g1"));
     s.save_tokens(&at, Some(&rt)).await.expect("save");
-    let got = s.access_token("r", &at.digest).await.expect("token").expect("stored");
+    let got = s.access_token(RealmName::new("r"), &at.digest).await.expect("token").expect("stored");
     assert_eq!(dbg(&got), dbg(&at));
-    assert!(s.access_token("other", &at.digest).await.expect("token").is_none(), "scoped by realm");
-    match s.use_refresh_token("r", &rt.digest, "c1", UnixTime(100), 0).await.expect("use") {
+    assert!(s.access_token(RealmName::new("other"), &at.digest).await.expect("token").is_none(), "scoped by realm");
+    match s
+        .use_refresh_token(RealmName::new("r"), &rt.digest, ClientId::new("c1"), UnixTime(100), 0)
+        .await
+        .expect("use")
+    {
         Rotated::First(got) => assert_eq!(dbg(&got), dbg(&rt)),
         other => panic!("expected the first use, got {other:?}"),
     }
-    match s.use_refresh_token("r", &rt.digest, "c1", UnixTime(100), 0).await.expect("use") {
+    match s
+        .use_refresh_token(RealmName::new("r"), &rt.digest, ClientId::new("c1"), UnixTime(100), 0)
+        .await
+        .expect("use")
+    {
         Rotated::Replayed(got) => assert_eq!(got.grant_id, "g1"),
         other => panic!("expected a replay, got {other:?}"),
     }
     assert!(matches!(
-        s.use_refresh_token("r", &Digest("x".into()), "c1", UnixTime(100), 0).await.expect("use"),
+        s.use_refresh_token(RealmName::new("r"), &Digest("x".into()), ClientId::new("c1"), UnixTime(100), 0)
+            .await
+            .expect("use"),
         Rotated::Unknown
     ));
     // The rotation's new pair, without a refresh token this time.
     let at2 = access("at2", "c1", "u1", "g1");
     s.save_tokens(&at2, None).await.expect("save an access token alone");
-    assert!(s.access_token("r", &at2.digest).await.expect("token").is_some());
+    assert!(s.access_token(RealmName::new("r"), &at2.digest).await.expect("token").is_some());
     let mut rt3 = refresh("rt3", "c1", "u1", "g1");
     rt3.session_id = None;
     s.save_tokens(&access("at3", "c1", "u1", "g1"), Some(&rt3)).await.expect("save");
-    match s.use_refresh_token("other", &rt3.digest, "c1", UnixTime(100), 0).await.expect("use") {
+    match s
+        .use_refresh_token(RealmName::new("other"), &rt3.digest, ClientId::new("c1"), UnixTime(100), 0)
+        .await
+        .expect("use")
+    {
         Rotated::Unknown => {}
         other => panic!("refresh tokens are scoped by realm, got {other:?}"),
     }
-    match s.use_refresh_token("r", &rt3.digest, "c1", UnixTime(100), 0).await.expect("use") {
+    match s
+        .use_refresh_token(RealmName::new("r"), &rt3.digest, ClientId::new("c1"), UnixTime(100), 0)
+        .await
+        .expect("use")
+    {
         Rotated::First(got) => assert_eq!(dbg(&got), dbg(&rt3)),
         other => panic!("expected the first use, got {other:?}"),
     }
@@ -1016,7 +1175,10 @@ async fn tokens_concurrent_refresh_has_one_winner(s: Store) {
     let tasks: Vec<_> = (0..16)
         .map(|_| {
             let s = s.clone();
-            tokio::spawn(async move { s.use_refresh_token("r", &Digest("rt".into()), "c1", UnixTime(100), 0).await })
+            tokio::spawn(async move {
+                s.use_refresh_token(RealmName::new("r"), &Digest("rt".into()), ClientId::new("c1"), UnixTime(100), 0)
+                    .await
+            })
         })
         .collect();
     let mut first = 0;
@@ -1034,13 +1196,18 @@ async fn tokens_save_is_all_or_nothing(s: Store) {
     s.save_tokens(&access("at1", "c1", "u1", "g1"), Some(&refresh("rt1", "c1", "u1", "g1"))).await.expect("save");
     let r = s.save_tokens(&access("at2", "c1", "u1", "g2"), Some(&refresh("rt1", "c1", "u1", "g2"))).await;
     assert!(is_conflict(r), "the refresh token's digest is taken");
-    assert!(s.access_token("r", &Digest("at2".into())).await.expect("token").is_none(), "the access token rolled back");
+    assert!(
+        s.access_token(RealmName::new("r"), &Digest("at2".into())).await.expect("token").is_none(),
+        "the access token rolled back"
+    );
     assert!(is_conflict(s.save_tokens(&access("at1", "c1", "u1", "g3"), None).await), "duplicate access token");
     let r = s.save_tokens(&access("at1", "c1", "u1", "g4"), Some(&refresh("rt4", "c1", "u1", "g4"))).await;
     assert!(is_conflict(r), "the access token's digest is taken");
     assert!(
         matches!(
-            s.use_refresh_token("r", &Digest("rt4".into()), "c1", UnixTime(100), 0).await.expect("use"),
+            s.use_refresh_token(RealmName::new("r"), &Digest("rt4".into()), ClientId::new("c1"), UnixTime(100), 0)
+                .await
+                .expect("use"),
             Rotated::Unknown
         ),
         "the refresh token was not written"
@@ -1059,31 +1226,47 @@ async fn tokens_revoke_grant_removes_its_tokens(s: Store) {
     elsewhere.realm = "r2".into();
     s.save_tokens(&elsewhere, None).await.expect("save");
 
-    s.revoke_grant("r", "g1").await.expect("revoke");
+    s.revoke_grant(RealmName::new("r"), "g1").await.expect("revoke");
     for d in ["at1", "at2"] {
-        assert!(s.access_token("r", &Digest(d.into())).await.expect("token").is_none(), "{d} is revoked");
+        assert!(
+            s.access_token(RealmName::new("r"), &Digest(d.into())).await.expect("token").is_none(),
+            "{d} is revoked"
+        );
     }
     for d in ["rt1", "rt2"] {
         assert!(
             matches!(
-                s.use_refresh_token("r", &Digest(d.into()), "c1", UnixTime(100), 0).await.expect("use"),
+                s.use_refresh_token(RealmName::new("r"), &Digest(d.into()), ClientId::new("c1"), UnixTime(100), 0)
+                    .await
+                    .expect("use"),
                 Rotated::Unknown
             ),
             "{d} is revoked"
         );
     }
     assert!(
-        matches!(s.redeem_code("r", &Digest("code1".into()), "c1").await.expect("redeem"), Redeemed::Replayed(_)),
+        matches!(
+            s.redeem_code(RealmName::new("r"), &Digest("code1".into()), ClientId::new("c1")).await.expect("redeem"),
+            Redeemed::Replayed(_)
+        ),
         "the grant's code is spent"
     );
-    assert!(s.access_token("r", &Digest("at3".into())).await.expect("token").is_some(), "other grants stay");
+    assert!(
+        s.access_token(RealmName::new("r"), &Digest("at3".into())).await.expect("token").is_some(),
+        "other grants stay"
+    );
     assert!(matches!(
-        s.use_refresh_token("r", &Digest("rt3".into()), "c1", UnixTime(100), 0).await.expect("use"),
+        s.use_refresh_token(RealmName::new("r"), &Digest("rt3".into()), ClientId::new("c1"), UnixTime(100), 0)
+            .await
+            .expect("use"),
         Rotated::First(_)
     ));
-    assert!(s.access_token("r2", &Digest("at4".into())).await.expect("token").is_some(), "other realms stay");
-    s.revoke_grant("r", "g1").await.expect("revoking twice succeeds");
-    s.revoke_grant("r", "nope").await.expect("revoking an unknown grant succeeds");
+    assert!(
+        s.access_token(RealmName::new("r2"), &Digest("at4".into())).await.expect("token").is_some(),
+        "other realms stay"
+    );
+    s.revoke_grant(RealmName::new("r"), "g1").await.expect("revoking twice succeeds");
+    s.revoke_grant(RealmName::new("r"), "nope").await.expect("revoking an unknown grant succeeds");
 }
 on_backends!(tokens_revoke_grant_removes_its_tokens);
 
@@ -1094,42 +1277,52 @@ async fn tokens_read_for_introspection_and_revoke_one_access_token(s: Store) {
     let (at, rt) = (access("at1", "c1", "u1", "g1"), refresh("rt1", "c1", "u1", "g1"));
     s.save_tokens(&at, Some(&rt)).await.expect("save");
     s.save_tokens(&access("at2", "c1", "u1", "g1"), None).await.expect("save");
-    let (got, used, u) = s.refresh_token_with_user("r", &rt.digest).await.expect("read").expect("found");
+    let (got, used, u) =
+        s.refresh_token_with_user(RealmName::new("r"), &rt.digest).await.expect("read").expect("found");
     assert_eq!((dbg(&got), used, u.map(|u| u.username)), (dbg(&rt), false, Some("alice".into())));
-    assert!(s.refresh_token_with_user("r2", &rt.digest).await.expect("read").is_none(), "scoped by realm");
-    s.use_refresh_token("r", &rt.digest, "c1", UnixTime(100), 0).await.expect("rotate");
-    let (_, used, _) = s.refresh_token_with_user("r", &rt.digest).await.expect("read").expect("found");
+    assert!(
+        s.refresh_token_with_user(RealmName::new("r2"), &rt.digest).await.expect("read").is_none(),
+        "scoped by realm"
+    );
+    s.use_refresh_token(RealmName::new("r"), &rt.digest, ClientId::new("c1"), UnixTime(100), 0).await.expect("rotate");
+    let (_, used, _) = s.refresh_token_with_user(RealmName::new("r"), &rt.digest).await.expect("read").expect("found");
     assert!(used, "a rotated refresh token reads as used");
-    assert!(!s.revoke_access_token("r2", &at.digest).await.expect("revoke"), "other realms are not touched");
-    assert!(s.revoke_access_token("r", &at.digest).await.expect("revoke"));
-    assert!(!s.revoke_access_token("r", &at.digest).await.expect("revoke twice"));
-    assert!(s.access_token("r", &at.digest).await.expect("read").is_none());
-    assert!(s.access_token("r", &Digest("at2".into())).await.expect("read").is_some(), "only that token goes");
+    assert!(
+        !s.revoke_access_token(RealmName::new("r2"), &at.digest).await.expect("revoke"),
+        "other realms are not touched"
+    );
+    assert!(s.revoke_access_token(RealmName::new("r"), &at.digest).await.expect("revoke"));
+    assert!(!s.revoke_access_token(RealmName::new("r"), &at.digest).await.expect("revoke twice"));
+    assert!(s.access_token(RealmName::new("r"), &at.digest).await.expect("read").is_none());
+    assert!(
+        s.access_token(RealmName::new("r"), &Digest("at2".into())).await.expect("read").is_some(),
+        "only that token goes"
+    );
 }
 on_backends!(tokens_read_for_introspection_and_revoke_one_access_token);
 
 async fn client_credentials_tokens_have_no_user(s: Store) {
     s.save_tokens(&access("cc1", "c1", "", "g9"), None).await.expect("save");
-    let got = s.access_token("r", &Digest("cc1".into())).await.expect("read").expect("found");
+    let got = s.access_token(RealmName::new("r"), &Digest("cc1".into())).await.expect("read").expect("found");
     assert_eq!(got.user_id, None);
     assert_eq!(got.client_id, "c1");
 }
 on_backends!(client_credentials_tokens_have_no_user);
 
 async fn failures_count_reset_after_the_window_and_clear(s: Store) {
-    assert_eq!(s.failures("r", "user:alice").await.expect("read"), None);
+    assert_eq!(s.failures(RealmName::new("r"), "user:alice").await.expect("read"), None);
     for (i, t) in [100, 110, 120].into_iter().enumerate() {
-        let c = s.record_failure("r", "user:alice", UnixTime(t), 900).await.expect("record");
+        let c = s.record_failure(RealmName::new("r"), "user:alice", UnixTime(t), 900).await.expect("record");
         assert_eq!(c, FailureCount { count: i as i64 + 1, last_failure: UnixTime(t) });
     }
-    assert_eq!(s.failures("r", "user:alice").await.expect("read").map(|c| c.count), Some(3));
-    assert_eq!(s.failures("r2", "user:alice").await.expect("read"), None, "counts are per realm");
+    assert_eq!(s.failures(RealmName::new("r"), "user:alice").await.expect("read").map(|c| c.count), Some(3));
+    assert_eq!(s.failures(RealmName::new("r2"), "user:alice").await.expect("read"), None, "counts are per realm");
     // More than the window after the last failure, the count starts again.
-    let c = s.record_failure("r", "user:alice", UnixTime(1021), 900).await.expect("record");
+    let c = s.record_failure(RealmName::new("r"), "user:alice", UnixTime(1021), 900).await.expect("record");
     assert_eq!(c.count, 1);
-    s.clear_failures("r", "user:alice").await.expect("clear");
-    assert_eq!(s.failures("r", "user:alice").await.expect("read"), None);
-    s.clear_failures("r", "user:nobody").await.expect("clearing nothing succeeds");
+    s.clear_failures(RealmName::new("r"), "user:alice").await.expect("clear");
+    assert_eq!(s.failures(RealmName::new("r"), "user:alice").await.expect("read"), None);
+    s.clear_failures(RealmName::new("r"), "user:nobody").await.expect("clearing nothing succeeds");
 }
 on_backends!(failures_count_reset_after_the_window_and_clear);
 
@@ -1137,12 +1330,14 @@ async fn failures_concurrent_records_all_count(s: Store) {
     let mut tasks = Vec::new();
     for _ in 0..16 {
         let s = s.clone();
-        tasks.push(tokio::spawn(async move { s.record_failure("r", "addr:10.0.0.1", UnixTime(50), 900).await }));
+        tasks.push(tokio::spawn(async move {
+            s.record_failure(RealmName::new("r"), "addr:10.0.0.1", UnixTime(50), 900).await
+        }));
     }
     for t in tasks {
         t.await.expect("join").expect("record");
     }
-    assert_eq!(s.failures("r", "addr:10.0.0.1").await.expect("read").map(|c| c.count), Some(16));
+    assert_eq!(s.failures(RealmName::new("r"), "addr:10.0.0.1").await.expect("read").map(|c| c.count), Some(16));
 }
 on_backends!(failures_concurrent_records_all_count, with_sqlite_file);
 
@@ -1153,7 +1348,7 @@ async fn failures_swap_has_one_winner_per_value(s: Store) {
     let mut tasks = Vec::new();
     for _ in 0..16 {
         let s = s.clone();
-        tasks.push(tokio::spawn(async move { s.swap_failures("r", "user:eve", None, &first).await }));
+        tasks.push(tokio::spawn(async move { s.swap_failures(RealmName::new("r"), "user:eve", None, &first).await }));
     }
     let mut wins = 0;
     for t in tasks {
@@ -1164,24 +1359,26 @@ async fn failures_swap_has_one_winner_per_value(s: Store) {
     let mut tasks = Vec::new();
     for _ in 0..16 {
         let s = s.clone();
-        tasks.push(tokio::spawn(async move { s.swap_failures("r", "user:eve", Some(&first), &second).await }));
+        tasks.push(tokio::spawn(async move {
+            s.swap_failures(RealmName::new("r"), "user:eve", Some(&first), &second).await
+        }));
     }
     let mut wins = 0;
     for t in tasks {
         wins += usize::from(t.await.expect("join").expect("swap"));
     }
     assert_eq!(wins, 1);
-    assert_eq!(s.failures("r", "user:eve").await.expect("read"), Some(second));
+    assert_eq!(s.failures(RealmName::new("r"), "user:eve").await.expect("read"), Some(second));
     // A stale expectation changes nothing.
-    assert!(!s.swap_failures("r", "user:eve", Some(&first), &second).await.expect("swap"));
+    assert!(!s.swap_failures(RealmName::new("r"), "user:eve", Some(&first), &second).await.expect("swap"));
     // A refund takes one back, never below zero, and only for that realm and key.
-    s.refund_failure("r", "user:eve").await.expect("refund");
-    assert_eq!(s.failures("r", "user:eve").await.expect("read").map(|c| c.count), Some(1));
+    s.refund_failure(RealmName::new("r"), "user:eve").await.expect("refund");
+    assert_eq!(s.failures(RealmName::new("r"), "user:eve").await.expect("read").map(|c| c.count), Some(1));
     for _ in 0..3 {
-        s.refund_failure("r", "user:eve").await.expect("refund");
+        s.refund_failure(RealmName::new("r"), "user:eve").await.expect("refund");
     }
-    assert_eq!(s.failures("r", "user:eve").await.expect("read").map(|c| c.count), Some(0));
-    s.refund_failure("r2", "user:nobody").await.expect("refunding nothing succeeds");
+    assert_eq!(s.failures(RealmName::new("r"), "user:eve").await.expect("read").map(|c| c.count), Some(0));
+    s.refund_failure(RealmName::new("r2"), "user:nobody").await.expect("refunding nothing succeeds");
 }
 on_backends!(failures_swap_has_one_winner_per_value, with_sqlite_file);
 
@@ -1197,14 +1394,14 @@ async fn audit_events_newest_first_per_realm(s: Store) {
         };
         s.record_event(&e).await.expect("record");
     }
-    let mut other = s.events("r", 10).await.expect("events")[0].clone();
+    let mut other = s.events(RealmName::new("r"), 10).await.expect("events")[0].clone();
     other.realm = "r2".into();
     s.record_event(&other).await.expect("record");
-    let got = s.events("r", 2).await.expect("events");
+    let got = s.events(RealmName::new("r"), 2).await.expect("events");
     assert_eq!(got.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(), ["login.failed", "consent.declined"]);
     assert_eq!(got[1].client_id.as_deref(), Some("c1"));
     assert_eq!(got[0].client_id, None);
-    assert_eq!(s.events("r2", 10).await.expect("events").len(), 1);
+    assert_eq!(s.events(RealmName::new("r2"), 10).await.expect("events").len(), 1);
 }
 on_backends!(audit_events_newest_first_per_realm);
 
@@ -1213,15 +1410,23 @@ async fn withdrawing_consent_revokes_the_clients_tokens_for_the_user(s: Store) {
     s.save_tokens(&access("at1", "c1", "u1", "g1"), Some(&refresh("rt1", "c1", "u1", "g1"))).await.expect("save");
     s.save_tokens(&access("at2", "c2", "u1", "g2"), Some(&refresh("rt2", "c2", "u1", "g2"))).await.expect("save");
     s.save_tokens(&access("at3", "c1", "u2", "g3"), None).await.expect("save");
-    s.delete_consent("r", "u1", "c1").await.expect("withdraw");
-    assert!(s.consent("r", "u1", "c1").await.expect("read").is_none());
-    assert!(s.access_token("r", &Digest("at1".into())).await.expect("read").is_none(), "revoked");
+    s.delete_consent(RealmName::new("r"), UserId::new("u1"), ClientId::new("c1")).await.expect("withdraw");
+    assert!(s.consent(RealmName::new("r"), UserId::new("u1"), ClientId::new("c1")).await.expect("read").is_none());
+    assert!(s.access_token(RealmName::new("r"), &Digest("at1".into())).await.expect("read").is_none(), "revoked");
     assert!(matches!(
-        s.use_refresh_token("r", &Digest("rt1".into()), "c1", UnixTime(100), 0).await.expect("use"),
+        s.use_refresh_token(RealmName::new("r"), &Digest("rt1".into()), ClientId::new("c1"), UnixTime(100), 0)
+            .await
+            .expect("use"),
         Rotated::Unknown
     ));
-    assert!(s.access_token("r", &Digest("at2".into())).await.expect("read").is_some(), "other clients keep theirs");
-    assert!(s.access_token("r", &Digest("at3".into())).await.expect("read").is_some(), "other users keep theirs");
+    assert!(
+        s.access_token(RealmName::new("r"), &Digest("at2".into())).await.expect("read").is_some(),
+        "other clients keep theirs"
+    );
+    assert!(
+        s.access_token(RealmName::new("r"), &Digest("at3".into())).await.expect("read").is_some(),
+        "other users keep theirs"
+    );
 }
 on_backends!(withdrawing_consent_revokes_the_clients_tokens_for_the_user);
 
@@ -1233,21 +1438,34 @@ async fn joins_read_the_session_or_token_with_its_user(s: Store) {
     s.create_user(&elsewhere).await.expect("same id in another realm");
     s.create_session(&session("s1", "u1", 500)).await.expect("session");
     s.create_session(&session("s2", "ghost", 500)).await.expect("session of a deleted user");
-    let (sess, u) = s.session_with_user("r", &Digest("s1".into()), UnixTime(10)).await.expect("read").expect("found");
+    let (sess, u) = s
+        .session_with_user(RealmName::new("r"), &Digest("s1".into()), UnixTime(10))
+        .await
+        .expect("read")
+        .expect("found");
     assert_eq!(sess.user_id, "u1");
     assert_eq!(dbg(&u.expect("user")), dbg(&alice), "the user of the same realm");
-    let (_, u) = s.session_with_user("r", &Digest("s2".into()), UnixTime(10)).await.expect("read").expect("found");
+    let (_, u) = s
+        .session_with_user(RealmName::new("r"), &Digest("s2".into()), UnixTime(10))
+        .await
+        .expect("read")
+        .expect("found");
     assert!(u.is_none());
-    assert!(s.session_with_user("r", &Digest("s1".into()), UnixTime(500)).await.expect("read").is_none(), "expired");
+    assert!(
+        s.session_with_user(RealmName::new("r"), &Digest("s1".into()), UnixTime(500)).await.expect("read").is_none(),
+        "expired"
+    );
 
     s.save_tokens(&access("at1", "c1", "u1", "g1"), None).await.expect("token");
     s.save_tokens(&access("at2", "c1", "", "g2"), None).await.expect("client_credentials token");
-    let (t, u) = s.access_token_with_user("r", &Digest("at1".into())).await.expect("read").expect("found");
+    let (t, u) =
+        s.access_token_with_user(RealmName::new("r"), &Digest("at1".into())).await.expect("read").expect("found");
     assert_eq!(t.user_id.as_deref(), Some("u1"));
     assert_eq!(u.expect("user").username, "alice");
-    let (t, u) = s.access_token_with_user("r", &Digest("at2".into())).await.expect("read").expect("found");
+    let (t, u) =
+        s.access_token_with_user(RealmName::new("r"), &Digest("at2".into())).await.expect("read").expect("found");
     assert_eq!((t.user_id, u.map(|u| u.id)), (None, None));
-    assert!(s.access_token_with_user("r", &Digest("nope".into())).await.expect("read").is_none());
+    assert!(s.access_token_with_user(RealmName::new("r"), &Digest("nope".into())).await.expect("read").is_none());
 }
 on_backends!(joins_read_the_session_or_token_with_its_user);
 
@@ -1260,7 +1478,7 @@ async fn users_update_keeps_the_password_and_round_trips_attributes(s: Store) {
     u.active = false;
     u.password_hash = None;
     s.update_user(&u).await.expect("update");
-    let got = s.user("r", "u1").await.expect("read").expect("found");
+    let got = s.user(RealmName::new("r"), UserId::new("u1")).await.expect("read").expect("found");
     assert_eq!(got.attributes["department"]["floor"], 2);
     assert_eq!(got.claims.email.as_deref(), Some("new@example.com"));
     assert!(!got.active);
@@ -1269,7 +1487,7 @@ async fn users_update_keeps_the_password_and_round_trips_attributes(s: Store) {
     ghost.id = "nobody".into();
     assert!(is_not_found(s.update_user(&ghost).await));
     s.create_user(&user("r", "u2", "bob")).await.expect("create");
-    let mut clash = s.user("r", "u2").await.expect("read").expect("found");
+    let mut clash = s.user(RealmName::new("r"), UserId::new("u2")).await.expect("read").expect("found");
     clash.username = "alice".into();
     assert!(is_conflict(s.update_user(&clash).await), "usernames stay unique");
 }
@@ -1304,15 +1522,15 @@ fn registration(client_id: &str, token: &str) -> ClientRegistration {
 async fn initial_tokens_count_expire_and_refuse_without_leaving_rows(s: Store) {
     s.create_initial_token(&initial("t1", 1, Some(100))).await.expect("create");
     s.create_initial_token(&initial("t2", 5, Some(100))).await.expect("create");
-    assert_eq!(s.initial_tokens("r").await.expect("list").len(), 2);
+    assert_eq!(s.initial_tokens(RealmName::new("r")).await.expect("list").len(), 2);
     let d1 = Digest("iat-t1".into());
     let r = s.register_client(&client("r", "c1"), &registration("c1", "rat1"), Some(&d1), UnixTime(50), None).await;
     assert_eq!(r.expect("register"), Registered::Created);
     // Used up: refused, and nothing is stored.
     let r = s.register_client(&client("r", "c2"), &registration("c2", "rat2"), Some(&d1), UnixTime(50), None).await;
     assert_eq!(r.expect("register"), Registered::TokenRefused);
-    assert!(s.client("r", "c2").await.expect("read").is_none());
-    assert!(s.registration("r", "c2").await.expect("read").is_none());
+    assert!(s.client(RealmName::new("r"), ClientId::new("c2")).await.expect("read").is_none());
+    assert!(s.registration(RealmName::new("r"), ClientId::new("c2")).await.expect("read").is_none());
     // Expired, unknown, or of another realm: refused.
     let d2 = Digest("iat-t2".into());
     let expired = s.register_client(&client("r", "c3"), &registration("c3", "x"), Some(&d2), UnixTime(100), None).await;
@@ -1321,15 +1539,15 @@ async fn initial_tokens_count_expire_and_refuse_without_leaving_rows(s: Store) {
         .register_client(&client("r", "c4"), &registration("c4", "y"), Some(&Digest("nope".into())), UnixTime(1), None)
         .await;
     assert_eq!(unknown.expect("register"), Registered::TokenRefused);
-    let listed = s.initial_tokens("r").await.expect("list");
+    let listed = s.initial_tokens(RealmName::new("r")).await.expect("list");
     assert_eq!(listed.iter().map(|t| (t.id.as_str(), t.used)).collect::<Vec<_>>(), [("t1", 1), ("t2", 0)]);
     // A failing insert (duplicate client_id) rolls the use back.
     let dup = s.register_client(&client("r", "c1"), &registration("c1", "z"), Some(&d2), UnixTime(1), None).await;
     assert!(is_conflict(dup));
-    assert_eq!(s.initial_tokens("r").await.expect("list")[1].used, 0, "the use was not counted");
-    s.delete_initial_token("r", "t1").await.expect("delete");
-    assert!(is_not_found(s.delete_initial_token("r", "t1").await));
-    assert_eq!(s.client_count("r").await.expect("count"), 1);
+    assert_eq!(s.initial_tokens(RealmName::new("r")).await.expect("list")[1].used, 0, "the use was not counted");
+    s.delete_initial_token(RealmName::new("r"), "t1").await.expect("delete");
+    assert!(is_not_found(s.delete_initial_token(RealmName::new("r"), "t1").await));
+    assert_eq!(s.client_count(RealmName::new("r")).await.expect("count"), 1);
 }
 on_backends!(initial_tokens_count_expire_and_refuse_without_leaving_rows);
 
@@ -1357,7 +1575,7 @@ async fn concurrent_registrations_never_exceed_the_token_count(s: Store) {
         }
     }
     assert_eq!(created, 3);
-    assert_eq!(s.client_count("r").await.expect("count"), 3, "exactly the token's count of clients");
+    assert_eq!(s.client_count(RealmName::new("r")).await.expect("count"), 3, "exactly the token's count of clients");
 }
 on_backends!(concurrent_registrations_never_exceed_the_token_count, with_sqlite_file);
 
@@ -1384,7 +1602,7 @@ async fn concurrent_registrations_never_exceed_max_clients(s: Store) {
         }
     }
     assert_eq!(outcomes, (11, 19));
-    assert_eq!(s.client_count("r").await.expect("count"), 12, "exactly the limit");
+    assert_eq!(s.client_count(RealmName::new("r")).await.expect("count"), 12, "exactly the limit");
 }
 on_backends!(concurrent_registrations_never_exceed_max_clients, with_sqlite_file);
 
@@ -1392,17 +1610,20 @@ on_backends!(concurrent_registrations_never_exceed_max_clients, with_sqlite_file
 /// replaces a registration's token or creates a registration for an operator's client.
 async fn initial_token_lookup_and_new_registration_tokens(s: Store) {
     s.create_initial_token(&initial("t1", 2, Some(100))).await.expect("create");
-    let found = s.initial_token("r", &Digest("iat-t1".into())).await.expect("read").expect("found");
+    let found = s.initial_token(RealmName::new("r"), &Digest("iat-t1".into())).await.expect("read").expect("found");
     assert_eq!((found.id.as_str(), found.max_uses), ("t1", 2));
-    assert!(s.initial_token("other", &Digest("iat-t1".into())).await.expect("read").is_none());
-    assert!(s.initial_token("r", &Digest("nope".into())).await.expect("read").is_none());
+    assert!(s.initial_token(RealmName::new("other"), &Digest("iat-t1".into())).await.expect("read").is_none());
+    assert!(s.initial_token(RealmName::new("r"), &Digest("nope".into())).await.expect("read").is_none());
     s.create_client(&client("r", "op")).await.expect("an operator's client");
     s.set_registration_token(&registration("op", "fresh")).await.expect("set");
-    assert_eq!(s.registration("r", "op").await.expect("read").expect("created").token_digest, Digest("fresh".into()));
+    assert_eq!(
+        s.registration(RealmName::new("r"), ClientId::new("op")).await.expect("read").expect("created").token_digest,
+        Digest("fresh".into())
+    );
     let mut again = registration("op", "newer");
     again.metadata = "ignored".into();
     s.set_registration_token(&again).await.expect("set");
-    let got = s.registration("r", "op").await.expect("read").expect("kept");
+    let got = s.registration(RealmName::new("r"), ClientId::new("op")).await.expect("read").expect("kept");
     assert_eq!((got.token_digest, got.metadata.as_str()), (Digest("newer".into()), r#"{"client_name":"App"}"#));
 }
 on_backends!(initial_token_lookup_and_new_registration_tokens);
@@ -1411,13 +1632,27 @@ async fn registration_tokens_rotate_once_and_updates_need_the_current_one(s: Sto
     s.register_client(&client("r", "c1"), &registration("c1", "rat1"), None, UnixTime(1), None)
         .await
         .expect("register");
-    let got = s.registration("r", "c1").await.expect("read").expect("found");
+    let got = s.registration(RealmName::new("r"), ClientId::new("c1")).await.expect("read").expect("found");
     assert_eq!(got.token_digest, Digest("rat1".into()));
     assert!(
-        s.rotate_registration_token("r", "c1", &Digest("rat1".into()), &Digest("rat2".into())).await.expect("rotate")
+        s.rotate_registration_token(
+            RealmName::new("r"),
+            ClientId::new("c1"),
+            &Digest("rat1".into()),
+            &Digest("rat2".into())
+        )
+        .await
+        .expect("rotate")
     );
     assert!(
-        !s.rotate_registration_token("r", "c1", &Digest("rat1".into()), &Digest("rat3".into())).await.expect("rotate"),
+        !s.rotate_registration_token(
+            RealmName::new("r"),
+            ClientId::new("c1"),
+            &Digest("rat1".into()),
+            &Digest("rat3".into())
+        )
+        .await
+        .expect("rotate"),
         "the old token is spent"
     );
     let mut changed = client("r", "c1");
@@ -1426,7 +1661,7 @@ async fn registration_tokens_rotate_once_and_updates_need_the_current_one(s: Sto
         !s.update_registered_client(&changed, "{}", &Digest("rat1".into()), &Digest("x".into())).await.expect("update")
     );
     assert_eq!(
-        s.client("r", "c1").await.expect("read").expect("found").name,
+        s.client(RealmName::new("r"), ClientId::new("c1")).await.expect("read").expect("found").name,
         "App",
         "a refused update changes nothing"
     );
@@ -1440,21 +1675,27 @@ async fn registration_tokens_rotate_once_and_updates_need_the_current_one(s: Sto
         .await
         .expect("update")
     );
-    assert_eq!(s.client("r", "c1").await.expect("read").expect("found").name, "Renamed");
-    assert_eq!(s.registration("r", "c1").await.expect("read").expect("found").metadata, r#"{"client_name":"Renamed"}"#);
+    assert_eq!(s.client(RealmName::new("r"), ClientId::new("c1")).await.expect("read").expect("found").name, "Renamed");
+    assert_eq!(
+        s.registration(RealmName::new("r"), ClientId::new("c1")).await.expect("read").expect("found").metadata,
+        r#"{"client_name":"Renamed"}"#
+    );
     // Deleting the client deletes its registration.
-    s.delete_client("r", "c1").await.expect("delete");
-    assert!(s.registration("r", "c1").await.expect("read").is_none());
+    s.delete_client(RealmName::new("r"), ClientId::new("c1")).await.expect("delete");
+    assert!(s.registration(RealmName::new("r"), ClientId::new("c1")).await.expect("read").is_none());
 }
 on_backends!(registration_tokens_rotate_once_and_updates_need_the_current_one);
 
 async fn policies_are_stored_per_realm_and_kind(s: Store) {
-    assert_eq!(s.policies("r", PolicyKind::Anonymous).await.expect("read"), None);
-    s.set_policies("r", PolicyKind::Anonymous, r#"{"max_clients":5}"#).await.expect("set");
-    s.set_policies("r", PolicyKind::Anonymous, r#"{"max_clients":6}"#).await.expect("replace");
-    assert_eq!(s.policies("r", PolicyKind::Anonymous).await.expect("read").as_deref(), Some(r#"{"max_clients":6}"#));
-    assert_eq!(s.policies("r", PolicyKind::Authenticated).await.expect("read"), None);
-    assert_eq!(s.policies("r2", PolicyKind::Anonymous).await.expect("read"), None);
+    assert_eq!(s.policies(RealmName::new("r"), PolicyKind::Anonymous).await.expect("read"), None);
+    s.set_policies(RealmName::new("r"), PolicyKind::Anonymous, r#"{"max_clients":5}"#).await.expect("set");
+    s.set_policies(RealmName::new("r"), PolicyKind::Anonymous, r#"{"max_clients":6}"#).await.expect("replace");
+    assert_eq!(
+        s.policies(RealmName::new("r"), PolicyKind::Anonymous).await.expect("read").as_deref(),
+        Some(r#"{"max_clients":6}"#)
+    );
+    assert_eq!(s.policies(RealmName::new("r"), PolicyKind::Authenticated).await.expect("read"), None);
+    assert_eq!(s.policies(RealmName::new("r2"), PolicyKind::Anonymous).await.expect("read"), None);
 }
 on_backends!(policies_are_stored_per_realm_and_kind);
 
@@ -1463,18 +1704,18 @@ async fn roles_are_granted_revoked_and_go_with_their_holder(s: Store) {
     let svc = RoleHolder::Client("c1".into());
     s.create_user(&user("r", "u1", "alice")).await.expect("user");
     s.create_client(&client("r", "c1")).await.expect("client");
-    s.grant_role("r", &alice, "manage-clients").await.expect("grant");
-    s.grant_role("r", &alice, "create-client").await.expect("grant");
-    s.grant_role("r", &alice, "create-client").await.expect("granting twice is fine");
-    s.grant_role("r", &svc, "create-client").await.expect("grant");
-    assert_eq!(s.roles("r", &alice).await.expect("roles"), ["create-client", "manage-clients"]);
-    assert_eq!(s.roles("r2", &alice).await.expect("roles"), Vec::<String>::new(), "per realm");
-    assert_eq!(s.role_assignments("r").await.expect("all").len(), 3);
-    s.revoke_role("r", &alice, "manage-clients").await.expect("revoke");
-    assert!(is_not_found(s.revoke_role("r", &alice, "manage-clients").await));
-    s.delete_user("r", "u1").await.expect("delete user");
-    s.delete_client("r", "c1").await.expect("delete client");
-    assert!(s.role_assignments("r").await.expect("all").is_empty(), "roles go with their holder");
+    s.grant_role(RealmName::new("r"), &alice, "manage-clients").await.expect("grant");
+    s.grant_role(RealmName::new("r"), &alice, "create-client").await.expect("grant");
+    s.grant_role(RealmName::new("r"), &alice, "create-client").await.expect("granting twice is fine");
+    s.grant_role(RealmName::new("r"), &svc, "create-client").await.expect("grant");
+    assert_eq!(s.roles(RealmName::new("r"), &alice).await.expect("roles"), ["create-client", "manage-clients"]);
+    assert_eq!(s.roles(RealmName::new("r2"), &alice).await.expect("roles"), Vec::<String>::new(), "per realm");
+    assert_eq!(s.role_assignments(RealmName::new("r")).await.expect("all").len(), 3);
+    s.revoke_role(RealmName::new("r"), &alice, "manage-clients").await.expect("revoke");
+    assert!(is_not_found(s.revoke_role(RealmName::new("r"), &alice, "manage-clients").await));
+    s.delete_user(RealmName::new("r"), UserId::new("u1")).await.expect("delete user");
+    s.delete_client(RealmName::new("r"), ClientId::new("c1")).await.expect("delete client");
+    assert!(s.role_assignments(RealmName::new("r")).await.expect("all").is_empty(), "roles go with their holder");
 }
 on_backends!(roles_are_granted_revoked_and_go_with_their_holder);
 
@@ -1486,11 +1727,14 @@ async fn roles_are_defined_listed_and_deleted_with_their_grants(s: Store) {
         name: name.into(),
         description: description.into(),
     };
-    s.define_role("r", &def("writer", "Writes")).await.expect("define");
-    s.define_role("r", &def("reader", "Reads")).await.expect("define");
-    s.define_role("r2", &def("reader", "Reads elsewhere")).await.expect("same name in another realm");
-    assert!(matches!(s.define_role("r", &def("reader", "Again")).await, Err(RepoError::Conflict(_))));
-    assert_eq!(s.role_definitions("r").await.expect("list"), [def("reader", "Reads"), def("writer", "Writes")]);
+    s.define_role(RealmName::new("r"), &def("writer", "Writes")).await.expect("define");
+    s.define_role(RealmName::new("r"), &def("reader", "Reads")).await.expect("define");
+    s.define_role(RealmName::new("r2"), &def("reader", "Reads elsewhere")).await.expect("same name in another realm");
+    assert!(matches!(s.define_role(RealmName::new("r"), &def("reader", "Again")).await, Err(RepoError::Conflict(_))));
+    assert_eq!(
+        s.role_definitions(RealmName::new("r")).await.expect("list"),
+        [def("reader", "Reads"), def("writer", "Writes")]
+    );
     // A client whose role scope maps reader and writer, and holders of reader.
     let mut c = client("r", "c1");
     c.role_scope = vec!["reader".into(), "writer".into()];
@@ -1499,29 +1743,40 @@ async fn roles_are_defined_listed_and_deleted_with_their_grants(s: Store) {
     other.role_scope = vec!["writer".into()];
     s.create_client(&other).await.expect("client");
     let alice = RoleHolder::User("u1".into());
-    s.grant_role("r", &alice, "reader").await.expect("grant");
-    s.grant_role("r", &alice, "writer").await.expect("grant");
-    s.grant_role("r", &RoleHolder::Client("c1".into()), "reader").await.expect("grant");
-    s.grant_role("r2", &alice, "reader").await.expect("grant in r2");
-    s.delete_role("r", "reader").await.expect("delete");
-    assert!(is_not_found(s.delete_role("r", "reader").await));
-    assert_eq!(s.role_definitions("r").await.expect("list"), [def("writer", "Writes")]);
-    assert_eq!(s.roles("r", &alice).await.expect("roles"), ["writer"], "the grants went with it");
-    assert_eq!(s.role_assignments("r").await.expect("all").len(), 1);
-    let c1 = s.client("r", "c1").await.expect("read").expect("c1");
+    s.grant_role(RealmName::new("r"), &alice, "reader").await.expect("grant");
+    s.grant_role(RealmName::new("r"), &alice, "writer").await.expect("grant");
+    s.grant_role(RealmName::new("r"), &RoleHolder::Client("c1".into()), "reader").await.expect("grant");
+    s.grant_role(RealmName::new("r2"), &alice, "reader").await.expect("grant in r2");
+    s.delete_role(RealmName::new("r"), "reader").await.expect("delete");
+    assert!(is_not_found(s.delete_role(RealmName::new("r"), "reader").await));
+    assert_eq!(s.role_definitions(RealmName::new("r")).await.expect("list"), [def("writer", "Writes")]);
+    assert_eq!(s.roles(RealmName::new("r"), &alice).await.expect("roles"), ["writer"], "the grants went with it");
+    assert_eq!(s.role_assignments(RealmName::new("r")).await.expect("all").len(), 1);
+    let c1 = s.client(RealmName::new("r"), ClientId::new("c1")).await.expect("read").expect("c1");
     assert_eq!(c1.role_scope, ["writer"], "the role left the role scope");
-    let c2 = s.client("r", "c2").await.expect("read").expect("c2");
+    let c2 = s.client(RealmName::new("r"), ClientId::new("c2")).await.expect("read").expect("c2");
     assert_eq!(c2.role_scope, ["writer"], "other role scopes are untouched");
-    assert_eq!(s.roles("r2", &alice).await.expect("roles"), ["reader"], "other realms are untouched");
-    assert_eq!(s.role_definitions("r2").await.expect("list").len(), 1);
+    assert_eq!(s.roles(RealmName::new("r2"), &alice).await.expect("roles"), ["reader"], "other realms are untouched");
+    assert_eq!(s.role_definitions(RealmName::new("r2")).await.expect("list").len(), 1);
 }
 on_backends!(roles_are_defined_listed_and_deleted_with_their_grants);
 
 async fn assertion_ids_are_accepted_once_until_they_expire(s: Store) {
-    assert!(s.use_once("r", "c1", "j1", UnixTime(100), UnixTime(10)).await.expect("use"));
-    assert!(!s.use_once("r", "c1", "j1", UnixTime(100), UnixTime(20)).await.expect("use"), "a replay");
-    assert!(s.use_once("r", "c2", "j1", UnixTime(100), UnixTime(20)).await.expect("use"), "per client");
-    assert!(s.use_once("r", "c1", "j1", UnixTime(200), UnixTime(100)).await.expect("use"), "forgotten once expired");
+    assert!(
+        s.use_once(RealmName::new("r"), ClientId::new("c1"), "j1", UnixTime(100), UnixTime(10)).await.expect("use")
+    );
+    assert!(
+        !s.use_once(RealmName::new("r"), ClientId::new("c1"), "j1", UnixTime(100), UnixTime(20)).await.expect("use"),
+        "a replay"
+    );
+    assert!(
+        s.use_once(RealmName::new("r"), ClientId::new("c2"), "j1", UnixTime(100), UnixTime(20)).await.expect("use"),
+        "per client"
+    );
+    assert!(
+        s.use_once(RealmName::new("r"), ClientId::new("c1"), "j1", UnixTime(200), UnixTime(100)).await.expect("use"),
+        "forgotten once expired"
+    );
 }
 on_backends!(assertion_ids_are_accepted_once_until_they_expire);
 
@@ -1542,21 +1797,27 @@ async fn cleanup_deletes_expired_rows_in_batches_and_keeps_live_ones(s: Store) {
         rt.expires_at = UnixTime(expires);
         s.save_tokens(&at, Some(&rt)).await.expect("tokens");
         s.create_session(&session(&format!("s{i}"), "u1", expires)).await.expect("session");
-        s.add_session_client("r", &format!("sid-s{i}"), "c1", UnixTime(50)).await.expect("session client");
+        s.add_session_client(RealmName::new("r"), &format!("sid-s{i}"), ClientId::new("c1"), UnixTime(50))
+            .await
+            .expect("session client");
         let mut consent = consent("u1", &format!("c{i}"), "openid");
         consent.expires_at = UnixTime(expires);
         s.save_consent(&consent).await.expect("consent");
-        s.use_once("r", "c1", &format!("j{i}"), UnixTime(expires), UnixTime(0)).await.expect("jti");
+        s.use_once(RealmName::new("r"), ClientId::new("c1"), &format!("j{i}"), UnixTime(expires), UnixTime(0))
+            .await
+            .expect("jti");
     }
     let mut elsewhere = access("at-r2", "c1", "u1", "g9");
     elsewhere.realm = "r2".into();
     elsewhere.expires_at = UnixTime(50);
     s.save_tokens(&elsewhere, None).await.expect("tokens");
-    s.use_refresh_token("r", &Digest("rt1".into()), "c1", UnixTime(10), 0).await.expect("a used one expires too");
+    s.use_refresh_token(RealmName::new("r"), &Digest("rt1".into()), ClientId::new("c1"), UnixTime(10), 0)
+        .await
+        .expect("a used one expires too");
 
     // Failed-password counters: two stale (last failure before the horizon), one recent.
     for (key, at) in [("user:old1", 10), ("addr:old2", 20), ("user:recent", 5900)] {
-        s.record_failure("r", key, UnixTime(at), 900).await.expect("failure");
+        s.record_failure(RealmName::new("r"), key, UnixTime(at), 900).await.expect("failure");
     }
     let horizon = UnixTime(5000);
 
@@ -1570,22 +1831,34 @@ async fn cleanup_deletes_expired_rows_in_batches_and_keeps_live_ones(s: Store) {
     assert_eq!(rest.counts(), [2, 3, 2, 2, 2, 2, 2], "every expired row, the other realm's too");
     assert_eq!(s.delete_expired(now, horizon, 100).await.expect("cleanup").total(), 0, "nothing left to delete");
     // The record of the clients an ended session served went with it; a live session keeps its own.
-    assert!(s.session_clients("r", "sid-s1").await.expect("clients").is_empty());
-    assert_eq!(s.session_clients("r", "sid-s3").await.expect("clients"), vec!["c1".to_owned()]);
-    assert!(s.failures("r", "user:old1").await.expect("failures").is_none());
-    assert!(s.failures("r", "user:recent").await.expect("failures").is_some(), "a recent counter stays");
+    assert!(s.session_clients(RealmName::new("r"), "sid-s1").await.expect("clients").is_empty());
+    assert_eq!(s.session_clients(RealmName::new("r"), "sid-s3").await.expect("clients"), vec!["c1".to_owned()]);
+    assert!(s.failures(RealmName::new("r"), "user:old1").await.expect("failures").is_none());
+    assert!(
+        s.failures(RealmName::new("r"), "user:recent").await.expect("failures").is_some(),
+        "a recent counter stays"
+    );
 
     // The live ones stay.
-    assert!(matches!(s.redeem_code("r", &Digest("code3".into()), "c1").await.expect("code"), Redeemed::First(_)));
-    assert!(matches!(s.redeem_code("r", &Digest("code1".into()), "c1").await.expect("code"), Redeemed::Unknown));
-    assert!(s.access_token("r", &Digest("at3".into())).await.expect("at").is_some());
-    assert!(s.access_token("r", &Digest("at2".into())).await.expect("at").is_none());
-    assert!(s.refresh_token_with_user("r", &Digest("rt3".into())).await.expect("rt").is_some());
-    assert!(s.refresh_token_with_user("r", &Digest("rt1".into())).await.expect("rt").is_none());
-    assert!(s.session("r", &Digest("s3".into()), UnixTime(0)).await.expect("session").is_some());
-    assert!(s.session("r", &Digest("s1".into()), UnixTime(0)).await.expect("session").is_none());
-    assert!(s.consent("r", "u1", "c3").await.expect("consent").is_some());
-    assert!(s.consent("r", "u1", "c1").await.expect("consent").is_none());
-    assert!(!s.use_once("r", "c1", "j3", UnixTime(9000), UnixTime(0)).await.expect("jti"), "a live jti is kept");
+    assert!(matches!(
+        s.redeem_code(RealmName::new("r"), &Digest("code3".into()), ClientId::new("c1")).await.expect("code"),
+        Redeemed::First(_)
+    ));
+    assert!(matches!(
+        s.redeem_code(RealmName::new("r"), &Digest("code1".into()), ClientId::new("c1")).await.expect("code"),
+        Redeemed::Unknown
+    ));
+    assert!(s.access_token(RealmName::new("r"), &Digest("at3".into())).await.expect("at").is_some());
+    assert!(s.access_token(RealmName::new("r"), &Digest("at2".into())).await.expect("at").is_none());
+    assert!(s.refresh_token_with_user(RealmName::new("r"), &Digest("rt3".into())).await.expect("rt").is_some());
+    assert!(s.refresh_token_with_user(RealmName::new("r"), &Digest("rt1".into())).await.expect("rt").is_none());
+    assert!(s.session(RealmName::new("r"), &Digest("s3".into()), UnixTime(0)).await.expect("session").is_some());
+    assert!(s.session(RealmName::new("r"), &Digest("s1".into()), UnixTime(0)).await.expect("session").is_none());
+    assert!(s.consent(RealmName::new("r"), UserId::new("u1"), ClientId::new("c3")).await.expect("consent").is_some());
+    assert!(s.consent(RealmName::new("r"), UserId::new("u1"), ClientId::new("c1")).await.expect("consent").is_none());
+    assert!(
+        !s.use_once(RealmName::new("r"), ClientId::new("c1"), "j3", UnixTime(9000), UnixTime(0)).await.expect("jti"),
+        "a live jti is kept"
+    );
 }
 on_backends!(cleanup_deletes_expired_rows_in_batches_and_keeps_live_ones);

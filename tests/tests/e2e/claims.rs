@@ -4,6 +4,7 @@
 use std::sync::{Arc, Mutex};
 
 use oidc_core::hooks::{AfterLogin, AfterLoginHook, ConsentEvent, ConsentListener, Hooks, StaticClaims, UserInfoHook};
+use oidc_core::ids::RealmName;
 use oidc_core::model::{Client, ClientType, JwtAlg, User};
 use oidc_core::scope::{Scope, ScopeDef, ScopeRegistry};
 use oidc_core::subject::SubjectType;
@@ -63,7 +64,7 @@ async fn custom_scope_claims_param_and_consent_page_oidc_core_5_4_and_5_5() {
     let (client_id, secret) = env.client(ClientType::Confidential, JwtAlg::Rs256, |_| {}).await;
     let secret = secret.unwrap();
     env.user("alice", "wonderland-42").await;
-    let mut alice = env.store.user_by_username(REALM, "alice").await.unwrap().unwrap();
+    let mut alice = env.store.user_by_username(RealmName::new(REALM), "alice").await.unwrap().unwrap();
     alice.attributes.insert("department".into(), json!("Research"));
     env.store.update_user(&alice).await.unwrap();
 

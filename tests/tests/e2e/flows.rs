@@ -5,6 +5,7 @@
 use std::str::FromStr as _;
 
 use oidc_core::config::{Settings, ThrottlePolicy};
+use oidc_core::ids::RealmName;
 use oidc_core::model::{ClientType, GrantType, JwtAlg, ResponseType};
 use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreIdToken, CoreProviderMetadata, CoreResponseType};
 use openidconnect::{
@@ -345,7 +346,7 @@ async fn password_grant_issues_tokens_and_locks_out_after_the_configured_failure
     assert_eq!(r.status(), 400);
     assert!(r.headers().get("retry-after").is_some());
     // Failures are in the audit log.
-    let events = env.store.events("main", 50).await.unwrap();
+    let events = env.store.events(RealmName::new("main"), 50).await.unwrap();
     assert!(events.iter().filter(|e| e.kind == "login.failed").count() >= 5);
     assert!(events.iter().all(|e| !e.detail.contains("guess")), "passwords never reach the audit log");
 }
@@ -388,7 +389,7 @@ async fn consent_given_and_declined_are_audit_events() {
     let page = http.get(format!("{url}&prompt=consent")).send().await.unwrap().text().await.unwrap();
     let r = harness::submit_consent(&http, &page, false).await;
     assert!(location(&r).contains("error=access_denied"));
-    let events = env.store.events("main", 10).await.unwrap();
+    let events = env.store.events(RealmName::new("main"), 10).await.unwrap();
     let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
     assert_eq!(kinds, ["consent.declined", "consent.given"]);
     assert_eq!(events[1].user_id.as_deref(), Some(sub.as_str()));

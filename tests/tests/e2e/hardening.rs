@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use oidc_cli::server::ServerOptions;
 use oidc_core::config::{AddressLimit, Settings, ThrottlePolicy};
+use oidc_core::ids::RealmName;
 use oidc_core::model::{ClientType, GrantType, JwtAlg};
 use oidc_http::{Cidr, ServerLimits};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
@@ -159,7 +160,7 @@ async fn forwarded_addresses_are_believed_only_from_trusted_proxies() {
     password_grant(&proxy, &env, (&client_id, &secret), "mallory", "x", &forwarded).await;
     let direct = reqwest::Client::builder().local_address(IpAddr::from([127, 0, 0, 2])).build().unwrap();
     password_grant(&direct, &env, (&client_id, &secret), "mallory", "x", &forwarded).await;
-    let events = env.store.events("main", 10).await.unwrap();
+    let events = env.store.events(RealmName::new("main"), 10).await.unwrap();
     let addresses: Vec<String> = events
         .iter()
         .filter(|e| e.kind == "login.failed")
@@ -338,7 +339,7 @@ async fn registration_reads_uris_as_browsers_do() {
         trusted_hosts: Some(vec!["127.0.0.1".into(), "*.trusted.example".into()]),
         ..Policies::anonymous_default()
     };
-    env.store.set_policies("main", PolicyKind::Anonymous, &p.to_json().to_string()).await.unwrap();
+    env.store.set_policies(RealmName::new("main"), PolicyKind::Anonymous, &p.to_json().to_string()).await.unwrap();
     let register = |body: serde_json::Value| {
         let url = format!("{}/clients-registrations/openid-connect", env.issuer());
         async move {

@@ -3,6 +3,7 @@
 //! Guide", chapter "Client registration service", sections "Keycloak
 //! Representations", "Client Registration Policies" and "Client Registration CLI".
 
+use oidc_core::ids::{ClientId, RealmName};
 use oidc_core::registration::{Policies, PolicyKind};
 use oidc_core::repo::RoleHolder;
 use serde_json::{Value, json};
@@ -63,7 +64,7 @@ async fn keycloak_representation_create_get_put_delete_and_install() {
         v
     };
     assert_eq!(without_token(&same), without_token(&read), "a GET body PUT back changes nothing");
-    let stored = env.store.client(REALM, "myclient").await.unwrap().unwrap();
+    let stored = env.store.client(RealmName::new(REALM), ClientId::new("myclient")).await.unwrap().unwrap();
     assert!(stored.allowed_scopes.is_empty(), "every scope stays every scope");
 
     // PUT a change: a relative redirect URI resolves against rootUrl, as in Keycloak.
@@ -78,7 +79,7 @@ async fn keycloak_representation_create_get_put_delete_and_install() {
     assert_eq!(changed["name"], "My Client");
     assert_eq!(changed["redirectUris"], json!(["https://app.example/callback", CALLBACK]));
     assert_eq!(changed["attributes"]["pkce.code.challenge.method"], "S256");
-    let stored = env.store.client(REALM, "myclient").await.unwrap().unwrap();
+    let stored = env.store.client(RealmName::new(REALM), ClientId::new("myclient")).await.unwrap().unwrap();
     assert_eq!(stored.post_logout_redirect_uris, ["https://app.example/bye", "https://app.example/later"]);
     assert_eq!(stored.pkce_method, Some(oidc_core::pkce::PkceMethod::S256));
 
@@ -123,7 +124,7 @@ async fn keycloak_representation_create_get_put_delete_and_install() {
     // DELETE; the client and its token are gone.
     let r = browser().delete(&uri).bearer_auth(rat(&ok)).send().await.unwrap();
     assert_eq!(r.status(), 204);
-    assert!(env.store.client(REALM, "myclient").await.unwrap().is_none());
+    assert!(env.store.client(RealmName::new(REALM), ClientId::new("myclient")).await.unwrap().is_none());
     assert_eq!(send(browser().get(&uri).bearer_auth(rat(&ok))).await.0, 401);
 }
 
@@ -160,7 +161,9 @@ async fn anonymous_registration_tokens_stay_under_the_anonymous_policies() {
     let env = Env::start().await;
     let set = |p: Policies| {
         let store = env.store.clone();
-        async move { store.set_policies(REALM, PolicyKind::Anonymous, &p.to_json().to_string()).await.unwrap() }
+        async move {
+            store.set_policies(RealmName::new(REALM), PolicyKind::Anonymous, &p.to_json().to_string()).await.unwrap()
+        }
     };
     let trusting = |hosts: &[&str]| Policies {
         trusted_hosts: Some(hosts.iter().map(|h| (*h).to_owned()).collect()),
@@ -268,7 +271,7 @@ async fn roles_manage_operator_clients_and_operators_issue_registration_tokens()
                 })
                 .await;
             for r in roles {
-                env.store.grant_role(REALM, &RoleHolder::Client(sa.clone()), r).await.unwrap();
+                env.store.grant_role(RealmName::new(REALM), &RoleHolder::Client(sa.clone()), r).await.unwrap();
             }
             let (_, b) = send(
                 browser()

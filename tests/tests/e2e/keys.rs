@@ -1,6 +1,7 @@
 //! Signing algorithms per client and key rotation (RFC 7518 §3, RFC 8037),
 //! checked by the `openidconnect` crate against the published JWKS.
 
+use oidc_core::ids::RealmName;
 use oidc_core::model::{ClientType, JwtAlg, KeyState};
 use oidc_core::rand::OsRandom;
 use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreJsonWebKeySet, CoreProviderMetadata};
@@ -80,7 +81,7 @@ async fn rotated_keys_keep_verifying_until_revoked() {
     // Rotate: a new active key; the old one retired but published for an hour.
     let new = oidc_cli::keys::generate(REALM, JwtAlg::Rs256, now(), &OsRandom::new()).unwrap();
     env.store.add_key(&new).await.unwrap();
-    env.store.set_key_state(REALM, &old_kid, KeyState::Retired, Some(now().plus(3600))).await.unwrap();
+    env.store.set_key_state(RealmName::new(REALM), &old_kid, KeyState::Retired, Some(now().plus(3600))).await.unwrap();
     env.server.app.invalidate_realm(REALM);
     let second = flow(&env, &http, &client_id, secret.clone(), JwtAlg::Rs256).await;
     assert_eq!(header(&second)["kid"], new.kid.as_str(), "the new key signs");
@@ -100,7 +101,7 @@ async fn rotated_keys_keep_verifying_until_revoked() {
     assert!(verifies(&jwks, &first), "a token of the retired key still verifies");
 
     // Revoked: no longer published, its tokens no longer verify.
-    env.store.set_key_state(REALM, &old_kid, KeyState::Revoked, None).await.unwrap();
+    env.store.set_key_state(RealmName::new(REALM), &old_kid, KeyState::Revoked, None).await.unwrap();
     env.server.app.invalidate_realm(REALM);
     let jwks: CoreJsonWebKeySet =
         serde_json::from_str(&http.get(env.endpoint("certs")).send().await.unwrap().text().await.unwrap()).unwrap();

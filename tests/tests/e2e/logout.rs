@@ -5,6 +5,7 @@
 
 use std::time::{Duration, Instant};
 
+use oidc_core::ids::RealmName;
 use oidc_core::model::{ClientType, JwtAlg};
 use serde_json::Value;
 
@@ -261,11 +262,13 @@ async fn a_dead_backchannel_endpoint_never_blocks_the_logout_and_is_audited_back
     let store = env.store.clone();
     let failed = eventually(15, || {
         let store = store.clone();
-        async move { store.events(REALM, 50).await.unwrap().iter().any(|e| e.kind == "logout.backchannel_failed") }
+        async move {
+            store.events(RealmName::new(REALM), 50).await.unwrap().iter().any(|e| e.kind == "logout.backchannel_failed")
+        }
     })
     .await;
     assert!(failed, "after the bounded retries, an audit event says so");
-    let events = env.store.events(REALM, 50).await.unwrap();
+    let events = env.store.events(RealmName::new(REALM), 50).await.unwrap();
     let e = events.iter().find(|e| e.kind == "logout.backchannel_failed").unwrap();
     assert_eq!(e.client_id.as_deref(), Some(client.0.as_str()));
     assert!(e.detail.contains("\"attempts\":3"), "{}", e.detail);
@@ -371,7 +374,9 @@ async fn a_new_login_ends_the_previous_session_of_the_browser_issue_8() {
     assert_ne!(sid(&frank), sid(&again));
     assert_eq!(refresh(&env, &client, again["refresh_token"].as_str().unwrap()).await.0, 400);
     assert_eq!(userinfo_status(&env, again["access_token"].as_str().unwrap()).await, 401);
-    assert!(env.store.session_by_id(REALM, &sid(&again), crate::harness::now()).await.unwrap().is_none());
+    assert!(
+        env.store.session_by_id(RealmName::new(REALM), &sid(&again), crate::harness::now()).await.unwrap().is_none()
+    );
 }
 
 #[tokio::test]

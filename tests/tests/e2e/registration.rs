@@ -1,6 +1,7 @@
 //! The client registration service: OIDC Dynamic Client Registration 1.0,
 //! RFC 7591 and RFC 7592, initial access tokens and registration policies.
 
+use oidc_core::ids::RealmName;
 use oidc_core::registration::{InitialAccessToken, Policies, PolicyKind};
 use oidc_core::secret::Digest;
 use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata};
@@ -107,7 +108,8 @@ async fn register_use_read_update_delete_with_a_rotating_registration_token_rfc7
     assert_eq!(upd["client_name"], "Renamed");
     assert_eq!(upd["redirect_uris"].as_array().unwrap().len(), 2);
     let rat3 = upd["registration_access_token"].as_str().unwrap().to_owned();
-    let stored = env.store.client(REALM, &client_id).await.unwrap().unwrap();
+    let stored =
+        env.store.client(RealmName::new(REALM), oidc_core::ids::ClientId::new(&client_id)).await.unwrap().unwrap();
     assert_eq!(stored.name, "Renamed");
     // Another client's id in the body, or a wrong secret, is refused.
     let other = json!({"client_id": "someone-else", "redirect_uris": [CALLBACK]});
@@ -121,7 +123,9 @@ async fn register_use_read_update_delete_with_a_rotating_registration_token_rfc7
     // Delete (RFC 7592 §2.3).
     let r = browser().delete(&uri).bearer_auth(&rat3).send().await.unwrap();
     assert_eq!(r.status(), 204);
-    assert!(env.store.client(REALM, &client_id).await.unwrap().is_none());
+    assert!(
+        env.store.client(RealmName::new(REALM), oidc_core::ids::ClientId::new(&client_id)).await.unwrap().is_none()
+    );
     assert_eq!(send(browser().get(&uri).bearer_auth(&rat3)).await.0, 401);
 }
 
@@ -140,10 +144,15 @@ async fn anonymous_registration_follows_the_policies() {
         client_disabled: true,
         ..Policies::anonymous_default()
     };
-    env.store.set_policies(REALM, PolicyKind::Anonymous, &p.to_json().to_string()).await.unwrap();
+    env.store.set_policies(RealmName::new(REALM), PolicyKind::Anonymous, &p.to_json().to_string()).await.unwrap();
     let (status, reg, _) = register(&env, None, body.clone()).await;
     assert_eq!(status, 201, "{reg}");
-    let client = env.store.client(REALM, reg["client_id"].as_str().unwrap()).await.unwrap().unwrap();
+    let client = env
+        .store
+        .client(RealmName::new(REALM), oidc_core::ids::ClientId::new(reg["client_id"].as_str().unwrap()))
+        .await
+        .unwrap()
+        .unwrap();
     assert!(client.require_consent, "consent-required policy");
     assert!(!client.enabled, "client-disabled policy: an operator enables it");
     // The standard scopes and `roles` (Keycloak's Allowed Client Scopes policy allows the realm's default client scopes).
@@ -187,7 +196,7 @@ async fn invalid_metadata_and_tokens_are_refused_with_rfc7591_errors() {
         let (status, b, _) = register(&env, Some(&iat), body.clone()).await;
         assert_eq!((status, b["error"].as_str()), (400, Some(error)), "{body}: {b}");
     }
-    assert_eq!(env.store.initial_tokens(REALM).await.unwrap()[0].used, 0, "refusals consume no use");
+    assert_eq!(env.store.initial_tokens(RealmName::new(REALM)).await.unwrap()[0].used, 0, "refusals consume no use");
     let r = browser().post(endpoint(&env)).bearer_auth(&iat).body("{}").send().await.unwrap();
     assert_eq!(r.status(), 400, "not application/json");
     let (status, _, _) = register(&env, Some("not-a-token"), json!({"redirect_uris": [CALLBACK]})).await;
@@ -200,7 +209,7 @@ async fn invalid_metadata_and_tokens_are_refused_with_rfc7591_errors() {
 async fn parallel_registrations_never_exceed_the_initial_token_count() {
     let env = Env::start().await;
     let iat = initial_token(&env, 3, 3600).await;
-    let before = env.store.clients(REALM).await.unwrap().len();
+    let before = env.store.clients(RealmName::new(REALM)).await.unwrap().len();
     let mut tasks = Vec::new();
     for i in 0..8 {
         let (url, iat) = (endpoint(&env), iat.clone());
@@ -215,7 +224,7 @@ async fn parallel_registrations_never_exceed_the_initial_token_count() {
     }
     assert_eq!(statuses.iter().filter(|s| **s == 201).count(), 3, "{statuses:?}");
     assert!(statuses.iter().all(|s| *s == 201 || *s == 401), "{statuses:?}");
-    assert_eq!(env.store.clients(REALM).await.unwrap().len(), before + 3);
+    assert_eq!(env.store.clients(RealmName::new(REALM)).await.unwrap().len(), before + 3);
 }
 
 /// A service account: a confidential client with client_credentials, holding `roles`; returns an access token.
@@ -229,7 +238,7 @@ async fn service_token(env: &Env, roles: &[&str]) -> String {
         })
         .await;
     for r in roles {
-        env.store.grant_role(REALM, &oidc_core::repo::RoleHolder::Client(id.clone()), r).await.unwrap();
+        env.store.grant_role(RealmName::new(REALM), &oidc_core::repo::RoleHolder::Client(id.clone()), r).await.unwrap();
     }
     let (status, body, _) = send(
         browser()
@@ -452,7 +461,7 @@ async fn sector_identifier_uri_is_fetched_and_must_be_public_oidc_registration_5
     .await;
     assert_eq!((status, b["error"].as_str()), (400, Some("invalid_client_metadata")), "{b}");
     assert!(b["error_description"].as_str().unwrap().contains("public address"), "{b}");
-    assert_eq!(env.store.initial_tokens(REALM).await.unwrap()[0].used, 0);
+    assert_eq!(env.store.initial_tokens(RealmName::new(REALM)).await.unwrap()[0].used, 0);
 }
 
 pub(crate) fn client_key(kid: &str) -> oidc_core::jose::SigningKey {
@@ -507,7 +516,7 @@ async fn jwks_uri_keys_are_fetched_and_fetched_again_for_a_new_key() {
 async fn the_rotation_policy_can_keep_the_registration_token() {
     let env = Env::start().await;
     let p = Policies { rotate_registration_token: false, ..Policies::authenticated_default() };
-    env.store.set_policies(REALM, PolicyKind::Authenticated, &p.to_json().to_string()).await.unwrap();
+    env.store.set_policies(RealmName::new(REALM), PolicyKind::Authenticated, &p.to_json().to_string()).await.unwrap();
     let iat = initial_token(&env, 1, 3600).await;
     let (_, reg, _) = register(&env, Some(&iat), json!({"redirect_uris": [CALLBACK]})).await;
     let (uri, rat) =
@@ -577,7 +586,7 @@ async fn a_client_registered_for_client_secret_post_cannot_use_basic() {
 async fn clients_registered_anonymously_and_by_a_role_holder_run_the_code_flow() {
     let env = Env::start().await;
     let p = Policies { trusted_hosts: Some(vec!["127.0.0.1".into()]), ..Policies::anonymous_default() };
-    env.store.set_policies(REALM, PolicyKind::Anonymous, &p.to_json().to_string()).await.unwrap();
+    env.store.set_policies(RealmName::new(REALM), PolicyKind::Anonymous, &p.to_json().to_string()).await.unwrap();
     let creator = service_token(&env, &["create-client"]).await;
     env.user("alice", "wonderland-42").await;
     for token in [None, Some(creator.as_str())] {

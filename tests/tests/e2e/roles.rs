@@ -4,6 +4,7 @@
 //! roles and groups" (realm roles), "Role scope mappings" (`fullScopeAllowed`
 //! off: only the mapped roles), "Client scopes" (the `roles` client scope).
 
+use oidc_core::ids::RealmName;
 use oidc_core::model::{ClientType, JwtAlg, ResponseType};
 use oidc_core::repo::RoleHolder;
 use oidc_core::roles::RoleDef;
@@ -18,11 +19,11 @@ async fn env_with_roles() -> Env {
     let env = Env::start().await;
     for name in ["reader", "writer", "auditor"] {
         let def = RoleDef { name: name.into(), description: format!("The {name}s") };
-        env.store.define_role(REALM, &def).await.unwrap();
+        env.store.define_role(RealmName::new(REALM), &def).await.unwrap();
     }
     let alice = RoleHolder::User(env.user("alice", PASSWORD).await);
-    env.store.grant_role(REALM, &alice, "reader").await.unwrap();
-    env.store.grant_role(REALM, &alice, "writer").await.unwrap();
+    env.store.grant_role(RealmName::new(REALM), &alice, "reader").await.unwrap();
+    env.store.grant_role(RealmName::new(REALM), &alice, "writer").await.unwrap();
     env
 }
 
@@ -92,7 +93,10 @@ async fn realm_roles_in_id_token_and_userinfo_only_under_the_roles_scope() {
     assert_eq!(id_token["realm_access"], json!({"roles": ["reader", "writer"]}), "{id_token}");
     assert_eq!(userinfo(&env, &tokens["access_token"]).await["realm_access"], json!({"roles": ["reader", "writer"]}));
     // A refresh keeps the scope, and the roles as they are now.
-    env.store.revoke_role(REALM, &RoleHolder::User(id_token["sub"].as_str().unwrap().into()), "writer").await.unwrap();
+    env.store
+        .revoke_role(RealmName::new(REALM), &RoleHolder::User(id_token["sub"].as_str().unwrap().into()), "writer")
+        .await
+        .unwrap();
     let r = http
         .post(env.endpoint("token"))
         .basic_auth(client.0, Some(client.1))
@@ -181,7 +185,7 @@ async fn jwt_access_tokens_carry_realm_access_for_users_and_service_accounts() {
     assert!(verified(&env, tokens["access_token"].as_str().unwrap()).await.get("realm_access").is_none());
 
     let (svc, svc_secret) = crate::tokens::service_client(&env, Some(oidc_core::model::AccessTokenFormat::Jwt)).await;
-    env.store.grant_role(REALM, &RoleHolder::Client(svc.clone()), "auditor").await.unwrap();
+    env.store.grant_role(RealmName::new(REALM), &RoleHolder::Client(svc.clone()), "auditor").await.unwrap();
     let service_token = |scope: &'static str| {
         let (http, env, svc, svc_secret) = (browser(), &env, svc.clone(), svc_secret.clone());
         async move {

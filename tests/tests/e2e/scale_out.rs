@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use oidc_cli::server::ServerOptions;
 use oidc_core::config::{AddressLimit, Settings, ThrottlePolicy};
+use oidc_core::ids::{ClientId, RealmName};
 use oidc_core::model::{ClientType, GrantType, JwtAlg, KeyState};
 use oidc_core::rand::OsRandom;
 use oidc_core::repo::RoleHolder;
@@ -145,7 +146,7 @@ async fn client_and_key_changes_made_elsewhere_reach_the_other_instance_within_t
     assert_eq!(status, 200, "B has the client cached now: {body}");
 
     // The secret changes in the database, not through B.
-    let mut changed = a.store.client(REALM, &client.0).await.unwrap().unwrap();
+    let mut changed = a.store.client(RealmName::new(REALM), ClientId::new(&client.0)).await.unwrap().unwrap();
     changed.client_secret = Some(ClientSecret::new("a-brand-new-secret-0123456789abcdef".into()));
     a.store.update_client(&changed).await.unwrap();
     let took = within_bound("the old secret refused at B", || async { token(&b, &client, &cc).await.0 == 401 }).await;
@@ -158,10 +159,10 @@ async fn client_and_key_changes_made_elsewhere_reach_the_other_instance_within_t
         let url = at(env, "certs");
         async move { browser().get(url).send().await.unwrap().text().await.unwrap() }
     };
-    let old_kid = a.store.keys(REALM).await.unwrap()[0].kid.clone();
+    let old_kid = a.store.keys(RealmName::new(REALM)).await.unwrap()[0].kid.clone();
     let new = oidc_cli::keys::generate(REALM, JwtAlg::Rs256, now(), &OsRandom::new()).unwrap();
     a.store.add_key(&new).await.unwrap();
-    a.store.set_key_state(REALM, &old_kid, KeyState::Retired, Some(now().plus(3600))).await.unwrap();
+    a.store.set_key_state(RealmName::new(REALM), &old_kid, KeyState::Retired, Some(now().plus(3600))).await.unwrap();
     let took = within_bound("the new key in B's JWKS", || async { jwks(&b).await.contains(&new.kid) }).await;
     eprintln!("key change seen after {took:?}");
     a.user("alice", PASSWORD).await;
@@ -187,9 +188,9 @@ async fn role_changes_count_at_the_other_instance_at_once() {
         async move { browser().get(url).bearer_auth(bearer).send().await.unwrap().status().as_u16() }
     };
     assert_eq!(read().await, 403, "no role yet");
-    a.store.grant_role(REALM, &RoleHolder::Client(sa.clone()), "view-clients").await.unwrap();
+    a.store.grant_role(RealmName::new(REALM), &RoleHolder::Client(sa.clone()), "view-clients").await.unwrap();
     assert_eq!(read().await, 200, "granted through A's database, counted at B at once");
-    a.store.revoke_role(REALM, &RoleHolder::Client(sa.clone()), "view-clients").await.unwrap();
+    a.store.revoke_role(RealmName::new(REALM), &RoleHolder::Client(sa.clone()), "view-clients").await.unwrap();
     assert_eq!(read().await, 403, "taken away at once");
 }
 

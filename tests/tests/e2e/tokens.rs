@@ -2,6 +2,7 @@
 //! revocation (RFC 7009), JWT access tokens (RFC 9068), driven over HTTP as
 //! a relying party and a resource server would.
 
+use oidc_core::ids::RealmName;
 use oidc_core::model::{ClientType, GrantType, JwtAlg};
 use openidconnect::core::{CoreClient, CoreProviderMetadata};
 use openidconnect::{
@@ -272,7 +273,7 @@ async fn userinfo_status(env: &Env, at: &str) -> u16 {
 }
 
 async fn audit_kinds(env: &Env) -> Vec<String> {
-    env.store.events(crate::harness::REALM, 50).await.unwrap().into_iter().map(|e| e.kind).collect()
+    env.store.events(RealmName::new(crate::harness::REALM), 50).await.unwrap().into_iter().map(|e| e.kind).collect()
 }
 
 #[tokio::test]
@@ -322,7 +323,7 @@ async fn revoked_access_token_fails_at_userinfo_and_introspection_at_once_rfc700
     // Only that access token: the refresh token still works.
     let (status, _) = refresh(&env, tokens["refresh_token"].as_str().unwrap(), (&rp, &rp_secret)).await;
     assert_eq!(status, 200);
-    let events = env.store.events(crate::harness::REALM, 10).await.unwrap();
+    let events = env.store.events(RealmName::new(crate::harness::REALM), 10).await.unwrap();
     let e = events.iter().find(|e| e.kind == "token.revoked").expect("an audit event");
     assert_eq!(e.client_id.as_deref(), Some(rp.as_str()));
     assert!(e.detail.contains("access_token") && !e.detail.contains(at), "never the token itself");
@@ -662,7 +663,7 @@ async fn periodic_cleanup_deletes_expired_rows_and_keeps_live_ones() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         left = 0;
         for d in &expired {
-            if env.store.access_token(crate::harness::REALM, d).await.unwrap().is_some() {
+            if env.store.access_token(RealmName::new(crate::harness::REALM), d).await.unwrap().is_some() {
                 left += 1;
             }
         }

@@ -7,6 +7,7 @@ use hyper::body::Incoming;
 use hyper::{Method, Request, StatusCode};
 use minijinja::context;
 use oidc_core::OAuthError;
+use oidc_core::ids::{ClientId, RealmName};
 
 use super::authorize::{
     LoginForm, csrf_cookie, csrf_ok, csrf_token, current_session, field, forbidden, realm_path, realm_url, render_login,
@@ -58,19 +59,21 @@ pub(crate) async fn account(app: &App, realm: &RealmState, req: Request<Incoming
             );
         };
         // The consent and the application's tokens for this user go together.
-        if let Err(e) = app.repos.delete_consent(name, &session.user_id, client_id).await {
+        if let Err(e) =
+            app.repos.delete_consent(RealmName::new(name), session.user_id(), ClientId::new(client_id)).await
+        {
             return storage_failed(app, realm, &e);
         }
         guard::audit(app, name, "consent.revoked", Some(&session.user_id), Some(client_id), serde_json::json!({}))
             .await;
         return response::redirect(&realm_url(app, realm, "account"), true);
     }
-    let user = match app.repos.user(name, &session.user_id).await {
+    let user = match app.repos.user(RealmName::new(name), session.user_id()).await {
         Ok(Some(u)) => u,
         Ok(None) => return response::redirect(&realm_url(app, realm, "protocol/openid-connect/logout"), false),
         Err(e) => return storage_failed(app, realm, &e),
     };
-    let consents = match app.repos.consents_of_user(name, &user.id).await {
+    let consents = match app.repos.consents_of_user(RealmName::new(name), user.id()).await {
         Ok(c) => c,
         Err(e) => return storage_failed(app, realm, &e),
     };
@@ -92,13 +95,13 @@ pub(crate) async fn account(app: &App, realm: &RealmState, req: Request<Incoming
             expired => c.expires_at <= now,
         });
     }
-    let sessions = match app.repos.sessions_of_user(name, &user.id, now).await {
+    let sessions = match app.repos.sessions_of_user(RealmName::new(name), user.id(), now).await {
         Ok(s) => s,
         Err(e) => return storage_failed(app, realm, &e),
     };
     let mut session_views = Vec::new();
     for s in &sessions {
-        let ids = match app.repos.session_clients(name, &s.id).await {
+        let ids = match app.repos.session_clients(RealmName::new(name), &s.id).await {
             Ok(c) => c,
             Err(e) => return storage_failed(app, realm, &e),
         };
@@ -148,7 +151,7 @@ pub(crate) async fn account(app: &App, realm: &RealmState, req: Request<Incoming
 /// never touched.
 async fn end_sessions(app: &App, realm: &RealmState, current: &LoginSession, form: &[(String, String)]) -> Resp {
     let name = &realm.realm.name;
-    let sessions = match app.repos.sessions_of_user(name, &current.user_id, app.clock.now()).await {
+    let sessions = match app.repos.sessions_of_user(RealmName::new(name), current.user_id(), app.clock.now()).await {
         Ok(s) => s,
         Err(e) => return storage_failed(app, realm, &e),
     };

@@ -9,6 +9,7 @@ use minijinja::{Value, context};
 use oidc_core::OAuthError;
 use oidc_core::authorize::{self, AuthorizationResponse, AuthzError, Decision, IssueInput, ResponseMode, Validated};
 use oidc_core::hooks::{AfterLogin, ConsentEvent};
+use oidc_core::ids::RealmName;
 use oidc_core::model::{Client, LoginSession, User};
 use oidc_core::params::form_urlencode;
 use oidc_core::password::{self, Verified};
@@ -121,7 +122,7 @@ async fn validate(
     if let Some((jti, until)) = &validated.request_object_jti {
         let first = app
             .repos
-            .use_once(&realm.realm.name, &client.client_id, &format!("request-object:{jti}"), *until, now)
+            .use_once(realm.realm.name(), client.client_id(), &format!("request-object:{jti}"), *until, now)
             .await
             .map_err(|e| storage_failed(app, realm, &e))?;
         if !first {
@@ -149,7 +150,7 @@ async fn resume(
     // The session and its user in one read.
     let (session, user) = match cookies::get(header(headers, COOKIE), cookies::SESSION) {
         None => (None, None),
-        Some(value) => match app.repos.session_with_user(name, &Digest::of(value), now).await {
+        Some(value) => match app.repos.session_with_user(RealmName::new(name), &Digest::of(value), now).await {
             Ok(Some((s, u))) => (Some(s), u),
             Ok(None) => (None, None),
             Err(e) => return storage_failed(app, realm, &e),
@@ -166,7 +167,7 @@ async fn resume(
     let consent_matters =
         client.reuse_consent && (client.require_consent || client.client_type == oidc_core::model::ClientType::Public);
     let consent = match (&session, consent_matters) {
-        (Some(s), true) => match app.repos.consent(name, &s.user_id, &client.client_id).await {
+        (Some(s), true) => match app.repos.consent(RealmName::new(name), s.user_id(), client.client_id()).await {
             Ok(c) => c,
             Err(e) => return storage_failed(app, realm, &e),
         },
@@ -232,7 +233,7 @@ async fn issue(
     // SSO Session Idle: each use extends the session, up to its maximum.
     if session.needs_touch(now) {
         let expires = LoginSession::expiry_after_use(session.auth_time, now, &app.config.settings);
-        if let Err(e) = app.repos.touch_session(name, &session.id, now, expires).await {
+        if let Err(e) = app.repos.touch_session(RealmName::new(name), &session.id, now, expires).await {
             return storage_failed(app, realm, &e);
         }
     }
@@ -314,7 +315,7 @@ pub(super) async fn current_session(
         return Ok(None);
     };
     app.repos
-        .session(&realm.realm.name, &Digest::of(value), app.clock.now())
+        .session(realm.realm.name(), &Digest::of(value), app.clock.now())
         .await
         .map_err(|e| storage_failed(app, realm, &e))
 }
@@ -481,7 +482,7 @@ async fn policy_links(app: &App, realm: &RealmState, client: &Client) -> (Option
     if client.policy_url.is_some() || client.terms_url.is_some() {
         return (client.policy_url.clone(), client.terms_url.clone());
     }
-    let Ok(Some(reg)) = app.repos.registration(&realm.realm.name, &client.client_id).await else {
+    let Ok(Some(reg)) = app.repos.registration(realm.realm.name(), client.client_id()).await else {
         return (None, None);
     };
     let md: serde_json::Value = serde_json::from_str(&reg.metadata).unwrap_or_default();
@@ -615,7 +616,7 @@ pub(crate) async fn login(app: &App, realm: &RealmState, req: Request<Incoming>)
     // RFC 6749 §10.7: a locked username or address is refused before the password is checked.
     let client_id = target.as_ref().map(|(c, _)| c.client_id.as_str());
     let checked = guard::password_check(app, name, username, addr, client_id, || async {
-        let user = app.repos.user_by_username(name, username).await?;
+        let user = app.repos.user_by_username(RealmName::new(name), username).await?;
         let verified = check_password(app, &password, user.as_ref()).await;
         Ok(match (user, verified) {
             (Some(u), Verified::Yes | Verified::YesRehash) if u.active => Some((u, verified)),
@@ -638,7 +639,7 @@ pub(crate) async fn login(app: &App, realm: &RealmState, req: Request<Incoming>)
     };
     if verified == Verified::YesRehash
         && let Some(new_hash) = app.passwords.hash(Password::new(password.secret().to_owned())).await
-        && let Err(e) = app.repos.set_password_hash(name, &user.id, &new_hash).await
+        && let Err(e) = app.repos.set_password_hash(RealmName::new(name), user.id(), &new_hash).await
     {
         crate::log::warn(&format!("could not upgrade a password hash: {e}"));
     }
@@ -655,7 +656,7 @@ pub(crate) async fn login(app: &App, realm: &RealmState, req: Request<Incoming>)
     if let Some(old) = &previous {
         if old.user_id == user.id {
             session_id = old.id.clone();
-            if let Err(e) = app.repos.delete_session(name, &old.digest).await {
+            if let Err(e) = app.repos.delete_session(RealmName::new(name), &old.digest).await {
                 return storage_failed(app, realm, &e);
             }
         } else {
@@ -766,7 +767,7 @@ pub(crate) async fn consent(app: &App, realm: &RealmState, req: Request<Incoming
     // The seed's user_accept_consent signal.
     event("consent.given").await;
     app.hooks.consent_given(&consent_event);
-    let user = match app.repos.user(name, &session.user_id).await {
+    let user = match app.repos.user(RealmName::new(name), session.user_id()).await {
         Ok(Some(u)) => u,
         Ok(None) => return login_page(app, realm, &parts.headers, &client, &v, None, StatusCode::OK),
         Err(e) => return storage_failed(app, realm, &e),

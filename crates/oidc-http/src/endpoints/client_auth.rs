@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use oidc_core::OAuthError;
+use oidc_core::ids::{ClientId, RealmName};
 use oidc_core::model::Client;
 use oidc_core::token::ClientCredentials;
 use oidc_core::token::flow::{AuthAnswer, AuthNeed, AuthStep, ClientAuth};
@@ -37,7 +38,10 @@ pub(crate) async fn answer(
         }
         // Each assertion is accepted once (RFC 7523 §3 item 7).
         AuthNeed::AssertionJti { client_id, jti, expires_at } => AuthAnswer::FirstUse(
-            app.repos.use_once(realm, &client_id, &jti, expires_at, app.clock.now()).await.map_err(|e| storage(&e))?,
+            app.repos
+                .use_once(RealmName::new(realm), ClientId::new(&client_id), &jti, expires_at, app.clock.now())
+                .await
+                .map_err(|e| storage(&e))?,
         ),
     })
 }

@@ -4,6 +4,7 @@ use hyper::body::Incoming;
 use hyper::header::{ACCEPT, AUTHORIZATION};
 use hyper::{Request, StatusCode};
 use oidc_core::OAuthError;
+use oidc_core::ids::RealmName;
 use oidc_core::introspect::{self, Found, IntrospectionInput, TokenQuery};
 use oidc_core::params::Params;
 use oidc_core::token;
@@ -47,13 +48,13 @@ pub(crate) async fn find(app: &App, realm: &str, query: &TokenQuery) -> Result<F
     for refresh in if query.refresh_first() { [true, false] } else { [false, true] } {
         let found = if refresh {
             app.repos
-                .refresh_token_with_user(realm, &digest)
+                .refresh_token_with_user(RealmName::new(realm), &digest)
                 .await
                 .map_err(|e| storage(&e))?
                 .map(|(record, spent, user)| Found::Refresh { record, spent, user })
         } else {
             app.repos
-                .access_token_with_user(realm, &digest)
+                .access_token_with_user(RealmName::new(realm), &digest)
                 .await
                 .map_err(|e| storage(&e))?
                 .map(|(record, user)| Found::Access(record, user))

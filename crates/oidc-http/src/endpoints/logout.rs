@@ -9,6 +9,7 @@ use hyper::{HeaderMap, Method, Request, StatusCode};
 use minijinja::context;
 use oidc_core::OAuthError;
 use oidc_core::hooks::{AfterEndSession, EndSessionEvent};
+use oidc_core::ids::RealmName;
 use oidc_core::logout::{self, Checked, LogoutDecision};
 use oidc_core::model::LoginSession;
 use oidc_core::params::Params;
@@ -60,14 +61,14 @@ pub(crate) async fn logout(app: &App, realm: &RealmState, req: Request<Incoming>
     let now = app.clock.now();
     let (session, user) = match cookies::get(header(&parts.headers, COOKIE), cookies::SESSION) {
         None => (None, None),
-        Some(value) => match app.repos.session_with_user(name, &Digest::of(value), now).await {
+        Some(value) => match app.repos.session_with_user(RealmName::new(name), &Digest::of(value), now).await {
             Ok(Some((s, u))) => (Some(s), u),
             Ok(None) => (None, None),
             Err(e) => return storage_failed(app, realm, &e),
         },
     };
     let session_clients = match &session {
-        Some(s) => match app.repos.session_clients(name, &s.id).await {
+        Some(s) => match app.repos.session_clients(RealmName::new(name), &s.id).await {
             Ok(c) => c,
             Err(e) => return storage_failed(app, realm, &e),
         },
@@ -228,7 +229,7 @@ async fn by_refresh_token(app: &App, realm: &RealmState, headers: &HeaderMap, pa
         return fail(OAuthError::invalid_request("the refresh_token parameter is missing"));
     };
     let now = app.clock.now();
-    let record = match app.repos.unused_refresh_token(name, &RefreshToken::new(value).digest()).await {
+    let record = match app.repos.unused_refresh_token(RealmName::new(name), &RefreshToken::new(value).digest()).await {
         Ok(r) => r,
         Err(e) => return storage_error(realm, &e),
     };
@@ -240,7 +241,7 @@ async fn by_refresh_token(app: &App, realm: &RealmState, headers: &HeaderMap, pa
         _ => return fail(OAuthError::invalid_grant("the refresh token is invalid")),
     };
     if let Some(sid) = &record.session_id {
-        let session: Option<LoginSession> = match app.repos.session_by_id(name, sid, now).await {
+        let session: Option<LoginSession> = match app.repos.session_by_id(RealmName::new(name), sid, now).await {
             Ok(s) => s,
             Err(e) => return storage_error(realm, &e),
         };
@@ -253,7 +254,7 @@ async fn by_refresh_token(app: &App, realm: &RealmState, headers: &HeaderMap, pa
         }
     }
     // The token's own grant ends too (an offline token outlives its session otherwise).
-    if let Err(e) = app.repos.revoke_grant(name, &record.grant_id).await {
+    if let Err(e) = app.repos.revoke_grant(RealmName::new(name), &record.grant_id).await {
         return storage_error(realm, &e);
     }
     let mut r = response::with_body(StatusCode::NO_CONTENT, "text/plain", "");

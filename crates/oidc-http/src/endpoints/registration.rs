@@ -14,6 +14,7 @@
 use hyper::body::Incoming;
 use hyper::header::{AUTHORIZATION, CONTENT_TYPE};
 use hyper::{HeaderMap, Method, Request, StatusCode};
+use oidc_core::ids::{ClientId, RealmName, UserId};
 use oidc_core::manage::{self, ClientSpec};
 use oidc_core::model::{Client, ClientType, TokenAuthMethod};
 use oidc_core::rand::token;
@@ -109,7 +110,7 @@ async fn json_body(headers: &HeaderMap, body: Incoming) -> Result<Value, Resp> {
 /// or of its client's service account (a `client_credentials` token).
 /// `Ok(None)` when the token is not an access token of this realm.
 async fn access_token_roles(app: &App, realm: &str, presented: &str) -> Result<Option<Vec<String>>, Resp> {
-    let rec = match app.repos.access_token(realm, &Digest::of(presented)).await {
+    let rec = match app.repos.access_token(RealmName::new(realm), &Digest::of(presented)).await {
         Ok(Some(r)) => r,
         Ok(None) => return Ok(None),
         Err(e) => return Err(storage(&e)),
@@ -121,7 +122,7 @@ async fn access_token_roles(app: &App, realm: &str, presented: &str) -> Result<O
         Some(u) => RoleHolder::User(u),
         None => RoleHolder::Client(rec.client_id),
     };
-    app.repos.roles(realm, &holder).await.map(Some).map_err(|e| storage(&e))
+    app.repos.roles(RealmName::new(realm), &holder).await.map(Some).map_err(|e| storage(&e))
 }
 
 fn lacks_role(role: &str) -> Resp {
@@ -145,7 +146,7 @@ async fn check_sector(app: &App, spec: &ClientSpec) -> Result<(), Resp> {
 
 /// The realm's policies of `kind`: stored ones, or the defaults.
 pub(crate) async fn policies(app: &App, realm: &str, kind: PolicyKind) -> Result<Policies, RepoError> {
-    Ok(match app.repos.policies(realm, kind).await? {
+    Ok(match app.repos.policies(RealmName::new(realm), kind).await? {
         None => kind.defaults(),
         Some(text) => {
             let parsed = serde_json::from_str(&text).map_err(|e| RepoError::Backend(Box::new(e)))?;
@@ -233,7 +234,7 @@ async fn registrant(app: &App, realm: &str, headers: &HeaderMap) -> Result<Regis
     }
     let digest = Digest::of(&presented);
     let now = app.clock.now();
-    match app.repos.initial_token(realm, &digest).await {
+    match app.repos.initial_token(RealmName::new(realm), &digest).await {
         Ok(Some(t)) if t.used < t.max_uses && t.expires_at.is_none_or(|e| e > now) => {
             Ok(Registrant { kind: PolicyKind::Authenticated, initial_token: Some(digest) })
         }
@@ -262,7 +263,7 @@ async fn register(app: &App, realm: &RealmState, format: RegistrationFormat, req
         Ok(b) => b,
         Err(r) => return r,
     };
-    let count = match app.repos.client_count(name).await {
+    let count = match app.repos.client_count(RealmName::new(name)).await {
         Ok(c) => c,
         Err(e) => return storage(&e),
     };
@@ -299,7 +300,7 @@ async fn register(app: &App, realm: &RealmState, format: RegistrationFormat, req
     // RFC 9700 §4.15: a registrant must not choose a client_id that could be taken
     // for a resource owner (a user's sub) by a resource server.
     if let Some(chosen) = spec.client_id.as_deref() {
-        match app.repos.user(name, chosen).await {
+        match app.repos.user(RealmName::new(name), UserId::new(chosen)).await {
             Ok(None) => {}
             Ok(Some(_)) => return error(StatusCode::CONFLICT, "invalid_client_metadata", "Client Identifier in use"),
             Err(e) => return storage(&e),
@@ -396,7 +397,8 @@ async fn authorize_call(
     need: Need,
 ) -> Result<Authorized, Resp> {
     let presented = bearer(&parts.headers)?.ok_or_else(|| invalid_token("a registration access token is required"))?;
-    let registration = app.repos.registration(realm, client_id).await.map_err(|e| storage(&e))?;
+    let registration =
+        app.repos.registration(RealmName::new(realm), ClientId::new(client_id)).await.map_err(|e| storage(&e))?;
     let digest = Digest::of(&presented);
     let by_registration_token =
         registration.as_ref().is_some_and(|r| ct_eq(digest.as_str().as_bytes(), r.token_digest.as_str().as_bytes()));
@@ -412,7 +414,7 @@ async fn authorize_call(
         }
     }
     // RFC 7592 §2: an unknown client is answered 401.
-    let client = match app.repos.client(realm, client_id).await {
+    let client = match app.repos.client(RealmName::new(realm), ClientId::new(client_id)).await {
         Ok(Some(c)) => c,
         Ok(None) => return Err(invalid_token("the registration access token is not valid for this client")),
         Err(e) => return Err(storage(&e)),
@@ -453,7 +455,7 @@ async fn configure(
     let next = next_token(app, &auth);
     match parts.method {
         Method::DELETE => {
-            if let Err(e) = app.repos.delete_client(name, client_id).await {
+            if let Err(e) = app.repos.delete_client(RealmName::new(name), ClientId::new(client_id)).await {
                 return storage(&e);
             }
             app.invalidate_client(name, client_id);
@@ -464,7 +466,16 @@ async fn configure(
         }
         Method::GET => {
             if let (Some(reg), Some(next)) = (&auth.registration, &next) {
-                match app.repos.rotate_registration_token(name, client_id, &reg.token_digest, &Digest::of(next)).await {
+                match app
+                    .repos
+                    .rotate_registration_token(
+                        RealmName::new(name),
+                        ClientId::new(client_id),
+                        &reg.token_digest,
+                        &Digest::of(next),
+                    )
+                    .await
+                {
                     Ok(true) => {}
                     Ok(false) => return invalid_token("the registration access token was already used"),
                     Err(e) => return storage(&e),

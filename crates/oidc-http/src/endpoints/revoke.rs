@@ -3,6 +3,7 @@
 use hyper::body::Incoming;
 use hyper::{Request, StatusCode};
 use oidc_core::OAuthError;
+use oidc_core::ids::RealmName;
 use oidc_core::revoke::{self, Revocation};
 use serde_json::json;
 
@@ -35,12 +36,12 @@ async fn run(app: &App, realm: &RealmState, req: Request<Incoming>) -> Result<()
     // Each revocation is an audit event; never the token itself.
     match revoke::decide(&caller, found) {
         Revocation::AccessToken { digest, grant_id, user_id } => {
-            app.repos.revoke_access_token(name, &digest).await.map_err(|e| storage(&e))?;
+            app.repos.revoke_access_token(RealmName::new(name), &digest).await.map_err(|e| storage(&e))?;
             let detail = json!({"token_type": "access_token", "grant_id": grant_id});
             guard::audit(app, name, "token.revoked", user_id.as_deref(), caller_id, detail).await;
         }
         Revocation::Grant { grant_id, user_id } => {
-            app.repos.revoke_grant(name, &grant_id).await.map_err(|e| storage(&e))?;
+            app.repos.revoke_grant(RealmName::new(name), &grant_id).await.map_err(|e| storage(&e))?;
             let detail = json!({"token_type": "refresh_token", "grant_id": grant_id});
             guard::audit(app, name, "token.revoked", Some(&user_id), caller_id, detail).await;
         }

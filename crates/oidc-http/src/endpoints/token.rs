@@ -4,6 +4,7 @@ use hyper::body::Incoming;
 use hyper::header::AUTHORIZATION;
 use hyper::{Request, StatusCode};
 use oidc_core::OAuthError;
+use oidc_core::ids::{ClientId, RealmName, UserId};
 use oidc_core::password::Verified;
 use oidc_core::secret::Password;
 use oidc_core::token::flow::{Answer, FlowContext, Need, PasswordOutcome, Step, TokenFlow, TokenResponse};
@@ -85,15 +86,22 @@ async fn run(
         };
         let answer = match need {
             Need::Auth(n) => Answer::Auth(client_auth::answer(app, name, n, &mut client).await?),
-            Need::RedeemCode { digest, client_id } => {
-                Answer::Redeemed(app.repos.redeem_code(name, &digest, &client_id).await.map_err(|e| storage(&e))?)
-            }
+            Need::RedeemCode { digest, client_id } => Answer::Redeemed(
+                app.repos
+                    .redeem_code(RealmName::new(name), &digest, ClientId::new(&client_id))
+                    .await
+                    .map_err(|e| storage(&e))?,
+            ),
             Need::RefreshRecord { digest } => Answer::RefreshRecord(
-                app.repos.refresh_token_with_user(name, &digest).await.map_err(|e| storage(&e))?.map(|(r, _, _)| r),
+                app.repos
+                    .refresh_token_with_user(RealmName::new(name), &digest)
+                    .await
+                    .map_err(|e| storage(&e))?
+                    .map(|(r, _, _)| r),
             ),
             Need::RotateRefresh { digest, client_id, now, reuse_interval } => Answer::Rotated(
                 app.repos
-                    .use_refresh_token(name, &digest, &client_id, now, reuse_interval)
+                    .use_refresh_token(RealmName::new(name), &digest, ClientId::new(&client_id), now, reuse_interval)
                     .await
                     .map_err(|e| storage(&e))?,
             ),
@@ -103,18 +111,25 @@ async fn run(
             }
             Need::RevokeGrant { grant_id } => {
                 // RFC 6749 §4.1.2 / RFC 9700 §4.14.2: revoke what the grant issued.
-                app.repos.revoke_grant(name, &grant_id).await.map_err(|e| storage(&e))?;
+                app.repos.revoke_grant(RealmName::new(name), &grant_id).await.map_err(|e| storage(&e))?;
                 Answer::Done
             }
-            Need::Session { session_id, now } => {
-                Answer::Session(app.repos.session_by_id(name, &session_id, now).await.map_err(|e| storage(&e))?)
-            }
+            Need::Session { session_id, now } => Answer::Session(
+                app.repos.session_by_id(RealmName::new(name), &session_id, now).await.map_err(|e| storage(&e))?,
+            ),
             Need::TouchSession { session_id, now, expires_at } => {
-                app.repos.touch_session(name, &session_id, now, expires_at).await.map_err(|e| storage(&e))?;
+                app.repos
+                    .touch_session(RealmName::new(name), &session_id, now, expires_at)
+                    .await
+                    .map_err(|e| storage(&e))?;
                 Answer::Done
             }
-            Need::User { user_id } => Answer::User(app.repos.user(name, &user_id).await.map_err(|e| storage(&e))?),
-            Need::Roles { holder } => Answer::Roles(app.repos.roles(name, &holder).await.map_err(|e| storage(&e))?),
+            Need::User { user_id } => Answer::User(
+                app.repos.user(RealmName::new(name), UserId::new(&user_id)).await.map_err(|e| storage(&e))?,
+            ),
+            Need::Roles { holder } => {
+                Answer::Roles(app.repos.roles(RealmName::new(name), &holder).await.map_err(|e| storage(&e))?)
+            }
             Need::Store { access, refresh } => {
                 app.repos.save_tokens(&access, refresh.as_ref()).await.map_err(|e| storage(&e))?;
                 Answer::Done
@@ -171,7 +186,7 @@ async fn check_password(
     client_id: Option<&str>,
 ) -> Result<PasswordOutcome, Failure> {
     let checked = guard::password_check(app, name, username, addr, client_id, || async {
-        let user = app.repos.user_by_username(name, username).await?;
+        let user = app.repos.user_by_username(RealmName::new(name), username).await?;
         let verified = super::authorize::check_password(app, password, user.as_ref()).await;
         Ok(match (user, verified) {
             (Some(u), Verified::Yes | Verified::YesRehash) if u.active => Some(u),

@@ -3,6 +3,7 @@
 use hyper::body::Incoming;
 use hyper::header::AUTHORIZATION;
 use hyper::{Method, Request, StatusCode};
+use oidc_core::ids::RealmName;
 use oidc_core::repo::RoleHolder;
 use oidc_core::userinfo::{UserInfoInput, UserInfoResponse};
 use oidc_core::{ErrorCode, OAuthError, userinfo};
@@ -41,7 +42,7 @@ pub(crate) async fn userinfo(app: &App, realm: &RealmState, req: Request<Incomin
     let name = &realm.realm.name;
     let fail = |e: OAuthError| BearerError(Some(&e), name).to_response();
     // The token and its user in one read, then its client; the rules are the core's.
-    let found = match app.repos.access_token_with_user(name, &token.digest()).await {
+    let found = match app.repos.access_token_with_user(RealmName::new(name), &token.digest()).await {
         Ok(f) => f,
         Err(e) => {
             crate::log::error(&format!("storage: {e}"));
