@@ -23,6 +23,9 @@ mod m20261206_000030_sessions;
 mod m20261206_000031_client_logout;
 mod m20261206_000040_client_keycloak_settings;
 mod m20261206_000050_role_definitions;
+mod m20261207_000060_token_pairs;
+
+pub use m20261207_000060_token_pairs::{TOKEN_PAIRS, create_token_pairs};
 
 /// Lists the migrations in order.
 #[derive(Debug)]
@@ -50,6 +53,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000040_client_keycloak_settings::Migration),
             Box::new(m20261206_000050_role_definitions::Migration),
             Box::new(m20261206_000011_code_resources::Migration),
+            Box::new(m20261207_000060_token_pairs::Migration),
         ]
     }
 }

@@ -217,6 +217,27 @@ pub trait CodeRepo: Send + Sync {
     /// so that presenting a leaked code cannot spend it.
     async fn redeem_code(&self, realm: RealmName<'_>, digest: &Digest, client_id: ClientId<'_>)
     -> RepoResult<Redeemed>;
+    /// [`Self::redeem_code`], and for a first redemption what the token
+    /// endpoint reads next, found with the code in one read where the storage
+    /// can join: its login session if it has one that is unexpired at `now`,
+    /// and its user. For any other outcome the [`CodeContext`] is empty.
+    async fn redeem_code_with_context(
+        &self,
+        realm: RealmName<'_>,
+        digest: &Digest,
+        client_id: ClientId<'_>,
+        now: UnixTime,
+    ) -> RepoResult<(Redeemed, CodeContext)>;
+}
+
+/// What [`CodeRepo::redeem_code_with_context`] found with a code redeemed
+/// for the first time.
+#[derive(Debug, Default)]
+pub struct CodeContext {
+    /// The code's login session, unexpired (`None`: the code has none, or it ended).
+    pub session: Option<LoginSession>,
+    /// The code's user (`None`: the user is gone).
+    pub user: Option<User>,
 }
 
 /// What rotating a refresh token found.
@@ -240,7 +261,8 @@ pub enum Rotated {
 /// Access and refresh tokens.
 #[async_trait]
 pub trait TokenRepo: Send + Sync {
-    /// Stores the tokens of one token response together.
+    /// Stores the tokens of one token response together, in one statement
+    /// where the storage can.
     async fn save_tokens(&self, access: &AccessTokenRecord, refresh: Option<&RefreshTokenRecord>) -> RepoResult<()>;
     /// The access token with digest `digest`, if stored (expired or not).
     async fn access_token(&self, realm: RealmName<'_>, digest: &Digest) -> RepoResult<Option<AccessTokenRecord>>;

@@ -21,16 +21,17 @@ use oidc_core::model::{
 };
 use oidc_core::registration::{ClientRegistration, InitialAccessToken, PolicyKind};
 use oidc_core::repo::{
-    AuditRepo, CleanupRepo, ClientRepo, CodeRepo, ConsentRepo, Expired, KeyRepo, RealmRepo, Redeemed, Registered,
-    RegistrationRepo, ReplayRepo, RepoError, RepoResult, Rotated, SessionRepo, ThrottleRepo, TokenRepo, UserRepo,
+    AuditRepo, CleanupRepo, ClientRepo, CodeContext, CodeRepo, ConsentRepo, Expired, KeyRepo, RealmRepo, Redeemed,
+    Registered, RegistrationRepo, ReplayRepo, RepoError, RepoResult, Rotated, SessionRepo, ThrottleRepo, TokenRepo,
+    UserRepo,
 };
 use oidc_core::secret::Digest;
 use oidc_core::throttle::FailureCount;
 use oidc_core::time::UnixTime;
 use sea_orm::sea_query::{CommonTableExpression, Expr, ExprTrait as _, OnConflict, Query, WithClause};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue, ColumnTrait as _, ConnectionTrait, DbBackend, EntityTrait, IntoActiveModel,
-    QueryFilter as _, QueryOrder as _, QuerySelect as _, QueryTrait as _,
+    ActiveModelTrait, ActiveValue, ColumnTrait as _, ConnectionTrait, DbBackend, EntityTrait, IdenStatic as _,
+    IntoActiveModel, Iterable as _, QueryFilter as _, QueryOrder as _, QuerySelect as _, QueryTrait as _,
 };
 
 use crate::Store;
@@ -81,6 +82,14 @@ async fn spend_codes(db: &impl ConnectionTrait, realm: &str, col: auth_codes::Co
 }
 
 /// `NotFound` when an update or deletion of a named row matched none.
+/// Every column of a row with its value, the names prefixed (for the
+/// `token_pairs` view). Rows made from a model have every value set.
+fn prefixed<A: ActiveModelTrait>(prefix: &str, row: &A) -> Vec<(String, sea_orm::Value)> {
+    <A::Entity as EntityTrait>::Column::iter()
+        .filter_map(|col| Some((format!("{prefix}{}", col.as_str()), row.get(col).into_value()?)))
+        .collect()
+}
+
 pub(crate) fn found(rows_affected: u64, what: impl FnOnce() -> String) -> RepoResult<()> {
     if rows_affected == 0 { Err(RepoError::NotFound(what())) } else { Ok(()) }
 }
@@ -680,6 +689,54 @@ impl CodeRepo for Store {
             None => Redeemed::Unknown,
         })
     }
+
+    /// Two statements on the hot path: the conditional `UPDATE` that decides
+    /// the one winner (as in `redeem_code`, without `RETURNING`), then one
+    /// read of the code `LEFT JOIN`ed with its session and its user, which
+    /// also tells a replay from another client's or an unknown code. No
+    /// transaction is needed: only the `UPDATE` decides, and a code's
+    /// session and user are read as they are now.
+    async fn redeem_code_with_context(
+        &self,
+        realm: RealmName<'_>,
+        digest: &Digest,
+        client_id: ClientId<'_>,
+        now: UnixTime,
+    ) -> RepoResult<(Redeemed, CodeContext)> {
+        let realm = realm.as_str();
+        let client_id = client_id.as_str();
+        let won = auth_codes::Entity::update_many()
+            .col_expr(auth_codes::Column::Used, Expr::value(true))
+            .filter(auth_codes::Column::Digest.eq(digest.as_str()))
+            .filter(auth_codes::Column::Realm.eq(realm))
+            .filter(auth_codes::Column::ClientId.eq(client_id))
+            .filter(auth_codes::Column::Used.eq(false))
+            .exec(&self.db)
+            .await
+            .repo()?
+            .rows_affected
+            == 1;
+        let row = auth_codes::Entity::find_by_id(digest.as_str())
+            .filter(auth_codes::Column::Realm.eq(realm))
+            .find_also_related(login_sessions::Entity)
+            .find_also_related(users::Entity)
+            .all(&self.db)
+            .await
+            .repo()?
+            .into_iter()
+            .next();
+        let Some((code, session, user)) = row else {
+            return Ok((Redeemed::Unknown, CodeContext::default()));
+        };
+        if !won {
+            let redeemed =
+                if code.client_id == client_id { Redeemed::Replayed(code.try_into()?) } else { Redeemed::OtherClient };
+            return Ok((redeemed, CodeContext::default()));
+        }
+        let session = session.map(LoginSession::from).filter(|s| s.expires_at > now);
+        let user = user.map(User::try_from).transpose()?;
+        Ok((Redeemed::First(code.try_into()?), CodeContext { session, user }))
+    }
 }
 
 #[async_trait]
@@ -698,11 +755,17 @@ impl TokenRepo for Store {
             self.db.execute(&stmt).await.repo()?;
             return Ok(());
         }
-        // SQLite has no data-modifying CTEs.
-        let txn = self.begin().await.repo()?;
-        insert(&txn, access_tokens::Model::from(access)).await?;
-        insert(&txn, refresh_tokens::Model::from(refresh)).await?;
-        self.commit(txn).await.repo()
+        // SQLite has no data-modifying CTEs: one `INSERT` into the
+        // `token_pairs` view, whose trigger writes both rows in that one
+        // statement, atomically (migration m20261207_000060).
+        let mut insert = Query::insert();
+        insert.into_table(migration::TOKEN_PAIRS);
+        let mut row = prefixed("a_", &access_tokens::Model::from(access).into_active_model());
+        row.extend(prefixed("r_", &refresh_tokens::Model::from(refresh).into_active_model()));
+        let (names, values): (Vec<String>, Vec<Expr>) = row.into_iter().map(|(n, v)| (n, Expr::val(v))).unzip();
+        insert.columns(names).values(values).map_err(|e| RepoError::Backend(Box::new(e)))?;
+        self.db.execute(&insert).await.repo()?;
+        Ok(())
     }
 
     async fn access_token(&self, realm: RealmName<'_>, digest: &Digest) -> RepoResult<Option<AccessTokenRecord>> {

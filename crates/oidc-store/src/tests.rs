@@ -20,9 +20,9 @@ use oidc_core::model::{
 use oidc_core::pkce::PkceMethod;
 use oidc_core::registration::{ClientRegistration, InitialAccessToken, PolicyKind};
 use oidc_core::repo::{
-    AuditRepo as _, CleanupRepo as _, ClientRepo as _, CodeRepo as _, ConsentRepo as _, KeyRepo as _, RealmRepo as _,
-    Redeemed, Registered, RegistrationRepo as _, ReplayRepo as _, RepoError, RoleHolder, RoleRepo as _, Rotated,
-    SessionRepo as _, ThrottleRepo as _, TokenRepo as _, UserRepo as _,
+    AuditRepo as _, CleanupRepo as _, ClientRepo as _, CodeContext, CodeRepo as _, ConsentRepo as _, KeyRepo as _,
+    RealmRepo as _, Redeemed, Registered, RegistrationRepo as _, ReplayRepo as _, RepoError, RoleHolder, RoleRepo as _,
+    Rotated, SessionRepo as _, ThrottleRepo as _, TokenRepo as _, UserRepo as _,
 };
 use oidc_core::scope::Scope;
 use oidc_core::secret::{ClientSecret, Digest};
@@ -991,6 +991,60 @@ async fn codes_redeem_first_replayed_unknown(s: Store) {
 }
 on_backends!(codes_redeem_first_replayed_unknown);
 
+/// Redeemed as the token endpoint does, a code comes with its unexpired
+/// login session and its user from one joined read; replays, other clients'
+/// and unknown codes come with nothing (RFC 6749 §4.1.3, OIDC Core §11).
+async fn codes_redeemed_with_their_session_and_user(s: Store) {
+    s.create_user(&user("r", "u1", "alice")).await.expect("user");
+    let live = session("s1", "u1", 500);
+    s.create_session(&live).await.expect("session");
+    let mut c = code("d1", "c1", "u1", "g1");
+    c.session_id = Some(live.id.clone());
+    s.save_code(&c).await.expect("save");
+    let redeem = |d: &'static str, client: &'static str, now: i64| {
+        let s = &s;
+        async move {
+            s.redeem_code_with_context(RealmName::new("r"), &Digest(d.into()), ClientId::new(client), UnixTime(now))
+                .await
+                .expect("redeem")
+        }
+    };
+    assert!(matches!(
+        redeem("d1", "c2", 200).await,
+        (Redeemed::OtherClient, CodeContext { session: None, user: None })
+    ));
+    match redeem("d1", "c1", 200).await {
+        (Redeemed::First(got), found) => {
+            assert_eq!(dbg(&got), dbg(&c));
+            assert_eq!(dbg(&found.session), dbg(&Some(live.clone())));
+            assert_eq!(found.user.expect("the user").username, "alice");
+        }
+        other => panic!("expected the first redemption, got {other:?}"),
+    }
+    assert!(matches!(
+        redeem("d1", "c1", 200).await,
+        (Redeemed::Replayed(_), CodeContext { session: None, user: None })
+    ));
+    assert!(matches!(redeem("nope", "c1", 200).await, (Redeemed::Unknown, _)));
+
+    // A session expired at `now` is not found; neither is a deleted user.
+    let mut late = code("d2", "c1", "u1", "g2");
+    late.session_id = Some(live.id.clone());
+    s.save_code(&late).await.expect("save");
+    match redeem("d2", "c1", 500).await {
+        (Redeemed::First(_), found) => assert!(found.session.is_none() && found.user.is_some()),
+        other => panic!("expected the first redemption, got {other:?}"),
+    }
+    let mut orphan = code("d3", "c1", "u9", "g3");
+    orphan.session_id = None;
+    s.save_code(&orphan).await.expect("save");
+    match redeem("d3", "c1", 200).await {
+        (Redeemed::First(_), found) => assert!(found.session.is_none() && found.user.is_none()),
+        other => panic!("expected the first redemption, got {other:?}"),
+    }
+}
+on_backends!(codes_redeemed_with_their_session_and_user);
+
 /// Another client presenting a code or refresh token changes nothing: the
 /// owner's first use is still the first (RFC 6749 §4.1.3, §6).
 async fn codes_and_refresh_tokens_of_another_client_are_not_spent(s: Store) {
@@ -1090,10 +1144,19 @@ async fn codes_concurrent_redemptions_have_one_winner(s: Store) {
     for round in 0..3 {
         let digest = Digest(format!("race-{round}"));
         s.save_code(&code(&digest.0, "c1", "u1", "g1")).await.expect("save");
+        // Half of them redeem as the token endpoint does, with the code's context.
         let tasks: Vec<_> = (0..16)
-            .map(|_| {
+            .map(|i| {
                 let (s, d) = (s.clone(), digest.clone());
-                tokio::spawn(async move { s.redeem_code(RealmName::new("r"), &d, ClientId::new("c1")).await })
+                tokio::spawn(async move {
+                    if i % 2 == 0 {
+                        s.redeem_code(RealmName::new("r"), &d, ClientId::new("c1")).await
+                    } else {
+                        s.redeem_code_with_context(RealmName::new("r"), &d, ClientId::new("c1"), UnixTime(1))
+                            .await
+                            .map(|(redeemed, _)| redeemed)
+                    }
+                })
             })
             .collect();
         let (mut first, mut replayed) = (0, 0);
@@ -1214,6 +1277,39 @@ async fn tokens_save_is_all_or_nothing(s: Store) {
     );
 }
 on_backends!(tokens_save_is_all_or_nothing);
+
+/// SQLite stores a token pair through the `token_pairs` view: it must name
+/// every column of both token tables, or a column added later would be lost
+/// (a migration that adds one calls `migration::create_token_pairs` again).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_token_pairs_view_has_every_token_column() {
+    run(Backend::SqliteMemory, |s: Store| async move {
+        let names = |sql: &'static str| {
+            let s = &s;
+            async move {
+                let rows = s.db.query_all_raw(Statement::from_string(DbBackend::Sqlite, sql)).await.expect("pragma");
+                rows.iter().map(|r| r.try_get::<String>("", "name").expect("name")).collect::<Vec<_>>()
+            }
+        };
+        let mut expected: Vec<String> = names("SELECT name FROM pragma_table_info('access_tokens') ORDER BY cid")
+            .await
+            .into_iter()
+            .map(|c| format!("a_{c}"))
+            .collect();
+        expected.extend(
+            names("SELECT name FROM pragma_table_info('refresh_tokens') ORDER BY cid")
+                .await
+                .into_iter()
+                .map(|c| format!("r_{c}")),
+        );
+        let mut view = names("SELECT name FROM pragma_table_info('token_pairs') ORDER BY cid").await;
+        assert!(expected.len() > 20, "{expected:?}");
+        expected.sort();
+        view.sort();
+        assert_eq!(view, expected);
+    })
+    .await;
+}
 
 /// `revoke_grant` removes the grant's access and refresh tokens and spends
 /// its codes, leaving other grants and realms alone.

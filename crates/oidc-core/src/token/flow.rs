@@ -5,6 +5,7 @@
 //!      Need::Client ─▶ [Need::ClientKeys ─▶ (again once on an unknown key)] ─▶ [Need::AssertionJti]
 //!  ──▶ the grant is parsed (scope, claims, resources) only now ──▶ by grant type:
 //!      authorization_code: Need::RedeemCode ─▶ [Need::RevokeGrant on a replay]
+//!                          (answered with the code's session and user, the next two needs are skipped)
 //!      refresh_token:      [Need::RefreshRecord when narrowing] ─▶ Need::RotateRefresh ─▶ [Need::RevokeGrant]
 //!      password:           Need::CheckPassword
 //!      client_credentials: (no user)
@@ -26,7 +27,7 @@ use crate::jose::KeySet;
 use crate::model::{AccessTokenRecord, Client, RefreshTokenRecord, User};
 use crate::params::Params;
 use crate::rand::Random;
-use crate::repo::{Redeemed, RoleHolder, Rotated};
+use crate::repo::{CodeContext, Redeemed, RoleHolder, Rotated};
 use crate::scope::{Scope, ScopeRegistry};
 use crate::secret::{Digest, Password};
 use crate::time::UnixTime;
@@ -209,12 +210,16 @@ impl ClientAuth {
 pub enum Need {
     /// A step of client authentication.
     Auth(AuthNeed),
-    /// Redeem the code for the client, atomically (answer [`Answer::Redeemed`]).
+    /// Redeem the code for the client, atomically (answer
+    /// [`Answer::RedeemedWith`] with the code's session and user, which spares
+    /// [`Need::Session`] and [`Need::User`], or [`Answer::Redeemed`]).
     RedeemCode {
         /// The code's digest.
         digest: Digest,
         /// The authenticated client.
         client_id: String,
+        /// Now: the code's session must be unexpired at this time.
+        now: UnixTime,
     },
     /// Read the refresh token before spending it, to check what the request
     /// narrows (answer [`Answer::RefreshRecord`]).
@@ -304,8 +309,11 @@ pub enum PasswordOutcome {
 pub enum Answer {
     /// To [`Need::Auth`].
     Auth(AuthAnswer),
-    /// To [`Need::RedeemCode`].
+    /// To [`Need::RedeemCode`]; the flow asks for the session and the user next.
     Redeemed(Redeemed),
+    /// To [`Need::RedeemCode`], with the session and user found with the code
+    /// ([`crate::repo::CodeRepo::redeem_code_with_context`]).
+    RedeemedWith(Redeemed, CodeContext),
     /// To [`Need::RefreshRecord`].
     RefreshRecord(Option<RefreshTokenRecord>),
     /// To [`Need::RotateRefresh`].
@@ -429,6 +437,8 @@ pub struct TokenFlow<'a> {
     resources: Vec<String>,
     state: State,
     rng: &'a dyn Random,
+    /// The grant's user, when it came with the code (`Some(None)`: the user is gone).
+    user: Option<Option<User>>,
 }
 
 impl std::fmt::Debug for TokenFlow<'_> {
@@ -471,7 +481,7 @@ impl<'a> TokenFlow<'a> {
             }
             Err(e) => (None, State::Failed(e, None)),
         };
-        TokenFlow { ctx, params, resources, state, rng }
+        TokenFlow { ctx, params, resources, state, rng, user: None }
     }
 
     /// What is needed next, or the outcome.
@@ -495,7 +505,11 @@ impl<'a> TokenFlow<'a> {
             },
             State::Code(client, grant) => match &grant {
                 GrantRequest::AuthorizationCode { code, .. } => {
-                    let need = Need::RedeemCode { digest: code.digest(), client_id: client.client_id.clone() };
+                    let need = Need::RedeemCode {
+                        digest: code.digest(),
+                        client_id: client.client_id.clone(),
+                        now: self.ctx.now,
+                    };
                     (State::Code(client, grant), Step::Need(need))
                 }
                 _ => failed(lost(), None),
@@ -541,10 +555,17 @@ impl<'a> TokenFlow<'a> {
                 };
                 (State::Touch { client, grant, expires_at, asked: true }, Step::Need(need))
             }
-            State::User(client, grant) => {
-                let need = Need::User { user_id: grant.user_id.clone() };
-                (State::User(client, grant), Step::Need(need))
-            }
+            State::User(client, grant) => match self.user.take() {
+                // Found with the code: no read.
+                Some(user) => {
+                    let state = self.user_found(client, grant, user);
+                    self.advance(state)
+                }
+                None => {
+                    let need = Need::User { user_id: grant.user_id.clone() };
+                    (State::User(client, grant), Step::Need(need))
+                }
+            },
             State::Roles { client, grant, user, asked: false } => {
                 let need = Need::Roles { holder: RoleHolder::User(user.id.clone()) };
                 (State::Roles { client, grant, user, asked: true }, Step::Need(need))
@@ -663,6 +684,24 @@ impl<'a> TokenFlow<'a> {
                     super::check_code(redeemed, &client, redirect_uri.as_deref(), code_verifier.as_ref(), now);
                 self.after_check(client, checked)
             }
+            (State::Code(client, grant), Answer::RedeemedWith(redeemed, found)) => {
+                let GrantRequest::AuthorizationCode { redirect_uri, code_verifier, .. } = &grant else {
+                    return State::Failed(lost(), None);
+                };
+                let checked =
+                    super::check_code(redeemed, &client, redirect_uri.as_deref(), code_verifier.as_ref(), now);
+                match checked {
+                    Ok(grant) => {
+                        self.user = Some(found.user.filter(|u| u.id == grant.user_id));
+                        if grant.needs_session() {
+                            self.session_found(client, grant, found.session)
+                        } else {
+                            State::User(client, grant)
+                        }
+                    }
+                    Err(_) => self.after_check(client, checked),
+                }
+            }
             (State::RefreshPrecheck(client, grant), Answer::RefreshRecord(record)) => {
                 let GrantRequest::RefreshToken { scope, .. } = &grant else {
                     return State::Failed(lost(), None);
@@ -696,22 +735,9 @@ impl<'a> TokenFlow<'a> {
             },
             (State::Revoke { error, asked: true, .. }, Answer::Done) => State::Failed(error, None),
             // Tokens of a login session are issued only while it lasts; each refresh counts as a use.
-            (State::Session(client, grant), Answer::Session(session)) => match grant.check_session(session.as_ref()) {
-                Err(e) => State::Failed(e, None),
-                Ok(()) => match session.filter(|s| s.needs_touch(now)) {
-                    Some(s) => {
-                        let expires_at =
-                            crate::model::LoginSession::expiry_after_use(s.auth_time, now, self.ctx.settings);
-                        State::Touch { client, grant, expires_at, asked: false }
-                    }
-                    None => State::User(client, grant),
-                },
-            },
+            (State::Session(client, grant), Answer::Session(session)) => self.session_found(client, grant, session),
             (State::Touch { client, grant, asked: true, .. }, Answer::Done) => State::User(client, grant),
-            (State::User(client, grant), Answer::User(user)) => match user {
-                Some(user) => self.with_user(client, grant, user),
-                None => State::Failed(OAuthError::invalid_grant("the user of this grant no longer exists"), None),
-            },
+            (State::User(client, grant), Answer::User(user)) => self.user_found(client, grant, user),
             (State::Roles { client, grant, user, asked: true }, Answer::Roles(roles)) => {
                 self.issue_for(&client, grant, &user, &roles)
             }
@@ -720,6 +746,30 @@ impl<'a> TokenFlow<'a> {
             }
             (State::Store { records: None, response }, Answer::Done) => State::Issued(response),
             (_, _) => State::Failed(lost(), None),
+        }
+    }
+
+    /// With the grant's unexpired login session as found (`None`: it ended):
+    /// the session's use is recorded when due, then the user.
+    fn session_found(&mut self, client: Client, grant: Grant, session: Option<crate::model::LoginSession>) -> State {
+        let now = self.ctx.now;
+        match grant.check_session(session.as_ref()) {
+            Err(e) => State::Failed(e, None),
+            Ok(()) => match session.filter(|s| s.needs_touch(now)) {
+                Some(s) => {
+                    let expires_at = crate::model::LoginSession::expiry_after_use(s.auth_time, now, self.ctx.settings);
+                    State::Touch { client, grant, expires_at, asked: false }
+                }
+                None => State::User(client, grant),
+            },
+        }
+    }
+
+    /// With the grant's user as found (`None`: gone).
+    fn user_found(&mut self, client: Client, grant: Grant, user: Option<User>) -> State {
+        match user {
+            Some(user) => self.with_user(client, grant, user),
+            None => State::Failed(OAuthError::invalid_grant("the user of this grant no longer exists"), None),
         }
     }
 

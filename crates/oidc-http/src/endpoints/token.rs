@@ -86,12 +86,14 @@ async fn run(
         };
         let answer = match need {
             Need::Auth(n) => Answer::Auth(client_auth::answer(app, name, n, &mut client).await?),
-            Need::RedeemCode { digest, client_id } => Answer::Redeemed(
-                app.repos
-                    .redeem_code(RealmName::new(name), &digest, ClientId::new(&client_id))
+            Need::RedeemCode { digest, client_id, now } => {
+                let (redeemed, found) = app
+                    .repos
+                    .redeem_code_with_context(RealmName::new(name), &digest, ClientId::new(&client_id), now)
                     .await
-                    .map_err(|e| storage(&e))?,
-            ),
+                    .map_err(|e| storage(&e))?;
+                Answer::RedeemedWith(redeemed, found)
+            }
             Need::RefreshRecord { digest } => Answer::RefreshRecord(
                 app.repos
                     .refresh_token_with_user(RealmName::new(name), &digest)

@@ -108,8 +108,9 @@ fn code_grant_redeems_for_the_client_then_reads_the_user_and_stores_rfc6749_4_1_
     let mut flow = f.flow(&form, true);
     authenticated(&mut flow);
     match flow.step() {
-        Step::Need(Need::RedeemCode { digest, client_id }) => {
+        Step::Need(Need::RedeemCode { digest, client_id, now }) => {
             assert_eq!((digest, client_id.as_str()), (Digest::of("c"), "rp"), "redeemed only for its client");
+            assert_eq!(now, UnixTime(1000));
         }
         other => panic!("expected the redemption, got {other:?}"),
     }
@@ -133,6 +134,55 @@ fn code_grant_redeems_for_the_client_then_reads_the_user_and_stores_rfc6749_4_1_
     assert!(r.id_token.is_some() && r.refresh_token.is_some());
     assert_eq!(r.session_state.as_deref(), Some("sid"));
     assert!(matches!(flow.step(), Step::Failed(..)), "a finished flow asks for nothing more");
+}
+
+#[test]
+fn a_code_redeemed_with_its_session_and_user_goes_straight_to_the_tokens_rfc6749_4_1_3() {
+    let f = Fixture::new();
+    let form = [("grant_type", "authorization_code"), ("code", "c"), ("redirect_uri", "https://rp.example/cb")];
+    let mut session = crate::authorize::tests::session(100);
+    session.id = "sid".into();
+    // A session used recently: no touch is due, so the next need is the store.
+    session.last_used = UnixTime(999);
+    let mut flow = f.flow(&form, true);
+    authenticated(&mut flow);
+    flow.step();
+    let found = CodeContext { session: Some(session.clone()), user: Some(user()) };
+    flow.answer(Answer::RedeemedWith(Redeemed::First(code()), found));
+    let r = stored(&mut flow, true);
+    assert!(r.id_token.is_some());
+    assert_eq!(r.session_state.as_deref(), Some("sid"));
+
+    // A touch due is still recorded, and the user found with the code is used after it.
+    let mut stale = session.clone();
+    stale.last_used = UnixTime(100);
+    let mut flow = f.flow(&form, true);
+    authenticated(&mut flow);
+    flow.step();
+    flow.answer(Answer::RedeemedWith(
+        Redeemed::First(code()),
+        CodeContext { session: Some(stale), user: Some(user()) },
+    ));
+    assert!(matches!(flow.step(), Step::Need(Need::TouchSession { .. })));
+    flow.answer(Answer::Done);
+    stored(&mut flow, true);
+
+    // The session ended (OIDC Core §11) or the user is gone: refused without another read.
+    for found in [CodeContext { session: None, user: Some(user()) }, CodeContext { session: Some(session), user: None }]
+    {
+        let mut flow = f.flow(&form, true);
+        authenticated(&mut flow);
+        flow.step();
+        flow.answer(Answer::RedeemedWith(Redeemed::First(code()), found));
+        assert_eq!(error(flow.step()).0, "invalid_grant");
+    }
+
+    // A replay found with the same call still revokes its grant (RFC 6749 §4.1.2).
+    let mut flow = f.flow(&form, true);
+    authenticated(&mut flow);
+    flow.step();
+    flow.answer(Answer::RedeemedWith(Redeemed::Replayed(code()), CodeContext::default()));
+    assert!(matches!(flow.step(), Step::Need(Need::RevokeGrant { .. })));
 }
 
 #[test]
