@@ -646,16 +646,26 @@ impl ConsentRepo for Store {
     }
 }
 
+/// `UPDATE auth_codes SET used = true WHERE` the code is `client_id`'s and
+/// unused: the row lock (PostgreSQL) or the write lock (SQLite) lets exactly
+/// one of concurrent callers match, and only the code's own client.
+fn spend_unused_code(realm: &str, digest: &Digest, client_id: &str) -> sea_orm::UpdateMany<auth_codes::Entity> {
+    auth_codes::Entity::update_many()
+        .col_expr(auth_codes::Column::Used, Expr::value(true))
+        .filter(auth_codes::Column::Digest.eq(digest.as_str()))
+        .filter(auth_codes::Column::Realm.eq(realm))
+        .filter(auth_codes::Column::ClientId.eq(client_id))
+        .filter(auth_codes::Column::Used.eq(false))
+}
+
 #[async_trait]
 impl CodeRepo for Store {
     async fn save_code(&self, code: &CodeRecord) -> RepoResult<()> {
         insert(&self.db, auth_codes::Model::from(code)).await
     }
 
-    /// `UPDATE ... SET used = true WHERE ... AND client_id = ? AND used = false RETURNING *`:
-    /// the row lock (PostgreSQL) or the write lock (SQLite) lets exactly one caller
-    /// match, and only the code's own client. Only when it matched nothing does a
-    /// `SELECT` tell a replay from another client's or an unknown code.
+    /// [`spend_unused_code`] with `RETURNING *`. Only when it matched nothing
+    /// does a `SELECT` tell a replay from another client's or an unknown code.
     async fn redeem_code(
         &self,
         realm: RealmName<'_>,
@@ -664,15 +674,7 @@ impl CodeRepo for Store {
     ) -> RepoResult<Redeemed> {
         let realm = realm.as_str();
         let client_id = client_id.as_str();
-        let first = auth_codes::Entity::update_many()
-            .col_expr(auth_codes::Column::Used, Expr::value(true))
-            .filter(auth_codes::Column::Digest.eq(digest.as_str()))
-            .filter(auth_codes::Column::Realm.eq(realm))
-            .filter(auth_codes::Column::ClientId.eq(client_id))
-            .filter(auth_codes::Column::Used.eq(false))
-            .exec_with_returning(&self.db)
-            .await
-            .repo()?;
+        let first = spend_unused_code(realm, digest, client_id).exec_with_returning(&self.db).await.repo()?;
         if let Some(row) = first.into_iter().next() {
             return Ok(Redeemed::First(row.try_into()?));
         }
@@ -690,8 +692,8 @@ impl CodeRepo for Store {
         })
     }
 
-    /// Two statements on the hot path: the conditional `UPDATE` that decides
-    /// the one winner (as in `redeem_code`, without `RETURNING`), then one
+    /// Two statements on the hot path: [`spend_unused_code`], which decides
+    /// the one winner, then one
     /// read of the code `LEFT JOIN`ed with its session and its user, which
     /// also tells a replay from another client's or an unknown code. No
     /// transaction is needed: only the `UPDATE` decides, and a code's
@@ -705,17 +707,7 @@ impl CodeRepo for Store {
     ) -> RepoResult<(Redeemed, CodeContext)> {
         let realm = realm.as_str();
         let client_id = client_id.as_str();
-        let won = auth_codes::Entity::update_many()
-            .col_expr(auth_codes::Column::Used, Expr::value(true))
-            .filter(auth_codes::Column::Digest.eq(digest.as_str()))
-            .filter(auth_codes::Column::Realm.eq(realm))
-            .filter(auth_codes::Column::ClientId.eq(client_id))
-            .filter(auth_codes::Column::Used.eq(false))
-            .exec(&self.db)
-            .await
-            .repo()?
-            .rows_affected
-            == 1;
+        let won = spend_unused_code(realm, digest, client_id).exec(&self.db).await.repo()?.rows_affected == 1;
         let row = auth_codes::Entity::find_by_id(digest.as_str())
             .filter(auth_codes::Column::Realm.eq(realm))
             .find_also_related(login_sessions::Entity)
