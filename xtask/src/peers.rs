@@ -19,6 +19,7 @@ use serde_json::Value;
 const NODE: &str = "node-oidc-provider";
 const RUST_SQLITE: &str = "rust-op";
 const RUST_PG: &str = "rust-op-pg";
+const RUST_PG_2X: &str = "rust-op-pg-2x";
 
 /// Runs the harness and prints its report and the ratios.
 pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
@@ -56,17 +57,24 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// What the server's `[brute_force]` gets for the benchmark; see [`provider_files`].
-const BENCH_BRUTE_FORCE: &str = "\n[brute_force]\nmax_failures_per_user = 1000\n";
+/// What the server's configuration gets for the benchmark; see [`provider_files`].
+const BENCH_CONFIG: &str =
+    "\n[brute_force]\nmax_failures_per_user = 1000\n\n[server]\nmax_connections_per_address = 1024\n";
 
 /// The harness's provider files for this provider on SQLite and PostgreSQL,
 /// written to `dir` with one change: the binary runs through a wrapper that
-/// raises the per-user failure limit of the server it starts. The harness
-/// logs its virtual users in as one user, 8 at a time; the brute-force guard
-/// counts every attempt on a username before checking its password (so that
+/// raises two limits of the server it starts, which the harness's load from
+/// one address and one user would otherwise meet. The harness logs its
+/// virtual users in as one user, 8 at a time; the brute-force guard counts
+/// every attempt on a username before checking its password (so that
 /// concurrent guesses never get more than the limit checked), so 8 logins at
-/// once get 429 past the default limit of 5. No password is checked during
-/// the measured flows, so the limit does not change what is measured.
+/// once get 429 past the default limit of 5. And its driver opens more than
+/// 64 connections from 127.0.0.1 (64 virtual users, plus the connections of
+/// their logins and of the previous cell while they close), past the default
+/// per-address connection cap, which closes the extra ones at once. No
+/// password is checked during the measured flows, and the cap is a defence
+/// against one address holding many connections, so neither changes what is
+/// measured.
 fn provider_files(peers: &Path, dir: &Path, bin: &Path) -> anyhow::Result<Vec<PathBuf>> {
     use std::os::unix::fs::PermissionsExt as _;
     std::fs::create_dir_all(dir)?;
@@ -75,7 +83,7 @@ fn provider_files(peers: &Path, dir: &Path, bin: &Path) -> anyhow::Result<Vec<Pa
         "#!/bin/sh\n# Written by cargo xtask bench --peers: see xtask/src/peers.rs.\n\
          if [ \"$1\" = serve ] && [ -n \"$OIDC_CONFIG\" ]; then printf '{}' >> \"$OIDC_CONFIG\"; fi\n\
          exec '{}' \"$@\"\n",
-        BENCH_BRUTE_FORCE.replace('\n', "\\n"),
+        BENCH_CONFIG.replace('\n', "\\n"),
         bin.display()
     );
     std::fs::write(&wrapper, script)?;
@@ -89,8 +97,86 @@ fn provider_files(peers: &Path, dir: &Path, bin: &Path) -> anyhow::Result<Vec<Pa
         let file = dir.join(name);
         std::fs::write(&file, with_wrapper(&text, &wrapper))?;
         files.push(file);
+        if name == "rust-op-pg.toml" {
+            files.push(two_instances(dir, &text, &wrapper)?);
+        }
     }
     Ok(files)
+}
+
+/// Issue 12's scale-out measurement: the PostgreSQL provider file run as two
+/// server processes on one database behind nginx (installed by the harness's
+/// setup) as a plain round-robin HTTP proxy on the provider's address, so that
+/// consecutive requests of one flow land on different instances.
+fn two_instances(dir: &Path, pg_provider: &str, wrapper: &Path) -> anyhow::Result<PathBuf> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let work = dir.join("2x");
+    let nginx = format!(
+        "worker_processes 1;\ndaemon off;\npid {w}/nginx.pid;\nevents {{ worker_connections 4096; }}\n\
+         http {{\n  access_log off;\n  upstream op {{ server 127.0.0.1:18041; server 127.0.0.1:18042; keepalive 128; }}\n\
+         server {{\n    listen 127.0.0.1:18040;\n    location / {{ proxy_pass http://op; proxy_http_version 1.1; \
+         proxy_set_header Connection \"\"; proxy_set_header Host $host; }}\n  }}\n}}\n",
+        w = work.display()
+    );
+    let script = format!(
+        r#"#!/usr/bin/env bash
+# Written by cargo xtask bench --peers (xtask/src/peers.rs): two instances of the
+# provider on one PostgreSQL database behind nginx's round robin on :18040.
+set -euo pipefail
+W='{work}'
+BIN='{bin}'
+rm -rf "$W"; mkdir -p "$W/logs"
+psql -q -h 127.0.0.1 -U postgres -c "DROP DATABASE IF EXISTS peers_rust_op_2x" -c "CREATE DATABASE peers_rust_op_2x" >/dev/null
+for i in 1 2; do
+  cat >"$W/oidc-$i.toml" <<TOML
+database_url = "postgres://postgres@127.0.0.1:5432/peers_rust_op_2x"
+realm = "main"
+listen = "127.0.0.1:1804$i"
+base_url = "http://127.0.0.1:18040"
+log_requests = false
+
+[session_management]
+unauthenticated_key = "peers-two-instances-shared-key"
+TOML
+done
+export OIDC_CONFIG="$W/oidc-1.toml"
+"$BIN" migrate >/dev/null
+"$BIN" realm create main >/dev/null
+printf '%s
+' bench-password-1 | "$BIN" user create bench --email bench@example.test --name Bench --password-stdin >/dev/null
+printf '%s
+' bench-secret-0123456789 | "$BIN" client create --client-id bench-client --secret-stdin   --name Bench --redirect-uri http://127.0.0.1:18999/cb --require-consent false   --grant-type authorization_code --grant-type refresh_token --grant-type client_credentials >/dev/null
+OIDC_CONFIG="$W/oidc-1.toml" "$BIN" serve --quiet &
+OIDC_CONFIG="$W/oidc-2.toml" "$BIN" serve --quiet &
+printf '{nginx}' >"$W/nginx.conf"
+exec nginx -p "$W/" -e "$W/logs/error.log" -c "$W/nginx.conf"
+"#,
+        work = work.display(),
+        bin = wrapper.display(),
+        nginx = nginx.replace('%', "%%"),
+    );
+    let start = dir.join("start-2x.sh");
+    std::fs::write(&start, script)?;
+    std::fs::set_permissions(&start, std::fs::Permissions::from_mode(0o755))?;
+    let mut provider = String::new();
+    for line in pg_provider.lines() {
+        let line = if line.starts_with("name = ") {
+            format!("name = \"{RUST_PG_2X}\"")
+        } else if line.starts_with("notes = ") {
+            "notes = \"two instances (release build) on one PostgreSQL database behind nginx's round robin; \
+             the server columns show nginx, not the instances\""
+                .to_owned()
+        } else if line.starts_with("start = ") {
+            format!("start = \"exec {}\"", start.display())
+        } else {
+            line.to_owned()
+        };
+        provider.push_str(&line);
+        provider.push('\n');
+    }
+    let file = dir.join("rust-op-pg-2x.toml");
+    std::fs::write(&file, provider)?;
+    Ok(file)
 }
 
 /// `provider` (a provider file of the harness) with its start command running `wrapper` as the binary.
@@ -235,6 +321,24 @@ pub(crate) fn ratios(jsonl: &str) -> String {
         "- idle RSS <= 16 MiB: {}\n",
         verdict(idle.get(RUST_SQLITE).and_then(|v| mean(v)).map(|k| k <= 16.0 * 1024.0))
     ));
+    // Scale-out: two instances on one PostgreSQL database behind a round robin.
+    let two: Vec<String> = cells
+        .iter()
+        .filter(|((_, _, p), _)| p == RUST_PG_2X)
+        .map(|((sc, c, _), x)| format!("{sc} c={c} {} ops/s", fmt(mean(&x.rate), "")))
+        .collect();
+    if !two.is_empty() {
+        let errors = records
+            .iter()
+            .filter(|r| r.get("provider").and_then(Value::as_str) == Some(RUST_PG_2X))
+            .filter_map(|r| r.get("errors").and_then(Value::as_u64))
+            .sum::<u64>();
+        out.push_str(&format!(
+            "- two instances on one PostgreSQL behind a round robin, no errors ({}; {errors} errors): {}\n",
+            two.join(", "),
+            verdict(Some(errors == 0))
+        ));
+    }
     out
 }
 
