@@ -8,12 +8,6 @@
 //! is a single conditional `UPDATE ... WHERE used = false RETURNING ...`, so
 //! that of concurrent redemptions exactly one succeeds.
 //!
-//! On an SQLite file, statements that write go through a pool of one
-//! connection and reads through a pool of four: writers queue in the process
-//! for that one connection instead of sleeping in SQLite's busy handler while
-//! another connection holds the database's write lock (WAL lets the readers
-//! run beside it). On PostgreSQL and in-memory SQLite both are one pool.
-//!
 //! The entities are private: callers see only `oidc-core`'s types. This crate
 //! knows nothing of HTTP.
 
@@ -33,7 +27,7 @@ use sea_orm::{
 
 /// How long an SQLite connection waits for another one's write lock.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
-/// Reading connections to an SQLite file: WAL lets readers run beside the one writer.
+/// Connections to an SQLite file: WAL lets readers run beside the one writer.
 const SQLITE_POOL_SIZE: u32 = 4;
 /// A pooled connection idle this long is pinged before use.
 const PING_IF_IDLE_FOR: Duration = Duration::from_secs(30);
@@ -57,13 +51,7 @@ pub enum StoreError {
 /// Cloning is cheap and shares the connection pool.
 #[derive(Debug, Clone)]
 pub struct Store {
-    /// Reads.
     db: DatabaseConnection,
-    /// Writes and transactions: on an SQLite file its own pool of one
-    /// connection, else the same pool as `db`.
-    writer: DatabaseConnection,
-    /// Whether `writer` is a pool of its own.
-    separate_writer: bool,
     /// Where every statement goes when [`Store::log_statements`] asked for it.
     log: Option<Arc<StatementLog>>,
 }
@@ -100,11 +88,8 @@ impl Store {
     ///
     /// The schema is not touched; call [`Store::migrate`].
     pub async fn connect(url: &str) -> Result<Store, StoreError> {
-        let mut writer_opts = None;
         let mut opts = if url.starts_with("sqlite:") {
-            let (opts, writer) = sqlite_options(url);
-            writer_opts = writer;
-            opts
+            sqlite_options(url)
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let mut opts = ConnectOptions::new(url);
             opts.max_connections(POSTGRES_POOL_SIZE).min_connections(1);
@@ -118,15 +103,7 @@ impl Store {
         // trip per statement. Only a connection idle for a while may have gone stale.
         opts.test_before_acquire_if_idle_for(PING_IF_IDLE_FOR);
         let db = Database::connect(opts).await?;
-        let (writer, separate_writer) = match writer_opts {
-            Some(mut w) => {
-                w.sqlx_logging(false);
-                w.test_before_acquire_if_idle_for(PING_IF_IDLE_FOR);
-                (Database::connect(w).await?, true)
-            }
-            None => (db.clone(), false),
-        };
-        Ok(Store { db, writer, separate_writer, log: None })
+        Ok(Store { db, log: None })
     }
 
     /// This store with every statement it sends from now on recorded in the
@@ -135,13 +112,7 @@ impl Store {
     pub fn log_statements(mut self) -> (Store, Arc<StatementLog>) {
         let log = Arc::new(StatementLog::default());
         let sink = log.clone();
-        let writer_sink = sink.clone();
         self.db.set_metric_callback(move |info| sink.push(info.statement.clone()));
-        if self.separate_writer {
-            self.writer.set_metric_callback(move |info| writer_sink.push(info.statement.clone()));
-        } else {
-            self.writer = self.db.clone();
-        }
         self.log = Some(log.clone());
         (self, log)
     }
@@ -149,7 +120,7 @@ impl Store {
     /// Begins a transaction (logged as `BEGIN` when statements are logged).
     pub(crate) async fn begin(&self) -> Result<DatabaseTransaction, DbErr> {
         self.log_marker("BEGIN");
-        self.writer.begin().await
+        self.db.begin().await
     }
 
     /// Commits `txn` (logged as `COMMIT` when statements are logged).
@@ -176,8 +147,8 @@ impl Store {
     }
 }
 
-/// The pool options for an SQLite URL: the readers', and for a file the writer's.
-fn sqlite_options(url: &str) -> (ConnectOptions, Option<ConnectOptions>) {
+/// The pool options for an SQLite URL.
+fn sqlite_options(url: &str) -> ConnectOptions {
     let query = url.split_once('?').map_or("", |(_, q)| q);
     let params = || query.split('&');
     let memory = url.contains(":memory:") || params().any(|p| p == "mode=memory");
@@ -196,20 +167,16 @@ fn sqlite_options(url: &str) -> (ConnectOptions, Option<ConnectOptions>) {
         // connection that is never closed keeps one database for the life of the store.
         opts.max_connections(1).min_connections(1).idle_timeout(None).max_lifetime(None);
         opts.map_sqlx_sqlite_opts(|o| o.busy_timeout(SQLITE_BUSY_TIMEOUT));
-        return (opts, None);
-    }
-    let mut writer = opts.clone();
-    for (o, size) in [(&mut opts, SQLITE_POOL_SIZE), (&mut writer, 1)] {
+    } else {
         // sqlx 0.9 no longer sets a journal mode, so a new file would stay in rollback mode.
-        // The busy timeout still matters: another process (the CLI) may hold the write lock.
-        o.max_connections(size).min_connections(1);
-        o.map_sqlx_sqlite_opts(|o| {
+        opts.max_connections(SQLITE_POOL_SIZE).min_connections(1);
+        opts.map_sqlx_sqlite_opts(|o| {
             o.journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(SQLITE_BUSY_TIMEOUT)
         });
     }
-    (opts, Some(writer))
+    opts
 }
 
 #[cfg(test)]

@@ -102,7 +102,7 @@ impl RealmRepo for Store {
     }
 
     async fn create_realm(&self, realm: &Realm) -> RepoResult<()> {
-        insert(&self.writer, realms::Model::from(realm)).await
+        insert(&self.db, realms::Model::from(realm)).await
     }
 
     async fn realm_names(&self) -> RepoResult<Vec<String>> {
@@ -132,7 +132,7 @@ impl KeyRepo for Store {
     }
 
     async fn add_key(&self, key: &KeyRecord) -> RepoResult<()> {
-        insert(&self.writer, signing_keys::Model::from(key)).await
+        insert(&self.db, signing_keys::Model::from(key)).await
     }
 
     async fn set_key_state(
@@ -148,7 +148,7 @@ impl KeyRepo for Store {
             .col_expr(signing_keys::Column::PublishedUntil, Expr::value(published_until.map(UnixTime::secs)))
             .filter(signing_keys::Column::Realm.eq(realm))
             .filter(signing_keys::Column::Kid.eq(kid))
-            .exec(&self.writer)
+            .exec(&self.db)
             .await
             .repo()?;
         found(res.rows_affected, || format!("key '{kid}' in realm '{realm}'"))
@@ -183,7 +183,7 @@ impl ClientRepo for Store {
     }
 
     async fn create_client(&self, client: &Client) -> RepoResult<()> {
-        insert(&self.writer, clients::Model::from(client)).await
+        insert(&self.db, clients::Model::from(client)).await
     }
 
     async fn update_client(&self, client: &Client) -> RepoResult<()> {
@@ -195,7 +195,7 @@ impl ClientRepo for Store {
             .set(row)
             .filter(clients::Column::Realm.eq(client.realm.as_str()))
             .filter(clients::Column::ClientId.eq(client.client_id.as_str()))
-            .exec(&self.writer)
+            .exec(&self.db)
             .await
             .repo()?;
         found(res.rows_affected, || format!("client '{}' in realm '{}'", client.client_id, client.realm))
@@ -297,7 +297,7 @@ impl UserRepo for Store {
     }
 
     async fn create_user(&self, user: &User) -> RepoResult<()> {
-        insert(&self.writer, users::Model::from(user)).await
+        insert(&self.db, users::Model::from(user)).await
     }
 
     async fn update_user(&self, user: &User) -> RepoResult<()> {
@@ -311,7 +311,7 @@ impl UserRepo for Store {
             .set(row)
             .filter(users::Column::Realm.eq(user.realm.as_str()))
             .filter(users::Column::Id.eq(user.id.as_str()))
-            .exec(&self.writer)
+            .exec(&self.db)
             .await
             .repo()?;
         found(res.rows_affected, || format!("user '{}' in realm '{}'", user.id, user.realm))
@@ -324,7 +324,7 @@ impl UserRepo for Store {
             .col_expr(users::Column::PasswordHash, Expr::value(hash.0.as_str()))
             .filter(users::Column::Realm.eq(realm))
             .filter(users::Column::Id.eq(id))
-            .exec(&self.writer)
+            .exec(&self.db)
             .await
             .repo()?;
         found(res.rows_affected, || format!("user '{id}' in realm '{realm}'"))
@@ -388,7 +388,7 @@ impl UserRepo for Store {
 #[async_trait]
 impl SessionRepo for Store {
     async fn create_session(&self, session: &LoginSession) -> RepoResult<()> {
-        insert(&self.writer, login_sessions::Model::from(session)).await
+        insert(&self.db, login_sessions::Model::from(session)).await
     }
 
     async fn session(&self, realm: RealmName<'_>, digest: &Digest, now: UnixTime) -> RepoResult<Option<LoginSession>> {
@@ -431,7 +431,7 @@ impl SessionRepo for Store {
         login_sessions::Entity::delete_many()
             .filter(login_sessions::Column::Digest.eq(digest.as_str()))
             .filter(login_sessions::Column::Realm.eq(realm))
-            .exec(&self.writer)
+            .exec(&self.db)
             .await
             .repo()?;
         Ok(())
@@ -484,7 +484,7 @@ impl SessionRepo for Store {
             .col_expr(login_sessions::Column::ExpiresAt, Expr::value(expires_at.secs()))
             .filter(login_sessions::Column::Realm.eq(realm))
             .filter(login_sessions::Column::Id.eq(id))
-            .exec(&self.writer)
+            .exec(&self.db)
             .await
             .repo()?;
         Ok(())
@@ -508,7 +508,7 @@ impl SessionRepo for Store {
         };
         let key =
             vec![session_clients::Column::Realm, session_clients::Column::SessionId, session_clients::Column::ClientId];
-        insert_or_ignore(&self.writer, row.into_active_model(), key).await
+        insert_or_ignore(&self.db, row.into_active_model(), key).await
     }
 
     async fn session_clients(&self, realm: RealmName<'_>, id: &str) -> RepoResult<Vec<String>> {
@@ -590,7 +590,7 @@ impl ConsentRepo for Store {
                 .to_owned();
         consents::Entity::insert(consents::Model::from(consent).into_active_model())
             .on_conflict(upsert)
-            .exec_without_returning(&self.writer)
+            .exec_without_returning(&self.db)
             .await
             .repo()?;
         Ok(())
@@ -661,7 +661,7 @@ fn spend_unused_code(realm: &str, digest: &Digest, client_id: &str) -> sea_orm::
 #[async_trait]
 impl CodeRepo for Store {
     async fn save_code(&self, code: &CodeRecord) -> RepoResult<()> {
-        insert(&self.writer, auth_codes::Model::from(code)).await
+        insert(&self.db, auth_codes::Model::from(code)).await
     }
 
     /// [`spend_unused_code`] with `RETURNING *`. Only when it matched nothing
@@ -674,7 +674,7 @@ impl CodeRepo for Store {
     ) -> RepoResult<Redeemed> {
         let realm = realm.as_str();
         let client_id = client_id.as_str();
-        let first = spend_unused_code(realm, digest, client_id).exec_with_returning(&self.writer).await.repo()?;
+        let first = spend_unused_code(realm, digest, client_id).exec_with_returning(&self.db).await.repo()?;
         if let Some(row) = first.into_iter().next() {
             return Ok(Redeemed::First(row.try_into()?));
         }
@@ -707,7 +707,7 @@ impl CodeRepo for Store {
     ) -> RepoResult<(Redeemed, CodeContext)> {
         let realm = realm.as_str();
         let client_id = client_id.as_str();
-        let won = spend_unused_code(realm, digest, client_id).exec(&self.writer).await.repo()?.rows_affected == 1;
+        let won = spend_unused_code(realm, digest, client_id).exec(&self.db).await.repo()?.rows_affected == 1;
         let row = auth_codes::Entity::find_by_id(digest.as_str())
             .filter(auth_codes::Column::Realm.eq(realm))
             .find_also_related(login_sessions::Entity)
@@ -735,7 +735,7 @@ impl CodeRepo for Store {
 impl TokenRepo for Store {
     async fn save_tokens(&self, access: &AccessTokenRecord, refresh: Option<&RefreshTokenRecord>) -> RepoResult<()> {
         let Some(refresh) = refresh else {
-            return insert(&self.writer, access_tokens::Model::from(access)).await;
+            return insert(&self.db, access_tokens::Model::from(access)).await;
         };
         if self.db.get_database_backend() == DbBackend::Postgres {
             // One statement, so one round trip and atomic:
@@ -744,7 +744,7 @@ impl TokenRepo for Store {
             let refresh = refresh_tokens::Entity::insert(refresh_tokens::Model::from(refresh).into_active_model());
             let cte = CommonTableExpression::new().query(access.into_query()).table_name("access").to_owned();
             let stmt = WithClause::new().cte(cte).to_owned().query(refresh.into_query());
-            self.writer.execute(&stmt).await.repo()?;
+            self.db.execute(&stmt).await.repo()?;
             return Ok(());
         }
         // SQLite has no data-modifying CTEs: one `INSERT` into the
@@ -756,7 +756,7 @@ impl TokenRepo for Store {
         row.extend(prefixed("r_", &refresh_tokens::Model::from(refresh).into_active_model()));
         let (names, values): (Vec<String>, Vec<Expr>) = row.into_iter().map(|(n, v)| (n, Expr::val(v))).unzip();
         insert.columns(names).values(values).map_err(|e| RepoError::Backend(Box::new(e)))?;
-        self.writer.execute(&insert).await.repo()?;
+        self.db.execute(&insert).await.repo()?;
         Ok(())
     }
 
@@ -816,7 +816,7 @@ impl TokenRepo for Store {
         let r = access_tokens::Entity::delete_many()
             .filter(access_tokens::Column::Digest.eq(digest.as_str()))
             .filter(access_tokens::Column::Realm.eq(realm))
-            .exec(&self.writer)
+            .exec(&self.db)
             .await
             .repo()?;
         Ok(r.rows_affected > 0)
@@ -842,7 +842,7 @@ impl TokenRepo for Store {
             .filter(refresh_tokens::Column::Realm.eq(realm))
             .filter(refresh_tokens::Column::ClientId.eq(client_id))
             .filter(refresh_tokens::Column::Used.eq(false))
-            .exec_with_returning(&self.writer)
+            .exec_with_returning(&self.db)
             .await
             .repo()?;
         if let Some(row) = first.into_iter().next() {
@@ -857,7 +857,7 @@ impl TokenRepo for Store {
                 .filter(refresh_tokens::Column::Used.eq(true))
                 .filter(refresh_tokens::Column::ReusedAt.is_null())
                 .filter(refresh_tokens::Column::UsedAt.gt(now.secs().saturating_sub(reuse_interval)))
-                .exec_with_returning(&self.writer)
+                .exec_with_returning(&self.db)
                 .await
                 .repo()?;
             if let Some(row) = again.into_iter().next() {
@@ -960,7 +960,7 @@ impl ThrottleRepo for Store {
             [realm.into(), key.into(), now.secs().into(), now.secs().saturating_sub(window).into()],
         );
         let row = self
-            .writer
+            .db
             .query_one_raw(stmt)
             .await
             .repo()?
@@ -972,7 +972,7 @@ impl ThrottleRepo for Store {
 
     async fn clear_failures(&self, realm: RealmName<'_>, key: &str) -> RepoResult<()> {
         let realm = realm.as_str();
-        login_failures::Entity::delete_by_id((realm.to_owned(), key.to_owned())).exec(&self.writer).await.repo()?;
+        login_failures::Entity::delete_by_id((realm.to_owned(), key.to_owned())).exec(&self.db).await.repo()?;
         Ok(())
     }
 
@@ -1020,7 +1020,7 @@ impl ThrottleRepo for Store {
                 ],
             ),
         };
-        Ok(self.writer.execute_raw(stmt).await.repo()?.rows_affected() == 1)
+        Ok(self.db.execute_raw(stmt).await.repo()?.rows_affected() == 1)
     }
 
     async fn refund_failure(&self, realm: RealmName<'_>, key: &str) -> RepoResult<()> {
@@ -1031,7 +1031,7 @@ impl ThrottleRepo for Store {
         } else {
             "UPDATE login_failures SET count = count - 1 WHERE realm = ?1 AND key = ?2 AND count > 0"
         };
-        self.writer
+        self.db
             .execute_raw(sea_orm::Statement::from_sql_and_values(backend, sql, [realm.into(), key.into()]))
             .await
             .repo()?;
@@ -1043,7 +1043,7 @@ impl ThrottleRepo for Store {
 impl AuditRepo for Store {
     async fn record_event(&self, event: &AuditEvent) -> RepoResult<()> {
         audit_events::Entity::insert(audit_events::ActiveModel::from(event))
-            .exec_without_returning(&self.writer)
+            .exec_without_returning(&self.db)
             .await
             .repo()?;
         Ok(())
@@ -1065,7 +1065,7 @@ impl AuditRepo for Store {
 #[async_trait]
 impl RegistrationRepo for Store {
     async fn create_initial_token(&self, token: &InitialAccessToken) -> RepoResult<()> {
-        insert(&self.writer, initial_access_tokens::Model::from(token)).await
+        insert(&self.db, initial_access_tokens::Model::from(token)).await
     }
 
     async fn initial_tokens(&self, realm: RealmName<'_>) -> RepoResult<Vec<InitialAccessToken>> {
@@ -1084,7 +1084,7 @@ impl RegistrationRepo for Store {
         let res = initial_access_tokens::Entity::delete_many()
             .filter(initial_access_tokens::Column::Realm.eq(realm))
             .filter(initial_access_tokens::Column::Id.eq(id))
-            .exec(&self.writer)
+            .exec(&self.db)
             .await
             .repo()?;
         found(res.rows_affected, || format!("initial access token '{id}' in realm '{realm}'"))
@@ -1173,7 +1173,7 @@ impl RegistrationRepo for Store {
                     .update_column(client_registrations::Column::TokenDigest)
                     .to_owned(),
             )
-            .exec_without_returning(&self.writer)
+            .exec_without_returning(&self.db)
             .await
             .repo()?;
         Ok(())
@@ -1209,7 +1209,7 @@ impl RegistrationRepo for Store {
             .filter(client_registrations::Column::Realm.eq(realm))
             .filter(client_registrations::Column::ClientId.eq(client_id))
             .filter(client_registrations::Column::TokenDigest.eq(old.as_str()))
-            .exec(&self.writer)
+            .exec(&self.db)
             .await
             .repo()?;
         Ok(res.rows_affected == 1)
@@ -1280,7 +1280,7 @@ impl RegistrationRepo for Store {
                     .update_column(registration_policies::Column::Config)
                     .to_owned(),
             )
-            .exec_without_returning(&self.writer)
+            .exec_without_returning(&self.db)
             .await
             .repo()?;
         Ok(())
@@ -1303,11 +1303,11 @@ impl ReplayRepo for Store {
         used_assertions::Entity::delete_many()
             .filter(used_assertions::Column::Realm.eq(realm))
             .filter(used_assertions::Column::ExpiresAt.lte(now.secs()))
-            .exec(&self.writer)
+            .exec(&self.db)
             .await
             .repo()?;
         let row = used_assertions::Model::from(crate::convert::UsedAssertion(realm, client_id, jti, expires_at));
-        match insert(&self.writer, row).await {
+        match insert(&self.db, row).await {
             Ok(()) => Ok(true),
             Err(RepoError::Conflict(_)) => Ok(false),
             Err(e) => Err(e),
@@ -1342,7 +1342,7 @@ async fn delete_expired_from(
 #[async_trait]
 impl CleanupRepo for Store {
     async fn delete_expired(&self, now: UnixTime, failures_before: UnixTime, batch: u64) -> RepoResult<Expired> {
-        let db = &self.writer;
+        let db = &self.db;
         // The clients each expiring session served go first, with the same bound.
         let expiring_sessions = Query::select()
             .columns(["realm", "id"])

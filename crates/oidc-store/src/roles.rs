@@ -36,7 +36,7 @@ impl RoleRepo for Store {
             name: role.name.clone(),
             description: role.description.clone(),
         };
-        insert(&self.writer, row).await.map_err(|e| match e {
+        insert(&self.db, row).await.map_err(|e| match e {
             RepoError::Conflict(_) => RepoError::Conflict(format!("role '{}'", role.name)),
             other => other,
         })
@@ -110,7 +110,7 @@ impl RoleRepo for Store {
             role_assignments::Column::HolderId,
             role_assignments::Column::Role,
         ];
-        insert_or_ignore(&self.writer, row.into_active_model(), key).await
+        insert_or_ignore(&self.db, row.into_active_model(), key).await
     }
 
     async fn revoke_role(&self, realm: RealmName<'_>, holder: &RoleHolder, role: &str) -> RepoResult<()> {
@@ -121,7 +121,7 @@ impl RoleRepo for Store {
             .filter(role_assignments::Column::HolderKind.eq(kind))
             .filter(role_assignments::Column::HolderId.eq(id))
             .filter(role_assignments::Column::Role.eq(role))
-            .exec(&self.writer)
+            .exec(&self.db)
             .await
             .repo()?;
         found(res.rows_affected, || format!("role '{role}' of {kind} '{id}'"))
