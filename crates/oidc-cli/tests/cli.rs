@@ -14,11 +14,31 @@ fn oidc(db: &std::path::Path) -> Command {
     c
 }
 
-fn temp_db(name: &str) -> std::path::PathBuf {
+/// A database file in a directory of its own, removed with everything in it when the test ends.
+struct TempDb {
+    dir: std::path::PathBuf,
+    db: std::path::PathBuf,
+}
+
+impl std::ops::Deref for TempDb {
+    type Target = std::path::Path;
+    fn deref(&self) -> &std::path::Path {
+        &self.db
+    }
+}
+
+impl Drop for TempDb {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn temp_db(name: &str) -> TempDb {
     let dir = std::env::temp_dir().join(format!("oidc-cli-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    dir.join("db.sqlite")
+    let db = dir.join("db.sqlite");
+    TempDb { dir, db }
 }
 
 fn run(mut c: Command, stdin: Option<&str>) -> (bool, String, String) {
