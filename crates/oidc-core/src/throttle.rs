@@ -12,9 +12,11 @@
 //! doubling with every further failure up to `max_lockout`.
 //!
 //! An attempt on a username is counted *before* its password is checked
-//! ([`reserve`], stored by compare-and-swap), and forgotten after a success, so
-//! that any number of concurrent guesses, on any number of instances, never get
-//! more than the threshold checked. Client addresses are slowed down rather
+//! ([`reserve`], stored by compare-and-swap), and taken back when it succeeds
+//! (a success forgives only itself: earlier failures stay until the window
+//! forgets them), so that any number of concurrent guesses, on any number of
+//! instances, with or without the right password among them, never get more
+//! than the threshold of wrong passwords checked. Client addresses are slowed down rather
 //! than locked unless the operator chooses [`AddressLimit::Lock`] ([`address_delay`]).
 
 use std::net::IpAddr;

@@ -31,8 +31,8 @@ pub(crate) enum PasswordCheck<T> {
 ///
 /// The attempt is counted against the username *before* `verify` runs, by
 /// compare-and-swap in the store, so that concurrent guesses on any number of
-/// server instances never get more than the threshold checked; a success takes
-/// the count away again. The client address is slowed down past its threshold
+/// server instances never get more than the threshold of wrong passwords
+/// checked; a success takes back its own count only. The client address is slowed down past its threshold
 /// (or, if the operator chose so, counted and locked like a username).
 pub(crate) async fn password_check<T, F, Fut>(
     app: &App,
@@ -77,7 +77,11 @@ where
         }
     };
     if let Some(t) = verify().await? {
-        app.repos.clear_failures(RealmName::new(realm), &user_key).await?;
+        // Only this attempt's own count is taken back: failures counted before it
+        // stay until the window forgets them, so that a right password checked in
+        // the middle of a burst of guesses frees no room for more guesses, and no
+        // more than the threshold of wrong passwords is ever checked per window.
+        app.repos.refund_failure(RealmName::new(realm), &user_key).await?;
         refund_address().await?;
         return Ok(PasswordCheck::Passed(t));
     }
@@ -103,7 +107,7 @@ const IN_FLIGHT_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
 ///
 /// Attempts are counted before their passwords are checked, so a count at the
 /// limit may be made of attempts still in flight, some of them right: a right
-/// one clears the count. So when the limit is reached by attempts counted in
+/// one takes its own count back. So when the limit is reached by attempts counted in
 /// the last two seconds, this waits (up to [`IN_FLIGHT_WAIT`]) for them to be
 /// decided instead of refusing at once: several correct logins of one user at
 /// the same moment all go through, while guesses still never get more than the

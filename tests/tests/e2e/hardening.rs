@@ -60,7 +60,8 @@ async fn password_grant(
 
 /// RFC 6749 §10.7 and §4.3.2: 39 wrong passwords and the right one, sent at
 /// once to two server instances sharing one database, get no more than the
-/// limit of 3 passwords checked; the rest are refused as locked without a check.
+/// limit of 3 wrong passwords checked, wherever the right one falls among them;
+/// the rest are refused as locked without a check.
 async fn concurrent_guesses_get_at_most_the_limit_checked(backend: Backend) {
     let db = SharedDb::new(backend).await;
     let opts = || ServerOptions::new("127.0.0.1:0", settings(3, 10_000, AddressLimit::Delay));
@@ -97,9 +98,12 @@ async fn concurrent_guesses_get_at_most_the_limit_checked(backend: Backend) {
             _ => panic!("unexpected answer {status} {body}"),
         }
     }
-    assert!(checked_wrong + succeeded <= 3, "{checked_wrong} wrong and {succeeded} right passwords were checked");
+    // The right password may be among the first three counted and succeed; it
+    // takes back only its own count, so the wrong ones checked stay within the limit.
+    assert!(checked_wrong <= 3, "{checked_wrong} wrong and {succeeded} right passwords were checked");
+    assert!(succeeded <= 1);
     assert_eq!(checked_wrong + succeeded + locked, 40);
-    assert!(locked >= 37);
+    assert!(locked >= 36);
     a.server.stop().await.unwrap();
     b.server.stop().await.unwrap();
 }
