@@ -63,7 +63,6 @@ pub async fn create_token_pairs(db: &impl ConnectionTrait) -> Result<(), DbErr> 
     if db.get_database_backend() != DbBackend::Sqlite {
         return Ok(());
     }
-    drop_token_pairs(db).await?;
     let tables = [
         ("a", "access_tokens", columns(db, "access_tokens").await?),
         ("r", "refresh_tokens", columns(db, "refresh_tokens").await?),
@@ -79,14 +78,20 @@ pub async fn create_token_pairs(db: &impl ConnectionTrait) -> Result<(), DbErr> 
         let values: Vec<String> = cols.iter().map(|c| format!("NEW.{}", quoted(&format!("{prefix}_{c}")))).collect();
         inserts.push(format!("INSERT INTO {table} ({}) VALUES ({});", names.join(", "), values.join(", ")));
     }
-    // `WHERE 0`: the view is only ever written to.
+    // One multi-statement call on one connection, inside a savepoint: other
+    // connections load the schema with both the view and its trigger or with
+    // neither. A connection that saw the view without the trigger would fail
+    // to prepare an insert into it ("cannot modify token_pairs because it is a
+    // view"), and SQLite does not re-read a schema on that error as it does
+    // on "no such table". `WHERE 0`: the view is only ever written to.
     db.execute_unprepared(&format!(
-        "CREATE VIEW token_pairs AS SELECT {} FROM access_tokens a, refresh_tokens r WHERE 0",
-        selected.join(", ")
-    ))
-    .await?;
-    db.execute_unprepared(&format!(
-        "CREATE TRIGGER token_pairs_insert INSTEAD OF INSERT ON token_pairs BEGIN {} END",
+        "SAVEPOINT token_pairs_schema; \
+         DROP TRIGGER IF EXISTS token_pairs_insert; \
+         DROP VIEW IF EXISTS token_pairs; \
+         CREATE VIEW token_pairs AS SELECT {} FROM access_tokens a, refresh_tokens r WHERE 0; \
+         CREATE TRIGGER token_pairs_insert INSTEAD OF INSERT ON token_pairs BEGIN {} END; \
+         RELEASE token_pairs_schema;",
+        selected.join(", "),
         inserts.join(" ")
     ))
     .await?;
