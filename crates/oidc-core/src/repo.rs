@@ -214,13 +214,11 @@ pub trait CodeRepo: Send + Sync {
     /// Marks the code of `client_id` used and returns it, atomically: of
     /// concurrent calls for one code exactly one sees [`Redeemed::First`]. A
     /// code of another client is left as it is ([`Redeemed::OtherClient`]),
-    /// so that presenting a leaked code cannot spend it.
-    async fn redeem_code(&self, realm: RealmName<'_>, digest: &Digest, client_id: ClientId<'_>)
-    -> RepoResult<Redeemed>;
-    /// [`Self::redeem_code`], and for a first redemption what the token
-    /// endpoint reads next, found with the code in one read where the storage
-    /// can join: its login session if it has one that is unexpired at `now`,
-    /// and its user. For any other outcome the [`CodeContext`] is empty.
+    /// so that presenting a leaked code cannot spend it. A first redemption
+    /// comes with what the token endpoint reads next, found with the code in
+    /// one read where the storage can join: its login session if it has one
+    /// that is unexpired at `now`, and its user. For any other outcome the
+    /// [`CodeContext`] is empty.
     async fn redeem_code_with_context(
         &self,
         realm: RealmName<'_>,

@@ -646,58 +646,19 @@ impl ConsentRepo for Store {
     }
 }
 
-/// `UPDATE auth_codes SET used = true WHERE` the code is `client_id`'s and
-/// unused: the row lock (PostgreSQL) or the write lock (SQLite) lets exactly
-/// one of concurrent callers match, and only the code's own client.
-fn spend_unused_code(realm: &str, digest: &Digest, client_id: &str) -> sea_orm::UpdateMany<auth_codes::Entity> {
-    auth_codes::Entity::update_many()
-        .col_expr(auth_codes::Column::Used, Expr::value(true))
-        .filter(auth_codes::Column::Digest.eq(digest.as_str()))
-        .filter(auth_codes::Column::Realm.eq(realm))
-        .filter(auth_codes::Column::ClientId.eq(client_id))
-        .filter(auth_codes::Column::Used.eq(false))
-}
-
 #[async_trait]
 impl CodeRepo for Store {
     async fn save_code(&self, code: &CodeRecord) -> RepoResult<()> {
         insert(&self.db, auth_codes::Model::from(code)).await
     }
 
-    /// [`spend_unused_code`] with `RETURNING *`. Only when it matched nothing
-    /// does a `SELECT` tell a replay from another client's or an unknown code.
-    async fn redeem_code(
-        &self,
-        realm: RealmName<'_>,
-        digest: &Digest,
-        client_id: ClientId<'_>,
-    ) -> RepoResult<Redeemed> {
-        let realm = realm.as_str();
-        let client_id = client_id.as_str();
-        let first = spend_unused_code(realm, digest, client_id).exec_with_returning(&self.db).await.repo()?;
-        if let Some(row) = first.into_iter().next() {
-            return Ok(Redeemed::First(row.try_into()?));
-        }
-        let row = auth_codes::Entity::find_by_id(digest.as_str())
-            .filter(auth_codes::Column::Realm.eq(realm))
-            .all(&self.db)
-            .await
-            .repo()?
-            .into_iter()
-            .next();
-        Ok(match row {
-            Some(row) if row.client_id != client_id => Redeemed::OtherClient,
-            Some(row) => Redeemed::Replayed(row.try_into()?),
-            None => Redeemed::Unknown,
-        })
-    }
-
-    /// Two statements on the hot path: [`spend_unused_code`], which decides
-    /// the one winner, then one
-    /// read of the code `LEFT JOIN`ed with its session and its user, which
-    /// also tells a replay from another client's or an unknown code. No
-    /// transaction is needed: only the `UPDATE` decides, and a code's
-    /// session and user are read as they are now.
+    /// Two statements: `UPDATE auth_codes SET used = true WHERE` the code is
+    /// `client_id`'s and unused, where the row lock (PostgreSQL) or the write
+    /// lock (SQLite) lets exactly one of concurrent callers match, and only
+    /// the code's own client; then one read of the code `LEFT JOIN`ed with its
+    /// session and its user, which also tells a replay from another client's
+    /// or an unknown code. No transaction is needed: only the `UPDATE`
+    /// decides, and a code's session and user are read as they are now.
     async fn redeem_code_with_context(
         &self,
         realm: RealmName<'_>,
@@ -707,7 +668,17 @@ impl CodeRepo for Store {
     ) -> RepoResult<(Redeemed, CodeContext)> {
         let realm = realm.as_str();
         let client_id = client_id.as_str();
-        let won = spend_unused_code(realm, digest, client_id).exec(&self.db).await.repo()?.rows_affected == 1;
+        let won = auth_codes::Entity::update_many()
+            .col_expr(auth_codes::Column::Used, Expr::value(true))
+            .filter(auth_codes::Column::Digest.eq(digest.as_str()))
+            .filter(auth_codes::Column::Realm.eq(realm))
+            .filter(auth_codes::Column::ClientId.eq(client_id))
+            .filter(auth_codes::Column::Used.eq(false))
+            .exec(&self.db)
+            .await
+            .repo()?
+            .rows_affected
+            == 1;
         let row = auth_codes::Entity::find_by_id(digest.as_str())
             .filter(auth_codes::Column::Realm.eq(realm))
             .find_also_related(login_sessions::Entity)
@@ -822,7 +793,7 @@ impl TokenRepo for Store {
         Ok(r.rows_affected > 0)
     }
 
-    /// Like [`CodeRepo::redeem_code`]: one conditional `UPDATE ... RETURNING`.
+    /// Like [`CodeRepo::redeem_code_with_context`], one conditional `UPDATE` decides, here with `RETURNING`.
     /// Then, with a reuse interval, a second conditional `UPDATE ... SET reused_at = now
     /// WHERE used AND reused_at IS NULL AND used_at > now - interval RETURNING`.
     async fn use_refresh_token(

@@ -388,6 +388,16 @@ fn refresh(digest: &str, client_id: &str, user_id: &str, grant: &str) -> Refresh
 }
 
 /// The `Debug` text of a record: every field, secrets redacted.
+/// Redeems a code as the token endpoint does, keeping only the outcome.
+async fn redeem(
+    s: &Store,
+    realm: RealmName<'_>,
+    digest: &Digest,
+    client_id: ClientId<'_>,
+) -> Result<Redeemed, RepoError> {
+    Ok(s.redeem_code_with_context(realm, digest, client_id, UnixTime(0)).await?.0)
+}
+
 fn dbg(v: &impl std::fmt::Debug) -> String {
     format!("{v:?}")
 }
@@ -615,7 +625,7 @@ async fn clients_delete_removes_codes_tokens_and_consents(s: Store) {
     s.delete_client(RealmName::new("r"), ClientId::new("c1")).await.expect("delete");
     assert!(s.client(RealmName::new("r"), ClientId::new("c1")).await.expect("client").is_none());
     assert!(matches!(
-        s.redeem_code(RealmName::new("r"), &Digest("code1".into()), ClientId::new("c1")).await.expect("redeem"),
+        redeem(&s, RealmName::new("r"), &Digest("code1".into()), ClientId::new("c1")).await.expect("redeem"),
         Redeemed::Unknown
     ));
     assert!(s.access_token(RealmName::new("r"), &Digest("at1".into())).await.expect("token").is_none());
@@ -634,7 +644,7 @@ async fn clients_delete_removes_codes_tokens_and_consents(s: Store) {
     assert!(s.access_token(RealmName::new("r"), &Digest("at2".into())).await.expect("token").is_some());
     assert!(s.consent(RealmName::new("r"), UserId::new("u1"), ClientId::new("c2")).await.expect("consent").is_some());
     assert!(matches!(
-        s.redeem_code(RealmName::new("r"), &Digest("code2".into()), ClientId::new("c2")).await.expect("redeem"),
+        redeem(&s, RealmName::new("r"), &Digest("code2".into()), ClientId::new("c2")).await.expect("redeem"),
         Redeemed::First(_)
     ));
 
@@ -662,7 +672,7 @@ async fn corrupt_stored_values_are_backend_errors(s: Store) {
     assert!(is_backend(s.clients(RealmName::new("r")).await), "a corrupt row fails the list");
     assert!(is_backend(s.keys(RealmName::new("r")).await), "unknown key state");
     assert!(
-        is_backend(s.redeem_code(RealmName::new("r"), &Digest("code1".into()), ClientId::new("c1")).await),
+        is_backend(redeem(&s, RealmName::new("r"), &Digest("code1".into()), ClientId::new("c1")).await),
         "unknown PKCE method"
     );
     let e = s.client(RealmName::new("r"), ClientId::new("c1")).await.expect_err("corrupt");
@@ -739,7 +749,7 @@ async fn users_delete_removes_sessions_codes_tokens_and_consents(s: Store) {
     assert!(s.user(RealmName::new("r"), UserId::new("u1")).await.expect("user").is_none());
     assert!(s.session(RealmName::new("r"), &Digest("s-u1".into()), now).await.expect("session").is_none());
     assert!(matches!(
-        s.redeem_code(RealmName::new("r"), &Digest("code-u1".into()), ClientId::new("c1")).await.expect("redeem"),
+        redeem(&s, RealmName::new("r"), &Digest("code-u1".into()), ClientId::new("c1")).await.expect("redeem"),
         Redeemed::Unknown
     ));
     assert!(s.access_token(RealmName::new("r"), &Digest("at-u1".into())).await.expect("token").is_none());
@@ -877,7 +887,7 @@ async fn ending_a_session_ends_its_tokens_but_not_offline_ones(s: Store) {
     assert!(kept.offline);
     assert!(
         matches!(
-            s.redeem_code(RealmName::new("r"), &c.digest, ClientId::new("c1")).await.expect("redeem"),
+            redeem(&s, RealmName::new("r"), &c.digest, ClientId::new("c1")).await.expect("redeem"),
             Redeemed::Replayed(_)
         ),
         "code spent"
@@ -953,37 +963,37 @@ async fn codes_redeem_first_replayed_unknown(s: Store) {
     plain.code_challenge_method = None;
     plain.session_id = None;
     s.save_code(&plain).await.expect("save");
-    match s.redeem_code(RealmName::new("r"), &c.digest, ClientId::new("c1")).await.expect("redeem") {
+    match redeem(&s, RealmName::new("r"), &c.digest, ClientId::new("c1")).await.expect("redeem") {
         Redeemed::First(got) => assert_eq!(dbg(&got), dbg(&c)),
         other => panic!("expected the first redemption, got {other:?}"),
     }
-    match s.redeem_code(RealmName::new("r"), &c.digest, ClientId::new("c1")).await.expect("redeem") {
+    match redeem(&s, RealmName::new("r"), &c.digest, ClientId::new("c1")).await.expect("redeem") {
         Redeemed::Replayed(got) => assert_eq!(got.grant_id, "g1", "a replay names the grant to revoke"),
         other => panic!("expected a replay, got {other:?}"),
     }
     assert!(matches!(
-        s.redeem_code(RealmName::new("r"), &c.digest, ClientId::new("c1")).await.expect("redeem"),
+        redeem(&s, RealmName::new("r"), &c.digest, ClientId::new("c1")).await.expect("redeem"),
         Redeemed::Replayed(_)
     ));
-    match s.redeem_code(RealmName::new("r"), &plain.digest, ClientId::new("c1")).await.expect("redeem") {
+    match redeem(&s, RealmName::new("r"), &plain.digest, ClientId::new("c1")).await.expect("redeem") {
         Redeemed::First(got) => assert_eq!(dbg(&got), dbg(&plain)),
         other => panic!("expected the first redemption, got {other:?}"),
     }
     assert!(matches!(
-        s.redeem_code(RealmName::new("r"), &Digest("nope".into()), ClientId::new("c1")).await.expect("redeem"),
+        redeem(&s, RealmName::new("r"), &Digest("nope".into()), ClientId::new("c1")).await.expect("redeem"),
         Redeemed::Unknown
     ));
     s.save_code(&code("d3", "c1", "u1", "g3")).await.expect("save");
     assert!(
         matches!(
-            s.redeem_code(RealmName::new("other"), &Digest("d3".into()), ClientId::new("c1")).await.expect("redeem"),
+            redeem(&s, RealmName::new("other"), &Digest("d3".into()), ClientId::new("c1")).await.expect("redeem"),
             Redeemed::Unknown
         ),
         "codes are scoped by realm"
     );
     assert!(
         matches!(
-            s.redeem_code(RealmName::new("r"), &Digest("d3".into()), ClientId::new("c1")).await.expect("redeem"),
+            redeem(&s, RealmName::new("r"), &Digest("d3".into()), ClientId::new("c1")).await.expect("redeem"),
             Redeemed::First(_)
         ),
         "a redemption in another realm does not spend the code"
@@ -1052,7 +1062,7 @@ async fn codes_and_refresh_tokens_of_another_client_are_not_spent(s: Store) {
     s.save_tokens(&access("at1", "c1", "u1", "g2"), Some(&refresh("rt1", "c1", "u1", "g2"))).await.expect("save");
     for _ in 0..2 {
         assert!(matches!(
-            s.redeem_code(RealmName::new("r"), &Digest("d1".into()), ClientId::new("c2")).await.expect("redeem"),
+            redeem(&s, RealmName::new("r"), &Digest("d1".into()), ClientId::new("c2")).await.expect("redeem"),
             Redeemed::OtherClient
         ));
         assert!(matches!(
@@ -1063,7 +1073,7 @@ async fn codes_and_refresh_tokens_of_another_client_are_not_spent(s: Store) {
         ));
     }
     assert!(matches!(
-        s.redeem_code(RealmName::new("r"), &Digest("d1".into()), ClientId::new("c1")).await.expect("redeem"),
+        redeem(&s, RealmName::new("r"), &Digest("d1".into()), ClientId::new("c1")).await.expect("redeem"),
         Redeemed::First(_)
     ));
     assert!(matches!(
@@ -1074,7 +1084,7 @@ async fn codes_and_refresh_tokens_of_another_client_are_not_spent(s: Store) {
     ));
     // Once spent, another client's presentation is still no replay of the owner's.
     assert!(matches!(
-        s.redeem_code(RealmName::new("r"), &Digest("d1".into()), ClientId::new("c2")).await.expect("redeem"),
+        redeem(&s, RealmName::new("r"), &Digest("d1".into()), ClientId::new("c2")).await.expect("redeem"),
         Redeemed::OtherClient
     ));
     assert!(matches!(
@@ -1144,19 +1154,10 @@ async fn codes_concurrent_redemptions_have_one_winner(s: Store) {
     for round in 0..3 {
         let digest = Digest(format!("race-{round}"));
         s.save_code(&code(&digest.0, "c1", "u1", "g1")).await.expect("save");
-        // Half of them redeem as the token endpoint does, with the code's context.
         let tasks: Vec<_> = (0..16)
-            .map(|i| {
+            .map(|_| {
                 let (s, d) = (s.clone(), digest.clone());
-                tokio::spawn(async move {
-                    if i % 2 == 0 {
-                        s.redeem_code(RealmName::new("r"), &d, ClientId::new("c1")).await
-                    } else {
-                        s.redeem_code_with_context(RealmName::new("r"), &d, ClientId::new("c1"), UnixTime(1))
-                            .await
-                            .map(|(redeemed, _)| redeemed)
-                    }
-                })
+                tokio::spawn(async move { redeem(&s, RealmName::new("r"), &d, ClientId::new("c1")).await })
             })
             .collect();
         let (mut first, mut replayed) = (0, 0);
@@ -1342,7 +1343,7 @@ async fn tokens_revoke_grant_removes_its_tokens(s: Store) {
     }
     assert!(
         matches!(
-            s.redeem_code(RealmName::new("r"), &Digest("code1".into()), ClientId::new("c1")).await.expect("redeem"),
+            redeem(&s, RealmName::new("r"), &Digest("code1".into()), ClientId::new("c1")).await.expect("redeem"),
             Redeemed::Replayed(_)
         ),
         "the grant's code is spent"
@@ -1937,11 +1938,11 @@ async fn cleanup_deletes_expired_rows_in_batches_and_keeps_live_ones(s: Store) {
 
     // The live ones stay.
     assert!(matches!(
-        s.redeem_code(RealmName::new("r"), &Digest("code3".into()), ClientId::new("c1")).await.expect("code"),
+        redeem(&s, RealmName::new("r"), &Digest("code3".into()), ClientId::new("c1")).await.expect("code"),
         Redeemed::First(_)
     ));
     assert!(matches!(
-        s.redeem_code(RealmName::new("r"), &Digest("code1".into()), ClientId::new("c1")).await.expect("code"),
+        redeem(&s, RealmName::new("r"), &Digest("code1".into()), ClientId::new("c1")).await.expect("code"),
         Redeemed::Unknown
     ));
     assert!(s.access_token(RealmName::new("r"), &Digest("at3".into())).await.expect("at").is_some());
