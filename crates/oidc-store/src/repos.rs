@@ -1,12 +1,14 @@
 //! The repository traits of `oidc-core`, implemented for [`Store`].
 //!
-//! Every method is one statement except the deletions that cascade
+//! Every method is one statement, except the deletions that cascade
 //! (`delete_client`, `delete_user`, `revoke_grant`), which run in one
-//! transaction, and `save_tokens` with a refresh token, which is one statement
-//! on PostgreSQL and one transaction on SQLite. Updates and deletions of a
-//! named row report `NotFound` when no row matched.
+//! transaction, and the redemptions of codes and refresh tokens, whose one
+//! conditional `UPDATE` decides and whose further statement reads what it
+//! decided. Updates and deletions of a named row report `NotFound` when no
+//! row matched.
 //!
-//! Lookups by a unique key read `.all()` and take the first row, never
+//! Lookups by a unique key read `.all()` and take the first row
+//! ([`UniqueRow`]), never
 //! `.one()`: SeaORM's `one()` adds a bound `LIMIT ?`, and SQLite (3.47 and
 //! later) plans a bound LIMIT by its value, so binding it again at the next
 //! execution expires the cached statement and SQLite parses and plans it anew
@@ -90,6 +92,38 @@ fn prefixed<A: ActiveModelTrait>(prefix: &str, row: &A) -> Vec<(String, sea_orm:
         .collect()
 }
 
+/// The row of a lookup by a unique key: `.all()` and its first row, never
+/// SeaORM's `.one()` and its bound `LIMIT` (see the module's documentation).
+trait UniqueRow {
+    /// What one row reads as.
+    type Row;
+    /// The row, if there is one.
+    fn unique_row<C: ConnectionTrait>(self, db: &C) -> impl Future<Output = RepoResult<Option<Self::Row>>> + Send;
+}
+
+impl<E: EntityTrait> UniqueRow for sea_orm::Select<E> {
+    type Row = E::Model;
+    async fn unique_row<C: ConnectionTrait>(self, db: &C) -> RepoResult<Option<E::Model>> {
+        Ok(self.all(db).await.repo()?.into_iter().next())
+    }
+}
+
+impl<E: EntityTrait, F: EntityTrait> UniqueRow for sea_orm::SelectTwo<E, F> {
+    type Row = (E::Model, Option<F::Model>);
+    async fn unique_row<C: ConnectionTrait>(self, db: &C) -> RepoResult<Option<Self::Row>> {
+        Ok(self.all(db).await.repo()?.into_iter().next())
+    }
+}
+
+impl<E: EntityTrait, F: EntityTrait, G: EntityTrait, T: sea_orm::Topology + Send> UniqueRow
+    for sea_orm::SelectThree<E, F, G, T>
+{
+    type Row = (E::Model, Option<F::Model>, Option<G::Model>);
+    async fn unique_row<C: ConnectionTrait>(self, db: &C) -> RepoResult<Option<Self::Row>> {
+        Ok(self.all(db).await.repo()?.into_iter().next())
+    }
+}
+
 pub(crate) fn found(rows_affected: u64, what: impl FnOnce() -> String) -> RepoResult<()> {
     if rows_affected == 0 { Err(RepoError::NotFound(what())) } else { Ok(()) }
 }
@@ -98,7 +132,7 @@ pub(crate) fn found(rows_affected: u64, what: impl FnOnce() -> String) -> RepoRe
 impl RealmRepo for Store {
     async fn realm(&self, name: RealmName<'_>) -> RepoResult<Option<Realm>> {
         let name = name.as_str();
-        Ok(realms::Entity::find_by_id(name).all(&self.db).await.repo()?.into_iter().next().map(Realm::from))
+        Ok(realms::Entity::find_by_id(name).unique_row(&self.db).await?.map(Realm::from))
     }
 
     async fn create_realm(&self, realm: &Realm) -> RepoResult<()> {
@@ -163,11 +197,8 @@ impl ClientRepo for Store {
         let row = clients::Entity::find()
             .filter(clients::Column::Realm.eq(realm))
             .filter(clients::Column::ClientId.eq(client_id))
-            .all(&self.db)
-            .await
-            .repo()?
-            .into_iter()
-            .next();
+            .unique_row(&self.db)
+            .await?;
         Ok(row.map(Client::try_from).transpose()?)
     }
 
@@ -263,11 +294,8 @@ impl UserRepo for Store {
         let row = users::Entity::find()
             .filter(users::Column::Realm.eq(realm))
             .filter(users::Column::Username.eq(username))
-            .all(&self.db)
-            .await
-            .repo()?
-            .into_iter()
-            .next();
+            .unique_row(&self.db)
+            .await?;
         Ok(row.map(User::try_from).transpose()?)
     }
 
@@ -277,11 +305,8 @@ impl UserRepo for Store {
         let row = users::Entity::find()
             .filter(users::Column::Realm.eq(realm))
             .filter(users::Column::Id.eq(id))
-            .all(&self.db)
-            .await
-            .repo()?
-            .into_iter()
-            .next();
+            .unique_row(&self.db)
+            .await?;
         Ok(row.map(User::try_from).transpose()?)
     }
 
@@ -396,11 +421,8 @@ impl SessionRepo for Store {
         let row = login_sessions::Entity::find_by_id(digest.as_str())
             .filter(login_sessions::Column::Realm.eq(realm))
             .filter(login_sessions::Column::ExpiresAt.gt(now.secs()))
-            .all(&self.db)
-            .await
-            .repo()?
-            .into_iter()
-            .next();
+            .unique_row(&self.db)
+            .await?;
         Ok(row.map(LoginSession::from))
     }
 
@@ -416,11 +438,8 @@ impl SessionRepo for Store {
             .filter(login_sessions::Column::Realm.eq(realm))
             .filter(login_sessions::Column::ExpiresAt.gt(now.secs()))
             .find_also_related(users::Entity)
-            .all(&self.db)
-            .await
-            .repo()?
-            .into_iter()
-            .next();
+            .unique_row(&self.db)
+            .await?;
         let Some((session, user)) = row else { return Ok(None) };
         Ok(Some((LoginSession::from(session), user.map(User::try_from).transpose()?)))
     }
@@ -443,11 +462,8 @@ impl SessionRepo for Store {
             .filter(login_sessions::Column::Realm.eq(realm))
             .filter(login_sessions::Column::Id.eq(id))
             .filter(login_sessions::Column::ExpiresAt.gt(now.secs()))
-            .all(&self.db)
-            .await
-            .repo()?
-            .into_iter()
-            .next();
+            .unique_row(&self.db)
+            .await?;
         Ok(row.map(LoginSession::from))
     }
 
@@ -575,11 +591,8 @@ impl ConsentRepo for Store {
             .filter(consents::Column::Realm.eq(realm))
             .filter(consents::Column::UserId.eq(user_id))
             .filter(consents::Column::ClientId.eq(client_id))
-            .all(&self.db)
-            .await
-            .repo()?
-            .into_iter()
-            .next();
+            .unique_row(&self.db)
+            .await?;
         Ok(row.map(Consent::try_from).transpose()?)
     }
 
@@ -683,11 +696,8 @@ impl CodeRepo for Store {
             .filter(auth_codes::Column::Realm.eq(realm))
             .find_also_related(login_sessions::Entity)
             .find_also_related(users::Entity)
-            .all(&self.db)
-            .await
-            .repo()?
-            .into_iter()
-            .next();
+            .unique_row(&self.db)
+            .await?;
         let Some((code, session, user)) = row else {
             return Ok((Redeemed::Unknown, CodeContext::default()));
         };
@@ -735,11 +745,8 @@ impl TokenRepo for Store {
         let realm = realm.as_str();
         let row = access_tokens::Entity::find_by_id(digest.as_str())
             .filter(access_tokens::Column::Realm.eq(realm))
-            .all(&self.db)
-            .await
-            .repo()?
-            .into_iter()
-            .next();
+            .unique_row(&self.db)
+            .await?;
         Ok(row.map(AccessTokenRecord::try_from).transpose()?)
     }
 
@@ -753,11 +760,8 @@ impl TokenRepo for Store {
         let row = access_tokens::Entity::find_by_id(digest.as_str())
             .filter(access_tokens::Column::Realm.eq(realm))
             .find_also_related(users::Entity)
-            .all(&self.db)
-            .await
-            .repo()?
-            .into_iter()
-            .next();
+            .unique_row(&self.db)
+            .await?;
         let Some((token, user)) = row else { return Ok(None) };
         Ok(Some((AccessTokenRecord::try_from(token)?, user.map(User::try_from).transpose()?)))
     }
@@ -772,11 +776,8 @@ impl TokenRepo for Store {
         let row = refresh_tokens::Entity::find_by_id(digest.as_str())
             .filter(refresh_tokens::Column::Realm.eq(realm))
             .find_also_related(users::Entity)
-            .all(&self.db)
-            .await
-            .repo()?
-            .into_iter()
-            .next();
+            .unique_row(&self.db)
+            .await?;
         let Some((token, user)) = row else { return Ok(None) };
         let used = token.used;
         Ok(Some((RefreshTokenRecord::try_from(token)?, used, user.map(User::try_from).transpose()?)))
@@ -837,11 +838,8 @@ impl TokenRepo for Store {
         }
         let row = refresh_tokens::Entity::find_by_id(digest.as_str())
             .filter(refresh_tokens::Column::Realm.eq(realm))
-            .all(&self.db)
-            .await
-            .repo()?
-            .into_iter()
-            .next();
+            .unique_row(&self.db)
+            .await?;
         Ok(match row {
             Some(row) if row.client_id != client_id => Rotated::OtherClient,
             Some(row) => Rotated::Replayed(row.try_into()?),
@@ -858,11 +856,8 @@ impl TokenRepo for Store {
         let row = refresh_tokens::Entity::find_by_id(digest.as_str())
             .filter(refresh_tokens::Column::Realm.eq(realm))
             .filter(refresh_tokens::Column::Used.eq(false))
-            .all(&self.db)
-            .await
-            .repo()?
-            .into_iter()
-            .next();
+            .unique_row(&self.db)
+            .await?;
         row.map(RefreshTokenRecord::try_from).transpose()
     }
 
@@ -891,12 +886,7 @@ impl TokenRepo for Store {
 impl ThrottleRepo for Store {
     async fn failures(&self, realm: RealmName<'_>, key: &str) -> RepoResult<Option<FailureCount>> {
         let realm = realm.as_str();
-        let row = login_failures::Entity::find_by_id((realm.to_owned(), key.to_owned()))
-            .all(&self.db)
-            .await
-            .repo()?
-            .into_iter()
-            .next();
+        let row = login_failures::Entity::find_by_id((realm.to_owned(), key.to_owned())).unique_row(&self.db).await?;
         Ok(row.map(FailureCount::from))
     }
 
@@ -1066,11 +1056,8 @@ impl RegistrationRepo for Store {
         let row = initial_access_tokens::Entity::find()
             .filter(initial_access_tokens::Column::Realm.eq(realm))
             .filter(initial_access_tokens::Column::Digest.eq(digest.as_str()))
-            .all(&self.db)
-            .await
-            .repo()?
-            .into_iter()
-            .next();
+            .unique_row(&self.db)
+            .await?;
         Ok(row.map(InitialAccessToken::from))
     }
 
@@ -1158,11 +1145,8 @@ impl RegistrationRepo for Store {
         let realm = realm.as_str();
         let client_id = client_id.as_str();
         let row = client_registrations::Entity::find_by_id((realm.to_owned(), client_id.to_owned()))
-            .all(&self.db)
-            .await
-            .repo()?
-            .into_iter()
-            .next();
+            .unique_row(&self.db)
+            .await?;
         Ok(row.map(ClientRegistration::from))
     }
 
@@ -1230,11 +1214,8 @@ impl RegistrationRepo for Store {
     async fn policies(&self, realm: RealmName<'_>, kind: PolicyKind) -> RepoResult<Option<String>> {
         let realm = realm.as_str();
         let row = registration_policies::Entity::find_by_id((realm.to_owned(), kind.as_str().to_owned()))
-            .all(&self.db)
-            .await
-            .repo()?
-            .into_iter()
-            .next();
+            .unique_row(&self.db)
+            .await?;
         Ok(row.map(|r| <(PolicyKind, String)>::from(r).1))
     }
 
