@@ -677,30 +677,10 @@ impl<'a> TokenFlow<'a> {
                 State::Auth(auth)
             }
             (State::Code(client, grant), Answer::Redeemed(redeemed)) => {
-                let GrantRequest::AuthorizationCode { redirect_uri, code_verifier, .. } = &grant else {
-                    return State::Failed(lost(), None);
-                };
-                let checked =
-                    super::check_code(redeemed, &client, redirect_uri.as_deref(), code_verifier.as_ref(), now);
-                self.after_check(client, checked)
+                self.code_checked(client, &grant, redeemed, None)
             }
             (State::Code(client, grant), Answer::RedeemedWith(redeemed, found)) => {
-                let GrantRequest::AuthorizationCode { redirect_uri, code_verifier, .. } = &grant else {
-                    return State::Failed(lost(), None);
-                };
-                let checked =
-                    super::check_code(redeemed, &client, redirect_uri.as_deref(), code_verifier.as_ref(), now);
-                match checked {
-                    Ok(grant) => {
-                        self.user = Some(found.user.filter(|u| u.id == grant.user_id));
-                        if grant.needs_session() {
-                            self.session_found(client, grant, found.session)
-                        } else {
-                            State::User(client, grant)
-                        }
-                    }
-                    Err(_) => self.after_check(client, checked),
-                }
+                self.code_checked(client, &grant, redeemed, Some(found))
             }
             (State::RefreshPrecheck(client, grant), Answer::RefreshRecord(record)) => {
                 let GrantRequest::RefreshToken { scope, .. } = &grant else {
@@ -746,6 +726,33 @@ impl<'a> TokenFlow<'a> {
             }
             (State::Store { records: None, response }, Answer::Done) => State::Issued(response),
             (_, _) => State::Failed(lost(), None),
+        }
+    }
+
+    /// After a code's redemption: the code checked, then the session and the
+    /// user, taken from `found` when they came with the code, else asked for.
+    fn code_checked(
+        &mut self,
+        client: Client,
+        request: &GrantRequest,
+        redeemed: Redeemed,
+        found: Option<CodeContext>,
+    ) -> State {
+        let GrantRequest::AuthorizationCode { redirect_uri, code_verifier, .. } = request else {
+            return State::Failed(lost(), None);
+        };
+        let checked =
+            super::check_code(redeemed, &client, redirect_uri.as_deref(), code_verifier.as_ref(), self.ctx.now);
+        match (checked, found) {
+            (Ok(grant), Some(found)) => {
+                self.user = Some(found.user.filter(|u| u.id == grant.user_id));
+                if grant.needs_session() {
+                    self.session_found(client, grant, found.session)
+                } else {
+                    State::User(client, grant)
+                }
+            }
+            (checked, _) => self.after_check(client, checked),
         }
     }
 
