@@ -5,7 +5,9 @@
 //! 3. the relying-party libraries the tests run unmodified: keycloak-js and
 //!    openid-client from npm into `target/npm`, python-keycloak from PyPI into
 //!    `target/py`; then the tests: `cargo nextest run --workspace` plus `cargo test --workspace --doc`
-//!    (nextest does not run doc tests), or `cargo test --workspace` without nextest
+//!    (nextest does not run doc tests), or `cargo test --workspace` without nextest;
+//!    then oidc-core on its own (clippy and its JOSE tests), where RSA signs
+//!    on ring instead of the aws-lc-rs the workspace build turns on
 //! 4. `cargo deny --offline check licenses bans sources`, and `check advisories`
 //!    against the best RustSec database at hand ([`crate::advisories`]); when
 //!    cargo-deny is missing, CI says so loudly
@@ -32,6 +34,10 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
         println!("==> cargo-nextest is not installed: running the tests with cargo test");
         step("tests", &["test", "--workspace"])?;
     }
+    // The workspace build turns on oidc-core's `aws-lc` feature (the server
+    // binary asks for it); an embedder of oidc-core alone signs RSA with ring.
+    step("oidc-core alone, RSA on ring: clippy", &["clippy", "-p", "oidc-core", "--lib", "--", "-D", "warnings"])?;
+    step("oidc-core alone, RSA on ring: JOSE tests", &["test", "-p", "oidc-core", "--lib", "jose"])?;
     // The fuzz targets are their own workspace; check that they still compile
     // against today's APIs (they run only with --extended or `cargo xtask fuzz`).
     crate::fuzz::prepare()?;
