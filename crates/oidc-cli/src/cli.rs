@@ -195,6 +195,11 @@ pub struct ServeArgs {
     /// Do not write an access-log line per request.
     #[arg(long, env = "OIDC_QUIET")]
     pub quiet: bool,
+    /// Server threads, each pinned to a CPU with its own connections (thread
+    /// per core); 1 runs one multi-threaded runtime. Overrides `[server]
+    /// threads`; default one per CPU the process may use, at most 8.
+    #[arg(long, env = "OIDC_THREADS", value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub threads: Option<u16>,
 }
 
 /// Realm commands.

@@ -55,7 +55,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             say!("Database is up to date.");
             Ok(())
         }
-        Command::Serve(args) => serve(store, &file, &realm, args).await,
+        Command::Serve(args) => serve(store, &database_url, &file, &realm, args).await,
         other => {
             store.migrate().await.context("migration failed")?;
             let store: Arc<dyn Repositories> = Arc::new(store);
@@ -144,9 +144,15 @@ fn raise_open_file_limit() -> u64 {
     }
 }
 
-async fn serve(store: Store, file: &FileConfig, realm: &str, args: ServeArgs) -> anyhow::Result<()> {
+async fn serve(store: Store, url: &str, file: &FileConfig, realm: &str, args: ServeArgs) -> anyhow::Result<()> {
     SERVING.store(true, std::sync::atomic::Ordering::Relaxed);
     store.migrate().await.context("migration failed")?;
+    let threads = match args.threads {
+        Some(n) => usize::from(n),
+        None => file.server_threads()?.unwrap_or_else(server::default_threads),
+    };
+    let store = store.with_shards(url, threads);
+    let per_core = (threads > 1).then(|| server::PerCore { threads, store: store.clone() });
     let store: Arc<dyn Repositories> = Arc::new(store);
     let boot = server::bootstrap(store.as_ref(), realm).await?;
     if boot.realm_created {
@@ -185,6 +191,7 @@ async fn serve(store: Store, file: &FileConfig, realm: &str, args: ServeArgs) ->
         opts.limits.max_connections = usable;
     }
     opts.cleanup = file.cleanup()?;
+    opts.per_core = per_core;
     let mut handle = server::spawn(opts, store.clone()).await?;
     let issuer = format!("{}/realms/{realm}", handle.base_url);
     say!("Listening on http://{}", handle.addr);

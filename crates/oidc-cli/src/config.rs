@@ -232,6 +232,10 @@ pub struct ServerSection {
     /// read again: the bound within which changes made by another instance or
     /// the CLI take effect (default 30).
     pub cache_refresh: Option<u64>,
+    /// Server threads, each pinned to a CPU with its own accept loop and its
+    /// own database connections (thread per core); 1 serves on one
+    /// multi-threaded runtime. Default: one per CPU the process may use, at most 8.
+    pub threads: Option<usize>,
 }
 
 /// `[outbound]`: where outbound fetches may go besides public https hosts.
@@ -389,6 +393,15 @@ impl FileConfig {
         Ok(limits)
     }
 
+    /// `[server] threads`, checked: 1 to 256; `None` when not set (one per CPU).
+    pub fn server_threads(&self) -> anyhow::Result<Option<usize>> {
+        match self.server.threads {
+            None => Ok(None),
+            Some(n) if (1..=256).contains(&n) => Ok(Some(n)),
+            Some(n) => bail!("server.threads must be between 1 and 256, got {n}"),
+        }
+    }
+
     /// `[server] cache_refresh`, checked: between 1 second and 1 hour.
     pub fn cache_refresh(&self) -> anyhow::Result<std::time::Duration> {
         match self.server.cache_refresh {
@@ -529,6 +542,17 @@ mod tests {
         assert_eq!((s.session_lifetime, s.session_idle, s.offline_idle, s.offline_max), (7200, 600, 100, 200));
         assert_eq!(c.session_management.unauthenticated_key.as_deref(), Some("k"));
         assert!(parse("").unwrap().settings().unwrap().session_management, "on by default, as in Keycloak");
+    }
+
+    #[test]
+    fn server_threads_default_to_one_per_cpu_and_are_bounded() {
+        for (text, want) in [("", None), ("threads = 1\n", Some(1)), ("threads = 8\n", Some(8))] {
+            assert_eq!(parse(&format!("[server]\n{text}")).unwrap().server_threads().unwrap(), want);
+        }
+        for bad in [0, 257] {
+            let e = parse(&format!("[server]\nthreads = {bad}\n")).unwrap().server_threads().unwrap_err();
+            assert!(e.to_string().contains("server.threads"), "{e}");
+        }
     }
 
     #[test]

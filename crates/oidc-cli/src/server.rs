@@ -100,6 +100,26 @@ pub struct ServerOptions {
     /// How long keys and clients are served from memory before they are read
     /// again (the bound for changes made elsewhere to reach this instance).
     pub cache_refresh: std::time::Duration,
+    /// Thread per core: accept loops on threads of their own (see [`PerCore`]);
+    /// `None` serves on the calling runtime.
+    pub per_core: Option<PerCore>,
+}
+
+/// A thread-per-core server: `threads` threads, each pinned to one of the
+/// CPUs the process may use (round robin), each running a single-threaded
+/// runtime with its own listening socket on the one port (`SO_REUSEPORT`, so
+/// the kernel spreads new connections over them) and, on an SQLite file, its
+/// own database connections ([`oidc_store::Store::open_shard`]). A request
+/// then stays on one core from accept to response, its database statements
+/// included, instead of moving between the runtime's workers and the
+/// database threads on other cores (docs/PERFORMANCE.md). Connection caps
+/// are counted for the process.
+#[derive(Debug, Clone)]
+pub struct PerCore {
+    /// Accept loops (threads); 2 or more.
+    pub threads: usize,
+    /// The store the server runs on, prepared with [`oidc_store::Store::with_shards`].
+    pub store: oidc_store::Store,
 }
 
 impl ServerOptions {
@@ -121,6 +141,7 @@ impl ServerOptions {
             limits: ServerLimits::default(),
             trusted_proxies: Vec::new(),
             cache_refresh: oidc_http::DEFAULT_CACHE_REFRESH,
+            per_core: None,
         }
     }
 }
@@ -165,9 +186,10 @@ impl ServerHandle {
 
 /// Binds and starts the server over `repos` in the background.
 pub async fn spawn(opts: ServerOptions, repos: Arc<dyn Repositories>) -> anyhow::Result<ServerHandle> {
-    let listener =
-        TcpListener::bind(&opts.listen).await.with_context(|| format!("cannot listen on {}", opts.listen))?;
-    let addr = listener.local_addr()?;
+    let listeners = bind(&opts.listen, opts.per_core.as_ref().map_or(1, |p| p.threads.max(1)))
+        .await
+        .with_context(|| format!("cannot listen on {}", opts.listen))?;
+    let addr = listeners[0].local_addr()?;
     let base_url = opts.base_url.clone().unwrap_or_else(|| format!("http://{addr}")).trim_end_matches('/').to_owned();
     if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
         anyhow::bail!("base_url must start with http:// or https://, got '{base_url}'");
@@ -194,8 +216,136 @@ pub async fn spawn(opts: ServerOptions, repos: Arc<dyn Repositories>) -> anyhow:
             .with_hooks(opts.hooks.clone()),
     );
     let (tx, rx) = oneshot::channel::<()>();
-    let join = tokio::spawn(oidc_http::serve(listener, app.clone(), async move {
-        let _ = rx.await;
-    }));
+    let join = match &opts.per_core {
+        Some(per_core) if listeners.len() > 1 => spawn_per_core(listeners, app.clone(), per_core, rx).await?,
+        _ => {
+            let listener = listeners.into_iter().next().context("no listening socket")?;
+            tokio::spawn(oidc_http::serve(listener, app.clone(), async move {
+                let _ = rx.await;
+            }))
+        }
+    };
     Ok(ServerHandle { addr, base_url, app, shutdown: Some(tx), join, cleanup })
+}
+
+/// `n` listening sockets on `listen`: one, or `n` sharing its port through
+/// `SO_REUSEPORT` (the first picks the port when `listen` asks for port 0).
+async fn bind(listen: &str, n: usize) -> std::io::Result<Vec<TcpListener>> {
+    if n <= 1 {
+        return Ok(vec![TcpListener::bind(listen).await?]);
+    }
+    let mut addr = tokio::net::lookup_host(listen)
+        .await?
+        .next()
+        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "the address resolves to nothing"))?;
+    let mut listeners = Vec::with_capacity(n);
+    for _ in 0..n {
+        let socket = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+        socket.set_reuseaddr(true)?;
+        socket.set_reuseport(true)?;
+        socket.bind(addr)?;
+        let listener = socket.listen(1024)?;
+        addr = listener.local_addr()?;
+        listeners.push(listener);
+    }
+    Ok(listeners)
+}
+
+/// The default number of server threads: one per CPU this process may use
+/// (what `taskset` or a container's CPU set allows), at most 8, so that the
+/// shards' database pools stay within what a database server allows (on
+/// PostgreSQL the shards split one pool's 16 connections, at least 2 each).
+pub fn default_threads() -> usize {
+    allowed_cpus().len().clamp(1, 8)
+}
+
+/// The CPUs this process may run on (what `taskset` allowed), in order.
+fn allowed_cpus() -> Vec<usize> {
+    match nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0)) {
+        Ok(set) => (0..nix::sched::CpuSet::count()).filter(|&c| set.is_set(c).unwrap_or(false)).collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// Pins the calling thread to `cpu`; threads it starts afterwards inherit the pin.
+fn pin_to(cpu: usize) -> nix::Result<()> {
+    let mut set = nix::sched::CpuSet::new();
+    set.set(cpu)?;
+    nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &set)
+}
+
+/// Starts one pinned thread per listener (see [`PerCore`]) and returns once
+/// every thread serves (an error if one could not start: then none serves);
+/// the returned task ends when every thread has stopped after `stop` fired
+/// (or was dropped), or when one stopped on its own.
+async fn spawn_per_core(
+    listeners: Vec<TcpListener>,
+    app: Arc<App>,
+    per_core: &PerCore,
+    stop: oneshot::Receiver<()>,
+) -> anyhow::Result<tokio::task::JoinHandle<std::io::Result<()>>> {
+    let caps = oidc_http::ConnectionCaps::new(&app.config().limits);
+    let (stop_all, stopped) = tokio::sync::watch::channel(false);
+    let cpus = allowed_cpus();
+    let threads = listeners.len();
+    let (finished, mut done) = tokio::sync::mpsc::unbounded_channel::<std::io::Result<()>>();
+    let mut starting = Vec::with_capacity(threads);
+    for (i, listener) in listeners.into_iter().enumerate() {
+        // Moved between runtimes as a plain socket (it stays non-blocking).
+        let listener = listener.into_std()?;
+        let (app, caps, store, mut stopped) = (app.clone(), caps.clone(), per_core.store.clone(), stopped.clone());
+        let cpu = cpus.get(i % cpus.len().max(1)).copied();
+        let finished = finished.clone();
+        let (ready, started) = oneshot::channel::<()>();
+        starting.push(started);
+        std::thread::Builder::new().name(format!("oidc-core-{i}")).spawn(move || {
+            if let Some(cpu) = cpu
+                && let Err(e) = pin_to(cpu)
+            {
+                eprintln!("warning: server thread {i} is not pinned to CPU {cpu}: {e}");
+            }
+            let served = tokio::runtime::Builder::new_current_thread().enable_all().build().and_then(|rt| {
+                rt.block_on(async move {
+                    // Without connections of its own (out of file descriptors, say)
+                    // the thread serves on the main pool rather than not at all.
+                    if let Err(e) = store.open_shard(i).await {
+                        eprintln!("warning: server thread {i} uses the shared database pool: {e}");
+                    }
+                    let listener = TcpListener::from_std(listener)?;
+                    let _ = ready.send(());
+                    oidc_http::serve_with(listener, app, caps, async move {
+                        let _ = stopped.wait_for(|stop| *stop).await;
+                    })
+                    .await
+                })
+            });
+            let _ = finished.send(served);
+        })?;
+    }
+    drop(finished);
+    // A thread that could not start drops its `ready` with an error on `done`.
+    for started in starting {
+        if started.await.is_err() {
+            let _ = stop_all.send(true);
+            let e = done.recv().await.and_then(Result::err);
+            return Err(e.map_or_else(|| anyhow::anyhow!("a server thread did not start"), anyhow::Error::from))
+                .context("cannot start the server threads");
+        }
+    }
+    Ok(tokio::spawn(async move {
+        let mut results = Vec::with_capacity(threads);
+        // A thread that stops on its own (it failed) stops the others too.
+        tokio::select! {
+            _ = stop => {}
+            Some(r) = done.recv() => results.push(r),
+        }
+        let _ = stop_all.send(true);
+        while let Some(r) = done.recv().await {
+            results.push(r);
+        }
+        if results.len() < threads {
+            return Err(std::io::Error::other("a server thread panicked"));
+        }
+        results.into_iter().find(Result::is_err).unwrap_or(Ok(()))
+    }))
 }

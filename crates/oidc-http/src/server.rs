@@ -64,13 +64,50 @@ tokio::task_local! {
     pub(crate) static REQUEST_DEADLINE: Instant;
 }
 
+/// The connection caps of [`ServerLimits`], counted once for every accept
+/// loop that shares them (see [`serve_with`]).
+#[derive(Clone)]
+pub struct ConnectionCaps {
+    slots: Arc<tokio::sync::Semaphore>,
+    per_address: Arc<PerAddress>,
+}
+
+impl std::fmt::Debug for ConnectionCaps {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectionCaps").field("free_slots", &self.slots.available_permits()).finish_non_exhaustive()
+    }
+}
+
+impl ConnectionCaps {
+    /// Caps for `limits.max_connections` in all and
+    /// `limits.max_connections_per_address` per address.
+    pub fn new(limits: &ServerLimits) -> ConnectionCaps {
+        ConnectionCaps {
+            slots: Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1))),
+            per_address: Arc::new(PerAddress::default()),
+        }
+    }
+}
+
 /// Serves `app` on `listener` until `shutdown` completes, then lets open
 /// connections finish (at most 10 seconds).
 pub async fn serve(listener: TcpListener, app: Arc<App>, shutdown: impl Future<Output = ()>) -> std::io::Result<()> {
+    let caps = ConnectionCaps::new(&app.config.limits);
+    serve_with(listener, app, caps, shutdown).await
+}
+
+/// Like [`serve`], counting connections against `caps`, which several accept
+/// loops (one per thread, on copies of one listening socket) may share, so
+/// that the caps hold for the process.
+pub async fn serve_with(
+    listener: TcpListener,
+    app: Arc<App>,
+    caps: ConnectionCaps,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
     let limits = app.config.limits.clone();
     let graceful = GracefulShutdown::new();
-    let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
-    let per_address = Arc::new(PerAddress::default());
+    let ConnectionCaps { slots, per_address } = caps;
     let mut backoff = Duration::ZERO;
     tokio::pin!(shutdown);
     loop {

@@ -16,7 +16,8 @@ mod entity;
 mod repos;
 mod roles;
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::cell::Cell;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait as _};
@@ -29,6 +30,8 @@ use sea_orm::{
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Connections to an SQLite file: WAL lets readers run beside the one writer.
 const SQLITE_POOL_SIZE: u32 = 4;
+/// Connections to an SQLite file per shard of a thread-per-core server.
+const SQLITE_SHARD_POOL_SIZE: u32 = 2;
 /// A pooled connection idle this long is pinged before use.
 const PING_IF_IDLE_FOR: Duration = Duration::from_secs(30);
 /// Connections to PostgreSQL.
@@ -51,9 +54,24 @@ pub enum StoreError {
 /// Cloning is cheap and shares the connection pool.
 #[derive(Debug, Clone)]
 pub struct Store {
-    db: DatabaseConnection,
+    /// The pool of threads that entered no shard (and of every thread when there are no shards).
+    main: DatabaseConnection,
+    /// One pool per shard, for the threads of a thread-per-core server (see [`Store::with_shards`]).
+    shards: Arc<Shards>,
     /// Where every statement goes when [`Store::log_statements`] asked for it.
     log: Option<Arc<StatementLog>>,
+}
+
+thread_local! {
+    /// The shard whose pool this thread's statements use (see [`Store::open_shard`]).
+    static SHARD: Cell<Option<usize>> = const { Cell::new(None) };
+}
+
+/// The per-shard pools of a [`Store`] on an SQLite file, each opened by its shard's thread.
+#[derive(Debug, Default)]
+struct Shards {
+    url: String,
+    pools: Vec<OnceLock<DatabaseConnection>>,
 }
 
 /// Every SQL statement a [`Store`] sent, in order, with its values: counted at
@@ -88,22 +106,58 @@ impl Store {
     ///
     /// The schema is not touched; call [`Store::migrate`].
     pub async fn connect(url: &str) -> Result<Store, StoreError> {
-        let mut opts = if url.starts_with("sqlite:") {
-            sqlite_options(url)
-        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            let mut opts = ConnectOptions::new(url);
-            opts.max_connections(POSTGRES_POOL_SIZE).min_connections(1);
-            opts
-        } else {
-            return Err(StoreError::UnsupportedUrl);
-        };
-        // Statements are not logged: they would go out at info level, one per query.
-        opts.sqlx_logging(false);
-        // sqlx pings a pooled connection on every checkout by default: one extra round
-        // trip per statement. Only a connection idle for a while may have gone stale.
-        opts.test_before_acquire_if_idle_for(PING_IF_IDLE_FOR);
+        let opts = pool_options(url, None)?;
         let db = Database::connect(opts).await?;
-        Ok(Store { db, log: None })
+        Ok(Store { main: db, shards: Arc::new(Shards::default()), log: None })
+    }
+
+    /// This store prepared for a thread-per-core server with `n` shards: each
+    /// shard's thread calls [`Store::open_shard`], which opens a pool of the
+    /// shard's own from that thread and sends the thread's statements to it.
+    /// sqlx runs each SQLite connection on a thread of its own, started by
+    /// the thread that opens the connection and inheriting its CPU affinity,
+    /// so a shard thread pinned to a core keeps its statements' hand-offs on
+    /// that core; a PostgreSQL connection's socket is driven by the runtime
+    /// that opened it, so the shard's own runtime wakes its requests
+    /// (docs/PERFORMANCE.md).
+    ///
+    /// For `sqlite::memory:` (a database that lives in one connection) the
+    /// store is returned unchanged, and `open_shard` does nothing.
+    #[must_use]
+    pub fn with_shards(mut self, url: &str, n: usize) -> Store {
+        let memory = url.contains(":memory:") || url.contains("mode=memory");
+        if !memory && n >= 2 {
+            self.shards = Arc::new(Shards { url: url.to_owned(), pools: (0..n).map(|_| OnceLock::new()).collect() });
+        }
+        self
+    }
+
+    /// Opens shard `i`'s pool from the calling thread (see
+    /// [`Store::with_shards`]) and sends this thread's statements to it from
+    /// now on. A store without shards, or without shard `i`, keeps using its
+    /// main pool on this thread.
+    pub async fn open_shard(&self, i: usize) -> Result<(), StoreError> {
+        let Some(slot) = self.shards.pools.get(i) else { return Ok(()) };
+        if slot.get().is_none() {
+            let opts = pool_options(&self.shards.url, Some(self.shards.pools.len()))?;
+            let mut db = Database::connect(opts).await?;
+            if let Some(log) = &self.log {
+                let sink = log.clone();
+                db.set_metric_callback(move |info| sink.push(info.statement.clone()));
+            }
+            // Another call for the same shard may have won: its pool serves.
+            let _ = slot.set(db);
+        }
+        SHARD.with(|s| s.set(Some(i)));
+        Ok(())
+    }
+
+    /// The pool for the current thread.
+    fn db(&self) -> &DatabaseConnection {
+        if self.shards.pools.is_empty() {
+            return &self.main;
+        }
+        SHARD.with(Cell::get).and_then(|i| self.shards.pools.get(i)).and_then(OnceLock::get).unwrap_or(&self.main)
     }
 
     /// This store with every statement it sends from now on recorded in the
@@ -112,7 +166,8 @@ impl Store {
     pub fn log_statements(mut self) -> (Store, Arc<StatementLog>) {
         let log = Arc::new(StatementLog::default());
         let sink = log.clone();
-        self.db.set_metric_callback(move |info| sink.push(info.statement.clone()));
+        // Shards opened from now on log too (see `open_shard`).
+        self.main.set_metric_callback(move |info| sink.push(info.statement.clone()));
         self.log = Some(log.clone());
         (self, log)
     }
@@ -120,7 +175,7 @@ impl Store {
     /// Begins a transaction (logged as `BEGIN` when statements are logged).
     pub(crate) async fn begin(&self) -> Result<DatabaseTransaction, DbErr> {
         self.log_marker("BEGIN");
-        self.db.begin().await
+        self.db().begin().await
     }
 
     /// Commits `txn` (logged as `COMMIT` when statements are logged).
@@ -131,20 +186,46 @@ impl Store {
 
     fn log_marker(&self, sql: &str) {
         if let Some(log) = &self.log {
-            log.push(Statement::from_string(self.db.get_database_backend(), sql));
+            log.push(Statement::from_string(self.db().get_database_backend(), sql));
         }
     }
 
     /// Applies every pending migration of the `migration` crate.
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        Migrator::up(&self.db, None).await?;
+        Migrator::up(self.db(), None).await?;
         Ok(())
     }
 
     /// The underlying connection pool.
     pub fn connection(&self) -> &DatabaseConnection {
-        &self.db
+        self.db()
     }
+}
+
+/// The pool options for `url`: the whole pool, or one of `shards` shards' pools.
+fn pool_options(url: &str, shards: Option<usize>) -> Result<ConnectOptions, StoreError> {
+    let mut opts = if url.starts_with("sqlite:") {
+        let mut opts = sqlite_options(url);
+        if shards.is_some() {
+            opts.max_connections(SQLITE_SHARD_POOL_SIZE);
+        }
+        opts
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let mut opts = ConnectOptions::new(url);
+        // Shards split the connections a single pool would have (at least 2 each).
+        let size = shards
+            .map_or(POSTGRES_POOL_SIZE, |n| (POSTGRES_POOL_SIZE / u32::try_from(n).unwrap_or(u32::MAX).max(1)).max(2));
+        opts.max_connections(size).min_connections(1);
+        opts
+    } else {
+        return Err(StoreError::UnsupportedUrl);
+    };
+    // Statements are not logged: they would go out at info level, one per query.
+    opts.sqlx_logging(false);
+    // sqlx pings a pooled connection on every checkout by default: one extra round
+    // trip per statement. Only a connection idle for a while may have gone stale.
+    opts.test_before_acquire_if_idle_for(PING_IF_IDLE_FOR);
+    Ok(opts)
 }
 
 /// The pool options for an SQLite URL.

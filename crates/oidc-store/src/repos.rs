@@ -132,11 +132,11 @@ pub(crate) fn found(rows_affected: u64, what: impl FnOnce() -> String) -> RepoRe
 impl RealmRepo for Store {
     async fn realm(&self, name: RealmName<'_>) -> RepoResult<Option<Realm>> {
         let name = name.as_str();
-        Ok(realms::Entity::find_by_id(name).unique_row(&self.db).await?.map(Realm::from))
+        Ok(realms::Entity::find_by_id(name).unique_row(self.db()).await?.map(Realm::from))
     }
 
     async fn create_realm(&self, realm: &Realm) -> RepoResult<()> {
-        insert(&self.db, realms::Model::from(realm)).await
+        insert(self.db(), realms::Model::from(realm)).await
     }
 
     async fn realm_names(&self) -> RepoResult<Vec<String>> {
@@ -145,7 +145,7 @@ impl RealmRepo for Store {
             .column(realms::Column::Name)
             .order_by_asc(realms::Column::Name)
             .into_tuple::<String>()
-            .all(&self.db)
+            .all(self.db())
             .await
             .repo()
     }
@@ -159,14 +159,14 @@ impl KeyRepo for Store {
             .filter(signing_keys::Column::Realm.eq(realm))
             .order_by_asc(signing_keys::Column::CreatedAt)
             .order_by_asc(signing_keys::Column::Kid)
-            .all(&self.db)
+            .all(self.db())
             .await
             .repo()?;
         Ok(rows.into_iter().map(KeyRecord::try_from).collect::<Result<_, _>>()?)
     }
 
     async fn add_key(&self, key: &KeyRecord) -> RepoResult<()> {
-        insert(&self.db, signing_keys::Model::from(key)).await
+        insert(self.db(), signing_keys::Model::from(key)).await
     }
 
     async fn set_key_state(
@@ -182,7 +182,7 @@ impl KeyRepo for Store {
             .col_expr(signing_keys::Column::PublishedUntil, Expr::value(published_until.map(UnixTime::secs)))
             .filter(signing_keys::Column::Realm.eq(realm))
             .filter(signing_keys::Column::Kid.eq(kid))
-            .exec(&self.db)
+            .exec(self.db())
             .await
             .repo()?;
         found(res.rows_affected, || format!("key '{kid}' in realm '{realm}'"))
@@ -197,7 +197,7 @@ impl ClientRepo for Store {
         let row = clients::Entity::find()
             .filter(clients::Column::Realm.eq(realm))
             .filter(clients::Column::ClientId.eq(client_id))
-            .unique_row(&self.db)
+            .unique_row(self.db())
             .await?;
         Ok(row.map(Client::try_from).transpose()?)
     }
@@ -207,14 +207,14 @@ impl ClientRepo for Store {
         let rows = clients::Entity::find()
             .filter(clients::Column::Realm.eq(realm))
             .order_by_asc(clients::Column::ClientId)
-            .all(&self.db)
+            .all(self.db())
             .await
             .repo()?;
         Ok(rows.into_iter().map(Client::try_from).collect::<Result<_, _>>()?)
     }
 
     async fn create_client(&self, client: &Client) -> RepoResult<()> {
-        insert(&self.db, clients::Model::from(client)).await
+        insert(self.db(), clients::Model::from(client)).await
     }
 
     async fn update_client(&self, client: &Client) -> RepoResult<()> {
@@ -226,7 +226,7 @@ impl ClientRepo for Store {
             .set(row)
             .filter(clients::Column::Realm.eq(client.realm.as_str()))
             .filter(clients::Column::ClientId.eq(client.client_id.as_str()))
-            .exec(&self.db)
+            .exec(self.db())
             .await
             .repo()?;
         found(res.rows_affected, || format!("client '{}' in realm '{}'", client.client_id, client.realm))
@@ -294,7 +294,7 @@ impl UserRepo for Store {
         let row = users::Entity::find()
             .filter(users::Column::Realm.eq(realm))
             .filter(users::Column::Username.eq(username))
-            .unique_row(&self.db)
+            .unique_row(self.db())
             .await?;
         Ok(row.map(User::try_from).transpose()?)
     }
@@ -305,7 +305,7 @@ impl UserRepo for Store {
         let row = users::Entity::find()
             .filter(users::Column::Realm.eq(realm))
             .filter(users::Column::Id.eq(id))
-            .unique_row(&self.db)
+            .unique_row(self.db())
             .await?;
         Ok(row.map(User::try_from).transpose()?)
     }
@@ -315,14 +315,14 @@ impl UserRepo for Store {
         let rows = users::Entity::find()
             .filter(users::Column::Realm.eq(realm))
             .order_by_asc(users::Column::Username)
-            .all(&self.db)
+            .all(self.db())
             .await
             .repo()?;
         Ok(rows.into_iter().map(User::try_from).collect::<Result<_, _>>()?)
     }
 
     async fn create_user(&self, user: &User) -> RepoResult<()> {
-        insert(&self.db, users::Model::from(user)).await
+        insert(self.db(), users::Model::from(user)).await
     }
 
     async fn update_user(&self, user: &User) -> RepoResult<()> {
@@ -336,7 +336,7 @@ impl UserRepo for Store {
             .set(row)
             .filter(users::Column::Realm.eq(user.realm.as_str()))
             .filter(users::Column::Id.eq(user.id.as_str()))
-            .exec(&self.db)
+            .exec(self.db())
             .await
             .repo()?;
         found(res.rows_affected, || format!("user '{}' in realm '{}'", user.id, user.realm))
@@ -349,7 +349,7 @@ impl UserRepo for Store {
             .col_expr(users::Column::PasswordHash, Expr::value(hash.0.as_str()))
             .filter(users::Column::Realm.eq(realm))
             .filter(users::Column::Id.eq(id))
-            .exec(&self.db)
+            .exec(self.db())
             .await
             .repo()?;
         found(res.rows_affected, || format!("user '{id}' in realm '{realm}'"))
@@ -413,7 +413,7 @@ impl UserRepo for Store {
 #[async_trait]
 impl SessionRepo for Store {
     async fn create_session(&self, session: &LoginSession) -> RepoResult<()> {
-        insert(&self.db, login_sessions::Model::from(session)).await
+        insert(self.db(), login_sessions::Model::from(session)).await
     }
 
     async fn session(&self, realm: RealmName<'_>, digest: &Digest, now: UnixTime) -> RepoResult<Option<LoginSession>> {
@@ -421,7 +421,7 @@ impl SessionRepo for Store {
         let row = login_sessions::Entity::find_by_id(digest.as_str())
             .filter(login_sessions::Column::Realm.eq(realm))
             .filter(login_sessions::Column::ExpiresAt.gt(now.secs()))
-            .unique_row(&self.db)
+            .unique_row(self.db())
             .await?;
         Ok(row.map(LoginSession::from))
     }
@@ -438,7 +438,7 @@ impl SessionRepo for Store {
             .filter(login_sessions::Column::Realm.eq(realm))
             .filter(login_sessions::Column::ExpiresAt.gt(now.secs()))
             .find_also_related(users::Entity)
-            .unique_row(&self.db)
+            .unique_row(self.db())
             .await?;
         let Some((session, user)) = row else { return Ok(None) };
         Ok(Some((LoginSession::from(session), user.map(User::try_from).transpose()?)))
@@ -450,7 +450,7 @@ impl SessionRepo for Store {
         login_sessions::Entity::delete_many()
             .filter(login_sessions::Column::Digest.eq(digest.as_str()))
             .filter(login_sessions::Column::Realm.eq(realm))
-            .exec(&self.db)
+            .exec(self.db())
             .await
             .repo()?;
         Ok(())
@@ -462,7 +462,7 @@ impl SessionRepo for Store {
             .filter(login_sessions::Column::Realm.eq(realm))
             .filter(login_sessions::Column::Id.eq(id))
             .filter(login_sessions::Column::ExpiresAt.gt(now.secs()))
-            .unique_row(&self.db)
+            .unique_row(self.db())
             .await?;
         Ok(row.map(LoginSession::from))
     }
@@ -481,7 +481,7 @@ impl SessionRepo for Store {
             .filter(login_sessions::Column::ExpiresAt.gt(now.secs()))
             .order_by_desc(login_sessions::Column::AuthTime)
             .order_by_asc(login_sessions::Column::Id)
-            .all(&self.db)
+            .all(self.db())
             .await
             .repo()?;
         Ok(rows.into_iter().map(LoginSession::from).collect())
@@ -500,7 +500,7 @@ impl SessionRepo for Store {
             .col_expr(login_sessions::Column::ExpiresAt, Expr::value(expires_at.secs()))
             .filter(login_sessions::Column::Realm.eq(realm))
             .filter(login_sessions::Column::Id.eq(id))
-            .exec(&self.db)
+            .exec(self.db())
             .await
             .repo()?;
         Ok(())
@@ -524,7 +524,7 @@ impl SessionRepo for Store {
         };
         let key =
             vec![session_clients::Column::Realm, session_clients::Column::SessionId, session_clients::Column::ClientId];
-        insert_or_ignore(&self.db, row.into_active_model(), key).await
+        insert_or_ignore(self.db(), row.into_active_model(), key).await
     }
 
     async fn session_clients(&self, realm: RealmName<'_>, id: &str) -> RepoResult<Vec<String>> {
@@ -537,7 +537,7 @@ impl SessionRepo for Store {
             .order_by_asc(session_clients::Column::FirstAt)
             .order_by_asc(session_clients::Column::ClientId)
             .into_tuple::<String>()
-            .all(&self.db)
+            .all(self.db())
             .await
             .repo()
     }
@@ -591,7 +591,7 @@ impl ConsentRepo for Store {
             .filter(consents::Column::Realm.eq(realm))
             .filter(consents::Column::UserId.eq(user_id))
             .filter(consents::Column::ClientId.eq(client_id))
-            .unique_row(&self.db)
+            .unique_row(self.db())
             .await?;
         Ok(row.map(Consent::try_from).transpose()?)
     }
@@ -603,7 +603,7 @@ impl ConsentRepo for Store {
                 .to_owned();
         consents::Entity::insert(consents::Model::from(consent).into_active_model())
             .on_conflict(upsert)
-            .exec_without_returning(&self.db)
+            .exec_without_returning(self.db())
             .await
             .repo()?;
         Ok(())
@@ -616,7 +616,7 @@ impl ConsentRepo for Store {
             .filter(consents::Column::Realm.eq(realm))
             .filter(consents::Column::UserId.eq(user_id))
             .order_by_asc(consents::Column::ClientId)
-            .all(&self.db)
+            .all(self.db())
             .await
             .repo()?;
         Ok(rows.into_iter().map(Consent::try_from).collect::<Result<_, _>>()?)
@@ -662,7 +662,7 @@ impl ConsentRepo for Store {
 #[async_trait]
 impl CodeRepo for Store {
     async fn save_code(&self, code: &CodeRecord) -> RepoResult<()> {
-        insert(&self.db, auth_codes::Model::from(code)).await
+        insert(self.db(), auth_codes::Model::from(code)).await
     }
 
     /// Two statements: `UPDATE auth_codes SET used = true WHERE` the code is
@@ -687,7 +687,7 @@ impl CodeRepo for Store {
             .filter(auth_codes::Column::Realm.eq(realm))
             .filter(auth_codes::Column::ClientId.eq(client_id))
             .filter(auth_codes::Column::Used.eq(false))
-            .exec(&self.db)
+            .exec(self.db())
             .await
             .repo()?
             .rows_affected
@@ -696,7 +696,7 @@ impl CodeRepo for Store {
             .filter(auth_codes::Column::Realm.eq(realm))
             .find_also_related(login_sessions::Entity)
             .find_also_related(users::Entity)
-            .unique_row(&self.db)
+            .unique_row(self.db())
             .await?;
         let Some((code, session, user)) = row else {
             return Ok((Redeemed::Unknown, CodeContext::default()));
@@ -716,16 +716,16 @@ impl CodeRepo for Store {
 impl TokenRepo for Store {
     async fn save_tokens(&self, access: &AccessTokenRecord, refresh: Option<&RefreshTokenRecord>) -> RepoResult<()> {
         let Some(refresh) = refresh else {
-            return insert(&self.db, access_tokens::Model::from(access)).await;
+            return insert(self.db(), access_tokens::Model::from(access)).await;
         };
-        if self.db.get_database_backend() == DbBackend::Postgres {
+        if self.db().get_database_backend() == DbBackend::Postgres {
             // One statement, so one round trip and atomic:
             // `WITH access AS (INSERT INTO access_tokens ...) INSERT INTO refresh_tokens ...`.
             let access = access_tokens::Entity::insert(access_tokens::Model::from(access).into_active_model());
             let refresh = refresh_tokens::Entity::insert(refresh_tokens::Model::from(refresh).into_active_model());
             let cte = CommonTableExpression::new().query(access.into_query()).table_name("access").to_owned();
             let stmt = WithClause::new().cte(cte).to_owned().query(refresh.into_query());
-            self.db.execute(&stmt).await.repo()?;
+            self.db().execute(&stmt).await.repo()?;
             return Ok(());
         }
         // SQLite has no data-modifying CTEs: one `INSERT` into the
@@ -737,7 +737,7 @@ impl TokenRepo for Store {
         row.extend(prefixed("r_", &refresh_tokens::Model::from(refresh).into_active_model()));
         let (names, values): (Vec<String>, Vec<Expr>) = row.into_iter().map(|(n, v)| (n, Expr::val(v))).unzip();
         insert.columns(names).values(values).map_err(|e| RepoError::Backend(Box::new(e)))?;
-        self.db.execute(&insert).await.repo()?;
+        self.db().execute(&insert).await.repo()?;
         Ok(())
     }
 
@@ -745,7 +745,7 @@ impl TokenRepo for Store {
         let realm = realm.as_str();
         let row = access_tokens::Entity::find_by_id(digest.as_str())
             .filter(access_tokens::Column::Realm.eq(realm))
-            .unique_row(&self.db)
+            .unique_row(self.db())
             .await?;
         Ok(row.map(AccessTokenRecord::try_from).transpose()?)
     }
@@ -760,7 +760,7 @@ impl TokenRepo for Store {
         let row = access_tokens::Entity::find_by_id(digest.as_str())
             .filter(access_tokens::Column::Realm.eq(realm))
             .find_also_related(users::Entity)
-            .unique_row(&self.db)
+            .unique_row(self.db())
             .await?;
         let Some((token, user)) = row else { return Ok(None) };
         Ok(Some((AccessTokenRecord::try_from(token)?, user.map(User::try_from).transpose()?)))
@@ -776,7 +776,7 @@ impl TokenRepo for Store {
         let row = refresh_tokens::Entity::find_by_id(digest.as_str())
             .filter(refresh_tokens::Column::Realm.eq(realm))
             .find_also_related(users::Entity)
-            .unique_row(&self.db)
+            .unique_row(self.db())
             .await?;
         let Some((token, user)) = row else { return Ok(None) };
         let used = token.used;
@@ -788,7 +788,7 @@ impl TokenRepo for Store {
         let r = access_tokens::Entity::delete_many()
             .filter(access_tokens::Column::Digest.eq(digest.as_str()))
             .filter(access_tokens::Column::Realm.eq(realm))
-            .exec(&self.db)
+            .exec(self.db())
             .await
             .repo()?;
         Ok(r.rows_affected > 0)
@@ -814,7 +814,7 @@ impl TokenRepo for Store {
             .filter(refresh_tokens::Column::Realm.eq(realm))
             .filter(refresh_tokens::Column::ClientId.eq(client_id))
             .filter(refresh_tokens::Column::Used.eq(false))
-            .exec_with_returning(&self.db)
+            .exec_with_returning(self.db())
             .await
             .repo()?;
         if let Some(row) = first.into_iter().next() {
@@ -829,7 +829,7 @@ impl TokenRepo for Store {
                 .filter(refresh_tokens::Column::Used.eq(true))
                 .filter(refresh_tokens::Column::ReusedAt.is_null())
                 .filter(refresh_tokens::Column::UsedAt.gt(now.secs().saturating_sub(reuse_interval)))
-                .exec_with_returning(&self.db)
+                .exec_with_returning(self.db())
                 .await
                 .repo()?;
             if let Some(row) = again.into_iter().next() {
@@ -838,7 +838,7 @@ impl TokenRepo for Store {
         }
         let row = refresh_tokens::Entity::find_by_id(digest.as_str())
             .filter(refresh_tokens::Column::Realm.eq(realm))
-            .unique_row(&self.db)
+            .unique_row(self.db())
             .await?;
         Ok(match row {
             Some(row) if row.client_id != client_id => Rotated::OtherClient,
@@ -856,7 +856,7 @@ impl TokenRepo for Store {
         let row = refresh_tokens::Entity::find_by_id(digest.as_str())
             .filter(refresh_tokens::Column::Realm.eq(realm))
             .filter(refresh_tokens::Column::Used.eq(false))
-            .unique_row(&self.db)
+            .unique_row(self.db())
             .await?;
         row.map(RefreshTokenRecord::try_from).transpose()
     }
@@ -886,7 +886,7 @@ impl TokenRepo for Store {
 impl ThrottleRepo for Store {
     async fn failures(&self, realm: RealmName<'_>, key: &str) -> RepoResult<Option<FailureCount>> {
         let realm = realm.as_str();
-        let row = login_failures::Entity::find_by_id((realm.to_owned(), key.to_owned())).unique_row(&self.db).await?;
+        let row = login_failures::Entity::find_by_id((realm.to_owned(), key.to_owned())).unique_row(self.db()).await?;
         Ok(row.map(FailureCount::from))
     }
 
@@ -900,7 +900,7 @@ impl ThrottleRepo for Store {
         window: i64,
     ) -> RepoResult<FailureCount> {
         let realm = realm.as_str();
-        let backend = self.db.get_database_backend();
+        let backend = self.db().get_database_backend();
         let sql = match backend {
             DbBackend::Postgres => {
                 "INSERT INTO login_failures (realm, key, count, last_failure) VALUES ($1, $2, 1, $3) \
@@ -921,7 +921,7 @@ impl ThrottleRepo for Store {
             [realm.into(), key.into(), now.secs().into(), now.secs().saturating_sub(window).into()],
         );
         let row = self
-            .db
+            .db()
             .query_one_raw(stmt)
             .await
             .repo()?
@@ -933,7 +933,7 @@ impl ThrottleRepo for Store {
 
     async fn clear_failures(&self, realm: RealmName<'_>, key: &str) -> RepoResult<()> {
         let realm = realm.as_str();
-        login_failures::Entity::delete_by_id((realm.to_owned(), key.to_owned())).exec(&self.db).await.repo()?;
+        login_failures::Entity::delete_by_id((realm.to_owned(), key.to_owned())).exec(self.db()).await.repo()?;
         Ok(())
     }
 
@@ -948,7 +948,7 @@ impl ThrottleRepo for Store {
         next: &FailureCount,
     ) -> RepoResult<bool> {
         let realm = realm.as_str();
-        let backend = self.db.get_database_backend();
+        let backend = self.db().get_database_backend();
         let pg = backend == DbBackend::Postgres;
         let stmt = match expected {
             None => sea_orm::Statement::from_sql_and_values(
@@ -981,18 +981,18 @@ impl ThrottleRepo for Store {
                 ],
             ),
         };
-        Ok(self.db.execute_raw(stmt).await.repo()?.rows_affected() == 1)
+        Ok(self.db().execute_raw(stmt).await.repo()?.rows_affected() == 1)
     }
 
     async fn refund_failure(&self, realm: RealmName<'_>, key: &str) -> RepoResult<()> {
         let realm = realm.as_str();
-        let backend = self.db.get_database_backend();
+        let backend = self.db().get_database_backend();
         let sql = if backend == DbBackend::Postgres {
             "UPDATE login_failures SET count = count - 1 WHERE realm = $1 AND key = $2 AND count > 0"
         } else {
             "UPDATE login_failures SET count = count - 1 WHERE realm = ?1 AND key = ?2 AND count > 0"
         };
-        self.db
+        self.db()
             .execute_raw(sea_orm::Statement::from_sql_and_values(backend, sql, [realm.into(), key.into()]))
             .await
             .repo()?;
@@ -1004,7 +1004,7 @@ impl ThrottleRepo for Store {
 impl AuditRepo for Store {
     async fn record_event(&self, event: &AuditEvent) -> RepoResult<()> {
         audit_events::Entity::insert(audit_events::ActiveModel::from(event))
-            .exec_without_returning(&self.db)
+            .exec_without_returning(self.db())
             .await
             .repo()?;
         Ok(())
@@ -1016,7 +1016,7 @@ impl AuditRepo for Store {
             .filter(audit_events::Column::Realm.eq(realm))
             .order_by_desc(audit_events::Column::Id)
             .limit(limit)
-            .all(&self.db)
+            .all(self.db())
             .await
             .repo()?;
         Ok(rows.into_iter().map(AuditEvent::from).collect())
@@ -1026,7 +1026,7 @@ impl AuditRepo for Store {
 #[async_trait]
 impl RegistrationRepo for Store {
     async fn create_initial_token(&self, token: &InitialAccessToken) -> RepoResult<()> {
-        insert(&self.db, initial_access_tokens::Model::from(token)).await
+        insert(self.db(), initial_access_tokens::Model::from(token)).await
     }
 
     async fn initial_tokens(&self, realm: RealmName<'_>) -> RepoResult<Vec<InitialAccessToken>> {
@@ -1034,7 +1034,7 @@ impl RegistrationRepo for Store {
         let rows = initial_access_tokens::Entity::find()
             .filter(initial_access_tokens::Column::Realm.eq(realm))
             .order_by_asc(initial_access_tokens::Column::CreatedAt)
-            .all(&self.db)
+            .all(self.db())
             .await
             .repo()?;
         Ok(rows.into_iter().map(InitialAccessToken::from).collect())
@@ -1045,7 +1045,7 @@ impl RegistrationRepo for Store {
         let res = initial_access_tokens::Entity::delete_many()
             .filter(initial_access_tokens::Column::Realm.eq(realm))
             .filter(initial_access_tokens::Column::Id.eq(id))
-            .exec(&self.db)
+            .exec(self.db())
             .await
             .repo()?;
         found(res.rows_affected, || format!("initial access token '{id}' in realm '{realm}'"))
@@ -1056,7 +1056,7 @@ impl RegistrationRepo for Store {
         let row = initial_access_tokens::Entity::find()
             .filter(initial_access_tokens::Column::Realm.eq(realm))
             .filter(initial_access_tokens::Column::Digest.eq(digest.as_str()))
-            .unique_row(&self.db)
+            .unique_row(self.db())
             .await?;
         Ok(row.map(InitialAccessToken::from))
     }
@@ -1131,7 +1131,7 @@ impl RegistrationRepo for Store {
                     .update_column(client_registrations::Column::TokenDigest)
                     .to_owned(),
             )
-            .exec_without_returning(&self.db)
+            .exec_without_returning(self.db())
             .await
             .repo()?;
         Ok(())
@@ -1145,7 +1145,7 @@ impl RegistrationRepo for Store {
         let realm = realm.as_str();
         let client_id = client_id.as_str();
         let row = client_registrations::Entity::find_by_id((realm.to_owned(), client_id.to_owned()))
-            .unique_row(&self.db)
+            .unique_row(self.db())
             .await?;
         Ok(row.map(ClientRegistration::from))
     }
@@ -1164,7 +1164,7 @@ impl RegistrationRepo for Store {
             .filter(client_registrations::Column::Realm.eq(realm))
             .filter(client_registrations::Column::ClientId.eq(client_id))
             .filter(client_registrations::Column::TokenDigest.eq(old.as_str()))
-            .exec(&self.db)
+            .exec(self.db())
             .await
             .repo()?;
         Ok(res.rows_affected == 1)
@@ -1208,13 +1208,13 @@ impl RegistrationRepo for Store {
     async fn client_count(&self, realm: RealmName<'_>) -> RepoResult<u64> {
         let realm = realm.as_str();
         use sea_orm::PaginatorTrait as _;
-        clients::Entity::find().filter(clients::Column::Realm.eq(realm)).count(&self.db).await.repo()
+        clients::Entity::find().filter(clients::Column::Realm.eq(realm)).count(self.db()).await.repo()
     }
 
     async fn policies(&self, realm: RealmName<'_>, kind: PolicyKind) -> RepoResult<Option<String>> {
         let realm = realm.as_str();
         let row = registration_policies::Entity::find_by_id((realm.to_owned(), kind.as_str().to_owned()))
-            .unique_row(&self.db)
+            .unique_row(self.db())
             .await?;
         Ok(row.map(|r| <(PolicyKind, String)>::from(r).1))
     }
@@ -1232,7 +1232,7 @@ impl RegistrationRepo for Store {
                     .update_column(registration_policies::Column::Config)
                     .to_owned(),
             )
-            .exec_without_returning(&self.db)
+            .exec_without_returning(self.db())
             .await
             .repo()?;
         Ok(())
@@ -1255,11 +1255,11 @@ impl ReplayRepo for Store {
         used_assertions::Entity::delete_many()
             .filter(used_assertions::Column::Realm.eq(realm))
             .filter(used_assertions::Column::ExpiresAt.lte(now.secs()))
-            .exec(&self.db)
+            .exec(self.db())
             .await
             .repo()?;
         let row = used_assertions::Model::from(crate::convert::UsedAssertion(realm, client_id, jti, expires_at));
-        match insert(&self.db, row).await {
+        match insert(self.db(), row).await {
             Ok(()) => Ok(true),
             Err(RepoError::Conflict(_)) => Ok(false),
             Err(e) => Err(e),
@@ -1294,7 +1294,7 @@ async fn delete_expired_from(
 #[async_trait]
 impl CleanupRepo for Store {
     async fn delete_expired(&self, now: UnixTime, failures_before: UnixTime, batch: u64) -> RepoResult<Expired> {
-        let db = &self.db;
+        let db = self.db();
         // The clients each expiring session served go first, with the same bound.
         let expiring_sessions = Query::select()
             .columns(["realm", "id"])

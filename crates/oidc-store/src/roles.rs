@@ -22,7 +22,7 @@ impl RoleRepo for Store {
         let rows = role_definitions::Entity::find()
             .filter(role_definitions::Column::Realm.eq(realm))
             .order_by_asc(role_definitions::Column::Name)
-            .all(&self.db)
+            .all(self.db())
             .await
             .repo()?;
         Ok(rows.into_iter().map(RoleDef::from).collect())
@@ -36,7 +36,7 @@ impl RoleRepo for Store {
             name: role.name.clone(),
             description: role.description.clone(),
         };
-        insert(&self.db, row).await.map_err(|e| match e {
+        insert(self.db(), row).await.map_err(|e| match e {
             RepoError::Conflict(_) => RepoError::Conflict(format!("role '{}'", role.name)),
             other => other,
         })
@@ -88,7 +88,7 @@ impl RoleRepo for Store {
             .filter(role_assignments::Column::HolderKind.eq(kind))
             .filter(role_assignments::Column::HolderId.eq(id))
             .order_by_asc(role_assignments::Column::Role)
-            .all(&self.db)
+            .all(self.db())
             .await
             .repo()?;
         Ok(rows.into_iter().map(|r| r.role).collect())
@@ -110,7 +110,7 @@ impl RoleRepo for Store {
             role_assignments::Column::HolderId,
             role_assignments::Column::Role,
         ];
-        insert_or_ignore(&self.db, row.into_active_model(), key).await
+        insert_or_ignore(self.db(), row.into_active_model(), key).await
     }
 
     async fn revoke_role(&self, realm: RealmName<'_>, holder: &RoleHolder, role: &str) -> RepoResult<()> {
@@ -121,7 +121,7 @@ impl RoleRepo for Store {
             .filter(role_assignments::Column::HolderKind.eq(kind))
             .filter(role_assignments::Column::HolderId.eq(id))
             .filter(role_assignments::Column::Role.eq(role))
-            .exec(&self.db)
+            .exec(self.db())
             .await
             .repo()?;
         found(res.rows_affected, || format!("role '{role}' of {kind} '{id}'"))
@@ -134,7 +134,7 @@ impl RoleRepo for Store {
             .order_by_asc(role_assignments::Column::HolderKind)
             .order_by_asc(role_assignments::Column::HolderId)
             .order_by_asc(role_assignments::Column::Role)
-            .all(&self.db)
+            .all(self.db())
             .await
             .repo()?;
         rows.into_iter().map(<(RoleHolder, String)>::try_from).collect()

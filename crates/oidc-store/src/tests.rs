@@ -115,7 +115,7 @@ impl TestDb {
 
     /// Closes the store and removes the database.
     async fn close(self) {
-        let _ = self.store.db.close().await;
+        let _ = self.store.main.close().await;
         match self.cleanup {
             Cleanup::Nothing => {}
             Cleanup::Files(files) => {
@@ -479,7 +479,7 @@ async fn sqlite_file_url_without_mode_is_created_in_wal_mode() {
         .expect("pragma")
         .expect("a row");
     assert_eq!(row.try_get_by_index::<i64>(0).expect("integer"), 1, "synchronous = NORMAL");
-    let _ = store.db.close().await;
+    let _ = store.main.close().await;
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
     }
@@ -1288,7 +1288,7 @@ async fn sqlite_token_pairs_view_has_every_token_column() {
         let names = |sql: &'static str| {
             let s = &s;
             async move {
-                let rows = s.db.query_all_raw(Statement::from_string(DbBackend::Sqlite, sql)).await.expect("pragma");
+                let rows = s.main.query_all_raw(Statement::from_string(DbBackend::Sqlite, sql)).await.expect("pragma");
                 rows.iter().map(|r| r.try_get::<String>("", "name").expect("name")).collect::<Vec<_>>()
             }
         };

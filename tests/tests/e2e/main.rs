@@ -17,6 +17,7 @@ mod hardening;
 mod keycloak;
 mod keys;
 mod logout;
+mod per_core;
 mod registration;
 mod resource;
 mod roles;
