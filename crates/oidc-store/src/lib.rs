@@ -11,6 +11,7 @@
 //! The entities are private: callers see only `oidc-core`'s types. This crate
 //! knows nothing of HTTP.
 
+mod batch;
 mod convert;
 mod entity;
 mod repos;
@@ -60,6 +61,8 @@ pub struct Store {
     shards: Arc<Shards>,
     /// Where every statement goes when [`Store::log_statements`] asked for it.
     log: Option<Arc<StatementLog>>,
+    /// Group commit of access tokens on SQLite for threads outside the shards (see `batch`).
+    batcher: Arc<batch::Batcher>,
 }
 
 thread_local! {
@@ -72,6 +75,8 @@ thread_local! {
 struct Shards {
     url: String,
     pools: Vec<OnceLock<DatabaseConnection>>,
+    /// Each shard's group commit queue (see `batch`), used with its pool.
+    batchers: Vec<Arc<batch::Batcher>>,
 }
 
 /// Every SQL statement a [`Store`] sent, in order, with its values: counted at
@@ -108,7 +113,7 @@ impl Store {
     pub async fn connect(url: &str) -> Result<Store, StoreError> {
         let opts = pool_options(url, None)?;
         let db = Database::connect(opts).await?;
-        Ok(Store { main: db, shards: Arc::new(Shards::default()), log: None })
+        Ok(Store { main: db, shards: Arc::new(Shards::default()), log: None, batcher: Arc::default() })
     }
 
     /// This store prepared for a thread-per-core server with `n` shards: each
@@ -127,7 +132,11 @@ impl Store {
     pub fn with_shards(mut self, url: &str, n: usize) -> Store {
         let memory = url.contains(":memory:") || url.contains("mode=memory");
         if !memory && n >= 2 {
-            self.shards = Arc::new(Shards { url: url.to_owned(), pools: (0..n).map(|_| OnceLock::new()).collect() });
+            self.shards = Arc::new(Shards {
+                url: url.to_owned(),
+                pools: (0..n).map(|_| OnceLock::new()).collect(),
+                batchers: (0..n).map(|_| Arc::default()).collect(),
+            });
         }
         self
     }
@@ -150,6 +159,14 @@ impl Store {
         }
         SHARD.with(|s| s.set(Some(i)));
         Ok(())
+    }
+
+    /// The pool for the current thread and its group commit queue.
+    pub(crate) fn db_and_batcher(&self) -> (&DatabaseConnection, &Arc<batch::Batcher>) {
+        SHARD
+            .with(Cell::get)
+            .and_then(|i| Some((self.shards.pools.get(i)?.get()?, self.shards.batchers.get(i)?)))
+            .unwrap_or((&self.main, &self.batcher))
     }
 
     /// The pool for the current thread.

@@ -716,7 +716,12 @@ impl CodeRepo for Store {
 impl TokenRepo for Store {
     async fn save_tokens(&self, access: &AccessTokenRecord, refresh: Option<&RefreshTokenRecord>) -> RepoResult<()> {
         let Some(refresh) = refresh else {
-            return insert(self.db(), access_tokens::Model::from(access)).await;
+            let (db, batcher) = self.db_and_batcher();
+            if db.get_database_backend() == DbBackend::Sqlite {
+                // Group commit with concurrent grants (see `batch`).
+                return batcher.insert(db, access_tokens::Model::from(access)).await;
+            }
+            return insert(db, access_tokens::Model::from(access)).await;
         };
         if self.db().get_database_backend() == DbBackend::Postgres {
             // One statement, so one round trip and atomic:

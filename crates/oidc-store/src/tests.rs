@@ -1959,3 +1959,34 @@ async fn cleanup_deletes_expired_rows_in_batches_and_keeps_live_ones(s: Store) {
     );
 }
 on_backends!(cleanup_deletes_expired_rows_in_batches_and_keeps_live_ones);
+
+/// Access tokens saved by concurrent grants (client_credentials issues no
+/// refresh token): on SQLite they go in together (group commit, `batch`), and
+/// each caller still gets its own outcome: every new token is stored and
+/// readable once its call returns, and a row that cannot be stored (a digest
+/// already taken) fails alone, without taking the others of its batch along.
+async fn concurrent_access_tokens_are_each_stored_or_refused_alone(s: Store) {
+    s.save_tokens(&access("taken", "c1", "", "g0"), None).await.expect("first token");
+    let mut calls = Vec::new();
+    for i in 0..40 {
+        let s = s.clone();
+        calls.push(tokio::spawn(async move {
+            let digest = if i == 20 { "taken".to_owned() } else { format!("cc{i}") };
+            let saved = s.save_tokens(&access(&digest, "c1", "", &format!("g{i}")), None).await;
+            (i, saved)
+        }));
+    }
+    for call in calls {
+        let (i, saved) = call.await.expect("task");
+        if i == 20 {
+            assert!(saved.is_err(), "a taken digest is refused");
+            continue;
+        }
+        saved.unwrap_or_else(|e| panic!("token {i}: {e}"));
+        let stored = s.access_token(RealmName::new("r"), &Digest(format!("cc{i}"))).await.expect("read");
+        assert_eq!(stored.map(|t| t.grant_id), Some(format!("g{i}")), "token {i} is stored when its call returns");
+    }
+    let first = s.access_token(RealmName::new("r"), &Digest("taken".into())).await.expect("read").expect("kept");
+    assert_eq!(first.grant_id, "g0", "the refused row changed nothing");
+}
+on_backends!(concurrent_access_tokens_are_each_stored_or_refused_alone, with_sqlite_file);
