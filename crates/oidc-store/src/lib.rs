@@ -61,8 +61,8 @@ pub struct Store {
     shards: Arc<Shards>,
     /// Where every statement goes when [`Store::log_statements`] asked for it.
     log: Option<Arc<StatementLog>>,
-    /// Group commit of access tokens on SQLite for threads outside the shards (see `batch`).
-    batcher: Arc<batch::Batcher>,
+    /// Group commit of inserts on SQLite for threads outside the shards (see `batch`).
+    batcher: Arc<batch::Batchers>,
 }
 
 thread_local! {
@@ -75,8 +75,8 @@ thread_local! {
 struct Shards {
     url: String,
     pools: Vec<OnceLock<DatabaseConnection>>,
-    /// Each shard's group commit queue (see `batch`), used with its pool.
-    batchers: Vec<Arc<batch::Batcher>>,
+    /// Each shard's group commit queues (see `batch`), used with its pool.
+    batchers: Vec<Arc<batch::Batchers>>,
 }
 
 /// Every SQL statement a [`Store`] sent, in order, with its values: counted at
@@ -162,7 +162,7 @@ impl Store {
     }
 
     /// The pool for the current thread and its group commit queue.
-    pub(crate) fn db_and_batcher(&self) -> (&DatabaseConnection, &Arc<batch::Batcher>) {
+    pub(crate) fn db_and_batcher(&self) -> (&DatabaseConnection, &Arc<batch::Batchers>) {
         SHARD
             .with(Cell::get)
             .and_then(|i| Some((self.shards.pools.get(i)?.get()?, self.shards.batchers.get(i)?)))

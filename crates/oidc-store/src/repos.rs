@@ -32,11 +32,13 @@ use oidc_core::throttle::FailureCount;
 use oidc_core::time::UnixTime;
 use sea_orm::sea_query::{CommonTableExpression, Expr, ExprTrait as _, OnConflict, Query, WithClause};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue, ColumnTrait as _, ConnectionTrait, DbBackend, EntityTrait, IdenStatic as _,
-    IntoActiveModel, Iterable as _, QueryFilter as _, QueryOrder as _, QuerySelect as _, QueryTrait as _,
+    ActiveModelTrait, ActiveValue, ColumnTrait as _, ConnectionTrait, DatabaseConnection, DbBackend, DbErr,
+    EntityTrait, IdenStatic as _, IntoActiveModel, Iterable as _, ModelTrait, QueryFilter as _, QueryOrder as _,
+    QuerySelect as _, QueryTrait as _,
 };
 
 use crate::Store;
+use crate::batch::BatchRow;
 use crate::convert::OrRepo as _;
 use crate::entity::{
     access_tokens, audit_events, auth_codes, client_registrations, clients, consents, initial_access_tokens,
@@ -91,6 +93,62 @@ fn prefixed<A: ActiveModelTrait>(prefix: &str, row: &A) -> Vec<(String, sea_orm:
         .filter_map(|col| Some((format!("{prefix}{}", col.as_str()), row.get(col).into_value()?)))
         .collect()
 }
+
+/// A token response's access and refresh token rows, inserted together on
+/// SQLite through the `token_pairs` view (migration m20261207_000060).
+#[derive(Clone)]
+pub(crate) struct TokenPair(access_tokens::Model, refresh_tokens::Model);
+
+impl TokenPair {
+    /// The view's columns, `a_` for the access token's and `r_` for the refresh token's, and values.
+    fn columns(&self) -> Vec<(String, sea_orm::Value)> {
+        let mut row = prefixed("a_", &self.0.clone().into_active_model());
+        row.extend(prefixed("r_", &self.1.clone().into_active_model()));
+        row
+    }
+}
+
+impl BatchRow for TokenPair {
+    async fn insert_all(db: &DatabaseConnection, rows: &[Self]) -> Result<(), DbErr> {
+        // One `INSERT INTO token_pairs (...) VALUES (...), (...)`; the view's
+        // trigger runs once per row, all within the one statement.
+        let mut insert = Query::insert();
+        insert.into_table(migration::TOKEN_PAIRS);
+        for (i, pair) in rows.iter().enumerate() {
+            let (names, values): (Vec<String>, Vec<Expr>) =
+                pair.columns().into_iter().map(|(n, v)| (n, Expr::val(v))).unzip();
+            if i == 0 {
+                insert.columns(names);
+            }
+            insert.values(values).map_err(|e| DbErr::Custom(e.to_string()))?;
+        }
+        db.execute(&insert).await.map(|_| ())
+    }
+
+    async fn insert_one(db: &DatabaseConnection, row: Self) -> RepoResult<()> {
+        Self::insert_all(db, std::slice::from_ref(&row)).await.repo()
+    }
+}
+
+/// Rows of one table, inserted many at a time with `insert_many`.
+macro_rules! table_batch_row {
+    ($($model:ty),*) => {$(
+        impl BatchRow for $model {
+            async fn insert_all(db: &DatabaseConnection, rows: &[Self]) -> Result<(), DbErr> {
+                <$model as ModelTrait>::Entity::insert_many(rows.iter().cloned().map(IntoActiveModel::into_active_model))
+                    .exec_without_returning(db)
+                    .await
+                    .map(|_| ())
+            }
+
+            async fn insert_one(db: &DatabaseConnection, row: Self) -> RepoResult<()> {
+                insert(db, row).await
+            }
+        }
+    )*};
+}
+
+table_batch_row!(access_tokens::Model, auth_codes::Model);
 
 /// The row of a lookup by a unique key: `.all()` and its first row, never
 /// SeaORM's `.one()` and its bound `LIMIT` (see the module's documentation).
@@ -662,7 +720,12 @@ impl ConsentRepo for Store {
 #[async_trait]
 impl CodeRepo for Store {
     async fn save_code(&self, code: &CodeRecord) -> RepoResult<()> {
-        insert(self.db(), auth_codes::Model::from(code)).await
+        let (db, batch) = self.db_and_batcher();
+        if db.get_database_backend() == DbBackend::Sqlite {
+            // Group commit with concurrent authorizations (see `batch`).
+            return batch.codes.insert(db, auth_codes::Model::from(code)).await;
+        }
+        insert(db, auth_codes::Model::from(code)).await
     }
 
     /// Two statements: `UPDATE auth_codes SET used = true WHERE` the code is
@@ -715,15 +778,16 @@ impl CodeRepo for Store {
 #[async_trait]
 impl TokenRepo for Store {
     async fn save_tokens(&self, access: &AccessTokenRecord, refresh: Option<&RefreshTokenRecord>) -> RepoResult<()> {
+        let (db, batch) = self.db_and_batcher();
+        let sqlite = db.get_database_backend() == DbBackend::Sqlite;
         let Some(refresh) = refresh else {
-            let (db, batcher) = self.db_and_batcher();
-            if db.get_database_backend() == DbBackend::Sqlite {
+            if sqlite {
                 // Group commit with concurrent grants (see `batch`).
-                return batcher.insert(db, access_tokens::Model::from(access)).await;
+                return batch.access.insert(db, access_tokens::Model::from(access)).await;
             }
             return insert(db, access_tokens::Model::from(access)).await;
         };
-        if self.db().get_database_backend() == DbBackend::Postgres {
+        if !sqlite {
             // One statement, so one round trip and atomic:
             // `WITH access AS (INSERT INTO access_tokens ...) INSERT INTO refresh_tokens ...`.
             let access = access_tokens::Entity::insert(access_tokens::Model::from(access).into_active_model());
@@ -735,15 +799,10 @@ impl TokenRepo for Store {
         }
         // SQLite has no data-modifying CTEs: one `INSERT` into the
         // `token_pairs` view, whose trigger writes both rows in that one
-        // statement, atomically (migration m20261207_000060).
-        let mut insert = Query::insert();
-        insert.into_table(migration::TOKEN_PAIRS);
-        let mut row = prefixed("a_", &access_tokens::Model::from(access).into_active_model());
-        row.extend(prefixed("r_", &refresh_tokens::Model::from(refresh).into_active_model()));
-        let (names, values): (Vec<String>, Vec<Expr>) = row.into_iter().map(|(n, v)| (n, Expr::val(v))).unzip();
-        insert.columns(names).values(values).map_err(|e| RepoError::Backend(Box::new(e)))?;
-        self.db().execute(&insert).await.repo()?;
-        Ok(())
+        // statement, atomically (migration m20261207_000060), with the pairs
+        // of concurrent token responses (group commit, see `batch`).
+        let pair = TokenPair(access_tokens::Model::from(access), refresh_tokens::Model::from(refresh));
+        batch.pairs.insert(db, pair).await
     }
 
     async fn access_token(&self, realm: RealmName<'_>, digest: &Digest) -> RepoResult<Option<AccessTokenRecord>> {

@@ -1990,3 +1990,53 @@ async fn concurrent_access_tokens_are_each_stored_or_refused_alone(s: Store) {
     assert_eq!(first.grant_id, "g0", "the refused row changed nothing");
 }
 on_backends!(concurrent_access_tokens_are_each_stored_or_refused_alone, with_sqlite_file);
+
+/// The same for a token response's access and refresh token (one row of the
+/// `token_pairs` view on SQLite) and for authorization codes: concurrent
+/// saves each succeed or fail alone, and a pair is stored whole or not at all.
+async fn concurrent_token_pairs_and_codes_are_each_stored_or_refused_alone(s: Store) {
+    s.save_tokens(&access("at-taken", "c1", "u1", "g0"), Some(&refresh("rt-first", "c1", "u1", "g0")))
+        .await
+        .expect("pair");
+    s.save_code(&code("code-taken", "c1", "u1", "g0")).await.expect("code");
+    let mut calls = Vec::new();
+    for i in 0..30 {
+        let s = s.clone();
+        calls.push(tokio::spawn(async move {
+            // Pair 10 reuses a taken access-token digest with a new refresh token: neither may be stored.
+            let at = if i == 10 { "at-taken".to_owned() } else { format!("at-{i}") };
+            let pair = s
+                .save_tokens(
+                    &access(&at, "c1", "u1", &format!("g{i}")),
+                    Some(&refresh(&format!("rt-{i}"), "c1", "u1", &format!("g{i}"))),
+                )
+                .await;
+            let c = if i == 20 { "code-taken".to_owned() } else { format!("code-{i}") };
+            let code = s.save_code(&code(&c, "c1", "u1", &format!("g{i}"))).await;
+            (i, pair, code)
+        }));
+    }
+    let r = RealmName::new("r");
+    for call in calls {
+        let (i, pair, code) = call.await.expect("task");
+        let refresh_row = s.unused_refresh_token(r, &Digest(format!("rt-{i}"))).await.expect("read");
+        if i == 10 {
+            assert!(pair.is_err(), "a taken access-token digest is refused");
+            assert!(refresh_row.is_none(), "and the pair's refresh token is not stored either");
+        } else {
+            pair.unwrap_or_else(|e| panic!("pair {i}: {e}"));
+            assert!(s.access_token(r, &Digest(format!("at-{i}"))).await.expect("read").is_some(), "access {i}");
+            assert!(refresh_row.is_some(), "refresh {i}");
+        }
+        if i == 20 {
+            assert!(code.is_err(), "a taken code digest is refused");
+        } else {
+            code.unwrap_or_else(|e| panic!("code {i}: {e}"));
+            let redeemed = redeem(&s, r, &Digest(format!("code-{i}")), ClientId::new("c1")).await.expect("redeem");
+            assert!(matches!(redeemed, Redeemed::First(_)), "code {i} is stored when its call returns");
+        }
+    }
+    let first = s.access_token(r, &Digest("at-taken".into())).await.expect("read").expect("kept");
+    assert_eq!(first.grant_id, "g0", "the refused pair changed nothing");
+}
+on_backends!(concurrent_token_pairs_and_codes_are_each_stored_or_refused_alone, with_sqlite_file);
