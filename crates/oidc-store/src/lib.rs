@@ -161,20 +161,22 @@ impl Store {
         Ok(())
     }
 
-    /// The pool for the current thread and its group commit queue.
+    /// The pool for the current thread and its group commit queues: its
+    /// shard's once the thread has opened one, the main ones otherwise.
     pub(crate) fn db_and_batcher(&self) -> (&DatabaseConnection, &Arc<batch::Batchers>) {
+        let main = (&self.main, &self.batcher);
+        if self.shards.pools.is_empty() {
+            return main;
+        }
         SHARD
             .with(Cell::get)
             .and_then(|i| Some((self.shards.pools.get(i)?.get()?, self.shards.batchers.get(i)?)))
-            .unwrap_or((&self.main, &self.batcher))
+            .unwrap_or(main)
     }
 
-    /// The pool for the current thread.
+    /// The pool for the current thread (see [`Store::db_and_batcher`]).
     fn db(&self) -> &DatabaseConnection {
-        if self.shards.pools.is_empty() {
-            return &self.main;
-        }
-        SHARD.with(Cell::get).and_then(|i| self.shards.pools.get(i)).and_then(OnceLock::get).unwrap_or(&self.main)
+        self.db_and_batcher().0
     }
 
     /// This store with every statement it sends from now on recorded in the

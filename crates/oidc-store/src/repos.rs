@@ -794,7 +794,7 @@ impl TokenRepo for Store {
             let refresh = refresh_tokens::Entity::insert(refresh_tokens::Model::from(refresh).into_active_model());
             let cte = CommonTableExpression::new().query(access.into_query()).table_name("access").to_owned();
             let stmt = WithClause::new().cte(cte).to_owned().query(refresh.into_query());
-            self.db().execute(&stmt).await.repo()?;
+            db.execute(&stmt).await.repo()?;
             return Ok(());
         }
         // SQLite has no data-modifying CTEs: one `INSERT` into the
