@@ -486,7 +486,7 @@ fn peak_rss_kib(pid: u32) -> u64 {
     line.split_whitespace().nth(1).unwrap().parse().unwrap()
 }
 
-/// Password checks run on one thread per core with reused Argon2 memory (19 MiB
+/// Password checks run on one thread per core with reused Argon2 memory (12 MiB
 /// each): 1,000 failed logins through the login form leave the server's peak
 /// memory under 100 MiB (it used to grow by about 1 MiB per failed login).
 #[test]

@@ -115,7 +115,7 @@ pub struct App {
     pub(crate) rng: Arc<dyn Random>,
     realms: RwLock<HashMap<String, Arc<RealmState>>>,
     clients: RwLock<HashMap<(String, String), CachedClient>>,
-    /// Password hashing is CPU- and memory-bound (Argon2id uses 19 MiB per
+    /// Password hashing is CPU- and memory-bound (Argon2id uses 12 MiB per
     /// check): one thread per core with reused memory, the rest wait.
     pub(crate) passwords: crate::hashing::PasswordPool,
     pub(crate) hooks: Hooks,

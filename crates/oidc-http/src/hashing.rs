@@ -1,12 +1,13 @@
 //! Password hashing on a small pool of dedicated threads.
 //!
-//! Argon2id is CPU-bound (tens of milliseconds) and memory-bound (19 MiB per
-//! check). Running it on tokio's blocking pool let each check allocate and free
-//! its 19 MiB on whichever thread ran it, and the allocator kept those buffers:
-//! a burst of failed logins left hundreds of MiB resident. Here one thread per
-//! core owns a [`PasswordWorker`] whose working memory is allocated once and
-//! reused, so password checks hold at most 19 MiB per thread, and at most that
-//! many run at once; the rest queue (with backpressure) instead of piling up.
+//! Argon2id is CPU-bound (tens of milliseconds) and memory-bound (12 MiB per
+//! check, see [`oidc_core::password::HASH_M_COST_KIB`]). Running it on tokio's
+//! blocking pool let each check allocate and free its buffer on whichever
+//! thread ran it, and the allocator kept those buffers: a burst of failed
+//! logins left hundreds of MiB resident. Here one thread per core owns a
+//! [`PasswordWorker`] whose working memory is allocated once and reused, so
+//! password checks hold at most 12 MiB per thread, and at most that many run at
+//! once; the rest queue (with backpressure) instead of piling up.
 
 use std::sync::{Arc, Mutex};
 
