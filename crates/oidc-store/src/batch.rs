@@ -1,14 +1,15 @@
-//! Group commit of inserts on SQLite: access tokens, token pairs and codes.
+//! Group commit of inserts: access tokens, token pairs and codes.
 //!
-//! SQLite lets one connection write at a time. An authorization code, a
-//! token response's access and refresh token, and an access token alone
-//! (client_credentials) are each one insert; under load, requests took turns
-//! at the write lock, and one that found it taken slept in SQLite's busy
-//! handler. Here the inserts of concurrent requests wait in a queue per kind
-//! of row and go in together, as one multi-row `INSERT` (one statement, so
-//! atomic), written by one task per queue. Each caller still sees its own
-//! outcome, and only after the statement has committed: if the batch fails,
-//! its rows are inserted one by one, so one bad row fails alone.
+//! An authorization code, a token response's access and refresh token, and
+//! an access token alone (client_credentials) are each one insert. On SQLite,
+//! which lets one connection write at a time, requests took turns at the
+//! write lock under load, and one that found it taken slept in SQLite's busy
+//! handler; on PostgreSQL each insert was a round trip and a commit that
+//! waits for its WAL flush. Here the inserts of concurrent requests wait in a
+//! queue per kind of row and go in together, as one multi-row `INSERT` (one
+//! statement, so atomic), written by one task per queue. Each caller still
+//! sees its own outcome, and only after the statement has committed: if the
+//! batch fails, its rows are inserted one by one, so one bad row fails alone.
 //!
 //! The queues live in the [`Store`](crate::Store), one set per shard of a
 //! thread-per-core server (a shard's tasks never leave its thread, so its

@@ -61,7 +61,7 @@ pub struct Store {
     shards: Arc<Shards>,
     /// Where every statement goes when [`Store::log_statements`] asked for it.
     log: Option<Arc<StatementLog>>,
-    /// Group commit of inserts on SQLite for threads outside the shards (see `batch`).
+    /// Group commit of inserts for threads outside the shards (see `batch`).
     batcher: Arc<batch::Batchers>,
 }
 

@@ -110,8 +110,20 @@ impl TokenPair {
 
 impl BatchRow for TokenPair {
     async fn insert_all(db: &DatabaseConnection, rows: &[Self]) -> Result<(), DbErr> {
-        // One `INSERT INTO token_pairs (...) VALUES (...), (...)`; the view's
-        // trigger runs once per row, all within the one statement.
+        if db.get_database_backend() == DbBackend::Postgres {
+            // One statement, so one round trip and atomic: `WITH access AS
+            // (INSERT INTO access_tokens ... VALUES (...), (...)) INSERT INTO
+            // refresh_tokens ... VALUES (...), (...)`.
+            let access =
+                access_tokens::Entity::insert_many(rows.iter().map(|p| p.0.clone().into_active_model())).into_query();
+            let refresh =
+                refresh_tokens::Entity::insert_many(rows.iter().map(|p| p.1.clone().into_active_model())).into_query();
+            let cte = CommonTableExpression::new().query(access).table_name("access").to_owned();
+            return db.execute(&WithClause::new().cte(cte).to_owned().query(refresh)).await.map(|_| ());
+        }
+        // SQLite has no data-modifying CTEs: one `INSERT INTO token_pairs
+        // (...) VALUES (...), (...)`; the view's trigger (migration
+        // m20261207_000060) runs once per row, all within the one statement.
         let mut insert = Query::insert();
         insert.into_table(migration::TOKEN_PAIRS);
         for (i, pair) in rows.iter().enumerate() {
@@ -720,12 +732,9 @@ impl ConsentRepo for Store {
 #[async_trait]
 impl CodeRepo for Store {
     async fn save_code(&self, code: &CodeRecord) -> RepoResult<()> {
+        // Group commit with concurrent authorizations (see `batch`).
         let (db, batch) = self.db_and_batcher();
-        if db.get_database_backend() == DbBackend::Sqlite {
-            // Group commit with concurrent authorizations (see `batch`).
-            return batch.codes.insert(db, auth_codes::Model::from(code)).await;
-        }
-        insert(db, auth_codes::Model::from(code)).await
+        batch.codes.insert(db, auth_codes::Model::from(code)).await
     }
 
     /// Two statements: `UPDATE auth_codes SET used = true WHERE` the code is
@@ -778,29 +787,12 @@ impl CodeRepo for Store {
 #[async_trait]
 impl TokenRepo for Store {
     async fn save_tokens(&self, access: &AccessTokenRecord, refresh: Option<&RefreshTokenRecord>) -> RepoResult<()> {
+        // Group commit with concurrent grants (see `batch`); a pair is one
+        // statement of its own, so both of its rows are stored or neither.
         let (db, batch) = self.db_and_batcher();
-        let sqlite = db.get_database_backend() == DbBackend::Sqlite;
         let Some(refresh) = refresh else {
-            if sqlite {
-                // Group commit with concurrent grants (see `batch`).
-                return batch.access.insert(db, access_tokens::Model::from(access)).await;
-            }
-            return insert(db, access_tokens::Model::from(access)).await;
+            return batch.access.insert(db, access_tokens::Model::from(access)).await;
         };
-        if !sqlite {
-            // One statement, so one round trip and atomic:
-            // `WITH access AS (INSERT INTO access_tokens ...) INSERT INTO refresh_tokens ...`.
-            let access = access_tokens::Entity::insert(access_tokens::Model::from(access).into_active_model());
-            let refresh = refresh_tokens::Entity::insert(refresh_tokens::Model::from(refresh).into_active_model());
-            let cte = CommonTableExpression::new().query(access.into_query()).table_name("access").to_owned();
-            let stmt = WithClause::new().cte(cte).to_owned().query(refresh.into_query());
-            db.execute(&stmt).await.repo()?;
-            return Ok(());
-        }
-        // SQLite has no data-modifying CTEs: one `INSERT` into the
-        // `token_pairs` view, whose trigger writes both rows in that one
-        // statement, atomically (migration m20261207_000060), with the pairs
-        // of concurrent token responses (group commit, see `batch`).
         let pair = TokenPair(access_tokens::Model::from(access), refresh_tokens::Model::from(refresh));
         batch.pairs.insert(db, pair).await
     }
