@@ -30,7 +30,7 @@ use oidc_core::repo::{
 use oidc_core::secret::Digest;
 use oidc_core::throttle::FailureCount;
 use oidc_core::time::UnixTime;
-use sea_orm::sea_query::{CommonTableExpression, Expr, ExprTrait as _, OnConflict, Query, WithClause};
+use sea_orm::sea_query::{CommonTableExpression, Condition, Expr, ExprTrait as _, OnConflict, Query, WithClause};
 use sea_orm::{
     ActiveModelTrait, ActiveValue, ColumnTrait as _, ConnectionTrait, DatabaseConnection, DbBackend, DbErr,
     EntityTrait, IdenStatic as _, IntoActiveModel, Iterable as _, ModelTrait, QueryFilter as _, QueryOrder as _,
@@ -38,7 +38,7 @@ use sea_orm::{
 };
 
 use crate::Store;
-use crate::batch::BatchRow;
+use crate::batch::{BatchRow, InsertRow};
 use crate::convert::OrRepo as _;
 use crate::entity::{
     access_tokens, audit_events, auth_codes, client_registrations, clients, consents, initial_access_tokens,
@@ -108,7 +108,7 @@ impl TokenPair {
     }
 }
 
-impl BatchRow for TokenPair {
+impl InsertRow for TokenPair {
     async fn insert_all(db: &DatabaseConnection, rows: &[Self]) -> Result<(), DbErr> {
         if db.get_database_backend() == DbBackend::Postgres {
             // One statement, so one round trip and atomic: `WITH access AS
@@ -142,10 +142,72 @@ impl BatchRow for TokenPair {
     }
 }
 
+/// A code to be marked used if it is unused and `client_id`'s: the decision
+/// of a code redemption (RFC 6749 §4.1.2: a code is used once), made for
+/// concurrent redemptions in one statement (group commit, see `batch`).
+#[derive(Clone)]
+pub(crate) struct CodeSpend {
+    digest: String,
+    realm: String,
+    client_id: String,
+}
+
+impl BatchRow for CodeSpend {
+    /// This caller's redemption spent the code.
+    type Outcome = bool;
+
+    /// `UPDATE auth_codes SET used = true WHERE used = false AND ((digest = ?
+    /// AND realm = ? AND client_id = ?) OR ...) RETURNING digest, realm,
+    /// client_id`: the row lock (PostgreSQL) or the write lock (SQLite) lets
+    /// one statement at a time mark a code, so a code is spent once across
+    /// batches; within one, the first of the callers that presented the same
+    /// code with the same client wins it.
+    async fn write_all(db: &DatabaseConnection, rows: &[Self]) -> Result<Vec<bool>, DbErr> {
+        let mut any = Condition::any();
+        for r in rows {
+            any = any.add(
+                Condition::all()
+                    .add(auth_codes::Column::Digest.eq(r.digest.as_str()))
+                    .add(auth_codes::Column::Realm.eq(r.realm.as_str()))
+                    .add(auth_codes::Column::ClientId.eq(r.client_id.as_str())),
+            );
+        }
+        let stmt = Query::update()
+            .table(auth_codes::Entity)
+            .value(auth_codes::Column::Used, true)
+            .cond_where(Condition::all().add(auth_codes::Column::Used.eq(false)).add(any))
+            .returning(Query::returning().columns([
+                auth_codes::Column::Digest,
+                auth_codes::Column::Realm,
+                auth_codes::Column::ClientId,
+            ]))
+            .to_owned();
+        let mut spent = std::collections::HashSet::new();
+        for row in db.query_all(&stmt).await? {
+            let col = |c: auth_codes::Column| row.try_get::<String>("", c.as_str());
+            spent.insert((
+                col(auth_codes::Column::Digest)?,
+                col(auth_codes::Column::Realm)?,
+                col(auth_codes::Column::ClientId)?,
+            ));
+        }
+        // `remove`: a second caller with the same code and client in this batch finds it taken.
+        Ok(rows.iter().map(|r| spent.remove(&(r.digest.clone(), r.realm.clone(), r.client_id.clone()))).collect())
+    }
+
+    async fn write_one(db: &DatabaseConnection, row: Self) -> RepoResult<bool> {
+        Self::write_all(db, std::slice::from_ref(&row))
+            .await
+            .repo()?
+            .pop()
+            .ok_or_else(|| RepoError::Backend("a code spend lost its outcome".into()))
+    }
+}
+
 /// Rows of one table, inserted many at a time with `insert_many`.
 macro_rules! table_batch_row {
     ($($model:ty),*) => {$(
-        impl BatchRow for $model {
+        impl InsertRow for $model {
             async fn insert_all(db: &DatabaseConnection, rows: &[Self]) -> Result<(), DbErr> {
                 <$model as ModelTrait>::Entity::insert_many(rows.iter().cloned().map(IntoActiveModel::into_active_model))
                     .exec_without_returning(db)
@@ -734,13 +796,14 @@ impl CodeRepo for Store {
     async fn save_code(&self, code: &CodeRecord) -> RepoResult<()> {
         // Group commit with concurrent authorizations (see `batch`).
         let (db, batch) = self.db_and_batcher();
-        batch.codes.insert(db, auth_codes::Model::from(code)).await
+        batch.codes.write(db, auth_codes::Model::from(code)).await
     }
 
     /// Two statements: `UPDATE auth_codes SET used = true WHERE` the code is
-    /// `client_id`'s and unused, where the row lock (PostgreSQL) or the write
-    /// lock (SQLite) lets exactly one of concurrent callers match, and only
-    /// the code's own client; then one read of the code `LEFT JOIN`ed with its
+    /// `client_id`'s and unused (with the codes of concurrent redemptions, see
+    /// [`CodeSpend`]), where the row lock (PostgreSQL) or the write lock
+    /// (SQLite) lets exactly one of concurrent callers match, and only the
+    /// code's own client; then one read of the code `LEFT JOIN`ed with its
     /// session and its user, which also tells a replay from another client's
     /// or an unknown code. No transaction is needed: only the `UPDATE`
     /// decides, and a code's session and user are read as they are now.
@@ -753,22 +816,15 @@ impl CodeRepo for Store {
     ) -> RepoResult<(Redeemed, CodeContext)> {
         let realm = realm.as_str();
         let client_id = client_id.as_str();
-        let won = auth_codes::Entity::update_many()
-            .col_expr(auth_codes::Column::Used, Expr::value(true))
-            .filter(auth_codes::Column::Digest.eq(digest.as_str()))
-            .filter(auth_codes::Column::Realm.eq(realm))
-            .filter(auth_codes::Column::ClientId.eq(client_id))
-            .filter(auth_codes::Column::Used.eq(false))
-            .exec(self.db())
-            .await
-            .repo()?
-            .rows_affected
-            == 1;
+        let (db, batch) = self.db_and_batcher();
+        let spend =
+            CodeSpend { digest: digest.as_str().to_owned(), realm: realm.to_owned(), client_id: client_id.to_owned() };
+        let won = batch.spends.write(db, spend).await?;
         let row = auth_codes::Entity::find_by_id(digest.as_str())
             .filter(auth_codes::Column::Realm.eq(realm))
             .find_also_related(login_sessions::Entity)
             .find_also_related(users::Entity)
-            .unique_row(self.db())
+            .unique_row(db)
             .await?;
         let Some((code, session, user)) = row else {
             return Ok((Redeemed::Unknown, CodeContext::default()));
@@ -791,10 +847,10 @@ impl TokenRepo for Store {
         // statement of its own, so both of its rows are stored or neither.
         let (db, batch) = self.db_and_batcher();
         let Some(refresh) = refresh else {
-            return batch.access.insert(db, access_tokens::Model::from(access)).await;
+            return batch.access.write(db, access_tokens::Model::from(access)).await;
         };
         let pair = TokenPair(access_tokens::Model::from(access), refresh_tokens::Model::from(refresh));
-        batch.pairs.insert(db, pair).await
+        batch.pairs.write(db, pair).await
     }
 
     async fn access_token(&self, realm: RealmName<'_>, digest: &Digest) -> RepoResult<Option<AccessTokenRecord>> {

@@ -1173,6 +1173,53 @@ async fn codes_concurrent_redemptions_have_one_winner(s: Store) {
 }
 on_backends!(codes_concurrent_redemptions_have_one_winner, with_sqlite_file);
 
+/// Concurrent redemptions of many codes are decided together (group commit of
+/// the spends, one `UPDATE` for a batch): each of 12 codes is presented at
+/// once by its own client twice and by another client once, among unknown
+/// codes. Each code has exactly one `First`, one replay and one `OtherClient`
+/// (which does not spend it, RFC 6749 §4.1.2: only the client it was issued
+/// to may redeem it); unknown codes stay unknown and are not created.
+async fn concurrent_redemptions_of_many_codes_are_each_decided_alone(s: Store) {
+    let s = Arc::new(s);
+    for i in 0..12 {
+        s.save_code(&code(&format!("many-{i}"), "c1", "u1", "g1")).await.expect("save");
+    }
+    let mut tasks = Vec::new();
+    for i in 0..12 {
+        for (who, client) in [(0, "c1"), (1, "c2"), (2, "c1")] {
+            let (s, d) = (s.clone(), Digest(format!("many-{i}")));
+            tasks.push((
+                i,
+                who,
+                tokio::spawn(async move { redeem(&s, RealmName::new("r"), &d, ClientId::new(client)).await }),
+            ));
+        }
+        let (s, d) = (s.clone(), Digest(format!("unknown-{i}")));
+        tasks.push((i, 3, tokio::spawn(async move { redeem(&s, RealmName::new("r"), &d, ClientId::new("c1")).await })));
+    }
+    let mut per_code = vec![(0, 0, 0); 12];
+    for (i, who, t) in tasks {
+        match (who, t.await.expect("join").expect("redeem")) {
+            (0 | 2, Redeemed::First(r)) => {
+                assert_eq!(r.digest.0, format!("many-{i}"));
+                per_code[i].0 += 1;
+            }
+            (0 | 2, Redeemed::Replayed(_)) => per_code[i].1 += 1,
+            (1, Redeemed::OtherClient) => per_code[i].2 += 1,
+            (3, Redeemed::Unknown) => {}
+            (who, other) => panic!("code {i}, caller {who}: unexpected {other:?}"),
+        }
+    }
+    assert!(per_code.iter().all(|c| *c == (1, 1, 1)), "one first, one replay, one other client each: {per_code:?}");
+    for i in 0..12 {
+        let again = redeem(&s, RealmName::new("r"), &Digest(format!("many-{i}")), ClientId::new("c1")).await;
+        assert!(matches!(again.expect("redeem"), Redeemed::Replayed(_)), "code {i} stays spent");
+        let unknown = redeem(&s, RealmName::new("r"), &Digest(format!("unknown-{i}")), ClientId::new("c1")).await;
+        assert!(matches!(unknown.expect("redeem"), Redeemed::Unknown), "unknown code {i} was not created");
+    }
+}
+on_backends!(concurrent_redemptions_of_many_codes_are_each_decided_alone, with_sqlite_file);
+
 // ---------------------------------------------------------------------------
 // Tokens.
 
