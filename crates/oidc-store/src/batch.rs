@@ -1,4 +1,4 @@
-//! Group commit of inserts: access tokens, token pairs and codes.
+//! Group commit of inserts and spends, and batched lookups of the hot path.
 //!
 //! An authorization code, a token response's access and refresh token, and
 //! an access token alone (client_credentials) are each one insert. On SQLite,
@@ -7,9 +7,20 @@
 //! handler; on PostgreSQL each insert was a round trip and a commit that
 //! waits for its WAL flush. Here the inserts of concurrent requests wait in a
 //! queue per kind of row and go in together, as one multi-row `INSERT` (one
-//! statement, so atomic), written by one task per queue. Each caller still
+//! statement, so atomic), run by one task per queue. Each caller still
 //! sees its own outcome, and only after the statement has committed: if the
 //! batch fails, its rows are inserted one by one, so one bad row fails alone.
+//! Code redemptions' spends go the same way, as one conditional `UPDATE ...
+//! RETURNING` that tells each caller whether it won its code.
+//!
+//! The three reads of every code flow (the login session at the
+//! authorization endpoint, the code with its session and user at the token
+//! endpoint, the access token with its user at UserInfo) are queued the same
+//! way and made as one `SELECT ... WHERE (digest, realm) = ... OR ...` per
+//! batch: every statement is a hand-off to the pool's connection thread and
+//! back, and under load one hand-off now answers many requests. A lookup is
+//! queued only once its caller asks, so it sees every write that caller has
+//! seen committed.
 //!
 //! The queues live in the [`Store`](crate::Store), one set per shard of a
 //! thread-per-core server (a shard's tasks never leave its thread, so its
@@ -35,12 +46,12 @@ pub(crate) trait BatchRow: Clone + Send + Sync + 'static {
     type Outcome: Send + 'static;
     /// One statement that writes every row of `rows` (never empty), or none,
     /// and each row's outcome, in the order of `rows`.
-    fn write_all(
+    fn run_all(
         db: &DatabaseConnection,
         rows: &[Self],
     ) -> impl Future<Output = Result<Vec<Self::Outcome>, DbErr>> + Send;
     /// One row on its own, for the rows of a batch that failed.
-    fn write_one(db: &DatabaseConnection, row: Self) -> impl Future<Output = RepoResult<Self::Outcome>> + Send;
+    fn run_one(db: &DatabaseConnection, row: Self) -> impl Future<Output = RepoResult<Self::Outcome>> + Send;
 }
 
 /// Rows that are inserted and have no outcome but success.
@@ -53,10 +64,10 @@ pub(crate) trait InsertRow: Clone + Send + Sync + 'static {
 
 impl<R: InsertRow> BatchRow for R {
     type Outcome = ();
-    async fn write_all(db: &DatabaseConnection, rows: &[Self]) -> Result<Vec<()>, DbErr> {
+    async fn run_all(db: &DatabaseConnection, rows: &[Self]) -> Result<Vec<()>, DbErr> {
         R::insert_all(db, rows).await.map(|()| vec![(); rows.len()])
     }
-    async fn write_one(db: &DatabaseConnection, row: Self) -> RepoResult<()> {
+    async fn run_one(db: &DatabaseConnection, row: Self) -> RepoResult<()> {
         R::insert_one(db, row).await
     }
 }
@@ -68,6 +79,9 @@ pub(crate) struct Batchers {
     pub(crate) pairs: Batcher<crate::repos::TokenPair>,
     pub(crate) codes: Batcher<crate::entity::auth_codes::Model>,
     pub(crate) spends: Batcher<crate::repos::CodeSpend>,
+    pub(crate) sessions: Batcher<crate::repos::SessionLookup>,
+    pub(crate) code_reads: Batcher<crate::repos::CodeLookup>,
+    pub(crate) token_reads: Batcher<crate::repos::AccessTokenLookup>,
 }
 
 impl std::fmt::Debug for Batchers {
@@ -76,7 +90,7 @@ impl std::fmt::Debug for Batchers {
     }
 }
 
-/// One queue of rows waiting to be written.
+/// One queue of rows waiting to be written or looked up.
 pub(crate) struct Batcher<R: BatchRow> {
     state: Arc<Mutex<State<R>>>,
 }
@@ -99,7 +113,7 @@ struct State<R: BatchRow> {
 impl<R: BatchRow> Batcher<R> {
     /// Writes `row` with whatever else is queued, on `db`; returns its
     /// outcome once its statement has committed.
-    pub(crate) async fn write(&self, db: &DatabaseConnection, row: R) -> RepoResult<R::Outcome> {
+    pub(crate) async fn run(&self, db: &DatabaseConnection, row: R) -> RepoResult<R::Outcome> {
         let (done, outcome) = oneshot::channel();
         let start_writer = {
             let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
@@ -110,15 +124,15 @@ impl<R: BatchRow> Batcher<R> {
             // A task of its own, so that a caller that goes away (its client
             // closed the connection) cannot abandon the rows of the others.
             let (state, db) = (self.state.clone(), db.clone());
-            tokio::spawn(async move { write_all(&state, &db).await });
+            tokio::spawn(async move { drain(&state, &db).await });
         }
         // The writer dropped the sender without an answer: only when the runtime stops.
         outcome.await.unwrap_or_else(|_| Err(RepoError::Backend("the writer task stopped".into())))
     }
 }
 
-/// Writes batches until the queue is empty.
-async fn write_all<R: BatchRow>(state: &Mutex<State<R>>, db: &DatabaseConnection) {
+/// Runs batches until the queue is empty.
+async fn drain<R: BatchRow>(state: &Mutex<State<R>>, db: &DatabaseConnection) {
     loop {
         let batch = {
             let mut state = state.lock().unwrap_or_else(PoisonError::into_inner);
@@ -131,8 +145,8 @@ async fn write_all<R: BatchRow>(state: &Mutex<State<R>>, db: &DatabaseConnection
             state.rows.drain(..n).collect::<Vec<_>>()
         };
         let (rows, waiters): (Vec<R>, Vec<_>) = batch.into_iter().unzip();
-        if let Ok(outcomes) = R::write_all(db, &rows).await {
-            // `write_all` gives one outcome per row; a waiter without one
+        if let Ok(outcomes) = R::run_all(db, &rows).await {
+            // `run_all` gives one outcome per row; a waiter without one
             // (never expected) hears that its statement failed.
             let mut outcomes = outcomes.into_iter();
             for w in waiters {
@@ -143,7 +157,7 @@ async fn write_all<R: BatchRow>(state: &Mutex<State<R>>, db: &DatabaseConnection
         }
         // The statement failed, so it wrote nothing: each row on its own.
         for (row, w) in rows.into_iter().zip(waiters) {
-            let _ = w.send(R::write_one(db, row).await);
+            let _ = w.send(R::run_one(db, row).await);
         }
     }
 }

@@ -162,7 +162,7 @@ impl BatchRow for CodeSpend {
     /// one statement at a time mark a code, so a code is spent once across
     /// batches; within one, the first of the callers that presented the same
     /// code with the same client wins it.
-    async fn write_all(db: &DatabaseConnection, rows: &[Self]) -> Result<Vec<bool>, DbErr> {
+    async fn run_all(db: &DatabaseConnection, rows: &[Self]) -> Result<Vec<bool>, DbErr> {
         let mut any = Condition::any();
         for r in rows {
             any = any.add(
@@ -195,13 +195,123 @@ impl BatchRow for CodeSpend {
         Ok(rows.iter().map(|r| spent.remove(&(r.digest.clone(), r.realm.clone(), r.client_id.clone()))).collect())
     }
 
-    async fn write_one(db: &DatabaseConnection, row: Self) -> RepoResult<bool> {
-        Self::write_all(db, std::slice::from_ref(&row))
+    async fn run_one(db: &DatabaseConnection, row: Self) -> RepoResult<bool> {
+        Self::run_all(db, std::slice::from_ref(&row))
             .await
             .repo()?
             .pop()
             .ok_or_else(|| RepoError::Backend("a code spend lost its outcome".into()))
     }
+}
+
+/// Each key's row among `found` (cloned for a key asked twice), in the order
+/// of `keys`: the answers of a batch of lookups (see `batch`).
+fn by_key<K, T: Clone>(
+    keys: &[K],
+    found: &[T],
+    key_of: impl Fn(&K) -> (&str, &str),
+    row_key: impl Fn(&T) -> (&str, &str),
+) -> Vec<Option<T>> {
+    let index: std::collections::HashMap<(&str, &str), &T> = found.iter().map(|t| (row_key(t), t)).collect();
+    keys.iter().map(|k| index.get(&key_of(k)).map(|t| (*t).clone())).collect()
+}
+
+/// `(digest = ? AND realm = ?) OR ...` over `keys`, for `digest` and `realm` columns of one table.
+fn any_digest_in_realm<K, C: sea_orm::ColumnTrait>(
+    keys: &[K],
+    key_of: impl Fn(&K) -> (&str, &str),
+    digest: C,
+    realm: C,
+) -> Condition {
+    keys.iter().fold(Condition::any(), |any, k| {
+        let (d, r) = key_of(k);
+        any.add(Condition::all().add(digest.eq(d)).add(realm.eq(r)))
+    })
+}
+
+/// A lookup by digest and realm (a login session, a code, an access token),
+/// made for concurrent requests in one statement (see `batch`): with many
+/// requests in flight, each statement is a hand-off to the connection's
+/// thread and back, and a batch makes one for many lookups.
+#[derive(Clone)]
+pub(crate) struct Lookup {
+    digest: String,
+    realm: String,
+}
+
+impl Lookup {
+    fn new(digest: &Digest, realm: &str) -> Lookup {
+        Lookup { digest: digest.as_str().to_owned(), realm: realm.to_owned() }
+    }
+
+    fn key(&self) -> (&str, &str) {
+        (&self.digest, &self.realm)
+    }
+}
+
+/// A login session with its user, for the authorization endpoint.
+#[derive(Clone)]
+pub(crate) struct SessionLookup(Lookup);
+
+impl BatchRow for SessionLookup {
+    type Outcome = Option<(login_sessions::Model, Option<users::Model>)>;
+
+    async fn run_all(db: &DatabaseConnection, rows: &[Self]) -> Result<Vec<Self::Outcome>, DbErr> {
+        let any =
+            any_digest_in_realm(rows, |r| r.0.key(), login_sessions::Column::Digest, login_sessions::Column::Realm);
+        let found = login_sessions::Entity::find().filter(any).find_also_related(users::Entity).all(db).await?;
+        Ok(by_key(rows, &found, |r| r.0.key(), |(s, _)| (s.digest.as_str(), s.realm.as_str())))
+    }
+
+    async fn run_one(db: &DatabaseConnection, row: Self) -> RepoResult<Self::Outcome> {
+        one_of(Self::run_all(db, std::slice::from_ref(&row)).await)
+    }
+}
+
+/// A code with its login session and its user, for the token endpoint.
+#[derive(Clone)]
+pub(crate) struct CodeLookup(Lookup);
+
+impl BatchRow for CodeLookup {
+    type Outcome = Option<(auth_codes::Model, Option<login_sessions::Model>, Option<users::Model>)>;
+
+    async fn run_all(db: &DatabaseConnection, rows: &[Self]) -> Result<Vec<Self::Outcome>, DbErr> {
+        let any = any_digest_in_realm(rows, |r| r.0.key(), auth_codes::Column::Digest, auth_codes::Column::Realm);
+        let found = auth_codes::Entity::find()
+            .filter(any)
+            .find_also_related(login_sessions::Entity)
+            .find_also_related(users::Entity)
+            .all(db)
+            .await?;
+        Ok(by_key(rows, &found, |r| r.0.key(), |(c, _, _)| (c.digest.as_str(), c.realm.as_str())))
+    }
+
+    async fn run_one(db: &DatabaseConnection, row: Self) -> RepoResult<Self::Outcome> {
+        one_of(Self::run_all(db, std::slice::from_ref(&row)).await)
+    }
+}
+
+/// An access token with its user, for UserInfo.
+#[derive(Clone)]
+pub(crate) struct AccessTokenLookup(Lookup);
+
+impl BatchRow for AccessTokenLookup {
+    type Outcome = Option<(access_tokens::Model, Option<users::Model>)>;
+
+    async fn run_all(db: &DatabaseConnection, rows: &[Self]) -> Result<Vec<Self::Outcome>, DbErr> {
+        let any = any_digest_in_realm(rows, |r| r.0.key(), access_tokens::Column::Digest, access_tokens::Column::Realm);
+        let found = access_tokens::Entity::find().filter(any).find_also_related(users::Entity).all(db).await?;
+        Ok(by_key(rows, &found, |r| r.0.key(), |(t, _)| (t.digest.as_str(), t.realm.as_str())))
+    }
+
+    async fn run_one(db: &DatabaseConnection, row: Self) -> RepoResult<Self::Outcome> {
+        one_of(Self::run_all(db, std::slice::from_ref(&row)).await)
+    }
+}
+
+/// The one outcome of a batch of one.
+fn one_of<T>(outcomes: Result<Vec<T>, DbErr>) -> RepoResult<T> {
+    outcomes.repo()?.pop().ok_or_else(|| RepoError::Backend("a batch of one gave no outcome".into()))
 }
 
 /// Rows of one table, inserted many at a time with `insert_many`.
@@ -565,14 +675,10 @@ impl SessionRepo for Store {
         digest: &Digest,
         now: UnixTime,
     ) -> RepoResult<Option<(LoginSession, Option<User>)>> {
-        let realm = realm.as_str();
-        let row = login_sessions::Entity::find_by_id(digest.as_str())
-            .filter(login_sessions::Column::Realm.eq(realm))
-            .filter(login_sessions::Column::ExpiresAt.gt(now.secs()))
-            .find_also_related(users::Entity)
-            .unique_row(self.db())
-            .await?;
-        let Some((session, user)) = row else { return Ok(None) };
+        // With the lookups of concurrent requests (see `SessionLookup`); expiry is this caller's.
+        let (db, batch) = self.db_and_batcher();
+        let row = batch.sessions.run(db, SessionLookup(Lookup::new(digest, realm.as_str()))).await?;
+        let Some((session, user)) = row.filter(|(s, _)| s.expires_at > now.secs()) else { return Ok(None) };
         Ok(Some((LoginSession::from(session), user.map(User::try_from).transpose()?)))
     }
 
@@ -796,7 +902,7 @@ impl CodeRepo for Store {
     async fn save_code(&self, code: &CodeRecord) -> RepoResult<()> {
         // Group commit with concurrent authorizations (see `batch`).
         let (db, batch) = self.db_and_batcher();
-        batch.codes.write(db, auth_codes::Model::from(code)).await
+        batch.codes.run(db, auth_codes::Model::from(code)).await
     }
 
     /// Two statements: `UPDATE auth_codes SET used = true WHERE` the code is
@@ -819,13 +925,9 @@ impl CodeRepo for Store {
         let (db, batch) = self.db_and_batcher();
         let spend =
             CodeSpend { digest: digest.as_str().to_owned(), realm: realm.to_owned(), client_id: client_id.to_owned() };
-        let won = batch.spends.write(db, spend).await?;
-        let row = auth_codes::Entity::find_by_id(digest.as_str())
-            .filter(auth_codes::Column::Realm.eq(realm))
-            .find_also_related(login_sessions::Entity)
-            .find_also_related(users::Entity)
-            .unique_row(db)
-            .await?;
+        let won = batch.spends.run(db, spend).await?;
+        // With the reads of concurrent redemptions (see `CodeLookup`).
+        let row = batch.code_reads.run(db, CodeLookup(Lookup::new(digest, realm))).await?;
         let Some((code, session, user)) = row else {
             return Ok((Redeemed::Unknown, CodeContext::default()));
         };
@@ -847,10 +949,10 @@ impl TokenRepo for Store {
         // statement of its own, so both of its rows are stored or neither.
         let (db, batch) = self.db_and_batcher();
         let Some(refresh) = refresh else {
-            return batch.access.write(db, access_tokens::Model::from(access)).await;
+            return batch.access.run(db, access_tokens::Model::from(access)).await;
         };
         let pair = TokenPair(access_tokens::Model::from(access), refresh_tokens::Model::from(refresh));
-        batch.pairs.write(db, pair).await
+        batch.pairs.run(db, pair).await
     }
 
     async fn access_token(&self, realm: RealmName<'_>, digest: &Digest) -> RepoResult<Option<AccessTokenRecord>> {
@@ -868,12 +970,9 @@ impl TokenRepo for Store {
         realm: RealmName<'_>,
         digest: &Digest,
     ) -> RepoResult<Option<(AccessTokenRecord, Option<User>)>> {
-        let realm = realm.as_str();
-        let row = access_tokens::Entity::find_by_id(digest.as_str())
-            .filter(access_tokens::Column::Realm.eq(realm))
-            .find_also_related(users::Entity)
-            .unique_row(self.db())
-            .await?;
+        // With the lookups of concurrent requests (see `AccessTokenLookup`).
+        let (db, batch) = self.db_and_batcher();
+        let row = batch.token_reads.run(db, AccessTokenLookup(Lookup::new(digest, realm.as_str()))).await?;
         let Some((token, user)) = row else { return Ok(None) };
         Ok(Some((AccessTokenRecord::try_from(token)?, user.map(User::try_from).transpose()?)))
     }

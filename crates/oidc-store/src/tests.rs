@@ -1220,6 +1220,62 @@ async fn concurrent_redemptions_of_many_codes_are_each_decided_alone(s: Store) {
 }
 on_backends!(concurrent_redemptions_of_many_codes_are_each_decided_alone, with_sqlite_file);
 
+/// The hot lookups (a session with its user at the authorization endpoint, an
+/// access token with its user at UserInfo) of concurrent requests are read
+/// together (one statement per batch): each caller still gets exactly its own
+/// row, or none when it is unknown, in another realm or (sessions) expired at
+/// its own time, also when the same key is asked for twice in one batch.
+async fn concurrent_lookups_each_get_their_own_row(s: Store) {
+    let s = Arc::new(s);
+    s.create_user(&user("r", "u1", "alice")).await.expect("user");
+    s.create_user(&user("r", "u2", "bob")).await.expect("user");
+    for i in 0..10 {
+        let owner = if i % 2 == 0 { "u1" } else { "u2" };
+        s.create_session(&session(&format!("ls-{i}"), owner, 1000 + i)).await.expect("session");
+        s.save_tokens(&access(&format!("la-{i}"), "c1", owner, "g1"), None).await.expect("token");
+    }
+    let mut tasks = Vec::new();
+    for round in 0..2 {
+        for i in 0..10i64 {
+            let s1 = s.clone();
+            // At 1000 + i the session expires (expires_at is exclusive); round 1 asks before that.
+            let now = if round == 0 { 1000 + i } else { 999 };
+            tasks.push(tokio::spawn(async move {
+                let d = Digest(format!("ls-{i}"));
+                let mine = s1.session_with_user(RealmName::new("r"), &d, UnixTime(now)).await.expect("session");
+                let other = s1.session_with_user(RealmName::new("x"), &d, UnixTime(0)).await.expect("session");
+                let unknown =
+                    s1.session_with_user(RealmName::new("r"), &Digest(format!("ls-none-{i}")), UnixTime(0)).await;
+                assert!(other.is_none() && unknown.expect("session").is_none(), "session {i}: realm and key");
+                match (round, mine) {
+                    (0, None) => {}
+                    (1, Some((got, Some(u)))) => {
+                        assert_eq!(got.digest.0, format!("ls-{i}"));
+                        assert_eq!(u.id, if i % 2 == 0 { "u1" } else { "u2" });
+                    }
+                    (_, got) => panic!("session {i}, round {round}: {got:?}"),
+                }
+            }));
+            let s2 = s.clone();
+            tasks.push(tokio::spawn(async move {
+                let d = Digest(format!("la-{i}"));
+                let (t, u) = s2.access_token_with_user(RealmName::new("r"), &d).await.expect("token").expect("stored");
+                assert_eq!(
+                    (t.digest.0.as_str(), u.expect("user").id.as_str()),
+                    (d.0.as_str(), if i % 2 == 0 { "u1" } else { "u2" })
+                );
+                assert!(s2.access_token_with_user(RealmName::new("x"), &d).await.expect("token").is_none());
+                let unknown = Digest(format!("la-none-{i}"));
+                assert!(s2.access_token_with_user(RealmName::new("r"), &unknown).await.expect("token").is_none());
+            }));
+        }
+    }
+    for t in tasks {
+        t.await.expect("every lookup got its own answer");
+    }
+}
+on_backends!(concurrent_lookups_each_get_their_own_row, with_sqlite_file);
+
 // ---------------------------------------------------------------------------
 // Tokens.
 
