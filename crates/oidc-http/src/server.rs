@@ -4,6 +4,10 @@
 //! Defences against clients that hold connections open (slowloris and the like):
 //! - a global cap on open connections and a cap per client address (IPv6 by /64;
 //!   trusted reverse proxies are exempt), so one address cannot take them all;
+//!   a connection over its address's share waits [`ADDRESS_GRACE`] for one of
+//!   that address's connections to close (a client that drops its connections
+//!   and opens new ones at once is not refused for the server's lag in seeing
+//!   the old ones go), in a line as long as the share, and is closed after that;
 //! - a whole-request deadline: from the first byte of a request until its body
 //!   is read, at most [`ServerLimits::request_timeout`]; a late head closes the
 //!   connection, a late body is answered `408` (the handler never runs half-read);
@@ -39,8 +43,9 @@ use crate::net;
 pub struct ServerLimits {
     /// Open connections at most; further clients wait in the listen queue (default 4096).
     pub max_connections: usize,
-    /// Open connections per client address (IPv6 by /64) at most; beyond it new
-    /// connections are closed at once (default 64). Trusted proxies are exempt.
+    /// Open connections per client address (IPv6 by /64) at most; beyond it a new
+    /// connection waits up to 250 ms for one of the address's to close,
+    /// and is closed if none does (default 64). Trusted proxies are exempt.
     pub max_connections_per_address: usize,
     /// From a request's first byte until its body is read (default 10 s).
     pub request_timeout: Duration,
@@ -58,6 +63,10 @@ impl Default for ServerLimits {
         }
     }
 }
+
+/// How long a connection over its address's share waits for a slot of that
+/// address before it is closed unread.
+pub(crate) const ADDRESS_GRACE: Duration = Duration::from_millis(250);
 
 tokio::task_local! {
     /// When the current request's body must have arrived (see [`crate::request::read_body`]).
@@ -141,13 +150,13 @@ pub async fn serve_with(
         };
         let peer_ip = net::canonical(peer.ip());
         let trusted_peer = app.config.trusted_proxies.iter().any(|c| c.contains(peer_ip));
-        let address_slot = if trusted_peer {
-            None
+        let admission = if trusted_peer {
+            Admit::Exempt
         } else {
-            match per_address.take(peer_ip, limits.max_connections_per_address) {
-                Some(slot) => Some(slot),
-                // Over its share: close at once, before reading anything.
-                None => continue,
+            match per_address.admit(peer_ip, limits.max_connections_per_address) {
+                // Over its share with the line full: close at once, before reading anything.
+                Admit::Refused => continue,
+                admit => admit,
             }
         };
         let _ = stream.set_nodelay(true);
@@ -179,7 +188,15 @@ pub async fn serve_with(
         let limits = limits.clone();
         tokio::spawn(async move {
             let _permit = permit;
-            let _address_slot = address_slot;
+            let _address_slot = match admission {
+                Admit::Now(slot) => Some(slot),
+                Admit::Wait(ticket) => match ticket.wait(ADDRESS_GRACE).await {
+                    Some(slot) => Some(slot),
+                    // No slot freed in time: dropping the unread connection closes it.
+                    None => return,
+                },
+                Admit::Exempt | Admit::Refused => None,
+            };
             tokio::pin!(conn);
             loop {
                 let wake = clock.deadline(&limits);
@@ -213,12 +230,43 @@ fn is_resource_exhaustion(e: &std::io::Error) -> bool {
 
 /// Connections per client address; IPv6 addresses count by their /64.
 #[derive(Default)]
-struct PerAddress(Mutex<HashMap<IpAddr, usize>>);
+struct PerAddress {
+    shares: Mutex<HashMap<IpAddr, Share>>,
+    /// Signalled when a slot is given back while connections wait for one.
+    freed: tokio::sync::Notify,
+}
+
+/// One address's open connections and those waiting for a slot.
+#[derive(Default)]
+struct Share {
+    open: usize,
+    waiting: usize,
+}
+
+/// What a new connection gets from its address's share.
+enum Admit {
+    /// A trusted proxy: not counted.
+    Exempt,
+    /// A slot at once.
+    Now(AddressSlot),
+    /// A place in the address's line.
+    Wait(Ticket),
+    /// Neither: the share and the line are full.
+    Refused,
+}
 
 /// One connection's share of its address; given back on drop.
 struct AddressSlot {
     table: Arc<PerAddress>,
     key: IpAddr,
+}
+
+/// A place in an address's line for a slot; given up on drop unless it got one.
+struct Ticket {
+    table: Arc<PerAddress>,
+    key: IpAddr,
+    max: usize,
+    served: bool,
 }
 
 impl PerAddress {
@@ -232,25 +280,79 @@ impl PerAddress {
         }
     }
 
-    fn take(self: &Arc<Self>, ip: IpAddr, max: usize) -> Option<AddressSlot> {
-        let key = PerAddress::key(ip);
-        let mut map = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let n = map.entry(key).or_insert(0);
-        if *n >= max.max(1) {
-            return None;
+    fn shares(&self) -> std::sync::MutexGuard<'_, HashMap<IpAddr, Share>> {
+        self.shares.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// A slot for `ip` if it holds fewer than `max`, else a place in its line
+    /// if fewer than `max` wait, else nothing.
+    fn admit(self: &Arc<Self>, ip: IpAddr, max: usize) -> Admit {
+        let (key, max) = (PerAddress::key(ip), max.max(1));
+        let mut shares = self.shares();
+        let share = shares.entry(key).or_default();
+        if share.open < max {
+            share.open += 1;
+            Admit::Now(AddressSlot { table: self.clone(), key })
+        } else if share.waiting < max {
+            share.waiting += 1;
+            Admit::Wait(Ticket { table: self.clone(), key, max, served: false })
+        } else {
+            Admit::Refused
         }
-        *n += 1;
-        Some(AddressSlot { table: self.clone(), key })
+    }
+}
+
+impl Ticket {
+    /// A slot of the ticket's address, once one is free, within `grace`.
+    async fn wait(mut self, grace: Duration) -> Option<AddressSlot> {
+        let deadline = tokio::time::Instant::now() + grace;
+        loop {
+            // Registered before the check, so a slot given back between the
+            // check and the wait still wakes this one.
+            let freed = self.table.freed.notified();
+            tokio::pin!(freed);
+            freed.as_mut().enable();
+            {
+                let mut shares = self.table.shares();
+                if let Some(share) = shares.get_mut(&self.key).filter(|s| s.open < self.max) {
+                    share.open += 1;
+                    share.waiting -= 1;
+                    self.served = true;
+                    return Some(AddressSlot { table: self.table.clone(), key: self.key });
+                }
+            }
+            tokio::select! {
+                () = &mut freed => {}
+                () = tokio::time::sleep_until(deadline) => return None,
+            }
+        }
+    }
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        if self.served {
+            return;
+        }
+        let mut shares = self.table.shares();
+        if let Some(share) = shares.get_mut(&self.key) {
+            share.waiting -= 1;
+            if share.open == 0 && share.waiting == 0 {
+                shares.remove(&self.key);
+            }
+        }
     }
 }
 
 impl Drop for AddressSlot {
     fn drop(&mut self) {
-        let mut map = self.table.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(n) = map.get_mut(&self.key) {
-            *n -= 1;
-            if *n == 0 {
-                map.remove(&self.key);
+        let mut shares = self.table.shares();
+        if let Some(share) = shares.get_mut(&self.key) {
+            share.open -= 1;
+            if share.waiting > 0 {
+                self.table.freed.notify_waiters();
+            } else if share.open == 0 {
+                shares.remove(&self.key);
             }
         }
     }

@@ -141,3 +141,43 @@ async fn the_per_address_cap_holds_for_the_process_not_per_thread() {
     }
     assert_eq!(answered, 3, "three connections of one address are served, the others closed");
 }
+
+/// A client at its address's cap that closes its connections and opens new
+/// ones at once (a pool being recycled) gets every new one served: the server
+/// may see the new connections before it sees the old ones close, and a new
+/// connection over the share waits briefly for a slot instead of being closed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_replaced_at_the_per_address_cap_are_served() {
+    let (_db, env) = per_core(2, |o| o.limits.max_connections_per_address = 8).await;
+    let path = format!("/realms/{REALM}/.well-known/openid-configuration");
+    let req = format!("GET {path} HTTP/1.1\r\nHost: {}\r\n\r\n", env.server.addr);
+    async fn answered(s: &mut tokio::net::TcpStream) -> bool {
+        let mut buf = vec![0u8; 64];
+        let n = tokio::time::timeout(std::time::Duration::from_secs(5), s.read(&mut buf))
+            .await
+            .map_or(0, |r| r.unwrap_or(0));
+        buf[..n].starts_with(b"HTTP/1.1 200")
+    }
+    let mut conns = Vec::new();
+    for _ in 0..8 {
+        let mut s = tokio::net::TcpStream::connect(env.server.addr).await.unwrap();
+        s.write_all(req.as_bytes()).await.unwrap();
+        assert!(answered(&mut s).await, "within the cap");
+        conns.push(s);
+    }
+    for round in 0..5 {
+        drop(std::mem::take(&mut conns));
+        for _ in 0..8 {
+            let mut s = tokio::net::TcpStream::connect(env.server.addr).await.unwrap();
+            let _ = s.write_all(req.as_bytes()).await;
+            conns.push(s);
+        }
+        for (i, s) in conns.iter_mut().enumerate() {
+            assert!(answered(s).await, "round {round}: replacement connection {i} was not served");
+        }
+    }
+    // The cap still holds: a ninth connection, with all eight open, is closed unanswered.
+    let mut extra = tokio::net::TcpStream::connect(env.server.addr).await.unwrap();
+    let _ = extra.write_all(req.as_bytes()).await;
+    assert!(!answered(&mut extra).await, "over the cap with no connection closing");
+}
