@@ -786,7 +786,7 @@ impl Validated {
             return Err(self.error(ErrorCode::LoginRequired, "the user is no longer active"));
         }
         let rt = self.response_type;
-        let grant_id = token(rng, 16);
+        let grant_id = crate::rand::grant_id(rng, now);
         let mut params: Vec<(String, String)> = Vec::new();
         let mut code_record = None;
         let mut code_value = None;

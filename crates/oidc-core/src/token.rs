@@ -306,7 +306,7 @@ pub(crate) fn password_grant(user_id: &str, scope: Scope, now: UnixTime, rng: &d
         nonce: None,
         auth_time: now,
         session_id: None,
-        grant_id: token(rng, 16),
+        grant_id: crate::rand::grant_id(rng, now),
         acr: None,
         claims: None,
         audience: Vec::new(),
@@ -342,7 +342,7 @@ pub fn issue_client_credentials(
     audience: &[String],
     rng: &dyn Random,
 ) -> Result<Minted, OAuthError> {
-    let grant_id = token(rng, 16);
+    let grant_id = crate::rand::grant_id(rng, ctx.now);
     crate::access_token::mint(
         &AccessTokenInput {
             realm: ctx.realm,
