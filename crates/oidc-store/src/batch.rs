@@ -33,6 +33,8 @@ use oidc_core::repo::{RepoError, RepoResult};
 use sea_orm::{DatabaseConnection, DbErr};
 use tokio::sync::oneshot;
 
+use crate::convert::OrRepo as _;
+
 /// Rows per statement at most (a power of two). Each statement of another
 /// number of rows is another prepared statement in every connection's cache
 /// (sqlx keeps up to 100), so a batch goes in as statements of 1, 2, 4, ...
@@ -50,8 +52,17 @@ pub(crate) trait BatchRow: Clone + Send + Sync + 'static {
         db: &DatabaseConnection,
         rows: &[Self],
     ) -> impl Future<Output = Result<Vec<Self::Outcome>, DbErr>> + Send;
-    /// One row on its own, for the rows of a batch that failed.
-    fn run_one(db: &DatabaseConnection, row: Self) -> impl Future<Output = RepoResult<Self::Outcome>> + Send;
+    /// One row on its own, for the rows of a batch that failed: by default
+    /// `run_all` of that row alone.
+    fn run_one(db: &DatabaseConnection, row: Self) -> impl Future<Output = RepoResult<Self::Outcome>> + Send {
+        async move {
+            Self::run_all(db, std::slice::from_ref(&row))
+                .await
+                .repo()?
+                .pop()
+                .ok_or_else(|| RepoError::Backend("a batch of one gave no outcome".into()))
+        }
+    }
 }
 
 /// Rows that are inserted and have no outcome but success.

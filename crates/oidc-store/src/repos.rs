@@ -194,14 +194,6 @@ impl BatchRow for CodeSpend {
         // `remove`: a second caller with the same code and client in this batch finds it taken.
         Ok(rows.iter().map(|r| spent.remove(&(r.digest.clone(), r.realm.clone(), r.client_id.clone()))).collect())
     }
-
-    async fn run_one(db: &DatabaseConnection, row: Self) -> RepoResult<bool> {
-        Self::run_all(db, std::slice::from_ref(&row))
-            .await
-            .repo()?
-            .pop()
-            .ok_or_else(|| RepoError::Backend("a code spend lost its outcome".into()))
-    }
 }
 
 /// Each key's row among `found` (cloned for a key asked twice), in the order
@@ -262,10 +254,6 @@ impl BatchRow for SessionLookup {
         let found = login_sessions::Entity::find().filter(any).find_also_related(users::Entity).all(db).await?;
         Ok(by_key(rows, &found, |r| r.0.key(), |(s, _)| (s.digest.as_str(), s.realm.as_str())))
     }
-
-    async fn run_one(db: &DatabaseConnection, row: Self) -> RepoResult<Self::Outcome> {
-        one_of(Self::run_all(db, std::slice::from_ref(&row)).await)
-    }
 }
 
 /// A code with its login session and its user, for the token endpoint.
@@ -285,10 +273,6 @@ impl BatchRow for CodeLookup {
             .await?;
         Ok(by_key(rows, &found, |r| r.0.key(), |(c, _, _)| (c.digest.as_str(), c.realm.as_str())))
     }
-
-    async fn run_one(db: &DatabaseConnection, row: Self) -> RepoResult<Self::Outcome> {
-        one_of(Self::run_all(db, std::slice::from_ref(&row)).await)
-    }
 }
 
 /// An access token with its user, for UserInfo.
@@ -303,15 +287,6 @@ impl BatchRow for AccessTokenLookup {
         let found = access_tokens::Entity::find().filter(any).find_also_related(users::Entity).all(db).await?;
         Ok(by_key(rows, &found, |r| r.0.key(), |(t, _)| (t.digest.as_str(), t.realm.as_str())))
     }
-
-    async fn run_one(db: &DatabaseConnection, row: Self) -> RepoResult<Self::Outcome> {
-        one_of(Self::run_all(db, std::slice::from_ref(&row)).await)
-    }
-}
-
-/// The one outcome of a batch of one.
-fn one_of<T>(outcomes: Result<Vec<T>, DbErr>) -> RepoResult<T> {
-    outcomes.repo()?.pop().ok_or_else(|| RepoError::Backend("a batch of one gave no outcome".into()))
 }
 
 /// Rows of one table, inserted many at a time with `insert_many`.
