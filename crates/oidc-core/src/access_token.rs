@@ -14,7 +14,7 @@ use crate::config::Settings;
 use crate::error::OAuthError;
 use crate::jose::KeySet;
 use crate::model::{AccessTokenFormat, AccessTokenRecord, Client, JwtAlg, User};
-use crate::rand::{Random, token};
+use crate::rand::{Random, ordered_token, token};
 use crate::scope::{Scope, ScopeRegistry};
 use crate::secret::AccessToken;
 use crate::time::UnixTime;
@@ -86,7 +86,7 @@ pub fn mint(input: &AccessTokenInput<'_>, rng: &dyn Random) -> Result<Minted, OA
     let expires_at = input.now.plus(lifetime);
     let jti = token(rng, 16);
     let value = match format {
-        AccessTokenFormat::Opaque => token(rng, 32),
+        AccessTokenFormat::Opaque => ordered_token(rng, input.now),
         AccessTokenFormat::Jwt => {
             // RFC 9068 §2.1: signed with the client's algorithm (RS256 by default), typ at+jwt.
             let alg = input.client.access_token_signed_response_alg.unwrap_or(JwtAlg::Rs256);

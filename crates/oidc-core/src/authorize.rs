@@ -24,7 +24,7 @@ use crate::jose::KeySet;
 use crate::model::{AccessTokenRecord, Client, ClientType, CodeRecord, Consent, LoginSession, ResponseType, User};
 use crate::params::{Params, append_params};
 use crate::pkce::{PkceMethod, is_valid_pkce_string};
-use crate::rand::{Random, token};
+use crate::rand::{Random, ordered_token};
 use crate::scope::{Scope, ScopeRegistry, ScopeView};
 use crate::secret::AuthorizationCode;
 use crate::time::UnixTime;
@@ -791,7 +791,7 @@ impl Validated {
         let mut code_record = None;
         let mut code_value = None;
         if rt.has_code() {
-            let code = AuthorizationCode::new(token(rng, 32));
+            let code = AuthorizationCode::new(ordered_token(rng, now));
             code_record = Some(CodeRecord {
                 digest: code.digest(),
                 realm: realm.to_owned(),

@@ -311,6 +311,19 @@ pub fn sign_hs256_typed(claims: &Map<String, Value>, secret: &[u8], typ: &str) -
     format!("{signing_input}.{}", b64(tag.as_ref()))
 }
 
+/// Signs `claims` with HS256 under the protected header
+/// [`crate::secret::ordered_jws_header`] for issue order `order`: the refresh
+/// token's envelope, whose digest then sorts in issue order
+/// ([`crate::secret::Digest::of`]).
+pub(crate) fn sign_hs256_ordered(claims: &Map<String, Value>, secret: &[u8], order: &str) -> String {
+    // Serializing a serde_json Map cannot fail.
+    let c = serde_json::to_vec(claims).unwrap_or_default();
+    let signing_input = format!("{}.{}", b64(crate::secret::ordered_jws_header(order).as_bytes()), b64(&c));
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret);
+    let tag = ring::hmac::sign(&key, signing_input.as_bytes());
+    format!("{signing_input}.{}", b64(tag.as_ref()))
+}
+
 fn signing_input(header: &Value, claims: &Map<String, Value>) -> String {
     // Serializing a serde_json Value cannot fail.
     let h = serde_json::to_vec(header).unwrap_or_default();

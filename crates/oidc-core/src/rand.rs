@@ -56,8 +56,16 @@ pub fn identifier(rng: &dyn Random, n: usize) -> String {
     t
 }
 
-/// Grant ids issued by this process, for the order of [`grant_id`].
-static GRANT_SEQUENCE: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+/// Grant ids and ordered tokens issued by this process, for the order of
+/// [`grant_id`] and [`ordered_token`].
+static ISSUE_SEQUENCE: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+/// The second `now` and the next number of this process's sequence, as 18
+/// lowercase hex digits, which sort as they were taken.
+pub(crate) fn issue_order(now: UnixTime) -> String {
+    let seq = ISSUE_SEQUENCE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{:010x}{seq:08x}", now.secs().max(0))
+}
 
 /// A grant's identifier (the family of a code and the tokens issued from it;
 /// never shown to clients, only in audit events): the second it was issued
@@ -70,11 +78,24 @@ static GRANT_SEQUENCE: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU
 /// store's group commit) changes one or two index pages instead of one random
 /// page per row, and each changed page is a 4 KiB frame in the WAL and a page
 /// to copy back at the next checkpoint (client_credentials +9-32% on SQLite
-/// and +26% on PostgreSQL, docs/PERFORMANCE.md). The token digests, hashes of secrets,
-/// cannot be ordered.
+/// and +26% on PostgreSQL, docs/PERFORMANCE.md). Codes, opaque access tokens
+/// and session cookies are ordered the same way, see [`ordered_token`].
 pub fn grant_id(rng: &dyn Random, now: UnixTime) -> String {
-    let seq = GRANT_SEQUENCE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    format!("{:010x}{seq:08x}{}", now.secs().max(0), token(rng, 10))
+    format!("{}{}", issue_order(now), token(rng, 10))
+}
+
+/// A secret that is stored under an ordered key: [`crate::secret::ORDER_PREFIX`]
+/// hex digits of issue order (the second and this process's sequence, as in
+/// [`grant_id`]), then 32 random bytes (256 bits) in base64url, 61 characters
+/// in all. Its digest ([`crate::secret::Digest::of`]) keeps the prefix in
+/// front of the SHA-256 of the whole value, so new rows land at the right edge
+/// of the digest index instead of on a random page each. The prefix is not
+/// secret (it tells when the value was issued, which `expires_in` tells too);
+/// every bit of the value's unpredictability is in the random part.
+pub fn ordered_token(rng: &dyn Random, now: UnixTime) -> String {
+    let mut value = issue_order(now);
+    value.push_str(&token(rng, 32));
+    value
 }
 
 /// A deterministic generator for tests: a counter expanded with SHA-256.
@@ -125,5 +146,22 @@ mod tests {
         assert!(a[..18].bytes().all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c)));
         assert_ne!(a[18..], b[18..]);
         assert_eq!(&a[..10], "0000000005");
+    }
+
+    #[test]
+    fn ordered_tokens_sort_as_issued_and_carry_256_random_bits() {
+        let rng = TestRandom::default();
+        let values: Vec<String> = (0..50).map(|i| ordered_token(&rng, UnixTime(1_700_000_000 + i / 10))).collect();
+        for pair in values.windows(2) {
+            assert!(pair[0] < pair[1], "{} then {}", pair[0], pair[1]);
+        }
+        let (a, b) = (ordered_token(&rng, UnixTime(5)), ordered_token(&rng, UnixTime(5)));
+        assert_eq!(a.len(), crate::secret::ORDER_PREFIX + 43, "the prefix, then 256 bits in base64url");
+        assert_eq!(&a[..10], "0000000005");
+        assert_ne!(a[18..], b[18..]);
+        // Its digest keeps the order in front of the SHA-256 of the whole value.
+        let (da, db) = (crate::secret::Digest::of(&a), crate::secret::Digest::of(&b));
+        assert_eq!(da.as_str()[..18], a[..18]);
+        assert!(da.as_str() < db.as_str());
     }
 }

@@ -896,7 +896,8 @@ pub(crate) fn issue(ctx: &IssueContext<'_>, grant: Grant, rng: &dyn Random) -> R
 /// and fail on an opaque one. For the provider it stays an opaque secret: it
 /// is stored only as a digest and accepted only by finding that digest, never
 /// by its signature or claims; 128 random bits in `nonce` and the `jti` make
-/// it unguessable on their own.
+/// it unguessable on their own. Its header carries the issue order (`ord`),
+/// so that its digest, the row's key, sorts as issued ([`crate::secret::Digest::of`]).
 fn refresh_envelope(
     ctx: &IssueContext<'_>,
     grant: &Grant,
@@ -920,7 +921,7 @@ fn refresh_envelope(
     claims.insert("scope".into(), grant.scope.to_string().into());
     claims.insert("nonce".into(), token(rng, 16).into());
     let key = crate::sealed::derive_key(ctx.realm_secret, "refresh-token-envelope");
-    RefreshToken::new(crate::jose::sign_hs256(&claims, &key))
+    RefreshToken::new(crate::jose::sign_hs256_ordered(&claims, &key, &crate::rand::issue_order(ctx.now)))
 }
 
 pub mod flow;

@@ -666,7 +666,7 @@ pub(crate) async fn login(app: &App, realm: &RealmState, req: Request<Incoming>)
             }
         }
     }
-    let cookie = SessionToken::new(token(app.rng.as_ref(), 32));
+    let cookie = SessionToken::new(oidc_core::rand::ordered_token(app.rng.as_ref(), now));
     let session = LoginSession {
         digest: cookie.digest(),
         id: session_id,
