@@ -208,17 +208,19 @@ fn by_key<K, T: Clone>(
     keys.iter().map(|k| index.get(&key_of(k)).map(|t| (*t).clone())).collect()
 }
 
-/// `(digest = ? AND realm = ?) OR ...` over `keys`, for `digest` and `realm` columns of one table.
-fn any_digest_in_realm<K, C: sea_orm::ColumnTrait>(
-    keys: &[K],
-    key_of: impl Fn(&K) -> (&str, &str),
-    digest: C,
-    realm: C,
-) -> Condition {
-    keys.iter().fold(Condition::any(), |any, k| {
-        let (d, r) = key_of(k);
-        any.add(Condition::all().add(digest.eq(d)).add(realm.eq(r)))
-    })
+/// `digest IN (?, ...)` over `keys`, for the `digest` column (the primary
+/// key) of one table. The realm is not in the statement: a digest is unique
+/// across realms, and [`by_key`] hands a row only to the key with its digest
+/// *and* realm, so a row of another realm is found and given to no one.
+///
+/// With the realm in the statement (`(digest = ? AND realm = ?) OR ...`),
+/// PostgreSQL's generic plan for a batch sometimes combined the primary key
+/// with the `(realm, session_id)` index of the token tables, read by its
+/// first column alone: every token of the realm into a bitmap, at each such
+/// lookup. With a million access tokens, 1,038 lookups read 960 million index
+/// entries and took a whole core (docs/PERFORMANCE.md).
+fn digest_in<K, C: sea_orm::ColumnTrait>(keys: &[K], key_of: impl Fn(&K) -> (&str, &str), digest: C) -> Condition {
+    Condition::all().add(digest.is_in(keys.iter().map(|k| key_of(k).0)))
 }
 
 /// A lookup by digest and realm (a login session, a code, an access token),
@@ -249,8 +251,7 @@ impl BatchRow for SessionLookup {
     type Outcome = Option<(login_sessions::Model, Option<users::Model>)>;
 
     async fn run_all(db: &DatabaseConnection, rows: &[Self]) -> Result<Vec<Self::Outcome>, DbErr> {
-        let any =
-            any_digest_in_realm(rows, |r| r.0.key(), login_sessions::Column::Digest, login_sessions::Column::Realm);
+        let any = digest_in(rows, |r| r.0.key(), login_sessions::Column::Digest);
         let found = login_sessions::Entity::find().filter(any).find_also_related(users::Entity).all(db).await?;
         Ok(by_key(rows, &found, |r| r.0.key(), |(s, _)| (s.digest.as_str(), s.realm.as_str())))
     }
@@ -264,7 +265,7 @@ impl BatchRow for CodeLookup {
     type Outcome = Option<(auth_codes::Model, Option<login_sessions::Model>, Option<users::Model>)>;
 
     async fn run_all(db: &DatabaseConnection, rows: &[Self]) -> Result<Vec<Self::Outcome>, DbErr> {
-        let any = any_digest_in_realm(rows, |r| r.0.key(), auth_codes::Column::Digest, auth_codes::Column::Realm);
+        let any = digest_in(rows, |r| r.0.key(), auth_codes::Column::Digest);
         let found = auth_codes::Entity::find()
             .filter(any)
             .find_also_related(login_sessions::Entity)
@@ -283,7 +284,7 @@ impl BatchRow for AccessTokenLookup {
     type Outcome = Option<(access_tokens::Model, Option<users::Model>)>;
 
     async fn run_all(db: &DatabaseConnection, rows: &[Self]) -> Result<Vec<Self::Outcome>, DbErr> {
-        let any = any_digest_in_realm(rows, |r| r.0.key(), access_tokens::Column::Digest, access_tokens::Column::Realm);
+        let any = digest_in(rows, |r| r.0.key(), access_tokens::Column::Digest);
         let found = access_tokens::Entity::find().filter(any).find_also_related(users::Entity).all(db).await?;
         Ok(by_key(rows, &found, |r| r.0.key(), |(t, _)| (t.digest.as_str(), t.realm.as_str())))
     }
