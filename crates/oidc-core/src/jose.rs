@@ -305,10 +305,7 @@ pub fn sign_hs256(claims: &Map<String, Value>, secret: &[u8]) -> String {
 /// Like [`sign_hs256`], with another `typ` header.
 pub fn sign_hs256_typed(claims: &Map<String, Value>, secret: &[u8], typ: &str) -> String {
     let header = json!({"alg": "HS256", "typ": typ});
-    let signing_input = signing_input(&header, claims);
-    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret);
-    let tag = ring::hmac::sign(&key, signing_input.as_bytes());
-    format!("{signing_input}.{}", b64(tag.as_ref()))
+    hs256_jws(signing_input(&header, claims), secret)
 }
 
 /// Signs `claims` with HS256 under the protected header
@@ -318,7 +315,11 @@ pub fn sign_hs256_typed(claims: &Map<String, Value>, secret: &[u8], typ: &str) -
 pub(crate) fn sign_hs256_ordered(claims: &Map<String, Value>, secret: &[u8], order: &str) -> String {
     // Serializing a serde_json Map cannot fail.
     let c = serde_json::to_vec(claims).unwrap_or_default();
-    let signing_input = format!("{}.{}", b64(crate::secret::ordered_jws_header(order).as_bytes()), b64(&c));
+    hs256_jws(format!("{}.{}", b64(crate::secret::ordered_jws_header(order).as_bytes()), b64(&c)), secret)
+}
+
+/// The compact JWS of `signing_input` (RFC 7515 §7.1) with its HS256 tag under `secret`.
+fn hs256_jws(signing_input: String, secret: &[u8]) -> String {
     let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret);
     let tag = ring::hmac::sign(&key, signing_input.as_bytes());
     format!("{signing_input}.{}", b64(tag.as_ref()))

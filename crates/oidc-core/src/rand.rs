@@ -132,14 +132,18 @@ mod tests {
         assert_eq!(identifier(&Fixed(0), 3), token(&Fixed(0), 3));
     }
 
-    #[test]
-    fn grant_ids_sort_as_issued_and_stay_unpredictable() {
-        // Issued later (the next second, or the next in sequence within one): sorts after.
-        let rng = TestRandom::default();
-        let ids: Vec<String> = (0..50).map(|i| grant_id(&rng, UnixTime(1_700_000_000 + i / 10))).collect();
-        for pair in ids.windows(2) {
+    /// Values made later (the next second, or the next in sequence within one) sort after.
+    fn assert_sorted_as_issued(make: impl Fn(UnixTime) -> String) {
+        let values: Vec<String> = (0..50).map(|i| make(UnixTime(1_700_000_000 + i / 10))).collect();
+        for pair in values.windows(2) {
             assert!(pair[0] < pair[1], "{} then {}", pair[0], pair[1]);
         }
+    }
+
+    #[test]
+    fn grant_ids_sort_as_issued_and_stay_unpredictable() {
+        let rng = TestRandom::default();
+        assert_sorted_as_issued(|now| grant_id(&rng, now));
         // 10 + 8 hex digits, then 80 random bits; two ids of one instant differ in those.
         let (a, b) = (grant_id(&rng, UnixTime(5)), grant_id(&rng, UnixTime(5)));
         assert_eq!(a.len(), 18 + 14);
@@ -151,10 +155,7 @@ mod tests {
     #[test]
     fn ordered_tokens_sort_as_issued_and_carry_256_random_bits() {
         let rng = TestRandom::default();
-        let values: Vec<String> = (0..50).map(|i| ordered_token(&rng, UnixTime(1_700_000_000 + i / 10))).collect();
-        for pair in values.windows(2) {
-            assert!(pair[0] < pair[1], "{} then {}", pair[0], pair[1]);
-        }
+        assert_sorted_as_issued(|now| ordered_token(&rng, now));
         let (a, b) = (ordered_token(&rng, UnixTime(5)), ordered_token(&rng, UnixTime(5)));
         assert_eq!(a.len(), crate::secret::ORDER_PREFIX + 43, "the prefix, then 256 bits in base64url");
         assert_eq!(&a[..10], "0000000005");
