@@ -192,12 +192,14 @@ pub trait ConsentRepo: Send + Sync {
     ) -> RepoResult<()>;
 }
 
-/// What redeeming an authorization code found.
+/// What redeeming an authorization code found, or reading it before its
+/// redemption ([`CodeRepo::code_with_context`]).
 #[derive(Debug)]
 pub enum Redeemed {
     /// No code with that digest.
     Unknown,
-    /// The code, redeemed now for the first time.
+    /// The code, redeemed now for the first time (or, when only read,
+    /// unused when it was read).
     First(CodeRecord),
     /// The code was redeemed before by its own client: a replay (RFC 6749 §4.1.2).
     Replayed(CodeRecord),
@@ -226,6 +228,35 @@ pub trait CodeRepo: Send + Sync {
         client_id: ClientId<'_>,
         now: UnixTime,
     ) -> RepoResult<(Redeemed, CodeContext)>;
+    /// Reads the code as [`CodeRepo::redeem_code_with_context`] would find
+    /// it, without spending it: [`Redeemed::First`] for a code of
+    /// `client_id` unused at the time of the read (with its context),
+    /// [`Redeemed::Replayed`] for one it used before. The token endpoint
+    /// reads first and spends the code with the tokens it issues
+    /// ([`CodeRepo::redeem_code_with_tokens`]).
+    async fn code_with_context(
+        &self,
+        realm: RealmName<'_>,
+        digest: &Digest,
+        client_id: ClientId<'_>,
+        now: UnixTime,
+    ) -> RepoResult<(Redeemed, CodeContext)>;
+    /// Marks the code of `realm` and `client_id` used and stores the tokens
+    /// that redeem it, only if the code is still unused; `false` (nothing
+    /// stored, nothing changed) when it is used, unknown or another
+    /// client's. Of concurrent calls for one code at most one returns
+    /// `true`. The spend and the tokens are one unit of work where the
+    /// storage allows it (one statement on PostgreSQL); otherwise the spend
+    /// commits first, so that a failure between the two can lose tokens
+    /// never sent, never spend a code twice.
+    async fn redeem_code_with_tokens(
+        &self,
+        realm: RealmName<'_>,
+        digest: &Digest,
+        client_id: ClientId<'_>,
+        access: &AccessTokenRecord,
+        refresh: Option<&RefreshTokenRecord>,
+    ) -> RepoResult<bool>;
 }
 
 /// What [`CodeRepo::redeem_code_with_context`] found with a code redeemed

@@ -90,6 +90,8 @@ pub(crate) struct Batchers {
     pub(crate) pairs: Batcher<crate::repos::TokenPair>,
     pub(crate) codes: Batcher<crate::entity::auth_codes::Model>,
     pub(crate) spends: Batcher<crate::repos::CodeSpend>,
+    pub(crate) redeem_pairs: Batcher<crate::repos::Redemption>,
+    pub(crate) redeem_lone: Batcher<crate::repos::Redemption>,
     pub(crate) sessions: Batcher<crate::repos::SessionLookup>,
     pub(crate) code_reads: Batcher<crate::repos::CodeLookup>,
     pub(crate) token_reads: Batcher<crate::repos::AccessTokenLookup>,

@@ -152,6 +152,16 @@ pub(crate) struct CodeSpend {
     client_id: String,
 }
 
+impl CodeSpend {
+    fn new(digest: &Digest, realm: &str, client_id: &str) -> CodeSpend {
+        CodeSpend { digest: digest.as_str().to_owned(), realm: realm.to_owned(), client_id: client_id.to_owned() }
+    }
+
+    fn key(&self) -> (&str, &str, &str) {
+        (&self.digest, &self.realm, &self.client_id)
+    }
+}
+
 impl BatchRow for CodeSpend {
     /// This caller's redemption spent the code.
     type Outcome = bool;
@@ -191,8 +201,178 @@ impl BatchRow for CodeSpend {
                 col(auth_codes::Column::ClientId)?,
             ));
         }
-        // `remove`: a second caller with the same code and client in this batch finds it taken.
-        Ok(rows.iter().map(|r| spent.remove(&(r.digest.clone(), r.realm.clone(), r.client_id.clone()))).collect())
+        Ok(first_takes_it(rows.iter().map(CodeSpend::key), spent))
+    }
+}
+
+/// Each key's outcome in a batch of spends: whether `spent` holds it, and
+/// only for the first caller with that key (a second caller with the same
+/// code and client in one batch finds it taken).
+fn first_takes_it<'a>(
+    keys: impl Iterator<Item = (&'a str, &'a str, &'a str)>,
+    mut spent: std::collections::HashSet<(String, String, String)>,
+) -> Vec<bool> {
+    keys.map(|(d, r, c)| spent.remove(&(d.to_owned(), r.to_owned(), c.to_owned()))).collect()
+}
+
+/// A code redemption's decision and its tokens (RFC 6749 §4.1.2: a code is
+/// used once): the code is marked used only if it is unused and the
+/// client's, and the tokens are stored only if it was. Concurrent
+/// redemptions go in one batch (see `batch`). A code flow's tokens come as a
+/// pair, or an access token alone for a client without refresh tokens; the
+/// two kinds have queues of their own, so that a batch's statement has one
+/// shape per size.
+#[derive(Clone)]
+pub(crate) struct Redemption {
+    spend: CodeSpend,
+    access: access_tokens::Model,
+    refresh: Option<refresh_tokens::Model>,
+}
+
+impl BatchRow for Redemption {
+    /// The code was this caller's and unused, and its tokens are stored
+    /// (`Ok(false)`: the code was taken, unknown or another client's, and
+    /// nothing was stored). An error is this caller's alone.
+    type Outcome = RepoResult<bool>;
+
+    async fn run_all(db: &DatabaseConnection, rows: &[Self]) -> Result<Vec<RepoResult<bool>>, DbErr> {
+        if db.get_database_backend() == DbBackend::Postgres {
+            return redeem_all_postgres(db, rows).await;
+        }
+        // SQLite has no data-modifying CTEs, and a transaction would cost a
+        // `BEGIN` and a `COMMIT` per batch: the spend commits first (one
+        // statement, as `CodeSpend`), then the winners' tokens (one more).
+        // A failure between the two spends codes whose tokens were never
+        // sent: the client is refused, and no code is redeemed twice.
+        let spends: Vec<CodeSpend> = rows.iter().map(|r| r.spend.clone()).collect();
+        let won = CodeSpend::run_all(db, &spends).await?;
+        let winners: Vec<&Redemption> = rows.iter().zip(&won).filter(|(_, w)| **w).map(|(r, _)| r).collect();
+        let all = match winners.iter().map(|r| r.pair()).collect::<Option<Vec<TokenPair>>>() {
+            _ if winners.is_empty() => Ok(()),
+            Some(pairs) => TokenPair::insert_all(db, &pairs).await,
+            None if winners.iter().all(|r| r.refresh.is_none()) => {
+                let lone: Vec<access_tokens::Model> = winners.iter().map(|r| r.access.clone()).collect();
+                access_tokens::Model::insert_all(db, &lone).await
+            }
+            None => Err(DbErr::Custom("a batch mixed pairs and lone access tokens".into())),
+        };
+        let mut outcomes = Vec::with_capacity(rows.len());
+        for (r, won) in rows.iter().zip(won) {
+            outcomes.push(match (won, &all) {
+                (false, _) => Ok(false),
+                (true, Ok(())) => Ok(true),
+                // The statement wrote nothing: each winner's tokens on their own.
+                (true, Err(_)) => match r.pair() {
+                    Some(pair) => TokenPair::insert_one(db, pair).await,
+                    None => insert(db, r.access.clone()).await,
+                }
+                .map(|()| true),
+            });
+        }
+        Ok(outcomes)
+    }
+}
+
+impl Redemption {
+    fn pair(&self) -> Option<TokenPair> {
+        Some(TokenPair(self.access.clone(), self.refresh.clone()?))
+    }
+}
+
+/// PostgreSQL: a batch of redemptions in one statement, so one commit and
+/// one WAL flush for the spends and the tokens together:
+///
+/// ```sql
+/// WITH spent AS (UPDATE auth_codes SET used = TRUE WHERE used = FALSE
+///                AND digest IN ($1, ...) AND ((digest = $1 AND realm = $2 AND client_id = $3) OR ...)
+///                RETURNING digest, realm, client_id),
+///      a AS (INSERT INTO access_tokens (...) SELECT v.... FROM (VALUES (...), ...) AS v (code_digest, code_realm,
+///            code_client, ...) JOIN spent ON (spent.digest, spent.realm, spent.client_id) = (v.code_digest, ...)),
+///      r AS (INSERT INTO refresh_tokens ... the same)
+/// SELECT digest, realm, client_id FROM spent
+/// ```
+///
+/// Every data-modifying CTE runs to completion whether or not the query
+/// reads it, and the statement is atomic: the tokens of a code that was not
+/// spent are not stored, and no code is spent without its tokens. A second
+/// caller in the batch with the same code and client is left out of the
+/// statement (its code is taken by the first).
+async fn redeem_all_postgres(db: &DatabaseConnection, rows: &[Redemption]) -> Result<Vec<RepoResult<bool>>, DbErr> {
+    let mut seen = std::collections::HashSet::new();
+    let distinct: Vec<&Redemption> = rows.iter().filter(|r| seen.insert(r.spend.key())).collect();
+    let mut sql = PgSql::default();
+    sql.text.push_str("WITH spent AS (UPDATE auth_codes SET used = TRUE WHERE used = FALSE AND digest IN (");
+    let digests: Vec<usize> = distinct.iter().map(|r| sql.value(r.spend.digest.clone().into())).collect();
+    sql.text.push_str(&digests.iter().map(|n| format!("${n}")).collect::<Vec<_>>().join(", "));
+    sql.text.push_str(") AND (");
+    for (i, (r, digest)) in distinct.iter().zip(&digests).enumerate() {
+        if i > 0 {
+            sql.text.push_str(" OR ");
+        }
+        let realm = sql.value(r.spend.realm.clone().into());
+        let client = sql.value(r.spend.client_id.clone().into());
+        sql.text.push_str(&format!("(digest = ${digest} AND realm = ${realm} AND client_id = ${client})"));
+    }
+    sql.text.push_str(") RETURNING digest, realm, client_id)");
+    let access: Vec<_> =
+        distinct.iter().map(|r| (&r.spend, prefixed("", &r.access.clone().into_active_model()))).collect();
+    sql.insert_spent("a", "access_tokens", &access);
+    let refresh: Vec<_> = distinct
+        .iter()
+        .filter_map(|r| Some((&r.spend, prefixed("", &r.refresh.clone()?.into_active_model()))))
+        .collect();
+    if !refresh.is_empty() {
+        sql.insert_spent("r", "refresh_tokens", &refresh);
+    }
+    sql.text.push_str(" SELECT digest, realm, client_id FROM spent");
+    let found =
+        db.query_all_raw(sea_orm::Statement::from_sql_and_values(DbBackend::Postgres, sql.text, sql.values)).await?;
+    let mut spent = std::collections::HashSet::new();
+    for row in found {
+        let col = |c: &str| row.try_get::<String>("", c);
+        spent.insert((col("digest")?, col("realm")?, col("client_id")?));
+    }
+    Ok(first_takes_it(rows.iter().map(|r| r.spend.key()), spent).into_iter().map(Ok).collect())
+}
+
+/// A PostgreSQL statement being written, with its numbered parameters.
+#[derive(Default)]
+struct PgSql {
+    text: String,
+    values: Vec<sea_orm::Value>,
+}
+
+impl PgSql {
+    /// Adds a parameter; returns its number.
+    fn value(&mut self, v: sea_orm::Value) -> usize {
+        self.values.push(v);
+        self.values.len()
+    }
+
+    /// `, name AS (INSERT INTO table (...) SELECT v.... FROM (VALUES ...) AS
+    /// v (...) JOIN spent ON ...)`: the rows of `rows` whose code is in the
+    /// `spent` CTE. Each row's columns are in the same order (a model's).
+    fn insert_spent(&mut self, name: &str, table: &str, rows: &[(&CodeSpend, Vec<(String, sea_orm::Value)>)]) {
+        let Some((_, first)) = rows.first() else { return };
+        let columns: Vec<String> = first.iter().map(|(c, _)| format!("\"{c}\"")).collect();
+        self.text.push_str(&format!(", {name} AS (INSERT INTO {table} ({}) SELECT ", columns.join(", ")));
+        self.text.push_str(&columns.iter().map(|c| format!("v.{c}")).collect::<Vec<_>>().join(", "));
+        self.text.push_str(" FROM (VALUES ");
+        for (i, (spend, values)) in rows.iter().enumerate() {
+            let mut params = vec![
+                self.value(spend.digest.clone().into()),
+                self.value(spend.realm.clone().into()),
+                self.value(spend.client_id.clone().into()),
+            ];
+            params.extend(values.iter().map(|(_, v)| self.value(v.clone())));
+            let params: Vec<String> = params.iter().map(|n| format!("${n}")).collect();
+            self.text.push_str(&format!("{}({})", if i > 0 { ", " } else { "" }, params.join(", ")));
+        }
+        self.text.push_str(&format!(
+            ") AS v (code_digest, code_realm, code_client, {}) JOIN spent ON spent.digest = v.code_digest \
+             AND spent.realm = v.code_realm AND spent.client_id = v.code_client)",
+            columns.join(", ")
+        ));
     }
 }
 
@@ -899,23 +1079,67 @@ impl CodeRepo for Store {
         let realm = realm.as_str();
         let client_id = client_id.as_str();
         let (db, batch) = self.db_and_batcher();
-        let spend =
-            CodeSpend { digest: digest.as_str().to_owned(), realm: realm.to_owned(), client_id: client_id.to_owned() };
-        let won = batch.spends.run(db, spend).await?;
+        let won = batch.spends.run(db, CodeSpend::new(digest, realm, client_id)).await?;
         // With the reads of concurrent redemptions (see `CodeLookup`).
         let row = batch.code_reads.run(db, CodeLookup(Lookup::new(digest, realm))).await?;
-        let Some((code, session, user)) = row else {
-            return Ok((Redeemed::Unknown, CodeContext::default()));
-        };
-        if !won {
-            let redeemed =
-                if code.client_id == client_id { Redeemed::Replayed(code.try_into()?) } else { Redeemed::OtherClient };
-            return Ok((redeemed, CodeContext::default()));
-        }
-        let session = session.map(LoginSession::from).filter(|s| s.expires_at > now);
-        let user = user.map(User::try_from).transpose()?;
-        Ok((Redeemed::First(code.try_into()?), CodeContext { session, user }))
+        code_found(row, client_id, now, |_| won)
     }
+
+    /// One batched read (`CodeLookup`); nothing is written.
+    async fn code_with_context(
+        &self,
+        realm: RealmName<'_>,
+        digest: &Digest,
+        client_id: ClientId<'_>,
+        now: UnixTime,
+    ) -> RepoResult<(Redeemed, CodeContext)> {
+        let (db, batch) = self.db_and_batcher();
+        let row = batch.code_reads.run(db, CodeLookup(Lookup::new(digest, realm.as_str()))).await?;
+        code_found(row, client_id.as_str(), now, |code| !code.used)
+    }
+
+    /// With concurrent redemptions (see `Redemption`): one statement on
+    /// PostgreSQL, the spend then the tokens on SQLite.
+    async fn redeem_code_with_tokens(
+        &self,
+        realm: RealmName<'_>,
+        digest: &Digest,
+        client_id: ClientId<'_>,
+        access: &AccessTokenRecord,
+        refresh: Option<&RefreshTokenRecord>,
+    ) -> RepoResult<bool> {
+        let (db, batch) = self.db_and_batcher();
+        let redemption = Redemption {
+            spend: CodeSpend::new(digest, realm.as_str(), client_id.as_str()),
+            access: access_tokens::Model::from(access),
+            refresh: refresh.map(refresh_tokens::Model::from),
+        };
+        let queue = if redemption.refresh.is_some() { &batch.redeem_pairs } else { &batch.redeem_lone };
+        queue.run(db, redemption).await?
+    }
+}
+
+/// A code read for `client_id` (with its session and user), as a
+/// redemption's outcome: `first` tells whether this caller has the code to
+/// itself (it won the spend, or the code was unused when read).
+fn code_found(
+    row: Option<(auth_codes::Model, Option<login_sessions::Model>, Option<users::Model>)>,
+    client_id: &str,
+    now: UnixTime,
+    first: impl FnOnce(&auth_codes::Model) -> bool,
+) -> RepoResult<(Redeemed, CodeContext)> {
+    let Some((code, session, user)) = row else {
+        return Ok((Redeemed::Unknown, CodeContext::default()));
+    };
+    if code.client_id != client_id {
+        return Ok((Redeemed::OtherClient, CodeContext::default()));
+    }
+    if !first(&code) {
+        return Ok((Redeemed::Replayed(code.try_into()?), CodeContext::default()));
+    }
+    let session = session.map(LoginSession::from).filter(|s| s.expires_at > now);
+    let user = user.map(User::try_from).transpose()?;
+    Ok((Redeemed::First(code.try_into()?), CodeContext { session, user }))
 }
 
 #[async_trait]

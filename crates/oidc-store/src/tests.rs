@@ -1220,6 +1220,104 @@ async fn concurrent_redemptions_of_many_codes_are_each_decided_alone(s: Store) {
 }
 on_backends!(concurrent_redemptions_of_many_codes_are_each_decided_alone, with_sqlite_file);
 
+/// The token endpoint reads a code without spending it, then spends it with
+/// the tokens it issued (RFC 6749 §4.1.2): a read changes nothing; 12 codes,
+/// each redeemed at once twice by its client and once by another, among
+/// unknown codes, with a token pair (or an access token alone) per call.
+/// Each code is spent exactly once and only the winner's tokens are stored;
+/// a loser's, another client's and an unknown code's tokens are not, and
+/// nothing else is spent or created.
+async fn redemptions_with_tokens_store_only_the_winners(s: Store) {
+    let s = Arc::new(s);
+    s.create_user(&user("r", "u1", "alice")).await.expect("user");
+    for i in 0..12 {
+        s.save_code(&code(&format!("rw-{i}"), "c1", "u1", &format!("g{i}"))).await.expect("save");
+    }
+    // Reads, twice, spend nothing.
+    let read = |d: String, client: &'static str| {
+        let s = s.clone();
+        async move {
+            s.code_with_context(RealmName::new("r"), &Digest(d), ClientId::new(client), UnixTime(0))
+                .await
+                .expect("read")
+        }
+    };
+    for _ in 0..2 {
+        assert!(matches!(read("rw-0".into(), "c1").await, (Redeemed::First(_), CodeContext { user: Some(_), .. })));
+    }
+    assert!(matches!(read("rw-0".into(), "c2").await, (Redeemed::OtherClient, _)));
+    assert!(matches!(read("nope".into(), "c1").await, (Redeemed::Unknown, _)));
+
+    // One caller's tokens cannot be stored (its access token's digest is taken).
+    s.save_code(&code("rw-bad", "c1", "u1", "gx")).await.expect("save");
+    s.save_tokens(&access("at-taken", "c1", "u1", "gx"), None).await.expect("token");
+    let bad = {
+        let s = s.clone();
+        tokio::spawn(async move {
+            let (at, rt) = (access("at-taken", "c1", "u1", "gx"), refresh("rt-bad", "c1", "u1", "gx"));
+            s.redeem_code_with_tokens(
+                RealmName::new("r"),
+                &Digest("rw-bad".into()),
+                ClientId::new("c1"),
+                &at,
+                Some(&rt),
+            )
+            .await
+        })
+    };
+    let mut tasks = Vec::new();
+    for i in 0..12 {
+        for (who, client) in [(0, "c1"), (1, "c2"), (2, "c1"), (3, "c1")] {
+            // Caller 3 presents an unknown code; odd codes go without a refresh token.
+            let d = if who == 3 { format!("rw-unknown-{i}") } else { format!("rw-{i}") };
+            let (s, tag) = (s.clone(), format!("rw-{i}-{who}"));
+            tasks.push((
+                i,
+                who,
+                tokio::spawn(async move {
+                    let at = access(&format!("at-{tag}"), client, "u1", &format!("g{i}"));
+                    let rt = refresh(&format!("rt-{tag}"), client, "u1", &format!("g{i}"));
+                    let rt = (i % 2 == 0).then_some(&rt);
+                    s.redeem_code_with_tokens(RealmName::new("r"), &Digest(d), ClientId::new(client), &at, rt).await
+                }),
+            ));
+        }
+    }
+    let mut won = vec![Vec::new(); 12];
+    for (i, who, t) in tasks {
+        if t.await.expect("join").expect("redeem") {
+            won[i].push(who);
+        }
+    }
+    // The bad one fails alone and stores nothing; PostgreSQL's one statement
+    // also leaves its code unused, SQLite's spend has committed before.
+    assert!(bad.await.expect("join").is_err(), "a taken digest is an error, not a lost race");
+    let rt = s.refresh_token_with_user(RealmName::new("r"), &Digest("rt-bad".into())).await.expect("read");
+    assert!(rt.is_none(), "nothing of the failed redemption is stored");
+    let unused = matches!(read("rw-bad".into(), "c1").await, (Redeemed::First(_), _));
+    assert_eq!(unused, s.connection().get_database_backend() == DbBackend::Postgres);
+    for (i, winners) in won.iter().enumerate() {
+        assert!(winners == &[0] || winners == &[2], "code {i}: exactly one of its client's calls wins: {winners:?}");
+        for who in 0..4 {
+            let tag = format!("rw-{i}-{who}");
+            let stored = winners.contains(&who);
+            let at = s.access_token(RealmName::new("r"), &Digest(format!("at-{tag}"))).await.expect("read");
+            assert_eq!(at.is_some(), stored, "code {i}, caller {who}: access token stored only for the winner");
+            let rt = s.refresh_token_with_user(RealmName::new("r"), &Digest(format!("rt-{tag}"))).await.expect("read");
+            assert_eq!(rt.is_some(), stored && i % 2 == 0, "code {i}, caller {who}: refresh token");
+        }
+        assert!(matches!(read(format!("rw-{i}"), "c1").await, (Redeemed::Replayed(_), _)), "code {i} is spent");
+        assert!(matches!(read(format!("rw-unknown-{i}"), "c1").await, (Redeemed::Unknown, _)), "not created");
+    }
+    // A spent code stores nothing more, even for its own client.
+    let late = access("at-late", "c1", "u1", "g0");
+    let spent = Digest("rw-0".into());
+    let again = s.redeem_code_with_tokens(RealmName::new("r"), &spent, ClientId::new("c1"), &late, None);
+    assert!(!again.await.expect("redeem"));
+    assert!(s.access_token(RealmName::new("r"), &Digest("at-late".into())).await.expect("read").is_none());
+}
+on_backends!(redemptions_with_tokens_store_only_the_winners, with_sqlite_file);
+
 /// The hot lookups (a session with its user at the authorization endpoint, an
 /// access token with its user at UserInfo) of concurrent requests are read
 /// together (one statement per batch): each caller still gets exactly its own

@@ -4,14 +4,16 @@
 //!  TokenFlow::new(form, Authorization) ──▶ client authentication (ClientAuth):
 //!      Need::Client ─▶ [Need::ClientKeys ─▶ (again once on an unknown key)] ─▶ [Need::AssertionJti]
 //!  ──▶ the grant is parsed (scope, claims, resources) only now ──▶ by grant type:
-//!      authorization_code: Need::RedeemCode ─▶ [Need::RevokeGrant on a replay]
-//!                          (answered with the code's session and user, the next two needs are skipped)
+//!      authorization_code: Need::Code (read, not spent) ─▶ [Need::RevokeGrant on a replay]
+//!                          (answered with the code's session and user, the next two needs are skipped;
+//!                          a refused request spends the code alone: Need::SpendCode)
 //!      refresh_token:      [Need::RefreshRecord when narrowing] ─▶ Need::RotateRefresh ─▶ [Need::RevokeGrant]
 //!      password:           Need::CheckPassword
 //!      client_credentials: (no user)
 //!  ──▶ [Need::Session ─▶ Need::TouchSession: a grant of a login session, not offline]
 //!  ──▶ Need::User (not for client_credentials) ──▶ [Need::Roles: the `roles` scope granted]
-//!  ──▶ Need::Store ──▶ Step::Done(TokenResponse)
+//!  ──▶ Need::Store (a code is spent with the tokens, atomically) ──▶ Step::Done(TokenResponse)
+//!      [a code redeemed meanwhile: Answer::CodeTaken ─▶ Need::RevokeGrant]
 //! ```
 //!
 //! The adapter is one loop: it asks [`TokenFlow::step`] what is needed,
@@ -210,10 +212,13 @@ impl ClientAuth {
 pub enum Need {
     /// A step of client authentication.
     Auth(AuthNeed),
-    /// Redeem the code for the client, atomically (answer
+    /// Read the code presented by the client, without spending it (answer
     /// [`Answer::RedeemedWith`] with the code's session and user, which spares
-    /// [`Need::Session`] and [`Need::User`], or [`Answer::Redeemed`]).
-    RedeemCode {
+    /// [`Need::Session`] and [`Need::User`], or [`Answer::Redeemed`];
+    /// [`Redeemed::First`] means unused). The code is spent with the tokens
+    /// ([`Need::Store`]), or alone when the request is refused
+    /// ([`Need::SpendCode`]).
+    Code {
         /// The code's digest.
         digest: Digest,
         /// The authenticated client.
@@ -282,12 +287,29 @@ pub enum Need {
         /// Whose roles.
         holder: RoleHolder,
     },
-    /// Store the issued tokens together (answer [`Answer::Done`]).
+    /// Store the issued tokens together (answer [`Answer::Done`]); with a
+    /// `code`, mark that code used by the tokens' client in the same unit of
+    /// work, only if it is still unused (RFC 6749 §4.1.2: a code is used
+    /// once), and store nothing otherwise (answer [`Answer::CodeTaken`]).
     Store {
         /// The access token.
         access: AccessTokenRecord,
         /// The refresh token, if one was issued.
         refresh: Option<RefreshTokenRecord>,
+        /// The digest of the authorization code these tokens redeem.
+        code: Option<Digest>,
+    },
+    /// Mark the code used by the client, though the request was refused (a
+    /// wrong `redirect_uri` or `code_verifier`, or the code expired), so
+    /// that a code is presented once (RFC 6749 §4.1.2; answer
+    /// [`Answer::Done`]). A code of another client is never spent.
+    SpendCode {
+        /// The code's digest.
+        digest: Digest,
+        /// The authenticated client.
+        client_id: String,
+        /// Now.
+        now: UnixTime,
     },
 }
 
@@ -309,10 +331,10 @@ pub enum PasswordOutcome {
 pub enum Answer {
     /// To [`Need::Auth`].
     Auth(AuthAnswer),
-    /// To [`Need::RedeemCode`]; the flow asks for the session and the user next.
+    /// To [`Need::Code`]; the flow asks for the session and the user next.
     Redeemed(Redeemed),
-    /// To [`Need::RedeemCode`], with the session and user found with the code
-    /// ([`crate::repo::CodeRepo::redeem_code_with_context`]).
+    /// To [`Need::Code`], with the session and user found with the code
+    /// ([`crate::repo::CodeRepo::code_with_context`]).
     RedeemedWith(Redeemed, CodeContext),
     /// To [`Need::RefreshRecord`].
     RefreshRecord(Option<RefreshTokenRecord>),
@@ -326,8 +348,12 @@ pub enum Answer {
     User(Option<User>),
     /// To [`Need::Roles`]: the holder's realm roles.
     Roles(Vec<String>),
-    /// To [`Need::RevokeGrant`] and [`Need::Store`].
+    /// To [`Need::RevokeGrant`], [`Need::SpendCode`] and [`Need::Store`].
     Done,
+    /// To [`Need::Store`] with a code: another request redeemed the code
+    /// since it was read, and nothing was stored (a replay: the flow revokes
+    /// the grant next).
+    CodeTaken,
 }
 
 /// A successful token response (RFC 6749 §5.1, OIDC Core §3.1.3.3).
@@ -421,9 +447,19 @@ enum State {
         scope: Scope,
         asked: bool,
     },
+    /// A refused request's code is spent once, then `error` is answered.
+    SpendRefused {
+        digest: Digest,
+        client_id: String,
+        error: OAuthError,
+        asked: bool,
+    },
     Store {
         records: Option<(AccessTokenRecord, Option<RefreshTokenRecord>)>,
         response: TokenResponse,
+        /// The grant of the code spent with the tokens, revoked if another
+        /// request spent the code first.
+        redeeming: Option<String>,
     },
     Issued(TokenResponse),
     Finished,
@@ -439,6 +475,9 @@ pub struct TokenFlow<'a> {
     rng: &'a dyn Random,
     /// The grant's user, when it came with the code (`Some(None)`: the user is gone).
     user: Option<Option<User>>,
+    /// The digest of the code being redeemed, once it was read unused and
+    /// checked: it is spent with the tokens.
+    code: Option<Digest>,
 }
 
 impl std::fmt::Debug for TokenFlow<'_> {
@@ -481,7 +520,7 @@ impl<'a> TokenFlow<'a> {
             }
             Err(e) => (None, State::Failed(e, None)),
         };
-        TokenFlow { ctx, params, resources, state, rng, user: None }
+        TokenFlow { ctx, params, resources, state, rng, user: None, code: None }
     }
 
     /// What is needed next, or the outcome.
@@ -505,11 +544,8 @@ impl<'a> TokenFlow<'a> {
             },
             State::Code(client, grant) => match &grant {
                 GrantRequest::AuthorizationCode { code, .. } => {
-                    let need = Need::RedeemCode {
-                        digest: code.digest(),
-                        client_id: client.client_id.clone(),
-                        now: self.ctx.now,
-                    };
+                    let need =
+                        Need::Code { digest: code.digest(), client_id: client.client_id.clone(), now: self.ctx.now };
                     (State::Code(client, grant), Step::Need(need))
                 }
                 _ => failed(lost(), None),
@@ -574,14 +610,22 @@ impl<'a> TokenFlow<'a> {
                 let need = Need::Roles { holder: RoleHolder::Client(client.client_id.clone()) };
                 (State::ServiceRoles { client, scope, asked: true }, Step::Need(need))
             }
-            State::Store { records: Some((access, refresh)), response } => {
-                (State::Store { records: None, response }, Step::Need(Need::Store { access, refresh }))
+            State::SpendRefused { digest, client_id, error, asked: false } => {
+                let need = Need::SpendCode { digest: digest.clone(), client_id: client_id.clone(), now: self.ctx.now };
+                (State::SpendRefused { digest, client_id, error, asked: true }, Step::Need(need))
+            }
+            State::Store { records: Some((access, refresh)), response, .. } => {
+                let code = self.code.take();
+                let redeeming = code.as_ref().map(|_| access.grant_id.clone());
+                let need = Need::Store { access, refresh, code };
+                (State::Store { records: None, response, redeeming }, Step::Need(need))
             }
             State::Issued(response) => (State::Finished, Step::Done(response)),
             State::Failed(e, retry) => failed(e, retry),
             // Asked and not answered, or finished.
             State::Password { .. }
             | State::Revoke { .. }
+            | State::SpendRefused { .. }
             | State::Touch { .. }
             | State::Roles { .. }
             | State::ServiceRoles { .. }
@@ -657,7 +701,7 @@ impl<'a> TokenFlow<'a> {
                     scope: m.record.scope.clone(),
                     session_state: None,
                 };
-                State::Store { records: Some((m.record, None)), response }
+                State::Store { records: Some((m.record, None)), response, redeeming: None }
             }
             Err(e) => State::Failed(e, None),
         }
@@ -724,7 +768,15 @@ impl<'a> TokenFlow<'a> {
             (State::ServiceRoles { client, scope, asked: true }, Answer::Roles(roles)) => {
                 self.issue_service(&client, &scope, &roles)
             }
-            (State::Store { records: None, response }, Answer::Done) => State::Issued(response),
+            (State::SpendRefused { error, asked: true, .. }, Answer::Done) => State::Failed(error, None),
+            (State::Store { records: None, response, .. }, Answer::Done) => State::Issued(response),
+            // RFC 6749 §4.1.2: a concurrent request redeemed the code first;
+            // this one is its replay, and the grant's tokens are revoked.
+            (State::Store { records: None, redeeming: Some(grant_id), .. }, Answer::CodeTaken) => State::Revoke {
+                grant_id,
+                error: OAuthError::invalid_grant("the authorization code was already used; its tokens are revoked"),
+                asked: false,
+            },
             (_, _) => State::Failed(lost(), None),
         }
     }
@@ -738,11 +790,21 @@ impl<'a> TokenFlow<'a> {
         redeemed: Redeemed,
         found: Option<CodeContext>,
     ) -> State {
-        let GrantRequest::AuthorizationCode { redirect_uri, code_verifier, .. } = request else {
+        let GrantRequest::AuthorizationCode { code, redirect_uri, code_verifier } = request else {
             return State::Failed(lost(), None);
         };
+        let unused = matches!(redeemed, Redeemed::First(_));
         let checked =
             super::check_code(redeemed, &client, redirect_uri.as_deref(), code_verifier.as_ref(), self.ctx.now);
+        match &checked {
+            Ok(_) => self.code = Some(code.digest()),
+            // An unused code presented wrongly by its own client is spent all the same.
+            Err(GrantFailure::Refused(e)) if unused => {
+                let (digest, client_id) = (code.digest(), client.client_id);
+                return State::SpendRefused { digest, client_id, error: e.clone(), asked: false };
+            }
+            Err(_) => {}
+        }
         match (checked, found) {
             (Ok(grant), Some(found)) => {
                 self.user = Some(found.user.filter(|u| u.id == grant.user_id));
@@ -839,7 +901,7 @@ impl<'a> TokenFlow<'a> {
                     scope: issued.scope,
                     session_state,
                 };
-                State::Store { records: Some((issued.access_record, refresh_record)), response }
+                State::Store { records: Some((issued.access_record, refresh_record)), response, redeeming: None }
             }
             Err(e) => State::Failed(e, None),
         }

@@ -86,13 +86,20 @@ async fn run(
         };
         let answer = match need {
             Need::Auth(n) => Answer::Auth(client_auth::answer(app, name, n, &mut client).await?),
-            Need::RedeemCode { digest, client_id, now } => {
+            Need::Code { digest, client_id, now } => {
                 let (redeemed, found) = app
                     .repos
-                    .redeem_code_with_context(RealmName::new(name), &digest, ClientId::new(&client_id), now)
+                    .code_with_context(RealmName::new(name), &digest, ClientId::new(&client_id), now)
                     .await
                     .map_err(|e| storage(&e))?;
                 Answer::RedeemedWith(redeemed, found)
+            }
+            Need::SpendCode { digest, client_id, now } => {
+                app.repos
+                    .redeem_code_with_context(RealmName::new(name), &digest, ClientId::new(&client_id), now)
+                    .await
+                    .map_err(|e| storage(&e))?;
+                Answer::Done
             }
             Need::RefreshRecord { digest } => Answer::RefreshRecord(
                 app.repos
@@ -132,9 +139,18 @@ async fn run(
             Need::Roles { holder } => {
                 Answer::Roles(app.repos.roles(RealmName::new(name), &holder).await.map_err(|e| storage(&e))?)
             }
-            Need::Store { access, refresh } => {
+            Need::Store { access, refresh, code: None } => {
                 app.repos.save_tokens(&access, refresh.as_ref()).await.map_err(|e| storage(&e))?;
                 Answer::Done
+            }
+            Need::Store { access, refresh, code: Some(code) } => {
+                let client_id = ClientId::new(&access.client_id);
+                let stored = app
+                    .repos
+                    .redeem_code_with_tokens(RealmName::new(name), &code, client_id, &access, refresh.as_ref())
+                    .await
+                    .map_err(|e| storage(&e))?;
+                if stored { Answer::Done } else { Answer::CodeTaken }
             }
             _ => return Err(OAuthError::server_error("the token flow asked for something unknown").into()),
         };

@@ -65,12 +65,14 @@ fn authenticated(flow: &mut TokenFlow<'_>) {
     flow.answer(Answer::Auth(AuthAnswer::Client(Some(rp()))));
 }
 
-/// Stores what is asked and returns the response.
-fn stored(flow: &mut TokenFlow<'_>, with_refresh: bool) -> TokenResponse {
+/// Stores what is asked and returns the response; `code`: the code the
+/// tokens must redeem (spent with them), if any.
+fn stored(flow: &mut TokenFlow<'_>, with_refresh: bool, code: Option<&str>) -> TokenResponse {
     match flow.step() {
-        Step::Need(Need::Store { access, refresh }) => {
+        Step::Need(Need::Store { access, refresh, code: spent }) => {
             assert_eq!(access.client_id, "rp");
             assert_eq!(refresh.is_some(), with_refresh);
+            assert_eq!(spent, code.map(Digest::of), "the code is spent with the tokens, and only then");
         }
         other => panic!("expected the tokens to store, got {other:?}"),
     }
@@ -79,6 +81,15 @@ fn stored(flow: &mut TokenFlow<'_>, with_refresh: bool) -> TokenResponse {
         Step::Done(r) => r,
         other => panic!("expected the response, got {other:?}"),
     }
+}
+
+/// The code's login session `sid`, used recently: no touch is due, so after
+/// the code the next need is the store.
+fn recent_session() -> crate::model::LoginSession {
+    let mut session = crate::authorize::tests::session(100);
+    session.id = "sid".into();
+    session.last_used = UnixTime(999);
+    session
 }
 
 fn error(step: Step) -> (String, Option<i64>) {
@@ -108,11 +119,11 @@ fn code_grant_redeems_for_the_client_then_reads_the_user_and_stores_rfc6749_4_1_
     let mut flow = f.flow(&form, true);
     authenticated(&mut flow);
     match flow.step() {
-        Step::Need(Need::RedeemCode { digest, client_id, now }) => {
-            assert_eq!((digest, client_id.as_str()), (Digest::of("c"), "rp"), "redeemed only for its client");
+        Step::Need(Need::Code { digest, client_id, now }) => {
+            assert_eq!((digest, client_id.as_str()), (Digest::of("c"), "rp"), "read for its client");
             assert_eq!(now, UnixTime(1000));
         }
-        other => panic!("expected the redemption, got {other:?}"),
+        other => panic!("expected the code's read, got {other:?}"),
     }
     flow.answer(Answer::Redeemed(Redeemed::First(code())));
     // The code came from a login session: tokens only while it lasts, and this use is recorded.
@@ -130,7 +141,7 @@ fn code_grant_redeems_for_the_client_then_reads_the_user_and_stores_rfc6749_4_1_
     flow.answer(Answer::Done);
     assert!(matches!(flow.step(), Step::Need(Need::User { user_id }) if user_id == "u1"));
     flow.answer(Answer::User(Some(user())));
-    let r = stored(&mut flow, true);
+    let r = stored(&mut flow, true, Some("c"));
     assert!(r.id_token.is_some() && r.refresh_token.is_some());
     assert_eq!(r.session_state.as_deref(), Some("sid"));
     assert!(matches!(flow.step(), Step::Failed(..)), "a finished flow asks for nothing more");
@@ -140,16 +151,13 @@ fn code_grant_redeems_for_the_client_then_reads_the_user_and_stores_rfc6749_4_1_
 fn a_code_redeemed_with_its_session_and_user_goes_straight_to_the_tokens_rfc6749_4_1_3() {
     let f = Fixture::new();
     let form = [("grant_type", "authorization_code"), ("code", "c"), ("redirect_uri", "https://rp.example/cb")];
-    let mut session = crate::authorize::tests::session(100);
-    session.id = "sid".into();
-    // A session used recently: no touch is due, so the next need is the store.
-    session.last_used = UnixTime(999);
+    let session = recent_session();
     let mut flow = f.flow(&form, true);
     authenticated(&mut flow);
     flow.step();
     let found = CodeContext { session: Some(session.clone()), user: Some(user()) };
     flow.answer(Answer::RedeemedWith(Redeemed::First(code()), found));
-    let r = stored(&mut flow, true);
+    let r = stored(&mut flow, true, Some("c"));
     assert!(r.id_token.is_some());
     assert_eq!(r.session_state.as_deref(), Some("sid"));
 
@@ -165,7 +173,7 @@ fn a_code_redeemed_with_its_session_and_user_goes_straight_to_the_tokens_rfc6749
     ));
     assert!(matches!(flow.step(), Step::Need(Need::TouchSession { .. })));
     flow.answer(Answer::Done);
-    stored(&mut flow, true);
+    stored(&mut flow, true, Some("c"));
 
     // The session ended (OIDC Core §11) or the user is gone: refused without another read.
     for found in [CodeContext { session: None, user: Some(user()) }, CodeContext { session: Some(session), user: None }]
@@ -202,6 +210,76 @@ fn a_replayed_code_asks_to_revoke_its_grant_then_fails_rfc6749_4_1_2() {
     flow.step();
     flow.answer(Answer::Redeemed(Redeemed::OtherClient));
     assert_eq!(error(flow.step()).0, "invalid_grant");
+}
+
+/// The code is read, the tokens are made, and the code is spent with them:
+/// when another request spent it in between, this one is its replay, and the
+/// grant's tokens are revoked (RFC 6749 §4.1.2, RFC 9700 §4.14.2).
+#[test]
+fn a_code_spent_between_its_read_and_the_tokens_revokes_the_grant_rfc6749_4_1_2() {
+    let f = Fixture::new();
+    let form = [("grant_type", "authorization_code"), ("code", "c"), ("redirect_uri", "https://rp.example/cb")];
+    let mut flow = f.flow(&form, true);
+    authenticated(&mut flow);
+    flow.step();
+    let found = CodeContext { session: Some(recent_session()), user: Some(user()) };
+    flow.answer(Answer::RedeemedWith(Redeemed::First(code()), found));
+    assert!(matches!(flow.step(), Step::Need(Need::Store { code: Some(_), .. })));
+    flow.answer(Answer::CodeTaken);
+    assert!(matches!(flow.step(), Step::Need(Need::RevokeGrant { grant_id }) if grant_id == "g1"));
+    flow.answer(Answer::Done);
+    assert_eq!(error(flow.step()).0, "invalid_grant");
+
+    // `CodeTaken` is no answer to a grant that redeems no code.
+    let mut flow = f.flow(&[("grant_type", "client_credentials")], true);
+    authenticated(&mut flow);
+    assert!(matches!(flow.step(), Step::Need(Need::Store { code: None, .. })));
+    flow.answer(Answer::CodeTaken);
+    assert_eq!(error(flow.step()).0, "server_error");
+}
+
+/// An unused code presented by its client with a wrong `redirect_uri` or
+/// `code_verifier`, or after it expired, is refused and spent all the same,
+/// so that a code is presented once (RFC 6749 §4.1.2, §4.1.3, RFC 7636
+/// §4.6); another client's code, a replay or an unknown code are refused
+/// without a spend.
+#[test]
+fn a_refused_presentation_of_an_unused_code_spends_it_rfc6749_4_1_3() {
+    let f = Fixture::new();
+    let refused = |form: &[(&str, &str)], redeemed: Redeemed| {
+        let mut flow = f.flow(form, true);
+        authenticated(&mut flow);
+        flow.step();
+        flow.answer(Answer::Redeemed(redeemed));
+        match flow.step() {
+            Step::Need(Need::SpendCode { digest, client_id, now }) => {
+                assert_eq!((digest, client_id.as_str(), now), (Digest::of("c"), "rp", UnixTime(1000)));
+                flow.answer(Answer::Done);
+                (true, error(flow.step()).0)
+            }
+            other => (false, error(other).0),
+        }
+    };
+    let cb = ("redirect_uri", "https://rp.example/cb");
+    let base = [("grant_type", "authorization_code"), ("code", "c")];
+    let wrong_uri = [base[0], base[1], ("redirect_uri", "https://rp.example/other")];
+    assert_eq!(refused(&wrong_uri, Redeemed::First(code())), (true, "invalid_grant".into()));
+    let mut pkce = code();
+    pkce.code_challenge = Some("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".into());
+    pkce.code_challenge_method = Some(crate::pkce::PkceMethod::S256);
+    let wrong_verifier = [base[0], base[1], cb, ("code_verifier", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa")];
+    assert_eq!(refused(&wrong_verifier, Redeemed::First(pkce)), (true, "invalid_grant".into()));
+    let mut expired = code();
+    expired.expires_at = UnixTime(1000);
+    assert_eq!(refused(&[base[0], base[1], cb], Redeemed::First(expired)), (true, "invalid_grant".into()));
+    // Not spent: another client's code, a replay (its grant is revoked instead), an unknown code.
+    assert_eq!(refused(&[base[0], base[1], cb], Redeemed::OtherClient), (false, "invalid_grant".into()));
+    assert_eq!(refused(&[base[0], base[1], cb], Redeemed::Unknown), (false, "invalid_grant".into()));
+    let mut flow = f.flow(&[base[0], base[1], cb], true);
+    authenticated(&mut flow);
+    flow.step();
+    flow.answer(Answer::Redeemed(Redeemed::Replayed(code())));
+    assert!(matches!(flow.step(), Step::Need(Need::RevokeGrant { .. })));
 }
 
 #[test]
@@ -251,7 +329,7 @@ fn a_refresh_rotates_with_the_reuse_interval_then_issues_rfc6749_6() {
     flow.answer(Answer::Rotated(Rotated::First(crate::token::tests::refresh_record())));
     assert!(matches!(flow.step(), Step::Need(Need::User { .. })));
     flow.answer(Answer::User(Some(user())));
-    assert_eq!(stored(&mut flow, true).scope.to_string(), "openid email");
+    assert_eq!(stored(&mut flow, true, None).scope.to_string(), "openid email");
     // A user who is gone: invalid_grant.
     let mut flow = f.flow(&[("grant_type", "refresh_token"), ("refresh_token", "rt")], true);
     authenticated(&mut flow);
@@ -280,7 +358,7 @@ fn the_password_grant_asks_for_a_password_check_rfc6749_4_3_2() {
     authenticated(&mut flow);
     flow.step();
     flow.answer(Answer::Password(PasswordOutcome::Verified(user())));
-    let r = stored(&mut flow, true);
+    let r = stored(&mut flow, true, None);
     assert_eq!(r.scope.to_string(), "openid", "the default scope of the password grant");
     let mut flow = f.flow(&form, true);
     authenticated(&mut flow);
@@ -294,7 +372,7 @@ fn client_credentials_need_no_user_and_get_no_refresh_token_rfc6749_4_4_3() {
     let f = Fixture::new();
     let mut flow = f.flow(&[("grant_type", "client_credentials"), ("resource", "https://api.example/")], true);
     authenticated(&mut flow);
-    let r = stored(&mut flow, false);
+    let r = stored(&mut flow, false, None);
     assert!(r.id_token.is_none() && r.refresh_token.is_none());
 }
 
@@ -323,7 +401,7 @@ fn an_assertion_asks_for_the_clients_keys_then_records_its_jti_rfc7523_3() {
         }
         flow.answer(Answer::Auth(AuthAnswer::FirstUse(first_use)));
         if first_use {
-            stored(&mut flow, false);
+            stored(&mut flow, false, None);
         } else {
             assert_eq!(error(flow.step()).0, "invalid_client", "a replayed assertion");
         }
@@ -351,7 +429,7 @@ fn roles_are_asked_for_only_under_the_roles_scope_keycloak_client_scopes() {
     authenticated(&mut flow);
     assert!(matches!(flow.step(), Step::Need(Need::CheckPassword { .. })));
     flow.answer(Answer::Password(PasswordOutcome::Verified(user())));
-    stored(&mut flow, true);
+    stored(&mut flow, true, None);
     let form = [("grant_type", "password"), ("username", "alice"), ("password", "pw"), ("scope", "openid roles")];
     let mut flow = f.flow(&form, true);
     authenticated(&mut flow);
@@ -359,7 +437,7 @@ fn roles_are_asked_for_only_under_the_roles_scope_keycloak_client_scopes() {
     flow.answer(Answer::Password(PasswordOutcome::Verified(user())));
     assert!(matches!(flow.step(), Step::Need(Need::Roles { holder: RoleHolder::User(id) }) if id == "u1"));
     flow.answer(Answer::Roles(vec!["reader".into()]));
-    let r = stored(&mut flow, true);
+    let r = stored(&mut flow, true, None);
     let id_token = crate::jose::verify(r.id_token.as_deref().unwrap(), &["RS256"], f.keys.verify_keys()).unwrap();
     assert_eq!(id_token.claims["realm_access"], json!({"roles": ["reader"]}));
     // client_credentials: the client's service account.
@@ -367,7 +445,7 @@ fn roles_are_asked_for_only_under_the_roles_scope_keycloak_client_scopes() {
     authenticated(&mut flow);
     assert!(matches!(flow.step(), Step::Need(Need::Roles { holder: RoleHolder::Client(id) }) if id == "rp"));
     flow.answer(Answer::Roles(vec![]));
-    assert_eq!(stored(&mut flow, false).scope.to_string(), "roles");
+    assert_eq!(stored(&mut flow, false, None).scope.to_string(), "roles");
     // An answer that was not asked for derails nothing silently.
     let mut flow = f.flow(&[("grant_type", "client_credentials")], true);
     authenticated(&mut flow);
