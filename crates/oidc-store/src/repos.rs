@@ -287,7 +287,8 @@ impl Redemption {
 ///                AND digest IN ($1, ...) AND ((digest = $1 AND realm = $2 AND client_id = $3) OR ...)
 ///                RETURNING digest, realm, client_id),
 ///      a AS (INSERT INTO access_tokens (...) SELECT v.... FROM (VALUES (...), ...) AS v (code_digest, code_realm,
-///            code_client, ...) JOIN spent ON (spent.digest, spent.realm, spent.client_id) = (v.code_digest, ...)),
+///            code_client, ...) JOIN spent ON spent.digest = v.code_digest AND spent.realm = v.code_realm
+///            AND spent.client_id = v.code_client),
 ///      r AS (INSERT INTO refresh_tokens ... the same)
 /// SELECT digest, realm, client_id FROM spent
 /// ```
@@ -296,7 +297,8 @@ impl Redemption {
 /// reads it, and the statement is atomic: the tokens of a code that was not
 /// spent are not stored, and no code is spent without its tokens. A second
 /// caller in the batch with the same code and client is left out of the
-/// statement (its code is taken by the first).
+/// statement (its code is taken by the first); such a batch, seen only when
+/// one code is presented twice at once, has a statement shape of its own.
 async fn redeem_all_postgres(db: &DatabaseConnection, rows: &[Redemption]) -> Result<Vec<RepoResult<bool>>, DbErr> {
     let mut seen = std::collections::HashSet::new();
     let distinct: Vec<&Redemption> = rows.iter().filter(|r| seen.insert(r.spend.key())).collect();
