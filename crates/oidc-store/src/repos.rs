@@ -307,21 +307,25 @@ async fn redeem_all_postgres(db: &DatabaseConnection, rows: &[Redemption]) -> Re
     let digests: Vec<usize> = distinct.iter().map(|r| sql.value(r.spend.digest.clone().into())).collect();
     sql.text.push_str(&digests.iter().map(|n| format!("${n}")).collect::<Vec<_>>().join(", "));
     sql.text.push_str(") AND (");
-    for (i, (r, digest)) in distinct.iter().zip(&digests).enumerate() {
+    // Each spend's parameters (digest, realm, client), named again by its tokens' rows.
+    let mut spends = Vec::with_capacity(distinct.len());
+    for (i, (r, &digest)) in distinct.iter().zip(&digests).enumerate() {
         if i > 0 {
             sql.text.push_str(" OR ");
         }
         let realm = sql.value(r.spend.realm.clone().into());
         let client = sql.value(r.spend.client_id.clone().into());
         sql.text.push_str(&format!("(digest = ${digest} AND realm = ${realm} AND client_id = ${client})"));
+        spends.push([digest, realm, client]);
     }
     sql.text.push_str(") RETURNING digest, realm, client_id)");
     let access: Vec<_> =
-        distinct.iter().map(|r| (&r.spend, prefixed("", &r.access.clone().into_active_model()))).collect();
+        distinct.iter().zip(&spends).map(|(r, p)| (*p, prefixed("", &r.access.clone().into_active_model()))).collect();
     sql.insert_spent("a", "access_tokens", &access);
     let refresh: Vec<_> = distinct
         .iter()
-        .filter_map(|r| Some((&r.spend, prefixed("", &r.refresh.clone()?.into_active_model()))))
+        .zip(&spends)
+        .filter_map(|(r, p)| Some((*p, prefixed("", &r.refresh.clone()?.into_active_model()))))
         .collect();
     if !refresh.is_empty() {
         sql.insert_spent("r", "refresh_tokens", &refresh);
@@ -336,6 +340,10 @@ async fn redeem_all_postgres(db: &DatabaseConnection, rows: &[Redemption]) -> Re
     }
     Ok(first_takes_it(rows.iter().map(|r| r.spend.key()), spent).into_iter().map(Ok).collect())
 }
+
+/// A token row to insert if its code was spent: the parameter numbers of the
+/// code's digest, realm and client in the spend, and the row's columns.
+type SpentRow = ([usize; 3], Vec<(String, sea_orm::Value)>);
 
 /// A PostgreSQL statement being written, with its numbered parameters.
 #[derive(Default)]
@@ -353,19 +361,17 @@ impl PgSql {
 
     /// `, name AS (INSERT INTO table (...) SELECT v.... FROM (VALUES ...) AS
     /// v (...) JOIN spent ON ...)`: the rows of `rows` whose code is in the
-    /// `spent` CTE. Each row's columns are in the same order (a model's).
-    fn insert_spent(&mut self, name: &str, table: &str, rows: &[(&CodeSpend, Vec<(String, sea_orm::Value)>)]) {
+    /// `spent` CTE, each with the parameter numbers of its code's digest,
+    /// realm and client in the spend. Each row's columns are in the same
+    /// order (a model's).
+    fn insert_spent(&mut self, name: &str, table: &str, rows: &[SpentRow]) {
         let Some((_, first)) = rows.first() else { return };
         let columns: Vec<String> = first.iter().map(|(c, _)| format!("\"{c}\"")).collect();
         self.text.push_str(&format!(", {name} AS (INSERT INTO {table} ({}) SELECT ", columns.join(", ")));
         self.text.push_str(&columns.iter().map(|c| format!("v.{c}")).collect::<Vec<_>>().join(", "));
         self.text.push_str(" FROM (VALUES ");
         for (i, (spend, values)) in rows.iter().enumerate() {
-            let mut params = vec![
-                self.value(spend.digest.clone().into()),
-                self.value(spend.realm.clone().into()),
-                self.value(spend.client_id.clone().into()),
-            ];
+            let mut params = spend.to_vec();
             params.extend(values.iter().map(|(_, v)| self.value(v.clone())));
             let params: Vec<String> = params.iter().map(|n| format!("${n}")).collect();
             self.text.push_str(&format!("{}({})", if i > 0 { ", " } else { "" }, params.join(", ")));
