@@ -392,6 +392,10 @@ fn by_key<K, T: Clone>(
     key_of: impl Fn(&K) -> (&str, &str),
     row_key: impl Fn(&T) -> (&str, &str),
 ) -> Vec<Option<T>> {
+    if let [key] = keys {
+        // A batch of one: no index.
+        return vec![found.iter().find(|t| row_key(t) == key_of(key)).cloned()];
+    }
     let index: std::collections::HashMap<(&str, &str), &T> = found.iter().map(|t| (row_key(t), t)).collect();
     keys.iter().map(|k| index.get(&key_of(k)).map(|t| (*t).clone())).collect()
 }
