@@ -107,8 +107,9 @@ pub struct ServerOptions {
 
 /// A thread-per-core server: `threads` threads, each pinned to one of the
 /// CPUs the process may use (round robin), each running a single-threaded
-/// runtime with its own listening socket on the one port (`SO_REUSEPORT`, so
-/// the kernel spreads new connections over them) and, on an SQLite file, its
+/// runtime with its own listening socket on the one port (`SO_REUSEPORT`; the
+/// threads then deal the connections they accept out to each other in turn,
+/// see `oidc_http::ConnectionCaps::balanced`) and, on an SQLite file, its
 /// own database connections ([`oidc_store::Store::open_shard`]). A request
 /// then stays on one core from accept to response, its database statements
 /// included, instead of moving between the runtime's workers and the
@@ -284,13 +285,14 @@ async fn spawn_per_core(
     per_core: &PerCore,
     stop: oneshot::Receiver<()>,
 ) -> anyhow::Result<tokio::task::JoinHandle<std::io::Result<()>>> {
-    let caps = oidc_http::ConnectionCaps::new(&app.config().limits);
+    let threads = listeners.len();
+    // The threads deal their connections out in turn (see `ConnectionCaps::balanced`).
+    let (caps, seats) = oidc_http::ConnectionCaps::balanced(&app.config().limits, threads);
     let (stop_all, stopped) = tokio::sync::watch::channel(false);
     let cpus = allowed_cpus();
-    let threads = listeners.len();
     let (finished, mut done) = tokio::sync::mpsc::unbounded_channel::<std::io::Result<()>>();
     let mut starting = Vec::with_capacity(threads);
-    for (i, listener) in listeners.into_iter().enumerate() {
+    for ((i, listener), seat) in listeners.into_iter().enumerate().zip(seats) {
         // Moved between runtimes as a plain socket (it stays non-blocking).
         let listener = listener.into_std()?;
         let (app, caps, store, mut stopped) = (app.clone(), caps.clone(), per_core.store.clone(), stopped.clone());
@@ -313,7 +315,7 @@ async fn spawn_per_core(
                     }
                     let listener = TcpListener::from_std(listener)?;
                     let _ = ready.send(());
-                    oidc_http::serve_with(listener, app, caps, async move {
+                    oidc_http::serve_balanced(listener, app, caps, Some(seat), async move {
                         let _ = stopped.wait_for(|stop| *stop).await;
                     })
                     .await

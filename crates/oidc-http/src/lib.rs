@@ -67,5 +67,5 @@ pub use fetch::Fetcher;
 pub use guard::PeerAddr;
 pub use logout::Delivery;
 pub use net::Cidr;
-pub use server::{ConnectionCaps, ServerLimits, serve, serve_with};
+pub use server::{ConnectionCaps, Seat, ServerLimits, serve, serve_balanced, serve_with};
 pub use templates::{TemplateError, Templates};

@@ -19,7 +19,7 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::net::IpAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -79,6 +79,8 @@ tokio::task_local! {
 pub struct ConnectionCaps {
     slots: Arc<tokio::sync::Semaphore>,
     per_address: Arc<PerAddress>,
+    /// Connections spread evenly over the accept loops (see [`ConnectionCaps::balanced`]).
+    balance: Option<Arc<Balance>>,
 }
 
 impl std::fmt::Debug for ConnectionCaps {
@@ -94,7 +96,71 @@ impl ConnectionCaps {
         ConnectionCaps {
             slots: Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1))),
             per_address: Arc::new(PerAddress::default()),
+            balance: None,
         }
+    }
+
+    /// Caps as [`ConnectionCaps::new`], for `loops` accept loops that keep
+    /// their connections level: each loop (one per thread of a thread-per-core
+    /// server) passes [`serve_balanced`] one of the returned seats, and the
+    /// connections they accept are dealt out to the loops in turn, a
+    /// connection that another loop is to serve being handed to it once,
+    /// before anything is read from it.
+    ///
+    /// The kernel spreads connections over `SO_REUSEPORT` sockets by a hash of
+    /// their addresses, so 16 keep-alive connections often split 10 to 6, and
+    /// with each thread pinned to its core, one core idled while the other
+    /// had a queue (docs/PERFORMANCE.md).
+    pub fn balanced(limits: &ServerLimits, loops: usize) -> (ConnectionCaps, Vec<Seat>) {
+        let (inboxes, seats): (Vec<_>, Vec<_>) = (0..loops.max(1))
+            .map(|index| {
+                let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+                (tx, Seat { index, inbox: rx })
+            })
+            .unzip();
+        let balance = Balance { next: AtomicUsize::new(0), inboxes };
+        (ConnectionCaps { balance: Some(Arc::new(balance)), ..ConnectionCaps::new(limits) }, seats)
+    }
+}
+
+/// One accept loop's place among balanced loops (see [`ConnectionCaps::balanced`]).
+#[derive(Debug)]
+pub struct Seat {
+    index: usize,
+    inbox: tokio::sync::mpsc::UnboundedReceiver<Handoff>,
+}
+
+/// Where the balanced accept loops' connections go, and how to hand one over.
+struct Balance {
+    /// Connections placed so far: the next goes to loop `next % loops`.
+    next: AtomicUsize,
+    inboxes: Vec<tokio::sync::mpsc::UnboundedSender<Handoff>>,
+}
+
+impl Balance {
+    /// The loop that serves the next accepted connection: round robin.
+    ///
+    /// Counting each loop's open connections and picking the emptiest was
+    /// tried first: clients open their pools in bursts, and a loop that had
+    /// not yet seen the close of its old connections looked full, so a whole
+    /// burst went to the other loop (10 to 6 again). In turn, the connections
+    /// of a burst split evenly whatever the loops know of their closes.
+    fn place(&self) -> usize {
+        self.next.fetch_add(1, Ordering::Relaxed) % self.inboxes.len().max(1)
+    }
+}
+
+/// An accepted, admitted connection on its way to another accept loop.
+struct Handoff {
+    stream: std::net::TcpStream,
+    peer_ip: IpAddr,
+    permit: tokio::sync::OwnedSemaphorePermit,
+    admission: Admit,
+}
+
+impl std::fmt::Debug for Handoff {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Handoff").field("peer_ip", &self.peer_ip).finish_non_exhaustive()
     }
 }
 
@@ -114,49 +180,62 @@ pub async fn serve_with(
     caps: ConnectionCaps,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
+    serve_balanced(listener, app, caps, None, shutdown).await
+}
+
+/// Like [`serve_with`], as the accept loop of `seat` among loops whose caps
+/// came from [`ConnectionCaps::balanced`]: it also serves the connections
+/// the other loops hand it, and hands one it accepts to a loop that serves
+/// fewer.
+pub async fn serve_balanced(
+    listener: TcpListener,
+    app: Arc<App>,
+    caps: ConnectionCaps,
+    seat: Option<Seat>,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
     let limits = app.config.limits.clone();
     let graceful = GracefulShutdown::new();
-    let ConnectionCaps { slots, per_address } = caps;
+    let ConnectionCaps { slots, per_address, balance } = caps;
+    let (me, mut inbox) = seat.map_or((0, None), |s| (s.index, Some(s.inbox)));
     let mut backoff = Duration::ZERO;
     tokio::pin!(shutdown);
     loop {
-        let permit = tokio::select! {
-            p = slots.clone().acquire_owned() => match p {
-                Ok(p) => p,
-                Err(_) => break,
+        let next = tokio::select! {
+            () = &mut shutdown => break,
+            Some(handed) = next_handoff(&mut inbox) => Next::Handed(handed),
+            accepted = accept_admitted(&listener, &slots, &per_address, &app, &mut backoff) => match accepted {
+                Some(Accepted::Connection(stream, peer_ip, permit, admission)) => Next::Accepted(stream, peer_ip, permit, admission),
+                Some(Accepted::Closed) => continue,
+                None => break,
             },
-            () = &mut shutdown => break,
         };
-        let accepted = tokio::select! {
-            a = listener.accept() => a,
-            () = &mut shutdown => break,
-        };
-        let (stream, peer) = match accepted {
-            Ok(s) => {
-                backoff = Duration::ZERO;
-                s
-            }
-            Err(e) => {
-                // Out of file descriptors or memory: wait, doubling up to a second,
-                // so that the loop neither spins nor gives up; other errors concern
-                // one connection only.
-                if is_resource_exhaustion(&e) {
-                    backoff = (backoff * 2).clamp(Duration::from_millis(10), Duration::from_secs(1));
-                    log::warn(&format!("accept failed ({e}); pausing {} ms", backoff.as_millis()));
-                    tokio::time::sleep(backoff).await;
+        let (stream, peer_ip, permit, admission) = match next {
+            Next::Handed(h) => match TcpStream::from_std(h.stream) {
+                Ok(stream) => (stream, h.peer_ip, h.permit, h.admission),
+                // Not registered with this thread's reactor: dropping it closes it.
+                Err(e) => {
+                    log::warn(&format!("a connection handed between threads was lost ({e})"));
+                    continue;
                 }
-                continue;
-            }
-        };
-        let peer_ip = net::canonical(peer.ip());
-        let trusted_peer = app.config.trusted_proxies.iter().any(|c| c.contains(peer_ip));
-        let admission = if trusted_peer {
-            Admit::Exempt
-        } else {
-            match per_address.admit(peer_ip, limits.max_connections_per_address) {
-                // Over its share with the line full: close at once, before reading anything.
-                Admit::Refused => continue,
-                admit => admit,
+            },
+            Next::Accepted(stream, peer_ip, permit, admission) => {
+                let target = balance.as_ref().map(|b| (b.place(), b));
+                match target {
+                    Some((target, balance)) if target != me => {
+                        let Some(inbox) = balance.inboxes.get(target) else { continue };
+                        // Off this thread's reactor, still non-blocking; unread.
+                        match stream.into_std() {
+                            Ok(stream) => {
+                                // A loop that has stopped takes nothing: the connection closes.
+                                let _ = inbox.send(Handoff { stream, peer_ip, permit, admission });
+                            }
+                            Err(e) => log::warn(&format!("a connection could not leave its thread ({e})")),
+                        }
+                        continue;
+                    }
+                    _ => (stream, peer_ip, permit, admission),
+                }
             }
         };
         let _ = stream.set_nodelay(true);
@@ -221,6 +300,71 @@ pub async fn serve_with(
         }
     }
     Ok(())
+}
+
+/// Where an accept loop's next connection comes from.
+enum Next {
+    /// Handed over by another loop (see [`ConnectionCaps::balanced`]).
+    Handed(Handoff),
+    /// Accepted here and admitted.
+    Accepted(TcpStream, IpAddr, tokio::sync::OwnedSemaphorePermit, Admit),
+}
+
+/// What one turn of accepting gave.
+enum Accepted {
+    Connection(TcpStream, IpAddr, tokio::sync::OwnedSemaphorePermit, Admit),
+    /// Nothing to serve: an accept that failed, or an address over its share (closed unread).
+    Closed,
+}
+
+/// The next connection handed to this loop; never, for a loop without a seat.
+async fn next_handoff(inbox: &mut Option<tokio::sync::mpsc::UnboundedReceiver<Handoff>>) -> Option<Handoff> {
+    match inbox {
+        Some(inbox) => inbox.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// A slot, then a connection and its admission; `None` once the slots are
+/// closed. Cancel-safe: it holds nothing across an await that a cancellation
+/// could lose (a slot taken and dropped goes back; `accept` loses nothing).
+async fn accept_admitted(
+    listener: &TcpListener,
+    slots: &Arc<tokio::sync::Semaphore>,
+    per_address: &Arc<PerAddress>,
+    app: &App,
+    backoff: &mut Duration,
+) -> Option<Accepted> {
+    let permit = slots.clone().acquire_owned().await.ok()?;
+    let (stream, peer) = match listener.accept().await {
+        Ok(s) => {
+            *backoff = Duration::ZERO;
+            s
+        }
+        Err(e) => {
+            // Out of file descriptors or memory: wait, doubling up to a second,
+            // so that the loop neither spins nor gives up; other errors concern
+            // one connection only.
+            if is_resource_exhaustion(&e) {
+                *backoff = (*backoff * 2).clamp(Duration::from_millis(10), Duration::from_secs(1));
+                log::warn(&format!("accept failed ({e}); pausing {} ms", backoff.as_millis()));
+                tokio::time::sleep(*backoff).await;
+            }
+            return Some(Accepted::Closed);
+        }
+    };
+    let peer_ip = net::canonical(peer.ip());
+    let trusted_peer = app.config.trusted_proxies.iter().any(|c| c.contains(peer_ip));
+    let admission = if trusted_peer {
+        Admit::Exempt
+    } else {
+        match per_address.admit(peer_ip, app.config.limits.max_connections_per_address) {
+            // Over its share with the line full: close at once, before reading anything.
+            Admit::Refused => return Some(Accepted::Closed),
+            admit => admit,
+        }
+    };
+    Some(Accepted::Connection(stream, peer_ip, permit, admission))
 }
 
 fn is_resource_exhaustion(e: &std::io::Error) -> bool {
