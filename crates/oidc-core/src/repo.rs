@@ -228,6 +228,12 @@ pub trait CodeRepo: Send + Sync {
         client_id: ClientId<'_>,
         now: UnixTime,
     ) -> RepoResult<(Redeemed, CodeContext)>;
+    /// Marks the code of `realm` and `client_id` used if it is unused, and
+    /// nothing else: `true` if this call spent it. A code of another client,
+    /// or an unknown one, is left as it is (`false`). For a presentation the
+    /// token endpoint refused, so that a code is presented once (RFC 6749
+    /// §4.1.2).
+    async fn spend_code(&self, realm: RealmName<'_>, digest: &Digest, client_id: ClientId<'_>) -> RepoResult<bool>;
     /// Reads the code as [`CodeRepo::redeem_code_with_context`] would find
     /// it, without spending it: [`Redeemed::First`] for a code of
     /// `client_id` unused at the time of the read (with its context),

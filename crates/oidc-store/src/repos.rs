@@ -1097,6 +1097,12 @@ impl CodeRepo for Store {
         code_found(row, client_id, now, |_| won)
     }
 
+    /// With concurrent spends (see `CodeSpend`).
+    async fn spend_code(&self, realm: RealmName<'_>, digest: &Digest, client_id: ClientId<'_>) -> RepoResult<bool> {
+        let (db, batch) = self.db_and_batcher();
+        batch.spends.run(db, CodeSpend::new(digest, realm.as_str(), client_id.as_str())).await
+    }
+
     /// One batched read (`CodeLookup`); nothing is written.
     async fn code_with_context(
         &self,

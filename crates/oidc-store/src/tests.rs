@@ -1004,6 +1004,27 @@ on_backends!(codes_redeem_first_replayed_unknown);
 /// Redeemed as the token endpoint does, a code comes with its unexpired
 /// login session and its user from one joined read; replays, other clients'
 /// and unknown codes come with nothing (RFC 6749 §4.1.3, OIDC Core §11).
+/// RFC 6749 §4.1.2: a refused presentation spends the code alone
+/// (`spend_code`): once, by its own client only, and nothing else changes.
+async fn codes_spent_alone_once_by_their_own_client(s: Store) {
+    s.save_code(&code("d1", "c1", "u1", "g1")).await.expect("save");
+    let spend = |d: &'static str, client: &'static str| {
+        let s = &s;
+        async move { s.spend_code(RealmName::new("r"), &Digest(d.into()), ClientId::new(client)).await.expect("spend") }
+    };
+    let d1 = Digest("d1".into());
+    let read = || s.code_with_context(RealmName::new("r"), &d1, ClientId::new("c1"), UnixTime(200));
+    assert!(!spend("d1", "c2").await, "another client's presentation spends nothing");
+    assert!(!spend("nope", "c1").await, "an unknown code");
+    assert!(matches!(read().await.expect("read"), (Redeemed::First(_), _)), "still unused");
+    let other_realm = s.spend_code(RealmName::new("x"), &Digest("d1".into()), ClientId::new("c1")).await;
+    assert!(!other_realm.expect("spend"), "a code of another realm");
+    assert!(spend("d1", "c1").await, "its own client spends it");
+    assert!(!spend("d1", "c1").await, "once");
+    assert!(matches!(read().await.expect("read"), (Redeemed::Replayed(_), _)), "now used");
+}
+on_backends!(codes_spent_alone_once_by_their_own_client);
+
 async fn codes_redeemed_with_their_session_and_user(s: Store) {
     s.create_user(&user("r", "u1", "alice")).await.expect("user");
     let live = session("s1", "u1", 500);

@@ -308,8 +308,6 @@ pub enum Need {
         digest: Digest,
         /// The authenticated client.
         client_id: String,
-        /// Now.
-        now: UnixTime,
     },
 }
 
@@ -611,7 +609,7 @@ impl<'a> TokenFlow<'a> {
                 (State::ServiceRoles { client, scope, asked: true }, Step::Need(need))
             }
             State::SpendRefused { digest, client_id, error, asked: false } => {
-                let need = Need::SpendCode { digest: digest.clone(), client_id: client_id.clone(), now: self.ctx.now };
+                let need = Need::SpendCode { digest: digest.clone(), client_id: client_id.clone() };
                 (State::SpendRefused { digest, client_id, error, asked: true }, Step::Need(need))
             }
             State::Store { records: Some((access, refresh)), response, .. } => {

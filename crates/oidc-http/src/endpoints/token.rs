@@ -94,9 +94,9 @@ async fn run(
                     .map_err(|e| storage(&e))?;
                 Answer::RedeemedWith(redeemed, found)
             }
-            Need::SpendCode { digest, client_id, now } => {
+            Need::SpendCode { digest, client_id } => {
                 app.repos
-                    .redeem_code_with_context(RealmName::new(name), &digest, ClientId::new(&client_id), now)
+                    .spend_code(RealmName::new(name), &digest, ClientId::new(&client_id))
                     .await
                     .map_err(|e| storage(&e))?;
                 Answer::Done
