@@ -100,8 +100,8 @@ impl ConnectionCaps {
         }
     }
 
-    /// Caps as [`ConnectionCaps::new`], for `loops` accept loops that keep
-    /// their connections level: each loop (one per thread of a thread-per-core
+    /// Caps as [`ConnectionCaps::new`], for `loops` accept loops that share
+    /// their connections evenly: each loop (one per thread of a thread-per-core
     /// server) passes [`serve_balanced`] one of the returned seats, and the
     /// connections they accept are dealt out to the loops in turn, a
     /// connection that another loop is to serve being handed to it once,
@@ -143,8 +143,9 @@ impl Balance {
     /// Counting each loop's open connections and picking the emptiest was
     /// tried first: clients open their pools in bursts, and a loop that had
     /// not yet seen the close of its old connections looked full, so a whole
-    /// burst went to the other loop (10 to 6 again). In turn, the connections
-    /// of a burst split evenly whatever the loops know of their closes.
+    /// burst went to the other loop (12 to 4 under the peers harness). In
+    /// turn, the connections of a burst split evenly whatever the loops know
+    /// of their closes.
     fn place(&self) -> usize {
         self.next.fetch_add(1, Ordering::Relaxed) % self.inboxes.len().max(1)
     }
@@ -185,8 +186,8 @@ pub async fn serve_with(
 
 /// Like [`serve_with`], as the accept loop of `seat` among loops whose caps
 /// came from [`ConnectionCaps::balanced`]: it also serves the connections
-/// the other loops hand it, and hands one it accepts to a loop that serves
-/// fewer.
+/// the other loops hand it, and hands each connection it accepts to the loop
+/// whose turn it is.
 pub async fn serve_balanced(
     listener: TcpListener,
     app: Arc<App>,
