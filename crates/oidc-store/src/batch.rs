@@ -46,6 +46,9 @@ const MAX_ROWS: usize = 32;
 pub(crate) trait BatchRow: Clone + Send + Sync + 'static {
     /// What a caller learns about its own row once it is written.
     type Outcome: Send + 'static;
+    /// Whether a batch writes (and so takes the store's write turn, see
+    /// [`WriteTurn`]); lookups only read.
+    const WRITES: bool = true;
     /// One statement that writes every row of `rows` (never empty), or none,
     /// and each row's outcome, in the order of `rows`.
     fn run_all(
@@ -83,8 +86,24 @@ impl<R: InsertRow> BatchRow for R {
     }
 }
 
+/// The turn of an SQLite file's writers of one kind (code inserts, token
+/// inserts, redemptions, ...), shared by that kind's queues in every shard.
+///
+/// SQLite lets one connection write at a time. A connection that finds the
+/// write lock taken sleeps in SQLite's busy handler, 1, 2, 5, 10 ms and
+/// longer, however soon the lock is free again: under load the two shards'
+/// queues of one kind met there all the time (1,293 sleeps in 5 s of the
+/// flow at 16 connections, `strace -c`), each sleep with a batch of requests
+/// behind it. Taking its kind's turn before a write batch, a queue waits in
+/// the process instead and is woken as soon as the other shard's batch of
+/// that kind has committed. One turn for every kind was measured too: then
+/// the authorization endpoint's code insert waited behind the token
+/// endpoint's redemptions for the whole of their hand-off to sqlx's thread,
+/// and the flow lost 8% (docs/PERFORMANCE.md). PostgreSQL takes row locks,
+/// not a lock of the whole database: no turn.
+pub(crate) type WriteTurn = Option<Arc<tokio::sync::Mutex<()>>>;
+
 /// The queues of one pool (see the module documentation).
-#[derive(Default)]
 pub(crate) struct Batchers {
     pub(crate) access: Batcher<crate::entity::access_tokens::Model>,
     pub(crate) pairs: Batcher<crate::repos::TokenPair>,
@@ -97,6 +116,53 @@ pub(crate) struct Batchers {
     pub(crate) token_reads: Batcher<crate::repos::AccessTokenLookup>,
 }
 
+/// One [`WriteTurn`] per kind of write, shared by the queues of that kind
+/// in every shard.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct WriteTurns {
+    access: WriteTurn,
+    pairs: WriteTurn,
+    codes: WriteTurn,
+    spends: WriteTurn,
+    redeem_pairs: WriteTurn,
+    redeem_lone: WriteTurn,
+}
+
+impl WriteTurns {
+    /// Turns for a store on `url`: SQLite only.
+    pub(crate) fn for_url(url: &str) -> WriteTurns {
+        if !url.starts_with("sqlite:") {
+            return WriteTurns::default();
+        }
+        let turn = || Some(Arc::new(tokio::sync::Mutex::new(())));
+        WriteTurns {
+            access: turn(),
+            pairs: turn(),
+            codes: turn(),
+            spends: turn(),
+            redeem_pairs: turn(),
+            redeem_lone: turn(),
+        }
+    }
+}
+
+impl Batchers {
+    /// Queues whose write batches take their kind's turn (see [`WriteTurn`]).
+    pub(crate) fn new(turns: &WriteTurns) -> Batchers {
+        Batchers {
+            access: Batcher::new(&turns.access),
+            pairs: Batcher::new(&turns.pairs),
+            codes: Batcher::new(&turns.codes),
+            spends: Batcher::new(&turns.spends),
+            redeem_pairs: Batcher::new(&turns.redeem_pairs),
+            redeem_lone: Batcher::new(&turns.redeem_lone),
+            sessions: Batcher::new(&None),
+            code_reads: Batcher::new(&None),
+            token_reads: Batcher::new(&None),
+        }
+    }
+}
+
 impl std::fmt::Debug for Batchers {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Batchers").finish_non_exhaustive()
@@ -106,11 +172,14 @@ impl std::fmt::Debug for Batchers {
 /// One queue of rows waiting to be written or looked up.
 pub(crate) struct Batcher<R: BatchRow> {
     state: Arc<Mutex<State<R>>>,
+    /// Taken for each batch of a queue that writes (see [`WriteTurn`]).
+    turn: WriteTurn,
 }
 
-impl<R: BatchRow> Default for Batcher<R> {
-    fn default() -> Self {
-        Batcher { state: Arc::new(Mutex::new(State { writing: false, rows: Vec::new() })) }
+impl<R: BatchRow> Batcher<R> {
+    fn new(turn: &WriteTurn) -> Self {
+        let turn = if R::WRITES { turn.clone() } else { None };
+        Batcher { state: Arc::new(Mutex::new(State { writing: false, rows: Vec::new() })), turn }
     }
 }
 
@@ -136,8 +205,8 @@ impl<R: BatchRow> Batcher<R> {
         if start_writer {
             // A task of its own, so that a caller that goes away (its client
             // closed the connection) cannot abandon the rows of the others.
-            let (state, db) = (self.state.clone(), db.clone());
-            tokio::spawn(async move { drain(&state, &db).await });
+            let (state, db, turn) = (self.state.clone(), db.clone(), self.turn.clone());
+            tokio::spawn(async move { drain(&state, &db, turn.as_deref()).await });
         }
         // The writer dropped the sender without an answer: only when the runtime stops.
         outcome.await.unwrap_or_else(|_| Err(RepoError::Backend("the writer task stopped".into())))
@@ -145,8 +214,13 @@ impl<R: BatchRow> Batcher<R> {
 }
 
 /// Runs batches until the queue is empty.
-async fn drain<R: BatchRow>(state: &Mutex<State<R>>, db: &DatabaseConnection) {
+async fn drain<R: BatchRow>(state: &Mutex<State<R>>, db: &DatabaseConnection, turn: Option<&tokio::sync::Mutex<()>>) {
     loop {
+        // Taken before the rows, so that the batch holds every row queued while it waited.
+        let _turn = match turn {
+            Some(turn) => Some(turn.lock().await),
+            None => None,
+        };
         let batch = {
             let mut state = state.lock().unwrap_or_else(PoisonError::into_inner);
             if state.rows.is_empty() {
@@ -172,5 +246,58 @@ async fn drain<R: BatchRow>(state: &Mutex<State<R>>, db: &DatabaseConnection) {
         for (row, w) in rows.into_iter().zip(waiters) {
             let _ = w.send(R::run_one(db, row).await);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    use super::*;
+
+    /// Batches in progress now, and the most seen at once.
+    static NOW: AtomicUsize = AtomicUsize::new(0);
+    static MOST: AtomicUsize = AtomicUsize::new(0);
+
+    /// A "write" that takes a while and counts how many run at once.
+    #[derive(Clone)]
+    struct SlowWrite;
+
+    impl BatchRow for SlowWrite {
+        type Outcome = ();
+        async fn run_all(_db: &DatabaseConnection, rows: &[Self]) -> Result<Vec<()>, DbErr> {
+            let now = NOW.fetch_add(1, Ordering::SeqCst) + 1;
+            MOST.fetch_max(now, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            NOW.fetch_sub(1, Ordering::SeqCst);
+            Ok(vec![(); rows.len()])
+        }
+    }
+
+    #[test]
+    fn only_sqlite_has_turns() {
+        assert!(WriteTurns::for_url("sqlite://x.db").codes.is_some());
+        assert!(WriteTurns::for_url("postgres://h/db").codes.is_none());
+    }
+
+    /// Two shards' queues of one kind share its turn: their batches never
+    /// write at the same time, and every row still gets its outcome.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_queues_of_one_kind_take_turns_across_shards() {
+        let turns = WriteTurns::for_url("sqlite://x.db");
+        let (a, b) = (Batcher::<SlowWrite>::new(&turns.access), Batcher::<SlowWrite>::new(&turns.access));
+        let (a, b) = (Arc::new(a), Arc::new(b));
+        let db = DatabaseConnection::default();
+        let mut calls = Vec::new();
+        for i in 0..40 {
+            let q = if i % 2 == 0 { a.clone() } else { b.clone() };
+            let db = db.clone();
+            calls.push(tokio::spawn(async move { q.run(&db, SlowWrite).await }));
+        }
+        for c in calls {
+            c.await.expect("task").expect("every row is written");
+        }
+        assert_eq!(MOST.load(Ordering::SeqCst), 1, "one batch of the kind at a time");
     }
 }

@@ -63,6 +63,8 @@ pub struct Store {
     log: Option<Arc<StatementLog>>,
     /// Group commit of inserts for threads outside the shards (see `batch`).
     batcher: Arc<batch::Batchers>,
+    /// The writers' turns on an SQLite file, one per kind of write, shared by the shards (see `batch::WriteTurn`).
+    write_turns: batch::WriteTurns,
 }
 
 thread_local! {
@@ -113,7 +115,9 @@ impl Store {
     pub async fn connect(url: &str) -> Result<Store, StoreError> {
         let opts = pool_options(url, None)?;
         let db = Database::connect(opts).await?;
-        Ok(Store { main: db, shards: Arc::new(Shards::default()), log: None, batcher: Arc::default() })
+        let write_turns = batch::WriteTurns::for_url(url);
+        let batcher = Arc::new(batch::Batchers::new(&write_turns));
+        Ok(Store { main: db, shards: Arc::new(Shards::default()), log: None, batcher, write_turns })
     }
 
     /// This store prepared for a thread-per-core server with `n` shards: each
@@ -135,7 +139,7 @@ impl Store {
             self.shards = Arc::new(Shards {
                 url: url.to_owned(),
                 pools: (0..n).map(|_| OnceLock::new()).collect(),
-                batchers: (0..n).map(|_| Arc::default()).collect(),
+                batchers: (0..n).map(|_| Arc::new(batch::Batchers::new(&self.write_turns))).collect(),
             });
         }
         self
