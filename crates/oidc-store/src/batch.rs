@@ -46,9 +46,6 @@ const MAX_ROWS: usize = 32;
 pub(crate) trait BatchRow: Clone + Send + Sync + 'static {
     /// What a caller learns about its own row once it is written.
     type Outcome: Send + 'static;
-    /// Whether a batch writes (and so takes the store's write turn, see
-    /// [`WriteTurn`]); lookups only read.
-    const WRITES: bool = true;
     /// One statement that writes every row of `rows` (never empty), or none,
     /// and each row's outcome, in the order of `rows`.
     fn run_all(
@@ -172,14 +169,13 @@ impl std::fmt::Debug for Batchers {
 /// One queue of rows waiting to be written or looked up.
 pub(crate) struct Batcher<R: BatchRow> {
     state: Arc<Mutex<State<R>>>,
-    /// Taken for each batch of a queue that writes (see [`WriteTurn`]).
+    /// Taken for each batch of a queue that writes (see [`WriteTurn`]); `None` for lookups.
     turn: WriteTurn,
 }
 
 impl<R: BatchRow> Batcher<R> {
     fn new(turn: &WriteTurn) -> Self {
-        let turn = if R::WRITES { turn.clone() } else { None };
-        Batcher { state: Arc::new(Mutex::new(State { writing: false, rows: Vec::new() })), turn }
+        Batcher { state: Arc::new(Mutex::new(State { writing: false, rows: Vec::new() })), turn: turn.clone() }
     }
 }
 
