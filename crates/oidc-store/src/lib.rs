@@ -22,6 +22,7 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait as _};
+use sea_orm::sqlx::postgres::{PgConnectOptions, PgSslMode};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
     ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbErr, Statement, TransactionTrait as _,
@@ -239,6 +240,9 @@ fn pool_options(url: &str, shards: Option<usize>) -> Result<ConnectOptions, Stor
         let size = shards
             .map_or(POSTGRES_POOL_SIZE, |n| (POSTGRES_POOL_SIZE / u32::try_from(n).unwrap_or(u32::MAX).max(1)).max(2));
         opts.max_connections(size).min_connections(1);
+        if !names_ssl_mode(url) {
+            opts.map_sqlx_postgres_opts(plain_on_loopback);
+        }
         opts
     } else {
         return Err(StoreError::UnsupportedUrl);
@@ -249,6 +253,41 @@ fn pool_options(url: &str, shards: Option<usize>) -> Result<ConnectOptions, Stor
     // trip per statement. Only a connection idle for a while may have gone stale.
     opts.test_before_acquire_if_idle_for(PING_IF_IDLE_FOR);
     Ok(opts)
+}
+
+/// Whether `url`'s query, or the environment (`PGSSLMODE`, as libpq and
+/// sqlx read it), chooses the TLS mode of PostgreSQL connections.
+fn names_ssl_mode(url: &str) -> bool {
+    let query = url.split_once('?').map_or("", |(_, q)| q);
+    std::env::var_os("PGSSLMODE").is_some()
+        || query.split('&').any(|p| {
+            let key = p.split_once('=').map_or(p, |(k, _)| k);
+            key.eq_ignore_ascii_case("sslmode") || key.eq_ignore_ascii_case("ssl-mode")
+        })
+}
+
+/// Connections to a PostgreSQL server on this host (a loopback address, or
+/// a Unix socket) go without TLS unless the URL or `PGSSLMODE` asks for it:
+/// the traffic never leaves the machine, and sqlx's default (`prefer`)
+/// would encrypt every message on both sides, which cost 10-12% of the
+/// flow's and client_credentials' throughput on the harness (PERFORMANCE.md,
+/// "No TLS on loopback"). A remote server keeps sqlx's default: the link to
+/// the database is the operator's to protect (THREAT-MODEL.md, RFC 9700 §4.13).
+fn plain_on_loopback(opts: PgConnectOptions) -> PgConnectOptions {
+    if is_loopback_host(opts.get_host()) || opts.get_socket().is_some() {
+        opts.ssl_mode(PgSslMode::Disable)
+    } else {
+        opts
+    }
+}
+
+/// `localhost`, a loopback address (`127.0.0.0/8`, `::1`, bracketed or not)
+/// or a Unix socket directory.
+fn is_loopback_host(host: &str) -> bool {
+    let bare = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
+    host.starts_with('/')
+        || bare.eq_ignore_ascii_case("localhost")
+        || bare.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 /// The pool options for an SQLite URL.

@@ -34,7 +34,8 @@ use sea_orm::{ConnectionTrait as _, Database, DatabaseConnection, DbBackend, Ent
 use crate::entity::{
     access_tokens, auth_codes, clients, consents, login_sessions, realms, refresh_tokens, signing_keys, users,
 };
-use crate::{Store, StoreError};
+use crate::{Store, StoreError, is_loopback_host, names_ssl_mode, plain_on_loopback};
+use sea_orm::sqlx::postgres::PgConnectOptions;
 
 // ---------------------------------------------------------------------------
 // Databases.
@@ -508,6 +509,67 @@ async fn sqlite_memory_is_one_database_for_the_whole_pool() {
 #[tokio::test]
 async fn unsupported_url_is_an_error() {
     assert!(matches!(Store::connect("mysql://localhost/x").await, Err(StoreError::UnsupportedUrl)));
+}
+
+#[test]
+fn loopback_hosts_are_told_apart_from_remote_ones() {
+    for host in ["127.0.0.1", "127.1.2.3", "::1", "[::1]", "localhost", "LOCALHOST", "/var/run/postgresql"] {
+        assert!(is_loopback_host(host), "{host}");
+    }
+    for host in ["10.0.0.1", "db", "db.example.com", "localhost.example.com", "[2001:db8::1]", ""] {
+        assert!(!is_loopback_host(host), "{host}");
+    }
+}
+
+#[test]
+fn a_url_that_names_its_tls_mode_keeps_it() {
+    if std::env::var_os("PGSSLMODE").is_some() {
+        return; // the environment chooses for every URL
+    }
+    assert!(names_ssl_mode("postgres://u@127.0.0.1/db?sslmode=require"));
+    assert!(names_ssl_mode("postgres://u@127.0.0.1/db?application_name=x&ssl-mode=verify-full"));
+    assert!(!names_ssl_mode("postgres://u@127.0.0.1/db"));
+    assert!(!names_ssl_mode("postgres://u@127.0.0.1/db?application_name=sslmode"));
+    let parse = |url: &str| url.parse::<PgConnectOptions>().expect("options");
+    let mode = |url: &str| format!("{:?}", plain_on_loopback(parse(url)).get_ssl_mode());
+    assert_eq!(mode("postgres://u@127.0.0.1:5432/db"), "Disable");
+    assert_eq!(mode("postgres://u@localhost/db"), "Disable");
+    assert_eq!(mode("postgres://u@[::1]:5432/db"), "Disable");
+    assert_eq!(mode("postgres://u@db.example.com/db"), "Prefer");
+}
+
+/// The pool's own connections to a PostgreSQL server on this host go
+/// without TLS unless the URL asks for it; with `sslmode=require` they use
+/// it (when the server offers TLS).
+#[tokio::test]
+async fn postgres_on_loopback_connects_without_tls_unless_asked() {
+    let server = postgres_server_url();
+    if std::env::var_os("PGSSLMODE").is_some() || names_ssl_mode(&server) {
+        return; // the operator's choice, kept as it is
+    }
+    let ssl = |url: String| async move {
+        let store = Store::connect(&url).await.expect("connect");
+        let row = store
+            .main
+            .query_one_raw(Statement::from_string(
+                DbBackend::Postgres,
+                "SELECT ssl, current_setting('ssl') = 'on' AS offered FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+            ))
+            .await
+            .expect("query")
+            .expect("a row");
+        (row.try_get::<bool>("", "ssl").expect("ssl"), row.try_get::<bool>("", "offered").expect("offered"))
+    };
+    let plain = ssl(server.clone()).await;
+    let loopback = server.parse::<PgConnectOptions>().is_ok_and(|o| is_loopback_host(o.get_host()));
+    if loopback {
+        assert!(!plain.0, "a loopback connection without sslmode went over TLS");
+    }
+    let sep = if server.contains('?') { '&' } else { '?' };
+    let required = ssl(format!("{server}{sep}sslmode=require")).await;
+    if required.1 {
+        assert!(required.0, "sslmode=require was not kept");
+    }
 }
 
 #[test]
