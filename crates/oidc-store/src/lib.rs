@@ -269,7 +269,7 @@ fn names_ssl_mode(url: &str) -> bool {
 /// Connections to a PostgreSQL server on this host (a loopback address, or
 /// a Unix socket) go without TLS unless the URL or `PGSSLMODE` asks for it:
 /// the traffic never leaves the machine, and sqlx's default (`prefer`)
-/// would encrypt every message on both sides, which cost 10-12% of the
+/// would encrypt every message on both sides, which cost 7-14% of the
 /// flow's and client_credentials' throughput on the harness (PERFORMANCE.md,
 /// "No TLS on loopback"). A remote server keeps sqlx's default: the link to
 /// the database is the operator's to protect (THREAT-MODEL.md, RFC 9700 §4.13).
