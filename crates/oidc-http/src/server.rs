@@ -151,17 +151,22 @@ impl Balance {
     }
 }
 
-/// An accepted, admitted connection on its way to another accept loop.
-struct Handoff {
-    stream: std::net::TcpStream,
+/// An accepted connection with its connection slot and its admission for
+/// its address; its stream is a `std` socket while it goes from one accept
+/// loop to another ([`Handoff`]).
+struct Admitted<S> {
+    stream: S,
     peer_ip: IpAddr,
     permit: tokio::sync::OwnedSemaphorePermit,
     admission: Admit,
 }
 
-impl std::fmt::Debug for Handoff {
+/// An accepted, admitted connection on its way to another accept loop.
+type Handoff = Admitted<std::net::TcpStream>;
+
+impl<S> std::fmt::Debug for Admitted<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Handoff").field("peer_ip", &self.peer_ip).finish_non_exhaustive()
+        f.debug_struct("Admitted").field("peer_ip", &self.peer_ip).finish_non_exhaustive()
     }
 }
 
@@ -202,42 +207,24 @@ pub async fn serve_balanced(
     let mut backoff = Duration::ZERO;
     tokio::pin!(shutdown);
     loop {
-        let next = tokio::select! {
+        let Admitted { stream, peer_ip, permit, admission } = tokio::select! {
             () = &mut shutdown => break,
-            Some(handed) = next_handoff(&mut inbox) => Next::Handed(handed),
-            accepted = accept_admitted(&listener, &slots, &per_address, &app, &mut backoff) => match accepted {
-                Some(Accepted::Connection(stream, peer_ip, permit, admission)) => Next::Accepted(stream, peer_ip, permit, admission),
-                Some(Accepted::Closed) => continue,
-                None => break,
-            },
-        };
-        let (stream, peer_ip, permit, admission) = match next {
-            Next::Handed(h) => match TcpStream::from_std(h.stream) {
-                Ok(stream) => (stream, h.peer_ip, h.permit, h.admission),
+            Some(handed) = next_handoff(&mut inbox) => match TcpStream::from_std(handed.stream) {
+                Ok(stream) => Admitted { stream, peer_ip: handed.peer_ip, permit: handed.permit, admission: handed.admission },
                 // Not registered with this thread's reactor: dropping it closes it.
                 Err(e) => {
                     log::warn(&format!("a connection handed between threads was lost ({e})"));
                     continue;
                 }
             },
-            Next::Accepted(stream, peer_ip, permit, admission) => {
-                let target = balance.as_ref().map(|b| (b.place(), b));
-                match target {
-                    Some((target, balance)) if target != me => {
-                        let Some(inbox) = balance.inboxes.get(target) else { continue };
-                        // Off this thread's reactor, still non-blocking; unread.
-                        match stream.into_std() {
-                            Ok(stream) => {
-                                // A loop that has stopped takes nothing: the connection closes.
-                                let _ = inbox.send(Handoff { stream, peer_ip, permit, admission });
-                            }
-                            Err(e) => log::warn(&format!("a connection could not leave its thread ({e})")),
-                        }
-                        continue;
-                    }
-                    _ => (stream, peer_ip, permit, admission),
-                }
-            }
+            accepted = accept_admitted(&listener, &slots, &per_address, &app, &mut backoff) => match accepted {
+                Some(Accepted::Connection(admitted)) => match keep_or_hand_over(admitted, balance.as_deref(), me) {
+                    Some(admitted) => admitted,
+                    None => continue,
+                },
+                Some(Accepted::Closed) => continue,
+                None => break,
+            },
         };
         let _ = stream.set_nodelay(true);
         let clock = Arc::new(ConnClock::new());
@@ -303,19 +290,34 @@ pub async fn serve_balanced(
     Ok(())
 }
 
-/// Where an accept loop's next connection comes from.
-enum Next {
-    /// Handed over by another loop (see [`ConnectionCaps::balanced`]).
-    Handed(Handoff),
-    /// Accepted here and admitted.
-    Accepted(TcpStream, IpAddr, tokio::sync::OwnedSemaphorePermit, Admit),
-}
-
 /// What one turn of accepting gave.
 enum Accepted {
-    Connection(TcpStream, IpAddr, tokio::sync::OwnedSemaphorePermit, Admit),
+    Connection(Admitted<TcpStream>),
     /// Nothing to serve: an accept that failed, or an address over its share (closed unread).
     Closed,
+}
+
+/// `admitted` if this loop (`me`) is to serve it; otherwise it goes, unread,
+/// to the loop whose turn it is (see [`ConnectionCaps::balanced`]) and `None`.
+fn keep_or_hand_over(
+    admitted: Admitted<TcpStream>,
+    balance: Option<&Balance>,
+    me: usize,
+) -> Option<Admitted<TcpStream>> {
+    let Some(balance) = balance else { return Some(admitted) };
+    let target = balance.place();
+    if target == me {
+        return Some(admitted);
+    }
+    let inbox = balance.inboxes.get(target)?;
+    let Admitted { stream, peer_ip, permit, admission } = admitted;
+    // Off this thread's reactor, still non-blocking; unread.
+    match stream.into_std() {
+        // A loop that has stopped takes nothing: the connection closes.
+        Ok(stream) => drop(inbox.send(Admitted { stream, peer_ip, permit, admission })),
+        Err(e) => log::warn(&format!("a connection could not leave its thread ({e})")),
+    }
+    None
 }
 
 /// The next connection handed to this loop; never, for a loop without a seat.
@@ -365,7 +367,7 @@ async fn accept_admitted(
             admit => admit,
         }
     };
-    Some(Accepted::Connection(stream, peer_ip, permit, admission))
+    Some(Accepted::Connection(Admitted { stream, peer_ip, permit, admission }))
 }
 
 fn is_resource_exhaustion(e: &std::io::Error) -> bool {
