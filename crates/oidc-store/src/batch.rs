@@ -30,7 +30,7 @@ use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use oidc_core::repo::{RepoError, RepoResult};
-use sea_orm::{DatabaseConnection, DbErr};
+use sea_orm::{DatabaseConnection, DbBackend, DbErr};
 use tokio::sync::oneshot;
 
 use crate::convert::OrRepo as _;
@@ -126,9 +126,9 @@ pub(crate) struct WriteTurns {
 }
 
 impl WriteTurns {
-    /// Turns for a store on `url`: SQLite only.
-    pub(crate) fn for_url(url: &str) -> WriteTurns {
-        if !url.starts_with("sqlite:") {
+    /// Turns for a store on `backend`: SQLite only.
+    pub(crate) fn for_backend(backend: DbBackend) -> WriteTurns {
+        if backend != DbBackend::Sqlite {
             return WriteTurns::default();
         }
         let turn = || Some(Arc::new(tokio::sync::Mutex::new(())));
@@ -273,15 +273,15 @@ mod tests {
 
     #[test]
     fn only_sqlite_has_turns() {
-        assert!(WriteTurns::for_url("sqlite://x.db").codes.is_some());
-        assert!(WriteTurns::for_url("postgres://h/db").codes.is_none());
+        assert!(WriteTurns::for_backend(DbBackend::Sqlite).codes.is_some());
+        assert!(WriteTurns::for_backend(DbBackend::Postgres).codes.is_none());
     }
 
     /// Two shards' queues of one kind share its turn: their batches never
     /// write at the same time, and every row still gets its outcome.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_queues_of_one_kind_take_turns_across_shards() {
-        let turns = WriteTurns::for_url("sqlite://x.db");
+        let turns = WriteTurns::for_backend(DbBackend::Sqlite);
         let (a, b) = (Batcher::<SlowWrite>::new(&turns.access), Batcher::<SlowWrite>::new(&turns.access));
         let (a, b) = (Arc::new(a), Arc::new(b));
         let db = DatabaseConnection::default();

@@ -116,7 +116,7 @@ impl Store {
     pub async fn connect(url: &str) -> Result<Store, StoreError> {
         let opts = pool_options(url, None)?;
         let db = Database::connect(opts).await?;
-        let write_turns = batch::WriteTurns::for_url(url);
+        let write_turns = batch::WriteTurns::for_backend(db.get_database_backend());
         let batcher = Arc::new(batch::Batchers::new(&write_turns));
         Ok(Store { main: db, shards: Arc::new(Shards::default()), log: None, batcher, write_turns })
     }
@@ -258,12 +258,16 @@ fn pool_options(url: &str, shards: Option<usize>) -> Result<ConnectOptions, Stor
 /// Whether `url`'s query, or the environment (`PGSSLMODE`, as libpq and
 /// sqlx read it), chooses the TLS mode of PostgreSQL connections.
 fn names_ssl_mode(url: &str) -> bool {
-    let query = url.split_once('?').map_or("", |(_, q)| q);
     std::env::var_os("PGSSLMODE").is_some()
-        || query.split('&').any(|p| {
+        || query_params(url).any(|p| {
             let key = p.split_once('=').map_or(p, |(k, _)| k);
             key.eq_ignore_ascii_case("sslmode") || key.eq_ignore_ascii_case("ssl-mode")
         })
+}
+
+/// The `key=value` parameters of `url`'s query, as written.
+fn query_params(url: &str) -> impl Iterator<Item = &str> {
+    url.split_once('?').map_or("", |(_, q)| q).split('&')
 }
 
 /// Connections to a PostgreSQL server on this host (a loopback address, or
@@ -281,19 +285,16 @@ fn plain_on_loopback(opts: PgConnectOptions) -> PgConnectOptions {
     }
 }
 
-/// `localhost`, a loopback address (`127.0.0.0/8`, `::1`, bracketed or not)
-/// or a Unix socket directory.
+/// `localhost` or a loopback address (`127.0.0.0/8`, `::1`, bracketed or
+/// not). A Unix socket directory is no host: sqlx keeps it apart (`get_socket`).
 fn is_loopback_host(host: &str) -> bool {
     let bare = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
-    host.starts_with('/')
-        || bare.eq_ignore_ascii_case("localhost")
-        || bare.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    bare.eq_ignore_ascii_case("localhost") || bare.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 /// The pool options for an SQLite URL.
 fn sqlite_options(url: &str) -> ConnectOptions {
-    let query = url.split_once('?').map_or("", |(_, q)| q);
-    let params = || query.split('&');
+    let params = || query_params(url);
     let memory = url.contains(":memory:") || params().any(|p| p == "mode=memory");
     let url = if memory || params().any(|p| p.starts_with("mode=")) {
         url.to_owned()

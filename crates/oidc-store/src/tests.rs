@@ -513,7 +513,7 @@ async fn unsupported_url_is_an_error() {
 
 #[test]
 fn loopback_hosts_are_told_apart_from_remote_ones() {
-    for host in ["127.0.0.1", "127.1.2.3", "::1", "[::1]", "localhost", "LOCALHOST", "/var/run/postgresql"] {
+    for host in ["127.0.0.1", "127.1.2.3", "::1", "[::1]", "localhost", "LOCALHOST"] {
         assert!(is_loopback_host(host), "{host}");
     }
     for host in ["10.0.0.1", "db", "db.example.com", "localhost.example.com", "[2001:db8::1]", ""] {
@@ -535,6 +535,7 @@ fn a_url_that_names_its_tls_mode_keeps_it() {
     assert_eq!(mode("postgres://u@127.0.0.1:5432/db"), "Disable");
     assert_eq!(mode("postgres://u@localhost/db"), "Disable");
     assert_eq!(mode("postgres://u@[::1]:5432/db"), "Disable");
+    assert_eq!(mode("postgres://u@db.example.com/db?host=/var/run/postgresql"), "Disable");
     assert_eq!(mode("postgres://u@db.example.com/db"), "Prefer");
 }
 
