@@ -6,6 +6,8 @@
 //!   against the release binary on a fresh SQLite file.
 //! - `cargo xtask bench --peers`: the side-by-side harness of `../shared/peers` with
 //!   node-oidc-provider and this provider, then issue 12's ratios table.
+//! - `cargo xtask bench --cores`: the same harness on this provider pinned to one core
+//!   and to both (`taskset`), then issue 12's scaling ratio.
 //! - `cargo xtask fuzz [--seconds N] [TARGET]`: runs the fuzz targets of `fuzz/` (cargo-fuzz).
 //! - `cargo xtask advisories --update PATH`: vendors a newer RustSec database snapshot.
 //!
@@ -29,10 +31,11 @@ fn main() -> std::process::ExitCode {
         Some("fuzz") => fuzz::run(&args[1..]),
         Some("advisories") => advisories::update(&args[1..]),
         Some("bench") if args.get(1).is_some_and(|a| a == "--peers") => peers::run(&args[2..]),
+        Some("bench") if args.get(1).is_some_and(|a| a == "--cores") => peers::cores(&args[2..]),
         Some("bench") => bench::run(&args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask ci [--extended] | bench [--seconds N] [--concurrency 1,8,32] | bench --peers \
+                "usage: cargo xtask ci [--extended] | bench [--seconds N] [--concurrency 1,8,32] | bench --peers | bench --cores \
                  | fuzz [--seconds N] [TARGET] | advisories --update PATH"
             );
             return std::process::ExitCode::from(2);

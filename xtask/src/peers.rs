@@ -8,6 +8,11 @@
 //! with `PROJECT` set to this checkout, and reads the results file it wrote.
 //! `OIDC_PEERS_DIR` names the harness when it is not at `../shared/peers`;
 //! `ROUNDS`, `DURATION`, `CONNS`, `SCENARIOS`, ... pass through to it.
+//!
+//! `cargo xtask bench --cores` runs the same harness on this provider alone
+//! (SQLite), pinned by `taskset` to one core and then to both, and prints
+//! issue 12's scaling ratio (two cores ÷ one, target 1.7×). `SCENARIOS`
+//! defaults to `flow` there, and `REF` to 0 (no reference measurements).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -20,10 +25,33 @@ const NODE: &str = "node-oidc-provider";
 const RUST_SQLITE: &str = "rust-op";
 const RUST_PG: &str = "rust-op-pg";
 const RUST_PG_2X: &str = "rust-op-pg-2x";
+/// This provider on SQLite, its server pinned to one core and to both (`bench --cores`).
+const ONE_CORE: &str = "rust-op-1-core";
+const TWO_CORES: &str = "rust-op-2-cores";
 
 /// Runs the harness and prints its report and the ratios.
 pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
     ensure!(args.is_empty(), "bench --peers takes no further arguments (the harness reads ROUNDS, DURATION, ...)");
+    let (root, peers) = prepare()?;
+    let mut providers = vec![PathBuf::from("providers/node.toml")];
+    providers.extend(provider_files(&peers, &root.join("target/peers-bench"), &root.join("target/release/oidc"))?);
+    let text = run_harness(&root, &peers, &providers, &[])?;
+    print!("{}", ratios(&text));
+    Ok(())
+}
+
+/// Runs the harness on this provider pinned to one core and to both, and prints the scaling ratio.
+pub(crate) fn cores(args: &[String]) -> anyhow::Result<()> {
+    ensure!(args.is_empty(), "bench --cores takes no further arguments (the harness reads ROUNDS, DURATION, ...)");
+    let (root, peers) = prepare()?;
+    let providers = pinned_provider_files(&peers, &root.join("target/peers-bench"), &root.join("target/release/oidc"))?;
+    let text = run_harness(&root, &peers, &providers, &[("SCENARIOS", "flow"), ("REF", "0")])?;
+    print!("{}", core_ratios(&text));
+    Ok(())
+}
+
+/// The harness's directory, once it is set up, and a fresh release build; returns (this checkout, the harness).
+fn prepare() -> anyhow::Result<(PathBuf, PathBuf)> {
     let root = crate::root();
     let peers = std::env::var_os("OIDC_PEERS_DIR")
         .map_or_else(|| root.join("../shared/peers"), PathBuf::from)
@@ -37,24 +65,27 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
     println!("==> cargo build --release -p oidc-cli");
     let status = crate::cargo().args(["build", "--release", "-p", "oidc-cli"]).status().context("cannot run cargo")?;
     ensure!(status.success(), "the release build failed ({status})");
+    Ok((root, peers))
+}
 
-    let providers = provider_files(&peers, &root.join("target/peers-bench"), &root.join("target/release/oidc"))?;
-    let before = newest_results(&peers)?;
+/// `run-all.sh` over `providers` (paths, or relative to the harness), with
+/// `defaults` for the harness's variables that the environment does not set.
+/// Returns the results file it wrote.
+fn run_harness(root: &Path, peers: &Path, providers: &[PathBuf], defaults: &[(&str, &str)]) -> anyhow::Result<String> {
+    let before = newest_results(peers)?;
     println!("==> {}/run-all.sh (this takes a while; see its README)", peers.display());
-    let status = std::process::Command::new(peers.join("run-all.sh"))
-        .arg("providers/node.toml")
-        .args(&providers)
-        .current_dir(&peers)
-        .env("PROJECT", &root)
-        .status()
-        .context("cannot run run-all.sh")?;
+    let mut command = std::process::Command::new(peers.join("run-all.sh"));
+    command.args(providers).current_dir(peers).env("PROJECT", root);
+    for (name, value) in defaults.iter().filter(|(name, _)| std::env::var_os(name).is_none()) {
+        command.env(name, value);
+    }
+    let status = command.status().context("cannot run run-all.sh")?;
     ensure!(status.success(), "run-all.sh failed ({status})");
-    let results = newest_results(&peers)?.filter(|r| Some(r) != before.as_ref());
+    let results = newest_results(peers)?.filter(|r| Some(r) != before.as_ref());
     let Some(results) = results else { bail!("run-all.sh wrote no results file") };
     let text = std::fs::read_to_string(&results).with_context(|| format!("cannot read {}", results.display()))?;
     println!("\nResults: {}\n", results.display());
-    print!("{}", ratios(&text));
-    Ok(())
+    Ok(text)
 }
 
 /// What the server's configuration gets for the benchmark; see [`provider_files`].
@@ -76,24 +107,11 @@ const BENCH_CONFIG: &str =
 /// against one address holding many connections, so neither changes what is
 /// measured.
 fn provider_files(peers: &Path, dir: &Path, bin: &Path) -> anyhow::Result<Vec<PathBuf>> {
-    use std::os::unix::fs::PermissionsExt as _;
     std::fs::create_dir_all(dir)?;
-    let wrapper = dir.join("oidc");
-    let script = format!(
-        "#!/bin/sh\n# Written by cargo xtask bench --peers: see xtask/src/peers.rs.\n\
-         if [ \"$1\" = serve ] && [ -n \"$OIDC_CONFIG\" ]; then printf '{}' >> \"$OIDC_CONFIG\"; fi\n\
-         exec '{}' \"$@\"\n",
-        BENCH_CONFIG.replace('\n', "\\n"),
-        bin.display()
-    );
-    std::fs::write(&wrapper, script)?;
-    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755))?;
+    let wrapper = write_wrapper(dir, "oidc", bin, None)?;
     let mut files = Vec::new();
     for name in ["rust-op.toml", "rust-op-pg.toml"] {
-        let original = peers.join("providers").join(name);
-        let text = std::fs::read_to_string(&original).with_context(|| format!("cannot read {}", original.display()))?;
-        let start = "rust-op/start.sh";
-        ensure!(text.contains(start), "{} does not start {start}", original.display());
+        let text = harness_provider(peers, name)?;
         let file = dir.join(name);
         std::fs::write(&file, with_wrapper(&text, &wrapper))?;
         files.push(file);
@@ -102,6 +120,66 @@ fn provider_files(peers: &Path, dir: &Path, bin: &Path) -> anyhow::Result<Vec<Pa
         }
     }
     Ok(files)
+}
+
+/// The wrapper `dir/name` that runs `bin` with [`BENCH_CONFIG`] added to the
+/// configuration of `serve`, under `taskset -c CPUS` when `cpus` is given
+/// (the server starts one thread per CPU it may run on).
+fn write_wrapper(dir: &Path, name: &str, bin: &Path, cpus: Option<&str>) -> anyhow::Result<PathBuf> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let wrapper = dir.join(name);
+    let pin = cpus.map(|c| format!("taskset -c {c} ")).unwrap_or_default();
+    let script = format!(
+        "#!/bin/sh\n# Written by cargo xtask bench: see xtask/src/peers.rs.\n\
+         if [ \"$1\" = serve ] && [ -n \"$OIDC_CONFIG\" ]; then printf '{}' >> \"$OIDC_CONFIG\"; fi\n\
+         exec {pin}'{}' \"$@\"\n",
+        BENCH_CONFIG.replace('\n', "\\n"),
+        bin.display()
+    );
+    std::fs::write(&wrapper, script)?;
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755))?;
+    Ok(wrapper)
+}
+
+/// The text of the harness's provider file `name`, which must start this provider through `rust-op/start.sh`.
+fn harness_provider(peers: &Path, name: &str) -> anyhow::Result<String> {
+    let original = peers.join("providers").join(name);
+    let text = std::fs::read_to_string(&original).with_context(|| format!("cannot read {}", original.display()))?;
+    let start = "rust-op/start.sh";
+    ensure!(text.contains(start), "{} does not start {start}", original.display());
+    Ok(text)
+}
+
+/// Issue 12's scaling measurement: the SQLite provider file twice, as
+/// [`ONE_CORE`] with the server pinned to CPU 0 (the load driver keeps the
+/// other) and as [`TWO_CORES`] pinned to CPUs 0 and 1.
+fn pinned_provider_files(peers: &Path, dir: &Path, bin: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir)?;
+    let text = harness_provider(peers, "rust-op.toml")?;
+    let mut files = Vec::new();
+    for (name, cpus) in [(ONE_CORE, "0"), (TWO_CORES, "0,1")] {
+        let wrapper = write_wrapper(dir, &format!("oidc-{name}"), bin, Some(cpus))?;
+        let file = dir.join(format!("{name}.toml"));
+        std::fs::write(&file, renamed(&with_wrapper(&text, &wrapper), name, &format!("server pinned to CPU {cpus}")))?;
+        files.push(file);
+    }
+    Ok(files)
+}
+
+/// `provider` named `name`, its notes extended by `note`.
+fn renamed(provider: &str, name: &str, note: &str) -> String {
+    let mut out = String::new();
+    for line in provider.lines() {
+        match line {
+            l if l.starts_with("name = ") => out.push_str(&format!("name = \"{name}\"")),
+            l if l.starts_with("notes = \"") && l.ends_with('"') => {
+                out.push_str(&format!("{}; {note}\"", &l[..l.len() - 1]));
+            }
+            l => out.push_str(l),
+        }
+        out.push('\n');
+    }
+    out
 }
 
 /// Issue 12's scale-out measurement: the PostgreSQL provider file run as two
@@ -209,12 +287,14 @@ struct Cell {
     cpu: Vec<f64>,
 }
 
-/// The ratios table of issue 12 from a results file of the harness (JSON lines).
-pub(crate) fn ratios(jsonl: &str) -> String {
-    let records: Vec<Value> = jsonl.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
-    let mut cells: BTreeMap<(String, u64, String), Cell> = BTreeMap::new();
+/// The harness's measurements in a results file (JSON lines), by (scenario,
+/// connections, provider), and idle RSS samples by provider.
+type Cells = BTreeMap<(String, u64, String), Cell>;
+
+fn read_cells(records: &[Value]) -> (Cells, BTreeMap<String, Vec<f64>>) {
+    let mut cells = Cells::new();
     let mut idle: BTreeMap<String, Vec<f64>> = BTreeMap::new();
-    for r in &records {
+    for r in records {
         let text = |k: &str| r.get(k).and_then(Value::as_str).unwrap_or_default().to_owned();
         let num = |k: &str| r.get(k).and_then(Value::as_f64);
         match r.get("kind").and_then(Value::as_str) {
@@ -230,7 +310,63 @@ pub(crate) fn ratios(jsonl: &str) -> String {
             _ => {}
         }
     }
-    let mean = |xs: &[f64]| if xs.is_empty() { None } else { Some(xs.iter().sum::<f64>() / xs.len() as f64) };
+    (cells, idle)
+}
+
+fn mean(xs: &[f64]) -> Option<f64> {
+    if xs.is_empty() { None } else { Some(xs.iter().sum::<f64>() / xs.len() as f64) }
+}
+
+/// Issue 12's scaling table from a results file of `bench --cores`: each
+/// scenario and concurrency on one core and on two (means over rounds), two
+/// ÷ one, and the target (at least 1.7× at every concurrency of the flow).
+pub(crate) fn core_ratios(jsonl: &str) -> String {
+    let records: Vec<Value> = jsonl.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    let (cells, _) = read_cells(&records);
+    let stat = |sc: &str, c: u64, p: &str, f: fn(&Cell) -> &Vec<f64>| {
+        cells.get(&(sc.to_owned(), c, p.to_owned())).and_then(|x| mean(f(x)))
+    };
+    let fmt = |x: Option<f64>, unit: &str| x.map_or_else(|| "-".to_owned(), |x| format!("{x:.2}{unit}"));
+    let mut out = String::from(
+        "| measurement | conns | one core ops/s | server CPU | two cores ops/s | server CPU | two ÷ one |\n\
+         |---|---:|---:|---:|---:|---:|---:|\n",
+    );
+    let mut flow_ratios = Vec::new();
+    let keys: std::collections::BTreeSet<(String, u64)> =
+        cells.keys().filter(|(_, _, p)| p == ONE_CORE || p == TWO_CORES).map(|(sc, c, _)| (sc.clone(), *c)).collect();
+    for (sc, c) in &keys {
+        let (one, two) = (stat(sc, *c, ONE_CORE, |x| &x.rate), stat(sc, *c, TWO_CORES, |x| &x.rate));
+        let ratio = one.zip(two).map(|(one, two)| two / one);
+        if sc == "flow" {
+            flow_ratios.push(ratio);
+        }
+        out.push_str(&format!(
+            "| {sc} | {c} | {} | {} | {} | {} | {} |\n",
+            fmt(one, ""),
+            fmt(stat(sc, *c, ONE_CORE, |x| &x.cpu), ""),
+            fmt(two, ""),
+            fmt(stat(sc, *c, TWO_CORES, |x| &x.cpu), ""),
+            fmt(ratio, "x"),
+        ));
+    }
+    let verdict = match flow_ratios.iter().copied().collect::<Option<Vec<f64>>>() {
+        Some(rs) if !rs.is_empty() => {
+            if rs.iter().all(|r| *r >= 1.7) {
+                "met"
+            } else {
+                "NOT met"
+            }
+        }
+        _ => "not measured",
+    };
+    out.push_str(&format!("\nTarget (issue 12):\n- flow on 2 cores >= 1.7x 1 core at every concurrency: {verdict}\n"));
+    out
+}
+
+/// The ratios table of issue 12 from a results file of the harness (JSON lines).
+pub(crate) fn ratios(jsonl: &str) -> String {
+    let records: Vec<Value> = jsonl.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    let (cells, idle) = read_cells(&records);
     let get = |sc: &str, c: u64, p: &str| cells.get(&(sc.to_owned(), c, p.to_owned()));
     let rate = |sc: &str, c: u64, p: &str| get(sc, c, p).and_then(|x| mean(&x.rate));
     let ratio = |sc: &str, c: u64, p: &str| Some(rate(sc, c, p)? / rate(sc, c, NODE)?);

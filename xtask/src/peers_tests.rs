@@ -1,6 +1,6 @@
 //! Tests of the ratios table read from the harness's results.
 
-use super::{ratios, with_wrapper};
+use super::{core_ratios, ratios, renamed, with_wrapper};
 
 /// Two rounds of node and rust-op, one of rust-op-pg, as the harness writes them.
 const RESULTS: &str = r#"{"kind":"meta","key":"machine","value":"2 cores"}
@@ -46,5 +46,35 @@ fn provider_files_start_the_binary_through_the_wrapper() {
     assert_eq!(
         changed,
         "name = \"rust-op-pg\"\n[server]\nstart = \"RUST_OP_PG=1 OIDC_BIN=/w/oidc rust-op/start.sh\"\n"
+    );
+}
+
+/// Two rounds on one core and on two, as `bench --cores` has the harness write them.
+const PINNED: &str = r#"{"kind":"scenario","provider":"rust-op-1-core","scenario":"flow","conns":16,"round":1,"rate":900.0,"server_cpu_cores":0.99}
+{"kind":"scenario","provider":"rust-op-1-core","scenario":"flow","conns":16,"round":2,"rate":1100.0,"server_cpu_cores":0.99}
+{"kind":"scenario","provider":"rust-op-2-cores","scenario":"flow","conns":16,"round":1,"rate":1800.0,"server_cpu_cores":1.6}
+{"kind":"scenario","provider":"rust-op-2-cores","scenario":"flow","conns":16,"round":2,"rate":1800.0,"server_cpu_cores":1.6}
+{"kind":"scenario","provider":"rust-op-1-core","scenario":"flow","conns":64,"round":1,"rate":1200.0,"server_cpu_cores":0.99}
+{"kind":"scenario","provider":"rust-op-2-cores","scenario":"flow","conns":64,"round":1,"rate":1980.0,"server_cpu_cores":1.62}
+"#;
+
+#[test]
+fn core_ratios_divide_two_cores_by_one_and_judge_the_target() {
+    let table = core_ratios(PINNED);
+    // Means over rounds: 1000/s on one core, 1800/s on two: 1.80x; at 64, 1.65x.
+    assert!(table.contains("| flow | 16 | 1000.00 | 0.99 | 1800.00 | 1.60 | 1.80x |"), "{table}");
+    assert!(table.contains("| flow | 64 | 1200.00 | 0.99 | 1980.00 | 1.62 | 1.65x |"), "{table}");
+    assert!(table.contains("- flow on 2 cores >= 1.7x 1 core at every concurrency: NOT met"), "{table}");
+    let only_16: String = PINNED.lines().filter(|l| l.contains("\"conns\":16")).map(|l| format!("{l}\n")).collect();
+    assert!(core_ratios(&only_16).contains("at every concurrency: met"), "{}", core_ratios(&only_16));
+    assert!(core_ratios("").contains("at every concurrency: not measured"));
+}
+
+#[test]
+fn pinned_provider_files_are_renamed_and_noted() {
+    let provider = "name = \"rust-op\"\nnotes = \"release build\"\n[server]\nstart = \"rust-op/start.sh\"\n";
+    assert_eq!(
+        renamed(provider, "rust-op-1-core", "server pinned to CPU 0"),
+        "name = \"rust-op-1-core\"\nnotes = \"release build; server pinned to CPU 0\"\n[server]\nstart = \"rust-op/start.sh\"\n"
     );
 }
