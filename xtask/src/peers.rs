@@ -287,10 +287,11 @@ struct Cell {
     cpu: Vec<f64>,
 }
 
-/// The harness's measurements in a results file (JSON lines), by (scenario,
-/// connections, provider), and idle RSS samples by provider.
+/// Measurements by (scenario, connections, provider).
 type Cells = BTreeMap<(String, u64, String), Cell>;
 
+/// The measurements in the records of a results file (JSON lines), and the
+/// idle RSS samples by provider; skipped cells are left out.
 fn read_cells(records: &[Value]) -> (Cells, BTreeMap<String, Vec<f64>>) {
     let mut cells = Cells::new();
     let mut idle: BTreeMap<String, Vec<f64>> = BTreeMap::new();
@@ -313,8 +314,14 @@ fn read_cells(records: &[Value]) -> (Cells, BTreeMap<String, Vec<f64>>) {
     (cells, idle)
 }
 
+/// The mean of `xs`, if it has any.
 fn mean(xs: &[f64]) -> Option<f64> {
     if xs.is_empty() { None } else { Some(xs.iter().sum::<f64>() / xs.len() as f64) }
+}
+
+/// `x` with two decimals and `unit`, or `-` when it was not measured.
+fn fmt(x: Option<f64>, unit: &str) -> String {
+    x.map_or_else(|| "-".to_owned(), |x| format!("{x:.2}{unit}"))
 }
 
 /// Issue 12's scaling table from a results file of `bench --cores`: each
@@ -326,7 +333,6 @@ pub(crate) fn core_ratios(jsonl: &str) -> String {
     let stat = |sc: &str, c: u64, p: &str, f: fn(&Cell) -> &Vec<f64>| {
         cells.get(&(sc.to_owned(), c, p.to_owned())).and_then(|x| mean(f(x)))
     };
-    let fmt = |x: Option<f64>, unit: &str| x.map_or_else(|| "-".to_owned(), |x| format!("{x:.2}{unit}"));
     let mut out = String::from(
         "| measurement | conns | one core ops/s | server CPU | two cores ops/s | server CPU | two ÷ one |\n\
          |---|---:|---:|---:|---:|---:|---:|\n",
@@ -370,7 +376,6 @@ pub(crate) fn ratios(jsonl: &str) -> String {
     let get = |sc: &str, c: u64, p: &str| cells.get(&(sc.to_owned(), c, p.to_owned()));
     let rate = |sc: &str, c: u64, p: &str| get(sc, c, p).and_then(|x| mean(&x.rate));
     let ratio = |sc: &str, c: u64, p: &str| Some(rate(sc, c, p)? / rate(sc, c, NODE)?);
-    let fmt = |x: Option<f64>, unit: &str| x.map_or_else(|| "-".to_owned(), |x| format!("{x:.2}{unit}"));
     let verdict = |ok: Option<bool>| match ok {
         Some(true) => "met",
         Some(false) => "NOT met",
