@@ -164,6 +164,16 @@ struct Admitted<S> {
 /// An accepted, admitted connection on its way to another accept loop.
 type Handoff = Admitted<std::net::TcpStream>;
 
+impl<S> Admitted<S> {
+    /// The same connection with its stream converted by `convert` (between
+    /// tokio's socket and the `std` one); if that fails, the stream is lost
+    /// and the slot and admission are released with the rest.
+    fn convert<T>(self, convert: impl FnOnce(S) -> std::io::Result<T>) -> std::io::Result<Admitted<T>> {
+        let Admitted { stream, peer_ip, permit, admission } = self;
+        Ok(Admitted { stream: convert(stream)?, peer_ip, permit, admission })
+    }
+}
+
 impl<S> std::fmt::Debug for Admitted<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Admitted").field("peer_ip", &self.peer_ip).finish_non_exhaustive()
@@ -209,8 +219,8 @@ pub async fn serve_balanced(
     loop {
         let Admitted { stream, peer_ip, permit, admission } = tokio::select! {
             () = &mut shutdown => break,
-            Some(handed) = next_handoff(&mut inbox) => match TcpStream::from_std(handed.stream) {
-                Ok(stream) => Admitted { stream, peer_ip: handed.peer_ip, permit: handed.permit, admission: handed.admission },
+            Some(handed) = next_handoff(&mut inbox) => match handed.convert(TcpStream::from_std) {
+                Ok(admitted) => admitted,
                 // Not registered with this thread's reactor: dropping it closes it.
                 Err(e) => {
                     log::warn(&format!("a connection handed between threads was lost ({e})"));
@@ -310,11 +320,10 @@ fn keep_or_hand_over(
         return Some(admitted);
     }
     let inbox = balance.inboxes.get(target)?;
-    let Admitted { stream, peer_ip, permit, admission } = admitted;
     // Off this thread's reactor, still non-blocking; unread.
-    match stream.into_std() {
+    match admitted.convert(TcpStream::into_std) {
         // A loop that has stopped takes nothing: the connection closes.
-        Ok(stream) => drop(inbox.send(Admitted { stream, peer_ip, permit, admission })),
+        Ok(handoff) => drop(inbox.send(handoff)),
         Err(e) => log::warn(&format!("a connection could not leave its thread ({e})")),
     }
     None
